@@ -1,0 +1,196 @@
+// Fatbinary containers and image detection. See kernel_image.h.
+#include <lz4.h>
+#include <zstd.h>
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "cudaabi/byte_reader.h"
+#include "cudaabi/kernel_image.h"
+
+namespace fastgpu::cudaabi {
+namespace {
+
+constexpr std::uint32_t kWrapperMagic = 0x466243B1;
+constexpr std::uint32_t kFatbinMagic = 0xBA55ED50;
+constexpr std::uint8_t kElfMagic[4] = {0x7f, 'E', 'L', 'F'};
+constexpr std::uint64_t kFlagLz4 = 0x2000;
+constexpr std::uint64_t kFlagZstd = 0x8000;
+// A decompressed entry larger than this is refused: a forged size must not exhaust memory.
+constexpr std::uint64_t kMaxEntryBytes = 1ULL << 31;
+
+// Layout of __fatBinC_Wrapper_t (fatbinary_section.h).
+struct FatbinWrapper {
+  std::int32_t magic;
+  std::int32_t version;
+  const std::uint8_t* data;
+  void* filenameOrFatbins;
+};
+static_assert(sizeof(FatbinWrapper) == 24);
+
+struct FatbinHeader {
+  std::uint32_t magic;
+  std::uint16_t version;
+  std::uint16_t headerSize;
+  std::uint64_t fatSize;
+};
+static_assert(sizeof(FatbinHeader) == 16);
+
+Status bad(std::string what) { return Status(CUDA_ERROR_INVALID_IMAGE, "invalid fatbin: " + std::move(what)); }
+
+Result<std::vector<std::uint8_t>> decompress(std::span<const std::uint8_t> payload, std::uint64_t flags,
+                                             std::uint64_t uncompressedSize) {
+  if (uncompressedSize == 0 || uncompressedSize > kMaxEntryBytes) {
+    return bad(fmt::format("compressed entry claims {} bytes", uncompressedSize));
+  }
+  std::vector<std::uint8_t> out(uncompressedSize);
+  if ((flags & kFlagZstd) != 0) {
+    std::size_t got = ZSTD_decompress(out.data(), out.size(), payload.data(), payload.size());
+    if (ZSTD_isError(got) != 0) return bad(std::string("zstd: ") + ZSTD_getErrorName(got));
+    out.resize(got);
+  } else {
+    if (payload.size() > INT32_MAX || out.size() > INT32_MAX) return bad("LZ4 entry too large");
+    int got = LZ4_decompress_safe(reinterpret_cast<const char*>(payload.data()), reinterpret_cast<char*>(out.data()),
+                                  static_cast<int>(payload.size()), static_cast<int>(out.size()));
+    if (got < 0) return bad("LZ4 payload does not decompress");
+    out.resize(static_cast<std::size_t>(got));
+  }
+  return out;
+}
+
+// Parses the entries of one container whose entries span `entries`.
+Status parseEntries(std::span<const std::uint8_t> entries, std::vector<FatbinEntry>& out) {
+  ByteReader reader(entries);
+  std::uint64_t offset = 0;
+  while (offset < entries.size()) {
+    auto kind = reader.read<std::uint16_t>(offset);
+    auto headerSize = reader.read<std::uint32_t>(offset + 4);
+    auto payloadSize = reader.read<std::uint32_t>(offset + 8);
+    auto compressedSize = reader.read<std::uint32_t>(offset + 16);
+    auto sm = reader.read<std::uint32_t>(offset + 28);
+    auto flags = reader.read<std::uint64_t>(offset + 40);
+    auto uncompressedSize = reader.read<std::uint64_t>(offset + 56);
+    if (!kind || !headerSize || !payloadSize || !compressedSize || !sm || !flags || !uncompressedSize) {
+      return bad(fmt::format("entry header at offset {} is truncated", offset));
+    }
+    if (*headerSize < 64) return bad(fmt::format("entry header size {} is too small", *headerSize));
+    auto payload = reader.slice(offset + *headerSize, *payloadSize);
+    if (!payload) return bad(fmt::format("entry at offset {} runs past its container", offset));
+
+    FatbinEntry entry;
+    entry.kind = *kind;
+    entry.smVersion = *sm;
+    if ((*flags & (kFlagLz4 | kFlagZstd)) != 0) {
+      std::span<const std::uint8_t> compressed = *payload;
+      if (*compressedSize != 0 && *compressedSize <= compressed.size()) compressed = compressed.first(*compressedSize);
+      auto bytes = decompress(compressed, *flags, *uncompressedSize);
+      if (!bytes) return bytes.status();
+      entry.payload = std::move(*bytes);
+      entry.wasCompressed = true;
+    } else {
+      entry.payload.assign(payload->begin(), payload->end());
+    }
+    out.push_back(std::move(entry));
+    offset += *headerSize + static_cast<std::uint64_t>(*payloadSize);
+  }
+  return Status::ok();
+}
+
+template <typename T>
+T readAt(const std::uint8_t* image, std::uint64_t offset) {
+  T value;
+  std::memcpy(&value, image + offset, sizeof(T));
+  return value;
+}
+
+// The end of the last thing an ELF file's headers point at: section and program header tables,
+// sections, segments.
+std::uint64_t elfExtent(const std::uint8_t* image) {
+  auto programHeaders = readAt<std::uint64_t>(image, 0x20);
+  auto sectionHeaders = readAt<std::uint64_t>(image, 0x28);
+  auto programEntrySize = readAt<std::uint16_t>(image, 0x36);
+  auto programCount = readAt<std::uint16_t>(image, 0x38);
+  auto sectionEntrySize = readAt<std::uint16_t>(image, 0x3a);
+  auto sectionCount = readAt<std::uint16_t>(image, 0x3c);
+  std::uint64_t end = std::max<std::uint64_t>(sectionHeaders + std::uint64_t{sectionEntrySize} * sectionCount,
+                                              programHeaders + std::uint64_t{programEntrySize} * programCount);
+  for (std::uint16_t i = 0; i < sectionCount; ++i) {
+    const std::uint8_t* header = image + sectionHeaders + std::uint64_t{i} * sectionEntrySize;
+    if (readAt<std::uint32_t>(header, 4) != 8 /* SHT_NOBITS */) {
+      end = std::max(end, readAt<std::uint64_t>(header, 0x18) + readAt<std::uint64_t>(header, 0x20));
+    }
+  }
+  for (std::uint16_t i = 0; i < programCount; ++i) {
+    const std::uint8_t* header = image + programHeaders + std::uint64_t{i} * programEntrySize;
+    end = std::max(end, readAt<std::uint64_t>(header, 0x08) + readAt<std::uint64_t>(header, 0x20));
+  }
+  return end;
+}
+
+}  // namespace
+
+Result<std::vector<FatbinEntry>> parseFatbin(std::span<const std::uint8_t> bytes) {
+  std::vector<FatbinEntry> entries;
+  ByteReader reader(bytes);
+  std::uint64_t offset = 0;
+  // Several containers may sit back to back; trailing zero padding ends the list.
+  while (offset < bytes.size()) {
+    auto header = reader.read<FatbinHeader>(offset);
+    if (!header) {
+      if (offset > 0) break;
+      return bad("shorter than a container header");
+    }
+    if (header->magic != kFatbinMagic) {
+      if (offset > 0 && header->magic == 0) break;
+      return bad(fmt::format("bad magic {:#x} at offset {}", header->magic, offset));
+    }
+    if (header->headerSize < sizeof(FatbinHeader)) return bad("container header too small");
+    auto body = reader.slice(offset + header->headerSize, header->fatSize);
+    if (!body) return bad(fmt::format("container at offset {} claims {} bytes past the end", offset, header->fatSize));
+    if (Status status = parseEntries(*body, entries); !status) return status;
+    offset += header->headerSize + header->fatSize;
+  }
+  return entries;
+}
+
+Result<ImageKind> detectImageKind(std::span<const std::uint8_t> bytes) {
+  ByteReader reader(bytes);
+  if (auto magic = reader.read<std::uint32_t>(0)) {
+    if (*magic == kFatbinMagic) return ImageKind::kFatbin;
+    if (*magic == kWrapperMagic) return ImageKind::kFatbinWrapper;
+  }
+  if (bytes.size() >= 4 && std::memcmp(bytes.data(), kElfMagic, 4) == 0) return ImageKind::kCubin;
+  if (!bytes.empty() && std::memchr(bytes.data(), '\0', bytes.size()) == nullptr) {
+    return Status(CUDA_ERROR_INVALID_IMAGE, "image is not a fatbin, ELF cubin or NUL-terminated PTX");
+  }
+  if (!bytes.empty()) return ImageKind::kPtx;
+  return Status(CUDA_ERROR_INVALID_IMAGE, "empty image");
+}
+
+Result<std::span<const std::uint8_t>> imageBytesFromPointer(const void* image) {
+  if (image == nullptr) return Status(CUDA_ERROR_INVALID_VALUE, "image is NULL");
+  const auto* bytes = static_cast<const std::uint8_t*>(image);
+  // Look at the first byte before reading more: a short PTX string may end right after it.
+  std::uint32_t magic = 0;
+  if (bytes[0] == (kWrapperMagic & 0xff) || bytes[0] == (kFatbinMagic & 0xff) || bytes[0] == kElfMagic[0]) {
+    std::memcpy(&magic, bytes, sizeof(magic));
+  }
+  if (magic == kWrapperMagic) {
+    FatbinWrapper wrapper;
+    std::memcpy(&wrapper, bytes, sizeof(wrapper));
+    if (wrapper.data == nullptr) return Status(CUDA_ERROR_INVALID_IMAGE, "fatbin wrapper without data");
+    return imageBytesFromPointer(wrapper.data);
+  }
+  if (magic == kFatbinMagic) {
+    FatbinHeader header;
+    std::memcpy(&header, bytes, sizeof(header));
+    return std::span<const std::uint8_t>(bytes, header.headerSize + header.fatSize);
+  }
+  if (magic == 0x464c457f /* "\x7fELF" */) {
+    return std::span<const std::uint8_t>(bytes, elfExtent(bytes));
+  }
+  return std::span<const std::uint8_t>(bytes, std::strlen(reinterpret_cast<const char*>(bytes)) + 1);
+}
+
+}  // namespace fastgpu::cudaabi

@@ -1,0 +1,274 @@
+// Contexts: primary context retain/release/state/reset, create/destroy, the per-thread current
+// context stack, synchronization, and context queries.
+#include "cudasim/entry.h"
+
+using namespace fastgpu;
+using namespace fastgpu::sim;
+
+namespace {
+
+constexpr unsigned kSchedMask = CU_CTX_SCHED_MASK;
+constexpr unsigned kKnownContextFlags = CU_CTX_SCHED_MASK | CU_CTX_MAP_HOST | CU_CTX_LMEM_RESIZE_TO_MAX |
+                                        CU_CTX_COREDUMP_ENABLE | CU_CTX_USER_COREDUMP_ENABLE | CU_CTX_SYNC_MEMOPS;
+
+bool validContextFlags(unsigned flags) {
+  if ((flags & ~kKnownContextFlags) != 0) return false;
+  unsigned sched = flags & kSchedMask;
+  return sched == CU_CTX_SCHED_AUTO || sched == CU_CTX_SCHED_SPIN || sched == CU_CTX_SCHED_YIELD ||
+         sched == CU_CTX_SCHED_BLOCKING_SYNC;
+}
+
+// Runs `body` with the current context (CUDA_ERROR_INVALID_CONTEXT without one).
+template <typename Body>
+CUresult withCurrentContext(const char* name, Body&& body) {
+  return driverEntry(name, [&](Driver& driver) -> CUresult {
+    auto context = driver.requireCurrentContext();
+    if (!context) return fail(context);
+    return body(driver, **context);
+  });
+}
+
+CUresult createContext(CUcontext* handle, unsigned flags, CUdevice ordinal) {
+  return driverEntry("cuCtxCreate", [&](Driver& driver) {
+    if (handle == nullptr || !validContextFlags(flags)) return CUDA_ERROR_INVALID_VALUE;
+    Device* device = driver.device(ordinal);
+    if (device == nullptr) return CUDA_ERROR_INVALID_DEVICE;
+    auto context = driver.createContext(*device, flags, false);
+    currentContextStack().push_back(context->handle());
+    *handle = toHandle<CUcontext>(context->handle());
+    return CUDA_SUCCESS;
+  });
+}
+
+}  // namespace
+
+// ---- primary contexts ----
+
+FASTGPU_SIM_EXPORT CUresult cuDevicePrimaryCtxRetain(CUcontext* handle, CUdevice ordinal) {
+  return driverEntry(__func__, [&](Driver& driver) {
+    if (handle == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    Device* device = driver.device(ordinal);
+    if (device == nullptr) return CUDA_ERROR_INVALID_DEVICE;
+    auto context = driver.retainPrimary(*device);
+    if (!context) return fail(context);
+    *handle = toHandle<CUcontext>((*context)->handle());
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_SIM_EXPORT CUresult cuDevicePrimaryCtxRelease_v2(CUdevice ordinal) {
+  return driverEntry(__func__, [&](Driver& driver) {
+    Device* device = driver.device(ordinal);
+    if (device == nullptr) return CUDA_ERROR_INVALID_DEVICE;
+    return fail(driver.releasePrimary(*device));
+  });
+}
+
+FASTGPU_SIM_EXPORT CUresult cuDevicePrimaryCtxRelease(CUdevice ordinal) { return cuDevicePrimaryCtxRelease_v2(ordinal); }
+
+FASTGPU_SIM_EXPORT CUresult cuDevicePrimaryCtxReset_v2(CUdevice ordinal) {
+  return driverEntry(__func__, [&](Driver& driver) {
+    Device* device = driver.device(ordinal);
+    if (device == nullptr) return CUDA_ERROR_INVALID_DEVICE;
+    driver.resetPrimary(*device);
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_SIM_EXPORT CUresult cuDevicePrimaryCtxReset(CUdevice ordinal) { return cuDevicePrimaryCtxReset_v2(ordinal); }
+
+FASTGPU_SIM_EXPORT CUresult cuDevicePrimaryCtxGetState(CUdevice ordinal, unsigned int* flags, int* active) {
+  return driverEntry(__func__, [&](Driver& driver) {
+    if (flags == nullptr || active == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    Device* device = driver.device(ordinal);
+    if (device == nullptr) return CUDA_ERROR_INVALID_DEVICE;
+    std::lock_guard lock(device->primaryMutex());
+    *flags = device->primary().flags;
+    *active = device->primary().context ? 1 : 0;
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_SIM_EXPORT CUresult cuDevicePrimaryCtxSetFlags_v2(CUdevice ordinal, unsigned int flags) {
+  return driverEntry(__func__, [&](Driver& driver) {
+    if (!validContextFlags(flags)) return CUDA_ERROR_INVALID_VALUE;
+    Device* device = driver.device(ordinal);
+    if (device == nullptr) return CUDA_ERROR_INVALID_DEVICE;
+    std::lock_guard lock(device->primaryMutex());
+    device->primary().flags = flags;
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_SIM_EXPORT CUresult cuDevicePrimaryCtxSetFlags(CUdevice ordinal, unsigned int flags) {
+  return cuDevicePrimaryCtxSetFlags_v2(ordinal, flags);
+}
+
+// ---- created contexts ----
+
+FASTGPU_SIM_EXPORT CUresult cuCtxCreate_v2(CUcontext* handle, unsigned int flags, CUdevice ordinal) {
+  return createContext(handle, flags, ordinal);
+}
+
+FASTGPU_SIM_EXPORT CUresult cuCtxCreate_v4(CUcontext* handle, CUctxCreateParams* params, unsigned int flags,
+                                           CUdevice ordinal) {
+  // Execution affinity and CIG parameters are not simulated.
+  if (params != nullptr && (params->execAffinityParams != nullptr || params->cigParams != nullptr)) {
+    return cudaabi::reportNotSupported("cuCtxCreate_v4 with execution affinity or CIG parameters");
+  }
+  return createContext(handle, flags, ordinal);
+}
+
+FASTGPU_SIM_EXPORT CUresult cuCtxDestroy_v2(CUcontext handle) {
+  return driverEntry(__func__, [&](Driver& driver) {
+    auto context = driver.findContext(handle);
+    if (!context) return CUDA_ERROR_INVALID_CONTEXT;
+    if (context->isPrimary()) return CUDA_ERROR_INVALID_CONTEXT;
+    auto& stack = currentContextStack();
+    std::erase(stack, context->handle());
+    driver.destroyContext(context);
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_SIM_EXPORT CUresult cuCtxPushCurrent_v2(CUcontext handle) {
+  return driverEntry(__func__, [&](Driver& driver) {
+    if (!driver.findContext(handle)) return CUDA_ERROR_INVALID_CONTEXT;
+    currentContextStack().push_back(reinterpret_cast<std::uintptr_t>(handle));
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_SIM_EXPORT CUresult cuCtxPopCurrent_v2(CUcontext* handle) {
+  return driverEntry(__func__, [&](Driver&) {
+    auto& stack = currentContextStack();
+    if (stack.empty()) return CUDA_ERROR_INVALID_CONTEXT;
+    if (handle != nullptr) *handle = toHandle<CUcontext>(stack.back());
+    stack.pop_back();
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_SIM_EXPORT CUresult cuCtxSetCurrent(CUcontext handle) {
+  return driverEntry(__func__, [&](Driver& driver) {
+    auto& stack = currentContextStack();
+    if (handle == nullptr) {
+      if (!stack.empty()) stack.pop_back();
+      return CUDA_SUCCESS;
+    }
+    if (!driver.findContext(handle)) return CUDA_ERROR_INVALID_CONTEXT;
+    if (stack.empty()) stack.push_back(reinterpret_cast<std::uintptr_t>(handle));
+    else stack.back() = reinterpret_cast<std::uintptr_t>(handle);
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_SIM_EXPORT CUresult cuCtxGetCurrent(CUcontext* handle) {
+  return driverEntry(__func__, [&](Driver&) {
+    if (handle == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    auto& stack = currentContextStack();
+    *handle = stack.empty() ? nullptr : toHandle<CUcontext>(stack.back());
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_SIM_EXPORT CUresult cuCtxGetDevice(CUdevice* device) {
+  return withCurrentContext(__func__, [&](Driver&, Context& context) {
+    if (device == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    *device = context.device().ordinal();
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_SIM_EXPORT CUresult cuCtxGetDevice_v2(CUdevice* device, CUcontext handle) {
+  if (handle == nullptr) return cuCtxGetDevice(device);
+  return driverEntry(__func__, [&](Driver& driver) {
+    if (device == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    auto context = driver.findContext(handle);
+    if (!context) return CUDA_ERROR_INVALID_CONTEXT;
+    *device = context->device().ordinal();
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_SIM_EXPORT CUresult cuCtxGetFlags(unsigned int* flags) {
+  return withCurrentContext(__func__, [&](Driver&, Context& context) {
+    if (flags == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    *flags = context.flags();
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_SIM_EXPORT CUresult cuCtxGetId(CUcontext handle, unsigned long long* id) {
+  return driverEntry(__func__, [&](Driver& driver) {
+    if (id == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    auto context = handle == nullptr ? driver.activeContext() : driver.findContext(handle);
+    if (!context) return CUDA_ERROR_INVALID_CONTEXT;
+    *id = context->handle() & 0xffffffffffULL;
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_SIM_EXPORT CUresult cuCtxGetApiVersion(CUcontext handle, unsigned int* version) {
+  return driverEntry(__func__, [&](Driver& driver) {
+    if (version == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    auto context = handle == nullptr ? driver.activeContext() : driver.findContext(handle);
+    if (!context) return CUDA_ERROR_INVALID_CONTEXT;
+    *version = 3020;  // the context API version of every context made by a CUDA 3.2+ driver
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_SIM_EXPORT CUresult cuCtxSynchronize() {
+  return withCurrentContext(__func__, [&](Driver&, Context& context) {
+    context.synchronize();
+    return asyncError(context);
+  });
+}
+
+FASTGPU_SIM_EXPORT CUresult cuCtxSynchronize_v2(CUcontext handle) {
+  if (handle == nullptr) return cuCtxSynchronize();
+  return driverEntry(__func__, [&](Driver& driver) {
+    auto context = driver.findContext(handle);
+    if (!context) return CUDA_ERROR_INVALID_CONTEXT;
+    context->synchronize();
+    return asyncError(*context);
+  });
+}
+
+FASTGPU_SIM_EXPORT CUresult cuCtxGetLimit(size_t* value, CUlimit limit) {
+  return withCurrentContext(__func__, [&](Driver&, Context& context) {
+    if (value == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    auto result = context.limit(limit);
+    if (!result) return fail(result);
+    *value = *result;
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_SIM_EXPORT CUresult cuCtxSetLimit(CUlimit limit, size_t value) {
+  return withCurrentContext(__func__, [&](Driver&, Context& context) { return fail(context.setLimit(limit, value)); });
+}
+
+FASTGPU_SIM_EXPORT CUresult cuCtxGetStreamPriorityRange(int* leastPriority, int* greatestPriority) {
+  return withCurrentContext(__func__, [&](Driver&, Context&) {
+    // As on an H100: 0 is the lowest priority, -5 the highest.
+    if (leastPriority != nullptr) *leastPriority = 0;
+    if (greatestPriority != nullptr) *greatestPriority = -5;
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_SIM_EXPORT CUresult cuCtxGetCacheConfig(CUfunc_cache* config) {
+  return withCurrentContext(__func__, [&](Driver&, Context&) {
+    if (config == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    *config = CU_FUNC_CACHE_PREFER_NONE;
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_SIM_EXPORT CUresult cuCtxSetCacheConfig(CUfunc_cache config) {
+  return withCurrentContext(__func__, [&](Driver&, Context&) {
+    return config <= CU_FUNC_CACHE_PREFER_EQUAL ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+  });
+}

@@ -1,0 +1,131 @@
+#include "cudasim/device_memory.h"
+
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "cudasim/sim_config.h"
+
+namespace fastgpu::sim {
+namespace {
+
+constexpr std::uint64_t kSmallAlignment = 512;       // what cuMemAlloc guarantees (and more)
+constexpr std::uint64_t kLargeAlignment = 2ULL << 20;  // large allocations get whole 2 MiB pages
+constexpr std::uint64_t kPageBytes = 4096;
+
+std::uint64_t roundUp(std::uint64_t value, std::uint64_t alignment) {
+  return (value + alignment - 1) / alignment * alignment;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<DeviceMemory>> DeviceMemory::reserve(int ordinal, std::uint64_t capacityBytes) {
+  std::uint64_t begin = kDeviceAddressBase + static_cast<std::uint64_t>(ordinal) * kMaxDeviceMemoryBytes;
+  void* want = reinterpret_cast<void*>(begin);
+  void* got = mmap(want, capacityBytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+  if (got == MAP_FAILED || got != want) {
+    if (got != MAP_FAILED) munmap(got, capacityBytes);
+    return Status(CUDA_ERROR_OUT_OF_MEMORY, fmt::format("cannot reserve {} bytes of device address space at {:#x}: {}",
+                                                        capacityBytes, begin, std::strerror(errno)));
+  }
+  return std::unique_ptr<DeviceMemory>(new DeviceMemory(begin, capacityBytes));
+}
+
+DeviceMemory::DeviceMemory(std::uint64_t begin, std::uint64_t capacity) : begin_(begin), capacity_(capacity) {
+  free_[0] = capacity;
+}
+
+DeviceMemory::~DeviceMemory() { munmap(reinterpret_cast<void*>(begin_), capacity_); }
+
+std::uint64_t DeviceMemory::used() const {
+  std::lock_guard lock(mutex_);
+  return used_;
+}
+
+std::uint64_t DeviceMemory::footprint(std::uint64_t bytes) {
+  return bytes >= kLargeAlignment ? roundUp(bytes, kLargeAlignment) : roundUp(bytes, kSmallAlignment);
+}
+
+Result<std::uint64_t> DeviceMemory::allocate(std::uint64_t bytes, std::uint64_t owner) {
+  if (bytes == 0 || bytes > capacity_) return Status(CUDA_ERROR_OUT_OF_MEMORY, "allocation larger than the device");
+  std::uint64_t length = footprint(bytes);
+  std::uint64_t alignment = bytes >= kLargeAlignment ? kLargeAlignment : kSmallAlignment;
+  std::lock_guard lock(mutex_);
+  for (auto it = free_.begin(); it != free_.end(); ++it) {
+    std::uint64_t start = roundUp(it->first, alignment);
+    std::uint64_t end = it->first + it->second;
+    if (start + length > end) continue;
+    // Split the free block into what stays free before and after the allocation.
+    std::uint64_t before = start - it->first;
+    std::uint64_t after = end - (start + length);
+    std::uint64_t blockStart = it->first;
+    free_.erase(it);
+    if (before > 0) free_[blockStart] = before;
+    if (after > 0) free_[start + length] = after;
+    used_ += length;
+    std::uint64_t base = begin_ + start;
+    allocations_[base] = DeviceAllocation{base, bytes, owner};
+    return base;
+  }
+  return Status(CUDA_ERROR_OUT_OF_MEMORY,
+                fmt::format("out of memory: {} bytes asked, {} of {} in use", bytes, used_, capacity_));
+}
+
+void DeviceMemory::releaseLocked(std::map<std::uint64_t, DeviceAllocation>::iterator it) {
+  std::uint64_t offset = it->first - begin_;
+  std::uint64_t length = footprint(it->second.size);
+  allocations_.erase(it);
+  used_ -= length;
+  // Give whole pages back to the OS so that freed memory stops counting against the host.
+  std::uint64_t firstPage = roundUp(begin_ + offset, kPageBytes);
+  std::uint64_t lastPage = (begin_ + offset + length) / kPageBytes * kPageBytes;
+  if (lastPage > firstPage) madvise(reinterpret_cast<void*>(firstPage), lastPage - firstPage, MADV_DONTNEED);
+  // Coalesce with the neighbouring free blocks.
+  auto next = free_.lower_bound(offset);
+  if (next != free_.end() && offset + length == next->first) {
+    length += next->second;
+    next = free_.erase(next);
+  }
+  if (next != free_.begin()) {
+    auto prev = std::prev(next);
+    if (prev->first + prev->second == offset) {
+      prev->second += length;
+      return;
+    }
+  }
+  free_[offset] = length;
+}
+
+Status DeviceMemory::free(std::uint64_t base) {
+  std::lock_guard lock(mutex_);
+  auto it = allocations_.find(base);
+  if (it == allocations_.end()) {
+    return Status(CUDA_ERROR_INVALID_VALUE, fmt::format("{:#x} is not the start of a live allocation", base));
+  }
+  releaseLocked(it);
+  return Status::ok();
+}
+
+void DeviceMemory::freeAllOf(std::uint64_t owner) {
+  std::lock_guard lock(mutex_);
+  for (auto it = allocations_.begin(); it != allocations_.end();) {
+    auto current = it++;
+    if (current->second.owner == owner) releaseLocked(current);
+  }
+}
+
+std::optional<DeviceAllocation> DeviceMemory::find(std::uint64_t address, std::uint64_t bytes) const {
+  std::lock_guard lock(mutex_);
+  auto it = allocations_.upper_bound(address);
+  if (it == allocations_.begin()) return std::nullopt;
+  const DeviceAllocation& allocation = std::prev(it)->second;
+  if (address - allocation.base >= allocation.size) return std::nullopt;
+  if (bytes > allocation.size - (address - allocation.base)) return std::nullopt;
+  return allocation;
+}
+
+}  // namespace fastgpu::sim

@@ -1,0 +1,63 @@
+// One simulated device's memory: a reserved range of this process's address space at a
+// device-looking address, handed out by a first-fit allocator.
+//
+// Device i's range starts at kDeviceAddressBase + i * kMaxDeviceMemoryBytes, so every device
+// pointer of every device is unique (unified addressing) and host twins can dereference device
+// pointers directly. Pages are committed on first touch and returned to the OS on free.
+// Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include "cudaabi/result.h"
+
+namespace fastgpu::sim {
+
+inline constexpr std::uint64_t kDeviceAddressBase = 0x200000000000ULL;  // 32 TiB
+
+struct DeviceAllocation {
+  std::uint64_t base = 0;
+  std::uint64_t size = 0;       // as requested
+  std::uint64_t owner = 0;      // the context handle that allocated it
+};
+
+class DeviceMemory {
+ public:
+  // Reserves the range; fails when the address space cannot be reserved.
+  static Result<std::unique_ptr<DeviceMemory>> reserve(int ordinal, std::uint64_t capacityBytes);
+  ~DeviceMemory();
+  DeviceMemory(const DeviceMemory&) = delete;
+  DeviceMemory& operator=(const DeviceMemory&) = delete;
+
+  std::uint64_t capacity() const { return capacity_; }
+  std::uint64_t used() const;
+  std::uint64_t rangeBegin() const { return begin_; }
+  std::uint64_t rangeEnd() const { return begin_ + capacity_; }
+
+  // A new allocation of `bytes` (> 0), or CUDA_ERROR_OUT_OF_MEMORY.
+  Result<std::uint64_t> allocate(std::uint64_t bytes, std::uint64_t owner);
+  // Frees the allocation starting exactly at `base`; CUDA_ERROR_INVALID_VALUE otherwise.
+  Status free(std::uint64_t base);
+  // Frees every allocation of `owner` (a destroyed context).
+  void freeAllOf(std::uint64_t owner);
+  // The live allocation containing [address, address + bytes), if there is one.
+  std::optional<DeviceAllocation> find(std::uint64_t address, std::uint64_t bytes = 1) const;
+
+ private:
+  DeviceMemory(std::uint64_t begin, std::uint64_t capacity);
+  static std::uint64_t footprint(std::uint64_t bytes);
+  void releaseLocked(std::map<std::uint64_t, DeviceAllocation>::iterator it);
+
+  const std::uint64_t begin_;
+  const std::uint64_t capacity_;
+  mutable std::mutex mutex_;
+  std::uint64_t used_ = 0;                             // sum of footprints
+  std::map<std::uint64_t, std::uint64_t> free_;        // offset -> length, coalesced
+  std::map<std::uint64_t, DeviceAllocation> allocations_;  // base -> allocation
+};
+
+}  // namespace fastgpu::sim

@@ -1,0 +1,91 @@
+// cudasim's process-wide state: one explicit object, created by the first successful cuInit and
+// alive until the process exits (driver entry points run from the application's atexit
+// handlers, after static destructors). Everything else hangs off it.
+//
+// Threading: every method may be called from any thread.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "cudaabi/export_tables.h"
+#include "cudasim/context.h"
+#include "cudasim/device.h"
+#include "cudasim/event.h"
+#include "cudasim/handle_table.h"
+#include "cudasim/host_memory.h"
+#include "cudasim/module.h"
+#include "cudasim/sim_config.h"
+#include "cudasim/twin_registry.h"
+
+namespace fastgpu::sim {
+
+inline constexpr int kDriverVersion = CUDA_VERSION;
+
+class Driver : public cudaabi::DriverServices {
+ public:
+  // cuInit: creates the driver once; later calls return the first call's result.
+  static CUresult initialize();
+  // The driver, or null before a successful cuInit.
+  static Driver* instance();
+
+  const SimConfig& config() const { return config_; }
+  HandleTable& handles() { return handles_; }
+  Progress& progress() { return progress_; }
+  TwinRegistry& twins() { return twins_; }
+  HostMemory& hostMemory() { return hostMemory_; }
+  int deviceCount() const { return static_cast<int>(devices_.size()); }
+  Device* device(CUdevice ordinal);
+  // The device whose address range holds `address`, or null.
+  Device* deviceOfAddress(std::uint64_t address);
+
+  // ---- contexts ----
+  std::shared_ptr<Context> findContext(CUcontext handle) { return handles_.find<Context>(HandleKind::kContext, handle); }
+  std::shared_ptr<Context> createContext(Device& device, unsigned flags, bool primary);
+  // Destroys a context: drains its streams, frees its memory, modules, streams and events.
+  void destroyContext(const std::shared_ptr<Context>& context);
+  // Records that `handle` belongs to `context`, to be forgotten when the context goes.
+  void own(const Context& context, std::uint64_t handle);
+  // The thread's current context (a live one), or null.
+  std::shared_ptr<Context> activeContext();
+  Result<std::shared_ptr<Context>> requireCurrentContext();
+
+  // Primary contexts.
+  Result<std::shared_ptr<Context>> retainPrimary(Device& device);
+  Status releasePrimary(Device& device);
+  void resetPrimary(Device& device);
+
+  // ---- modules ----
+  Result<std::shared_ptr<Module>> loadModule(const Context& context, std::shared_ptr<const cudaabi::KernelImage> image);
+  void unloadModule(const std::shared_ptr<Module>& module);
+  Result<std::shared_ptr<Function>> moduleFunction(Module& module, const std::string& name);
+  // The library's module in the current context, loaded on first use.
+  Result<std::shared_ptr<Module>> libraryModule(Library& library);
+
+  // ---- DriverServices (the private export tables) ----
+  int driverVersion() override { return kDriverVersion; }
+  std::vector<cudaabi::IntegrityDeviceRecord> integrityDevices() override;
+  CUresult retainPrimaryContextForRuntime(CUcontext* context, CUdevice device) override;
+  CUresult loadModuleForRuntime(CUmodule* module, const void* fatbinOrWrapper) override;
+  CUcontext currentContext() override;
+
+ private:
+  Driver() = default;
+  Status start();
+
+  SimConfig config_;
+  std::vector<std::unique_ptr<Device>> devices_;
+  HandleTable handles_;
+  Progress progress_;
+  TwinRegistry twins_;
+  HostMemory hostMemory_;
+  std::mutex ownedMutex_;
+  std::map<std::uint64_t, std::vector<std::uint64_t>> owned_;  // context handle -> its objects
+};
+
+// The calling thread's context stack (cuCtxPush/Pop/Set/GetCurrent). Holds handles, so a
+// destroyed context on the stack is detected, not dereferenced.
+std::vector<std::uint64_t>& currentContextStack();
+
+}  // namespace fastgpu::sim

@@ -1,0 +1,52 @@
+// Helpers shared by cudasim's driver entry points (the api_*.cpp files).
+#pragma once
+
+#include <exception>
+#include <new>
+
+#include "cudaabi/log.h"
+#include "cudasim/driver.h"
+
+namespace fastgpu::sim {
+
+#define FASTGPU_SIM_EXPORT extern "C" __attribute__((visibility("default")))
+
+// Runs an entry point's body against the initialized driver. No exception crosses the C
+// boundary: they become CUDA errors here, in one place.
+template <typename Body>
+CUresult driverEntry(const char* name, Body&& body) noexcept {
+  Driver* driver = Driver::instance();
+  if (driver == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  try {
+    return body(*driver);
+  } catch (const std::bad_alloc&) {
+    return CUDA_ERROR_OUT_OF_MEMORY;
+  } catch (const std::exception& e) {
+    cudaabi::driverLogger().error("{} failed: {}", name, e.what());
+    return CUDA_ERROR_UNKNOWN;
+  }
+}
+
+// Reports an expected failure: logged at debug level (the caller gets the code), returned.
+inline CUresult fail(const Status& status) {
+  if (!status.message().empty()) cudaabi::driverLogger().debug("{}", status.message());
+  return status.code();
+}
+
+template <typename T>
+CUresult fail(const Result<T>& result) {
+  return fail(result.status());
+}
+
+// Which default stream a NULL stream handle means: the plain entry points use the legacy
+// stream, the _ptsz/_ptds variants the per-thread one.
+enum class DefaultStream { kLegacy, kPerThread };
+
+// The stream a handle names, with its context. NULL, CU_STREAM_LEGACY and CU_STREAM_PER_THREAD
+// resolve against the current context.
+Result<std::shared_ptr<Stream>> resolveStream(Driver& driver, CUstream handle, DefaultStream nullMeans);
+
+// The pending asynchronous error of a context, for synchronizing calls.
+inline CUresult asyncError(Context& context) { return context.errors().take(); }
+
+}  // namespace fastgpu::sim

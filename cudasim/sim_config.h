@@ -1,0 +1,32 @@
+// cudasim's configuration, read from the environment once, at cuInit.
+//
+//   FASTGPU_SIM_DEVICES  number of simulated devices (1..16; default 1)
+//   FASTGPU_SIM_MEMORY   memory per device, e.g. "80GiB", "512MiB", "1073741824" (default 80GiB)
+//   FASTGPU_SIM_KERNELS  colon-separated host-twin plugin libraries to load
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cudaabi/result.h"
+
+namespace fastgpu::sim {
+
+inline constexpr int kMaxDevices = 16;
+inline constexpr std::uint64_t kMaxDeviceMemoryBytes = 1ULL << 40;  // the address stride per device
+
+struct SimConfig {
+  int deviceCount = 1;
+  std::uint64_t memoryBytes = 80ULL << 30;
+  std::vector<std::string> twinPlugins;
+};
+
+// Parses "80GiB", "512 MiB", "2GB", "4096", ... into bytes. Units: B, KiB/MiB/GiB/TiB (and
+// K/M/G/T, KB/MB/GB/TB, all powers of 1024, as memory sizes conventionally are).
+Result<std::uint64_t> parseByteSize(std::string_view text);
+
+// Reads the FASTGPU_SIM_* variables; a bad value fails with the variable named.
+Result<SimConfig> loadSimConfig();
+
+}  // namespace fastgpu::sim

@@ -1,0 +1,84 @@
+// A simulated stream: an ordered queue of operations run by the stream's own worker thread.
+//
+// Each operation may wait for other completions first (events, the legacy default stream's
+// implicit synchronization); device work (kernels, copies, memsets) then takes its device's
+// execution lock, so a simulated device runs one piece of work at a time and simulated GPU
+// time is meaningful. Host functions run on the worker without the device.
+//
+// Threading: enqueue() from any thread; the worker is started by the constructor and joined by
+// the destructor after the queue drains.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <thread>
+#include <vector>
+
+#include "cudasim/completion.h"
+#include "cudasim/handle_table.h"
+#include "cudaabi/cuda_api.h"
+
+namespace fastgpu::sim {
+
+class Context;
+class Device;
+
+// Where the errors of asynchronous work go: the owning context's error state.
+class AsyncErrorSink {
+ public:
+  virtual ~AsyncErrorSink() = default;
+  virtual void recordAsyncError(CUresult error) = 0;
+};
+
+struct Operation {
+  enum class Kind { kDeviceWork, kHostWork };
+  Kind kind = Kind::kDeviceWork;
+  std::function<CUresult()> work;  // empty: a marker (event records, waits)
+  std::vector<std::shared_ptr<Completion>> waitFor;
+};
+
+class Stream : public HandleObject {
+ public:
+  enum class Kind { kLegacy, kPerThread, kCreated };
+
+  // `context` owns the stream and outlives it.
+  Stream(Kind kind, unsigned flags, int priority, Context& context, Device& device, Progress& progress,
+         std::shared_ptr<AsyncErrorSink> errors);
+  ~Stream() override;
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+
+  Kind kind() const { return kind_; }
+  Context& context() const { return context_; }
+  unsigned flags() const { return flags_; }
+  int priority() const { return priority_; }
+  // Created with CU_STREAM_NON_BLOCKING: does not synchronize with the legacy stream.
+  bool nonBlocking() const { return (flags_ & CU_STREAM_NON_BLOCKING) != 0; }
+
+  // Queues `operation`; returns its completion.
+  std::shared_ptr<Completion> enqueue(Operation operation);
+  // The completion of the last queued operation (already done when nothing was queued).
+  std::shared_ptr<Completion> tail() const;
+  bool idle() const;
+  void synchronize();
+
+ private:
+  void runWorker();
+
+  const Kind kind_;
+  const unsigned flags_;
+  const int priority_;
+  Context& context_;
+  Device& device_;
+  Progress& progress_;
+  std::shared_ptr<AsyncErrorSink> errors_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable queued_;
+  std::deque<std::pair<Operation, std::shared_ptr<Completion>>> queue_;
+  std::shared_ptr<Completion> tail_;
+  bool stopping_ = false;
+  std::thread worker_;
+};
+
+}  // namespace fastgpu::sim

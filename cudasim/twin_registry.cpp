@@ -1,0 +1,68 @@
+#include "cudasim/twin_registry.h"
+
+#include <dlfcn.h>
+
+#include <chrono>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "cudaabi/log.h"
+
+namespace fastgpu::sim {
+namespace {
+
+int spinTwin(const fastgpu_sim_launch* launch) {
+  if (launch->param_count != 1) return CUDA_ERROR_INVALID_VALUE;
+  unsigned long long micros;
+  std::memcpy(&micros, launch->params[0], sizeof(micros));
+  // Sleeping, not spinning: the simulated device is held for this long, the host CPU is not.
+  std::this_thread::sleep_for(std::chrono::microseconds(micros));
+  return CUDA_SUCCESS;
+}
+
+int registerFromPlugin(const fastgpu_sim_host* host, const char* name, fastgpu_sim_twin_fn twin) {
+  if (name == nullptr || twin == nullptr) return -1;
+  return static_cast<TwinRegistry*>(host->host_private)->add(name, twin) ? 0 : -1;
+}
+
+}  // namespace
+
+TwinRegistry::TwinRegistry() { twins_[kSpinKernelName] = spinTwin; }
+
+bool TwinRegistry::add(const std::string& mangledName, fastgpu_sim_twin_fn twin) {
+  std::lock_guard lock(mutex_);
+  auto [it, inserted] = twins_.emplace(mangledName, twin);
+  return inserted || it->second == twin;
+}
+
+fastgpu_sim_twin_fn TwinRegistry::find(const std::string& mangledName) const {
+  std::lock_guard lock(mutex_);
+  auto it = twins_.find(mangledName);
+  return it == twins_.end() ? nullptr : it->second;
+}
+
+Status TwinRegistry::loadPlugins(const std::vector<std::string>& paths) {
+  for (const auto& path : paths) {
+    // Never closed: kernels of the plugin may run until the process exits.
+    void* library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (library == nullptr) {
+      return Status(CUDA_ERROR_SHARED_OBJECT_INIT_FAILED,
+                    fmt::format("cannot load twin plugin {} (from FASTGPU_SIM_KERNELS): {}", path, dlerror()));
+    }
+    auto init = reinterpret_cast<fastgpu_sim_plugin_init_fn>(dlsym(library, FASTGPU_SIM_PLUGIN_INIT_SYMBOL));
+    if (init == nullptr) {
+      return Status(CUDA_ERROR_SHARED_OBJECT_INIT_FAILED,
+                    fmt::format("twin plugin {} does not export {}", path, FASTGPU_SIM_PLUGIN_INIT_SYMBOL));
+    }
+    fastgpu_sim_host host{FASTGPU_SIM_TWIN_ABI_VERSION, registerFromPlugin, this};
+    if (int result = init(&host); result != 0) {
+      return Status(CUDA_ERROR_SHARED_OBJECT_INIT_FAILED,
+                    fmt::format("twin plugin {} failed to initialize (returned {}; a twin name clashes?)", path, result));
+    }
+    cudaabi::driverLogger().debug("loaded twin plugin {}", path);
+  }
+  return Status::ok();
+}
+
+}  // namespace fastgpu::sim

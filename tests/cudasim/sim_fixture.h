@@ -1,0 +1,41 @@
+// A cudasim loaded with dlopen, as fastgpu-server will load a driver: the tests call it through
+// the generated typed table. Configuration: 2 devices of 256 MiB, the test twins.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "cudaabi/driver_symbols.h"
+
+#define ASSERT_CU(call) ASSERT_EQ((call), CUDA_SUCCESS) << #call
+#define EXPECT_CU(call) EXPECT_EQ((call), CUDA_SUCCESS) << #call
+
+namespace fastgpu::testing {
+
+inline constexpr std::size_t kSimMemoryBytes = 256ULL << 20;
+
+// The process-wide cudasim, initialized on first use.
+const cudaabi::DriverTable& sim();
+
+class SimTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+
+  // Loads tests/kernels/test_kernels.cu's fatbin into the current context.
+  CUmodule loadTestModule();
+  CUfunction function(CUmodule module, const char* name);
+  // Launches appendValue(log, length, value) on `stream`.
+  void append(CUfunction appendValue, CUdeviceptr log, CUdeviceptr length, int value, CUstream stream);
+  void spin(CUfunction spinKernel, unsigned long long micros, CUstream stream);
+  std::vector<int> readLog(CUdeviceptr log, CUdeviceptr length);
+
+  const cudaabi::DriverTable& d = sim();
+  CUcontext context = nullptr;
+};
+
+std::vector<std::uint8_t> readTestImage(const std::string& name);
+
+}  // namespace fastgpu::testing

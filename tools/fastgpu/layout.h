@@ -1,0 +1,28 @@
+// Where the fastgpu command finds the rest of FastGPU: the build tree and an installation share
+// one layout, relative to the executable (bin/fastgpu):
+//   lib/cudasim/libcuda.so.1     the simulated driver
+//   lib/cudasim/twins/*.so       host-twin plugins of the examples
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace fastgpu::tools {
+
+struct Layout {
+  std::filesystem::path root;  // the directory above bin/
+  std::filesystem::path cudasimLibraryDir() const { return root / "lib" / "cudasim"; }
+  std::filesystem::path twinDir() const { return cudasimLibraryDir() / "twins"; }
+};
+
+// The layout of the running executable.
+Layout currentLayout();
+
+// The twin plugins shipped in the layout, sorted.
+std::vector<std::filesystem::path> shippedTwinPlugins(const Layout& layout);
+
+// `value` prepended to the colon-separated list in environment variable `name`.
+std::string prependToPathList(const std::string& value, const char* name);
+
+}  // namespace fastgpu::tools

@@ -3,6 +3,7 @@
 // first use; a Kernel resolves to that module's Function.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -25,14 +26,14 @@ class Function : public HandleObject {
   Module& module() const { return module_; }
   const cudaabi::KernelInfo& info() const { return info_; }
   fastgpu_sim_twin_fn twin() const { return twin_; }  // null: no twin registered
-  int maxDynamicSharedBytes() const { return maxDynamicShared_; }
-  void setMaxDynamicSharedBytes(int bytes) { maxDynamicShared_ = bytes; }
+  int maxDynamicSharedBytes() const { return maxDynamicShared_.load(std::memory_order_relaxed); }
+  void setMaxDynamicSharedBytes(int bytes) { maxDynamicShared_.store(bytes, std::memory_order_relaxed); }
 
  private:
   Module& module_;
   const cudaabi::KernelInfo& info_;
   const fastgpu_sim_twin_fn twin_;
-  int maxDynamicShared_ = 48 * 1024;
+  std::atomic<int> maxDynamicShared_{48 * 1024};
 };
 
 class Module : public HandleObject {

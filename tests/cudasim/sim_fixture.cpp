@@ -2,7 +2,9 @@
 
 #include <dlfcn.h>
 
+#include <atomic>
 #include <cstdlib>
+#include <thread>
 #include <fstream>
 #include <iterator>
 
@@ -72,6 +74,16 @@ std::vector<int> SimTest::readLog(CUdeviceptr log, CUdeviceptr length) {
     EXPECT_CU(d.cuMemcpyDtoH_v2(values.data(), log, values.size() * sizeof(int)));
   }
   return values;
+}
+
+void SimTest::gate(void* flag) {
+  while (!static_cast<std::atomic<bool>*>(flag)->load()) std::this_thread::yield();
+}
+
+std::vector<int> SimTest::readLogNow(CUdeviceptr log, CUdeviceptr length) {
+  // cudasim's device memory is host memory at the device address.
+  const int* values = reinterpret_cast<const int*>(log);
+  return {values, values + *reinterpret_cast<const int*>(length)};
 }
 
 }  // namespace fastgpu::testing

@@ -30,7 +30,13 @@ class SimTest : public ::testing::Test {
   // Launches appendValue(log, length, value) on `stream`.
   void append(CUfunction appendValue, CUdeviceptr log, CUdeviceptr length, int value, CUstream stream);
   void spin(CUfunction spinKernel, unsigned long long micros, CUstream stream);
+  // Reads the log with synchronous copies (which wait for the legacy stream).
   std::vector<int> readLog(CUdeviceptr log, CUdeviceptr length);
+  // Reads the log straight from cudasim's memory, waiting for nothing.
+  static std::vector<int> readLogNow(CUdeviceptr log, CUdeviceptr length);
+
+  // A host function that holds its stream until *flag (a std::atomic<bool>) is set.
+  static void gate(void* flag);
 
   const cudaabi::DriverTable& d = sim();
   CUcontext context = nullptr;

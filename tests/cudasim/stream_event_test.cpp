@@ -27,11 +27,6 @@ class SimStreams : public SimTest {
     SimTest::TearDown();
   }
 
-  // A host function that holds its stream until *flag (a std::atomic<bool>) is set.
-  static void gate(void* flag) {
-    while (!static_cast<std::atomic<bool>*>(flag)->load()) std::this_thread::yield();
-  }
-
   CUmodule module = nullptr;
   CUfunction appendValue = nullptr;
   CUfunction spinKernel = nullptr;
@@ -207,6 +202,46 @@ TEST_F(SimStreams, NonStickyAsynchronousErrorsAreReportedOnce) {
   ASSERT_CU(d.cuLaunchKernel(failWith, 1, 1, 1, 1, 1, 1, 0, nullptr, params, nullptr));
   EXPECT_EQ(d.cuCtxSynchronize(), CUDA_ERROR_INVALID_VALUE);
   EXPECT_CU(d.cuCtxSynchronize());
+}
+
+}  // namespace
+}  // namespace fastgpu::testing
+
+namespace fastgpu::testing {
+namespace {
+
+class SimDefaultStreams : public SimTest {};
+
+// Each thread's per-thread default stream is independent of other threads' and of created
+// streams, but the legacy stream waits for it.
+TEST_F(SimDefaultStreams, PerThreadStreamsAreIndependentAndTheLegacyStreamWaitsForThem) {
+  CUmodule module = loadTestModule();
+  CUfunction appendValue = function(module, "appendValue");
+  CUdeviceptr log = 0, length = 0;
+  ASSERT_CU(d.cuMemAlloc_v2(&log, 256));
+  ASSERT_CU(d.cuMemAlloc_v2(&length, 4));
+  ASSERT_CU(d.cuMemsetD32_v2(length, 0, 1));
+  std::atomic<bool> release{false};
+  // This thread's per-thread stream is held.
+  ASSERT_CU(d.cuLaunchHostFunc_ptsz(nullptr, gate, &release));
+  append(appendValue, log, length, 1, CU_STREAM_PER_THREAD);
+  // Another thread's per-thread stream is not.
+  std::thread other([&] {
+    EXPECT_CU(d.cuCtxSetCurrent(context));
+    int value = 2;
+    void* params[] = {&log, &length, &value};
+    EXPECT_CU(d.cuLaunchKernel_ptsz(appendValue, 1, 1, 1, 1, 1, 1, 0, nullptr, params, nullptr));
+    EXPECT_CU(d.cuStreamSynchronize_ptsz(nullptr));
+  });
+  other.join();
+  EXPECT_EQ(readLogNow(log, length), (std::vector<int>{2}));
+  // Legacy work waits for this thread's per-thread stream.
+  append(appendValue, log, length, 3, CU_STREAM_LEGACY);
+  EXPECT_EQ(d.cuStreamQuery(CU_STREAM_LEGACY), CUDA_ERROR_NOT_READY);
+  release = true;
+  ASSERT_CU(d.cuCtxSynchronize());
+  EXPECT_EQ(readLog(log, length), (std::vector<int>{2, 1, 3}));
+  ASSERT_CU(d.cuModuleUnload(module));
 }
 
 }  // namespace

@@ -13,19 +13,31 @@
 
 namespace fastgpu {
 
+// What a caller should do about a failure.
+enum class ErrorKind {
+  kFailed,         // this request failed; others may succeed
+  kOverloaded,     // try again later
+  kDisconnected,   // the peer or connection is gone; nothing more will arrive on it
+  kUnimplemented,  // the operation is not supported
+};
+
 class [[nodiscard]] Status {
  public:
   Status() = default;
   Status(CUresult code, std::string message) : code_(code), message_(std::move(message)) {}
+  Status(ErrorKind kind, CUresult code, std::string message)
+      : code_(code), kind_(kind), message_(std::move(message)) {}
   static Status ok() { return {}; }
 
   bool isOk() const { return code_ == CUDA_SUCCESS; }
   explicit operator bool() const { return isOk(); }
   CUresult code() const { return code_; }
+  ErrorKind kind() const { return kind_; }
   const std::string& message() const { return message_; }
 
  private:
   CUresult code_ = CUDA_SUCCESS;
+  ErrorKind kind_ = ErrorKind::kFailed;
   std::string message_;
 };
 

@@ -1,0 +1,87 @@
+// The data path of stream-socket transports: frames out with one gathered write, frames in with
+// exact reads. See stream_connection.h.
+#include "protocol/transport/stream_connection.h"
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "protocol/frame.h"
+#include "protocol/transport/syscall.h"
+
+namespace fastgpu::protocol {
+namespace {
+
+constexpr std::size_t kMaxParts = 15;  // plus the header: one writev of at most 16 pieces
+
+}  // namespace
+
+StreamConnection::StreamConnection(int fd, std::string peer) : fd_(fd), peer_(std::move(peer)) {}
+
+StreamConnection::~StreamConnection() {
+  shutdown();
+  ::close(fd_);
+}
+
+void StreamConnection::shutdown() {
+  if (!shutDown_.exchange(true)) ::shutdown(fd_, SHUT_RDWR);
+}
+
+Status StreamConnection::send(std::span<const std::span<const std::uint8_t>> parts) {
+  if (parts.size() > kMaxParts) return Status(CUDA_ERROR_INVALID_VALUE, "too many parts in one frame");
+  std::size_t total = 0;
+  for (const auto& part : parts) total += part.size();
+  if (total > kMaxFrameBytes) {
+    return Status(CUDA_ERROR_INVALID_VALUE, fmt::format("frame of {} bytes exceeds {}", total, kMaxFrameBytes));
+  }
+  auto header = encodeFrameHeader({0, static_cast<std::uint32_t>(total)});
+  iovec pieces[kMaxParts + 1];
+  std::size_t count = 0;
+  pieces[count++] = {header.data(), header.size()};
+  for (const auto& part : parts) {
+    if (!part.empty()) pieces[count++] = {const_cast<std::uint8_t*>(part.data()), part.size()};
+  }
+  // writev may write part of the frame; continue from where it stopped.
+  std::size_t first = 0;
+  while (first < count) {
+    msghdr message{};
+    message.msg_iov = pieces + first;
+    message.msg_iovlen = count - first;
+    auto written = retrySyscall("send to", peer_, [&] { return ::sendmsg(fd_, &message, MSG_NOSIGNAL); });
+    if (!written) return written.status();
+    auto left = static_cast<std::size_t>(*written);
+    while (first < count && left >= pieces[first].iov_len) left -= pieces[first++].iov_len;
+    if (first < count) {
+      pieces[first].iov_base = static_cast<std::uint8_t*>(pieces[first].iov_base) + left;
+      pieces[first].iov_len -= left;
+    }
+  }
+  return Status::ok();
+}
+
+Status StreamConnection::receiveExactly(std::uint8_t* into, std::size_t bytes) {
+  while (bytes > 0) {
+    auto got = retrySyscall("receive from", peer_, [&] { return ::recv(fd_, into, bytes, 0); });
+    if (!got) return got.status();
+    if (*got == 0) return Status(ErrorKind::kDisconnected, CUDA_ERROR_UNKNOWN, peer_ + " closed the connection");
+    into += *got;
+    bytes -= static_cast<std::size_t>(*got);
+  }
+  return Status::ok();
+}
+
+Status StreamConnection::receive(std::vector<std::uint8_t>& payload) {
+  std::array<std::uint8_t, kFrameHeaderBytes> headerBytes;
+  if (Status status = receiveExactly(headerBytes.data(), headerBytes.size()); !status) return status;
+  auto header = decodeFrameHeader(headerBytes);
+  if (!header) {
+    shutdown();  // the stream is out of step: nothing after this can be trusted
+    return Status(ErrorKind::kFailed, header.code(), header.status().message() + " from " + peer_);
+  }
+  payload.resize(header->payloadBytes);
+  return receiveExactly(payload.data(), payload.size());
+}
+
+}  // namespace fastgpu::protocol

@@ -1,0 +1,32 @@
+// A Connection over a connected stream socket (TCP or a Unix socketpair): the data path shared
+// by the tcp and loopback transports. Owns the descriptor.
+#pragma once
+
+#include <atomic>
+
+#include "protocol/transport/transport.h"
+
+namespace fastgpu::protocol {
+
+class StreamConnection final : public Connection {
+ public:
+  StreamConnection(int fd, std::string peer);
+  ~StreamConnection() override;
+  StreamConnection(const StreamConnection&) = delete;
+  StreamConnection& operator=(const StreamConnection&) = delete;
+
+  using Connection::send;
+  Status send(std::span<const std::span<const std::uint8_t>> parts) override;
+  Status receive(std::vector<std::uint8_t>& payload) override;
+  void shutdown() override;
+  std::string peer() const override { return peer_; }
+
+ private:
+  Status receiveExactly(std::uint8_t* into, std::size_t bytes);
+
+  const int fd_;
+  const std::string peer_;
+  std::atomic<bool> shutDown_{false};
+};
+
+}  // namespace fastgpu::protocol

@@ -1,0 +1,67 @@
+// Transports: how frames travel between an interposer and fastgpu-server. An abstract interface
+// with no data members, chosen at run time by the URL's scheme:
+//
+//   tcp://HOST:PORT    TCP (TCP_NODELAY), the default across machines
+//   loopback           an in-process pair (socketpair), for tests
+//
+// Threading: one thread may send while another receives on the same connection; two threads
+// must not send (or receive) at once. shutdown() may be called from any thread and makes
+// blocked calls return kDisconnected.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "cudaabi/result.h"
+
+namespace fastgpu::protocol {
+
+class Connection {
+ public:
+  virtual ~Connection() = default;
+
+  // Sends one frame whose payload is the concatenation of `parts` (a payload over
+  // kMaxFrameBytes is refused). Blocks until the bytes are handed to the transport. A dead peer
+  // gives kDisconnected.
+  virtual Status send(std::span<const std::span<const std::uint8_t>> parts) = 0;
+  Status send(std::span<const std::uint8_t> payload) {
+    std::span<const std::uint8_t> parts[] = {payload};
+    return send(parts);
+  }
+
+  // Receives the next frame into `payload` (resized; its capacity is reused). A closed
+  // connection gives kDisconnected; a malformed frame gives kFailed, after which the connection
+  // is unusable.
+  virtual Status receive(std::vector<std::uint8_t>& payload) = 0;
+
+  // Ends the connection in both directions; idempotent.
+  virtual void shutdown() = 0;
+
+  // Who is at the other end, for logs ("tcp://10.0.0.2:51234").
+  virtual std::string peer() const = 0;
+};
+
+class Listener {
+ public:
+  virtual ~Listener() = default;
+  // Waits for the next connection. After close(), returns kDisconnected.
+  virtual Result<std::unique_ptr<Connection>> accept() = 0;
+  // Stops accepting; idempotent, callable from any thread.
+  virtual void close() = 0;
+  // The URL it listens on, with the port the system chose for port 0.
+  virtual std::string url() const = 0;
+};
+
+// Connects to a URL; fails with a message naming the URL and the reason.
+Result<std::unique_ptr<Connection>> connect(std::string_view url);
+// Listens on a URL ("tcp://127.0.0.1:0" picks a free port).
+Result<std::unique_ptr<Listener>> listen(std::string_view url);
+// A connected in-process pair.
+std::pair<std::unique_ptr<Connection>, std::unique_ptr<Connection>> loopbackPair();
+
+}  // namespace fastgpu::protocol

@@ -1,0 +1,244 @@
+// The transport conformance suite: every transport passes the same tests. Hermetic: loopback
+// addresses and in-process pairs only.
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include <numeric>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "protocol/frame.h"
+#include "protocol/transport/stream_connection.h"
+#include "protocol/transport/transport.h"
+
+namespace fastgpu::protocol {
+namespace {
+
+using Pair = std::pair<std::unique_ptr<Connection>, std::unique_ptr<Connection>>;
+
+struct LoopbackTransport {
+  static Pair makePair() { return loopbackPair(); }
+};
+
+struct TcpTransport {
+  static Pair makePair() {
+    auto listener = listen("tcp://127.0.0.1:0");
+    EXPECT_TRUE(listener) << listener.status().message();
+    std::unique_ptr<Connection> server;
+    std::thread acceptor([&] {
+      auto accepted = (*listener)->accept();
+      EXPECT_TRUE(accepted) << accepted.status().message();
+      if (accepted) server = std::move(*accepted);
+    });
+    auto client = connect((*listener)->url());
+    EXPECT_TRUE(client) << client.status().message();
+    acceptor.join();
+    return {std::move(*client), std::move(server)};
+  }
+};
+
+template <typename Transport>
+class TransportConformance : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::tie(a, b) = Transport::makePair();
+    ASSERT_TRUE(a && b);
+  }
+  std::unique_ptr<Connection> a;
+  std::unique_ptr<Connection> b;
+};
+
+using Transports = ::testing::Types<LoopbackTransport, TcpTransport>;
+TYPED_TEST_SUITE(TransportConformance, Transports);
+
+std::vector<std::uint8_t> pattern(std::size_t bytes, std::uint8_t seed) {
+  std::vector<std::uint8_t> data(bytes);
+  for (std::size_t i = 0; i < bytes; ++i) data[i] = static_cast<std::uint8_t>(seed + i * 31);
+  return data;
+}
+
+TYPED_TEST(TransportConformance, FramesArriveWholeAndInOrder) {
+  std::vector<std::size_t> sizes = {0, 1, 15, 16, 4096, 100000};
+  std::thread sender([&] {
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+      EXPECT_TRUE(this->a->send(pattern(sizes[i], static_cast<std::uint8_t>(i))));
+    }
+  });
+  std::vector<std::uint8_t> payload;
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    ASSERT_TRUE(this->b->receive(payload));
+    EXPECT_EQ(payload, pattern(sizes[i], static_cast<std::uint8_t>(i))) << "frame " << i;
+  }
+  sender.join();
+}
+
+TYPED_TEST(TransportConformance, GatheredPartsFormOneFrame) {
+  auto head = pattern(10, 1);
+  auto body = pattern(70000, 2);
+  std::span<const std::uint8_t> parts[] = {head, {}, body};
+  std::thread sender([&] { EXPECT_TRUE(this->a->send(parts)); });
+  std::vector<std::uint8_t> payload;
+  ASSERT_TRUE(this->b->receive(payload));
+  sender.join();
+  ASSERT_EQ(payload.size(), head.size() + body.size());
+  EXPECT_TRUE(std::equal(head.begin(), head.end(), payload.begin()));
+  EXPECT_TRUE(std::equal(body.begin(), body.end(), payload.begin() + 10));
+}
+
+TYPED_TEST(TransportConformance, LargeFramesTravelBothWaysAtOnce) {
+  auto big = pattern(16u << 20, 7);
+  std::thread forward([&] { EXPECT_TRUE(this->a->send(big)); });
+  std::thread backward([&] { EXPECT_TRUE(this->b->send(big)); });
+  std::vector<std::uint8_t> atB, atA;
+  ASSERT_TRUE(this->b->receive(atB));
+  ASSERT_TRUE(this->a->receive(atA));
+  forward.join();
+  backward.join();
+  EXPECT_TRUE(atB == big && atA == big);
+}
+
+TYPED_TEST(TransportConformance, OversizedFramesAreRefusedBySender) {
+  std::vector<std::uint8_t> tooBig(kMaxFrameBytes + 1);
+  Status status = this->a->send(tooBig);
+  EXPECT_FALSE(status);
+  EXPECT_NE(status.message().find("exceeds"), std::string::npos);
+}
+
+TYPED_TEST(TransportConformance, PeerCloseIsReportedAsDisconnected) {
+  this->a.reset();
+  std::vector<std::uint8_t> payload;
+  Status status = this->b->receive(payload);
+  EXPECT_FALSE(status);
+  EXPECT_EQ(status.kind(), ErrorKind::kDisconnected);
+  // Sending to a closed peer fails (maybe after the kernel buffers one write), never crashes.
+  Status sent = Status::ok();
+  for (int i = 0; i < 8 && sent; ++i) sent = this->b->send(pattern(1 << 20, 1));
+  EXPECT_FALSE(sent);
+  EXPECT_EQ(sent.kind(), ErrorKind::kDisconnected);
+}
+
+TYPED_TEST(TransportConformance, ShutdownWakesABlockedReceive) {
+  std::vector<std::uint8_t> payload;
+  Status status = Status::ok();
+  std::thread receiver([&] { status = this->b->receive(payload); });
+  this->b->shutdown();
+  receiver.join();
+  EXPECT_EQ(status.kind(), ErrorKind::kDisconnected);
+}
+
+// Garbage and truncated frames from a raw peer: each ends the connection with a reason.
+TEST(FrameDecoding, RejectsGarbageHeaders) {
+  std::array<std::uint8_t, kFrameHeaderBytes> header = encodeFrameHeader({0, 100});
+  ASSERT_TRUE(decodeFrameHeader(header));
+  auto garbage = header;
+  garbage[0] ^= 0xff;
+  auto decoded = decodeFrameHeader(garbage);
+  ASSERT_FALSE(decoded);
+  EXPECT_NE(decoded.status().message().find("magic"), std::string::npos);
+  auto version = header;
+  version[4] = 9;
+  EXPECT_FALSE(decodeFrameHeader(version));
+  auto reserved = header;
+  reserved[13] = 1;
+  EXPECT_FALSE(decodeFrameHeader(reserved));
+  auto huge = encodeFrameHeader({0, kMaxFrameBytes});
+  EXPECT_TRUE(decodeFrameHeader(huge));
+  huge[11] = 0xff;  // payload size far above the limit
+  decoded = decodeFrameHeader(huge);
+  ASSERT_FALSE(decoded);
+  EXPECT_NE(decoded.status().message().find("exceeds"), std::string::npos);
+}
+
+// A raw socket on one side, a StreamConnection on the other: the test writes bytes no FastGPU
+// peer would.
+class RawPeer : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    int fds[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+    raw = fds[0];
+    connection = std::make_unique<StreamConnection>(fds[1], "raw-peer");
+  }
+  void TearDown() override {
+    if (raw >= 0) ::close(raw);
+  }
+  void writeRaw(std::span<const std::uint8_t> bytes) {
+    ASSERT_EQ(::write(raw, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+  }
+  int raw = -1;
+  std::unique_ptr<StreamConnection> connection;
+};
+
+TEST_F(RawPeer, GarbageEndsTheConnectionWithAReason) {
+  // Receive 64 bytes of garbage. Expect: a failed receive naming the bad magic; then nothing more.
+  writeRaw(pattern(64, 3));
+  std::vector<std::uint8_t> payload;
+  Status status = connection->receive(payload);
+  ASSERT_FALSE(status);
+  EXPECT_EQ(status.kind(), ErrorKind::kFailed);
+  EXPECT_NE(status.message().find("magic"), std::string::npos) << status.message();
+  EXPECT_FALSE(connection->receive(payload)) << "the connection is unusable after a malformed frame";
+}
+
+TEST_F(RawPeer, TruncatedFrameIsReportedWhenThePeerCloses) {
+  // Receive a header promising 1000 bytes, then 10 bytes, then the peer closes.
+  auto header = encodeFrameHeader({0, 1000});
+  writeRaw(header);
+  writeRaw(pattern(10, 5));
+  ::close(raw);
+  raw = -1;
+  std::vector<std::uint8_t> payload;
+  Status status = connection->receive(payload);
+  ASSERT_FALSE(status);
+  EXPECT_EQ(status.kind(), ErrorKind::kDisconnected);
+}
+
+TEST_F(RawPeer, OversizedFrameIsRefusedBeforeAllocating) {
+  auto header = encodeFrameHeader({0, 0});
+  std::uint32_t huge = 0xffffffff;
+  std::memcpy(header.data() + 8, &huge, sizeof(huge));
+  writeRaw(header);
+  std::vector<std::uint8_t> payload;
+  Status status = connection->receive(payload);
+  ASSERT_FALSE(status);
+  EXPECT_NE(status.message().find("exceeds"), std::string::npos) << status.message();
+  EXPECT_LT(payload.capacity(), std::size_t{kMaxFrameBytes});
+}
+
+TEST(TransportUrls, UnknownSchemesAndBadUrlsAreRefusedClearly) {
+  auto unknown = connect("carrier-pigeon://gpu1:7600");
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.status().kind(), ErrorKind::kUnimplemented);
+  EXPECT_NE(unknown.status().message().find("carrier-pigeon://gpu1:7600"), std::string::npos);
+  EXPECT_FALSE(connect("tcp://127.0.0.1"));
+  EXPECT_FALSE(listen("tcp://127.0.0.1:no-such-service"));  // fails without asking DNS
+}
+
+TEST(TransportUrls, ConnectingToAClosedPortFailsAsDisconnected) {
+  std::string url;
+  {
+    auto listener = listen("tcp://127.0.0.1:0");
+    ASSERT_TRUE(listener);
+    url = (*listener)->url();
+  }  // closed: nothing listens there now
+  auto connection = connect(url);
+  ASSERT_FALSE(connection);
+  EXPECT_EQ(connection.status().kind(), ErrorKind::kDisconnected);
+  EXPECT_NE(connection.status().message().find(url), std::string::npos) << connection.status().message();
+}
+
+TEST(TransportUrls, CloseWakesABlockedAccept) {
+  auto listener = listen("tcp://127.0.0.1:0");
+  ASSERT_TRUE(listener);
+  Status status = Status::ok();
+  std::thread acceptor([&] { status = (*listener)->accept().status(); });
+  (*listener)->close();
+  acceptor.join();
+  EXPECT_EQ(status.kind(), ErrorKind::kDisconnected);
+}
+
+}  // namespace
+}  // namespace fastgpu::protocol

@@ -22,16 +22,16 @@ CUresult Driver::initialize() {
   static std::once_flag once;
   static CUresult result = CUDA_SUCCESS;
   std::call_once(once, [] {
-    // Never destroyed: see the class comment.
-    auto* driver = new Driver;
+    std::unique_ptr<Driver> driver(new Driver);
     if (Status status = driver->start(); !status) {
       cudaabi::driverLogger().error("cuInit failed: {}", status.message());
       result = status.code();
-      delete driver;
       return;
     }
-    cudaabi::installDriverServices(driver);
-    gDriver.store(driver, std::memory_order_release);
+    // Released on purpose, never destroyed: see the class comment.
+    Driver* running = driver.release();
+    cudaabi::installDriverServices(running);
+    gDriver.store(running, std::memory_order_release);
   });
   return result;
 }

@@ -1,7 +1,13 @@
 #include "tools/fastgpu/layout.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+
+#include <fmt/format.h>
 
 namespace fastgpu::tools {
 
@@ -18,6 +24,15 @@ std::vector<std::filesystem::path> shippedTwinPlugins(const Layout& layout) {
   }
   std::sort(plugins.begin(), plugins.end());
   return plugins;
+}
+
+void execProgram(const std::vector<std::string>& command, const char* who) {
+  std::vector<char*> argv;
+  for (const auto& argument : command) argv.push_back(const_cast<char*>(argument.c_str()));
+  argv.push_back(nullptr);
+  execvp(argv[0], argv.data());
+  fmt::print(stderr, "{}: cannot run {}: {}\n", who, command.front(), std::strerror(errno));
+  std::exit(127);
 }
 
 std::string prependToPathList(const std::string& value, const char* name) {

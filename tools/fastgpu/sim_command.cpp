@@ -1,8 +1,5 @@
 #include "tools/fastgpu/sim_command.h"
 
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -38,12 +35,7 @@ struct SimOptions {
   if (options.devices > 0) setenv("FASTGPU_SIM_DEVICES", std::to_string(options.devices).c_str(), 1);
   if (!options.memory.empty()) setenv("FASTGPU_SIM_MEMORY", options.memory.c_str(), 1);
 
-  std::vector<char*> argv;
-  for (const auto& argument : options.command) argv.push_back(const_cast<char*>(argument.c_str()));
-  argv.push_back(nullptr);
-  execvp(argv[0], argv.data());
-  fmt::print(stderr, "fastgpu sim: cannot run {}: {}\n", options.command.front(), std::strerror(errno));
-  std::exit(127);
+  execProgram(options.command, "fastgpu sim");
 }
 
 }  // namespace

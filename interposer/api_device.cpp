@@ -1,0 +1,130 @@
+// Initialization and device queries: everything but cuInit is answered from the server's
+// welcome, without a round trip.
+#include <cstring>
+
+#include "interposer/remote.h"
+
+using namespace fastgpu;
+using namespace fastgpu::interposer;
+
+namespace {
+
+template <typename Body>
+CUresult withDevice(const char* name, CUdevice ordinal, Body&& body) {
+  return remoteEntry(name, [&](Runtime& rt, Client&) -> CUresult {
+    if (ordinal < 0 || ordinal >= rt.deviceCount()) return CUDA_ERROR_INVALID_DEVICE;
+    return body(rt.device(ordinal));
+  });
+}
+
+CUresult copyText(const char* text, char* out, int length) {
+  if (out == nullptr || length <= 0) return CUDA_ERROR_INVALID_VALUE;
+  std::size_t copied = std::min(std::strlen(text), static_cast<std::size_t>(length - 1));
+  std::memcpy(out, text, copied);
+  out[copied] = '\0';
+  return CUDA_SUCCESS;
+}
+
+}  // namespace
+
+FASTGPU_REMOTE_EXPORT CUresult cuInit(unsigned int flags) {
+  if (flags != 0) return CUDA_ERROR_INVALID_VALUE;
+  try {
+    return runtime().initialize();
+  } catch (...) {
+    return CUDA_ERROR_NOT_INITIALIZED;
+  }
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuDriverGetVersion(int* version) {
+  if (version == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  *version = CUDA_VERSION;  // what the client's runtime expects; the server's is in the welcome
+  return CUDA_SUCCESS;
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuDeviceGetCount(int* count) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client&) {
+    if (count == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    *count = rt.deviceCount();
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuDeviceGet(CUdevice* device, int ordinal) {
+  return withDevice(__func__, ordinal, [&](wire::DeviceInfo::Reader) {
+    if (device == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    *device = ordinal;
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuDeviceGetName(char* name, int length, CUdevice ordinal) {
+  return withDevice(__func__, ordinal, [&](wire::DeviceInfo::Reader info) { return copyText(info.getName().cStr(), name, length); });
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuDeviceGetUuid_v2(CUuuid* uuid, CUdevice ordinal) {
+  return withDevice(__func__, ordinal, [&](wire::DeviceInfo::Reader info) {
+    if (uuid == nullptr || info.getUuid().size() != 16) return CUDA_ERROR_INVALID_VALUE;
+    std::memcpy(uuid->bytes, info.getUuid().begin(), 16);
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuDeviceGetUuid(CUuuid* uuid, CUdevice ordinal) { return cuDeviceGetUuid_v2(uuid, ordinal); }
+
+FASTGPU_REMOTE_EXPORT CUresult cuDeviceTotalMem_v2(size_t* bytes, CUdevice ordinal) {
+  return withDevice(__func__, ordinal, [&](wire::DeviceInfo::Reader info) {
+    if (bytes == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    *bytes = info.getTotalMemory();
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuDeviceGetAttribute(int* value, CUdevice_attribute attribute, CUdevice ordinal) {
+  return withDevice(__func__, ordinal, [&](wire::DeviceInfo::Reader info) {
+    if (value == nullptr || attribute <= 0 || static_cast<unsigned>(attribute) >= info.getAttributes().size()) {
+      return CUDA_ERROR_INVALID_VALUE;
+    }
+    *value = info.getAttributes()[static_cast<unsigned>(attribute)];
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuDeviceComputeCapability(int* major, int* minor, CUdevice ordinal) {
+  if (major == nullptr || minor == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  CUresult result = cuDeviceGetAttribute(major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, ordinal);
+  return result == CUDA_SUCCESS ? cuDeviceGetAttribute(minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, ordinal) : result;
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuDeviceGetPCIBusId(char* busId, int length, CUdevice ordinal) {
+  return withDevice(__func__, ordinal,
+                    [&](wire::DeviceInfo::Reader info) { return copyText(info.getPciBusId().cStr(), busId, length); });
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuDeviceGetByPCIBusId(CUdevice* device, const char* busId) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client&) {
+    if (device == nullptr || busId == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    for (int ordinal = 0; ordinal < rt.deviceCount(); ++ordinal) {
+      if (strcasecmp(rt.device(ordinal).getPciBusId().cStr(), busId) == 0) {
+        *device = ordinal;
+        return CUDA_SUCCESS;
+      }
+    }
+    return CUDA_ERROR_INVALID_DEVICE;
+  });
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuDeviceCanAccessPeer(int* canAccess, CUdevice ordinal, CUdevice peer) {
+  return withDevice(__func__, ordinal, [&](wire::DeviceInfo::Reader) {
+    if (canAccess == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    if (peer < 0 || peer >= runtime().deviceCount()) return CUDA_ERROR_INVALID_DEVICE;
+    *canAccess = 0;  // TODO(perf): peer copies are not remoted yet
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuModuleGetLoadingMode(CUmoduleLoadingMode* mode) {
+  if (mode == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  *mode = CU_MODULE_LAZY_LOADING;
+  return CUDA_SUCCESS;
+}

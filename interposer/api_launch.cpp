@@ -1,0 +1,134 @@
+// Launches: parameters are packed here with the layout the load reply brought, and the launch is
+// posted: no round trip (decision 5).
+#include <cstring>
+
+#include "interposer/remote.h"
+
+using namespace fastgpu;
+using namespace fastgpu::interposer;
+
+namespace {
+
+struct Geometry {
+  unsigned grid[3];
+  unsigned block[3];
+  unsigned sharedBytes;
+};
+
+// The checks the driver makes at the call, against the device's limits, so that a bad
+// configuration fails here and now rather than as a deferred error.
+CUresult checkGeometry(Runtime& rt, const Geometry& g) {
+  auto device = rt.contextDevice(rt.currentContextId());
+  if (!device) return CUDA_ERROR_INVALID_CONTEXT;
+  auto attributes = rt.device(*device).getAttributes();
+  auto limit = [&](CUdevice_attribute which) {
+    return static_cast<unsigned>(which) < attributes.size() ? static_cast<unsigned>(attributes[which]) : 0u;
+  };
+  const CUdevice_attribute gridLimits[] = {CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_X, CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Y,
+                                           CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Z};
+  const CUdevice_attribute blockLimits[] = {CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_X, CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Y,
+                                            CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Z};
+  std::uint64_t threads = 1;
+  for (int i = 0; i < 3; ++i) {
+    if (g.grid[i] == 0 || g.block[i] == 0 || g.grid[i] > limit(gridLimits[i]) || g.block[i] > limit(blockLimits[i])) {
+      return CUDA_ERROR_INVALID_VALUE;
+    }
+    threads *= g.block[i];
+  }
+  if (threads > limit(CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK)) return CUDA_ERROR_INVALID_VALUE;
+  if (g.sharedBytes > limit(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN)) return CUDA_ERROR_INVALID_VALUE;
+  return CUDA_SUCCESS;
+}
+
+CUresult launch(const char* name, CUfunction function, const Geometry& geometry, CUstream stream, void** params,
+                void** extra, bool perThread, const CUlaunchConfig* config, bool cooperative) {
+  return remoteEntry(name, [&](Runtime& rt, Client& client) {
+    const KernelLayout* layout = rt.layout(idOf(function));
+    if (layout == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+    if (params != nullptr && extra != nullptr) return CUDA_ERROR_INVALID_VALUE;
+    if (CUresult result = checkGeometry(rt, geometry); result != CUDA_SUCCESS) return result;
+    CallMessage call(rt.currentContextId());
+    auto message = call->initLaunch();
+    message.setFunction(idOf(function));
+    auto grid = message.initGrid(3);
+    auto block = message.initBlock(3);
+    for (unsigned i = 0; i < 3; ++i) {
+      grid.set(i, geometry.grid[i]);
+      block.set(i, geometry.block[i]);
+    }
+    message.setSharedBytes(geometry.sharedBytes);
+    message.setStream(idOf(stream));
+    message.setPerThread(perThread);
+    message.setCooperative(cooperative);
+    auto buffer = message.initParams(layout->paramBytes);
+    if (extra != nullptr) {
+      const void* packed = nullptr;
+      std::size_t size = 0;
+      for (std::size_t i = 0; extra[i] != CU_LAUNCH_PARAM_END; i += 2) {
+        if (extra[i] == CU_LAUNCH_PARAM_BUFFER_POINTER) packed = extra[i + 1];
+        else if (extra[i] == CU_LAUNCH_PARAM_BUFFER_SIZE) std::memcpy(&size, extra[i + 1], sizeof(size));
+        else return CUDA_ERROR_INVALID_VALUE;
+      }
+      if (packed == nullptr || size < layout->paramBytes) return CUDA_ERROR_INVALID_VALUE;
+      std::memcpy(buffer.begin(), packed, layout->paramBytes);
+    } else {
+      if (!layout->params.empty() && params == nullptr) return CUDA_ERROR_INVALID_VALUE;
+      for (std::size_t i = 0; i < layout->params.size(); ++i) {
+        if (params[i] == nullptr) return CUDA_ERROR_INVALID_VALUE;
+        std::memcpy(buffer.begin() + layout->params[i].first, params[i], layout->params[i].second);
+      }
+    }
+    if (config != nullptr && config->numAttrs > 0) {
+      auto attributes = message.initAttributes(config->numAttrs);
+      for (unsigned i = 0; i < config->numAttrs; ++i) {
+        attributes[i].setId(config->attrs[i].id);
+        attributes[i].setValue(
+            kj::arrayPtr(reinterpret_cast<const capnp::byte*>(&config->attrs[i].value), sizeof(config->attrs[i].value)));
+      }
+    }
+    client.post(call.builder());
+    return CUDA_SUCCESS;
+  });
+}
+
+Geometry geometryOf(unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned shared) {
+  return Geometry{{gx, gy, gz}, {bx, by, bz}, shared};
+}
+
+CUresult launchEx(const char* name, const CUlaunchConfig* config, CUfunction f, void** params, void** extra,
+                  bool perThread) {
+  if (config == nullptr || (config->numAttrs > 0 && config->attrs == nullptr)) return CUDA_ERROR_INVALID_VALUE;
+  Geometry geometry = geometryOf(config->gridDimX, config->gridDimY, config->gridDimZ, config->blockDimX,
+                                 config->blockDimY, config->blockDimZ, config->sharedMemBytes);
+  return launch(name, f, geometry, config->hStream, params, extra, perThread, config, false);
+}
+
+}  // namespace
+
+FASTGPU_REMOTE_EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz,
+                                              unsigned int bx, unsigned int by, unsigned int bz, unsigned int shared,
+                                              CUstream stream, void** params, void** extra) {
+  return launch(__func__, f, geometryOf(gx, gy, gz, bx, by, bz, shared), stream, params, extra, false, nullptr, false);
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuLaunchKernel_ptsz(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz,
+                                                   unsigned int bx, unsigned int by, unsigned int bz,
+                                                   unsigned int shared, CUstream stream, void** params, void** extra) {
+  return launch(__func__, f, geometryOf(gx, gy, gz, bx, by, bz, shared), stream, params, extra, true, nullptr, false);
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuLaunchCooperativeKernel(CUfunction f, unsigned int gx, unsigned int gy,
+                                                         unsigned int gz, unsigned int bx, unsigned int by,
+                                                         unsigned int bz, unsigned int shared, CUstream stream,
+                                                         void** params) {
+  return launch(__func__, f, geometryOf(gx, gy, gz, bx, by, bz, shared), stream, params, nullptr, false, nullptr, true);
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuLaunchKernelEx(const CUlaunchConfig* config, CUfunction f, void** params, void** extra) {
+  return launchEx(__func__, config, f, params, extra, false);
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuLaunchKernelEx_ptsz(const CUlaunchConfig* config, CUfunction f, void** params,
+                                                     void** extra) {
+  return launchEx(__func__, config, f, params, extra, true);
+}

@@ -1,0 +1,198 @@
+// Device memory, page-locked host memory and pointer queries. Device allocations live on the
+// server; their ranges are reserved here (decision 8), so pointer queries and unified copies are
+// answered from local tables. Host memory stays in this process.
+#include <sys/mman.h>
+
+#include <cstring>
+
+#include "interposer/remote.h"
+
+using namespace fastgpu;
+using namespace fastgpu::interposer;
+
+namespace {
+
+constexpr std::uint64_t kPitchAlignment = 512;
+
+template <typename T>
+void put(void* data, T value) {
+  std::memcpy(data, &value, sizeof(T));
+}
+
+CUresult pointerAttribute(Runtime& rt, CUdeviceptr pointer, CUpointer_attribute attribute, void* data, bool strict) {
+  auto device = rt.allocation(pointer);
+  auto host = device ? std::nullopt : rt.hostRangeContaining(pointer);
+  if (!device && !host && strict) return CUDA_ERROR_INVALID_VALUE;
+  unsigned type = device ? CU_MEMORYTYPE_DEVICE : host ? CU_MEMORYTYPE_HOST : 0;
+  std::uint64_t base = device ? device->first : host ? host->first : 0;
+  std::uint64_t bytes = device ? device->second : host ? host->second.bytes : 0;
+  switch (attribute) {
+    case CU_POINTER_ATTRIBUTE_CONTEXT: put(data, handleOf<CUcontext>(type != 0 ? rt.currentContextId() : 0)); break;
+    case CU_POINTER_ATTRIBUTE_MEMORY_TYPE: put(data, type); break;
+    case CU_POINTER_ATTRIBUTE_DEVICE_POINTER: put(data, static_cast<CUdeviceptr>(device ? pointer : 0)); break;
+    case CU_POINTER_ATTRIBUTE_HOST_POINTER: put(data, host ? reinterpret_cast<void*>(pointer) : nullptr); break;
+    case CU_POINTER_ATTRIBUTE_SYNC_MEMOPS: put(data, 1); break;
+    case CU_POINTER_ATTRIBUTE_BUFFER_ID: put(data, static_cast<unsigned long long>(base)); break;
+    case CU_POINTER_ATTRIBUTE_IS_MANAGED: put(data, 0); break;
+    case CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL: {
+      auto ordinal = rt.contextDevice(rt.currentContextId());
+      put(data, type != 0 && ordinal ? *ordinal : (type != 0 ? 0 : -1));
+      break;
+    }
+    case CU_POINTER_ATTRIBUTE_IS_LEGACY_CUDA_IPC_CAPABLE: put(data, 0); break;
+    case CU_POINTER_ATTRIBUTE_RANGE_START_ADDR: put(data, static_cast<CUdeviceptr>(base)); break;
+    case CU_POINTER_ATTRIBUTE_RANGE_SIZE: put(data, static_cast<std::size_t>(bytes)); break;
+    case CU_POINTER_ATTRIBUTE_MAPPED: put(data, type != 0 ? 1 : 0); break;
+    case CU_POINTER_ATTRIBUTE_ALLOWED_HANDLE_TYPES: put(data, 0ULL); break;
+    case CU_POINTER_ATTRIBUTE_IS_GPU_DIRECT_RDMA_CAPABLE: put(data, 0); break;
+    case CU_POINTER_ATTRIBUTE_ACCESS_FLAGS: put(data, static_cast<unsigned>(CU_POINTER_ATTRIBUTE_ACCESS_FLAG_READWRITE)); break;
+    case CU_POINTER_ATTRIBUTE_MEMPOOL_HANDLE: put(data, static_cast<CUmemoryPool>(nullptr)); break;
+    default: return CUDA_ERROR_INVALID_VALUE;
+  }
+  return CUDA_SUCCESS;
+}
+
+}  // namespace
+
+FASTGPU_REMOTE_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr* pointer, size_t bytes) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client& client) {
+    if (pointer == nullptr || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
+    CallMessage call(rt.currentContextId());
+    call->setMemAlloc(bytes);
+    auto reply = ask(client, call);
+    if (!reply) return resultOf(client, reply, false);
+    *pointer = (*reply)->get().getHandle();
+    rt.addAllocation(*pointer, bytes);
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr* pointer, size_t* pitch, size_t widthBytes, size_t height,
+                                                  unsigned int elementBytes) {
+  if (pitch == nullptr || widthBytes == 0 || height == 0 ||
+      (elementBytes != 4 && elementBytes != 8 && elementBytes != 16)) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  std::size_t rowBytes = (widthBytes + kPitchAlignment - 1) / kPitchAlignment * kPitchAlignment;
+  CUresult result = cuMemAlloc_v2(pointer, rowBytes * height);
+  if (result == CUDA_SUCCESS) *pitch = rowBytes;
+  return result;
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuMemFree_v2(CUdeviceptr pointer) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client& client) {
+    if (pointer == 0) return CUDA_SUCCESS;
+    auto allocation = rt.allocation(pointer);
+    if (!allocation || allocation->first != pointer) return CUDA_ERROR_INVALID_VALUE;
+    rt.removeAllocation(pointer);
+    CallMessage call(rt.currentContextId());
+    call->setMemFree(pointer);
+    client.post(call.builder());
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuMemGetInfo_v2(size_t* freeBytes, size_t* totalBytes) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client& client) {
+    if (freeBytes == nullptr || totalBytes == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    CallMessage call(rt.currentContextId());
+    call->setMemGetInfo();
+    auto reply = ask(client, call);
+    if (!reply) return resultOf(client, reply, false);
+    auto values = valuesOf(**reply);
+    if (values.size() != 2) return CUDA_ERROR_UNKNOWN;
+    *freeBytes = static_cast<std::size_t>(values[0]);
+    *totalBytes = static_cast<std::size_t>(values[1]);
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuMemGetAddressRange_v2(CUdeviceptr* base, size_t* size, CUdeviceptr pointer) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client&) {
+    auto allocation = rt.allocation(pointer);
+    if (!allocation) return CUDA_ERROR_NOT_FOUND;
+    if (base != nullptr) *base = allocation->first;
+    if (size != nullptr) *size = allocation->second;
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuMemHostAlloc(void** pointer, size_t bytes, unsigned int flags) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client&) {
+    constexpr unsigned kKnown = CU_MEMHOSTALLOC_PORTABLE | CU_MEMHOSTALLOC_DEVICEMAP | CU_MEMHOSTALLOC_WRITECOMBINED;
+    if (pointer == nullptr || bytes == 0 || (flags & ~kKnown) != 0) return CUDA_ERROR_INVALID_VALUE;
+    // Page-locked memory is a local matter: the data crosses the network either way.
+    void* memory = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (memory == MAP_FAILED) return CUDA_ERROR_OUT_OF_MEMORY;
+    rt.addHostRange(reinterpret_cast<std::uint64_t>(memory), HostRange{bytes, flags, true});
+    *pointer = memory;
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuMemAllocHost_v2(void** pointer, size_t bytes) { return cuMemHostAlloc(pointer, bytes, 0); }
+
+FASTGPU_REMOTE_EXPORT CUresult cuMemFreeHost(void* pointer) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client&) {
+    auto range = rt.hostRange(reinterpret_cast<std::uint64_t>(pointer));
+    if (!range || !range->allocated) return CUDA_ERROR_INVALID_VALUE;
+    rt.removeHostRange(reinterpret_cast<std::uint64_t>(pointer));
+    munmap(pointer, range->bytes);
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuMemHostRegister_v2(void* pointer, size_t bytes, unsigned int flags) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client&) {
+    if (pointer == nullptr || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
+    auto base = reinterpret_cast<std::uint64_t>(pointer);
+    if (rt.hostRangeContaining(base) || rt.hostRangeContaining(base + bytes - 1)) {
+      return CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
+    }
+    rt.addHostRange(base, HostRange{bytes, flags, false});
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuMemHostRegister(void* pointer, size_t bytes, unsigned int flags) {
+  return cuMemHostRegister_v2(pointer, bytes, flags);
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuMemHostUnregister(void* pointer) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client&) {
+    auto range = rt.hostRange(reinterpret_cast<std::uint64_t>(pointer));
+    if (!range || range->allocated) return CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED;
+    rt.removeHostRange(reinterpret_cast<std::uint64_t>(pointer));
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuMemHostGetFlags(unsigned int* flags, void* pointer) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client&) {
+    auto range = rt.hostRange(reinterpret_cast<std::uint64_t>(pointer));
+    if (flags == nullptr || !range || !range->allocated) return CUDA_ERROR_INVALID_VALUE;
+    *flags = range->flags;
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuPointerGetAttribute(void* data, CUpointer_attribute attribute, CUdeviceptr pointer) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client&) {
+    if (data == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    return pointerAttribute(rt, pointer, attribute, data, true);
+  });
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuPointerGetAttributes(unsigned int count, CUpointer_attribute* attributes, void** data,
+                                                      CUdeviceptr pointer) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client&) {
+    if (attributes == nullptr || data == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    for (unsigned i = 0; i < count; ++i) {
+      if (data[i] == nullptr) continue;
+      if (CUresult result = pointerAttribute(rt, pointer, attributes[i], data[i], false); result != CUDA_SUCCESS) {
+        return result;
+      }
+    }
+    return CUDA_SUCCESS;
+  });
+}

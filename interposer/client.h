@@ -1,0 +1,105 @@
+// The interposer's connection to fastgpu-server and its ordered call stream (DESIGN.md,
+// decisions 2 and 5). One Client per process, created by cuInit (nothing happens at load time)
+// and recreated on the first call of a forked child.
+//
+// Calls that CUDA lets return early are post()ed: appended to a batch and not waited for. The
+// batch goes out when a call needs an answer (call()), when it grows past kFlushBytes, or after
+// kBatchFlushMicros (a background flusher). Errors of posted calls come back with the next reply
+// and are returned by the next synchronizing call (takeDeferredError()).
+//
+// Threading: every method may be called from any thread; one mutex orders the call stream.
+#pragma once
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "cudaabi/result.h"
+#include "protocol/schema/fastgpu.capnp.h"
+#include "protocol/transport/transport.h"
+
+namespace fastgpu::interposer {
+
+// A reply, with the bytes it lives in.
+class ReplyMessage {
+ public:
+  ReplyMessage(std::vector<std::uint8_t> payload, std::unique_ptr<capnp::FlatArrayMessageReader> reader)
+      : payload_(std::move(payload)), reader_(std::move(reader)) {}
+  wire::Reply::Reader get() const { return reader_->getRoot<wire::Reply>(); }
+
+ private:
+  std::vector<std::uint8_t> payload_;
+  std::unique_ptr<capnp::FlatArrayMessageReader> reader_;
+};
+
+struct ClientStats {
+  std::uint64_t roundTrips = 0;   // calls that waited for an answer
+  std::uint64_t postedCalls = 0;  // calls sent without waiting
+  std::uint64_t flushes = 0;      // batches sent
+};
+
+struct ClientConfig {
+  std::string server;  // FASTGPU_SERVER
+  std::string vgpu;    // FASTGPU_VGPU
+  std::string token;   // FASTGPU_TOKEN
+  bool printStats = false;  // FASTGPU_STATS=1
+  static ClientConfig fromEnvironment();
+};
+
+class Client {
+ public:
+  static constexpr std::size_t kFlushBytes = 1 << 20;
+  static constexpr int kBatchFlushMicros = 200;
+
+  // Connects and shakes hands; fails with a message that says what to do.
+  static Result<std::unique_ptr<Client>> connect(const ClientConfig& config, int cudaVersion);
+  ~Client();
+
+  const wire::Welcome::Reader& welcome() const { return welcome_; }
+
+  // Appends an asynchronous call to the batch.
+  void post(capnp::MessageBuilder& call);
+  // Sends the batch ending with `call` and waits for its reply. A broken connection gives
+  // kDisconnected; every later call fails the same way.
+  Result<std::unique_ptr<ReplyMessage>> call(capnp::MessageBuilder& call);
+  // Sends what is batched now.
+  Status flush();
+  // The first error of asynchronous calls not yet reported, cleared.
+  CUresult takeDeferredError();
+  // Records a deferred error from a reply (first one wins).
+  void deferError(CUresult error);
+
+  ClientStats stats() const;
+  // Stops the flusher and sends what is left; later calls still work.
+  void quiesce();
+
+ private:
+  Client(std::unique_ptr<protocol::Connection> connection, std::vector<std::uint8_t> welcomeBytes,
+         std::unique_ptr<capnp::FlatArrayMessageReader> welcomeReader);
+  Status flushLocked();
+  void runFlusher();
+
+  std::unique_ptr<protocol::Connection> connection_;
+  std::vector<std::uint8_t> welcomeBytes_;
+  std::unique_ptr<capnp::FlatArrayMessageReader> welcomeReader_;
+  wire::Welcome::Reader welcome_;
+
+  mutable std::mutex mutex_;  // orders the call stream; guards everything below
+  std::vector<std::uint8_t> batch_;
+  std::chrono::steady_clock::time_point batchStarted_;
+  Status broken_;
+  ClientStats stats_;
+  std::atomic<CUresult> deferred_{CUDA_SUCCESS};
+
+  std::condition_variable flusherWake_;
+  bool stopFlusher_ = false;
+  std::thread flusher_;
+};
+
+}  // namespace fastgpu::interposer

@@ -1,0 +1,43 @@
+#include "interposer/remote.h"
+
+namespace fastgpu::interposer {
+
+Result<std::unique_ptr<ReplyMessage>> ask(Client& client, CallMessage& call) {
+  auto reply = client.call(call.builder());
+  if (!reply) return reply.status();
+  auto result = static_cast<CUresult>((*reply)->get().getResult());
+  if (result != CUDA_SUCCESS) {
+    std::string message = (*reply)->get().getMessage().cStr();
+    if (!message.empty()) cudaabi::driverLogger().debug("server: {}", message);
+    return Status(result, message);
+  }
+  return reply;
+}
+
+CUresult resultOf(Client& client, const Result<std::unique_ptr<ReplyMessage>>& reply, bool synchronizing) {
+  if (!reply) {
+    if (reply.status().kind() == ErrorKind::kDisconnected) {
+      cudaabi::driverLogger().error("{}", reply.status().message());
+      return CUDA_ERROR_DEVICE_UNAVAILABLE;
+    }
+    return reply.code();
+  }
+  if (synchronizing) {
+    if (CUresult deferred = client.takeDeferredError(); deferred != CUDA_SUCCESS) return deferred;
+  }
+  return CUDA_SUCCESS;
+}
+
+CUresult askResult(Client& client, CallMessage& call, bool synchronizing) {
+  return resultOf(client, ask(client, call), synchronizing);
+}
+
+std::vector<std::int64_t> valuesOf(const ReplyMessage& reply) {
+  std::vector<std::int64_t> values;
+  if (reply.get().isValues()) {
+    for (auto value : reply.get().getValues()) values.push_back(value);
+  }
+  return values;
+}
+
+}  // namespace fastgpu::interposer

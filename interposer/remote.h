@@ -1,0 +1,57 @@
+// Helpers shared by the interposer's entry points (api_*.cpp).
+#pragma once
+
+#include <exception>
+#include <new>
+
+#include "cudaabi/log.h"
+#include "interposer/runtime.h"
+
+namespace fastgpu::interposer {
+
+#define FASTGPU_REMOTE_EXPORT extern "C" __attribute__((visibility("default")))
+
+// Runs an entry point's body with the connected client. No exception crosses the C boundary.
+template <typename Body>
+CUresult remoteEntry(const char* name, Body&& body) noexcept {
+  try {
+    Runtime& rt = runtime();
+    Client* client = rt.client();
+    if (client == nullptr) return rt.initError();
+    return body(rt, *client);
+  } catch (const std::bad_alloc&) {
+    return CUDA_ERROR_OUT_OF_MEMORY;
+  } catch (const std::exception& e) {
+    cudaabi::driverLogger().error("{} failed: {}", name, e.what());
+    return CUDA_ERROR_UNKNOWN;
+  } catch (...) {
+    cudaabi::driverLogger().error("{} failed with an unknown exception", name);
+    return CUDA_ERROR_UNKNOWN;
+  }
+}
+
+// Sends `call` and waits for the reply; a failed call becomes its Status.
+Result<std::unique_ptr<ReplyMessage>> ask(Client& client, CallMessage& call);
+// The CUresult of an answered call. Synchronizing calls also report the deferred errors of
+// asynchronous ones.
+CUresult resultOf(Client& client, const Result<std::unique_ptr<ReplyMessage>>& reply, bool synchronizing);
+// A call whose only answer is its result.
+CUresult askResult(Client& client, CallMessage& call, bool synchronizing = false);
+// The values of an answered call (empty on failure).
+std::vector<std::int64_t> valuesOf(const ReplyMessage& reply);
+
+// Shared with the private export tables.
+CUresult retainPrimaryContext(CUcontext* context, CUdevice device);
+CUresult loadModule(CUmodule* module, const void* image);
+
+// Handles cross the API as pointers holding the server's ids.
+template <typename Handle>
+std::uint64_t idOf(Handle handle) {
+  return reinterpret_cast<std::uintptr_t>(handle);
+}
+template <typename Handle>
+Handle handleOf(std::uint64_t id) {
+  return reinterpret_cast<Handle>(static_cast<std::uintptr_t>(id));
+}
+
+}  // namespace fastgpu::interposer

@@ -1,0 +1,274 @@
+#include "interposer/runtime.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "cudaabi/log.h"
+#include "cudaabi/kernel_image.h"
+#include "interposer/remote.h"
+
+namespace fastgpu::interposer {
+
+Runtime& runtime() {
+  static Runtime* instance = new Runtime;  // never destroyed: see the header
+  return *instance;
+}
+
+CUresult Runtime::initialize() {
+  std::lock_guard lock(connectMutex_);
+  if (client_ && pid_ == getpid()) return CUDA_SUCCESS;
+  if (client_) {
+    // A forked child: the parent's connection and state are not ours (CUDA's rule too).
+    (void)client_.release();  // the parent's object; its thread does not exist here
+  }
+  auto connected = Client::connect(ClientConfig::fromEnvironment(), CUDA_VERSION);
+  if (!connected) {
+    std::fprintf(stderr, "cuInit failed: %s\n", connected.status().message().c_str());
+    initError_ = connected.code();
+    return initError_;
+  }
+  bool first = pid_ == 0;
+  client_ = std::move(*connected);
+  pid_ = getpid();
+  initError_ = CUDA_SUCCESS;
+  if (first) {
+    cudaabi::installDriverServices(this);
+    std::atexit([] { runtime().printStatsAtExit(); });
+  }
+  return CUDA_SUCCESS;
+}
+
+Client* Runtime::client() {
+  if (pid_ != 0 && pid_ != getpid()) {
+    if (initialize() != CUDA_SUCCESS) return nullptr;
+  }
+  return client_.get();
+}
+
+void Runtime::printStatsAtExit() {
+  std::lock_guard lock(connectMutex_);
+  if (!client_ || pid_ != getpid()) return;
+  client_->quiesce();
+  if (ClientConfig::fromEnvironment().printStats) {
+    ClientStats stats = client_->stats();
+    std::fprintf(stderr, "fastgpu: round trips=%llu posted calls=%llu batches=%llu\n",
+                 static_cast<unsigned long long>(stats.roundTrips), static_cast<unsigned long long>(stats.postedCalls),
+                 static_cast<unsigned long long>(stats.flushes));
+  }
+}
+
+int Runtime::deviceCount() { return client_ ? static_cast<int>(client_->welcome().getDevices().size()) : 0; }
+
+wire::DeviceInfo::Reader Runtime::device(int ordinal) {
+  return client_->welcome().getDevices()[static_cast<unsigned>(ordinal)];
+}
+
+std::vector<std::uint64_t>& Runtime::contextStack() {
+  thread_local std::vector<std::uint64_t> stack;
+  return stack;
+}
+
+std::uint64_t Runtime::currentContextId() {
+  auto& stack = contextStack();
+  return stack.empty() ? 0 : stack.back();
+}
+
+void Runtime::addContext(std::uint64_t id, int device) {
+  std::lock_guard lock(mutex_);
+  contexts_[id] = device;
+}
+
+std::optional<int> Runtime::contextDevice(std::uint64_t id) {
+  std::lock_guard lock(mutex_);
+  auto it = contexts_.find(id);
+  return it == contexts_.end() ? std::nullopt : std::optional<int>(it->second);
+}
+
+void Runtime::removeContext(std::uint64_t id) {
+  std::lock_guard lock(mutex_);
+  contexts_.erase(id);
+}
+
+void Runtime::addKernels(std::uint64_t owner, wire::LoadedModule::Reader module) {
+  std::lock_guard lock(mutex_);
+  for (auto kernel : module.getKernels()) {
+    KernelLayout layout{kernel.getName().cStr(), {}, kernel.getParamBytes()};
+    for (auto param : kernel.getParams()) layout.params.emplace_back(param.getOffset(), param.getSize());
+    layouts_[kernel.getHandle()] = std::move(layout);
+    kernelsByName_[{owner, kernel.getName().cStr()}] = kernel.getHandle();
+    codeOwned_[owner].push_back(kernel.getHandle());
+  }
+}
+
+std::optional<std::uint64_t> Runtime::kernelByName(std::uint64_t owner, const std::string& name) {
+  std::lock_guard lock(mutex_);
+  auto it = kernelsByName_.find({owner, name});
+  return it == kernelsByName_.end() ? std::nullopt : std::optional<std::uint64_t>(it->second);
+}
+
+const KernelLayout* Runtime::layout(std::uint64_t function) {
+  std::lock_guard lock(mutex_);
+  auto it = layouts_.find(function);
+  return it == layouts_.end() ? nullptr : &it->second;  // entries are stable (node-based map)
+}
+
+void Runtime::aliasLayout(std::uint64_t function, std::uint64_t kernel) {
+  std::lock_guard lock(mutex_);
+  auto it = layouts_.find(kernel);
+  if (it != layouts_.end()) layouts_[function] = it->second;
+}
+
+void Runtime::removeCode(std::uint64_t owner) {
+  std::lock_guard lock(mutex_);
+  for (std::uint64_t handle : codeOwned_[owner]) layouts_.erase(handle);
+  codeOwned_.erase(owner);
+  std::erase_if(kernelsByName_, [&](const auto& entry) { return entry.first.first == owner; });
+}
+
+std::optional<std::uint64_t> Runtime::ownerOf(std::uint64_t kernel) {
+  std::lock_guard lock(mutex_);
+  for (const auto& [owner, kernels] : codeOwned_) {
+    if (std::find(kernels.begin(), kernels.end(), kernel) != kernels.end()) return owner;
+  }
+  return std::nullopt;
+}
+
+std::size_t Runtime::kernelCount(std::uint64_t owner) {
+  std::lock_guard lock(mutex_);
+  auto it = codeOwned_.find(owner);
+  return it == codeOwned_.end() ? 0 : it->second.size();
+}
+
+void Runtime::addStream(std::uint64_t id, StreamInfo info) {
+  std::lock_guard lock(mutex_);
+  streams_[id] = info;
+}
+
+std::optional<StreamInfo> Runtime::stream(std::uint64_t id) {
+  std::lock_guard lock(mutex_);
+  auto it = streams_.find(id);
+  return it == streams_.end() ? std::nullopt : std::optional<StreamInfo>(it->second);
+}
+
+void Runtime::removeStream(std::uint64_t id) {
+  std::lock_guard lock(mutex_);
+  streams_.erase(id);
+}
+
+void Runtime::reserve(std::uint64_t base, std::uint64_t bytes) {
+  // Reserve the pages of [base, base + bytes) not reserved yet; keep the ranges merged.
+  const std::uint64_t page = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+  std::uint64_t start = base / page * page;
+  std::uint64_t end = (base + bytes + page - 1) / page * page;
+  std::uint64_t cursor = start;
+  auto it = reserved_.upper_bound(start);
+  if (it != reserved_.begin() && std::prev(it)->second > start) cursor = std::prev(it)->second;
+  while (cursor < end) {
+    auto next = reserved_.lower_bound(cursor);
+    std::uint64_t gapEnd = next == reserved_.end() ? end : std::min(end, next->first);
+    if (gapEnd > cursor) {
+      void* want = reinterpret_cast<void*>(cursor);
+      void* got = mmap(want, gapEnd - cursor, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE,
+                       -1, 0);
+      if (got != want) {
+        if (got != MAP_FAILED) munmap(got, gapEnd - cursor);
+        cudaabi::driverLogger().warn("cannot reserve device range {:#x}+{} in this process: a host pointer may alias it",
+                                     cursor, gapEnd - cursor);
+      } else {
+        reserved_[cursor] = gapEnd;
+      }
+    }
+    if (next == reserved_.end() || next->first >= end) break;
+    cursor = next->second;
+  }
+  // Merge neighbours so lookups stay short.
+  for (auto merge = reserved_.begin(); merge != reserved_.end();) {
+    auto following = std::next(merge);
+    if (following != reserved_.end() && merge->second == following->first) {
+      merge->second = following->second;
+      reserved_.erase(following);
+    } else {
+      merge = following;
+    }
+  }
+}
+
+void Runtime::addAllocation(std::uint64_t base, std::uint64_t bytes) {
+  std::lock_guard lock(mutex_);
+  allocations_[base] = bytes;
+  reserve(base, bytes);
+}
+
+void Runtime::removeAllocation(std::uint64_t base) {
+  std::lock_guard lock(mutex_);
+  allocations_.erase(base);  // the reservation stays: the server may hand the range out again
+}
+
+std::optional<std::pair<std::uint64_t, std::uint64_t>> Runtime::allocation(std::uint64_t address) {
+  std::lock_guard lock(mutex_);
+  auto it = allocations_.upper_bound(address);
+  if (it == allocations_.begin()) return std::nullopt;
+  --it;
+  if (address - it->first >= std::max<std::uint64_t>(it->second, 1)) return std::nullopt;
+  return *it;
+}
+
+void Runtime::addHostRange(std::uint64_t base, HostRange range) {
+  std::lock_guard lock(mutex_);
+  hostRanges_[base] = range;
+}
+
+std::optional<HostRange> Runtime::hostRange(std::uint64_t base) {
+  std::lock_guard lock(mutex_);
+  auto it = hostRanges_.find(base);
+  return it == hostRanges_.end() ? std::nullopt : std::optional<HostRange>(it->second);
+}
+
+std::optional<std::pair<std::uint64_t, HostRange>> Runtime::hostRangeContaining(std::uint64_t address) {
+  std::lock_guard lock(mutex_);
+  auto it = hostRanges_.upper_bound(address);
+  if (it == hostRanges_.begin()) return std::nullopt;
+  --it;
+  if (address - it->first >= it->second.bytes) return std::nullopt;
+  return *it;
+}
+
+void Runtime::removeHostRange(std::uint64_t base) {
+  std::lock_guard lock(mutex_);
+  hostRanges_.erase(base);
+}
+
+std::vector<cudaabi::IntegrityDeviceRecord> Runtime::integrityDevices() {
+  std::vector<cudaabi::IntegrityDeviceRecord> records;
+  if (!client_) return records;
+  for (int ordinal = 0; ordinal < deviceCount(); ++ordinal) {
+    auto info = device(ordinal);
+    cudaabi::IntegrityDeviceRecord record{};
+    std::memcpy(record.uuid, info.getUuid().begin(), std::min<std::size_t>(16, info.getUuid().size()));
+    auto attributes = info.getAttributes();
+    auto attribute = [&](CUdevice_attribute which) {
+      return static_cast<unsigned>(which) < attributes.size() ? attributes[which] : 0;
+    };
+    record.pciDomain = attribute(CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID);
+    record.pciBus = attribute(CU_DEVICE_ATTRIBUTE_PCI_BUS_ID);
+    record.pciDevice = attribute(CU_DEVICE_ATTRIBUTE_PCI_DEVICE_ID);
+    records.push_back(record);
+  }
+  return records;
+}
+
+CUcontext Runtime::currentContext() { return reinterpret_cast<CUcontext>(currentContextId()); }
+
+CUresult Runtime::retainPrimaryContextForRuntime(CUcontext* context, CUdevice device) {
+  return retainPrimaryContext(context, device);
+}
+
+CUresult Runtime::loadModuleForRuntime(CUmodule* module, const void* fatbinOrWrapper) {
+  return loadModule(module, fatbinOrWrapper);
+}
+
+}  // namespace fastgpu::interposer

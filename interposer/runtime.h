@@ -1,0 +1,115 @@
+// The interposer's process-wide state, in one explicit object (STYLE.md): the connection, what
+// the server told us about its devices, and the client-side bookkeeping that lets most queries
+// and every launch go without a round trip (DESIGN.md, decisions 6 and 8).
+//
+// Created on first use, which does nothing but construct empty tables: connecting happens in
+// cuInit. Threading: every method may be called from any thread.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "cudaabi/export_tables.h"
+#include "interposer/call_message.h"
+#include "interposer/client.h"
+
+namespace fastgpu::interposer {
+
+struct KernelLayout {
+  std::string name;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> params;  // offset, size
+  std::uint32_t paramBytes = 0;
+};
+
+struct HostRange {
+  std::uint64_t bytes = 0;
+  unsigned flags = 0;
+  bool allocated = false;  // by cuMemHostAlloc (freed by cuMemFreeHost) or registered
+};
+
+struct StreamInfo {
+  std::uint64_t context = 0;
+  unsigned flags = 0;
+  int priority = 0;
+};
+
+class Runtime : public cudaabi::DriverServices {
+ public:
+  // cuInit: connects once per process (again in a forked child).
+  CUresult initialize();
+  // The connected client, or null (not initialized, or the connection failed).
+  Client* client();
+  CUresult initError() const { return initError_; }
+
+  // ---- devices (from the server's welcome) ----
+  int deviceCount();
+  wire::DeviceInfo::Reader device(int ordinal);  // ordinal must be valid
+
+  // ---- contexts: the current one is per thread and kept here, never asked for ----
+  std::uint64_t currentContextId();
+  std::vector<std::uint64_t>& contextStack();
+  void addContext(std::uint64_t id, int device);
+  std::optional<int> contextDevice(std::uint64_t id);
+  void removeContext(std::uint64_t id);
+
+  // ---- code ----
+  void addKernels(std::uint64_t owner, wire::LoadedModule::Reader module);
+  std::optional<std::uint64_t> kernelByName(std::uint64_t owner, const std::string& name);
+  const KernelLayout* layout(std::uint64_t function);
+  void aliasLayout(std::uint64_t function, std::uint64_t kernel);
+  void removeCode(std::uint64_t owner);
+  // The module or library a kernel handle came from, and how many kernels an owner has.
+  std::optional<std::uint64_t> ownerOf(std::uint64_t kernel);
+  std::size_t kernelCount(std::uint64_t owner);
+
+  // ---- streams ----
+  void addStream(std::uint64_t id, StreamInfo info);
+  std::optional<StreamInfo> stream(std::uint64_t id);
+  void removeStream(std::uint64_t id);
+
+  // ---- memory (decision 8: device ranges are reserved here, so no host pointer aliases them) ----
+  void addAllocation(std::uint64_t base, std::uint64_t bytes);
+  void removeAllocation(std::uint64_t base);
+  // The remote allocation containing address, as (base, bytes).
+  std::optional<std::pair<std::uint64_t, std::uint64_t>> allocation(std::uint64_t address);
+  void addHostRange(std::uint64_t base, HostRange range);
+  std::optional<HostRange> hostRange(std::uint64_t base);
+  std::optional<std::pair<std::uint64_t, HostRange>> hostRangeContaining(std::uint64_t address);
+  void removeHostRange(std::uint64_t base);
+
+  // ---- DriverServices (private export tables) ----
+  int driverVersion() override { return CUDA_VERSION; }
+  std::vector<cudaabi::IntegrityDeviceRecord> integrityDevices() override;
+  CUresult retainPrimaryContextForRuntime(CUcontext* context, CUdevice device) override;
+  CUresult loadModuleForRuntime(CUmodule* module, const void* fatbinOrWrapper) override;
+  CUcontext currentContext() override;
+
+ private:
+  void reserve(std::uint64_t base, std::uint64_t bytes);
+  void printStatsAtExit();
+
+  std::mutex connectMutex_;
+  std::unique_ptr<Client> client_;
+  int pid_ = 0;
+  CUresult initError_ = CUDA_ERROR_NOT_INITIALIZED;
+
+  std::mutex mutex_;  // guards the tables below
+  std::map<std::uint64_t, int> contexts_;
+  std::unordered_map<std::uint64_t, KernelLayout> layouts_;
+  std::map<std::pair<std::uint64_t, std::string>, std::uint64_t> kernelsByName_;
+  std::map<std::uint64_t, std::vector<std::uint64_t>> codeOwned_;
+  std::unordered_map<std::uint64_t, StreamInfo> streams_;
+  std::map<std::uint64_t, std::uint64_t> allocations_;  // base -> bytes
+  std::map<std::uint64_t, std::uint64_t> reserved_;     // page ranges start -> end
+  std::map<std::uint64_t, HostRange> hostRanges_;
+};
+
+// The runtime of this process; never destroyed (entry points run from atexit handlers).
+Runtime& runtime();
+
+}  // namespace fastgpu::interposer

@@ -1,0 +1,38 @@
+// Which calls get a reply: the one rule both ends of a connection follow. A call that gets a
+// reply ends its batch (the client waits for the answer); every other call is asynchronous and
+// its errors are deferred to the next reply.
+#pragma once
+
+#include "protocol/schema/fastgpu.capnp.h"
+
+namespace fastgpu::protocol {
+
+// Bulk copies travel in chunks of at most this many bytes per call (each way): a frame stays
+// far below kMaxFrameBytes and transfer overlaps with copying on the other side.
+inline constexpr std::uint64_t kMaxCopyChunkBytes = 8ULL << 20;
+
+inline bool expectsReply(wire::Call::Reader call) {
+  switch (call.which()) {
+    case wire::Call::PRIMARY_SET_FLAGS:
+    case wire::Call::SET_LIMIT:
+    case wire::Call::MEM_FREE:
+    case wire::Call::STREAM_DESTROY:
+    case wire::Call::STREAM_WAIT_EVENT:
+    case wire::Call::EVENT_DESTROY:
+    case wire::Call::EVENT_RECORD:
+    case wire::Call::FUNC_SET_ATTRIBUTE:
+    case wire::Call::LAUNCH:
+      return false;
+    case wire::Call::COPY:
+      // Device-to-host copies return data; asynchronous ones to the device do not wait.
+      return call.getCopy().getDst() == 0 || !call.getCopy().getAsync();
+    case wire::Call::COPY2_D:
+      return call.getCopy2D().getToHost() || !call.getCopy2D().getAsync();
+    case wire::Call::MEMSET:
+      return !call.getMemset().getAsync();
+    default:
+      return true;
+  }
+}
+
+}  // namespace fastgpu::protocol

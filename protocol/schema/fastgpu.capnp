@@ -1,0 +1,188 @@
+# The FastGPU wire protocol: every remoted driver call and its reply.
+#
+# A connection starts with Hello (client) and Welcome (server). Then the client sends batches:
+# one frame holds one or more Call messages back to back, in issue order. Calls that CUDA lets
+# return early (launches, async copies, memsets, event records, frees, ...) get no reply; their
+# errors come back, deferred, in the next Reply. A call that needs an answer ends its batch and
+# gets exactly one Reply. Handles are opaque ids of the session's tables; device pointers are
+# the server's device addresses.
+@0xb3f0699d456d4bf8;
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("fastgpu::wire");
+
+const protocolVersion :UInt32 = 1;
+
+struct Hello {
+  protocolVersion @0 :UInt32;
+  cudaVersion @1 :Int32;      # what the client's driver reports (cuDriverGetVersion)
+  host @2 :Text;
+  pid @3 :UInt32;
+  vgpu @4 :Text;              # the requested vGPU ("" for the default)
+  token @5 :Text;
+}
+
+struct DeviceInfo {
+  name @0 :Text;
+  uuid @1 :Data;              # 16 bytes
+  totalMemory @2 :UInt64;
+  attributes @3 :List(Int32); # indexed by CUdevice_attribute
+  pciBusId @4 :Text;
+}
+
+struct Welcome {
+  protocolVersion @0 :UInt32;
+  result @1 :Int32;           # CUDA_SUCCESS, or why the session was refused
+  message @2 :Text;
+  session @3 :UInt64;
+  driverVersion @4 :Int32;
+  devices @5 :List(DeviceInfo);
+}
+
+struct KernelParam {
+  offset @0 :UInt32;
+  size @1 :UInt32;
+}
+
+struct KernelInfo {
+  name @0 :Text;
+  handle @1 :UInt64;          # a function id (modules) or kernel id (libraries)
+  params @2 :List(KernelParam);
+  paramBytes @3 :UInt32;
+}
+
+struct Launch {
+  function @0 :UInt64;        # a function or kernel id
+  grid @1 :List(UInt32);      # x, y, z
+  block @2 :List(UInt32);
+  sharedBytes @3 :UInt32;
+  stream @4 :UInt64;
+  params @5 :Data;            # the packed parameter buffer
+  perThread @6 :Bool;         # a NULL stream means the per-thread default stream
+  attributes @7 :List(LaunchAttribute);
+  cooperative @8 :Bool;
+}
+
+struct LaunchAttribute {
+  id @0 :UInt32;
+  value @1 :Data;             # the 64-byte CUlaunchAttributeValue
+}
+
+struct Copy {
+  dst @0 :UInt64;             # a device address (0 when the destination is the client)
+  src @1 :UInt64;             # a device address (0 when the source is the data below)
+  bytes @2 :UInt64;
+  data @3 :Data;              # host-to-device payload
+  stream @4 :UInt64;
+  async @5 :Bool;
+  perThread @6 :Bool;
+}
+
+struct Copy2D {
+  dst @0 :UInt64;
+  dstPitch @1 :UInt64;
+  src @2 :UInt64;
+  srcPitch @3 :UInt64;
+  width @4 :UInt64;           # bytes per row
+  height @5 :UInt64;
+  data @6 :Data;              # packed rows, host to device
+  toHost @7 :Bool;            # device to host: reply with packed rows
+  stream @8 :UInt64;
+  async @9 :Bool;
+  perThread @10 :Bool;
+}
+
+struct Memset {
+  dst @0 :UInt64;
+  pitch @1 :UInt64;
+  value @2 :UInt32;
+  elementBytes @3 :UInt8;     # 1, 2 or 4
+  width @4 :UInt64;           # elements per row
+  height @5 :UInt64;
+  stream @6 :UInt64;
+  async @7 :Bool;
+  perThread @8 :Bool;
+}
+
+struct DeviceFlags { device @0 :Int32; flags @1 :UInt32; }
+struct LimitValue { limit @0 :UInt32; value @1 :UInt64; }
+struct StreamRef { stream @0 :UInt64; perThread @1 :Bool; }
+struct StreamCreate { flags @0 :UInt32; priority @1 :Int32; }
+struct StreamWait { stream @0 :UInt64; event @1 :UInt64; flags @2 :UInt32; perThread @3 :Bool; }
+struct EventRecord { event @0 :UInt64; stream @1 :UInt64; perThread @2 :Bool; }
+struct EventPair { start @0 :UInt64; end @1 :UInt64; }
+struct NamedSymbol { owner @0 :UInt64; name @1 :Text; }
+struct FuncAttribute { function @0 :UInt64; attribute @1 :Int32; value @2 :Int32; }
+struct Occupancy { function @0 :UInt64; blockSize @1 :Int32; sharedBytes @2 :UInt64; flags @3 :UInt32; }
+
+struct Call {
+  context @0 :UInt64;         # the calling thread's current context id, 0 for none
+  union {
+    # contexts
+    primaryRetain @1 :Int32;              # device -> handle
+    primaryRelease @2 :Int32;             # device
+    primaryReset @3 :Int32;               # device
+    primaryGetState @4 :Int32;            # device -> values [flags, active]
+    primarySetFlags @5 :DeviceFlags;
+    contextCreate @6 :DeviceFlags;       # -> handle
+    contextDestroy @7 :UInt64;
+    contextSynchronize @8 :UInt64;        # 0: the current context
+    getLimit @9 :UInt32;                  # -> values [value]
+    setLimit @10 :LimitValue;
+    streamPriorityRange @11 :Void;        # -> values [least, greatest]
+    memGetInfo @12 :Void;                 # -> values [free, total]
+
+    # memory
+    memAlloc @13 :UInt64;                 # bytes -> handle (the device address)
+    memFree @14 :UInt64;
+    copy @15 :Copy;                       # device to host replies with data
+    copy2D @16 :Copy2D;
+    memset @17 :Memset;
+
+    # streams and events
+    streamCreate @18 :StreamCreate;       # -> handle
+    streamDestroy @19 :UInt64;
+    streamQuery @20 :StreamRef;
+    streamSynchronize @21 :StreamRef;
+    streamWaitEvent @22 :StreamWait;
+    eventCreate @23 :UInt32;              # flags -> handle
+    eventDestroy @24 :UInt64;
+    eventRecord @25 :EventRecord;
+    eventQuery @26 :UInt64;
+    eventSynchronize @27 :UInt64;
+    eventElapsed @28 :EventPair;          # -> values [the float milliseconds' bits]
+
+    # code
+    moduleLoad @29 :Data;                 # image bytes -> module
+    moduleUnload @30 :UInt64;
+    moduleGetGlobal @31 :NamedSymbol;     # -> values [address, bytes]
+    libraryLoad @32 :Data;                # -> module (kernels are kernel ids)
+    libraryUnload @33 :UInt64;
+    libraryGetGlobal @34 :NamedSymbol;
+    kernelGetFunction @35 :UInt64;        # -> handle
+    funcGetAttribute @36 :FuncAttribute;  # -> values [value]
+    funcSetAttribute @37 :FuncAttribute;
+    occupancyBlocksPerSm @38 :Occupancy;  # -> values [blocks]
+    launch @39 :Launch;
+    libraryGetModule @40 :UInt64;         # -> handle
+  }
+}
+
+struct LoadedModule {
+  handle @0 :UInt64;
+  kernels @1 :List(KernelInfo);
+}
+
+struct Reply {
+  result @0 :Int32;           # of the call itself
+  message @1 :Text;           # why, when it failed
+  deferredError @2 :Int32;    # the first error of asynchronous calls since the last reply
+  deferredMessage @3 :Text;
+  union {
+    none @4 :Void;
+    handle @5 :UInt64;
+    values @6 :List(Int64);
+    data @7 :Data;
+    module @8 :LoadedModule;
+  }
+}

@@ -1,0 +1,210 @@
+// Calls on code: modules, libraries, functions, launches. A load answers with every kernel's id
+// and parameter layout (DESIGN.md, decision 6), so the client packs launches without asking.
+#include <array>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "cudaabi/kernel_image.h"
+#include "server/session.h"
+
+namespace fastgpu::server {
+namespace {
+
+constexpr std::size_t kMaxLaunchAttributes = 16;
+
+template <typename ParamInfo, typename Handle>
+std::vector<std::pair<std::uint32_t, std::uint32_t>> layoutOf(ParamInfo paramInfo, Handle handle) {
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> layout;
+  std::size_t offset = 0, size = 0;
+  while (layout.size() < 4096 && paramInfo(handle, layout.size(), &offset, &size) == CUDA_SUCCESS) {
+    layout.emplace_back(static_cast<std::uint32_t>(offset), static_cast<std::uint32_t>(size));
+  }
+  return layout;
+}
+
+}  // namespace
+
+Result<CUfunction> Session::function(std::uint64_t id) {
+  HandleKind kind = SessionState::kindOf(id) == HandleKind::kKernel ? HandleKind::kKernel : HandleKind::kFunction;
+  auto found = state_->find(kind, id);
+  if (!found) return found.status();
+  return static_cast<CUfunction>(*found);  // a CUkernel is launched as a CUfunction
+}
+
+Status Session::loadCode(std::span<const std::uint8_t> image, bool library, Answer& answer) {
+  auto parsed = cudaabi::parseKernelImage(image);
+  if (!parsed) return parsed.status();
+  if (library) {
+    CUlibrary loaded = nullptr;
+    CUresult result = driver_.cuLibraryLoadData(&loaded, image.data(), nullptr, nullptr, 0, nullptr, nullptr, 0);
+    if (result != CUDA_SUCCESS) return driverResult(result, "cuLibraryLoadData");
+    answer.handle = state_->add(HandleKind::kLibrary, loaded);
+  } else {
+    CUmodule loaded = nullptr;
+    CUresult result = driver_.cuModuleLoadData(&loaded, image.data());
+    if (result != CUDA_SUCCESS) return driverResult(result, "cuModuleLoadData");
+    answer.handle = state_->add(HandleKind::kModule, loaded, state_->current());
+  }
+  answer.kind = Answer::Kind::kModule;
+  void* owner = *state_->find(library ? HandleKind::kLibrary : HandleKind::kModule, answer.handle);
+  for (const auto& kernel : parsed->kernels) {
+    Answer::Kernel entry{kernel.name, 0, {}, kernel.paramBytes};
+    if (library) {
+      CUkernel found = nullptr;
+      if (driver_.cuLibraryGetKernel(&found, static_cast<CUlibrary>(owner), kernel.name.c_str()) != CUDA_SUCCESS) continue;
+      entry.handle = state_->add(HandleKind::kKernel, found, answer.handle);
+      entry.params = layoutOf(driver_.cuKernelGetParamInfo, found);
+    } else {
+      CUfunction found = nullptr;
+      if (driver_.cuModuleGetFunction(&found, static_cast<CUmodule>(owner), kernel.name.c_str()) != CUDA_SUCCESS) continue;
+      entry.handle = state_->add(HandleKind::kFunction, found, answer.handle);
+      entry.params = layoutOf(driver_.cuFuncGetParamInfo, found);
+    }
+    if (!entry.params.empty()) {
+      entry.paramBytes = std::max(entry.paramBytes, entry.params.back().first + entry.params.back().second);
+    }
+    answer.kernels.push_back(std::move(entry));
+  }
+  return Status::ok();
+}
+
+Status Session::executeCodeCall(wire::Call::Reader call, Answer& answer) {
+  SessionState& state = *state_;
+  auto bytesOf = [](capnp::Data::Reader data) { return std::span<const std::uint8_t>(data.begin(), data.size()); };
+  auto global = [&](CUresult result, CUdeviceptr address, std::size_t bytes) {
+    if (result != CUDA_SUCCESS) return driverResult(result, "get global");
+    state.addReadableRange(address, bytes);
+    answer.setValues({static_cast<std::int64_t>(address), static_cast<std::int64_t>(bytes)});
+    return Status::ok();
+  };
+  switch (call.which()) {
+    case wire::Call::MODULE_LOAD:
+      return loadCode(bytesOf(call.getModuleLoad()), false, answer);
+    case wire::Call::LIBRARY_LOAD:
+      return loadCode(bytesOf(call.getLibraryLoad()), true, answer);
+    case wire::Call::MODULE_UNLOAD: {
+      auto found = state.find(HandleKind::kModule, call.getModuleUnload());
+      if (!found) return found.status();
+      state.remove(call.getModuleUnload());
+      return driverResult(driver_.cuModuleUnload(static_cast<CUmodule>(*found)), "cuModuleUnload");
+    }
+    case wire::Call::LIBRARY_UNLOAD: {
+      auto found = state.find(HandleKind::kLibrary, call.getLibraryUnload());
+      if (!found) return found.status();
+      state.remove(call.getLibraryUnload());
+      return driverResult(driver_.cuLibraryUnload(static_cast<CUlibrary>(*found)), "cuLibraryUnload");
+    }
+    case wire::Call::MODULE_GET_GLOBAL: {
+      auto found = state.find(HandleKind::kModule, call.getModuleGetGlobal().getOwner());
+      if (!found) return found.status();
+      CUdeviceptr address = 0;
+      std::size_t bytes = 0;
+      CUresult result = driver_.cuModuleGetGlobal_v2(&address, &bytes, static_cast<CUmodule>(*found),
+                                                     call.getModuleGetGlobal().getName().cStr());
+      return global(result, address, bytes);
+    }
+    case wire::Call::LIBRARY_GET_GLOBAL: {
+      auto found = state.find(HandleKind::kLibrary, call.getLibraryGetGlobal().getOwner());
+      if (!found) return found.status();
+      CUdeviceptr address = 0;
+      std::size_t bytes = 0;
+      CUresult result = driver_.cuLibraryGetGlobal(&address, &bytes, static_cast<CUlibrary>(*found),
+                                                   call.getLibraryGetGlobal().getName().cStr());
+      return global(result, address, bytes);
+    }
+    case wire::Call::LIBRARY_GET_MODULE: {
+      auto found = state.find(HandleKind::kLibrary, call.getLibraryGetModule());
+      if (!found) return found.status();
+      CUmodule module = nullptr;
+      CUresult result = driver_.cuLibraryGetModule(&module, static_cast<CUlibrary>(*found));
+      if (result != CUDA_SUCCESS) return driverResult(result, "cuLibraryGetModule");
+      answer.setHandle(state.add(HandleKind::kModule, module, call.getLibraryGetModule()));
+      return Status::ok();
+    }
+    case wire::Call::KERNEL_GET_FUNCTION: {
+      auto found = state.find(HandleKind::kKernel, call.getKernelGetFunction());
+      if (!found) return found.status();
+      CUfunction resolved = nullptr;
+      CUresult result = driver_.cuKernelGetFunction(&resolved, static_cast<CUkernel>(*found));
+      if (result != CUDA_SUCCESS) return driverResult(result, "cuKernelGetFunction");
+      answer.setHandle(state.add(HandleKind::kFunction, resolved, call.getKernelGetFunction()));
+      return Status::ok();
+    }
+    case wire::Call::FUNC_GET_ATTRIBUTE: {
+      auto found = function(call.getFuncGetAttribute().getFunction());
+      if (!found) return found.status();
+      int value = 0;
+      CUresult result = driver_.cuFuncGetAttribute(
+          &value, static_cast<CUfunction_attribute>(call.getFuncGetAttribute().getAttribute()), *found);
+      answer.setValues({value});
+      return driverResult(result, "cuFuncGetAttribute");
+    }
+    case wire::Call::FUNC_SET_ATTRIBUTE: {
+      auto set = call.getFuncSetAttribute();
+      auto found = function(set.getFunction());
+      if (!found) return found.status();
+      return driverResult(
+          driver_.cuFuncSetAttribute(*found, static_cast<CUfunction_attribute>(set.getAttribute()), set.getValue()),
+          "cuFuncSetAttribute");
+    }
+    case wire::Call::OCCUPANCY_BLOCKS_PER_SM: {
+      auto query = call.getOccupancyBlocksPerSm();
+      auto found = function(query.getFunction());
+      if (!found) return found.status();
+      int blocks = 0;
+      CUresult result = driver_.cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(
+          &blocks, *found, query.getBlockSize(), query.getSharedBytes(), query.getFlags());
+      answer.setValues({blocks});
+      return driverResult(result, "cuOccupancyMaxActiveBlocksPerMultiprocessor");
+    }
+    case wire::Call::LAUNCH: {
+      auto launch = call.getLaunch();
+      auto found = function(launch.getFunction());
+      if (!found) return found.status();
+      auto where = stream(launch.getStream(), launch.getPerThread());
+      if (!where) return where.status();
+      if (launch.getGrid().size() != 3 || launch.getBlock().size() != 3) {
+        return Status(CUDA_ERROR_INVALID_VALUE, "launch dimensions must have three values");
+      }
+      auto params = launch.getParams();
+      std::size_t paramBytes = params.size();
+      void* extra[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, const_cast<capnp::byte*>(params.begin()),
+                       CU_LAUNCH_PARAM_BUFFER_SIZE, &paramBytes, CU_LAUNCH_PARAM_END};
+      auto attributes = launch.getAttributes();
+      if (attributes.size() >= kMaxLaunchAttributes) return Status(CUDA_ERROR_INVALID_VALUE, "too many launch attributes");
+      std::array<CUlaunchAttribute, kMaxLaunchAttributes> converted{};
+      for (unsigned i = 0; i < attributes.size(); ++i) {
+        converted[i].id = static_cast<CUlaunchAttributeID>(attributes[i].getId());
+        auto value = attributes[i].getValue();
+        std::memcpy(&converted[i].value, value.begin(), std::min(value.size(), sizeof(converted[i].value)));
+      }
+      CUlaunchConfig config{};
+      config.gridDimX = launch.getGrid()[0];
+      config.gridDimY = launch.getGrid()[1];
+      config.gridDimZ = launch.getGrid()[2];
+      config.blockDimX = launch.getBlock()[0];
+      config.blockDimY = launch.getBlock()[1];
+      config.blockDimZ = launch.getBlock()[2];
+      config.sharedMemBytes = launch.getSharedBytes();
+      config.hStream = *where;
+      config.attrs = converted.data();
+      config.numAttrs = attributes.size();
+      if (launch.getCooperative()) {
+        converted[config.numAttrs].id = CU_LAUNCH_ATTRIBUTE_COOPERATIVE;
+        converted[config.numAttrs].value.cooperative = 1;
+        ++config.numAttrs;
+      }
+      CUresult result = config.numAttrs == 0
+                            ? driver_.cuLaunchKernel(*found, config.gridDimX, config.gridDimY, config.gridDimZ,
+                                                     config.blockDimX, config.blockDimY, config.blockDimZ,
+                                                     config.sharedMemBytes, *where, nullptr, extra)
+                            : driver_.cuLaunchKernelEx(&config, *found, nullptr, extra);
+      return driverResult(result, "cuLaunchKernel");
+    }
+    default:
+      return Status(CUDA_ERROR_NOT_SUPPORTED, "not a code call");
+  }
+}
+
+}  // namespace fastgpu::server

@@ -1,0 +1,79 @@
+// Calls on contexts: the client's primary contexts are virtualized on contexts of the session
+// (DESIGN.md, decision 3); tenants never share a driver context.
+#include <fmt/format.h>
+
+#include "server/session.h"
+
+namespace fastgpu::server {
+
+Status Session::executeContextCall(wire::Call::Reader call, Answer& answer) {
+  SessionState& state = *state_;
+  switch (call.which()) {
+    case wire::Call::PRIMARY_RETAIN: {
+      int device = call.getPrimaryRetain();
+      if (auto existing = state.primaryOf(device)) {
+        ++state.context(*existing)->retains;
+        answer.setHandle(*existing);
+        return Status::ok();
+      }
+      auto created = state.createContext(device, 0, true);
+      if (!created) return created.status();
+      answer.setHandle(*created);
+      return Status::ok();
+    }
+    case wire::Call::PRIMARY_RELEASE: {
+      auto existing = state.primaryOf(call.getPrimaryRelease());
+      if (!existing) return Status(CUDA_ERROR_INVALID_CONTEXT, "primary context is not retained");
+      if (--state.context(*existing)->retains > 0) return Status::ok();
+      return state.destroyContext(*existing);
+    }
+    case wire::Call::PRIMARY_RESET: {
+      auto existing = state.primaryOf(call.getPrimaryReset());
+      return existing ? state.destroyContext(*existing) : Status::ok();
+    }
+    case wire::Call::PRIMARY_GET_STATE: {
+      answer.setValues({0, state.primaryOf(call.getPrimaryGetState()) ? 1 : 0});
+      return Status::ok();
+    }
+    case wire::Call::PRIMARY_SET_FLAGS:
+      return Status::ok();  // scheduling flags of the virtualized primary context: a hint only
+    case wire::Call::CONTEXT_CREATE: {
+      auto created = state.createContext(call.getContextCreate().getDevice(), call.getContextCreate().getFlags(), false);
+      if (!created) return created.status();
+      answer.setHandle(*created);
+      return Status::ok();
+    }
+    case wire::Call::CONTEXT_DESTROY: {
+      SessionContext* context = state.context(call.getContextDestroy());
+      if (context == nullptr || context->primary) return Status(CUDA_ERROR_INVALID_CONTEXT, "not a created context");
+      return state.destroyContext(call.getContextDestroy());
+    }
+    case wire::Call::CONTEXT_SYNCHRONIZE: {
+      if (std::uint64_t id = call.getContextSynchronize(); id != 0) {
+        if (Status status = state.makeCurrent(id); !status) return status;
+      }
+      if (state.current() == 0) return Status(CUDA_ERROR_INVALID_CONTEXT, "no current context");
+      return driverResult(driver_.cuCtxSynchronize(), "cuCtxSynchronize");
+    }
+    case wire::Call::GET_LIMIT: {
+      std::size_t value = 0;
+      CUresult result = driver_.cuCtxGetLimit(&value, static_cast<CUlimit>(call.getGetLimit()));
+      answer.setValues({static_cast<std::int64_t>(value)});
+      return driverResult(result, "cuCtxGetLimit");
+    }
+    case wire::Call::SET_LIMIT:
+      return driverResult(driver_.cuCtxSetLimit(static_cast<CUlimit>(call.getSetLimit().getLimit()),
+                                                call.getSetLimit().getValue()),
+                          "cuCtxSetLimit");
+    case wire::Call::STREAM_PRIORITY_RANGE: {
+      int least = 0, greatest = 0;
+      CUresult result = driver_.cuCtxGetStreamPriorityRange(&least, &greatest);
+      answer.setValues({least, greatest});
+      return driverResult(result, "cuCtxGetStreamPriorityRange");
+    }
+    default:
+      return Status(CUDA_ERROR_NOT_SUPPORTED, "not a context call");
+  }
+}
+
+}  // namespace fastgpu::server

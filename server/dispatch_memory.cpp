@@ -1,0 +1,142 @@
+// Calls on device memory. Every device range a client names passes SessionState::
+// checkDeviceRange before the driver sees it.
+#include <fmt/format.h>
+
+#include "protocol/call_kinds.h"
+#include "server/session.h"
+
+namespace fastgpu::server {
+namespace {
+
+std::uint64_t extent2D(std::uint64_t pitch, std::uint64_t rowBytes, std::uint64_t height) {
+  return height == 0 ? 0 : (height - 1) * pitch + rowBytes;
+}
+
+}  // namespace
+
+Status Session::executeMemoryCall(wire::Call::Reader call, Answer& answer) {
+  SessionState& state = *state_;
+  switch (call.which()) {
+    case wire::Call::MEM_GET_INFO: {
+      std::size_t free = 0, total = 0;
+      CUresult result = driver_.cuMemGetInfo_v2(&free, &total);
+      answer.setValues({static_cast<std::int64_t>(free), static_cast<std::int64_t>(total)});
+      return driverResult(result, "cuMemGetInfo");
+    }
+    case wire::Call::MEM_ALLOC: {
+      CUdeviceptr base = 0;
+      if (Status status = driverResult(driver_.cuMemAlloc_v2(&base, call.getMemAlloc()), "cuMemAlloc"); !status) {
+        return status;
+      }
+      state.addAllocation(base, call.getMemAlloc(), state.current());
+      answer.setHandle(base);
+      return Status::ok();
+    }
+    case wire::Call::MEM_FREE: {
+      std::uint64_t base = call.getMemFree();
+      if (base == 0) return Status::ok();
+      if (Status status = state.removeAllocation(base); !status) return status;
+      return driverResult(driver_.cuMemFree_v2(base), "cuMemFree");
+    }
+    case wire::Call::COPY: {
+      auto copy = call.getCopy();
+      auto stream = this->stream(copy.getStream(), copy.getPerThread());
+      if (!stream) return stream.status();
+      std::uint64_t bytes = copy.getBytes();
+      if (copy.getSrc() == 0) {  // host to device: the bytes came with the call
+        auto data = copy.getData();
+        if (Status status = state.checkDeviceRange(copy.getDst(), data.size()); !status) return status;
+        return driverResult(copy.getAsync() ? driver_.cuMemcpyHtoDAsync_v2(copy.getDst(), data.begin(), data.size(), *stream)
+                                            : driver_.cuMemcpyHtoD_v2(copy.getDst(), data.begin(), data.size()),
+                            "cuMemcpyHtoD");
+      }
+      if (Status status = state.checkDeviceRange(copy.getSrc(), bytes); !status) return status;
+      if (copy.getDst() == 0) {  // device to host: the bytes go back in the reply
+        if (bytes > protocol::kMaxCopyChunkBytes) return Status(CUDA_ERROR_INVALID_VALUE, "device-to-host chunk too large");
+        answer.kind = Answer::Kind::kData;
+        answer.data.resize(bytes);
+        CUresult result = driver_.cuMemcpyDtoHAsync_v2(answer.data.data(), copy.getSrc(), bytes, *stream);
+        if (result == CUDA_SUCCESS) result = driver_.cuStreamSynchronize(*stream);
+        return driverResult(result, "cuMemcpyDtoH");
+      }
+      if (Status status = state.checkDeviceRange(copy.getDst(), bytes); !status) return status;
+      return driverResult(copy.getAsync() ? driver_.cuMemcpyDtoDAsync_v2(copy.getDst(), copy.getSrc(), bytes, *stream)
+                                          : driver_.cuMemcpyDtoD_v2(copy.getDst(), copy.getSrc(), bytes),
+                          "cuMemcpyDtoD");
+    }
+    case wire::Call::COPY2_D: {
+      auto copy = call.getCopy2D();
+      auto stream = this->stream(copy.getStream(), copy.getPerThread());
+      if (!stream) return stream.status();
+      CUDA_MEMCPY2D p{};
+      p.WidthInBytes = copy.getWidth();
+      p.Height = copy.getHeight();
+      std::uint64_t packed = copy.getWidth() * copy.getHeight();
+      if (copy.getSrc() == 0) {
+        if (copy.getData().size() != packed) return Status(CUDA_ERROR_INVALID_VALUE, "2-D copy data size mismatch");
+        p.srcMemoryType = CU_MEMORYTYPE_HOST;
+        p.srcHost = copy.getData().begin();
+        p.srcPitch = copy.getWidth();
+      } else {
+        if (Status status = state.checkDeviceRange(copy.getSrc(), extent2D(copy.getSrcPitch(), copy.getWidth(), copy.getHeight()));
+            !status) {
+          return status;
+        }
+        p.srcMemoryType = CU_MEMORYTYPE_DEVICE;
+        p.srcDevice = copy.getSrc();
+        p.srcPitch = copy.getSrcPitch();
+      }
+      if (copy.getToHost()) {
+        if (packed > protocol::kMaxCopyChunkBytes) return Status(CUDA_ERROR_INVALID_VALUE, "device-to-host chunk too large");
+        answer.kind = Answer::Kind::kData;
+        answer.data.resize(packed);
+        p.dstMemoryType = CU_MEMORYTYPE_HOST;
+        p.dstHost = answer.data.data();
+        p.dstPitch = copy.getWidth();
+      } else {
+        if (Status status = state.checkDeviceRange(copy.getDst(), extent2D(copy.getDstPitch(), copy.getWidth(), copy.getHeight()));
+            !status) {
+          return status;
+        }
+        p.dstMemoryType = CU_MEMORYTYPE_DEVICE;
+        p.dstDevice = copy.getDst();
+        p.dstPitch = copy.getDstPitch();
+      }
+      CUresult result = driver_.cuMemcpy2DAsync_v2(&p, *stream);
+      if (result == CUDA_SUCCESS && (!copy.getAsync() || copy.getToHost())) result = driver_.cuStreamSynchronize(*stream);
+      return driverResult(result, "cuMemcpy2D");
+    }
+    case wire::Call::MEMSET: {
+      auto set = call.getMemset();
+      auto stream = this->stream(set.getStream(), set.getPerThread());
+      if (!stream) return stream.status();
+      unsigned element = set.getElementBytes();
+      if (element != 1 && element != 2 && element != 4) return Status(CUDA_ERROR_INVALID_VALUE, "bad memset element size");
+      std::uint64_t pitch = set.getHeight() > 1 ? set.getPitch() : set.getWidth() * element;
+      if (Status status = state.checkDeviceRange(set.getDst(), extent2D(pitch, set.getWidth() * element, set.getHeight()));
+          !status) {
+        return status;
+      }
+      CUresult result = CUDA_SUCCESS;
+      switch (element) {
+        case 1:
+          result = driver_.cuMemsetD2D8Async(set.getDst(), pitch, static_cast<unsigned char>(set.getValue()), set.getWidth(),
+                                             set.getHeight(), *stream);
+          break;
+        case 2:
+          result = driver_.cuMemsetD2D16Async(set.getDst(), pitch, static_cast<unsigned short>(set.getValue()),
+                                              set.getWidth(), set.getHeight(), *stream);
+          break;
+        default:
+          result = driver_.cuMemsetD2D32Async(set.getDst(), pitch, set.getValue(), set.getWidth(), set.getHeight(), *stream);
+          break;
+      }
+      if (result == CUDA_SUCCESS && !set.getAsync()) result = driver_.cuStreamSynchronize(*stream);
+      return driverResult(result, "cuMemset");
+    }
+    default:
+      return Status(CUDA_ERROR_NOT_SUPPORTED, "not a memory call");
+  }
+}
+
+}  // namespace fastgpu::server

@@ -1,0 +1,107 @@
+// Calls on streams and events.
+#include <cstring>
+
+#include "server/session.h"
+
+namespace fastgpu::server {
+
+Result<CUstream> Session::stream(std::uint64_t id, bool perThread) {
+  if (id == 0) return perThread ? CU_STREAM_PER_THREAD : static_cast<CUstream>(nullptr);
+  if (id == reinterpret_cast<std::uintptr_t>(CU_STREAM_LEGACY)) return CU_STREAM_LEGACY;
+  if (id == reinterpret_cast<std::uintptr_t>(CU_STREAM_PER_THREAD)) return CU_STREAM_PER_THREAD;
+  auto found = state_->find(HandleKind::kStream, id);
+  if (!found) return found.status();
+  return static_cast<CUstream>(*found);
+}
+
+Status Session::executeStreamCall(wire::Call::Reader call, Answer& answer) {
+  SessionState& state = *state_;
+  auto event = [&](std::uint64_t id) -> Result<CUevent> {
+    auto found = state.find(HandleKind::kEvent, id);
+    if (!found) return found.status();
+    return static_cast<CUevent>(*found);
+  };
+  switch (call.which()) {
+    case wire::Call::STREAM_CREATE: {
+      CUstream created = nullptr;
+      CUresult result = driver_.cuStreamCreateWithPriority(&created, call.getStreamCreate().getFlags(),
+                                                           call.getStreamCreate().getPriority());
+      if (result != CUDA_SUCCESS) return driverResult(result, "cuStreamCreate");
+      answer.setHandle(state.add(HandleKind::kStream, created, state.current()));
+      return Status::ok();
+    }
+    case wire::Call::STREAM_DESTROY: {
+      auto found = state.find(HandleKind::kStream, call.getStreamDestroy());
+      if (!found) return found.status();
+      state.remove(call.getStreamDestroy());
+      return driverResult(driver_.cuStreamDestroy_v2(static_cast<CUstream>(*found)), "cuStreamDestroy");
+    }
+    case wire::Call::STREAM_QUERY: {
+      auto found = stream(call.getStreamQuery().getStream(), call.getStreamQuery().getPerThread());
+      if (!found) return found.status();
+      CUresult result = driver_.cuStreamQuery(*found);
+      return result == CUDA_ERROR_NOT_READY ? Status(result, "") : driverResult(result, "cuStreamQuery");
+    }
+    case wire::Call::STREAM_SYNCHRONIZE: {
+      auto found = stream(call.getStreamSynchronize().getStream(), call.getStreamSynchronize().getPerThread());
+      if (!found) return found.status();
+      return driverResult(driver_.cuStreamSynchronize(*found), "cuStreamSynchronize");
+    }
+    case wire::Call::STREAM_WAIT_EVENT: {
+      auto wait = call.getStreamWaitEvent();
+      auto found = stream(wait.getStream(), wait.getPerThread());
+      if (!found) return found.status();
+      auto waited = event(wait.getEvent());
+      if (!waited) return waited.status();
+      return driverResult(driver_.cuStreamWaitEvent(*found, *waited, wait.getFlags()), "cuStreamWaitEvent");
+    }
+    case wire::Call::EVENT_CREATE: {
+      CUevent created = nullptr;
+      CUresult result = driver_.cuEventCreate(&created, call.getEventCreate());
+      if (result != CUDA_SUCCESS) return driverResult(result, "cuEventCreate");
+      answer.setHandle(state.add(HandleKind::kEvent, created, state.current()));
+      return Status::ok();
+    }
+    case wire::Call::EVENT_DESTROY: {
+      auto found = event(call.getEventDestroy());
+      if (!found) return found.status();
+      state.remove(call.getEventDestroy());
+      return driverResult(driver_.cuEventDestroy_v2(*found), "cuEventDestroy");
+    }
+    case wire::Call::EVENT_RECORD: {
+      auto record = call.getEventRecord();
+      auto found = event(record.getEvent());
+      if (!found) return found.status();
+      auto where = stream(record.getStream(), record.getPerThread());
+      if (!where) return where.status();
+      return driverResult(driver_.cuEventRecord(*found, *where), "cuEventRecord");
+    }
+    case wire::Call::EVENT_QUERY: {
+      auto found = event(call.getEventQuery());
+      if (!found) return found.status();
+      CUresult result = driver_.cuEventQuery(*found);
+      return result == CUDA_ERROR_NOT_READY ? Status(result, "") : driverResult(result, "cuEventQuery");
+    }
+    case wire::Call::EVENT_SYNCHRONIZE: {
+      auto found = event(call.getEventSynchronize());
+      if (!found) return found.status();
+      return driverResult(driver_.cuEventSynchronize(*found), "cuEventSynchronize");
+    }
+    case wire::Call::EVENT_ELAPSED: {
+      auto start = event(call.getEventElapsed().getStart());
+      if (!start) return start.status();
+      auto end = event(call.getEventElapsed().getEnd());
+      if (!end) return end.status();
+      float milliseconds = 0;
+      CUresult result = driver_.cuEventElapsedTime_v2(&milliseconds, *start, *end);
+      std::uint32_t bits;
+      std::memcpy(&bits, &milliseconds, sizeof(bits));
+      answer.setValues({bits});
+      return result == CUDA_ERROR_NOT_READY ? Status(result, "") : driverResult(result, "cuEventElapsedTime");
+    }
+    default:
+      return Status(CUDA_ERROR_NOT_SUPPORTED, "not a stream call");
+  }
+}
+
+}  // namespace fastgpu::server

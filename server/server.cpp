@@ -1,0 +1,62 @@
+#include "server/server.h"
+
+#include "server/logging.h"
+
+namespace fastgpu::server {
+
+Server::Server(std::unique_ptr<LoadedDriver> driver, std::vector<std::unique_ptr<protocol::Listener>> listeners)
+    : driver_(std::move(driver)), listeners_(std::move(listeners)) {}
+
+Server::~Server() { stop(); }
+
+void Server::run() {
+  std::vector<std::thread> acceptors;
+  for (auto& listener : listeners_) {
+    serverLogger()->info("listening on {} driver={}", listener->url(), driver_->path());
+    acceptors.emplace_back([this, &listener] { acceptLoop(*listener); });
+  }
+  for (auto& acceptor : acceptors) acceptor.join();
+  // Listeners are closed: end every session and wait for it to free its resources.
+  std::list<RunningSession> ending;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& running : sessions_) running.session->stop();
+    ending.swap(sessions_);
+  }
+  for (auto& running : ending) running.thread.join();
+  serverLogger()->info("stopped");
+}
+
+void Server::stop() {
+  for (auto& listener : listeners_) listener->close();
+}
+
+void Server::acceptLoop(protocol::Listener& listener) {
+  for (;;) {
+    auto connection = listener.accept();
+    if (!connection) {
+      if (connection.status().kind() == ErrorKind::kDisconnected) return;
+      serverLogger()->warn("accept on {} failed: {}", listener.url(), connection.status().message());
+      continue;
+    }
+    reapFinished();
+    std::lock_guard lock(mutex_);
+    auto session = std::make_unique<Session>(std::move(*connection), *driver_, nextSession_++);
+    Session* raw = session.get();
+    sessions_.push_back(RunningSession{std::move(session), std::thread([raw] { raw->run(); })});
+  }
+}
+
+void Server::reapFinished() {
+  std::list<RunningSession> finished;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto it = sessions_.begin(); it != sessions_.end();) {
+      auto current = it++;
+      if (current->session->finished()) finished.splice(finished.end(), sessions_, current);
+    }
+  }
+  for (auto& running : finished) running.thread.join();
+}
+
+}  // namespace fastgpu::server

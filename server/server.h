@@ -1,0 +1,43 @@
+// fastgpu-server's core: listeners, one thread per session, and an orderly stop.
+//
+// Threading: run() blocks on the calling thread until stop() (from any thread, e.g. the
+// signal thread); every session thread is joined before run() returns.
+#pragma once
+
+#include <list>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "protocol/transport/transport.h"
+#include "server/loaded_driver.h"
+#include "server/session.h"
+
+namespace fastgpu::server {
+
+class Server {
+ public:
+  Server(std::unique_ptr<LoadedDriver> driver, std::vector<std::unique_ptr<protocol::Listener>> listeners);
+  ~Server();
+
+  void run();
+  void stop();
+
+ private:
+  void acceptLoop(protocol::Listener& listener);
+  void reapFinished();
+
+  struct RunningSession {
+    std::unique_ptr<Session> session;
+    std::thread thread;
+  };
+
+  std::unique_ptr<LoadedDriver> driver_;
+  std::vector<std::unique_ptr<protocol::Listener>> listeners_;
+  std::mutex mutex_;  // guards sessions_ and nextSession_
+  std::list<RunningSession> sessions_;
+  std::uint64_t nextSession_ = 1;
+};
+
+}  // namespace fastgpu::server

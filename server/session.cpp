@@ -1,0 +1,209 @@
+#include "server/session.h"
+
+#include <capnp/message.h>
+
+#include <fmt/format.h>
+
+#include "cudaabi/error_strings.h"
+#include "protocol/call_kinds.h"
+#include "protocol/message.h"
+#include "server/logging.h"
+
+namespace fastgpu::server {
+
+Session::Session(std::unique_ptr<protocol::Connection> connection, const LoadedDriver& driver, std::uint64_t id)
+    : connection_(std::move(connection)), driver_(driver.api()), id_(id), log_(serverLogger()),
+      state_(std::make_unique<SessionState>(driver.api())) {}
+
+Session::~Session() = default;
+
+void Session::run() {
+  log_->info("session={} peer={} connected", id_, connection_->peer());
+  Status status = handshake();
+  std::vector<std::uint8_t> payload;
+  std::vector<std::uint8_t> replies;
+  while (status) {
+    status = connection_->receive(payload);
+    if (!status) break;
+    replies.clear();
+    status = serveBatch(payload, replies);
+    if (status && !replies.empty()) status = connection_->send(replies);
+  }
+  if (status.kind() == ErrorKind::kDisconnected) {
+    log_->info("session={} ended: {}", id_, status.message());
+  } else {
+    log_->warn("session={} ended: {}", id_, status.message());
+  }
+  connection_->shutdown();
+  // Free every resource of the session now, not when the Session object is reaped.
+  state_.reset();
+  log_->info("session={} resources freed", id_);
+  finished_ = true;
+}
+
+Status Session::handshake() {
+  std::vector<std::uint8_t> payload;
+  if (Status status = connection_->receive(payload); !status) return status;
+  protocol::MessageCursor cursor(payload);
+  auto message = cursor.next();
+  if (!message) return message.status();
+  wire::Hello::Reader hello;
+  Status decoded = protocol::decodeSafely("hello", [&] {
+    hello = (*message)->getRoot<wire::Hello>();
+    log_->info("session={} hello host={} pid={} cuda={} vgpu={}", id_, hello.getHost().cStr(), hello.getPid(),
+               hello.getCudaVersion(), hello.getVgpu().cStr());
+    return Status::ok();
+  });
+  if (!decoded) return decoded;
+
+  capnp::MallocMessageBuilder builder;
+  auto welcome = builder.initRoot<wire::Welcome>();
+  welcome.setProtocolVersion(wire::PROTOCOL_VERSION);
+  welcome.setSession(id_);
+  int version = 0;
+  driver_.cuDriverGetVersion(&version);
+  welcome.setDriverVersion(version);
+  bool compatible = hello.getProtocolVersion() == wire::PROTOCOL_VERSION;
+  welcome.setResult(compatible ? CUDA_SUCCESS : CUDA_ERROR_NOT_SUPPORTED);
+  if (!compatible) {
+    welcome.setMessage(fmt::format("protocol version {} is not supported (the server speaks {})",
+                                   hello.getProtocolVersion(), wire::PROTOCOL_VERSION));
+  }
+  int count = 0;
+  driver_.cuDeviceGetCount(&count);
+  auto devices = welcome.initDevices(static_cast<unsigned>(count));
+  for (int ordinal = 0; ordinal < count; ++ordinal) {
+    auto device = devices[static_cast<unsigned>(ordinal)];
+    char name[256] = {};
+    driver_.cuDeviceGetName(name, sizeof(name), ordinal);
+    device.setName(name);
+    CUuuid uuid{};
+    driver_.cuDeviceGetUuid_v2(&uuid, ordinal);
+    device.setUuid(kj::arrayPtr(reinterpret_cast<const capnp::byte*>(uuid.bytes), 16));
+    std::size_t total = 0;
+    driver_.cuDeviceTotalMem_v2(&total, ordinal);
+    device.setTotalMemory(total);
+    auto attributes = device.initAttributes(CU_DEVICE_ATTRIBUTE_MAX);
+    for (int attribute = 1; attribute < CU_DEVICE_ATTRIBUTE_MAX; ++attribute) {
+      int value = 0;
+      driver_.cuDeviceGetAttribute(&value, static_cast<CUdevice_attribute>(attribute), ordinal);
+      attributes.set(static_cast<unsigned>(attribute), value);
+    }
+    char bus[64] = {};
+    driver_.cuDeviceGetPCIBusId(bus, sizeof(bus), ordinal);
+    device.setPciBusId(bus);
+  }
+  std::vector<std::uint8_t> bytes;
+  protocol::appendMessage(builder, bytes);
+  if (Status status = connection_->send(bytes); !status) return status;
+  if (!compatible) return Status(CUDA_ERROR_NOT_SUPPORTED, "incompatible protocol version");
+  return Status::ok();
+}
+
+Status Session::serveBatch(std::span<const std::uint8_t> payload, std::vector<std::uint8_t>& replies) {
+  protocol::MessageCursor cursor(payload);
+  while (!cursor.done()) {
+    auto message = cursor.next();
+    if (!message) return message.status();
+    Status decoded = protocol::decodeSafely("call", [&] {
+      auto call = (*message)->getRoot<wire::Call>();
+      Answer answer;
+      // A stale context id runs the call with no current context: the driver then answers
+      // CUDA_ERROR_INVALID_CONTEXT for calls that need one.
+      if (!state_->makeCurrent(call.getContext())) (void)state_->makeCurrent(0);
+      Status result = execute(call, answer);
+      if (!result) log_->debug("session={} call={} failed: {}", id_, static_cast<int>(call.which()), result.message());
+      if (protocol::expectsReply(call)) {
+        writeReply(result, answer, replies);
+      } else if (!result && deferred_) {
+        deferred_ = result;
+      }
+      return Status::ok();
+    });
+    if (!decoded) return decoded;
+  }
+  return Status::ok();
+}
+
+void Session::writeReply(const Status& status, const Answer& answer, std::vector<std::uint8_t>& replies) {
+  capnp::MallocMessageBuilder builder;
+  auto reply = builder.initRoot<wire::Reply>();
+  reply.setResult(status.code());
+  if (!status) reply.setMessage(status.message());
+  reply.setDeferredError(deferred_.code());
+  if (!deferred_) reply.setDeferredMessage(deferred_.message());
+  deferred_ = Status::ok();
+  switch (answer.kind) {
+    case Answer::Kind::kNone: reply.setNone(); break;
+    case Answer::Kind::kHandle: reply.setHandle(answer.handle); break;
+    case Answer::Kind::kValues: {
+      auto values = reply.initValues(static_cast<unsigned>(answer.values.size()));
+      for (unsigned i = 0; i < answer.values.size(); ++i) values.set(i, answer.values[i]);
+      break;
+    }
+    case Answer::Kind::kData: reply.setData(kj::arrayPtr(answer.data.data(), answer.data.size())); break;
+    case Answer::Kind::kModule: {
+      auto module = reply.initModule();
+      module.setHandle(answer.handle);
+      auto kernels = module.initKernels(static_cast<unsigned>(answer.kernels.size()));
+      for (unsigned i = 0; i < answer.kernels.size(); ++i) {
+        const auto& kernel = answer.kernels[i];
+        kernels[i].setName(kernel.name);
+        kernels[i].setHandle(kernel.handle);
+        kernels[i].setParamBytes(kernel.paramBytes);
+        auto params = kernels[i].initParams(static_cast<unsigned>(kernel.params.size()));
+        for (unsigned p = 0; p < kernel.params.size(); ++p) {
+          params[p].setOffset(kernel.params[p].first);
+          params[p].setSize(kernel.params[p].second);
+        }
+      }
+      break;
+    }
+  }
+  protocol::appendMessage(builder, replies);
+}
+
+Status Session::execute(wire::Call::Reader call, Answer& answer) {
+  switch (call.which()) {
+    case wire::Call::PRIMARY_RETAIN:
+    case wire::Call::PRIMARY_RELEASE:
+    case wire::Call::PRIMARY_RESET:
+    case wire::Call::PRIMARY_GET_STATE:
+    case wire::Call::PRIMARY_SET_FLAGS:
+    case wire::Call::CONTEXT_CREATE:
+    case wire::Call::CONTEXT_DESTROY:
+    case wire::Call::CONTEXT_SYNCHRONIZE:
+    case wire::Call::GET_LIMIT:
+    case wire::Call::SET_LIMIT:
+    case wire::Call::STREAM_PRIORITY_RANGE:
+      return executeContextCall(call, answer);
+    case wire::Call::MEM_GET_INFO:
+    case wire::Call::MEM_ALLOC:
+    case wire::Call::MEM_FREE:
+    case wire::Call::COPY:
+    case wire::Call::COPY2_D:
+    case wire::Call::MEMSET:
+      return executeMemoryCall(call, answer);
+    case wire::Call::STREAM_CREATE:
+    case wire::Call::STREAM_DESTROY:
+    case wire::Call::STREAM_QUERY:
+    case wire::Call::STREAM_SYNCHRONIZE:
+    case wire::Call::STREAM_WAIT_EVENT:
+    case wire::Call::EVENT_CREATE:
+    case wire::Call::EVENT_DESTROY:
+    case wire::Call::EVENT_RECORD:
+    case wire::Call::EVENT_QUERY:
+    case wire::Call::EVENT_SYNCHRONIZE:
+    case wire::Call::EVENT_ELAPSED:
+      return executeStreamCall(call, answer);
+    default:
+      return executeCodeCall(call, answer);
+  }
+}
+
+Status Session::driverResult(CUresult result, const char* what) {
+  if (result == CUDA_SUCCESS) return Status::ok();
+  return Status(result, fmt::format("{}: {}", what, cudaabi::errorNameOrNumber(result)));
+}
+
+}  // namespace fastgpu::server

@@ -1,0 +1,77 @@
+// One client process's session: its connection, its state on the driver, and the loop that runs
+// its calls in order (DESIGN.md, decisions 3-5). A session ends when the client leaves, its
+// connection breaks, or it sends something malformed; in every case its resources are freed.
+//
+// Threading: run() on the session's own thread; stop() from any thread.
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "protocol/schema/fastgpu.capnp.h"
+#include "protocol/transport/transport.h"
+#include "server/loaded_driver.h"
+#include "server/session_state.h"
+
+namespace fastgpu::server {
+
+// What a call answers besides its result; turned into a wire Reply for calls that get one.
+struct Answer {
+  enum class Kind { kNone, kHandle, kValues, kData, kModule } kind = Kind::kNone;
+  std::uint64_t handle = 0;
+  std::vector<std::int64_t> values;
+  std::vector<std::uint8_t> data;
+  struct Kernel {
+    std::string name;
+    std::uint64_t handle;
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> params;  // offset, size
+    std::uint32_t paramBytes;
+  };
+  std::vector<Kernel> kernels;
+
+  void setHandle(std::uint64_t value) { kind = Kind::kHandle, handle = value; }
+  void setValues(std::vector<std::int64_t> list) { kind = Kind::kValues, values = std::move(list); }
+};
+
+class Session {
+ public:
+  Session(std::unique_ptr<protocol::Connection> connection, const LoadedDriver& driver, std::uint64_t id);
+  ~Session();
+
+  void run();
+  void stop() { connection_->shutdown(); }
+  std::uint64_t id() const { return id_; }
+  bool finished() const { return finished_.load(); }
+
+ private:
+  Status handshake();
+  Status serveBatch(std::span<const std::uint8_t> payload, std::vector<std::uint8_t>& replies);
+  Status execute(wire::Call::Reader call, Answer& answer);
+  void writeReply(const Status& status, const Answer& answer, std::vector<std::uint8_t>& replies);
+
+  // Dispatch by group (dispatch_*.cpp). Each returns the call's result.
+  Status executeContextCall(wire::Call::Reader call, Answer& answer);
+  Status executeMemoryCall(wire::Call::Reader call, Answer& answer);
+  Status executeStreamCall(wire::Call::Reader call, Answer& answer);
+  Status executeCodeCall(wire::Call::Reader call, Answer& answer);
+
+  // Helpers shared by the groups.
+  Result<CUstream> stream(std::uint64_t id, bool perThread);
+  Result<CUfunction> function(std::uint64_t id);
+  Status driverResult(CUresult result, const char* what);
+  Status loadCode(std::span<const std::uint8_t> image, bool library, Answer& answer);
+
+  std::unique_ptr<protocol::Connection> connection_;
+  const cudaabi::DriverTable& driver_;
+  const std::uint64_t id_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::unique_ptr<SessionState> state_;  // reset when the session ends: frees everything
+  Status deferred_;  // the first error of asynchronous calls since the last reply
+  std::atomic<bool> finished_{false};
+};
+
+}  // namespace fastgpu::server

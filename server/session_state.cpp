@@ -1,0 +1,125 @@
+#include "server/session_state.h"
+
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace fastgpu::server {
+
+SessionState::~SessionState() {
+  // Libraries are not tied to a context; contexts take everything else with them.
+  for (const auto& [id, entry] : handles_) {
+    if (kindOf(id) == HandleKind::kLibrary) driver_.cuLibraryUnload(static_cast<CUlibrary>(entry.real));
+  }
+  driver_.cuCtxSetCurrent(nullptr);
+  for (const auto& [id, context] : contexts_) driver_.cuCtxDestroy_v2(context.real);
+}
+
+std::uint64_t SessionState::add(HandleKind kind, void* real, std::uint64_t owner) {
+  std::uint64_t id = (static_cast<std::uint64_t>(kind) << 40) | (++serial_ << 4);
+  handles_[id] = Entry{real, owner};
+  return id;
+}
+
+Result<void*> SessionState::find(HandleKind kind, std::uint64_t id) const {
+  auto it = handles_.find(id);
+  if (it == handles_.end() || kindOf(id) != kind) {
+    CUresult code = kind == HandleKind::kContext ? CUDA_ERROR_INVALID_CONTEXT : CUDA_ERROR_INVALID_HANDLE;
+    return Status(code, fmt::format("unknown handle {:#x}", id));
+  }
+  return it->second.real;
+}
+
+void SessionState::remove(std::uint64_t id) {
+  std::vector<std::uint64_t> owned;
+  for (const auto& [handle, entry] : handles_) {
+    if (entry.owner == id) owned.push_back(handle);
+  }
+  for (std::uint64_t handle : owned) remove(handle);
+  handles_.erase(id);
+}
+
+Result<std::uint64_t> SessionState::createContext(int device, unsigned flags, bool primary) {
+  CUcontext real = nullptr;
+  if (CUresult result = driver_.cuCtxCreate_v2(&real, flags, device); result != CUDA_SUCCESS) {
+    return Status(result, fmt::format("cannot create a context on device {}", device));
+  }
+  driver_.cuCtxPopCurrent_v2(nullptr);  // makeCurrent() decides what is current
+  current_ = 0;
+  std::uint64_t id = add(HandleKind::kContext, real);
+  contexts_[id] = SessionContext{real, device, primary, primary ? 1 : 0};
+  return id;
+}
+
+SessionContext* SessionState::context(std::uint64_t id) {
+  auto it = contexts_.find(id);
+  return it == contexts_.end() ? nullptr : &it->second;
+}
+
+std::optional<std::uint64_t> SessionState::primaryOf(int device) const {
+  for (const auto& [id, context] : contexts_) {
+    if (context.primary && context.device == device) return id;
+  }
+  return std::nullopt;
+}
+
+void SessionState::forgetContext(std::uint64_t id) {
+  remove(id);
+  for (auto it = ranges_.begin(); it != ranges_.end();) {
+    it = it->second.context == id ? ranges_.erase(it) : std::next(it);
+  }
+  contexts_.erase(id);
+  if (current_ == id) current_ = 0;
+}
+
+Status SessionState::destroyContext(std::uint64_t id) {
+  SessionContext* found = context(id);
+  if (found == nullptr) return Status(CUDA_ERROR_INVALID_CONTEXT, fmt::format("unknown context {:#x}", id));
+  driver_.cuCtxSetCurrent(nullptr);
+  current_ = 0;
+  CUresult result = driver_.cuCtxDestroy_v2(found->real);
+  forgetContext(id);
+  return result == CUDA_SUCCESS ? Status::ok() : Status(result, "cuCtxDestroy failed");
+}
+
+Status SessionState::makeCurrent(std::uint64_t id) {
+  if (id == current_) return Status::ok();
+  CUcontext real = nullptr;
+  if (id != 0) {
+    SessionContext* found = context(id);
+    if (found == nullptr) return Status(CUDA_ERROR_INVALID_CONTEXT, fmt::format("unknown context {:#x}", id));
+    real = found->real;
+  }
+  if (CUresult result = driver_.cuCtxSetCurrent(real); result != CUDA_SUCCESS) return Status(result, "cuCtxSetCurrent");
+  current_ = id;
+  return Status::ok();
+}
+
+void SessionState::addAllocation(std::uint64_t base, std::uint64_t bytes, std::uint64_t context) {
+  ranges_[base] = Range{bytes, context, true};
+}
+
+void SessionState::addReadableRange(std::uint64_t base, std::uint64_t bytes) {
+  ranges_.try_emplace(base, Range{bytes, current_, false});
+}
+
+Status SessionState::removeAllocation(std::uint64_t base) {
+  auto it = ranges_.find(base);
+  if (it == ranges_.end() || !it->second.freeable) {
+    return Status(CUDA_ERROR_INVALID_VALUE, fmt::format("{:#x} is not an allocation of this session", base));
+  }
+  ranges_.erase(it);
+  return Status::ok();
+}
+
+Status SessionState::checkDeviceRange(std::uint64_t address, std::uint64_t bytes) const {
+  auto it = ranges_.upper_bound(address);
+  if (it != ranges_.begin()) {
+    const auto& [base, range] = *std::prev(it);
+    if (address - base < range.bytes && bytes <= range.bytes - (address - base)) return Status::ok();
+  }
+  return Status(CUDA_ERROR_INVALID_VALUE,
+                fmt::format("device range {:#x}+{} is outside the session's allocations", address, bytes));
+}
+
+}  // namespace fastgpu::server

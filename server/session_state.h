@@ -1,0 +1,84 @@
+// Everything one session owns on the driver, and the rules for reaching it (DESIGN.md,
+// decision 4): every object handle a client names is an opaque id looked up here, every
+// device range a client names is checked against the session's own allocations here. Ending
+// the session (destroying this object) destroys its contexts, which frees their memory,
+// modules, streams and events, and unloads its libraries.
+//
+// Threading: owned and used by the session's thread only.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <unordered_map>
+
+#include "cudaabi/driver_symbols.h"
+
+namespace fastgpu::server {
+
+enum class HandleKind : std::uint8_t { kContext = 1, kStream, kEvent, kModule, kFunction, kLibrary, kKernel };
+
+struct SessionContext {
+  CUcontext real = nullptr;
+  int device = 0;
+  bool primary = false;  // the client's primary context of `device`, virtualized
+  int retains = 0;       // for a primary context
+};
+
+class SessionState {
+ public:
+  explicit SessionState(const cudaabi::DriverTable& driver) : driver_(driver) {}
+  ~SessionState();
+  SessionState(const SessionState&) = delete;
+  SessionState& operator=(const SessionState&) = delete;
+
+  // ---- handles ----
+  // Registers a driver handle; `owner` is the id whose end takes this one with it (the context
+  // of a stream, the module of a function, ...), 0 for none.
+  std::uint64_t add(HandleKind kind, void* real, std::uint64_t owner = 0);
+  // The driver handle behind an id of that kind; CUDA_ERROR_INVALID_HANDLE (or
+  // CUDA_ERROR_INVALID_CONTEXT for contexts) for an unknown, stale or wrong-kind id.
+  Result<void*> find(HandleKind kind, std::uint64_t id) const;
+  // Forgets `id` and, recursively, every handle it owns.
+  void remove(std::uint64_t id);
+  static HandleKind kindOf(std::uint64_t id) { return static_cast<HandleKind>(id >> 40); }
+
+  // ---- contexts ----
+  Result<std::uint64_t> createContext(int device, unsigned flags, bool primary);
+  Status destroyContext(std::uint64_t id);
+  SessionContext* context(std::uint64_t id);
+  // The id of the virtualized primary context of `device`, if it is active.
+  std::optional<std::uint64_t> primaryOf(int device) const;
+  // Makes `id` current on this thread (0: none); cheap when it already is.
+  Status makeCurrent(std::uint64_t id);
+  std::uint64_t current() const { return current_; }
+
+  // ---- device memory ----
+  void addAllocation(std::uint64_t base, std::uint64_t bytes, std::uint64_t context);
+  // Also allowed ranges that are not allocations of ours to free: module globals.
+  void addReadableRange(std::uint64_t base, std::uint64_t bytes);
+  Status removeAllocation(std::uint64_t base);
+  // The one range check: [address, address + bytes) must lie inside one range of this session.
+  Status checkDeviceRange(std::uint64_t address, std::uint64_t bytes) const;
+
+ private:
+  struct Range {
+    std::uint64_t bytes;
+    std::uint64_t context;
+    bool freeable;
+  };
+  struct Entry {
+    void* real;
+    std::uint64_t owner;
+  };
+  void forgetContext(std::uint64_t id);
+
+  const cudaabi::DriverTable& driver_;
+  std::uint64_t serial_ = 0;
+  std::unordered_map<std::uint64_t, Entry> handles_;
+  std::map<std::uint64_t, SessionContext> contexts_;
+  std::map<std::uint64_t, Range> ranges_;  // base -> range
+  std::uint64_t current_ = 0;
+};
+
+}  // namespace fastgpu::server

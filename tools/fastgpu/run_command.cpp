@@ -1,0 +1,57 @@
+#include "tools/fastgpu/run_command.h"
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "tools/fastgpu/layout.h"
+
+namespace fastgpu::tools {
+namespace {
+
+struct RunOptions {
+  std::string server;
+  std::string vgpu;
+  std::string token;
+  std::vector<std::string> command;
+};
+
+[[noreturn]] void runRemote(const RunOptions& options) {
+  Layout layout = currentLayout();
+  auto interposer = layout.interposerLibraryDir() / "libcuda.so.1";
+  if (!std::filesystem::exists(interposer)) {
+    fmt::print(stderr, "fastgpu run: the interposer is not where it should be: {} (build FastGPU first)\n",
+               interposer.string());
+    std::exit(2);
+  }
+  // Both: LD_LIBRARY_PATH for programs that dlopen libcuda.so.1 (libcudart), LD_PRELOAD for
+  // programs linked against it with a path that would bypass the search.
+  setenv("LD_LIBRARY_PATH", prependToPathList(layout.interposerLibraryDir().string(), "LD_LIBRARY_PATH").c_str(), 1);
+  setenv("LD_PRELOAD", prependToPathList(interposer.string(), "LD_PRELOAD").c_str(), 1);
+  if (!options.server.empty()) setenv("FASTGPU_SERVER", options.server.c_str(), 1);
+  if (std::getenv("FASTGPU_SERVER") == nullptr) setenv("FASTGPU_SERVER", "tcp://127.0.0.1:7600", 1);
+  if (!options.vgpu.empty()) setenv("FASTGPU_VGPU", options.vgpu.c_str(), 1);
+  if (!options.token.empty()) setenv("FASTGPU_TOKEN", options.token.c_str(), 1);
+  execProgram(options.command, "fastgpu run");
+}
+
+}  // namespace
+
+void addRunCommand(CLI::App& app) {
+  auto options = std::make_shared<RunOptions>();
+  CLI::App* run = app.add_subcommand("run", "Run a program with its CUDA calls executed by a fastgpu-server.");
+  run->footer(
+      "Preloads FastGPU's libcuda.so.1 and sets FASTGPU_SERVER, FASTGPU_VGPU and FASTGPU_TOKEN, then runs PROGRAM.\n"
+      "The server defaults to $FASTGPU_SERVER, else tcp://127.0.0.1:7600. FASTGPU_STATS=1 prints round trips at exit.\n"
+      "Example: fastgpu run --server tcp://gpu1:7600 -- python train.py");
+  run->add_option("--server", options->server, "the server's URL, e.g. tcp://gpu1:7600");
+  run->add_option("--vgpu", options->vgpu, "the vGPU to run on");
+  run->add_option("--token", options->token, "the vGPU's access token");
+  run->add_option("command", options->command, "PROGRAM [ARGS...] (after --)")->required();
+  run->callback([options] { runRemote(*options); });
+}
+
+}  // namespace fastgpu::tools

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "cudaabi/launch_params.h"
 #include "cudasim/entry.h"
 #include "cudasim/functions.h"
 
@@ -42,31 +43,8 @@ Status checkGeometry(const Geometry& g, const Function& function) {
 
 // The parameter buffer of a launch, laid out as on the GPU.
 Result<std::vector<std::uint8_t>> packParameters(const cudaabi::KernelInfo& info, void** params, void** extra) {
-  if (params != nullptr && extra != nullptr) {
-    return Status(CUDA_ERROR_INVALID_VALUE, "both kernelParams and extra were given");
-  }
   std::vector<std::uint8_t> buffer(info.paramBytes);
-  if (extra != nullptr) {
-    const void* pointer = nullptr;
-    std::size_t size = 0;
-    for (std::size_t i = 0; extra[i] != CU_LAUNCH_PARAM_END; i += 2) {
-      if (extra[i] == CU_LAUNCH_PARAM_BUFFER_POINTER) pointer = extra[i + 1];
-      else if (extra[i] == CU_LAUNCH_PARAM_BUFFER_SIZE) std::memcpy(&size, extra[i + 1], sizeof(size));
-      else return Status(CUDA_ERROR_INVALID_VALUE, "unknown entry in the extra array");
-    }
-    if (pointer == nullptr || size < info.paramBytes) {
-      return Status(CUDA_ERROR_INVALID_VALUE, "the extra parameter buffer is missing or too small");
-    }
-    std::memcpy(buffer.data(), pointer, info.paramBytes);
-    return buffer;
-  }
-  if (!info.params.empty() && params == nullptr) {
-    return Status(CUDA_ERROR_INVALID_VALUE, fmt::format("{} takes parameters but none were given", info.name));
-  }
-  for (std::size_t i = 0; i < info.params.size(); ++i) {
-    if (params[i] == nullptr) return Status(CUDA_ERROR_INVALID_VALUE, fmt::format("parameter {} is NULL", i));
-    std::memcpy(buffer.data() + info.params[i].offset, params[i], info.params[i].size);
-  }
+  if (Status status = cudaabi::packLaunchParameters(info, params, extra, buffer); !status) return status;
   return buffer;
 }
 

@@ -2,6 +2,7 @@
 // posted: no round trip (decision 5).
 #include <cstring>
 
+#include "cudaabi/launch_params.h"
 #include "interposer/remote.h"
 
 using namespace fastgpu;
@@ -45,7 +46,6 @@ CUresult launch(const char* name, CUfunction function, const Geometry& geometry,
   return remoteEntry(name, [&](Runtime& rt, Client& client) {
     const KernelLayout* layout = rt.layout(idOf(function));
     if (layout == nullptr) return CUDA_ERROR_INVALID_HANDLE;
-    if (params != nullptr && extra != nullptr) return CUDA_ERROR_INVALID_VALUE;
     if (CUresult result = checkGeometry(rt, geometry); result != CUDA_SUCCESS) return result;
     CallMessage call(rt.currentContextId());
     auto message = call->initLaunch();
@@ -61,22 +61,8 @@ CUresult launch(const char* name, CUfunction function, const Geometry& geometry,
     message.setPerThread(perThread);
     message.setCooperative(cooperative);
     auto buffer = message.initParams(layout->paramBytes);
-    if (extra != nullptr) {
-      const void* packed = nullptr;
-      std::size_t size = 0;
-      for (std::size_t i = 0; extra[i] != CU_LAUNCH_PARAM_END; i += 2) {
-        if (extra[i] == CU_LAUNCH_PARAM_BUFFER_POINTER) packed = extra[i + 1];
-        else if (extra[i] == CU_LAUNCH_PARAM_BUFFER_SIZE) std::memcpy(&size, extra[i + 1], sizeof(size));
-        else return CUDA_ERROR_INVALID_VALUE;
-      }
-      if (packed == nullptr || size < layout->paramBytes) return CUDA_ERROR_INVALID_VALUE;
-      std::memcpy(buffer.begin(), packed, layout->paramBytes);
-    } else {
-      if (!layout->params.empty() && params == nullptr) return CUDA_ERROR_INVALID_VALUE;
-      for (std::size_t i = 0; i < layout->params.size(); ++i) {
-        if (params[i] == nullptr) return CUDA_ERROR_INVALID_VALUE;
-        std::memcpy(buffer.begin() + layout->params[i].first, params[i], layout->params[i].second);
-      }
+    if (Status status = cudaabi::packLaunchParameters(*layout, params, extra, {buffer.begin(), buffer.size()}); !status) {
+      return status.code();
     }
     if (config != nullptr && config->numAttrs > 0) {
       auto attributes = message.initAttributes(config->numAttrs);

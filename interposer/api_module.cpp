@@ -71,8 +71,8 @@ CUresult paramInfo(std::uint64_t function, size_t index, size_t* offset, size_t*
     const KernelLayout* layout = rt.layout(function);
     if (layout == nullptr) return CUDA_ERROR_INVALID_HANDLE;
     if ((offset == nullptr && size == nullptr) || index >= layout->params.size()) return CUDA_ERROR_INVALID_VALUE;
-    if (offset != nullptr) *offset = layout->params[index].first;
-    if (size != nullptr) *size = layout->params[index].second;
+    if (offset != nullptr) *offset = layout->params[index].offset;
+    if (size != nullptr) *size = layout->params[index].size;
     return CUDA_SUCCESS;
   });
 }

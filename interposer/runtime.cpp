@@ -97,7 +97,7 @@ void Runtime::addKernels(std::uint64_t owner, wire::LoadedModule::Reader module)
   std::lock_guard lock(mutex_);
   for (auto kernel : module.getKernels()) {
     KernelLayout layout{kernel.getName().cStr(), {}, kernel.getParamBytes()};
-    for (auto param : kernel.getParams()) layout.params.emplace_back(param.getOffset(), param.getSize());
+    for (auto param : kernel.getParams()) layout.params.push_back({param.getOffset(), param.getSize()});
     layouts_[kernel.getHandle()] = std::move(layout);
     kernelsByName_[{owner, kernel.getName().cStr()}] = kernel.getHandle();
     codeOwned_[owner].push_back(kernel.getHandle());

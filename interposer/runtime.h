@@ -15,16 +15,13 @@
 #include <vector>
 
 #include "cudaabi/export_tables.h"
+#include "cudaabi/kernel_image.h"
 #include "interposer/call_message.h"
 #include "interposer/client.h"
 
 namespace fastgpu::interposer {
 
-struct KernelLayout {
-  std::string name;
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> params;  // offset, size
-  std::uint32_t paramBytes = 0;
-};
+using KernelLayout = cudaabi::KernelInfo;
 
 struct HostRange {
   std::uint64_t bytes = 0;

@@ -1,0 +1,290 @@
+// fastgpu-server against hostile and careless clients, in process: a server on cudasim (1 GiB
+// per device) and clients that speak the wire protocol directly.
+#include <capnp/message.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "protocol/call_kinds.h"
+#include "protocol/message.h"
+#include "server/server.h"
+
+namespace fastgpu::server {
+namespace {
+
+constexpr std::uint64_t kMiB = 1ULL << 20;
+
+// A client that speaks the protocol by hand.
+class RawClient {
+ public:
+  explicit RawClient(const std::string& url) {
+    auto connected = protocol::connect(url);
+    EXPECT_TRUE(connected) << connected.status().message();
+    connection_ = std::move(*connected);
+    capnp::MallocMessageBuilder hello;
+    auto root = hello.initRoot<wire::Hello>();
+    root.setProtocolVersion(wire::PROTOCOL_VERSION);
+    root.setPid(1);
+    root.setHost("test");
+    std::vector<std::uint8_t> bytes;
+    protocol::appendMessage(hello, bytes);
+    EXPECT_TRUE(connection_->send(bytes));
+    std::vector<std::uint8_t> welcome;
+    EXPECT_TRUE(connection_->receive(welcome));
+  }
+
+  // Sends one call; returns (result, reply payload) when it expects a reply.
+  template <typename Build>
+  std::pair<CUresult, std::vector<std::int64_t>> call(Build&& build, std::uint64_t* handle = nullptr) {
+    capnp::MallocMessageBuilder message;
+    auto root = message.initRoot<wire::Call>();
+    root.setContext(context);
+    build(root);
+    std::vector<std::uint8_t> bytes;
+    protocol::appendMessage(message, bytes);
+    if (!connection_->send(bytes)) return {CUDA_ERROR_UNKNOWN, {}};
+    if (!protocol::expectsReply(root.asReader())) return {CUDA_SUCCESS, {}};
+    std::vector<std::uint8_t> payload;
+    if (!connection_->receive(payload)) return {CUDA_ERROR_DEVICE_UNAVAILABLE, {}};
+    protocol::MessageCursor cursor(payload);
+    auto reader = cursor.next();
+    if (!reader) return {CUDA_ERROR_UNKNOWN, {}};
+    auto reply = (*reader)->getRoot<wire::Reply>();
+    std::vector<std::int64_t> values;
+    if (reply.isValues()) {
+      for (auto value : reply.getValues()) values.push_back(value);
+    }
+    if (reply.isHandle() && handle != nullptr) *handle = reply.getHandle();
+    return {static_cast<CUresult>(reply.getResult()), values};
+  }
+
+  void retainPrimary() {
+    ASSERT_EQ(call([](wire::Call::Builder c) { c.setPrimaryRetain(0); }, &context).first, CUDA_SUCCESS);
+  }
+
+  std::uint64_t allocate(std::uint64_t bytes) {
+    std::uint64_t base = 0;
+    EXPECT_EQ(call([&](wire::Call::Builder c) { c.setMemAlloc(bytes); }, &base).first, CUDA_SUCCESS);
+    return base;
+  }
+
+  std::uint64_t freeMemory() {
+    auto [result, values] = call([](wire::Call::Builder c) { c.setMemGetInfo(); });
+    EXPECT_EQ(result, CUDA_SUCCESS);
+    return values.empty() ? 0 : static_cast<std::uint64_t>(values[0]);
+  }
+
+  protocol::Connection& connection() { return *connection_; }
+  std::uint64_t context = 0;
+
+ private:
+  std::unique_ptr<protocol::Connection> connection_;
+};
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    setenv("FASTGPU_SIM_MEMORY", "1GiB", 1);
+    setenv("FASTGPU_SIM_DEVICES", "1", 1);
+    auto driver = LoadedDriver::load(FASTGPU_CUDASIM_LIBRARY);
+    ASSERT_TRUE(driver) << driver.status().message();
+    auto listener = protocol::listen("tcp://127.0.0.1:0");
+    ASSERT_TRUE(listener);
+    url = (*listener)->url();
+    std::vector<std::unique_ptr<protocol::Listener>> listeners;
+    listeners.push_back(std::move(*listener));
+    server = std::make_unique<Server>(std::move(*driver), std::move(listeners));
+    thread = std::thread([this] { server->run(); });
+  }
+  void TearDown() override {
+    server->stop();
+    thread.join();
+  }
+
+  // Waits, at most `limit`, for `condition`.
+  template <typename Condition>
+  static bool eventually(Condition&& condition, std::chrono::milliseconds limit = std::chrono::seconds(5)) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (condition()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling a remote state, not ordering threads
+    }
+    return condition();
+  }
+
+  std::string url;
+  std::unique_ptr<Server> server;
+  std::thread thread;
+};
+
+TEST_F(ServerTest, ForgedAndStaleHandlesAreRejectedAndTheSessionGoesOn) {
+  RawClient client(url);
+  client.retainPrimary();
+  // Receive a forged stream id. Expect: CUDA_ERROR_INVALID_HANDLE, session continues.
+  auto forged = client.call([](wire::Call::Builder c) {
+    auto sync = c.initStreamSynchronize();
+    sync.setStream(0x7777777777);
+  });
+  EXPECT_EQ(forged.first, CUDA_ERROR_INVALID_HANDLE);
+  // Receive a stale one: created, destroyed, used.
+  std::uint64_t stream = 0;
+  ASSERT_EQ(client.call([](wire::Call::Builder c) { c.initStreamCreate(); }, &stream).first, CUDA_SUCCESS);
+  client.call([&](wire::Call::Builder c) { c.setStreamDestroy(stream); });
+  auto stale = client.call([&](wire::Call::Builder c) {
+    auto sync = c.initStreamSynchronize();
+    sync.setStream(stream);
+  });
+  EXPECT_EQ(stale.first, CUDA_ERROR_INVALID_HANDLE);
+  // A handle of the wrong kind, and a forged context.
+  auto wrongKind = client.call([&](wire::Call::Builder c) { c.setEventQuery(stream); });
+  EXPECT_EQ(wrongKind.first, CUDA_ERROR_INVALID_HANDLE);
+  client.context = 0x123456;
+  auto noContext = client.call([](wire::Call::Builder c) { c.setMemAlloc(1024); });
+  EXPECT_NE(noContext.first, CUDA_SUCCESS);
+  client.context = 0;
+  client.retainPrimary();
+  EXPECT_GT(client.freeMemory(), 0u) << "the session still serves";
+}
+
+TEST_F(ServerTest, CopiesOutsideTheSessionsAllocationsAreRejected) {
+  RawClient client(url);
+  client.retainPrimary();
+  std::uint64_t base = client.allocate(4096);
+  std::vector<std::uint8_t> bytes(200, 1);
+  // Receive a copy that runs past the allocation. Expect: CUDA_ERROR_INVALID_VALUE.
+  auto past = client.call([&](wire::Call::Builder c) {
+    auto copy = c.initCopy();
+    copy.setDst(base + 4000);
+    copy.setData(kj::arrayPtr(bytes.data(), bytes.size()));
+  });
+  EXPECT_EQ(past.first, CUDA_ERROR_INVALID_VALUE);
+  // Another session's memory is outside this one's allocations too.
+  RawClient other(url);
+  other.retainPrimary();
+  std::uint64_t theirs = other.allocate(4096);
+  auto steal = client.call([&](wire::Call::Builder c) {
+    auto copy = c.initCopy();
+    copy.setSrc(theirs);
+    copy.setBytes(16);
+  });
+  EXPECT_EQ(steal.first, CUDA_ERROR_INVALID_VALUE);
+  auto memset = client.call([&](wire::Call::Builder c) {
+    auto set = c.initMemset();
+    set.setDst(theirs);
+    set.setElementBytes(1);
+    set.setWidth(16);
+    set.setHeight(1);
+  });
+  EXPECT_EQ(memset.first, CUDA_ERROR_INVALID_VALUE);
+  auto freeTheirs = client.call([&](wire::Call::Builder c) { c.setMemFree(theirs); });
+  EXPECT_EQ(freeTheirs.first, CUDA_SUCCESS) << "posted: its error is deferred";
+  EXPECT_GT(other.freeMemory(), 0u);
+  auto read = other.call([&](wire::Call::Builder c) {
+    auto copy = c.initCopy();
+    copy.setSrc(theirs);
+    copy.setBytes(16);
+  });
+  EXPECT_EQ(read.first, CUDA_SUCCESS) << "the other session's memory was not freed by a stranger";
+}
+
+TEST_F(ServerTest, GarbageEndsOnlyThatSession) {
+  RawClient victim(url);
+  victim.retainPrimary();
+  RawClient attacker(url);
+  // Receive a frame of garbage. Expect: that session ends, the other goes on.
+  std::vector<std::uint8_t> garbage(64, 0xab);
+  ASSERT_TRUE(attacker.connection().send(garbage));
+  std::vector<std::uint8_t> payload;
+  Status ended = attacker.connection().receive(payload);
+  EXPECT_EQ(ended.kind(), ErrorKind::kDisconnected);
+  EXPECT_GT(victim.freeMemory(), 0u);
+}
+
+TEST_F(ServerTest, TruncatedMessageEndsOnlyThatSession) {
+  RawClient victim(url);
+  victim.retainPrimary();
+  RawClient attacker(url);
+  capnp::MallocMessageBuilder message;
+  auto root = message.initRoot<wire::Call>();
+  root.initModuleGetGlobal().setName("a name long enough to need its own words");
+  std::vector<std::uint8_t> bytes;
+  protocol::appendMessage(message, bytes);
+  bytes.resize(bytes.size() - 16);
+  ASSERT_TRUE(attacker.connection().send(bytes));
+  std::vector<std::uint8_t> payload;
+  EXPECT_EQ(attacker.connection().receive(payload).kind(), ErrorKind::kDisconnected);
+  EXPECT_GT(victim.freeMemory(), 0u);
+}
+
+TEST_F(ServerTest, AClientKilledInTheMiddleOfABigCopyGetsItsMemoryFreed) {
+  RawClient observer(url);
+  observer.retainPrimary();
+  std::uint64_t freeBefore = observer.freeMemory();
+  {
+    RawClient dying(url);
+    dying.retainPrimary();
+    std::uint64_t base = dying.allocate(256 * kMiB);
+    ASSERT_NE(base, 0u);
+    EXPECT_LE(observer.freeMemory(), freeBefore - 256 * kMiB);
+    // Post 10 of the 32 chunks of a 256 MiB copy, then die.
+    std::vector<std::uint8_t> chunk(protocol::kMaxCopyChunkBytes, 0x42);
+    for (int i = 0; i < 10; ++i) {
+      dying.call([&](wire::Call::Builder c) {
+        auto copy = c.initCopy();
+        copy.setDst(base + static_cast<std::uint64_t>(i) * chunk.size());
+        copy.setData(kj::arrayPtr(chunk.data(), chunk.size()));
+        copy.setAsync(true);
+      });
+    }
+  }  // the connection closes here, mid-copy
+  EXPECT_TRUE(eventually([&] { return observer.freeMemory() == freeBefore; }))
+      << "the dead client's 256 MiB were not freed within 5 seconds";
+}
+
+TEST_F(ServerTest, TwoConcurrentClientsEachGetTheirOwnResults) {
+  auto work = [&](std::uint8_t value, bool& ok) {
+    RawClient client(url);
+    client.retainPrimary();
+    std::uint64_t base = client.allocate(kMiB);
+    std::vector<std::uint8_t> bytes(kMiB, value);
+    ok = true;
+    for (int round = 0; round < 20 && ok; ++round) {
+      client.call([&](wire::Call::Builder c) {
+        auto copy = c.initCopy();
+        copy.setDst(base);
+        copy.setData(kj::arrayPtr(bytes.data(), bytes.size()));
+        copy.setAsync(true);
+      });
+      capnp::MallocMessageBuilder message;
+      auto root = message.initRoot<wire::Call>();
+      root.setContext(client.context);
+      auto copy = root.initCopy();
+      copy.setSrc(base);
+      copy.setBytes(kMiB);
+      std::vector<std::uint8_t> request;
+      protocol::appendMessage(message, request);
+      ok = client.connection().send(request).isOk();
+      std::vector<std::uint8_t> payload;
+      ok = ok && client.connection().receive(payload).isOk();
+      protocol::MessageCursor cursor(payload);
+      auto reader = cursor.next();
+      ok = ok && reader.isOk();
+      if (!ok) break;
+      auto data = (*reader)->getRoot<wire::Reply>().getData();
+      ok = data.size() == kMiB && std::all_of(data.begin(), data.end(), [&](auto b) { return b == value; });
+    }
+  };
+  bool firstOk = false, secondOk = false;
+  std::thread first([&] { work(1, firstOk); });
+  std::thread second([&] { work(2, secondOk); });
+  first.join();
+  second.join();
+  EXPECT_TRUE(firstOk);
+  EXPECT_TRUE(secondOk);
+}
+
+}  // namespace
+}  // namespace fastgpu::server

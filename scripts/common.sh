@@ -49,6 +49,37 @@ build_fastgpu() {
   cmake --build "$FASTGPU_BUILD" -j "$(nproc)"
 }
 
+# True when this machine has an NVIDIA GPU with a working driver.
+have_gpu() {
+  command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1
+}
+
+# Starts fastgpu-server in the background on a free loopback port, on DRIVER (a libcuda.so.1
+# path; cudasim's gets the examples' twins). Sets FASTGPU_SERVER and FASTGPU_SERVER_PID; the
+# caller stops it with stop_fastgpu_server.
+start_fastgpu_server() {
+  local driver=$1 twins
+  twins=$(find "$FASTGPU_BUILD/lib/cudasim/twins" -name '*.so' 2>/dev/null | sort | paste -sd: -)
+  exec {FASTGPU_SERVER_FD}< <(FASTGPU_SIM_KERNELS="$twins${FASTGPU_SIM_KERNELS:+:$FASTGPU_SIM_KERNELS}" \
+    exec "$FASTGPU_BUILD/bin/fastgpu-server" --listen tcp://127.0.0.1:0 --driver "$driver" \
+    --log-level "${FASTGPU_SERVER_LOG:-warn}")
+  FASTGPU_SERVER_PID=$!
+  local line
+  if ! read -r -t 30 -u "$FASTGPU_SERVER_FD" line; then
+    echo "error: fastgpu-server did not start (driver $driver)" >&2
+    return 1
+  fi
+  export FASTGPU_SERVER=${line##* }
+}
+
+stop_fastgpu_server() {
+  if [[ -n ${FASTGPU_SERVER_PID:-} ]]; then
+    kill "$FASTGPU_SERVER_PID" 2>/dev/null || true
+    wait "$FASTGPU_SERVER_PID" 2>/dev/null || true
+    FASTGPU_SERVER_PID=
+  fi
+}
+
 prepare() {
   require_cuda_toolkit
   install_missing_packages

@@ -52,7 +52,7 @@ CUresult primaryCall(const char* name, CUdevice device, bool waitForAnswer, Set&
     CallMessage call(rt.currentContextId());
     set(call.call());
     if (!waitForAnswer) {
-      client.post(call.builder());
+      post(client, call);
       return CUDA_SUCCESS;
     }
     return askResult(client, call);
@@ -236,7 +236,7 @@ FASTGPU_REMOTE_EXPORT CUresult cuCtxSetLimit(CUlimit limit, size_t value) {
     auto set = call->initSetLimit();
     set.setLimit(limit);
     set.setValue(value);
-    client.post(call.builder());
+    post(client, call);
     return CUDA_SUCCESS;
   });
 }

@@ -72,7 +72,7 @@ CUresult launch(const char* name, CUfunction function, const Geometry& geometry,
             kj::arrayPtr(reinterpret_cast<const capnp::byte*>(&config->attrs[i].value), sizeof(config->attrs[i].value)));
       }
     }
-    client.post(call.builder());
+    post(client, call);
     return CUDA_SUCCESS;
   });
 }

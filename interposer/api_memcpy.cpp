@@ -30,15 +30,18 @@ CUresult toDevice(Runtime& rt, Client& client, std::uint64_t dst, const std::uin
     auto copy = call->initCopy();
     copy.setDst(dst + offset);
     copy.setBytes(chunk);
-    copy.setData(kj::arrayPtr(src + offset, chunk));
     copy.setStream(stream.id);
-    copy.setAsync(stream.async);
-    copy.setPerThread(stream.perThread);
+    std::span<const std::uint8_t> bulk(src + offset, chunk);
     offset += chunk;
-    if (offset < bytes || stream.async) {
-      client.post(call.builder());
+    // Every chunk but the last of a synchronous copy is queued in stream order: only the last
+    // one waits.
+    bool last = offset >= bytes;
+    copy.setAsync(stream.async || !last);
+    copy.setPerThread(stream.perThread);
+    if (stream.async || !last) {
+      post(client, call, bulk);
     } else {
-      return askResult(client, call, true);
+      return askResult(client, call, true, bulk);
     }
   } while (offset < bytes);
   return CUDA_SUCCESS;
@@ -57,9 +60,12 @@ CUresult toHost(Runtime& rt, Client& client, std::uint8_t* dst, std::uint64_t sr
     copy.setPerThread(stream.perThread);
     auto reply = ask(client, call);
     if (!reply) return resultOf(client, reply, true);
-    auto data = (*reply)->get().getData();
-    if (data.size() != chunk) return CUDA_ERROR_UNKNOWN;
-    std::memcpy(dst + offset, data.begin(), chunk);
+    auto data = (*reply)->bulk();
+    if (data.size() != chunk) {
+      cudaabi::driverLogger().error("device-to-host copy: the server sent {} bytes for a chunk of {}", data.size(), chunk);
+      return CUDA_ERROR_UNKNOWN;
+    }
+    std::memcpy(dst + offset, data.data(), chunk);
     if (bytes == 0) break;
   }
   return client.takeDeferredError();
@@ -77,7 +83,7 @@ CUresult deviceToDevice(Runtime& rt, Client& client, std::uint64_t dst, std::uin
   copy.setAsync(stream.async);
   copy.setPerThread(stream.perThread);
   if (stream.async) {
-    client.post(call.builder());
+    post(client, call);
     return CUDA_SUCCESS;
   }
   return askResult(client, call, true);
@@ -121,7 +127,7 @@ CUresult memset(const char* name, CUdeviceptr dst, std::size_t pitch, std::uint3
     set.setAsync(stream.async);
     set.setPerThread(stream.perThread);
     if (stream.async) {
-      client.post(call.builder());
+      post(client, call);
       return CUDA_SUCCESS;
     }
     return askResult(client, call, true);
@@ -172,7 +178,7 @@ CUresult copy2D(const char* name, const CUDA_MEMCPY2D* p, StreamArg stream) {
       copy.setDst(p->dstDevice + p->dstY * dstPitch + p->dstXInBytes);
       copy.setDstPitch(dstPitch);
       if (stream.async) {
-        client.post(call.builder());
+        post(client, call);
         return CUDA_SUCCESS;
       }
       return askResult(client, call, true);

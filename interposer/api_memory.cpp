@@ -87,7 +87,7 @@ FASTGPU_REMOTE_EXPORT CUresult cuMemFree_v2(CUdeviceptr pointer) {
     rt.removeAllocation(pointer);
     CallMessage call(rt.currentContextId());
     call->setMemFree(pointer);
-    client.post(call.builder());
+    post(client, call);
     return CUDA_SUCCESS;
   });
 }

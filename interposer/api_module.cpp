@@ -110,7 +110,7 @@ CUresult setAttribute(std::uint64_t function, CUfunction_attribute attribute, in
     set.setFunction(function);
     set.setAttribute(attribute);
     set.setValue(value);
-    client.post(call.builder());
+    post(client, call);
     return CUDA_SUCCESS;
   });
 }

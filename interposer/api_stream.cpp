@@ -59,7 +59,7 @@ CUresult waitEvent(CUstream stream, CUevent event, unsigned flags, bool perThrea
     wait.setEvent(idOf(event));
     wait.setFlags(flags);
     wait.setPerThread(perThread);
-    client.post(call.builder());
+    post(client, call);
     return CUDA_SUCCESS;
   });
 }
@@ -72,7 +72,7 @@ CUresult record(CUevent event, CUstream stream, bool perThread) {
     rec.setEvent(idOf(event));
     rec.setStream(idOf(stream));
     rec.setPerThread(perThread);
-    client.post(call.builder());
+    post(client, call);
     return CUDA_SUCCESS;
   });
 }
@@ -112,7 +112,7 @@ FASTGPU_REMOTE_EXPORT CUresult cuStreamDestroy_v2(CUstream stream) {
     rt.removeStream(idOf(stream));
     CallMessage call(rt.currentContextId());
     call->setStreamDestroy(idOf(stream));
-    client.post(call.builder());
+    post(client, call);
     return CUDA_SUCCESS;
   });
 }
@@ -176,7 +176,7 @@ FASTGPU_REMOTE_EXPORT CUresult cuEventDestroy_v2(CUevent event) {
   return remoteEntry(__func__, [&](Runtime& rt, Client& client) {
     CallMessage call(rt.currentContextId());
     call->setEventDestroy(idOf(event));
-    client.post(call.builder());
+    post(client, call);
     return CUDA_SUCCESS;
   });
 }

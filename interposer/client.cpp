@@ -57,25 +57,25 @@ Result<std::unique_ptr<Client>> Client::connect(const ClientConfig& config, int 
     return Status(CUDA_ERROR_NO_DEVICE,
                   fmt::format("server {} closed the connection during the handshake: {}", config.server, status.message()));
   }
-  protocol::MessageCursor cursor(payload);
-  auto reader = cursor.next();
-  if (!reader) return Status(CUDA_ERROR_NO_DEVICE, fmt::format("server {}: {}", config.server, reader.status().message()));
-  auto welcome = (*reader)->getRoot<wire::Welcome>();
-  if (welcome.getResult() != CUDA_SUCCESS) {
-    return Status(static_cast<CUresult>(welcome.getResult()),
-                  fmt::format("server {} refused the session: {}", config.server, welcome.getMessage().cStr()));
+  auto client = std::unique_ptr<Client>(new Client(std::move(*connection), std::move(payload)));
+  protocol::MessageCursor cursor(client->welcomeBytes_);
+  if (Status status = cursor.next(client->welcomeReader_); !status) {
+    return Status(CUDA_ERROR_NO_DEVICE, fmt::format("server {}: {}", config.server, status.message()));
   }
-  return std::unique_ptr<Client>(new Client(std::move(*connection), std::move(payload), std::move(*reader)));
+  Status decoded = protocol::decodeSafely("welcome", [&] {
+    client->welcome_ = client->welcomeReader_->getRoot<wire::Welcome>();
+    if (client->welcome_.getResult() == CUDA_SUCCESS) return Status::ok();
+    return Status(static_cast<CUresult>(client->welcome_.getResult()),
+                  fmt::format("server {} refused the session: {}", config.server, client->welcome_.getMessage().cStr()));
+  });
+  if (!decoded) return Status(decoded.code() == CUDA_SUCCESS ? CUDA_ERROR_NO_DEVICE : decoded.code(), decoded.message());
+  client->flusher_ = std::thread([raw = client.get()] { raw->runFlusher(); });
+  return client;
 }
 
-Client::Client(std::unique_ptr<protocol::Connection> connection, std::vector<std::uint8_t> welcomeBytes,
-               std::unique_ptr<capnp::FlatArrayMessageReader> welcomeReader)
-    : connection_(std::move(connection)),
-      welcomeBytes_(std::move(welcomeBytes)),
-      welcomeReader_(std::move(welcomeReader)),
-      welcome_(welcomeReader_->getRoot<wire::Welcome>()) {
+Client::Client(std::unique_ptr<protocol::Connection> connection, std::vector<std::uint8_t> welcomeBytes)
+    : connection_(std::move(connection)), welcomeBytes_(std::move(welcomeBytes)) {
   batch_.reserve(kFlushBytes + 4096);
-  flusher_ = std::thread([this] { runFlusher(); });
 }
 
 Client::~Client() {
@@ -109,7 +109,7 @@ void Client::runFlusher() {
   }
 }
 
-void Client::post(capnp::MessageBuilder& call) {
+void Client::post(capnp::MessageBuilder& call, std::span<const std::uint8_t> bulk) {
   std::lock_guard lock(mutex_);
   if (batch_.empty()) {
     batchStarted_ = std::chrono::steady_clock::now();
@@ -117,13 +117,14 @@ void Client::post(capnp::MessageBuilder& call) {
   }
   protocol::appendMessage(call, batch_);
   ++stats_.postedCalls;
-  if (batch_.size() >= kFlushBytes) (void)flushLocked();
+  if (!bulk.empty() || batch_.size() >= kFlushBytes) (void)flushLocked(bulk);
 }
 
-Status Client::flushLocked() {
+Status Client::flushLocked(std::span<const std::uint8_t> bulk) {
   if (batch_.empty()) return broken_;
   if (broken_) {
-    if (Status status = connection_->send(batch_); !status) broken_ = status;
+    std::span<const std::uint8_t> parts[] = {batch_, bulk, protocol::bulkPadding(bulk.size())};
+    if (Status status = connection_->send(parts); !status) broken_ = status;
     ++stats_.flushes;
   }
   batch_.clear();
@@ -135,27 +136,30 @@ Status Client::flush() {
   return flushLocked();
 }
 
-Result<std::unique_ptr<ReplyMessage>> Client::call(capnp::MessageBuilder& call) {
+Result<std::unique_ptr<ReplyMessage>> Client::call(capnp::MessageBuilder& call, std::span<const std::uint8_t> bulk) {
   std::lock_guard lock(mutex_);
   protocol::appendMessage(call, batch_);
-  if (Status status = flushLocked(); !status) return status;
+  if (Status status = flushLocked(bulk); !status) return status;
   ++stats_.roundTrips;
-  std::vector<std::uint8_t> payload;
+  thread_local std::vector<std::uint8_t> payload;  // reused: see ReplyMessage
   if (Status status = connection_->receive(payload); !status) {
     broken_ = disconnected("lost the connection to the server: " + status.message());
     return broken_;
   }
   protocol::MessageCursor cursor(payload);
-  auto reader = cursor.next();
-  if (!reader) {
-    broken_ = disconnected("the server sent a malformed reply: " + reader.status().message());
+  auto reply = std::make_unique<ReplyMessage>();
+  if (Status status = cursor.next(reply->reader); !status) {
+    broken_ = disconnected("the server sent a malformed reply: " + status.message());
     connection_->shutdown();
     return broken_;
   }
-  auto reply = std::make_unique<ReplyMessage>(std::move(payload), std::move(*reader));
   Status decoded = protocol::decodeSafely("reply", [&] {
-    deferError(static_cast<CUresult>(reply->get().getDeferredError()));
-    return Status::ok();
+    auto root = reply->get();
+    deferError(static_cast<CUresult>(root.getDeferredError()));
+    if (root.getBulkBytes() == 0) return Status::ok();
+    auto taken = cursor.takeBulk(root.getBulkBytes());
+    if (taken) reply->bulk_ = *taken;
+    return taken.status();
   });
   if (!decoded) {
     broken_ = disconnected(decoded.message());

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -26,16 +27,16 @@
 
 namespace fastgpu::interposer {
 
-// A reply, with the bytes it lives in.
+// A reply. It lives in a receive buffer of the calling thread: valid until that thread's next
+// call (each thread reads its reply before it calls again).
 class ReplyMessage {
  public:
-  ReplyMessage(std::vector<std::uint8_t> payload, std::unique_ptr<capnp::FlatArrayMessageReader> reader)
-      : payload_(std::move(payload)), reader_(std::move(reader)) {}
-  wire::Reply::Reader get() const { return reader_->getRoot<wire::Reply>(); }
+  wire::Reply::Reader get() const { return reader->getRoot<wire::Reply>(); }
+  // The raw bytes that followed the reply (device-to-host data).
+  std::span<const std::uint8_t> bulk() const { return bulk_; }
 
- private:
-  std::vector<std::uint8_t> payload_;
-  std::unique_ptr<capnp::FlatArrayMessageReader> reader_;
+  mutable std::optional<capnp::FlatArrayMessageReader> reader;  // reading a root is not const in capnp
+  std::span<const std::uint8_t> bulk_;
 };
 
 struct ClientStats {
@@ -63,11 +64,12 @@ class Client {
 
   const wire::Welcome::Reader& welcome() const { return welcome_; }
 
-  // Appends an asynchronous call to the batch.
-  void post(capnp::MessageBuilder& call);
-  // Sends the batch ending with `call` and waits for its reply. A broken connection gives
-  // kDisconnected; every later call fails the same way.
-  Result<std::unique_ptr<ReplyMessage>> call(capnp::MessageBuilder& call);
+  // Appends an asynchronous call to the batch. With `bulk`, the batch goes out at once, the bulk
+  // bytes gathered straight from the caller's memory after the call.
+  void post(capnp::MessageBuilder& call, std::span<const std::uint8_t> bulk = {});
+  // Sends the batch ending with `call` (and its bulk bytes) and waits for its reply. A broken
+  // connection gives kDisconnected; every later call fails the same way.
+  Result<std::unique_ptr<ReplyMessage>> call(capnp::MessageBuilder& call, std::span<const std::uint8_t> bulk = {});
   // Sends what is batched now.
   Status flush();
   // The first error of asynchronous calls not yet reported, cleared.
@@ -80,14 +82,13 @@ class Client {
   void quiesce();
 
  private:
-  Client(std::unique_ptr<protocol::Connection> connection, std::vector<std::uint8_t> welcomeBytes,
-         std::unique_ptr<capnp::FlatArrayMessageReader> welcomeReader);
-  Status flushLocked();
+  Client(std::unique_ptr<protocol::Connection> connection, std::vector<std::uint8_t> welcomeBytes);
+  Status flushLocked(std::span<const std::uint8_t> bulk = {});
   void runFlusher();
 
   std::unique_ptr<protocol::Connection> connection_;
   std::vector<std::uint8_t> welcomeBytes_;
-  std::unique_ptr<capnp::FlatArrayMessageReader> welcomeReader_;
+  std::optional<capnp::FlatArrayMessageReader> welcomeReader_;
   wire::Welcome::Reader welcome_;
 
   mutable std::mutex mutex_;  // orders the call stream; guards everything below

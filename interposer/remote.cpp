@@ -1,9 +1,20 @@
 #include "interposer/remote.h"
 
+#include "cudaabi/check.h"
+#include "protocol/call_kinds.h"
+
 namespace fastgpu::interposer {
 
-Result<std::unique_ptr<ReplyMessage>> ask(Client& client, CallMessage& call) {
-  auto reply = client.call(call.builder());
+void post(Client& client, CallMessage& call, std::span<const std::uint8_t> bulk) {
+  FASTGPU_CHECK(!protocol::expectsReply(call.call().asReader()), "posting call {} that gets a reply",
+                static_cast<int>(call.call().which()));
+  client.post(call.builder(), bulk);
+}
+
+Result<std::unique_ptr<ReplyMessage>> ask(Client& client, CallMessage& call, std::span<const std::uint8_t> bulk) {
+  FASTGPU_CHECK(protocol::expectsReply(call.call().asReader()), "asking call {} that gets no reply",
+                static_cast<int>(call.call().which()));
+  auto reply = client.call(call.builder(), bulk);
   if (!reply) return reply.status();
   auto result = static_cast<CUresult>((*reply)->get().getResult());
   if (result != CUDA_SUCCESS) {
@@ -28,8 +39,8 @@ CUresult resultOf(Client& client, const Result<std::unique_ptr<ReplyMessage>>& r
   return CUDA_SUCCESS;
 }
 
-CUresult askResult(Client& client, CallMessage& call, bool synchronizing) {
-  return resultOf(client, ask(client, call), synchronizing);
+CUresult askResult(Client& client, CallMessage& call, bool synchronizing, std::span<const std::uint8_t> bulk) {
+  return resultOf(client, ask(client, call, bulk), synchronizing);
 }
 
 std::vector<std::int64_t> valuesOf(const ReplyMessage& reply) {

@@ -30,13 +30,17 @@ CUresult remoteEntry(const char* name, Body&& body) noexcept {
   }
 }
 
+// Posts an asynchronous call. Which calls are posted is protocol::expectsReply's rule alone; a
+// call that gets a reply must be ask()ed, or the replies would fall out of step.
+void post(Client& client, CallMessage& call, std::span<const std::uint8_t> bulk = {});
 // Sends `call` and waits for the reply; a failed call becomes its Status.
-Result<std::unique_ptr<ReplyMessage>> ask(Client& client, CallMessage& call);
+Result<std::unique_ptr<ReplyMessage>> ask(Client& client, CallMessage& call, std::span<const std::uint8_t> bulk = {});
 // The CUresult of an answered call. Synchronizing calls also report the deferred errors of
 // asynchronous ones.
 CUresult resultOf(Client& client, const Result<std::unique_ptr<ReplyMessage>>& reply, bool synchronizing);
 // A call whose only answer is its result.
-CUresult askResult(Client& client, CallMessage& call, bool synchronizing = false);
+CUresult askResult(Client& client, CallMessage& call, bool synchronizing = false,
+                   std::span<const std::uint8_t> bulk = {});
 // The values of an answered call (empty on failure).
 std::vector<std::int64_t> valuesOf(const ReplyMessage& reply);
 

@@ -15,10 +15,29 @@ constexpr int kNestingLimit = 32;
 }  // namespace
 
 void appendMessage(capnp::MessageBuilder& message, std::vector<std::uint8_t>& batch) {
-  // TODO(perf): write the segments straight into the batch instead of through a flat array.
-  kj::Array<capnp::word> words = capnp::messageToFlatArray(message);
-  auto bytes = words.asBytes();
-  batch.insert(batch.end(), bytes.begin(), bytes.end());
+  // The standard flat-array layout, written straight into the batch: a segment table (count - 1,
+  // then each size in words, padded to a word), then the segments.
+  auto segments = message.getSegmentsForOutput();
+  std::size_t tableWords = (segments.size() + 2) / 2;
+  std::size_t words = tableWords;
+  for (auto segment : segments) words += segment.size();
+  std::size_t at = batch.size();
+  batch.resize(at + words * sizeof(capnp::word));
+  std::uint8_t* out = batch.data() + at;
+  std::memset(out, 0, tableWords * sizeof(capnp::word));
+  auto put = [&](std::size_t index, std::uint32_t value) { std::memcpy(out + index * 4, &value, 4); };
+  put(0, static_cast<std::uint32_t>(segments.size() - 1));
+  for (std::size_t i = 0; i < segments.size(); ++i) put(i + 1, static_cast<std::uint32_t>(segments[i].size()));
+  out += tableWords * sizeof(capnp::word);
+  for (auto segment : segments) {
+    std::memcpy(out, segment.begin(), segment.size() * sizeof(capnp::word));
+    out += segment.size() * sizeof(capnp::word);
+  }
+}
+
+std::span<const std::uint8_t> bulkPadding(std::uint64_t bytes) {
+  static constexpr std::uint8_t kZeros[sizeof(capnp::word)] = {};
+  return {kZeros, (sizeof(capnp::word) - bytes % sizeof(capnp::word)) % sizeof(capnp::word)};
 }
 
 MessageCursor::MessageCursor(std::span<const std::uint8_t> payload) {
@@ -28,7 +47,8 @@ MessageCursor::MessageCursor(std::span<const std::uint8_t> payload) {
                                                payload.size() / sizeof(capnp::word));
 }
 
-Result<std::unique_ptr<capnp::FlatArrayMessageReader>> MessageCursor::next() {
+Status MessageCursor::next(std::optional<capnp::FlatArrayMessageReader>& slot) {
+  slot.reset();
   if (misaligned_) {
     remaining_ = nullptr;
     return Status(ErrorKind::kFailed, CUDA_ERROR_INVALID_VALUE, "malformed batch: not a whole number of words");
@@ -36,17 +56,27 @@ Result<std::unique_ptr<capnp::FlatArrayMessageReader>> MessageCursor::next() {
   capnp::ReaderOptions options;
   options.traversalLimitInWords = kTraversalLimitWords;
   options.nestingLimit = kNestingLimit;
-  std::unique_ptr<capnp::FlatArrayMessageReader> reader;
-  kj::Maybe<kj::Exception> failure = kj::runCatchingExceptions(
-      [&] { reader = std::make_unique<capnp::FlatArrayMessageReader>(remaining_, options); });
+  kj::Maybe<kj::Exception> failure = kj::runCatchingExceptions([&] { slot.emplace(remaining_, options); });
   KJ_IF_MAYBE(exception, failure) {
+    slot.reset();
     remaining_ = nullptr;
     return Status(ErrorKind::kFailed, CUDA_ERROR_INVALID_VALUE,
                   fmt::format("malformed message: {}", exception->getDescription().cStr()));
   }
-  const capnp::word* end = reader->getEnd();
-  remaining_ = kj::ArrayPtr<const capnp::word>(end, remaining_.end());
-  return reader;
+  remaining_ = kj::ArrayPtr<const capnp::word>(slot->getEnd(), remaining_.end());
+  return Status::ok();
+}
+
+Result<std::span<const std::uint8_t>> MessageCursor::takeBulk(std::uint64_t bytes) {
+  std::uint64_t words = (bytes + sizeof(capnp::word) - 1) / sizeof(capnp::word);
+  if (misaligned_ || words > remaining_.size()) {
+    remaining_ = nullptr;
+    return Status(ErrorKind::kFailed, CUDA_ERROR_INVALID_VALUE,
+                  fmt::format("malformed batch: {} bulk bytes announced, fewer present", bytes));
+  }
+  std::span<const std::uint8_t> bulk(reinterpret_cast<const std::uint8_t*>(remaining_.begin()), bytes);
+  remaining_ = kj::ArrayPtr<const capnp::word>(remaining_.begin() + words, remaining_.end());
+  return bulk;
 }
 
 }  // namespace fastgpu::protocol

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -18,6 +19,9 @@ namespace fastgpu::protocol {
 // Appends `message` to `batch` (whose size stays a multiple of 8).
 void appendMessage(capnp::MessageBuilder& message, std::vector<std::uint8_t>& batch);
 
+// The zero padding that follows `bytes` bulk bytes so the next message starts on a word.
+std::span<const std::uint8_t> bulkPadding(std::uint64_t bytes);
+
 // Reads the messages of one frame payload in order. The payload must outlive the cursor and
 // every reader it returns.
 class MessageCursor {
@@ -25,9 +29,12 @@ class MessageCursor {
   explicit MessageCursor(std::span<const std::uint8_t> payload);
 
   bool done() const { return remaining_.size() == 0; }
-  // The next message. A payload that is not whole words or a message that does not decode
-  // fails with kFailed and a reason; the rest of the payload is then unusable.
-  Result<std::unique_ptr<capnp::FlatArrayMessageReader>> next();
+  // Reads the next message into `slot` (in place: no allocation on the per-call path). A payload
+  // that is not whole words or a message that does not decode fails with kFailed and a reason;
+  // the rest of the payload is then unusable.
+  Status next(std::optional<capnp::FlatArrayMessageReader>& slot);
+  // The `bytes` raw bulk bytes that follow the last message (and their padding to 8 bytes).
+  Result<std::span<const std::uint8_t>> takeBulk(std::uint64_t bytes);
 
  private:
   kj::ArrayPtr<const capnp::word> remaining_;

@@ -173,7 +173,7 @@ Status Session::executeCodeCall(wire::Call::Reader call, Answer& answer) {
                        CU_LAUNCH_PARAM_BUFFER_SIZE, &paramBytes, CU_LAUNCH_PARAM_END};
       auto attributes = launch.getAttributes();
       if (attributes.size() >= kMaxLaunchAttributes) return Status(CUDA_ERROR_INVALID_VALUE, "too many launch attributes");
-      std::array<CUlaunchAttribute, kMaxLaunchAttributes> converted{};
+      std::array<CUlaunchAttribute, kMaxLaunchAttributes> converted;  // set below as far as used
       for (unsigned i = 0; i < attributes.size(); ++i) {
         converted[i].id = static_cast<CUlaunchAttributeID>(attributes[i].getId());
         auto value = attributes[i].getValue();

@@ -14,7 +14,7 @@ std::uint64_t extent2D(std::uint64_t pitch, std::uint64_t rowBytes, std::uint64_
 
 }  // namespace
 
-Status Session::executeMemoryCall(wire::Call::Reader call, Answer& answer) {
+Status Session::executeMemoryCall(wire::Call::Reader call, std::span<const std::uint8_t> bulk, Answer& answer) {
   SessionState& state = *state_;
   switch (call.which()) {
     case wire::Call::MEM_GET_INFO: {
@@ -43,20 +43,19 @@ Status Session::executeMemoryCall(wire::Call::Reader call, Answer& answer) {
       auto stream = this->stream(copy.getStream(), copy.getPerThread());
       if (!stream) return stream.status();
       std::uint64_t bytes = copy.getBytes();
-      if (copy.getSrc() == 0) {  // host to device: the bytes came with the call
-        auto data = copy.getData();
-        if (Status status = state.checkDeviceRange(copy.getDst(), data.size()); !status) return status;
-        return driverResult(copy.getAsync() ? driver_.cuMemcpyHtoDAsync_v2(copy.getDst(), data.begin(), data.size(), *stream)
-                                            : driver_.cuMemcpyHtoD_v2(copy.getDst(), data.begin(), data.size()),
+      if (copy.getSrc() == 0) {  // host to device: the bytes follow the call in its frame
+        if (Status status = state.checkDeviceRange(copy.getDst(), bulk.size()); !status) return status;
+        return driverResult(copy.getAsync() ? driver_.cuMemcpyHtoDAsync_v2(copy.getDst(), bulk.data(), bulk.size(), *stream)
+                                            : driver_.cuMemcpyHtoD_v2(copy.getDst(), bulk.data(), bulk.size()),
                             "cuMemcpyHtoD");
       }
       if (Status status = state.checkDeviceRange(copy.getSrc(), bytes); !status) return status;
       if (copy.getDst() == 0) {  // device to host: the bytes go back in the reply
         if (bytes > protocol::kMaxCopyChunkBytes) return Status(CUDA_ERROR_INVALID_VALUE, "device-to-host chunk too large");
-        answer.kind = Answer::Kind::kData;
-        answer.data.resize(bytes);
-        CUresult result = driver_.cuMemcpyDtoHAsync_v2(answer.data.data(), copy.getSrc(), bytes, *stream);
+        if (staging_.size() < bytes) staging_.resize(bytes);
+        CUresult result = driver_.cuMemcpyDtoHAsync_v2(staging_.data(), copy.getSrc(), bytes, *stream);
         if (result == CUDA_SUCCESS) result = driver_.cuStreamSynchronize(*stream);
+        if (result == CUDA_SUCCESS) answer.bulk = std::span<const std::uint8_t>(staging_.data(), bytes);
         return driverResult(result, "cuMemcpyDtoH");
       }
       if (Status status = state.checkDeviceRange(copy.getDst(), bytes); !status) return status;

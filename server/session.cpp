@@ -26,8 +26,12 @@ void Session::run() {
     status = connection_->receive(payload);
     if (!status) break;
     replies.clear();
-    status = serveBatch(payload, replies);
-    if (status && !replies.empty()) status = connection_->send(replies);
+    std::span<const std::uint8_t> bulk;
+    status = serveBatch(payload, replies, bulk);
+    if (status && !replies.empty()) {
+      std::span<const std::uint8_t> parts[] = {replies, bulk, protocol::bulkPadding(bulk.size())};
+      status = connection_->send(parts);
+    }
   }
   if (status.kind() == ErrorKind::kDisconnected) {
     log_->info("session={} ended: {}", id_, status.message());
@@ -45,11 +49,11 @@ Status Session::handshake() {
   std::vector<std::uint8_t> payload;
   if (Status status = connection_->receive(payload); !status) return status;
   protocol::MessageCursor cursor(payload);
-  auto message = cursor.next();
-  if (!message) return message.status();
+  std::optional<capnp::FlatArrayMessageReader> message;
+  if (Status status = cursor.next(message); !status) return status;
   wire::Hello::Reader hello;
   Status decoded = protocol::decodeSafely("hello", [&] {
-    hello = (*message)->getRoot<wire::Hello>();
+    hello = message->getRoot<wire::Hello>();
     log_->info("session={} hello host={} pid={} cuda={} vgpu={}", id_, hello.getHost().cStr(), hello.getPid(),
                hello.getCudaVersion(), hello.getVgpu().cStr());
     return Status::ok();
@@ -100,21 +104,29 @@ Status Session::handshake() {
   return Status::ok();
 }
 
-Status Session::serveBatch(std::span<const std::uint8_t> payload, std::vector<std::uint8_t>& replies) {
+Status Session::serveBatch(std::span<const std::uint8_t> payload, std::vector<std::uint8_t>& replies,
+                           std::span<const std::uint8_t>& replyBulk) {
   protocol::MessageCursor cursor(payload);
+  std::optional<capnp::FlatArrayMessageReader> message;
   while (!cursor.done()) {
-    auto message = cursor.next();
-    if (!message) return message.status();
+    if (Status status = cursor.next(message); !status) return status;
     Status decoded = protocol::decodeSafely("call", [&] {
-      auto call = (*message)->getRoot<wire::Call>();
+      auto call = message->getRoot<wire::Call>();
+      std::span<const std::uint8_t> bulk;
+      if (call.isCopy() && call.getCopy().getSrc() == 0) {
+        auto taken = cursor.takeBulk(call.getCopy().getBytes());
+        if (!taken) return taken.status();
+        bulk = *taken;
+      }
       Answer answer;
       // A stale context id runs the call with no current context: the driver then answers
       // CUDA_ERROR_INVALID_CONTEXT for calls that need one.
       if (!state_->makeCurrent(call.getContext())) (void)state_->makeCurrent(0);
-      Status result = execute(call, answer);
+      Status result = execute(call, bulk, answer);
       if (!result) log_->debug("session={} call={} failed: {}", id_, static_cast<int>(call.which()), result.message());
       if (protocol::expectsReply(call)) {
         writeReply(result, answer, replies);
+        replyBulk = answer.bulk;
       } else if (!result && deferred_) {
         deferred_ = result;
       }
@@ -130,6 +142,7 @@ void Session::writeReply(const Status& status, const Answer& answer, std::vector
   auto reply = builder.initRoot<wire::Reply>();
   reply.setResult(status.code());
   if (!status) reply.setMessage(status.message());
+  reply.setBulkBytes(answer.bulk.size());
   reply.setDeferredError(deferred_.code());
   if (!deferred_) reply.setDeferredMessage(deferred_.message());
   deferred_ = Status::ok();
@@ -163,7 +176,7 @@ void Session::writeReply(const Status& status, const Answer& answer, std::vector
   protocol::appendMessage(builder, replies);
 }
 
-Status Session::execute(wire::Call::Reader call, Answer& answer) {
+Status Session::execute(wire::Call::Reader call, std::span<const std::uint8_t> bulk, Answer& answer) {
   switch (call.which()) {
     case wire::Call::PRIMARY_RETAIN:
     case wire::Call::PRIMARY_RELEASE:
@@ -183,7 +196,7 @@ Status Session::execute(wire::Call::Reader call, Answer& answer) {
     case wire::Call::COPY:
     case wire::Call::COPY2_D:
     case wire::Call::MEMSET:
-      return executeMemoryCall(call, answer);
+      return executeMemoryCall(call, bulk, answer);
     case wire::Call::STREAM_CREATE:
     case wire::Call::STREAM_DESTROY:
     case wire::Call::STREAM_QUERY:

@@ -25,6 +25,7 @@ struct Answer {
   std::uint64_t handle = 0;
   std::vector<std::int64_t> values;
   std::vector<std::uint8_t> data;
+  std::span<const std::uint8_t> bulk;  // sent raw after the reply (device-to-host copies)
   struct Kernel {
     std::string name;
     std::uint64_t handle;
@@ -49,13 +50,16 @@ class Session {
 
  private:
   Status handshake();
-  Status serveBatch(std::span<const std::uint8_t> payload, std::vector<std::uint8_t>& replies);
-  Status execute(wire::Call::Reader call, Answer& answer);
+  // Runs the calls of one frame; a call that gets a reply leaves it in `replies` and its bulk
+  // bytes in `replyBulk`.
+  Status serveBatch(std::span<const std::uint8_t> payload, std::vector<std::uint8_t>& replies,
+                    std::span<const std::uint8_t>& replyBulk);
+  Status execute(wire::Call::Reader call, std::span<const std::uint8_t> bulk, Answer& answer);
   void writeReply(const Status& status, const Answer& answer, std::vector<std::uint8_t>& replies);
 
   // Dispatch by group (dispatch_*.cpp). Each returns the call's result.
   Status executeContextCall(wire::Call::Reader call, Answer& answer);
-  Status executeMemoryCall(wire::Call::Reader call, Answer& answer);
+  Status executeMemoryCall(wire::Call::Reader call, std::span<const std::uint8_t> bulk, Answer& answer);
   Status executeStreamCall(wire::Call::Reader call, Answer& answer);
   Status executeCodeCall(wire::Call::Reader call, Answer& answer);
 
@@ -71,6 +75,7 @@ class Session {
   std::shared_ptr<spdlog::logger> log_;
   std::unique_ptr<SessionState> state_;  // reset when the session ends: frees everything
   Status deferred_;  // the first error of asynchronous calls since the last reply
+  std::vector<std::uint8_t> staging_;  // device-to-host data on its way out; reused
   std::atomic<bool> finished_{false};
 };
 

@@ -70,13 +70,15 @@ struct LaunchAttribute {
 
 struct Copy {
   dst @0 :UInt64;             # a device address (0 when the destination is the client)
-  src @1 :UInt64;             # a device address (0 when the source is the data below)
-  bytes @2 :UInt64;
-  data @3 :Data;              # host-to-device payload
+  src @1 :UInt64;             # a device address (0 when the source is the bulk bytes)
+  bytes @2 :UInt64;           # host to device: the bulk bytes that follow this message
+  data @3 :Data;              # unused (reserved)
   stream @4 :UInt64;
   async @5 :Bool;
   perThread @6 :Bool;
 }
+# Bulk bytes: a host-to-device Copy is followed in its frame by `bytes` raw bytes, padded to a
+# multiple of 8; a Reply with bulkBytes > 0 likewise. Bulk data is never copied into a message.
 
 struct Copy2D {
   dst @0 :UInt64;
@@ -178,6 +180,7 @@ struct Reply {
   message @1 :Text;           # why, when it failed
   deferredError @2 :Int32;    # the first error of asynchronous calls since the last reply
   deferredMessage @3 :Text;
+  bulkBytes @9 :UInt64;       # raw bytes that follow this reply in its frame (device-to-host data)
   union {
     none @4 :Void;
     handle @5 :UInt64;

@@ -37,27 +37,36 @@ class RawClient {
   }
 
   // Sends one call; returns (result, reply payload) when it expects a reply.
+  // Sends one call (with bulk bytes after it); when it gets a reply, returns the result, the
+  // values, and the reply's bulk bytes in `bulkBack`.
   template <typename Build>
-  std::pair<CUresult, std::vector<std::int64_t>> call(Build&& build, std::uint64_t* handle = nullptr) {
+  std::pair<CUresult, std::vector<std::int64_t>> call(Build&& build, std::uint64_t* handle = nullptr,
+                                                      std::span<const std::uint8_t> bulk = {},
+                                                      std::vector<std::uint8_t>* bulkBack = nullptr) {
     capnp::MallocMessageBuilder message;
     auto root = message.initRoot<wire::Call>();
     root.setContext(context);
     build(root);
     std::vector<std::uint8_t> bytes;
     protocol::appendMessage(message, bytes);
-    if (!connection_->send(bytes)) return {CUDA_ERROR_UNKNOWN, {}};
+    std::span<const std::uint8_t> parts[] = {bytes, bulk, protocol::bulkPadding(bulk.size())};
+    if (!connection_->send(parts)) return {CUDA_ERROR_UNKNOWN, {}};
     if (!protocol::expectsReply(root.asReader())) return {CUDA_SUCCESS, {}};
     std::vector<std::uint8_t> payload;
     if (!connection_->receive(payload)) return {CUDA_ERROR_DEVICE_UNAVAILABLE, {}};
     protocol::MessageCursor cursor(payload);
-    auto reader = cursor.next();
-    if (!reader) return {CUDA_ERROR_UNKNOWN, {}};
-    auto reply = (*reader)->getRoot<wire::Reply>();
+    std::optional<capnp::FlatArrayMessageReader> reader;
+    if (!cursor.next(reader)) return {CUDA_ERROR_UNKNOWN, {}};
+    auto reply = reader->getRoot<wire::Reply>();
     std::vector<std::int64_t> values;
     if (reply.isValues()) {
       for (auto value : reply.getValues()) values.push_back(value);
     }
     if (reply.isHandle() && handle != nullptr) *handle = reply.getHandle();
+    if (bulkBack != nullptr && reply.getBulkBytes() > 0) {
+      auto taken = cursor.takeBulk(reply.getBulkBytes());
+      if (taken) bulkBack->assign(taken->begin(), taken->end());
+    }
     return {static_cast<CUresult>(reply.getResult()), values};
   }
 
@@ -155,11 +164,13 @@ TEST_F(ServerTest, CopiesOutsideTheSessionsAllocationsAreRejected) {
   std::uint64_t base = client.allocate(4096);
   std::vector<std::uint8_t> bytes(200, 1);
   // Receive a copy that runs past the allocation. Expect: CUDA_ERROR_INVALID_VALUE.
-  auto past = client.call([&](wire::Call::Builder c) {
-    auto copy = c.initCopy();
-    copy.setDst(base + 4000);
-    copy.setData(kj::arrayPtr(bytes.data(), bytes.size()));
-  });
+  auto past = client.call(
+      [&](wire::Call::Builder c) {
+        auto copy = c.initCopy();
+        copy.setDst(base + 4000);
+        copy.setBytes(bytes.size());
+      },
+      nullptr, bytes);
   EXPECT_EQ(past.first, CUDA_ERROR_INVALID_VALUE);
   // Another session's memory is outside this one's allocations too.
   RawClient other(url);
@@ -232,12 +243,14 @@ TEST_F(ServerTest, AClientKilledInTheMiddleOfABigCopyGetsItsMemoryFreed) {
     // Post 10 of the 32 chunks of a 256 MiB copy, then die.
     std::vector<std::uint8_t> chunk(protocol::kMaxCopyChunkBytes, 0x42);
     for (int i = 0; i < 10; ++i) {
-      dying.call([&](wire::Call::Builder c) {
-        auto copy = c.initCopy();
-        copy.setDst(base + static_cast<std::uint64_t>(i) * chunk.size());
-        copy.setData(kj::arrayPtr(chunk.data(), chunk.size()));
-        copy.setAsync(true);
-      });
+      dying.call(
+          [&](wire::Call::Builder c) {
+            auto copy = c.initCopy();
+            copy.setDst(base + static_cast<std::uint64_t>(i) * chunk.size());
+            copy.setBytes(chunk.size());
+            copy.setAsync(true);
+          },
+          nullptr, chunk);
     }
   }  // the connection closes here, mid-copy
   EXPECT_TRUE(eventually([&] { return observer.freeMemory() == freeBefore; }))
@@ -252,29 +265,23 @@ TEST_F(ServerTest, TwoConcurrentClientsEachGetTheirOwnResults) {
     std::vector<std::uint8_t> bytes(kMiB, value);
     ok = true;
     for (int round = 0; round < 20 && ok; ++round) {
-      client.call([&](wire::Call::Builder c) {
-        auto copy = c.initCopy();
-        copy.setDst(base);
-        copy.setData(kj::arrayPtr(bytes.data(), bytes.size()));
-        copy.setAsync(true);
-      });
-      capnp::MallocMessageBuilder message;
-      auto root = message.initRoot<wire::Call>();
-      root.setContext(client.context);
-      auto copy = root.initCopy();
-      copy.setSrc(base);
-      copy.setBytes(kMiB);
-      std::vector<std::uint8_t> request;
-      protocol::appendMessage(message, request);
-      ok = client.connection().send(request).isOk();
-      std::vector<std::uint8_t> payload;
-      ok = ok && client.connection().receive(payload).isOk();
-      protocol::MessageCursor cursor(payload);
-      auto reader = cursor.next();
-      ok = ok && reader.isOk();
-      if (!ok) break;
-      auto data = (*reader)->getRoot<wire::Reply>().getData();
-      ok = data.size() == kMiB && std::all_of(data.begin(), data.end(), [&](auto b) { return b == value; });
+      client.call(
+          [&](wire::Call::Builder c) {
+            auto copy = c.initCopy();
+            copy.setDst(base);
+            copy.setBytes(bytes.size());
+            copy.setAsync(true);
+          },
+          nullptr, bytes);
+      std::vector<std::uint8_t> back;
+      auto read = client.call(
+          [&](wire::Call::Builder c) {
+            auto copy = c.initCopy();
+            copy.setSrc(base);
+            copy.setBytes(kMiB);
+          },
+          nullptr, {}, &back);
+      ok = read.first == CUDA_SUCCESS && back == bytes;
     }
   };
   bool firstOk = false, secondOk = false;

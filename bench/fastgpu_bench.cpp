@@ -1,0 +1,246 @@
+// FastGPU benchmarks. Each measures FastGPU and its baseline in the same run and prints the ratio
+// (these machines are noisy: only ratios measured together mean anything).
+//
+//   fastgpu_bench latency   --interposer LIB            sync round trip vs a raw TCP ping-pong
+//   fastgpu_bench launches  --interposer LIB --cudasim LIB --fatbin F   remote vs native launches
+//   fastgpu_bench bandwidth --interposer LIB            256 MiB copies vs raw TCP throughput
+//
+// The interposer needs FASTGPU_SERVER (scripts/bench.sh starts a server on cudasim).
+#include <dlfcn.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "cudaabi/driver_symbols.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using fastgpu::cudaabi::DriverTable;
+
+double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+DriverTable loadDriver(const std::string& path) {
+  void* library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (library == nullptr) {
+    std::fprintf(stderr, "cannot load %s: %s\n", path.c_str(), dlerror());
+    std::exit(1);
+  }
+  auto table = fastgpu::cudaabi::loadDriverTable(library, path);
+  if (!table || table->cuInit(0) != CUDA_SUCCESS) {
+    std::fprintf(stderr, "cuInit failed on %s\n", path.c_str());
+    std::exit(1);
+  }
+  return *table;
+}
+
+void check(CUresult result, const char* what) {
+  if (result != CUDA_SUCCESS) {
+    std::fprintf(stderr, "%s failed: %d\n", what, static_cast<int>(result));
+    std::exit(1);
+  }
+}
+
+CUcontext useDevice(const DriverTable& d) {
+  CUcontext context = nullptr;
+  check(d.cuDevicePrimaryCtxRetain(&context, 0), "cuDevicePrimaryCtxRetain");
+  check(d.cuCtxSetCurrent(context), "cuCtxSetCurrent");
+  return context;
+}
+
+// A loopback TCP pair of plain sockets (no framing): the baseline.
+struct SocketPair {
+  int client = -1;
+  int server = -1;
+  SocketPair() {
+    int listener = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+    socklen_t length = sizeof(address);
+    getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+    listen(listener, 1);
+    client = socket(AF_INET, SOCK_STREAM, 0);
+    connect(client, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+    server = accept(listener, nullptr, nullptr);
+    close(listener);
+    int one = 1;
+    setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    setsockopt(server, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  }
+  ~SocketPair() {
+    close(client);
+    close(server);
+  }
+};
+
+bool readAll(int fd, char* data, std::size_t bytes) {
+  while (bytes > 0) {
+    ssize_t got = recv(fd, data, bytes, 0);
+    if (got <= 0) return false;
+    data += got;
+    bytes -= static_cast<std::size_t>(got);
+  }
+  return true;
+}
+
+bool writeAll(int fd, const char* data, std::size_t bytes) {
+  while (bytes > 0) {
+    ssize_t sent = send(fd, data, bytes, MSG_NOSIGNAL);
+    if (sent <= 0) return false;
+    data += sent;
+    bytes -= static_cast<std::size_t>(sent);
+  }
+  return true;
+}
+
+double median(std::vector<double> samples) {
+  std::sort(samples.begin(), samples.end());
+  return samples[samples.size() / 2];
+}
+
+double percentile(std::vector<double> samples, double p) {
+  std::sort(samples.begin(), samples.end());
+  return samples[static_cast<std::size_t>(p * static_cast<double>(samples.size() - 1))];
+}
+
+// ---- sync round trip ----
+int latency(const std::string& interposer, int iterations) {
+  const DriverTable d = loadDriver(interposer);
+  useDevice(d);
+  CUstream stream;
+  check(d.cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+  std::vector<double> remote;
+  for (int i = 0; i < iterations + 100; ++i) {
+    auto start = Clock::now();
+    check(d.cuStreamQuery(stream), "cuStreamQuery");
+    if (i >= 100) remote.push_back(seconds(Clock::now() - start) * 1e6);
+  }
+  // The same sizes as a cuStreamQuery and its reply: about 64 and 64 bytes with framing.
+  constexpr std::size_t kRequest = 64, kReply = 64;
+  SocketPair pair;
+  std::thread echo([&] {
+    char buffer[kRequest];
+    std::vector<char> reply(kReply, 1);
+    while (readAll(pair.server, buffer, kRequest) && writeAll(pair.server, reply.data(), kReply)) {
+    }
+  });
+  std::vector<double> raw;
+  std::vector<char> request(kRequest, 2), reply(kReply);
+  for (int i = 0; i < iterations + 100; ++i) {
+    auto start = Clock::now();
+    writeAll(pair.client, request.data(), kRequest);
+    readAll(pair.client, reply.data(), kReply);
+    if (i >= 100) raw.push_back(seconds(Clock::now() - start) * 1e6);
+  }
+  shutdown(pair.client, SHUT_RDWR);
+  echo.join();
+  double ratio = median(remote) / median(raw);
+  std::printf("sync round trip: FastGPU median %.1f us (p99 %.1f), raw TCP median %.1f us (p99 %.1f); ratio %.2fx "
+              "(target <= 1.5x)\n",
+              median(remote), percentile(remote, 0.99), median(raw), percentile(raw, 0.99), ratio);
+  return 0;
+}
+
+// ---- launch throughput ----
+double launchRate(const DriverTable& d, const std::vector<char>& image, int launches) {
+  useDevice(d);
+  CUmodule module;
+  check(d.cuModuleLoadData(&module, image.data()), "cuModuleLoadData");
+  CUfunction spin;
+  check(d.cuModuleGetFunction(&spin, module, "fastgpu_spin"), "cuModuleGetFunction");
+  unsigned long long micros = 0;
+  void* params[] = {&micros};
+  check(d.cuCtxSynchronize(), "cuCtxSynchronize");
+  auto start = Clock::now();
+  for (int i = 0; i < launches; ++i) check(d.cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, nullptr, params, nullptr), "launch");
+  auto issued = Clock::now();
+  check(d.cuCtxSynchronize(), "cuCtxSynchronize");
+  auto done = Clock::now();
+  std::printf("  %d launches issued in %.1f ms, all done after %.1f ms\n", launches, seconds(issued - start) * 1e3,
+              seconds(done - start) * 1e3);
+  return launches / seconds(done - start);
+}
+
+int launches(const std::string& interposer, const std::string& cudasim, const std::string& fatbin, int count) {
+  std::ifstream file(fatbin, std::ios::binary);
+  std::vector<char> image((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  double native = launchRate(loadDriver(cudasim), image, count);
+  double remote = launchRate(loadDriver(interposer), image, count);
+  std::printf("launch throughput (%d empty launches, one synchronize): FastGPU %.0f/s, native cudasim %.0f/s; "
+              "ratio %.2fx (target >= 0.5x)\n",
+              count, remote, native, remote / native);
+  return 0;
+}
+
+// ---- bandwidth ----
+int bandwidth(const std::string& interposer, std::size_t bytes) {
+  const DriverTable d = loadDriver(interposer);
+  useDevice(d);
+  std::vector<char> host(bytes, 3), back(bytes);
+  CUdeviceptr device;
+  check(d.cuMemAlloc_v2(&device, bytes), "cuMemAlloc");
+  check(d.cuMemcpyHtoD_v2(device, host.data(), bytes), "warm-up");
+  auto start = Clock::now();
+  check(d.cuMemcpyHtoD_v2(device, host.data(), bytes), "cuMemcpyHtoD");
+  double toDevice = static_cast<double>(bytes) / seconds(Clock::now() - start) / 1e9;
+  start = Clock::now();
+  check(d.cuMemcpyDtoH_v2(back.data(), device, bytes), "cuMemcpyDtoH");
+  double toHost = static_cast<double>(bytes) / seconds(Clock::now() - start) / 1e9;
+  if (back != host) {
+    std::fprintf(stderr, "bandwidth: data came back wrong\n");
+    return 1;
+  }
+  SocketPair pair;
+  std::vector<char> buffer(bytes, 0);  // touched before timing, like the copies' buffers
+  std::thread sink([&] {
+    readAll(pair.server, buffer.data(), bytes);
+    writeAll(pair.server, "k", 1);
+  });
+  start = Clock::now();
+  writeAll(pair.client, host.data(), bytes);
+  char ack;
+  readAll(pair.client, &ack, 1);
+  double raw = static_cast<double>(bytes) / seconds(Clock::now() - start) / 1e9;
+  sink.join();
+  std::printf("256 MiB copies: host to device %.2f GB/s (%.2fx), device to host %.2f GB/s (%.2fx), raw TCP %.2f GB/s "
+              "(target >= 0.7x)\n",
+              toDevice, toDevice / raw, toHost, toHost / raw, raw);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"FastGPU benchmarks: each prints its ratio against a baseline measured in the same run"};
+  app.require_subcommand(1);
+  std::string interposer, cudasim, fatbin;
+  int iterations = 2000, count = 100000;
+  auto* lat = app.add_subcommand("latency", "sync call round trip vs raw TCP ping-pong");
+  lat->add_option("--interposer", interposer)->required();
+  lat->add_option("--iterations", iterations);
+  auto* launch = app.add_subcommand("launches", "launch throughput, remote vs native cudasim");
+  launch->add_option("--interposer", interposer)->required();
+  launch->add_option("--cudasim", cudasim)->required();
+  launch->add_option("--fatbin", fatbin)->required();
+  launch->add_option("--count", count);
+  auto* bw = app.add_subcommand("bandwidth", "256 MiB copies vs raw TCP throughput");
+  bw->add_option("--interposer", interposer)->required();
+  CLI11_PARSE(app, argc, argv);
+  if (lat->parsed()) return latency(interposer, iterations);
+  if (launch->parsed()) return launches(interposer, cudasim, fatbin, count);
+  return bandwidth(interposer, 256ULL << 20);
+}

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "cudaabi/byte_size.h"
 #include "cudaabi/result.h"
 
 namespace fastgpu::sim {
@@ -21,10 +22,6 @@ struct SimConfig {
   std::uint64_t memoryBytes = 80ULL << 30;
   std::vector<std::string> twinPlugins;
 };
-
-// Parses "80GiB", "512 MiB", "2GB", "4096", ... into bytes. Units: B, KiB/MiB/GiB/TiB (and
-// K/M/G/T, KB/MB/GB/TB, all powers of 1024, as memory sizes conventionally are).
-Result<std::uint64_t> parseByteSize(std::string_view text);
 
 // Reads the FASTGPU_SIM_* variables; a bad value fails with the variable named.
 Result<SimConfig> loadSimConfig();

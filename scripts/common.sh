@@ -10,7 +10,7 @@ FASTGPU_CUDA_ROOT="${FASTGPU_CUDA_ROOT:-/usr/local/cuda}"
 FASTGPU_PACKAGES=(
   cmake ninja-build g++ pkg-config python3
   libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libzstd-dev liblz4-dev libcli11-dev capnproto libcapnp-dev libtomlplusplus-dev
+  libzstd-dev liblz4-dev libcli11-dev capnproto libcapnp-dev libtomlplusplus-dev libssl-dev
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*"; }

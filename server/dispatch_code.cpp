@@ -35,16 +35,29 @@ Result<CUfunction> Session::function(std::uint64_t id) {
 Status Session::loadCode(std::span<const std::uint8_t> image, bool library, Answer& answer) {
   auto parsed = cudaabi::parseKernelImage(image);
   if (!parsed) return parsed.status();
+  // Module globals are device memory too: they count against the quota (charged to the handle).
+  std::uint64_t globalBytes = 0;
+  for (const auto& global : parsed->globals) globalBytes += global.size;
   if (library) {
     CUlibrary loaded = nullptr;
     CUresult result = driver_.cuLibraryLoadData(&loaded, image.data(), nullptr, nullptr, 0, nullptr, nullptr, 0);
     if (result != CUDA_SUCCESS) return driverResult(result, "cuLibraryLoadData");
     answer.handle = state_->add(HandleKind::kLibrary, loaded);
+    if (Status charged = state_->charge(answer.handle, globalBytes); !charged) {
+      state_->remove(answer.handle);
+      driver_.cuLibraryUnload(loaded);
+      return charged;
+    }
   } else {
     CUmodule loaded = nullptr;
     CUresult result = driver_.cuModuleLoadData(&loaded, image.data());
     if (result != CUDA_SUCCESS) return driverResult(result, "cuModuleLoadData");
     answer.handle = state_->add(HandleKind::kModule, loaded, state_->current());
+    if (Status charged = state_->charge(answer.handle, globalBytes); !charged) {
+      state_->remove(answer.handle);
+      driver_.cuModuleUnload(loaded);
+      return charged;
+    }
   }
   answer.kind = Answer::Kind::kModule;
   void* owner = *state_->find(library ? HandleKind::kLibrary : HandleKind::kModule, answer.handle);

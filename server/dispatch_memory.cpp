@@ -2,6 +2,8 @@
 // checkDeviceRange before the driver sees it.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "protocol/call_kinds.h"
 #include "server/session.h"
 
@@ -20,24 +22,22 @@ Status Session::executeMemoryCall(wire::Call::Reader call, std::span<const std::
     case wire::Call::MEM_GET_INFO: {
       std::size_t free = 0, total = 0;
       CUresult result = driver_.cuMemGetInfo_v2(&free, &total);
+      // A vGPU sees its own quota: what is left of it (never more than the GPU has free).
+      if (const scheduler::MemoryQuota* quota = state.lease().quota()) {
+        free = std::min<std::size_t>(free, quota->available());
+        total = quota->limit();
+      }
       answer.setValues({static_cast<std::int64_t>(free), static_cast<std::int64_t>(total)});
       return driverResult(result, "cuMemGetInfo");
     }
     case wire::Call::MEM_ALLOC: {
-      CUdeviceptr base = 0;
-      if (Status status = driverResult(driver_.cuMemAlloc_v2(&base, call.getMemAlloc()), "cuMemAlloc"); !status) {
-        return status;
-      }
-      state.addAllocation(base, call.getMemAlloc(), state.current());
-      answer.setHandle(base);
+      auto base = state.allocate(call.getMemAlloc());
+      if (!base) return base.status();
+      answer.setHandle(*base);
       return Status::ok();
     }
-    case wire::Call::MEM_FREE: {
-      std::uint64_t base = call.getMemFree();
-      if (base == 0) return Status::ok();
-      if (Status status = state.removeAllocation(base); !status) return status;
-      return driverResult(driver_.cuMemFree_v2(base), "cuMemFree");
-    }
+    case wire::Call::MEM_FREE:
+      return call.getMemFree() == 0 ? Status::ok() : state.free(call.getMemFree());
     case wire::Call::COPY: {
       auto copy = call.getCopy();
       auto stream = this->stream(copy.getStream(), copy.getPerThread());

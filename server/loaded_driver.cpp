@@ -2,6 +2,8 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "cudaabi/error_strings.h"
@@ -23,6 +25,30 @@ Result<std::unique_ptr<LoadedDriver>> LoadedDriver::load(const std::string& path
   int version = 0;
   table->cuDriverGetVersion(&version);
   return std::unique_ptr<LoadedDriver>(new LoadedDriver(handle, *table, path, version));
+}
+
+Result<std::vector<scheduler::PhysicalGpu>> LoadedDriver::devices(const std::vector<int>& only) const {
+  int count = 0;
+  table_.cuDeviceGetCount(&count);
+  std::vector<scheduler::PhysicalGpu> devices;
+  for (int ordinal = 0; ordinal < count; ++ordinal) {
+    if (!only.empty() && std::find(only.begin(), only.end(), ordinal) == only.end()) continue;
+    CUuuid uuid{};
+    std::size_t memory = 0;
+    table_.cuDeviceGetUuid_v2(&uuid, ordinal);
+    table_.cuDeviceTotalMem_v2(&memory, ordinal);
+    const auto* b = reinterpret_cast<const unsigned char*>(uuid.bytes);
+    std::string text = fmt::format("GPU-{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
+                                   b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+                                   b[14], b[15]);
+    devices.push_back(scheduler::PhysicalGpu{ordinal, text, memory});
+  }
+  for (int wanted : only) {
+    if (wanted < 0 || wanted >= count) {
+      return Status(CUDA_ERROR_INVALID_DEVICE, fmt::format("gpus names GPU {}, but the driver has {} GPU(s)", wanted, count));
+    }
+  }
+  return devices;
 }
 
 // The library stays loaded: driver threads may outlive this object until the process exits.

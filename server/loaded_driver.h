@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cudaabi/driver_symbols.h"
+#include "scheduler/vgpu_registry.h"
 
 namespace fastgpu::server {
 
@@ -19,6 +20,9 @@ class LoadedDriver {
   LoadedDriver& operator=(const LoadedDriver&) = delete;
 
   const cudaabi::DriverTable& api() const { return table_; }
+  // The driver's devices (ordinal, "GPU-..." UUID, total memory), restricted to `only` when it
+  // is not empty; fails naming an ordinal that does not exist.
+  Result<std::vector<scheduler::PhysicalGpu>> devices(const std::vector<int>& only) const;
   const std::string& path() const { return path_; }
   int version() const { return version_; }
 

@@ -1,11 +1,11 @@
-// fastgpu-server: runs CUDA calls of remote clients on the GPUs of this host.
+// fastgpu-server: runs CUDA calls of remote clients on the GPUs of this host, as vGPUs.
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
-#include <toml++/toml.h>
 
 #include <thread>
 
+#include "scheduler/server_config.h"
 #include "server/logging.h"
 #include "server/server.h"
 
@@ -18,42 +18,34 @@ struct Options {
   std::string logLevel = "info";
 };
 
-// Reads the keys this version understands from the TOML config; the command line wins.
-bool applyConfig(Options& options) {
-  if (options.config.empty()) return true;
-  try {
-    toml::table config = toml::parse_file(options.config);
-    if (options.listen.empty()) {
-      if (auto* urls = config["listen"].as_array()) {
-        for (auto& url : *urls) {
-          if (auto text = url.value<std::string>()) options.listen.push_back(*text);
-        }
-      }
-    }
-    if (options.driver.empty()) options.driver = config["driver"].value_or(std::string{});
-  } catch (const toml::parse_error& error) {
-    fmt::print(stderr, "fastgpu-server: {}:{}:{}: {}\n", options.config, error.source().begin.line,
-               error.source().begin.column, error.description());
-    return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   Options options;
-  CLI::App app{"fastgpu-server: runs the CUDA calls of FastGPU clients on this host's GPUs"};
+  CLI::App app{"fastgpu-server: runs the CUDA calls of FastGPU clients on this host's GPUs, shared as vGPUs"};
   app.add_option("--listen", options.listen, "where to listen, e.g. tcp://0.0.0.0:7600 (repeatable)");
   app.add_option("--driver", options.driver,
                  "the libcuda.so.1 to load (default: the system's; cudasim's for tests and demos)");
-  app.add_option("--config", options.config, "a TOML configuration file (keys: listen, driver)")
-      ->check(CLI::ExistingFile);
+  app.add_option("--config", options.config,
+                 "a TOML configuration file with the vGPUs (see deploy/fastgpu-server.toml); without one, every "
+                 "client gets every GPU and no quota");
   app.add_option("--log-level", options.logLevel, "trace, debug, info, warn, error or off");
+  app.footer("Command-line options override the file's listen and driver.");
   CLI11_PARSE(app, argc, argv);
-  if (!applyConfig(options)) return 2;
-  if (options.listen.empty()) options.listen.push_back("tcp://127.0.0.1:7600");
-  if (options.driver.empty()) options.driver = "libcuda.so.1";
+
+  fastgpu::scheduler::ServerConfig config;
+  if (!options.config.empty()) {
+    auto loaded = fastgpu::scheduler::loadServerConfig(options.config);
+    if (!loaded) {
+      fmt::print(stderr, "fastgpu-server: {}\n", loaded.status().message());
+      return 2;
+    }
+    config = std::move(*loaded);
+  }
+  if (!options.listen.empty()) config.listen = options.listen;
+  if (!options.driver.empty()) config.driver = options.driver;
+  if (config.listen.empty()) config.listen.push_back("tcp://127.0.0.1:7600");
+  if (config.driver.empty()) config.driver = "libcuda.so.1";
   auto log = fastgpu::server::serverLogger();
   log->set_level(spdlog::level::from_str(options.logLevel));
 
@@ -65,13 +57,27 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  auto driver = fastgpu::server::LoadedDriver::load(options.driver);
+  auto driver = fastgpu::server::LoadedDriver::load(config.driver);
   if (!driver) {
     log->error("{}", driver.status().message());
     return 1;
   }
+  auto gpus = (*driver)->devices(config.gpus);
+  if (!gpus) {
+    log->error("{}", gpus.status().message());
+    return 1;
+  }
+  auto registry = fastgpu::scheduler::VgpuRegistry::create(config.vgpus, *gpus, config.placement);
+  if (!registry) {
+    log->error("{}", registry.status().message());
+    return 1;
+  }
+  if ((*registry)->open()) log->warn("no vGPUs configured: every client gets every GPU, without quotas");
+  for (const auto& vgpu : (*registry)->vgpus()) {
+    log->info("vgpu={} gpu={} memory={}", vgpu->spec().name, vgpu->physicalGpu(), vgpu->spec().memoryBytes);
+  }
   std::vector<std::unique_ptr<fastgpu::protocol::Listener>> listeners;
-  for (const auto& url : options.listen) {
+  for (const auto& url : config.listen) {
     auto listener = fastgpu::protocol::listen(url);
     if (!listener) {
       log->error("cannot listen on {}: {}", url, listener.status().message());
@@ -82,7 +88,7 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     listeners.push_back(std::move(*listener));
   }
-  fastgpu::server::Server server(std::move(*driver), std::move(listeners));
+  fastgpu::server::Server server(std::move(*driver), std::move(*registry), std::move(listeners));
   std::thread signalThread([&] {
     int received = 0;
     sigwait(&stopSignals, &received);
@@ -90,10 +96,7 @@ int main(int argc, char** argv) {
     server.stop();
   });
   server.run();
-  // run() returns only after stop(): the signal thread has finished or is about to.
-  if (signalThread.joinable()) {
-    pthread_kill(signalThread.native_handle(), SIGTERM);
-    signalThread.join();
-  }
+  // run() returns only after stop(): the signal thread has finished.
+  signalThread.join();
   return 0;
 }

@@ -18,7 +18,8 @@ namespace fastgpu::server {
 
 class Server {
  public:
-  Server(std::unique_ptr<LoadedDriver> driver, std::vector<std::unique_ptr<protocol::Listener>> listeners);
+  Server(std::unique_ptr<LoadedDriver> driver, std::unique_ptr<scheduler::VgpuRegistry> registry,
+         std::vector<std::unique_ptr<protocol::Listener>> listeners);
   ~Server();
 
   void run();
@@ -34,6 +35,7 @@ class Server {
   };
 
   std::unique_ptr<LoadedDriver> driver_;
+  std::unique_ptr<scheduler::VgpuRegistry> registry_;
   std::vector<std::unique_ptr<protocol::Listener>> listeners_;
   std::mutex mutex_;  // guards sessions_ and nextSession_
   std::list<RunningSession> sessions_;

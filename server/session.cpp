@@ -11,9 +11,9 @@
 
 namespace fastgpu::server {
 
-Session::Session(std::unique_ptr<protocol::Connection> connection, const LoadedDriver& driver, std::uint64_t id)
-    : connection_(std::move(connection)), driver_(driver.api()), id_(id), log_(serverLogger()),
-      state_(std::make_unique<SessionState>(driver.api())) {}
+Session::Session(std::unique_ptr<protocol::Connection> connection, const LoadedDriver& driver,
+                 scheduler::VgpuRegistry& registry, std::uint64_t id)
+    : connection_(std::move(connection)), driver_(driver.api()), registry_(registry), id_(id), log_(serverLogger()) {}
 
 Session::~Session() = default;
 
@@ -33,7 +33,7 @@ void Session::run() {
       status = connection_->send(parts);
     }
   }
-  if (status.kind() == ErrorKind::kDisconnected) {
+  if (status.kind() == ErrorKind::kDisconnected || !state_) {
     log_->info("session={} ended: {}", id_, status.message());
   } else {
     log_->warn("session={} ended: {}", id_, status.message());
@@ -67,17 +67,31 @@ Status Session::handshake() {
   int version = 0;
   driver_.cuDriverGetVersion(&version);
   welcome.setDriverVersion(version);
-  bool compatible = hello.getProtocolVersion() == wire::PROTOCOL_VERSION;
-  welcome.setResult(compatible ? CUDA_SUCCESS : CUDA_ERROR_NOT_SUPPORTED);
-  if (!compatible) {
-    welcome.setMessage(fmt::format("protocol version {} is not supported (the server speaks {})",
-                                   hello.getProtocolVersion(), wire::PROTOCOL_VERSION));
+  Status admitted = Status::ok();
+  if (hello.getProtocolVersion() != wire::PROTOCOL_VERSION) {
+    admitted = Status(CUDA_ERROR_NOT_SUPPORTED, fmt::format("protocol version {} is not supported (the server speaks {})",
+                                                            hello.getProtocolVersion(), wire::PROTOCOL_VERSION));
+  } else {
+    auto lease = registry_.admit(hello.getVgpu().cStr(), hello.getToken().cStr());
+    if (lease) {
+      state_ = std::make_unique<SessionState>(driver_, std::move(*lease));
+    } else {
+      admitted = lease.status();
+    }
   }
-  int count = 0;
-  driver_.cuDeviceGetCount(&count);
-  auto devices = welcome.initDevices(static_cast<unsigned>(count));
-  for (int ordinal = 0; ordinal < count; ++ordinal) {
-    auto device = devices[static_cast<unsigned>(ordinal)];
+  welcome.setResult(admitted.code());
+  if (!admitted) {
+    welcome.setMessage(admitted.message());
+    log_->warn("session={} refused: {}", id_, admitted.message());
+  } else {
+    log_->info("session={} admitted vgpu={}", id_, hello.getVgpu().cStr());
+  }
+  std::vector<scheduler::PhysicalGpu> view = state_ ? state_->lease().devices() : std::vector<scheduler::PhysicalGpu>{};
+  const scheduler::MemoryQuota* quota = state_ ? state_->lease().quota() : nullptr;
+  auto devices = welcome.initDevices(static_cast<unsigned>(view.size()));
+  for (unsigned client = 0; client < view.size(); ++client) {
+    int ordinal = view[client].ordinal;
+    auto device = devices[client];
     char name[256] = {};
     driver_.cuDeviceGetName(name, sizeof(name), ordinal);
     device.setName(name);
@@ -86,7 +100,7 @@ Status Session::handshake() {
     device.setUuid(kj::arrayPtr(reinterpret_cast<const capnp::byte*>(uuid.bytes), 16));
     std::size_t total = 0;
     driver_.cuDeviceTotalMem_v2(&total, ordinal);
-    device.setTotalMemory(total);
+    device.setTotalMemory(quota != nullptr ? quota->limit() : total);  // a vGPU's own size
     auto attributes = device.initAttributes(CU_DEVICE_ATTRIBUTE_MAX);
     for (int attribute = 1; attribute < CU_DEVICE_ATTRIBUTE_MAX; ++attribute) {
       int value = 0;
@@ -100,8 +114,7 @@ Status Session::handshake() {
   std::vector<std::uint8_t> bytes;
   protocol::appendMessage(builder, bytes);
   if (Status status = connection_->send(bytes); !status) return status;
-  if (!compatible) return Status(CUDA_ERROR_NOT_SUPPORTED, "incompatible protocol version");
-  return Status::ok();
+  return admitted;
 }
 
 Status Session::serveBatch(std::span<const std::uint8_t> payload, std::vector<std::uint8_t>& replies,

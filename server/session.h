@@ -40,7 +40,9 @@ struct Answer {
 
 class Session {
  public:
-  Session(std::unique_ptr<protocol::Connection> connection, const LoadedDriver& driver, std::uint64_t id);
+  // `registry` admits the client to a vGPU in the handshake; it outlives the session.
+  Session(std::unique_ptr<protocol::Connection> connection, const LoadedDriver& driver,
+          scheduler::VgpuRegistry& registry, std::uint64_t id);
   ~Session();
 
   void run();
@@ -71,9 +73,10 @@ class Session {
 
   std::unique_ptr<protocol::Connection> connection_;
   const cudaabi::DriverTable& driver_;
+  scheduler::VgpuRegistry& registry_;
   const std::uint64_t id_;
   std::shared_ptr<spdlog::logger> log_;
-  std::unique_ptr<SessionState> state_;  // reset when the session ends: frees everything
+  std::unique_ptr<SessionState> state_;  // made at admission; reset when the session ends: frees everything
   Status deferred_;  // the first error of asynchronous calls since the last reply
   std::vector<std::uint8_t> staging_;  // device-to-host data on its way out; reused
   std::atomic<bool> finished_{false};

@@ -13,6 +13,13 @@ SessionState::~SessionState() {
   }
   driver_.cuCtxSetCurrent(nullptr);
   for (const auto& [id, context] : contexts_) driver_.cuCtxDestroy_v2(context.real);
+  // Everything this session held goes back to its vGPU's quota.
+  if (scheduler::MemoryQuota* quota = lease_->quota()) {
+    for (const auto& [base, range] : ranges_) {
+      if (range.freeable) quota->release(range.bytes);
+    }
+    for (const auto& [owner, bytes] : charges_) quota->release(bytes);
+  }
 }
 
 std::uint64_t SessionState::add(HandleKind kind, void* real, std::uint64_t owner) {
@@ -31,6 +38,7 @@ Result<void*> SessionState::find(HandleKind kind, std::uint64_t id) const {
 }
 
 void SessionState::remove(std::uint64_t id) {
+  releaseCharge(id);
   std::vector<std::uint64_t> owned;
   for (const auto& [handle, entry] : handles_) {
     if (entry.owner == id) owned.push_back(handle);
@@ -40,8 +48,10 @@ void SessionState::remove(std::uint64_t id) {
 }
 
 Result<std::uint64_t> SessionState::createContext(int device, unsigned flags, bool primary) {
+  int physical = lease_->physicalDevice(device);
+  if (physical < 0) return Status(CUDA_ERROR_INVALID_DEVICE, fmt::format("device {} is not in this session's view", device));
   CUcontext real = nullptr;
-  if (CUresult result = driver_.cuCtxCreate_v2(&real, flags, device); result != CUDA_SUCCESS) {
+  if (CUresult result = driver_.cuCtxCreate_v2(&real, flags, physical); result != CUDA_SUCCESS) {
     return Status(result, fmt::format("cannot create a context on device {}", device));
   }
   driver_.cuCtxPopCurrent_v2(nullptr);  // makeCurrent() decides what is current
@@ -65,8 +75,14 @@ std::optional<std::uint64_t> SessionState::primaryOf(int device) const {
 
 void SessionState::forgetContext(std::uint64_t id) {
   remove(id);
+  scheduler::MemoryQuota* quota = lease_->quota();
   for (auto it = ranges_.begin(); it != ranges_.end();) {
-    it = it->second.context == id ? ranges_.erase(it) : std::next(it);
+    if (it->second.context != id) {
+      ++it;
+      continue;
+    }
+    if (quota != nullptr && it->second.freeable) quota->release(it->second.bytes);
+    it = ranges_.erase(it);
   }
   contexts_.erase(id);
   if (current_ == id) current_ = 0;
@@ -95,21 +111,50 @@ Status SessionState::makeCurrent(std::uint64_t id) {
   return Status::ok();
 }
 
-void SessionState::addAllocation(std::uint64_t base, std::uint64_t bytes, std::uint64_t context) {
-  ranges_[base] = Range{bytes, context, true};
+Result<std::uint64_t> SessionState::allocate(std::uint64_t bytes) {
+  if (current_ == 0) return Status(CUDA_ERROR_INVALID_CONTEXT, "no current context");
+  scheduler::MemoryQuota* quota = lease_->quota();
+  if (quota != nullptr) {
+    if (Status status = quota->reserve(bytes); !status) return status;
+  }
+  CUdeviceptr base = 0;
+  if (CUresult result = driver_.cuMemAlloc_v2(&base, bytes); result != CUDA_SUCCESS) {
+    if (quota != nullptr) quota->release(bytes);
+    return Status(result, "cuMemAlloc failed");
+  }
+  ranges_[base] = Range{bytes, current_, true};
+  return base;
 }
 
-void SessionState::addReadableRange(std::uint64_t base, std::uint64_t bytes) {
-  ranges_.try_emplace(base, Range{bytes, current_, false});
-}
-
-Status SessionState::removeAllocation(std::uint64_t base) {
+Status SessionState::free(std::uint64_t base) {
   auto it = ranges_.find(base);
   if (it == ranges_.end() || !it->second.freeable) {
     return Status(CUDA_ERROR_INVALID_VALUE, fmt::format("{:#x} is not an allocation of this session", base));
   }
+  std::uint64_t bytes = it->second.bytes;
   ranges_.erase(it);
+  CUresult result = driver_.cuMemFree_v2(base);
+  if (scheduler::MemoryQuota* quota = lease_->quota()) quota->release(bytes);
+  return result == CUDA_SUCCESS ? Status::ok() : Status(result, "cuMemFree failed");
+}
+
+Status SessionState::charge(std::uint64_t owner, std::uint64_t bytes) {
+  scheduler::MemoryQuota* quota = lease_->quota();
+  if (quota == nullptr || bytes == 0) return Status::ok();
+  if (Status status = quota->reserve(bytes); !status) return status;
+  charges_[owner] += bytes;
   return Status::ok();
+}
+
+void SessionState::releaseCharge(std::uint64_t owner) {
+  auto it = charges_.find(owner);
+  if (it == charges_.end()) return;
+  if (scheduler::MemoryQuota* quota = lease_->quota()) quota->release(it->second);
+  charges_.erase(it);
+}
+
+void SessionState::addReadableRange(std::uint64_t base, std::uint64_t bytes) {
+  ranges_.try_emplace(base, Range{bytes, current_, false});
 }
 
 Status SessionState::checkDeviceRange(std::uint64_t address, std::uint64_t bytes) const {

@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "cudaabi/driver_symbols.h"
+#include "scheduler/vgpu_registry.h"
 
 namespace fastgpu::server {
 
@@ -27,7 +28,9 @@ struct SessionContext {
 
 class SessionState {
  public:
-  explicit SessionState(const cudaabi::DriverTable& driver) : driver_(driver) {}
+  // `lease` is the session's vGPU: its device view and memory quota.
+  SessionState(const cudaabi::DriverTable& driver, std::unique_ptr<scheduler::VgpuLease> lease)
+      : driver_(driver), lease_(std::move(lease)) {}
   ~SessionState();
   SessionState(const SessionState&) = delete;
   SessionState& operator=(const SessionState&) = delete;
@@ -43,7 +46,9 @@ class SessionState {
   void remove(std::uint64_t id);
   static HandleKind kindOf(std::uint64_t id) { return static_cast<HandleKind>(id >> 40); }
 
-  // ---- contexts ----
+  const scheduler::VgpuLease& lease() const { return *lease_; }
+
+  // ---- contexts (devices are the client's ordinals, mapped through the lease) ----
   Result<std::uint64_t> createContext(int device, unsigned flags, bool primary);
   Status destroyContext(std::uint64_t id);
   SessionContext* context(std::uint64_t id);
@@ -54,10 +59,15 @@ class SessionState {
   std::uint64_t current() const { return current_; }
 
   // ---- device memory ----
-  void addAllocation(std::uint64_t base, std::uint64_t bytes, std::uint64_t context);
+  // The one allocation path: charges the vGPU's quota, then allocates in the current context.
+  Result<std::uint64_t> allocate(std::uint64_t bytes);
+  // Frees an allocation of this session and returns its bytes to the quota.
+  Status free(std::uint64_t base);
+  // Charges the quota for memory the driver allocates itself (module globals), owned by handle
+  // `owner` and returned when it goes; fails over quota.
+  Status charge(std::uint64_t owner, std::uint64_t bytes);
   // Also allowed ranges that are not allocations of ours to free: module globals.
   void addReadableRange(std::uint64_t base, std::uint64_t bytes);
-  Status removeAllocation(std::uint64_t base);
   // The one range check: [address, address + bytes) must lie inside one range of this session.
   Status checkDeviceRange(std::uint64_t address, std::uint64_t bytes) const;
 
@@ -72,13 +82,16 @@ class SessionState {
     std::uint64_t owner;
   };
   void forgetContext(std::uint64_t id);
+  void releaseCharge(std::uint64_t owner);
 
   const cudaabi::DriverTable& driver_;
   std::uint64_t serial_ = 0;
   std::unordered_map<std::uint64_t, Entry> handles_;
   std::map<std::uint64_t, SessionContext> contexts_;
   std::map<std::uint64_t, Range> ranges_;  // base -> range
+  std::map<std::uint64_t, std::uint64_t> charges_;  // owner handle -> bytes charged
   std::uint64_t current_ = 0;
+  std::unique_ptr<scheduler::VgpuLease> lease_;  // destroyed after the contexts
 };
 
 }  // namespace fastgpu::server

@@ -1,0 +1,159 @@
+#include "scheduler/server_config.h"
+
+#include <toml++/toml.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "cudaabi/byte_size.h"
+
+namespace fastgpu::scheduler {
+namespace {
+
+// A configuration error, located.
+struct ConfigError {
+  std::string message;
+};
+
+[[noreturn]] void fail(const std::string& origin, const toml::source_region& where, const std::string& why) {
+  throw ConfigError{fmt::format("{}:{}:{}: {}", origin, where.begin.line, where.begin.column, why)};
+}
+
+template <typename T>
+T required(const std::string& origin, const toml::node& node, const char* what) {
+  auto value = node.value<T>();
+  if (!value) fail(origin, node.source(), fmt::format("{} has the wrong type", what));
+  return *value;
+}
+
+Priority parsePriority(const std::string& origin, const toml::node& node) {
+  auto text = required<std::string>(origin, node, "priority");
+  if (text == "high") return Priority::kHigh;
+  if (text == "normal") return Priority::kNormal;
+  if (text == "low") return Priority::kLow;
+  fail(origin, node.source(), fmt::format("priority '{}' is not high, normal or low", text));
+}
+
+VgpuSpec parseVgpu(const std::string& origin, const toml::table& table) {
+  static const std::set<std::string> kKeys = {"name",     "gpu",          "memory",      "compute_share", "compute_cap",
+                                              "priority", "max_sessions", "tokens",      "token_hashes"};
+  for (const auto& [key, node] : table) {
+    if (!kKeys.contains(std::string(key.str()))) fail(origin, node.source(), fmt::format("unknown vgpu key '{}'", key.str()));
+  }
+  VgpuSpec spec;
+  const toml::node* name = table.get("name");
+  if (name == nullptr) fail(origin, table.source(), "a [[vgpu]] needs a name");
+  spec.name = required<std::string>(origin, *name, "name");
+  if (spec.name.empty()) fail(origin, name->source(), "a vGPU name cannot be empty");
+  if (const toml::node* gpu = table.get("gpu")) {
+    if (auto index = gpu->value<std::int64_t>()) {
+      if (*index < 0) fail(origin, gpu->source(), "gpu index must not be negative");
+      spec.gpuIndex = static_cast<int>(*index);
+    } else if (auto text = gpu->value<std::string>()) {
+      if (*text != "auto") spec.gpuUuid = *text;
+    } else {
+      fail(origin, gpu->source(), "gpu must be an index, a UUID or \"auto\"");
+    }
+  }
+  const toml::node* memory = table.get("memory");
+  if (memory == nullptr) fail(origin, table.source(), fmt::format("vGPU '{}' needs a memory size", spec.name));
+  auto bytes = parseByteSize(required<std::string>(origin, *memory, "memory"));
+  if (!bytes || *bytes == 0) fail(origin, memory->source(), bytes ? "memory must be more than 0" : bytes.status().message());
+  spec.memoryBytes = *bytes;
+  if (const toml::node* share = table.get("compute_share")) {
+    spec.computeShare = share->value<double>().value_or(-1);
+    if (spec.computeShare <= 0) fail(origin, share->source(), "compute_share must be a positive number");
+  }
+  if (const toml::node* cap = table.get("compute_cap")) {
+    double percent = cap->value<double>().value_or(-1);
+    if (percent <= 0 || percent > 100) fail(origin, cap->source(), "compute_cap must be a percentage in (0, 100]");
+    spec.computeCapPercent = percent;
+  }
+  if (const toml::node* priority = table.get("priority")) spec.priority = parsePriority(origin, *priority);
+  if (const toml::node* sessions = table.get("max_sessions")) {
+    auto count = required<std::int64_t>(origin, *sessions, "max_sessions");
+    if (count < 1) fail(origin, sessions->source(), "max_sessions must be at least 1");
+    spec.maxSessions = static_cast<int>(count);
+  }
+  if (const toml::array* tokens = table.get_as<toml::array>("tokens")) {
+    for (const auto& token : *tokens) spec.tokenHashes.push_back(hashToken(required<std::string>(origin, token, "token")));
+  }
+  if (const toml::array* hashes = table.get_as<toml::array>("token_hashes")) {
+    for (const auto& hash : *hashes) {
+      auto parsed = parseTokenHash(required<std::string>(origin, hash, "token hash"));
+      if (!parsed) fail(origin, hash.source(), "a token hash is 64 hex digits (SHA-256)");
+      spec.tokenHashes.push_back(*parsed);
+    }
+  }
+  if (spec.tokenHashes.empty()) fail(origin, table.source(), fmt::format("vGPU '{}' needs tokens or token_hashes", spec.name));
+  return spec;
+}
+
+ServerConfig parse(const toml::table& root, const std::string& origin) {
+  static const std::set<std::string> kKeys = {"listen",    "driver",       "gpus",        "placement",
+                                              "state_dir", "admin_listen", "admin_token", "vgpu"};
+  for (const auto& [key, node] : root) {
+    if (!kKeys.contains(std::string(key.str()))) fail(origin, node.source(), fmt::format("unknown key '{}'", key.str()));
+  }
+  ServerConfig config;
+  if (const toml::array* listen = root.get_as<toml::array>("listen")) {
+    for (const auto& url : *listen) config.listen.push_back(required<std::string>(origin, url, "listen URL"));
+  }
+  if (const toml::node* driver = root.get("driver")) config.driver = required<std::string>(origin, *driver, "driver");
+  if (const toml::array* gpus = root.get_as<toml::array>("gpus")) {
+    for (const auto& gpu : *gpus) config.gpus.push_back(static_cast<int>(required<std::int64_t>(origin, gpu, "gpu index")));
+  }
+  if (const toml::node* placement = root.get("placement")) {
+    auto text = required<std::string>(origin, *placement, "placement");
+    if (text == "binpack") config.placement = Placement::kBinpack;
+    else if (text == "spread") config.placement = Placement::kSpread;
+    else fail(origin, placement->source(), fmt::format("placement '{}' is not binpack or spread", text));
+  }
+  if (const toml::node* dir = root.get("state_dir")) config.stateDir = required<std::string>(origin, *dir, "state_dir");
+  if (const toml::node* admin = root.get("admin_listen")) {
+    config.adminListen = required<std::string>(origin, *admin, "admin_listen");
+  }
+  if (const toml::node* token = root.get("admin_token")) {
+    config.adminTokenHash = hashToken(required<std::string>(origin, *token, "admin_token"));
+  }
+  std::set<std::string> names;
+  if (const toml::node* vgpus = root.get("vgpu")) {
+    const toml::array* list = vgpus->as_array();
+    if (list == nullptr) fail(origin, vgpus->source(), "vgpu must be an array of tables: [[vgpu]]");
+    for (const auto& entry : *list) {
+      const toml::table* table = entry.as_table();
+      if (table == nullptr) fail(origin, entry.source(), "each [[vgpu]] must be a table");
+      VgpuSpec spec = parseVgpu(origin, *table);
+      if (!names.insert(spec.name).second) fail(origin, table->source(), fmt::format("vGPU '{}' is defined twice", spec.name));
+      config.vgpus.push_back(std::move(spec));
+    }
+  }
+  return config;
+}
+
+}  // namespace
+
+Result<ServerConfig> parseServerConfig(std::string_view text, const std::string& origin) {
+  try {
+    toml::table root = toml::parse(text, origin);
+    return parse(root, origin);
+  } catch (const toml::parse_error& error) {
+    return Status(CUDA_ERROR_INVALID_VALUE, fmt::format("{}:{}:{}: {}", origin, error.source().begin.line,
+                                                        error.source().begin.column, error.description()));
+  } catch (const ConfigError& error) {
+    return Status(CUDA_ERROR_INVALID_VALUE, error.message);
+  }
+}
+
+Result<ServerConfig> loadServerConfig(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) return Status(CUDA_ERROR_FILE_NOT_FOUND, fmt::format("{}: cannot open the configuration file", path));
+  std::stringstream text;
+  text << file.rdbuf();
+  return parseServerConfig(text.str(), path);
+}
+
+}  // namespace fastgpu::scheduler

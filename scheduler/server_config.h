@@ -1,0 +1,54 @@
+// fastgpu-server's configuration file (TOML). Keys (docs/operations.md, deploy/fastgpu-server.toml):
+//
+//   listen = ["tcp://0.0.0.0:7600"]     driver = "libcuda.so.1"     gpus = [0, 1]
+//   placement = "binpack" | "spread"    state_dir = "..."           admin_listen, admin_token
+//   [[vgpu]] name, gpu (index, UUID or "auto"), memory ("8GiB"), compute_share, compute_cap
+//            (percent), priority ("high"|"normal"|"low"), max_sessions, tokens | token_hashes
+//
+// A bad file is refused with "FILE:LINE:COLUMN: reason". Plaintext tokens are hashed at once.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cudaabi/result.h"
+#include "scheduler/token.h"
+
+namespace fastgpu::scheduler {
+
+enum class Priority { kHigh, kNormal, kLow };
+enum class Placement { kBinpack, kSpread };
+
+struct VgpuSpec {
+  std::string name;
+  std::optional<int> gpuIndex;  // gpu = 2
+  std::string gpuUuid;          // gpu = "GPU-..." (either this, gpuIndex, or auto)
+  std::uint64_t memoryBytes = 0;
+  double computeShare = 1.0;
+  std::optional<double> computeCapPercent;
+  Priority priority = Priority::kNormal;
+  int maxSessions = 0;  // 0: no limit
+  std::vector<TokenHash> tokenHashes;
+
+  bool autoPlaced() const { return !gpuIndex && gpuUuid.empty(); }
+};
+
+struct ServerConfig {
+  std::vector<std::string> listen;
+  std::string driver;
+  std::vector<int> gpus;  // empty: all
+  Placement placement = Placement::kBinpack;
+  std::string stateDir;
+  std::string adminListen;
+  std::optional<TokenHash> adminTokenHash;
+  std::vector<VgpuSpec> vgpus;
+};
+
+// Reads and checks a configuration file.
+Result<ServerConfig> loadServerConfig(const std::string& path);
+// The same from text (`origin` names it in errors).
+Result<ServerConfig> parseServerConfig(std::string_view text, const std::string& origin);
+
+}  // namespace fastgpu::scheduler

@@ -1,0 +1,102 @@
+#include "scheduler/vgpu_registry.h"
+
+#include <algorithm>
+#include <map>
+
+#include <fmt/format.h>
+
+namespace fastgpu::scheduler {
+
+VgpuLease::VgpuLease(std::shared_ptr<Vgpu> vgpu, std::vector<PhysicalGpu> devices)
+    : vgpu_(std::move(vgpu)), devices_(std::move(devices)) {}
+
+VgpuLease::~VgpuLease() {
+  if (vgpu_) --vgpu_->sessions();
+}
+
+int VgpuLease::physicalDevice(int clientOrdinal) const {
+  if (clientOrdinal < 0 || clientOrdinal >= static_cast<int>(devices_.size())) return -1;
+  return devices_[static_cast<std::size_t>(clientOrdinal)].ordinal;
+}
+
+Result<std::unique_ptr<VgpuRegistry>> VgpuRegistry::create(std::vector<VgpuSpec> specs, std::vector<PhysicalGpu> gpus,
+                                                           Placement placement) {
+  std::map<int, std::uint64_t> committed;  // gpu position -> vGPU memory placed on it
+  std::vector<std::shared_ptr<Vgpu>> vgpus;
+  // Explicitly placed vGPUs first, so that automatic placement sees what they take.
+  std::stable_sort(specs.begin(), specs.end(), [](const auto& a, const auto& b) { return !a.autoPlaced() && b.autoPlaced(); });
+  for (auto& spec : specs) {
+    int chosen = -1;
+    if (spec.gpuIndex) {
+      if (*spec.gpuIndex >= static_cast<int>(gpus.size())) {
+        return Status(CUDA_ERROR_INVALID_DEVICE, fmt::format("vGPU '{}' names GPU {}, but the server has {} GPU(s)",
+                                                             spec.name, *spec.gpuIndex, gpus.size()));
+      }
+      chosen = *spec.gpuIndex;
+    } else if (!spec.gpuUuid.empty()) {
+      for (std::size_t i = 0; i < gpus.size(); ++i) {
+        if (gpus[i].uuid == spec.gpuUuid) chosen = static_cast<int>(i);
+      }
+      if (chosen < 0) {
+        return Status(CUDA_ERROR_INVALID_DEVICE, fmt::format("vGPU '{}' names GPU {}, which this server does not have",
+                                                             spec.name, spec.gpuUuid));
+      }
+    } else {
+      // binpack: the fullest GPU that still fits; spread: the emptiest.
+      for (std::size_t i = 0; i < gpus.size(); ++i) {
+        std::uint64_t left = gpus[i].memoryBytes - std::min(gpus[i].memoryBytes, committed[static_cast<int>(i)]);
+        if (left < spec.memoryBytes) continue;
+        if (chosen < 0) {
+          chosen = static_cast<int>(i);
+          continue;
+        }
+        std::uint64_t best = gpus[static_cast<std::size_t>(chosen)].memoryBytes - committed[chosen];
+        if (placement == Placement::kBinpack ? left < best : left > best) chosen = static_cast<int>(i);
+      }
+      if (chosen < 0) {
+        return Status(CUDA_ERROR_OUT_OF_MEMORY, fmt::format("no GPU has {} bytes left for vGPU '{}'",
+                                                            spec.memoryBytes, spec.name));
+      }
+    }
+    const PhysicalGpu& gpu = gpus[static_cast<std::size_t>(chosen)];
+    if (spec.memoryBytes > gpu.memoryBytes) {
+      return Status(CUDA_ERROR_OUT_OF_MEMORY, fmt::format("vGPU '{}' asks for {} bytes; GPU {} has {}", spec.name,
+                                                          spec.memoryBytes, gpu.ordinal, gpu.memoryBytes));
+    }
+    committed[chosen] += spec.memoryBytes;
+    vgpus.push_back(std::make_shared<Vgpu>(std::move(spec), chosen));
+  }
+  return std::unique_ptr<VgpuRegistry>(new VgpuRegistry(std::move(vgpus), std::move(gpus)));
+}
+
+Result<std::unique_ptr<VgpuLease>> VgpuRegistry::admit(const std::string& name, const std::string& token) {
+  if (open()) {
+    if (!name.empty()) {
+      return Status(CUDA_ERROR_INVALID_DEVICE, fmt::format("unknown vGPU \"{}\" (this server defines no vGPUs; "
+                                                           "unset FASTGPU_VGPU)", name));
+    }
+    return std::make_unique<VgpuLease>(nullptr, gpus_);
+  }
+  if (name.empty()) {
+    return Status(CUDA_ERROR_INVALID_DEVICE, "this server shares its GPUs as vGPUs: name one (set FASTGPU_VGPU)");
+  }
+  auto found = std::find_if(vgpus_.begin(), vgpus_.end(), [&](const auto& v) { return v->spec().name == name; });
+  if (found == vgpus_.end()) return Status(CUDA_ERROR_INVALID_DEVICE, fmt::format("unknown vGPU \"{}\"", name));
+  const std::shared_ptr<Vgpu>& vgpu = *found;
+  TokenHash presented = hashToken(token);
+  bool accepted = false;
+  for (const auto& hash : vgpu->spec().tokenHashes) accepted |= sameHash(hash, presented);  // no early exit
+  if (!accepted) {
+    return Status(CUDA_ERROR_NOT_PERMITTED, fmt::format("wrong token for vGPU \"{}\" (check FASTGPU_TOKEN)", name));
+  }
+  int limit = vgpu->spec().maxSessions;
+  int now = ++vgpu->sessions();
+  if (limit > 0 && now > limit) {
+    --vgpu->sessions();
+    return Status(CUDA_ERROR_DEVICE_UNAVAILABLE,
+                  fmt::format("vGPU \"{}\" is full: all {} session(s) are in use", name, limit));
+  }
+  return std::make_unique<VgpuLease>(vgpu, std::vector<PhysicalGpu>{gpus_[static_cast<std::size_t>(vgpu->physicalGpu())]});
+}
+
+}  // namespace fastgpu::scheduler

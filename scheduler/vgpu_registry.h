@@ -1,0 +1,86 @@
+// The vGPUs a server offers, where they are placed, and who may use them.
+//
+// A client names a vGPU and presents its token in the handshake; admit() checks both (the token
+// against SHA-256 hashes, in constant time) and the vGPU's session limit, and hands back a
+// VgpuLease that the session holds for its lifetime. With no vGPU configured the registry is
+// open: every client gets every GPU and no quota (for development and tests).
+//
+// Threading: every method may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "scheduler/memory_quota.h"
+#include "scheduler/server_config.h"
+
+namespace fastgpu::scheduler {
+
+struct PhysicalGpu {
+  int ordinal = 0;  // the driver's device ordinal
+  std::string uuid;  // "GPU-xxxxxxxx-..." form
+  std::uint64_t memoryBytes = 0;
+};
+
+class Vgpu {
+ public:
+  Vgpu(VgpuSpec spec, int physicalGpu) : spec_(std::move(spec)), physicalGpu_(physicalGpu), quota_(spec_.memoryBytes) {}
+  const VgpuSpec& spec() const { return spec_; }
+  int physicalGpu() const { return physicalGpu_; }
+  MemoryQuota& quota() { return quota_; }
+  std::atomic<int>& sessions() { return sessions_; }
+
+ private:
+  VgpuSpec spec_;
+  int physicalGpu_;
+  MemoryQuota quota_;
+  std::atomic<int> sessions_{0};
+};
+
+// One session's hold on a vGPU: its device view and its quota. Frees the session slot when
+// destroyed.
+class VgpuLease {
+ public:
+  VgpuLease(std::shared_ptr<Vgpu> vgpu, std::vector<PhysicalGpu> devices);
+  ~VgpuLease();
+  VgpuLease(const VgpuLease&) = delete;
+  VgpuLease& operator=(const VgpuLease&) = delete;
+
+  // The devices the client sees, in its ordinal order: the vGPU's GPU as device 0, or all.
+  const std::vector<PhysicalGpu>& devices() const { return devices_; }
+  // The driver ordinal behind a client ordinal, or -1.
+  int physicalDevice(int clientOrdinal) const;
+  // The shared quota, or null when unlimited (open registry).
+  MemoryQuota* quota() const { return vgpu_ ? &vgpu_->quota() : nullptr; }
+  const Vgpu* vgpu() const { return vgpu_.get(); }
+
+ private:
+  std::shared_ptr<Vgpu> vgpu_;
+  std::vector<PhysicalGpu> devices_;
+};
+
+class VgpuRegistry {
+ public:
+  // Places every vGPU on a GPU of `gpus` (by index, UUID, or the placement policy); fails when a
+  // vGPU names a GPU that is not there or does not fit.
+  static Result<std::unique_ptr<VgpuRegistry>> create(std::vector<VgpuSpec> specs, std::vector<PhysicalGpu> gpus,
+                                                      Placement placement);
+
+  // Admits a session to vGPU `name` with `token`: unknown vGPU, wrong token and a full vGPU are
+  // refused with a reason a person can act on (no secret in it).
+  Result<std::unique_ptr<VgpuLease>> admit(const std::string& name, const std::string& token);
+
+  bool open() const { return vgpus_.empty(); }
+  std::vector<std::shared_ptr<Vgpu>> vgpus() const { return vgpus_; }
+
+ private:
+  VgpuRegistry(std::vector<std::shared_ptr<Vgpu>> vgpus, std::vector<PhysicalGpu> gpus)
+      : vgpus_(std::move(vgpus)), gpus_(std::move(gpus)) {}
+
+  std::vector<std::shared_ptr<Vgpu>> vgpus_;
+  std::vector<PhysicalGpu> gpus_;
+};
+
+}  // namespace fastgpu::scheduler

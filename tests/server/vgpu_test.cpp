@@ -1,0 +1,89 @@
+// vGPUs in fastgpu-server: admission (token, name, session limit), the device view, and the
+// memory quota shared by a vGPU's sessions.
+#include "session_test_support.h"
+
+namespace fastgpu::server {
+namespace {
+
+constexpr const char* kConfig = R"(
+[[vgpu]]
+name = "team-a"
+gpu = 1
+memory = "1GiB"
+tokens = ["secret-a"]
+max_sessions = 2
+
+[[vgpu]]
+name = "team-b"
+memory = "512MiB"
+token_hashes = ["0000000000000000000000000000000000000000000000000000000000000000"]
+)";
+
+class VgpuServerTest : public ServerTest {
+ protected:
+  void SetUp() override { start(kConfig); }
+};
+
+TEST_F(VgpuServerTest, AQuotaIsSharedBySessionsAndReportedAsTheDevicesMemory) {
+  RawClient first(url, "team-a", "secret-a");
+  ASSERT_EQ(first.welcome().getResult(), CUDA_SUCCESS) << first.welcome().getMessage().cStr();
+  ASSERT_EQ(first.welcome().getDevices().size(), 1u) << "a vGPU shows one device";
+  EXPECT_EQ(first.welcome().getDevices()[0].getTotalMemory(), 1ULL << 30);
+  RawClient second(url, "team-a", "secret-a");
+  first.retainPrimary();
+  second.retainPrimary();
+  auto [free, total] = first.memoryInfo();
+  EXPECT_EQ(total, 1ULL << 30);
+  EXPECT_EQ(free, 1ULL << 30);
+  // Up to 1 GiB across the two sessions succeeds, the next byte does not.
+  std::uint64_t a = first.allocate(600 * kMiB);
+  std::uint64_t b = second.allocate(424 * kMiB);
+  EXPECT_NE(a, 0u);
+  EXPECT_NE(b, 0u);
+  second.allocate(1, CUDA_ERROR_OUT_OF_MEMORY);
+  first.allocate(4 * kMiB, CUDA_ERROR_OUT_OF_MEMORY);
+  EXPECT_EQ(first.memoryInfo().first, 0u);
+  // Freeing makes room again.
+  first.call([&](wire::Call::Builder c) { c.setMemFree(a); });
+  EXPECT_EQ(second.memoryInfo().first, 600 * kMiB);
+  EXPECT_NE(second.allocate(512 * kMiB), 0u);
+}
+
+TEST_F(VgpuServerTest, TheVgpusDeviceIsItsPlacedGpu) {
+  RawClient client(url, "team-a", "secret-a");
+  ASSERT_EQ(client.welcome().getDevices().size(), 1u);
+  // gpu = 1: the second simulated device's PCI bus id (0x3b), seen as device 0.
+  EXPECT_STREQ(client.welcome().getDevices()[0].getPciBusId().cStr(), "0000:3b:00.0");
+}
+
+TEST_F(VgpuServerTest, WrongTokenUnknownVgpuAndAFullVgpuAreRefusedClearly) {
+  RawClient wrong(url, "team-a", "guess");
+  EXPECT_EQ(wrong.welcome().getResult(), CUDA_ERROR_NOT_PERMITTED);
+  EXPECT_STREQ(wrong.welcome().getMessage().cStr(), "wrong token for vGPU \"team-a\" (check FASTGPU_TOKEN)");
+  RawClient unknown(url, "team-z", "secret-a");
+  EXPECT_EQ(unknown.welcome().getResult(), CUDA_ERROR_INVALID_DEVICE);
+  EXPECT_STREQ(unknown.welcome().getMessage().cStr(), "unknown vGPU \"team-z\"");
+  RawClient anonymous(url);
+  EXPECT_NE(anonymous.welcome().getResult(), CUDA_SUCCESS);
+  RawClient one(url, "team-a", "secret-a"), two(url, "team-a", "secret-a");
+  RawClient three(url, "team-a", "secret-a");
+  EXPECT_EQ(three.welcome().getResult(), CUDA_ERROR_DEVICE_UNAVAILABLE);
+  EXPECT_STREQ(three.welcome().getMessage().cStr(), "vGPU \"team-a\" is full: all 2 session(s) are in use");
+}
+
+TEST_F(VgpuServerTest, AnEndedSessionGivesBackItsMemoryAndItsSlot) {
+  {
+    RawClient one(url, "team-a", "secret-a"), two(url, "team-a", "secret-a");
+    one.retainPrimary();
+    one.allocate(900 * kMiB);
+  }
+  RawClient observer(url, "team-a", "secret-a");
+  observer.retainPrimary();
+  EXPECT_TRUE(eventually([&] { return observer.memoryInfo().first == (1ULL << 30); }))
+      << "the ended sessions' memory did not come back to the quota";
+  // Both sessions' slots come back too (their threads end on their own time).
+  EXPECT_TRUE(eventually([&] { return RawClient(url, "team-a", "secret-a").welcome().getResult() == CUDA_SUCCESS; }));
+}
+
+}  // namespace
+}  // namespace fastgpu::server

@@ -41,7 +41,7 @@ VgpuSpec parseVgpu(const std::string& origin, const toml::table& table) {
   static const std::set<std::string> kKeys = {"name",     "gpu",          "memory",      "compute_share", "compute_cap",
                                               "priority", "max_sessions", "tokens",      "token_hashes"};
   for (const auto& [key, node] : table) {
-    if (!kKeys.contains(std::string(key.str()))) fail(origin, node.source(), fmt::format("unknown vgpu key '{}'", key.str()));
+    if (!kKeys.contains(std::string(key.str()))) fail(origin, key.source(), fmt::format("unknown vgpu key '{}'", key.str()));
   }
   VgpuSpec spec;
   const toml::node* name = table.get("name");
@@ -96,7 +96,7 @@ ServerConfig parse(const toml::table& root, const std::string& origin) {
   static const std::set<std::string> kKeys = {"listen",    "driver",       "gpus",        "placement",
                                               "state_dir", "admin_listen", "admin_token", "vgpu"};
   for (const auto& [key, node] : root) {
-    if (!kKeys.contains(std::string(key.str()))) fail(origin, node.source(), fmt::format("unknown key '{}'", key.str()));
+    if (!kKeys.contains(std::string(key.str()))) fail(origin, key.source(), fmt::format("unknown key '{}'", key.str()));
   }
   ServerConfig config;
   if (const toml::array* listen = root.get_as<toml::array>("listen")) {

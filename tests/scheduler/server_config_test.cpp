@@ -1,0 +1,110 @@
+// The server's configuration file: what it accepts, and how it refuses what it does not.
+#include "scheduler/server_config.h"
+
+#include <gtest/gtest.h>
+
+#include "scheduler/vgpu_registry.h"
+
+namespace fastgpu::scheduler {
+namespace {
+
+TEST(ServerConfig, ReadsTheShippedExample) {
+  auto config = loadServerConfig(FASTGPU_SOURCE_DIR "/deploy/fastgpu-server.toml");
+  ASSERT_TRUE(config) << config.status().message();
+  EXPECT_EQ(config->listen, std::vector<std::string>{"tcp://0.0.0.0:7600"});
+  ASSERT_EQ(config->vgpus.size(), 2u);
+  const VgpuSpec& a = config->vgpus[0];
+  EXPECT_EQ(a.name, "team-a");
+  EXPECT_EQ(a.gpuIndex, 0);
+  EXPECT_EQ(a.memoryBytes, 16ULL << 30);
+  EXPECT_EQ(a.computeShare, 3.0);
+  EXPECT_EQ(a.priority, Priority::kHigh);
+  EXPECT_EQ(a.maxSessions, 8);
+  ASSERT_EQ(a.tokenHashes.size(), 1u);
+  EXPECT_TRUE(sameHash(a.tokenHashes[0], hashToken("password")));
+  const VgpuSpec& b = config->vgpus[1];
+  EXPECT_TRUE(b.autoPlaced());
+  EXPECT_EQ(b.computeCapPercent, 50.0);
+  EXPECT_TRUE(sameHash(b.tokenHashes[0], hashToken("change-me")));
+}
+
+// Each bad file is refused with its name, the line and the reason.
+TEST(ServerConfig, RefusesBadFilesNamingTheLineAndTheReason) {
+  struct Case {
+    const char* text;
+    const char* expected;
+  } cases[] = {
+      {"listen = [\"tcp://x:1\"\n", "bad.toml:1:"},
+      {"colour = \"blue\"\n", "bad.toml:1:1: unknown key 'colour'"},
+      {"[[vgpu]]\nname = \"a\"\nmemory = \"lots\"\ntokens = [\"t\"]\n", "bad.toml:3:10: 'lots' is not a size"},
+      {"[[vgpu]]\nname = \"a\"\ntokens = [\"t\"]\n", "needs a memory size"},
+      {"[[vgpu]]\nname = \"a\"\nmemory = \"1GiB\"\n", "vGPU 'a' needs tokens or token_hashes"},
+      {"[[vgpu]]\nname = \"a\"\nmemory = \"1GiB\"\ntokens = [\"t\"]\npriority = \"urgent\"\n",
+       "bad.toml:5:12: priority 'urgent' is not high, normal or low"},
+      {"[[vgpu]]\nname = \"a\"\nmemory = \"1GiB\"\ntoken_hashes = [\"abc\"]\n", "a token hash is 64 hex digits"},
+      {"[[vgpu]]\nname = \"a\"\nmemory = \"1GiB\"\ntokens = [\"t\"]\ncompute_cap = 150\n",
+       "compute_cap must be a percentage"},
+      {"[[vgpu]]\nname = \"a\"\nmemory = \"1GiB\"\ntokens = [\"t\"]\n[[vgpu]]\nname = \"a\"\nmemory = \"1GiB\"\n"
+       "tokens = [\"t\"]\n",
+       "vGPU 'a' is defined twice"},
+      {"placement = \"random\"\n", "placement 'random' is not binpack or spread"},
+  };
+  for (const auto& c : cases) {
+    auto config = parseServerConfig(c.text, "bad.toml");
+    ASSERT_FALSE(config) << c.text;
+    EXPECT_NE(config.status().message().find(c.expected), std::string::npos)
+        << "for:\n" << c.text << "got: " << config.status().message();
+  }
+}
+
+std::vector<PhysicalGpu> twoGpus() { return {{0, "GPU-a", 80ULL << 30}, {1, "GPU-b", 80ULL << 30}}; }
+
+VgpuSpec vgpu(const char* name, std::uint64_t gib) {
+  VgpuSpec spec;
+  spec.name = name;
+  spec.memoryBytes = gib << 30;
+  spec.tokenHashes = {hashToken("t")};
+  return spec;
+}
+
+TEST(VgpuPlacement, BinpackFillsOneGpuSpreadBalances) {
+  std::vector<VgpuSpec> specs = {vgpu("a", 30), vgpu("b", 30), vgpu("c", 30)};
+  auto packed = VgpuRegistry::create(specs, twoGpus(), Placement::kBinpack);
+  ASSERT_TRUE(packed);
+  auto gpus = [](const VgpuRegistry& r) {
+    std::vector<int> placed;
+    for (const auto& v : r.vgpus()) placed.push_back(v->physicalGpu());
+    return placed;
+  };
+  EXPECT_EQ(gpus(**packed), (std::vector<int>{0, 0, 1}));
+  auto spread = VgpuRegistry::create(specs, twoGpus(), Placement::kSpread);
+  ASSERT_TRUE(spread);
+  EXPECT_EQ(gpus(**spread), (std::vector<int>{0, 1, 0}));
+}
+
+TEST(VgpuPlacement, RefusesWhatDoesNotFitOrDoesNotExist) {
+  EXPECT_FALSE(VgpuRegistry::create({vgpu("big", 100)}, twoGpus(), Placement::kBinpack));
+  auto named = vgpu("x", 1);
+  named.gpuIndex = 5;
+  EXPECT_FALSE(VgpuRegistry::create({named}, twoGpus(), Placement::kBinpack));
+  auto byUuid = vgpu("y", 1);
+  byUuid.gpuUuid = "GPU-b";
+  auto registry = VgpuRegistry::create({byUuid}, twoGpus(), Placement::kBinpack);
+  ASSERT_TRUE(registry);
+  EXPECT_EQ(registry->get()->vgpus()[0]->physicalGpu(), 1);
+}
+
+TEST(MemoryQuotaTest, RefusesOverQuotaAndShrinksLive) {
+  MemoryQuota quota(100);
+  EXPECT_TRUE(quota.reserve(60));
+  EXPECT_FALSE(quota.reserve(41));
+  EXPECT_EQ(quota.used(), 60u);
+  quota.setLimit(50);  // below current use: nothing is freed, nothing new is allowed
+  EXPECT_EQ(quota.available(), 0u);
+  EXPECT_FALSE(quota.reserve(1));
+  quota.release(60);
+  EXPECT_TRUE(quota.reserve(50));
+}
+
+}  // namespace
+}  // namespace fastgpu::scheduler

@@ -20,7 +20,7 @@ int VgpuLease::physicalDevice(int clientOrdinal) const {
 }
 
 Result<std::unique_ptr<VgpuRegistry>> VgpuRegistry::create(std::vector<VgpuSpec> specs, std::vector<PhysicalGpu> gpus,
-                                                           Placement placement) {
+                                                           Placement placement, const cudaabi::DriverTable* driver) {
   std::map<int, std::uint64_t> committed;  // gpu position -> vGPU memory placed on it
   std::vector<std::shared_ptr<Vgpu>> vgpus;
   // Explicitly placed vGPUs first, so that automatic placement sees what they take.
@@ -66,7 +66,22 @@ Result<std::unique_ptr<VgpuRegistry>> VgpuRegistry::create(std::vector<VgpuSpec>
     committed[chosen] += spec.memoryBytes;
     vgpus.push_back(std::make_shared<Vgpu>(std::move(spec), chosen));
   }
-  return std::unique_ptr<VgpuRegistry>(new VgpuRegistry(std::move(vgpus), std::move(gpus)));
+  auto registry = std::unique_ptr<VgpuRegistry>(new VgpuRegistry(std::move(vgpus), std::move(gpus)));
+  if (driver != nullptr) {
+    std::map<int, ComputeGate*> gateOf;
+    for (const auto& vgpu : registry->vgpus_) {
+      ComputeGate*& gate = gateOf[vgpu->physicalGpu()];
+      if (gate == nullptr) {
+        registry->gates_.push_back(std::make_unique<ComputeGate>(*driver));
+        gate = registry->gates_.back().get();
+      }
+      const VgpuSpec& spec = vgpu->spec();
+      std::optional<double> cap;
+      if (spec.computeCapPercent) cap = *spec.computeCapPercent / 100.0;
+      vgpu->attach(gate, gate->addTenant({spec.name, spec.computeShare, cap, spec.priority}));
+    }
+  }
+  return registry;
 }
 
 Result<std::unique_ptr<VgpuLease>> VgpuRegistry::admit(const std::string& name, const std::string& token) {

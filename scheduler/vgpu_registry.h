@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "scheduler/compute_gate.h"
 #include "scheduler/memory_quota.h"
 #include "scheduler/server_config.h"
 
@@ -28,15 +29,26 @@ class Vgpu {
  public:
   Vgpu(VgpuSpec spec, int physicalGpu) : spec_(std::move(spec)), physicalGpu_(physicalGpu), quota_(spec_.memoryBytes) {}
   const VgpuSpec& spec() const { return spec_; }
-  int physicalGpu() const { return physicalGpu_; }
+  int physicalGpu() const { return physicalGpu_; }  // a position in the registry's GPU list
   MemoryQuota& quota() { return quota_; }
   std::atomic<int>& sessions() { return sessions_; }
+  // Its GPU's compute gate (null when the registry meters nothing) and its tenant there.
+  ComputeGate* gate() const { return gate_; }
+  ComputeGate::TenantId tenant() const { return tenant_; }
+  void attach(ComputeGate* gate, ComputeGate::TenantId tenant) {
+    gate_ = gate;
+    tenant_ = tenant;
+  }
+  // GPU time used so far.
+  double gpuSeconds() const { return gate_ != nullptr ? gate_->gpuSeconds(tenant_) : 0; }
 
  private:
   VgpuSpec spec_;
   int physicalGpu_;
   MemoryQuota quota_;
   std::atomic<int> sessions_{0};
+  ComputeGate* gate_ = nullptr;
+  ComputeGate::TenantId tenant_ = 0;
 };
 
 // One session's hold on a vGPU: its device view and its quota. Frees the session slot when
@@ -54,6 +66,9 @@ class VgpuLease {
   int physicalDevice(int clientOrdinal) const;
   // The shared quota, or null when unlimited (open registry).
   MemoryQuota* quota() const { return vgpu_ ? &vgpu_->quota() : nullptr; }
+  // The compute gate all GPU work of the session passes, or null (open registry).
+  ComputeGate* gate() const { return vgpu_ ? vgpu_->gate() : nullptr; }
+  ComputeGate::TenantId tenant() const { return vgpu_ ? vgpu_->tenant() : 0; }
   const Vgpu* vgpu() const { return vgpu_.get(); }
 
  private:
@@ -64,9 +79,11 @@ class VgpuLease {
 class VgpuRegistry {
  public:
   // Places every vGPU on a GPU of `gpus` (by index, UUID, or the placement policy); fails when a
-  // vGPU names a GPU that is not there or does not fit.
+  // vGPU names a GPU that is not there or does not fit. With `driver`, each GPU that has vGPUs
+  // gets a compute gate metering through that driver.
   static Result<std::unique_ptr<VgpuRegistry>> create(std::vector<VgpuSpec> specs, std::vector<PhysicalGpu> gpus,
-                                                      Placement placement);
+                                                      Placement placement,
+                                                      const cudaabi::DriverTable* driver = nullptr);
 
   // Admits a session to vGPU `name` with `token`: unknown vGPU, wrong token and a full vGPU are
   // refused with a reason a person can act on (no secret in it).
@@ -79,6 +96,7 @@ class VgpuRegistry {
   VgpuRegistry(std::vector<std::shared_ptr<Vgpu>> vgpus, std::vector<PhysicalGpu> gpus)
       : vgpus_(std::move(vgpus)), gpus_(std::move(gpus)) {}
 
+  std::vector<std::unique_ptr<ComputeGate>> gates_;  // destroyed after the vGPUs that point to them
   std::vector<std::shared_ptr<Vgpu>> vgpus_;
   std::vector<PhysicalGpu> gpus_;
 };

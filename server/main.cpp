@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
     log->error("{}", gpus.status().message());
     return 1;
   }
-  auto registry = fastgpu::scheduler::VgpuRegistry::create(config.vgpus, *gpus, config.placement);
+  auto registry = fastgpu::scheduler::VgpuRegistry::create(config.vgpus, *gpus, config.placement, &(*driver)->api());
   if (!registry) {
     log->error("{}", registry.status().message());
     return 1;

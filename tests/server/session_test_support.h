@@ -5,6 +5,8 @@
 #include <capnp/message.h>
 
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <cstdlib>
 #include <thread>
 
@@ -96,6 +98,48 @@ class RawClient {
     return {static_cast<std::uint64_t>(values[0]), static_cast<std::uint64_t>(values[1])};
   }
 
+  // Loads the test kernels and returns the id of fastgpu_spin.
+  std::uint64_t loadSpinKernel() {
+    std::ifstream file(std::string(FASTGPU_TEST_DATA_DIR) + "/test_kernels.fatbin", std::ios::binary);
+    std::vector<std::uint8_t> image((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    capnp::MallocMessageBuilder message;
+    auto root = message.initRoot<wire::Call>();
+    root.setContext(context);
+    root.setModuleLoad(kj::arrayPtr(image.data(), image.size()));
+    std::vector<std::uint8_t> bytes;
+    protocol::appendMessage(message, bytes);
+    EXPECT_TRUE(connection_->send(bytes));
+    std::vector<std::uint8_t> payload;
+    EXPECT_TRUE(connection_->receive(payload));
+    protocol::MessageCursor cursor(payload);
+    std::optional<capnp::FlatArrayMessageReader> reader;
+    EXPECT_TRUE(cursor.next(reader));
+    for (auto kernel : reader->getRoot<wire::Reply>().getModule().getKernels()) {
+      if (kernel.getName() == "fastgpu_spin") return kernel.getHandle();
+    }
+    ADD_FAILURE() << "no fastgpu_spin in the test kernels";
+    return 0;
+  }
+
+  // Posts a launch of fastgpu_spin(micros) on the default stream.
+  void spin(std::uint64_t kernel, std::uint64_t micros) {
+    call([&](wire::Call::Builder c) {
+      auto launch = c.initLaunch();
+      launch.setFunction(kernel);
+      auto grid = launch.initGrid(3);
+      auto block = launch.initBlock(3);
+      for (unsigned i = 0; i < 3; ++i) {
+        grid.set(i, 1);
+        block.set(i, 1);
+      }
+      launch.setParams(kj::arrayPtr(reinterpret_cast<const capnp::byte*>(&micros), sizeof(micros)));
+    });
+  }
+
+  CUresult synchronize() {
+    return call([](wire::Call::Builder c) { c.setContextSynchronize(0); }).first;
+  }
+
   protocol::Connection& connection() { return *connection_; }
   std::uint64_t context = 0;
 
@@ -120,7 +164,9 @@ class ServerTest : public ::testing::Test {
     ASSERT_TRUE(driver) << driver.status().message();
     auto gpus = (*driver)->devices({});
     ASSERT_TRUE(gpus);
-    auto registry = scheduler::VgpuRegistry::create(parsed->vgpus, *gpus, parsed->placement);
+    auto registry = scheduler::VgpuRegistry::create(parsed->vgpus, *gpus, parsed->placement, &(*driver)->api());
+    ASSERT_TRUE(registry) << registry.status().message();
+    registry_ = registry->get();
     ASSERT_TRUE(registry) << registry.status().message();
     auto listener = protocol::listen("tcp://127.0.0.1:0");
     ASSERT_TRUE(listener);
@@ -148,6 +194,7 @@ class ServerTest : public ::testing::Test {
   }
 
   std::string url;
+  scheduler::VgpuRegistry* registry_ = nullptr;  // owned by the server
   std::unique_ptr<Server> server;
   std::thread thread;
 };

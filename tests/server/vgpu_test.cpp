@@ -77,12 +77,16 @@ TEST_F(VgpuServerTest, AnEndedSessionGivesBackItsMemoryAndItsSlot) {
     one.retainPrimary();
     one.allocate(900 * kMiB);
   }
-  RawClient observer(url, "team-a", "secret-a");
-  observer.retainPrimary();
-  EXPECT_TRUE(eventually([&] { return observer.memoryInfo().first == (1ULL << 30); }))
+  // Both sessions end on their own threads: a new session is admitted once a slot is back...
+  std::unique_ptr<RawClient> observer;
+  ASSERT_TRUE(eventually([&] {
+    observer = std::make_unique<RawClient>(url, "team-a", "secret-a");
+    return observer->welcome().getResult() == CUDA_SUCCESS;
+  })) << "no slot of the ended sessions came back";
+  observer->retainPrimary();
+  // ...and the memory they held is back in the quota.
+  EXPECT_TRUE(eventually([&] { return observer->memoryInfo().first == (1ULL << 30); }))
       << "the ended sessions' memory did not come back to the quota";
-  // Both sessions' slots come back too (their threads end on their own time).
-  EXPECT_TRUE(eventually([&] { return RawClient(url, "team-a", "secret-a").welcome().getResult() == CUDA_SUCCESS; }));
 }
 
 }  // namespace

@@ -1,0 +1,127 @@
+// The compute gate of one physical GPU (DESIGN.md, decision 9): every piece of GPU work of a
+// vGPU session — launches of every kind, copies, memsets — passes it before the driver sees it.
+//
+// - Metering: each admitted piece of work is followed by an event; a gate thread waits for the
+//   events in admission order and charges each piece the time from the later of its admission and
+//   the previous completion to its own completion: the GPU time it actually took. A huge kernel
+//   is charged in full, and its owner waits for its next turn accordingly.
+// - Shares: among waiting tenants of the highest waiting priority class, the one with the least
+//   GPU time per unit of weight goes first (weighted fair queueing); idle capacity goes to whoever
+//   has work (work-conserving).
+// - Caps: a capped tenant earns GPU time at its cap's rate (a token bucket) and waits when it has
+//   none, even on an idle GPU.
+// - Priority: no work of a lower class is admitted while work of a higher class waits, and the
+//   work on the GPU is bounded (about kQueueBudgetMicros of expected time), so a high-priority
+//   launch waits at most for work already on the GPU.
+//
+// Threading: admit/submitted/cancel from session threads; the gate's own thread meters.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cudaabi/driver_symbols.h"
+#include "scheduler/server_config.h"
+
+namespace fastgpu::scheduler {
+
+class ComputeGate {
+ public:
+  using Clock = std::chrono::steady_clock;
+  using TenantId = int;
+  static constexpr double kQueueBudgetMicros = 2000;
+  static constexpr double kCapBurstSeconds = 0.05;
+
+  struct TenantConfig {
+    std::string name;
+    double weight = 1.0;
+    std::optional<double> capFraction;  // 0.25 for a 25% cap
+    Priority priority = Priority::kNormal;
+  };
+
+  explicit ComputeGate(const cudaabi::DriverTable& driver);
+  ~ComputeGate();
+  ComputeGate(const ComputeGate&) = delete;
+  ComputeGate& operator=(const ComputeGate&) = delete;
+
+  TenantId addTenant(TenantConfig config);
+
+  // Blocks until `tenant` may put one piece of work on the GPU. Pair with submitted() once the
+  // work is queued on `stream` of the current context, or cancel() when it was not.
+  void admit(TenantId tenant);
+  // Records the completion event of the admitted work on `stream` (in the current context).
+  void submitted(TenantId tenant, CUstream stream);
+  void cancel(TenantId tenant);
+
+  // GPU time charged to a tenant so far.
+  double gpuSeconds(TenantId tenant) const;
+
+ private:
+  struct Tenant {
+    TenantConfig config;
+    double charged = 0;       // seconds
+    double virtualTime = 0;   // charged / weight, adjusted when the tenant becomes busy
+    double capBudget = 0;     // seconds it may still use (capped tenants)
+    Clock::time_point budgetUpdated = Clock::now();
+    // Expected seconds of its next piece of work: unknown work counts as filling the queue
+    // budget, so a new tenant's first pieces go one at a time.
+    double estimate = kQueueBudgetMicros * 1e-6;
+    bool measured = false;
+    int waiting = 0;
+    int inFlight = 0;
+  };
+  struct InFlight {
+    TenantId tenant;
+    CUevent event;
+    Clock::time_point admitted;
+    double estimate;
+  };
+
+  bool mayAdmit(TenantId tenant, Clock::time_point now);
+  void refill(Tenant& tenant, Clock::time_point now);
+  void runMeter();
+
+  const cudaabi::DriverTable& driver_;
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<Tenant> tenants_;
+  std::deque<InFlight> inFlight_;
+  std::vector<Clock::time_point> admittedAt_;  // per tenant: its admission awaiting submitted()
+  double inFlightEstimate_ = 0;
+  Clock::time_point lastCompletion_ = Clock::now();
+  bool stopping_ = false;
+  std::thread meter_;
+};
+
+// One piece of gated work, for the dispatch code: admits in the constructor; submitted() or,
+// when the work never reached the GPU, the destructor cancels. A null gate admits everything.
+class GatedWork {
+ public:
+  GatedWork(ComputeGate* gate, ComputeGate::TenantId tenant) : gate_(gate), tenant_(tenant) {
+    if (gate_ != nullptr) gate_->admit(tenant_);
+  }
+  ~GatedWork() {
+    if (gate_ != nullptr && !done_) gate_->cancel(tenant_);
+  }
+  GatedWork(const GatedWork&) = delete;
+  GatedWork& operator=(const GatedWork&) = delete;
+
+  // Call when the driver accepted the work on `stream`.
+  void submitted(CUstream stream) {
+    if (gate_ != nullptr && !done_) gate_->submitted(tenant_, stream);
+    done_ = true;
+  }
+
+ private:
+  ComputeGate* gate_;
+  ComputeGate::TenantId tenant_;
+  bool done_ = false;
+};
+
+}  // namespace fastgpu::scheduler

@@ -9,6 +9,7 @@ namespace fastgpu::scheduler {
 Status MemoryQuota::reserve(std::uint64_t bytes) {
   std::lock_guard lock(mutex_);
   if (used_ > limit_ || bytes > limit_ - used_) {
+    ++refusals_;
     return Status(CUDA_ERROR_OUT_OF_MEMORY,
                   fmt::format("over quota: {} bytes asked, {} of {} in use", bytes, used_, limit_));
   }
@@ -40,6 +41,11 @@ void MemoryQuota::setLimit(std::uint64_t limitBytes) {
 std::uint64_t MemoryQuota::available() const {
   std::lock_guard lock(mutex_);
   return used_ >= limit_ ? 0 : limit_ - used_;
+}
+
+std::uint64_t MemoryQuota::refusals() const {
+  std::lock_guard lock(mutex_);
+  return refusals_;
 }
 
 }  // namespace fastgpu::scheduler

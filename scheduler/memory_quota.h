@@ -23,11 +23,14 @@ class MemoryQuota {
   void setLimit(std::uint64_t limitBytes);
   // limit - used, never negative.
   std::uint64_t available() const;
+  // Allocations refused for being over quota.
+  std::uint64_t refusals() const;
 
  private:
   mutable std::mutex mutex_;
   std::uint64_t limit_;
   std::uint64_t used_ = 0;
+  std::uint64_t refusals_ = 0;
 };
 
 }  // namespace fastgpu::scheduler

@@ -7,6 +7,14 @@
 
 namespace fastgpu::scheduler {
 
+void VgpuUsage::recordLatency(double seconds) {
+  std::size_t bucket = 0;
+  while (bucket < std::size(kLatencyBoundsSeconds) && seconds > kLatencyBoundsSeconds[bucket]) ++bucket;
+  latencyBuckets[bucket].fetch_add(1, std::memory_order_relaxed);
+  latencyCount.fetch_add(1, std::memory_order_relaxed);
+  latencyNanos.fetch_add(static_cast<std::uint64_t>(seconds * 1e9), std::memory_order_relaxed);
+}
+
 VgpuLease::VgpuLease(std::shared_ptr<Vgpu> vgpu, std::vector<PhysicalGpu> devices)
     : vgpu_(std::move(vgpu)), devices_(std::move(devices)) {}
 
@@ -96,22 +104,38 @@ Result<std::unique_ptr<VgpuLease>> VgpuRegistry::admit(const std::string& name, 
     return Status(CUDA_ERROR_INVALID_DEVICE, "this server shares its GPUs as vGPUs: name one (set FASTGPU_VGPU)");
   }
   auto found = std::find_if(vgpus_.begin(), vgpus_.end(), [&](const auto& v) { return v->spec().name == name; });
-  if (found == vgpus_.end()) return Status(CUDA_ERROR_INVALID_DEVICE, fmt::format("unknown vGPU \"{}\"", name));
+  if (found == vgpus_.end()) {
+    refused("unknown_vgpu");
+    return Status(CUDA_ERROR_INVALID_DEVICE, fmt::format("unknown vGPU \"{}\"", name));
+  }
   const std::shared_ptr<Vgpu>& vgpu = *found;
   TokenHash presented = hashToken(token);
   bool accepted = false;
   for (const auto& hash : vgpu->spec().tokenHashes) accepted |= sameHash(hash, presented);  // no early exit
   if (!accepted) {
+    refused("wrong_token");
     return Status(CUDA_ERROR_NOT_PERMITTED, fmt::format("wrong token for vGPU \"{}\" (check FASTGPU_TOKEN)", name));
   }
   int limit = vgpu->spec().maxSessions;
   int now = ++vgpu->sessions();
   if (limit > 0 && now > limit) {
     --vgpu->sessions();
+    refused("full");
     return Status(CUDA_ERROR_DEVICE_UNAVAILABLE,
                   fmt::format("vGPU \"{}\" is full: all {} session(s) are in use", name, limit));
   }
+  ++vgpu->usage().sessionsServed;
   return std::make_unique<VgpuLease>(vgpu, std::vector<PhysicalGpu>{gpus_[static_cast<std::size_t>(vgpu->physicalGpu())]});
+}
+
+void VgpuRegistry::refused(const char* reason) {
+  std::lock_guard lock(refusalsMutex_);
+  ++refusals_[reason];
+}
+
+std::map<std::string, std::uint64_t> VgpuRegistry::refusals() const {
+  std::lock_guard lock(refusalsMutex_);
+  return refusals_;
 }
 
 }  // namespace fastgpu::scheduler

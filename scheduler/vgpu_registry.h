@@ -9,6 +9,8 @@
 #pragma once
 
 #include <atomic>
+#include <map>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +25,21 @@ struct PhysicalGpu {
   int ordinal = 0;  // the driver's device ordinal
   std::string uuid;  // "GPU-xxxxxxxx-..." form
   std::uint64_t memoryBytes = 0;
+};
+
+// What a vGPU has used, for metrics and accounting. Updated by session threads; lock-free.
+struct VgpuUsage {
+  std::atomic<std::uint64_t> launches{0};
+  std::atomic<std::uint64_t> bytesToDevice{0};
+  std::atomic<std::uint64_t> bytesFromDevice{0};
+  std::atomic<std::uint64_t> sessionsServed{0};
+  // Latency of answered calls on the server, in buckets of kLatencyBoundsSeconds (+Inf last).
+  static constexpr double kLatencyBoundsSeconds[] = {1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10};
+  std::atomic<std::uint64_t> latencyBuckets[std::size(kLatencyBoundsSeconds) + 1] = {};
+  std::atomic<std::uint64_t> latencyCount{0};
+  std::atomic<std::uint64_t> latencyNanos{0};
+
+  void recordLatency(double seconds);
 };
 
 class Vgpu {
@@ -41,6 +58,7 @@ class Vgpu {
   }
   // GPU time used so far.
   double gpuSeconds() const { return gate_ != nullptr ? gate_->gpuSeconds(tenant_) : 0; }
+  VgpuUsage& usage() { return usage_; }
 
  private:
   VgpuSpec spec_;
@@ -49,6 +67,7 @@ class Vgpu {
   std::atomic<int> sessions_{0};
   ComputeGate* gate_ = nullptr;
   ComputeGate::TenantId tenant_ = 0;
+  VgpuUsage usage_;
 };
 
 // One session's hold on a vGPU: its device view and its quota. Frees the session slot when
@@ -66,6 +85,8 @@ class VgpuLease {
   int physicalDevice(int clientOrdinal) const;
   // The shared quota, or null when unlimited (open registry).
   MemoryQuota* quota() const { return vgpu_ ? &vgpu_->quota() : nullptr; }
+  // Where the session's work is counted, or null (open registry).
+  VgpuUsage* usage() const { return vgpu_ ? &vgpu_->usage() : nullptr; }
   // The compute gate all GPU work of the session passes, or null (open registry).
   ComputeGate* gate() const { return vgpu_ ? vgpu_->gate() : nullptr; }
   ComputeGate::TenantId tenant() const { return vgpu_ ? vgpu_->tenant() : 0; }
@@ -90,15 +111,22 @@ class VgpuRegistry {
   Result<std::unique_ptr<VgpuLease>> admit(const std::string& name, const std::string& token);
 
   bool open() const { return vgpus_.empty(); }
+  const std::vector<PhysicalGpu>& gpus() const { return gpus_; }
+  // Sessions refused so far, by reason ("unknown_vgpu", "wrong_token", "full").
+  std::map<std::string, std::uint64_t> refusals() const;
   std::vector<std::shared_ptr<Vgpu>> vgpus() const { return vgpus_; }
 
  private:
   VgpuRegistry(std::vector<std::shared_ptr<Vgpu>> vgpus, std::vector<PhysicalGpu> gpus)
       : vgpus_(std::move(vgpus)), gpus_(std::move(gpus)) {}
 
+  void refused(const char* reason);
+
   std::vector<std::unique_ptr<ComputeGate>> gates_;  // destroyed after the vGPUs that point to them
   std::vector<std::shared_ptr<Vgpu>> vgpus_;
   std::vector<PhysicalGpu> gpus_;
+  mutable std::mutex refusalsMutex_;
+  std::map<std::string, std::uint64_t> refusals_;
 };
 
 }  // namespace fastgpu::scheduler

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "scheduler/server_config.h"
+#include "server/admin_api.h"
 #include "server/logging.h"
 #include "server/server.h"
 
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
   app.footer("Command-line options override the file's listen and driver.");
   CLI11_PARSE(app, argc, argv);
 
+  using fastgpu::Status;
   fastgpu::scheduler::ServerConfig config;
   if (!options.config.empty()) {
     auto loaded = fastgpu::scheduler::loadServerConfig(options.config);
@@ -89,6 +91,20 @@ int main(int argc, char** argv) {
     listeners.push_back(std::move(*listener));
   }
   fastgpu::server::Server server(std::move(*driver), std::move(*registry), std::move(listeners));
+  std::unique_ptr<fastgpu::server::AdminApi> admin;
+  if (config.adminTokenHash) {
+    admin = std::make_unique<fastgpu::server::AdminApi>(server, *config.adminTokenHash);
+    std::string url = config.adminListen.empty() ? "tcp://127.0.0.1:7601" : config.adminListen;
+    if (Status status = admin->start(url); !status) {
+      log->error("{}", status.message());
+      return 1;
+    }
+    fmt::print("fastgpu-server admin API on {}\n", admin->url());
+    std::fflush(stdout);
+  } else if (!config.adminListen.empty()) {
+    log->error("admin_listen is set but admin_token is not: the admin API needs a token");
+    return 2;
+  }
   std::thread signalThread([&] {
     int received = 0;
     sigwait(&stopSignals, &received);
@@ -98,5 +114,6 @@ int main(int argc, char** argv) {
   server.run();
   // run() returns only after stop(): the signal thread has finished.
   signalThread.join();
+  if (admin) admin->stop();
   return 0;
 }

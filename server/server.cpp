@@ -48,6 +48,27 @@ void Server::acceptLoop(protocol::Listener& listener) {
   }
 }
 
+std::vector<SessionInfo> Server::sessions() {
+  std::lock_guard lock(mutex_);
+  std::vector<SessionInfo> infos;
+  for (const auto& running : sessions_) {
+    if (!running.session->finished()) infos.push_back(running.session->info());
+  }
+  return infos;
+}
+
+bool Server::evict(std::uint64_t session) {
+  std::lock_guard lock(mutex_);
+  for (const auto& running : sessions_) {
+    if (running.session->id() == session && !running.session->finished()) {
+      serverLogger()->info("session={} evicted by the administrator", session);
+      running.session->stop();
+      return true;
+    }
+  }
+  return false;
+}
+
 void Server::reapFinished() {
   std::list<RunningSession> finished;
   {

@@ -25,6 +25,12 @@ class Server {
   void run();
   void stop();
 
+  // The sessions being served now. Thread-safe.
+  std::vector<SessionInfo> sessions();
+  // Ends a session (its resources are freed as for any ending session); false when unknown.
+  bool evict(std::uint64_t session);
+  scheduler::VgpuRegistry& registry() { return *registry_; }
+
  private:
   void acceptLoop(protocol::Listener& listener);
   void reapFinished();

@@ -2,6 +2,9 @@
 
 #include <capnp/message.h>
 
+#include <chrono>
+#include <ctime>
+
 #include <fmt/format.h>
 
 #include "cudaabi/error_strings.h"
@@ -86,6 +89,11 @@ Status Session::handshake() {
   } else {
     log_->info("session={} admitted vgpu={}", id_, hello.getVgpu().cStr());
   }
+  {
+    std::lock_guard lock(infoMutex_);
+    info_ = SessionInfo{id_,           connection_->peer(), hello.getVgpu().cStr(), hello.getHost().cStr(),
+                        hello.getPid(), std::time(nullptr), admitted.isOk()};
+  }
   std::vector<scheduler::PhysicalGpu> view = state_ ? state_->lease().devices() : std::vector<scheduler::PhysicalGpu>{};
   const scheduler::MemoryQuota* quota = state_ ? state_->lease().quota() : nullptr;
   auto devices = welcome.initDevices(static_cast<unsigned>(view.size()));
@@ -117,6 +125,11 @@ Status Session::handshake() {
   return admitted;
 }
 
+SessionInfo Session::info() const {
+  std::lock_guard lock(infoMutex_);
+  return info_;
+}
+
 Status Session::serveBatch(std::span<const std::uint8_t> payload, std::vector<std::uint8_t>& replies,
                            std::span<const std::uint8_t>& replyBulk) {
   protocol::MessageCursor cursor(payload);
@@ -135,9 +148,15 @@ Status Session::serveBatch(std::span<const std::uint8_t> payload, std::vector<st
       // A stale context id runs the call with no current context: the driver then answers
       // CUDA_ERROR_INVALID_CONTEXT for calls that need one.
       if (!state_->makeCurrent(call.getContext())) (void)state_->makeCurrent(0);
+      bool answered = protocol::expectsReply(call);
+      auto started = std::chrono::steady_clock::now();
       Status result = execute(call, bulk, answer);
+      if (scheduler::VgpuUsage* usage = state_->lease().usage()) {
+        if (answered) usage->recordLatency(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+        countWork(call, result, answer, *usage);
+      }
       if (!result) log_->debug("session={} call={} failed: {}", id_, static_cast<int>(call.which()), result.message());
-      if (protocol::expectsReply(call)) {
+      if (answered) {
         writeReply(result, answer, replies);
         replyBulk = answer.bulk;
       } else if (!result && deferred_) {
@@ -187,6 +206,25 @@ void Session::writeReply(const Status& status, const Answer& answer, std::vector
     }
   }
   protocol::appendMessage(builder, replies);
+}
+
+void Session::countWork(wire::Call::Reader call, const Status& result, const Answer& answer, scheduler::VgpuUsage& usage) {
+  if (!result) return;
+  switch (call.which()) {
+    case wire::Call::LAUNCH:
+      usage.launches.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case wire::Call::COPY:
+      if (call.getCopy().getSrc() == 0) usage.bytesToDevice.fetch_add(call.getCopy().getBytes(), std::memory_order_relaxed);
+      if (call.getCopy().getDst() == 0) usage.bytesFromDevice.fetch_add(answer.bulk.size(), std::memory_order_relaxed);
+      break;
+    case wire::Call::COPY2_D:
+      if (call.getCopy2D().getSrc() == 0) usage.bytesToDevice.fetch_add(call.getCopy2D().getData().size());
+      if (call.getCopy2D().getToHost()) usage.bytesFromDevice.fetch_add(answer.data.size());
+      break;
+    default:
+      break;
+  }
 }
 
 Status Session::execute(wire::Call::Reader call, std::span<const std::uint8_t> bulk, Answer& answer) {

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,6 +39,17 @@ struct Answer {
   void setValues(std::vector<std::int64_t> list) { kind = Kind::kValues, values = std::move(list); }
 };
 
+// What the admin API shows of a session.
+struct SessionInfo {
+  std::uint64_t id = 0;
+  std::string peer;
+  std::string vgpu;
+  std::string host;
+  std::uint32_t pid = 0;
+  std::int64_t startedUnix = 0;
+  bool admitted = false;
+};
+
 class Session {
  public:
   // `registry` admits the client to a vGPU in the handshake; it outlives the session.
@@ -49,6 +61,7 @@ class Session {
   void stop() { connection_->shutdown(); }
   std::uint64_t id() const { return id_; }
   bool finished() const { return finished_.load(); }
+  SessionInfo info() const;
 
  private:
   Status handshake();
@@ -57,6 +70,8 @@ class Session {
   Status serveBatch(std::span<const std::uint8_t> payload, std::vector<std::uint8_t>& replies,
                     std::span<const std::uint8_t>& replyBulk);
   Status execute(wire::Call::Reader call, std::span<const std::uint8_t> bulk, Answer& answer);
+  // Counts launches and bytes moved for the vGPU's metrics.
+  static void countWork(wire::Call::Reader call, const Status& result, const Answer& answer, scheduler::VgpuUsage& usage);
   void writeReply(const Status& status, const Answer& answer, std::vector<std::uint8_t>& replies);
 
   // Dispatch by group (dispatch_*.cpp). Each returns the call's result.
@@ -80,6 +95,8 @@ class Session {
   Status deferred_;  // the first error of asynchronous calls since the last reply
   std::vector<std::uint8_t> staging_;  // device-to-host data on its way out; reused
   std::atomic<bool> finished_{false};
+  mutable std::mutex infoMutex_;  // guards info_
+  SessionInfo info_;
 };
 
 }  // namespace fastgpu::server

@@ -1,0 +1,125 @@
+#include "server/admin_api.h"
+
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+
+#include <fmt/format.h>
+
+#include "server/logging.h"
+#include "server/metrics.h"
+
+namespace fastgpu::server {
+namespace {
+
+const char* priorityName(scheduler::Priority priority) {
+  switch (priority) {
+    case scheduler::Priority::kHigh: return "high";
+    case scheduler::Priority::kNormal: return "normal";
+    case scheduler::Priority::kLow: return "low";
+  }
+  return "normal";
+}
+
+void json(httplib::Response& response, const nlohmann::json& body, int status = 200) {
+  response.status = status;
+  response.set_content(body.dump(2) + "\n", "application/json");
+}
+
+}  // namespace
+
+AdminApi::AdminApi(Server& server, scheduler::TokenHash token)
+    : server_(server), token_(token), http_(std::make_unique<httplib::Server>()) {
+  routes();
+}
+
+AdminApi::~AdminApi() { stop(); }
+
+void AdminApi::routes() {
+  // The token check runs before every route.
+  http_->set_pre_routing_handler([this](const httplib::Request& request, httplib::Response& response) {
+    std::string header = request.get_header_value("Authorization");
+    constexpr std::string_view kBearer = "Bearer ";
+    bool ok = header.starts_with(kBearer) &&
+              scheduler::sameHash(scheduler::hashToken(std::string_view(header).substr(kBearer.size())), token_);
+    if (ok) return httplib::Server::HandlerResponse::Unhandled;
+    serverLogger()->warn("admin request {} {} from {} refused: missing or wrong admin token", request.method,
+                         request.path, request.remote_addr);
+    json(response, {{"error", "missing or wrong admin token (send Authorization: Bearer TOKEN)"}}, 401);
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& response) {
+    response.set_content(renderMetrics(server_), "text/plain; version=0.0.4");
+  });
+  http_->Get("/v1/vgpus", [this](const httplib::Request&, httplib::Response& response) {
+    scheduler::VgpuRegistry& registry = server_.registry();
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& vgpu : registry.vgpus()) {
+      const auto& spec = vgpu->spec();
+      list.push_back({{"name", spec.name},
+                      {"gpu", registry.gpus()[static_cast<std::size_t>(vgpu->physicalGpu())].ordinal},
+                      {"memory_limit_bytes", vgpu->quota().limit()},
+                      {"memory_used_bytes", vgpu->quota().used()},
+                      {"compute_share", spec.computeShare},
+                      {"compute_cap", spec.computeCapPercent ? nlohmann::json(*spec.computeCapPercent) : nullptr},
+                      {"priority", priorityName(spec.priority)},
+                      {"max_sessions", spec.maxSessions},
+                      {"sessions", vgpu->sessions().load()},
+                      {"gpu_seconds", vgpu->gpuSeconds()},
+                      {"launches", vgpu->usage().launches.load()},
+                      {"bytes_to_device", vgpu->usage().bytesToDevice.load()},
+                      {"bytes_from_device", vgpu->usage().bytesFromDevice.load()}});
+    }
+    json(response, list);
+  });
+  http_->Get("/v1/sessions", [this](const httplib::Request&, httplib::Response& response) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& session : server_.sessions()) {
+      list.push_back({{"id", session.id},
+                      {"vgpu", session.vgpu},
+                      {"peer", session.peer},
+                      {"host", session.host},
+                      {"pid", session.pid},
+                      {"started", session.startedUnix},
+                      {"admitted", session.admitted}});
+    }
+    json(response, list);
+  });
+  http_->Delete(R"(/v1/sessions/(\d+))", [this](const httplib::Request& request, httplib::Response& response) {
+    std::uint64_t id = std::stoull(request.matches[1].str());
+    if (!server_.evict(id)) {
+      json(response, {{"error", fmt::format("no session {}", id)}}, 404);
+      return;
+    }
+    json(response, {{"evicted", id}});
+  });
+}
+
+Status AdminApi::start(const std::string& url) {
+  constexpr std::string_view kScheme = "tcp://";
+  std::string_view rest(url);
+  if (!rest.starts_with(kScheme) || rest.rfind(':') == std::string_view::npos) {
+    return Status(CUDA_ERROR_INVALID_VALUE, fmt::format("admin_listen '{}' is not tcp://HOST:PORT", url));
+  }
+  rest.remove_prefix(kScheme.size());
+  std::string host(rest.substr(0, rest.rfind(':')));
+  int port = std::atoi(std::string(rest.substr(rest.rfind(':') + 1)).c_str());
+  if (port == 0) {
+    port = http_->bind_to_any_port(host);
+  } else if (!http_->bind_to_port(host, port)) {
+    port = -1;
+  }
+  if (port <= 0) return Status(CUDA_ERROR_INVALID_VALUE, fmt::format("cannot listen on {} for the admin API", url));
+  url_ = fmt::format("http://{}:{}", host, port);
+  thread_ = std::thread([this] { http_->listen_after_bind(); });
+  return Status::ok();
+}
+
+void AdminApi::stop() {
+  if (thread_.joinable()) {
+    http_->stop();
+    thread_.join();
+  }
+}
+
+}  // namespace fastgpu::server

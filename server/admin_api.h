@@ -1,0 +1,49 @@
+// The HTTP admin API of fastgpu-server (docs/operations.md). Every request needs the admin token
+// ("Authorization: Bearer TOKEN"); without it, or with a wrong one, the answer is 401 and nothing
+// else happens. Listens on localhost by default.
+//
+//   GET    /metrics               Prometheus text: per vGPU and per GPU
+//   GET    /v1/vgpus              the vGPUs, their configuration and usage (JSON)
+//   GET    /v1/sessions           the sessions being served (JSON)
+//   DELETE /v1/sessions/ID        ends a session; its resources are freed
+//
+// Threading: start() and stop() from the owner's thread; requests run on the HTTP library's
+// threads.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "scheduler/token.h"
+#include "server/server.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace fastgpu::server {
+
+class AdminApi {
+ public:
+  AdminApi(Server& server, scheduler::TokenHash token);
+  ~AdminApi();
+  AdminApi(const AdminApi&) = delete;
+  AdminApi& operator=(const AdminApi&) = delete;
+
+  // Listens on `url` (tcp://HOST:PORT; port 0 picks a free one) and serves in the background.
+  Status start(const std::string& url);
+  void stop();
+  std::string url() const { return url_; }
+
+ private:
+  void routes();
+
+  Server& server_;
+  const scheduler::TokenHash token_;
+  std::unique_ptr<httplib::Server> http_;
+  std::thread thread_;
+  std::string url_;
+};
+
+}  // namespace fastgpu::server

@@ -1,0 +1,129 @@
+// The admin API: the token, the session list and eviction, and /metrics checked against what the
+// test did.
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+
+#include "server/admin_api.h"
+#include "session_test_support.h"
+
+namespace fastgpu::server {
+namespace {
+
+constexpr const char* kConfig = R"(
+[[vgpu]]
+name = "team-a"
+memory = "1GiB"
+tokens = ["secret-a"]
+)";
+
+class AdminApiTest : public ServerTest {
+ protected:
+  void SetUp() override {
+    start(kConfig);
+    admin = std::make_unique<AdminApi>(*server, scheduler::hashToken("admin-secret"));
+    ASSERT_TRUE(admin->start("tcp://127.0.0.1:0"));
+    http = std::make_unique<httplib::Client>(admin->url());
+    http->set_bearer_token_auth("admin-secret");
+  }
+  void TearDown() override {
+    admin->stop();
+    ServerTest::TearDown();
+  }
+
+  nlohmann::json getJson(const std::string& path) {
+    auto response = http->Get(path);
+    EXPECT_TRUE(response);
+    if (!response) return {};
+    EXPECT_EQ(response->status, 200) << response->body;
+    return nlohmann::json::parse(response->body);
+  }
+
+  // The value of one sample of /metrics, e.g. `fastgpu_vgpu_launches_total{vgpu="team-a",gpu="0"}`.
+  std::string metric(const std::string& sample) {
+    auto response = http->Get("/metrics");
+    EXPECT_TRUE(response && response->status == 200);
+    if (!response) return "";
+    std::size_t at = response->body.find("\n" + sample + " ");
+    if (at == std::string::npos) return "<missing " + sample + ">";
+    std::size_t begin = at + sample.size() + 2;
+    return response->body.substr(begin, response->body.find('\n', begin) - begin);
+  }
+
+  std::unique_ptr<AdminApi> admin;
+  std::unique_ptr<httplib::Client> http;
+};
+
+TEST_F(AdminApiTest, CallsWithoutTheAdminTokenAreRefused) {
+  httplib::Client anonymous(admin->url());
+  auto response = anonymous.Get("/v1/vgpus");
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 401);
+  anonymous.set_bearer_token_auth("guess");
+  EXPECT_EQ(anonymous.Get("/metrics")->status, 401);
+  EXPECT_EQ(anonymous.Delete("/v1/sessions/1")->status, 401);
+  EXPECT_EQ(http->Get("/v1/vgpus")->status, 200);
+}
+
+TEST_F(AdminApiTest, MetricsMatchWhatTheClientsDid) {
+  RawClient wrong(url, "team-a", "nope");
+  RawClient client(url, "team-a", "secret-a");
+  client.retainPrimary();
+  std::uint64_t base = client.allocate(3 * kMiB);
+  std::vector<std::uint8_t> bytes(kMiB, 7), back;
+  client.call(
+      [&](wire::Call::Builder c) {
+        auto copy = c.initCopy();
+        copy.setDst(base);
+        copy.setBytes(bytes.size());
+        copy.setAsync(true);
+      },
+      nullptr, bytes);
+  client.call(
+      [&](wire::Call::Builder c) {
+        auto copy = c.initCopy();
+        copy.setSrc(base);
+        copy.setBytes(kMiB);
+      },
+      nullptr, {}, &back);
+  std::uint64_t spin = client.loadSpinKernel();
+  for (int i = 0; i < 5; ++i) client.spin(spin, 0);
+  ASSERT_EQ(client.synchronize(), CUDA_SUCCESS);
+
+  const std::string labels = "{vgpu=\"team-a\",gpu=\"0\"}";
+  // The allocation, and the test module's __device__ globals (4 + 32 bytes) that count too.
+  const std::uint64_t held = 3 * kMiB + 36;
+  EXPECT_EQ(metric("fastgpu_vgpu_memory_used_bytes" + labels), std::to_string(held));
+  EXPECT_EQ(metric("fastgpu_vgpu_memory_limit_bytes" + labels), std::to_string(1ULL << 30));
+  EXPECT_EQ(metric("fastgpu_vgpu_launches_total" + labels), "5");
+  EXPECT_EQ(metric("fastgpu_vgpu_bytes_to_device_total" + labels), std::to_string(kMiB));
+  EXPECT_EQ(metric("fastgpu_vgpu_bytes_from_device_total" + labels), std::to_string(kMiB));
+  EXPECT_EQ(metric("fastgpu_vgpu_sessions" + labels), "1");
+  EXPECT_EQ(metric("fastgpu_sessions_refused_total{reason=\"wrong_token\"}"), "1");
+  EXPECT_NE(metric("fastgpu_call_latency_seconds_count{vgpu=\"team-a\"}"), "0");
+  auto vgpus = getJson("/v1/vgpus");
+  ASSERT_EQ(vgpus.size(), 1u);
+  EXPECT_EQ(vgpus[0]["name"], "team-a");
+  EXPECT_EQ(vgpus[0]["memory_used_bytes"], held);
+  EXPECT_EQ(vgpus[0]["launches"], 5);
+}
+
+TEST_F(AdminApiTest, AnEvictedSessionEndsAndItsMemoryIsFreed) {
+  RawClient client(url, "team-a", "secret-a");
+  client.retainPrimary();
+  client.allocate(100 * kMiB);
+  auto sessions = getJson("/v1/sessions");
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_EQ(sessions[0]["vgpu"], "team-a");
+  std::uint64_t id = sessions[0]["id"];
+  auto evicted = http->Delete("/v1/sessions/" + std::to_string(id));
+  ASSERT_TRUE(evicted);
+  EXPECT_EQ(evicted->status, 200);
+  EXPECT_EQ(http->Delete("/v1/sessions/999999")->status, 404);
+  // Expect: the client's connection ends, and the memory goes back to the quota.
+  EXPECT_NE(client.call([](wire::Call::Builder c) { c.setMemGetInfo(); }).first, CUDA_SUCCESS);
+  EXPECT_TRUE(eventually([&] { return metric("fastgpu_vgpu_memory_used_bytes{vgpu=\"team-a\",gpu=\"0\"}") == "0"; }));
+}
+
+}  // namespace
+}  // namespace fastgpu::server

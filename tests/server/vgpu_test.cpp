@@ -43,8 +43,10 @@ TEST_F(VgpuServerTest, AQuotaIsSharedBySessionsAndReportedAsTheDevicesMemory) {
   second.allocate(1, CUDA_ERROR_OUT_OF_MEMORY);
   first.allocate(4 * kMiB, CUDA_ERROR_OUT_OF_MEMORY);
   EXPECT_EQ(first.memoryInfo().first, 0u);
-  // Freeing makes room again.
+  // Freeing makes room again. (The free is posted: an answered call on the same session makes
+  // sure it ran before the other session looks.)
   first.call([&](wire::Call::Builder c) { c.setMemFree(a); });
+  EXPECT_EQ(first.memoryInfo().first, 600 * kMiB);
   EXPECT_EQ(second.memoryInfo().first, 600 * kMiB);
   EXPECT_NE(second.allocate(512 * kMiB), 0u);
 }

@@ -141,13 +141,20 @@ Result<std::unique_ptr<ReplyMessage>> Client::call(capnp::MessageBuilder& call, 
   protocol::appendMessage(call, batch_);
   if (Status status = flushLocked(bulk); !status) return status;
   ++stats_.roundTrips;
-  thread_local std::vector<std::uint8_t> payload;  // reused: see ReplyMessage
+  std::vector<std::uint8_t> payload;
+  {
+    std::lock_guard spareLock(spareMutex_);
+    if (!spare_.empty()) {
+      payload = std::move(spare_.back());
+      spare_.pop_back();
+    }
+  }
   if (Status status = connection_->receive(payload); !status) {
     broken_ = disconnected("lost the connection to the server: " + status.message());
     return broken_;
   }
-  protocol::MessageCursor cursor(payload);
-  auto reply = std::make_unique<ReplyMessage>();
+  auto reply = std::make_unique<ReplyMessage>(*this, std::move(payload));
+  protocol::MessageCursor cursor(reply->payload());
   if (Status status = cursor.next(reply->reader); !status) {
     broken_ = disconnected("the server sent a malformed reply: " + status.message());
     connection_->shutdown();
@@ -166,6 +173,14 @@ Result<std::unique_ptr<ReplyMessage>> Client::call(capnp::MessageBuilder& call, 
     return broken_;
   }
   return reply;
+}
+
+ReplyMessage::~ReplyMessage() { owner_.recycle(std::move(payload_)); }
+
+void Client::recycle(std::vector<std::uint8_t> buffer) {
+  constexpr std::size_t kMaxSpare = 4;
+  std::lock_guard lock(spareMutex_);
+  if (spare_.size() < kMaxSpare) spare_.push_back(std::move(buffer));
 }
 
 void Client::deferError(CUresult error) {

@@ -27,16 +27,28 @@
 
 namespace fastgpu::interposer {
 
-// A reply. It lives in a receive buffer of the calling thread: valid until that thread's next
-// call (each thread reads its reply before it calls again).
+class Client;
+
+// A reply, with the buffer it was received into; the buffer goes back to the client's pool
+// when the reply is destroyed (so big device-to-host chunks do not allocate every time).
 class ReplyMessage {
  public:
+  ReplyMessage(Client& owner, std::vector<std::uint8_t> payload) : owner_(owner), payload_(std::move(payload)) {}
+  ~ReplyMessage();
+  ReplyMessage(const ReplyMessage&) = delete;
+  ReplyMessage& operator=(const ReplyMessage&) = delete;
+
   wire::Reply::Reader get() const { return reader->getRoot<wire::Reply>(); }
   // The raw bytes that followed the reply (device-to-host data).
   std::span<const std::uint8_t> bulk() const { return bulk_; }
+  std::span<const std::uint8_t> payload() const { return payload_; }
 
   mutable std::optional<capnp::FlatArrayMessageReader> reader;  // reading a root is not const in capnp
   std::span<const std::uint8_t> bulk_;
+
+ private:
+  Client& owner_;
+  std::vector<std::uint8_t> payload_;
 };
 
 struct ClientStats {
@@ -78,6 +90,8 @@ class Client {
   void deferError(CUresult error);
 
   ClientStats stats() const;
+  // Takes back a receive buffer for reuse (ReplyMessage's destructor).
+  void recycle(std::vector<std::uint8_t> buffer);
   // Stops the flusher and sends what is left; later calls still work.
   void quiesce();
 
@@ -97,6 +111,9 @@ class Client {
   Status broken_;
   ClientStats stats_;
   std::atomic<CUresult> deferred_{CUDA_SUCCESS};
+
+  std::mutex spareMutex_;
+  std::vector<std::vector<std::uint8_t>> spare_;  // receive buffers to reuse
 
   std::condition_variable flusherWake_;
   bool stopFlusher_ = false;

@@ -44,6 +44,15 @@ ComputeGate::TenantId ComputeGate::addTenant(TenantConfig config) {
   return static_cast<TenantId>(tenants_.size() - 1);
 }
 
+void ComputeGate::updateTenant(TenantId id, TenantConfig config) {
+  std::lock_guard lock(mutex_);
+  Tenant& tenant = tenants_[static_cast<std::size_t>(id)];
+  refill(tenant, Clock::now());
+  tenant.config = std::move(config);
+  if (tenant.config.capFraction) tenant.capBudget = std::min(tenant.capBudget, *tenant.config.capFraction * kCapBurstSeconds);
+  changed_.notify_all();
+}
+
 void ComputeGate::refill(Tenant& tenant, Clock::time_point now) {
   if (!tenant.config.capFraction) return;
   double cap = *tenant.config.capFraction;

@@ -51,6 +51,8 @@ class ComputeGate {
   ComputeGate& operator=(const ComputeGate&) = delete;
 
   TenantId addTenant(TenantConfig config);
+  // Live change of a tenant's weight, cap or priority.
+  void updateTenant(TenantId tenant, TenantConfig config);
 
   // Blocks until `tenant` may put one piece of work on the GPU. Pair with submitted() once the
   // work is queued on `stream` of the current context, or cancel() when it was not.

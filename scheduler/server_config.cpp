@@ -148,6 +148,65 @@ Result<ServerConfig> parseServerConfig(std::string_view text, const std::string&
   }
 }
 
+Result<VgpuSpec> parseVgpuSpec(std::string_view text, const std::string& origin) {
+  try {
+    return parseVgpu(origin, toml::parse(text, origin));
+  } catch (const toml::parse_error& error) {
+    return Status(CUDA_ERROR_INVALID_VALUE, fmt::format("{}:{}:{}: {}", origin, error.source().begin.line,
+                                                        error.source().begin.column, error.description()));
+  } catch (const ConfigError& error) {
+    return Status(CUDA_ERROR_INVALID_VALUE, error.message);
+  }
+}
+
+Result<VgpuSpec> patchVgpuSpec(const VgpuSpec& base, std::string_view patch, const std::string& origin) {
+  try {
+    std::string current = formatVgpuSpec(base);
+    toml::table merged = toml::parse(std::string_view(current), std::string_view("current"));
+    toml::table changes = toml::parse(patch, origin);
+    if (const toml::node* name = changes.get("name"); name != nullptr && name->value<std::string>() != base.name) {
+      fail(origin, name->source(), "a vGPU cannot be renamed");
+    }
+    if (changes.contains("tokens") || changes.contains("token_hashes")) {
+      merged.erase("tokens");
+      merged.erase("token_hashes");
+    }
+    if (changes.contains("gpu")) merged.erase("gpu");
+    for (auto&& [key, value] : changes) merged.insert_or_assign(key, value);
+    return parseVgpu(origin, merged);
+  } catch (const toml::parse_error& error) {
+    return Status(CUDA_ERROR_INVALID_VALUE, fmt::format("{}:{}:{}: {}", origin, error.source().begin.line,
+                                                        error.source().begin.column, error.description()));
+  } catch (const ConfigError& error) {
+    return Status(CUDA_ERROR_INVALID_VALUE, error.message);
+  }
+}
+
+std::string formatVgpuSpec(const VgpuSpec& spec) {
+  toml::table table;
+  table.insert("name", spec.name);
+  if (spec.gpuIndex) table.insert("gpu", static_cast<std::int64_t>(*spec.gpuIndex));
+  else if (!spec.gpuUuid.empty()) table.insert("gpu", spec.gpuUuid);
+  else table.insert("gpu", "auto");
+  table.insert("memory", fmt::format("{}", spec.memoryBytes));
+  table.insert("compute_share", spec.computeShare);
+  if (spec.computeCapPercent) table.insert("compute_cap", *spec.computeCapPercent);
+  table.insert("priority", spec.priority == Priority::kHigh ? "high" : spec.priority == Priority::kLow ? "low" : "normal");
+  if (spec.maxSessions > 0) table.insert("max_sessions", static_cast<std::int64_t>(spec.maxSessions));
+  toml::array hashes;
+  for (const auto& hash : spec.tokenHashes) hashes.push_back(tokenHashHex(hash));
+  table.insert("token_hashes", hashes);
+  std::stringstream text;
+  text << table << "\n";
+  return text.str();
+}
+
+std::string formatVgpuState(const std::vector<VgpuSpec>& vgpus) {
+  std::string text = "# fastgpu-server state: the vGPUs as the admin API last left them. Written by the server.\n";
+  for (const auto& spec : vgpus) text += "\n[[vgpu]]\n" + formatVgpuSpec(spec);
+  return text;
+}
+
 Result<ServerConfig> loadServerConfig(const std::string& path) {
   std::ifstream file(path);
   if (!file) return Status(CUDA_ERROR_FILE_NOT_FOUND, fmt::format("{}: cannot open the configuration file", path));

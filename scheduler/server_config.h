@@ -46,6 +46,17 @@ struct ServerConfig {
   std::vector<VgpuSpec> vgpus;
 };
 
+// One vGPU given as the body of a [[vgpu]] table in TOML ("name = ...\nmemory = ..."), checked
+// by the same rules as the file (the admin API's create).
+Result<VgpuSpec> parseVgpuSpec(std::string_view text, const std::string& origin);
+// `base` with the keys of `patch` (a partial vGPU table) replaced, checked as a whole (the admin
+// API's update). The name cannot change.
+Result<VgpuSpec> patchVgpuSpec(const VgpuSpec& base, std::string_view patch, const std::string& origin);
+// A vGPU as a [[vgpu]] table body, with token hashes (never tokens).
+std::string formatVgpuSpec(const VgpuSpec& spec);
+// The state file: every vGPU as a [[vgpu]] table.
+std::string formatVgpuState(const std::vector<VgpuSpec>& vgpus);
+
 // Reads and checks a configuration file.
 Result<ServerConfig> loadServerConfig(const std::string& path);
 // The same from text (`origin` names it in errors).

@@ -27,69 +27,148 @@ int VgpuLease::physicalDevice(int clientOrdinal) const {
   return devices_[static_cast<std::size_t>(clientOrdinal)].ordinal;
 }
 
+Result<int> VgpuRegistry::place(const VgpuSpec& spec, const std::vector<std::shared_ptr<Vgpu>>& placed) const {
+  std::map<int, std::uint64_t> committed;  // gpu position -> vGPU memory placed on it
+  for (const auto& vgpu : placed) committed[vgpu->physicalGpu()] += vgpu->quota().limit();
+  int chosen = -1;
+  if (spec.gpuIndex) {
+    if (*spec.gpuIndex >= static_cast<int>(gpus_.size())) {
+      return Status(CUDA_ERROR_INVALID_DEVICE, fmt::format("vGPU '{}' names GPU {}, but the server has {} GPU(s)",
+                                                           spec.name, *spec.gpuIndex, gpus_.size()));
+    }
+    chosen = *spec.gpuIndex;
+  } else if (!spec.gpuUuid.empty()) {
+    for (std::size_t i = 0; i < gpus_.size(); ++i) {
+      if (gpus_[i].uuid == spec.gpuUuid) chosen = static_cast<int>(i);
+    }
+    if (chosen < 0) {
+      return Status(CUDA_ERROR_INVALID_DEVICE,
+                    fmt::format("vGPU '{}' names GPU {}, which this server does not have", spec.name, spec.gpuUuid));
+    }
+  } else {
+    // binpack: the fullest GPU that still fits; spread: the emptiest.
+    std::uint64_t best = 0;
+    for (std::size_t i = 0; i < gpus_.size(); ++i) {
+      std::uint64_t left = gpus_[i].memoryBytes - std::min(gpus_[i].memoryBytes, committed[static_cast<int>(i)]);
+      if (left < spec.memoryBytes) continue;
+      if (chosen < 0 || (placement_ == Placement::kBinpack ? left < best : left > best)) {
+        chosen = static_cast<int>(i);
+        best = left;
+      }
+    }
+    if (chosen < 0) {
+      return Status(CUDA_ERROR_OUT_OF_MEMORY, fmt::format("no GPU has {} bytes left for vGPU '{}'", spec.memoryBytes,
+                                                          spec.name));
+    }
+  }
+  const PhysicalGpu& gpu = gpus_[static_cast<std::size_t>(chosen)];
+  if (spec.memoryBytes > gpu.memoryBytes) {
+    return Status(CUDA_ERROR_OUT_OF_MEMORY, fmt::format("vGPU '{}' asks for {} bytes; GPU {} has {}", spec.name,
+                                                        spec.memoryBytes, gpu.ordinal, gpu.memoryBytes));
+  }
+  return chosen;
+}
+
+namespace {
+
+ComputeGate::TenantConfig tenantConfig(const VgpuSpec& spec) {
+  std::optional<double> cap;
+  if (spec.computeCapPercent) cap = *spec.computeCapPercent / 100.0;
+  return {spec.name, spec.computeShare, cap, spec.priority};
+}
+
+}  // namespace
+
+void VgpuRegistry::attachGate(Vgpu& vgpu) {
+  if (driver_ == nullptr) return;
+  ComputeGate* gate = nullptr;
+  for (const auto& other : vgpus_) {
+    if (other.get() != &vgpu && other->physicalGpu() == vgpu.physicalGpu() && other->gate() != nullptr) gate = other->gate();
+  }
+  if (gate == nullptr) {
+    gates_.push_back(std::make_unique<ComputeGate>(*driver_));
+    gate = gates_.back().get();
+  }
+  vgpu.attach(gate, gate->addTenant(tenantConfig(vgpu.spec())));
+}
+
 Result<std::unique_ptr<VgpuRegistry>> VgpuRegistry::create(std::vector<VgpuSpec> specs, std::vector<PhysicalGpu> gpus,
                                                            Placement placement, const cudaabi::DriverTable* driver) {
-  std::map<int, std::uint64_t> committed;  // gpu position -> vGPU memory placed on it
-  std::vector<std::shared_ptr<Vgpu>> vgpus;
+  auto registry = std::unique_ptr<VgpuRegistry>(new VgpuRegistry({}, std::move(gpus)));
+  registry->driver_ = driver;
+  registry->placement_ = placement;
   // Explicitly placed vGPUs first, so that automatic placement sees what they take.
   std::stable_sort(specs.begin(), specs.end(), [](const auto& a, const auto& b) { return !a.autoPlaced() && b.autoPlaced(); });
   for (auto& spec : specs) {
-    int chosen = -1;
-    if (spec.gpuIndex) {
-      if (*spec.gpuIndex >= static_cast<int>(gpus.size())) {
-        return Status(CUDA_ERROR_INVALID_DEVICE, fmt::format("vGPU '{}' names GPU {}, but the server has {} GPU(s)",
-                                                             spec.name, *spec.gpuIndex, gpus.size()));
-      }
-      chosen = *spec.gpuIndex;
-    } else if (!spec.gpuUuid.empty()) {
-      for (std::size_t i = 0; i < gpus.size(); ++i) {
-        if (gpus[i].uuid == spec.gpuUuid) chosen = static_cast<int>(i);
-      }
-      if (chosen < 0) {
-        return Status(CUDA_ERROR_INVALID_DEVICE, fmt::format("vGPU '{}' names GPU {}, which this server does not have",
-                                                             spec.name, spec.gpuUuid));
-      }
-    } else {
-      // binpack: the fullest GPU that still fits; spread: the emptiest.
-      for (std::size_t i = 0; i < gpus.size(); ++i) {
-        std::uint64_t left = gpus[i].memoryBytes - std::min(gpus[i].memoryBytes, committed[static_cast<int>(i)]);
-        if (left < spec.memoryBytes) continue;
-        if (chosen < 0) {
-          chosen = static_cast<int>(i);
-          continue;
-        }
-        std::uint64_t best = gpus[static_cast<std::size_t>(chosen)].memoryBytes - committed[chosen];
-        if (placement == Placement::kBinpack ? left < best : left > best) chosen = static_cast<int>(i);
-      }
-      if (chosen < 0) {
-        return Status(CUDA_ERROR_OUT_OF_MEMORY, fmt::format("no GPU has {} bytes left for vGPU '{}'",
-                                                            spec.memoryBytes, spec.name));
-      }
-    }
-    const PhysicalGpu& gpu = gpus[static_cast<std::size_t>(chosen)];
-    if (spec.memoryBytes > gpu.memoryBytes) {
-      return Status(CUDA_ERROR_OUT_OF_MEMORY, fmt::format("vGPU '{}' asks for {} bytes; GPU {} has {}", spec.name,
-                                                          spec.memoryBytes, gpu.ordinal, gpu.memoryBytes));
-    }
-    committed[chosen] += spec.memoryBytes;
-    vgpus.push_back(std::make_shared<Vgpu>(std::move(spec), chosen));
+    auto added = registry->add(std::move(spec));
+    if (!added) return added.status();
   }
-  auto registry = std::unique_ptr<VgpuRegistry>(new VgpuRegistry(std::move(vgpus), std::move(gpus)));
-  if (driver != nullptr) {
-    std::map<int, ComputeGate*> gateOf;
-    for (const auto& vgpu : registry->vgpus_) {
-      ComputeGate*& gate = gateOf[vgpu->physicalGpu()];
-      if (gate == nullptr) {
-        registry->gates_.push_back(std::make_unique<ComputeGate>(*driver));
-        gate = registry->gates_.back().get();
-      }
-      const VgpuSpec& spec = vgpu->spec();
-      std::optional<double> cap;
-      if (spec.computeCapPercent) cap = *spec.computeCapPercent / 100.0;
-      vgpu->attach(gate, gate->addTenant({spec.name, spec.computeShare, cap, spec.priority}));
-    }
-  }
+  registry->administered_ = false;  // defined by configuration: open only when there are none
   return registry;
+}
+
+Result<std::shared_ptr<Vgpu>> VgpuRegistry::add(VgpuSpec spec) {
+  std::lock_guard lock(mutex_);
+  for (const auto& vgpu : vgpus_) {
+    if (vgpu->name() == spec.name) {
+      return Status(CUDA_ERROR_INVALID_VALUE, fmt::format("vGPU '{}' already exists", spec.name));
+    }
+  }
+  auto position = place(spec, vgpus_);
+  if (!position) return position.status();
+  auto vgpu = std::make_shared<Vgpu>(std::move(spec), *position);
+  vgpus_.push_back(vgpu);
+  attachGate(*vgpu);
+  administered_ = true;
+  return vgpu;
+}
+
+Status VgpuRegistry::update(const VgpuSpec& spec) {
+  std::lock_guard lock(mutex_);
+  auto it = std::find_if(vgpus_.begin(), vgpus_.end(), [&](const auto& v) { return v->name() == spec.name; });
+  if (it == vgpus_.end()) return Status(CUDA_ERROR_INVALID_VALUE, fmt::format("no vGPU '{}'", spec.name));
+  Vgpu& vgpu = **it;
+  VgpuSpec current = vgpu.spec();
+  if (spec.gpuIndex != current.gpuIndex || spec.gpuUuid != current.gpuUuid) {
+    return Status(CUDA_ERROR_NOT_SUPPORTED, fmt::format("vGPU '{}' cannot move to another GPU while it exists; "
+                                                        "delete and create it", spec.name));
+  }
+  const PhysicalGpu& gpu = gpus_[static_cast<std::size_t>(vgpu.physicalGpu())];
+  if (spec.memoryBytes > gpu.memoryBytes) {
+    return Status(CUDA_ERROR_OUT_OF_MEMORY, fmt::format("vGPU '{}' asks for {} bytes; GPU {} has {}", spec.name,
+                                                        spec.memoryBytes, gpu.ordinal, gpu.memoryBytes));
+  }
+  {
+    std::lock_guard specLock(vgpu.specMutex_);
+    vgpu.spec_ = spec;
+  }
+  vgpu.quota().setLimit(spec.memoryBytes);
+  if (vgpu.gate() != nullptr) vgpu.gate()->updateTenant(vgpu.tenant(), tenantConfig(spec));
+  return Status::ok();
+}
+
+Status VgpuRegistry::remove(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  auto it = std::find_if(vgpus_.begin(), vgpus_.end(), [&](const auto& v) { return v->name() == name; });
+  if (it == vgpus_.end()) return Status(CUDA_ERROR_INVALID_VALUE, fmt::format("no vGPU '{}'", name));
+  // Its gate tenant stays (gates are per GPU and outlive their tenants); sessions hold the Vgpu.
+  vgpus_.erase(it);
+  return Status::ok();
+}
+
+std::shared_ptr<Vgpu> VgpuRegistry::find(const std::string& name) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& vgpu : vgpus_) {
+    if (vgpu->name() == name) return vgpu;
+  }
+  return nullptr;
+}
+
+std::vector<VgpuSpec> VgpuRegistry::specs() const {
+  std::lock_guard lock(mutex_);
+  std::vector<VgpuSpec> specs;
+  for (const auto& vgpu : vgpus_) specs.push_back(vgpu->spec());
+  return specs;
 }
 
 Result<std::unique_ptr<VgpuLease>> VgpuRegistry::admit(const std::string& name, const std::string& token) {
@@ -103,20 +182,20 @@ Result<std::unique_ptr<VgpuLease>> VgpuRegistry::admit(const std::string& name, 
   if (name.empty()) {
     return Status(CUDA_ERROR_INVALID_DEVICE, "this server shares its GPUs as vGPUs: name one (set FASTGPU_VGPU)");
   }
-  auto found = std::find_if(vgpus_.begin(), vgpus_.end(), [&](const auto& v) { return v->spec().name == name; });
-  if (found == vgpus_.end()) {
+  std::shared_ptr<Vgpu> vgpu = find(name);
+  if (!vgpu) {
     refused("unknown_vgpu");
     return Status(CUDA_ERROR_INVALID_DEVICE, fmt::format("unknown vGPU \"{}\"", name));
   }
-  const std::shared_ptr<Vgpu>& vgpu = *found;
+  VgpuSpec spec = vgpu->spec();
   TokenHash presented = hashToken(token);
   bool accepted = false;
-  for (const auto& hash : vgpu->spec().tokenHashes) accepted |= sameHash(hash, presented);  // no early exit
+  for (const auto& hash : spec.tokenHashes) accepted |= sameHash(hash, presented);  // no early exit
   if (!accepted) {
     refused("wrong_token");
     return Status(CUDA_ERROR_NOT_PERMITTED, fmt::format("wrong token for vGPU \"{}\" (check FASTGPU_TOKEN)", name));
   }
-  int limit = vgpu->spec().maxSessions;
+  int limit = spec.maxSessions;
   int now = ++vgpu->sessions();
   if (limit > 0 && now > limit) {
     --vgpu->sessions();

@@ -45,7 +45,12 @@ struct VgpuUsage {
 class Vgpu {
  public:
   Vgpu(VgpuSpec spec, int physicalGpu) : spec_(std::move(spec)), physicalGpu_(physicalGpu), quota_(spec_.memoryBytes) {}
-  const VgpuSpec& spec() const { return spec_; }
+  // A copy: the administrator may change it at any time.
+  VgpuSpec spec() const {
+    std::lock_guard lock(specMutex_);
+    return spec_;
+  }
+  const std::string& name() const { return name_; }  // never changes
   int physicalGpu() const { return physicalGpu_; }  // a position in the registry's GPU list
   MemoryQuota& quota() { return quota_; }
   std::atomic<int>& sessions() { return sessions_; }
@@ -61,7 +66,10 @@ class Vgpu {
   VgpuUsage& usage() { return usage_; }
 
  private:
-  VgpuSpec spec_;
+  friend class VgpuRegistry;
+  mutable std::mutex specMutex_;
+  VgpuSpec spec_;  // guarded by specMutex_
+  const std::string name_ = spec_.name;
   int physicalGpu_;
   MemoryQuota quota_;
   std::atomic<int> sessions_{0};
@@ -110,18 +118,40 @@ class VgpuRegistry {
   // refused with a reason a person can act on (no secret in it).
   Result<std::unique_ptr<VgpuLease>> admit(const std::string& name, const std::string& token);
 
-  bool open() const { return vgpus_.empty(); }
+  // Live administration. add() places a new vGPU (an open registry stays open: it has no
+  // gates); update() changes one (a smaller quota refuses new allocations, frees nothing);
+  // remove() stops admitting to it (its sessions are the caller's to end).
+  Result<std::shared_ptr<Vgpu>> add(VgpuSpec spec);
+  Status update(const VgpuSpec& spec);
+  Status remove(const std::string& name);
+  std::shared_ptr<Vgpu> find(const std::string& name) const;
+  std::vector<VgpuSpec> specs() const;
+
+  bool open() const {
+    std::lock_guard lock(mutex_);
+    return vgpus_.empty() && !administered_;
+  }
   const std::vector<PhysicalGpu>& gpus() const { return gpus_; }
   // Sessions refused so far, by reason ("unknown_vgpu", "wrong_token", "full").
   std::map<std::string, std::uint64_t> refusals() const;
-  std::vector<std::shared_ptr<Vgpu>> vgpus() const { return vgpus_; }
+  std::vector<std::shared_ptr<Vgpu>> vgpus() const {
+    std::lock_guard lock(mutex_);
+    return vgpus_;
+  }
 
  private:
   VgpuRegistry(std::vector<std::shared_ptr<Vgpu>> vgpus, std::vector<PhysicalGpu> gpus)
       : vgpus_(std::move(vgpus)), gpus_(std::move(gpus)) {}
 
   void refused(const char* reason);
+  // The GPU position for a spec (index, UUID or placement), given what is placed already.
+  Result<int> place(const VgpuSpec& spec, const std::vector<std::shared_ptr<Vgpu>>& placed) const;
+  void attachGate(Vgpu& vgpu);
 
+  mutable std::mutex mutex_;  // guards vgpus_, gates_ and administered_
+  const cudaabi::DriverTable* driver_ = nullptr;
+  Placement placement_ = Placement::kBinpack;
+  bool administered_ = false;  // vGPUs were defined, so the registry is not open even when empty
   std::vector<std::unique_ptr<ComputeGate>> gates_;  // destroyed after the vGPUs that point to them
   std::vector<std::shared_ptr<Vgpu>> vgpus_;
   std::vector<PhysicalGpu> gpus_;

@@ -26,10 +26,31 @@ void json(httplib::Response& response, const nlohmann::json& body, int status = 
   response.set_content(body.dump(2) + "\n", "application/json");
 }
 
+nlohmann::json vgpuJson(scheduler::VgpuRegistry& registry, scheduler::Vgpu& vgpu) {
+  scheduler::VgpuSpec spec = vgpu.spec();
+  return {{"name", spec.name},
+          {"gpu", registry.gpus()[static_cast<std::size_t>(vgpu.physicalGpu())].ordinal},
+          {"memory_limit_bytes", vgpu.quota().limit()},
+          {"memory_used_bytes", vgpu.quota().used()},
+          {"compute_share", spec.computeShare},
+          {"compute_cap", spec.computeCapPercent ? nlohmann::json(*spec.computeCapPercent) : nullptr},
+          {"priority", priorityName(spec.priority)},
+          {"max_sessions", spec.maxSessions},
+          {"sessions", vgpu.sessions().load()},
+          {"gpu_seconds", vgpu.gpuSeconds()},
+          {"launches", vgpu.usage().launches.load()},
+          {"bytes_to_device", vgpu.usage().bytesToDevice.load()},
+          {"bytes_from_device", vgpu.usage().bytesFromDevice.load()}};
+}
+
+void error(httplib::Response& response, const Status& status, int code = 400) {
+  json(response, {{"error", status.message()}}, code);
+}
+
 }  // namespace
 
-AdminApi::AdminApi(Server& server, scheduler::TokenHash token)
-    : server_(server), token_(token), http_(std::make_unique<httplib::Server>()) {
+AdminApi::AdminApi(Server& server, scheduler::TokenHash token, const StateStore* state)
+    : server_(server), token_(token), state_(state), http_(std::make_unique<httplib::Server>()) {
   routes();
 }
 
@@ -54,23 +75,39 @@ void AdminApi::routes() {
   http_->Get("/v1/vgpus", [this](const httplib::Request&, httplib::Response& response) {
     scheduler::VgpuRegistry& registry = server_.registry();
     nlohmann::json list = nlohmann::json::array();
-    for (const auto& vgpu : registry.vgpus()) {
-      const auto& spec = vgpu->spec();
-      list.push_back({{"name", spec.name},
-                      {"gpu", registry.gpus()[static_cast<std::size_t>(vgpu->physicalGpu())].ordinal},
-                      {"memory_limit_bytes", vgpu->quota().limit()},
-                      {"memory_used_bytes", vgpu->quota().used()},
-                      {"compute_share", spec.computeShare},
-                      {"compute_cap", spec.computeCapPercent ? nlohmann::json(*spec.computeCapPercent) : nullptr},
-                      {"priority", priorityName(spec.priority)},
-                      {"max_sessions", spec.maxSessions},
-                      {"sessions", vgpu->sessions().load()},
-                      {"gpu_seconds", vgpu->gpuSeconds()},
-                      {"launches", vgpu->usage().launches.load()},
-                      {"bytes_to_device", vgpu->usage().bytesToDevice.load()},
-                      {"bytes_from_device", vgpu->usage().bytesFromDevice.load()}});
-    }
+    for (const auto& vgpu : registry.vgpus()) list.push_back(vgpuJson(registry, *vgpu));
     json(response, list);
+  });
+  http_->Post("/v1/vgpus", [this](const httplib::Request& request, httplib::Response& response) {
+    scheduler::VgpuRegistry& registry = server_.registry();
+    auto spec = scheduler::parseVgpuSpec(request.body, "request");
+    if (!spec) return error(response, spec.status());
+    auto added = registry.add(std::move(*spec));
+    if (!added) return error(response, added.status(), 409);
+    serverLogger()->info("vgpu={} created by the administrator", (*added)->name());
+    if (Status saved = persist(); !saved) return error(response, saved, 500);
+    json(response, vgpuJson(registry, **added), 201);
+  });
+  http_->Patch(R"(/v1/vgpus/([^/]+))", [this](const httplib::Request& request, httplib::Response& response) {
+    scheduler::VgpuRegistry& registry = server_.registry();
+    auto vgpu = registry.find(request.matches[1].str());
+    if (!vgpu) return error(response, Status(CUDA_ERROR_INVALID_VALUE, "no such vGPU"), 404);
+    auto patched = scheduler::patchVgpuSpec(vgpu->spec(), request.body, "request");
+    if (!patched) return error(response, patched.status());
+    if (Status updated = registry.update(*patched); !updated) return error(response, updated);
+    serverLogger()->info("vgpu={} updated by the administrator", vgpu->name());
+    if (Status saved = persist(); !saved) return error(response, saved, 500);
+    json(response, vgpuJson(registry, *vgpu));
+  });
+  http_->Delete(R"(/v1/vgpus/([^/]+))", [this](const httplib::Request& request, httplib::Response& response) {
+    std::string name = request.matches[1].str();
+    if (Status removed = server_.registry().remove(name); !removed) return error(response, removed, 404);
+    for (const auto& session : server_.sessions()) {
+      if (session.admitted && session.vgpu == name) server_.evict(session.id);
+    }
+    serverLogger()->info("vgpu={} deleted by the administrator; its sessions end", name);
+    if (Status saved = persist(); !saved) return error(response, saved, 500);
+    json(response, {{"deleted", name}});
   });
   http_->Get("/v1/sessions", [this](const httplib::Request&, httplib::Response& response) {
     nlohmann::json list = nlohmann::json::array();
@@ -93,6 +130,10 @@ void AdminApi::routes() {
     }
     json(response, {{"evicted", id}});
   });
+}
+
+Status AdminApi::persist() {
+  return state_ != nullptr ? state_->save(server_.registry().specs()) : Status::ok();
 }
 
 Status AdminApi::start(const std::string& url) {

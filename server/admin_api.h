@@ -4,6 +4,9 @@
 //
 //   GET    /metrics               Prometheus text: per vGPU and per GPU
 //   GET    /v1/vgpus              the vGPUs, their configuration and usage (JSON)
+//   POST   /v1/vgpus              creates one; body: a [[vgpu]] table's keys in TOML
+//   PATCH  /v1/vgpus/NAME         changes some of its keys (TOML), live
+//   DELETE /v1/vgpus/NAME         deletes it and ends its sessions
 //   GET    /v1/sessions           the sessions being served (JSON)
 //   DELETE /v1/sessions/ID        ends a session; its resources are freed
 //
@@ -17,6 +20,7 @@
 
 #include "scheduler/token.h"
 #include "server/server.h"
+#include "server/state_store.h"
 
 namespace httplib {
 class Server;
@@ -26,7 +30,8 @@ namespace fastgpu::server {
 
 class AdminApi {
  public:
-  AdminApi(Server& server, scheduler::TokenHash token);
+  // With `state`, every change of the vGPUs is saved there.
+  AdminApi(Server& server, scheduler::TokenHash token, const StateStore* state = nullptr);
   ~AdminApi();
   AdminApi(const AdminApi&) = delete;
   AdminApi& operator=(const AdminApi&) = delete;
@@ -39,8 +44,11 @@ class AdminApi {
  private:
   void routes();
 
+  Status persist();
+
   Server& server_;
   const scheduler::TokenHash token_;
+  const StateStore* state_;
   std::unique_ptr<httplib::Server> http_;
   std::thread thread_;
   std::string url_;

@@ -69,6 +69,20 @@ int main(int argc, char** argv) {
     log->error("{}", gpus.status().message());
     return 1;
   }
+  // Live changes saved in the state directory win over the file's vGPUs.
+  std::unique_ptr<fastgpu::server::StateStore> state;
+  if (!config.stateDir.empty()) {
+    state = std::make_unique<fastgpu::server::StateStore>(config.stateDir);
+    auto saved = state->load();
+    if (!saved) {
+      log->error("{}", saved.status().message());
+      return 1;
+    }
+    if (*saved) {
+      log->info("vGPUs from {}", state->path());
+      config.vgpus = std::move(**saved);
+    }
+  }
   auto registry = fastgpu::scheduler::VgpuRegistry::create(config.vgpus, *gpus, config.placement, &(*driver)->api());
   if (!registry) {
     log->error("{}", registry.status().message());
@@ -93,7 +107,7 @@ int main(int argc, char** argv) {
   fastgpu::server::Server server(std::move(*driver), std::move(*registry), std::move(listeners));
   std::unique_ptr<fastgpu::server::AdminApi> admin;
   if (config.adminTokenHash) {
-    admin = std::make_unique<fastgpu::server::AdminApi>(server, *config.adminTokenHash);
+    admin = std::make_unique<fastgpu::server::AdminApi>(server, *config.adminTokenHash, state.get());
     std::string url = config.adminListen.empty() ? "tcp://127.0.0.1:7601" : config.adminListen;
     if (Status status = admin->start(url); !status) {
       log->error("{}", status.message());

@@ -22,4 +22,9 @@ if ! diff -u "$work/native.out" "$work/remote.out"; then
   cat "$work/remote.err"
   exit 1
 fi
+if grep -q '^\[fastgpu\] error' "$work/remote.err"; then
+  echo "the interposer logged errors:"
+  cat "$work/remote.err"
+  exit 1
+fi
 echo "remote run identical to native run (exit code $remote)"

@@ -1,6 +1,7 @@
 // fastgpu: FastGPU's command line.
 #include <CLI/CLI.hpp>
 
+#include "tools/fastgpu/admin_commands.h"
 #include "tools/fastgpu/run_command.h"
 #include "tools/fastgpu/sim_command.h"
 
@@ -9,6 +10,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   fastgpu::tools::addRunCommand(app);
   fastgpu::tools::addSimCommand(app);
+  fastgpu::tools::addAdminCommands(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

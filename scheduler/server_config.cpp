@@ -134,33 +134,31 @@ ServerConfig parse(const toml::table& root, const std::string& origin) {
   return config;
 }
 
+// Runs a parse, turning TOML syntax errors and configuration errors into a located Status.
+template <typename Parse>
+auto located(Parse&& parse) -> Result<decltype(parse())> {
+  try {
+    return parse();
+  } catch (const toml::parse_error& error) {
+    return Status(CUDA_ERROR_INVALID_VALUE, fmt::format("{}:{}:{}: {}", *error.source().path, error.source().begin.line,
+                                                        error.source().begin.column, error.description()));
+  } catch (const ConfigError& error) {
+    return Status(CUDA_ERROR_INVALID_VALUE, error.message);
+  }
+}
+
 }  // namespace
 
 Result<ServerConfig> parseServerConfig(std::string_view text, const std::string& origin) {
-  try {
-    toml::table root = toml::parse(text, origin);
-    return parse(root, origin);
-  } catch (const toml::parse_error& error) {
-    return Status(CUDA_ERROR_INVALID_VALUE, fmt::format("{}:{}:{}: {}", origin, error.source().begin.line,
-                                                        error.source().begin.column, error.description()));
-  } catch (const ConfigError& error) {
-    return Status(CUDA_ERROR_INVALID_VALUE, error.message);
-  }
+  return located([&] { return parse(toml::parse(text, origin), origin); });
 }
 
 Result<VgpuSpec> parseVgpuSpec(std::string_view text, const std::string& origin) {
-  try {
-    return parseVgpu(origin, toml::parse(text, origin));
-  } catch (const toml::parse_error& error) {
-    return Status(CUDA_ERROR_INVALID_VALUE, fmt::format("{}:{}:{}: {}", origin, error.source().begin.line,
-                                                        error.source().begin.column, error.description()));
-  } catch (const ConfigError& error) {
-    return Status(CUDA_ERROR_INVALID_VALUE, error.message);
-  }
+  return located([&] { return parseVgpu(origin, toml::parse(text, origin)); });
 }
 
 Result<VgpuSpec> patchVgpuSpec(const VgpuSpec& base, std::string_view patch, const std::string& origin) {
-  try {
+  return located([&] {
     std::string current = formatVgpuSpec(base);
     toml::table merged = toml::parse(std::string_view(current), std::string_view("current"));
     toml::table changes = toml::parse(patch, origin);
@@ -174,12 +172,7 @@ Result<VgpuSpec> patchVgpuSpec(const VgpuSpec& base, std::string_view patch, con
     if (changes.contains("gpu")) merged.erase("gpu");
     for (auto&& [key, value] : changes) merged.insert_or_assign(key, value);
     return parseVgpu(origin, merged);
-  } catch (const toml::parse_error& error) {
-    return Status(CUDA_ERROR_INVALID_VALUE, fmt::format("{}:{}:{}: {}", origin, error.source().begin.line,
-                                                        error.source().begin.column, error.description()));
-  } catch (const ConfigError& error) {
-    return Status(CUDA_ERROR_INVALID_VALUE, error.message);
-  }
+  });
 }
 
 std::string formatVgpuSpec(const VgpuSpec& spec) {

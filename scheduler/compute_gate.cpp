@@ -110,7 +110,7 @@ void ComputeGate::admit(TenantId id) {
   admittedAt_[static_cast<std::size_t>(id)] = Clock::now();
 }
 
-void ComputeGate::submitted(TenantId id, CUstream stream) {
+void ComputeGate::submitted(TenantId id, CUstream stream, std::shared_ptr<GpuTimeAccount> account) {
   CUevent event = nullptr;
   bool recorded = driver_.cuEventCreate(&event, CU_EVENT_DISABLE_TIMING) == CUDA_SUCCESS &&
                   driver_.cuEventRecord(event, stream) == CUDA_SUCCESS;
@@ -124,7 +124,7 @@ void ComputeGate::submitted(TenantId id, CUstream stream) {
     changed_.notify_all();
     return;
   }
-  inFlight_.push_back(InFlight{id, event, admittedAt_[static_cast<std::size_t>(id)], self.estimate});
+  inFlight_.push_back(InFlight{id, event, admittedAt_[static_cast<std::size_t>(id)], self.estimate, std::move(account)});
   changed_.notify_all();
 }
 
@@ -152,6 +152,7 @@ void ComputeGate::runMeter() {
     double used = seconds(done - std::max(work.admitted, lastCompletion_));
     lastCompletion_ = done;
     tenant.charged += used;
+    if (work.account) work.account->nanos.fetch_add(static_cast<std::uint64_t>(used * 1e9), std::memory_order_relaxed);
     tenant.virtualTime += used / tenant.config.weight;
     if (tenant.config.capFraction) {
       refill(tenant, done);

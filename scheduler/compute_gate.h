@@ -19,7 +19,9 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <atomic>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -30,6 +32,13 @@
 #include "scheduler/server_config.h"
 
 namespace fastgpu::scheduler {
+
+// A session's own GPU time: the gate charges each piece of work to its vGPU and to the account
+// of the session that sent it (for the usage ledger).
+struct GpuTimeAccount {
+  std::atomic<std::uint64_t> nanos{0};
+  double seconds() const { return static_cast<double>(nanos.load()) * 1e-9; }
+};
 
 class ComputeGate {
  public:
@@ -57,8 +66,9 @@ class ComputeGate {
   // Blocks until `tenant` may put one piece of work on the GPU. Pair with submitted() once the
   // work is queued on `stream` of the current context, or cancel() when it was not.
   void admit(TenantId tenant);
-  // Records the completion event of the admitted work on `stream` (in the current context).
-  void submitted(TenantId tenant, CUstream stream);
+  // Records the completion event of the admitted work on `stream` (in the current context);
+  // its GPU time will also be added to `account` when given.
+  void submitted(TenantId tenant, CUstream stream, std::shared_ptr<GpuTimeAccount> account = nullptr);
   void cancel(TenantId tenant);
 
   // GPU time charged to a tenant so far.
@@ -83,6 +93,7 @@ class ComputeGate {
     CUevent event;
     Clock::time_point admitted;
     double estimate;
+    std::shared_ptr<GpuTimeAccount> account;
   };
 
   bool mayAdmit(TenantId tenant, Clock::time_point now);
@@ -105,7 +116,8 @@ class ComputeGate {
 // when the work never reached the GPU, the destructor cancels. A null gate admits everything.
 class GatedWork {
  public:
-  GatedWork(ComputeGate* gate, ComputeGate::TenantId tenant) : gate_(gate), tenant_(tenant) {
+  GatedWork(ComputeGate* gate, ComputeGate::TenantId tenant, std::shared_ptr<GpuTimeAccount> account = nullptr)
+      : gate_(gate), tenant_(tenant), account_(std::move(account)) {
     if (gate_ != nullptr) gate_->admit(tenant_);
   }
   ~GatedWork() {
@@ -116,13 +128,14 @@ class GatedWork {
 
   // Call when the driver accepted the work on `stream`.
   void submitted(CUstream stream) {
-    if (gate_ != nullptr && !done_) gate_->submitted(tenant_, stream);
+    if (gate_ != nullptr && !done_) gate_->submitted(tenant_, stream, account_);
     done_ = true;
   }
 
  private:
   ComputeGate* gate_;
   ComputeGate::TenantId tenant_;
+  std::shared_ptr<GpuTimeAccount> account_;
   bool done_ = false;
 };
 

@@ -11,7 +11,7 @@ FASTGPU_PACKAGES=(
   cmake ninja-build g++ pkg-config python3
   libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
   libzstd-dev liblz4-dev libcli11-dev capnproto libcapnp-dev libtomlplusplus-dev libssl-dev
-  libcpp-httplib-dev nlohmann-json3-dev
+  libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*"; }

@@ -4,6 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
+#include <optional>
+
 #include <fmt/format.h>
 
 #include "server/logging.h"
@@ -121,6 +124,39 @@ void AdminApi::routes() {
                       {"admitted", session.admitted}});
     }
     json(response, list);
+  });
+  http_->Get("/v1/usage", [this](const httplib::Request& request, httplib::Response& response) {
+    scheduler::UsageLedger* ledger = server_.ledger();
+    if (ledger == nullptr) {
+      return error(response, Status(CUDA_ERROR_NOT_SUPPORTED, "no usage ledger: set state_dir in the configuration"), 404);
+    }
+    double since = request.has_param("since") ? std::atof(request.get_param_value("since").c_str()) : 0;
+    std::optional<std::string> vgpu;
+    if (request.has_param("vgpu")) vgpu = request.get_param_value("vgpu");
+    auto sessions = ledger->sessions(since, vgpu);
+    if (!sessions) return error(response, sessions.status(), 500);
+    std::map<std::string, nlohmann::json> totals;
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& s : *sessions) {
+      nlohmann::json& total = totals[s.vgpu];
+      if (total.is_null()) {
+        total = {{"vgpu", s.vgpu}, {"sessions", 0}, {"gpu_seconds", 0.0}, {"memory_gib_seconds", 0.0},
+                 {"bytes_to_device", 0}, {"bytes_from_device", 0}, {"launches", 0}};
+      }
+      total["sessions"] = total["sessions"].get<std::uint64_t>() + 1;
+      total["gpu_seconds"] = total["gpu_seconds"].get<double>() + s.gpuSeconds;
+      total["memory_gib_seconds"] = total["memory_gib_seconds"].get<double>() + s.memoryGibSeconds;
+      total["bytes_to_device"] = total["bytes_to_device"].get<std::uint64_t>() + s.bytesToDevice;
+      total["bytes_from_device"] = total["bytes_from_device"].get<std::uint64_t>() + s.bytesFromDevice;
+      total["launches"] = total["launches"].get<std::uint64_t>() + s.launches;
+      list.push_back({{"session", s.session}, {"vgpu", s.vgpu}, {"host", s.host}, {"pid", s.pid},
+                      {"started", s.started}, {"ended", s.ended}, {"gpu_seconds", s.gpuSeconds},
+                      {"memory_gib_seconds", s.memoryGibSeconds}, {"bytes_to_device", s.bytesToDevice},
+                      {"bytes_from_device", s.bytesFromDevice}, {"launches", s.launches}});
+    }
+    nlohmann::json byVgpu = nlohmann::json::array();
+    for (auto& [name, total] : totals) byVgpu.push_back(total);
+    json(response, {{"vgpus", byVgpu}, {"sessions", list}});
   });
   http_->Delete(R"(/v1/sessions/(\d+))", [this](const httplib::Request& request, httplib::Response& response) {
     std::uint64_t id = std::stoull(request.matches[1].str());

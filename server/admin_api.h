@@ -8,6 +8,7 @@
 //   PATCH  /v1/vgpus/NAME         changes some of its keys (TOML), live
 //   DELETE /v1/vgpus/NAME         deletes it and ends its sessions
 //   GET    /v1/sessions           the sessions being served (JSON)
+//   GET    /v1/usage?since=UNIX&vgpu=NAME   the usage ledger: per vGPU totals and sessions
 //   DELETE /v1/sessions/ID        ends a session; its resources are freed
 //
 // Threading: start() and stop() from the owner's thread; requests run on the HTTP library's

@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <filesystem>
 #include <thread>
 
 #include "scheduler/server_config.h"
@@ -72,6 +73,8 @@ int main(int argc, char** argv) {
   // Live changes saved in the state directory win over the file's vGPUs.
   std::unique_ptr<fastgpu::server::StateStore> state;
   if (!config.stateDir.empty()) {
+    std::error_code made;
+    std::filesystem::create_directories(config.stateDir, made);
     state = std::make_unique<fastgpu::server::StateStore>(config.stateDir);
     auto saved = state->load();
     if (!saved) {
@@ -104,7 +107,16 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     listeners.push_back(std::move(*listener));
   }
-  fastgpu::server::Server server(std::move(*driver), std::move(*registry), std::move(listeners));
+  std::unique_ptr<fastgpu::scheduler::UsageLedger> ledger;
+  if (!config.stateDir.empty()) {
+    auto opened = fastgpu::scheduler::UsageLedger::open(config.stateDir + "/usage.db");
+    if (!opened) {
+      log->error("{}", opened.status().message());
+      return 1;
+    }
+    ledger = std::move(*opened);
+  }
+  fastgpu::server::Server server(std::move(*driver), std::move(*registry), std::move(listeners), std::move(ledger));
   std::unique_ptr<fastgpu::server::AdminApi> admin;
   if (config.adminTokenHash) {
     admin = std::make_unique<fastgpu::server::AdminApi>(server, *config.adminTokenHash, state.get());

@@ -5,8 +5,12 @@
 namespace fastgpu::server {
 
 Server::Server(std::unique_ptr<LoadedDriver> driver, std::unique_ptr<scheduler::VgpuRegistry> registry,
-               std::vector<std::unique_ptr<protocol::Listener>> listeners)
-    : driver_(std::move(driver)), registry_(std::move(registry)), listeners_(std::move(listeners)) {}
+               std::vector<std::unique_ptr<protocol::Listener>> listeners,
+               std::unique_ptr<scheduler::UsageLedger> ledger)
+    : driver_(std::move(driver)),
+      registry_(std::move(registry)),
+      ledger_(std::move(ledger)),
+      listeners_(std::move(listeners)) {}
 
 Server::~Server() { stop(); }
 
@@ -42,7 +46,7 @@ void Server::acceptLoop(protocol::Listener& listener) {
     }
     reapFinished();
     std::lock_guard lock(mutex_);
-    auto session = std::make_unique<Session>(std::move(*connection), *driver_, *registry_, nextSession_++);
+    auto session = std::make_unique<Session>(std::move(*connection), *driver_, *registry_, nextSession_++, ledger_.get());
     Session* raw = session.get();
     sessions_.push_back(RunningSession{std::move(session), std::thread([raw] { raw->run(); })});
   }

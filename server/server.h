@@ -18,8 +18,10 @@ namespace fastgpu::server {
 
 class Server {
  public:
+  // With `ledger`, every session's usage is recorded there when it ends.
   Server(std::unique_ptr<LoadedDriver> driver, std::unique_ptr<scheduler::VgpuRegistry> registry,
-         std::vector<std::unique_ptr<protocol::Listener>> listeners);
+         std::vector<std::unique_ptr<protocol::Listener>> listeners,
+         std::unique_ptr<scheduler::UsageLedger> ledger = nullptr);
   ~Server();
 
   void run();
@@ -30,6 +32,7 @@ class Server {
   // Ends a session (its resources are freed as for any ending session); false when unknown.
   bool evict(std::uint64_t session);
   scheduler::VgpuRegistry& registry() { return *registry_; }
+  scheduler::UsageLedger* ledger() { return ledger_.get(); }
 
  private:
   void acceptLoop(protocol::Listener& listener);
@@ -42,6 +45,7 @@ class Server {
 
   std::unique_ptr<LoadedDriver> driver_;
   std::unique_ptr<scheduler::VgpuRegistry> registry_;
+  std::unique_ptr<scheduler::UsageLedger> ledger_;
   std::vector<std::unique_ptr<protocol::Listener>> listeners_;
   std::mutex mutex_;  // guards sessions_ and nextSession_
   std::list<RunningSession> sessions_;

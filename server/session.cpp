@@ -15,8 +15,13 @@
 namespace fastgpu::server {
 
 Session::Session(std::unique_ptr<protocol::Connection> connection, const LoadedDriver& driver,
-                 scheduler::VgpuRegistry& registry, std::uint64_t id)
-    : connection_(std::move(connection)), driver_(driver.api()), registry_(registry), id_(id), log_(serverLogger()) {}
+                 scheduler::VgpuRegistry& registry, std::uint64_t id, scheduler::UsageLedger* ledger)
+    : connection_(std::move(connection)),
+      driver_(driver.api()),
+      registry_(registry),
+      id_(id),
+      log_(serverLogger()),
+      ledger_(ledger) {}
 
 Session::~Session() = default;
 
@@ -42,6 +47,7 @@ void Session::run() {
     log_->warn("session={} ended: {}", id_, status.message());
   }
   connection_->shutdown();
+  recordUsage();
   // Free every resource of the session now, not when the Session object is reaped.
   state_.reset();
   log_->info("session={} resources freed", id_);
@@ -151,10 +157,11 @@ Status Session::serveBatch(std::span<const std::uint8_t> payload, std::vector<st
       bool answered = protocol::expectsReply(call);
       auto started = std::chrono::steady_clock::now();
       Status result = execute(call, bulk, answer);
-      if (scheduler::VgpuUsage* usage = state_->lease().usage()) {
-        if (answered) usage->recordLatency(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-        countWork(call, result, answer, *usage);
+      scheduler::VgpuUsage* usage = state_->lease().usage();
+      if (usage != nullptr && answered) {
+        usage->recordLatency(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
       }
+      countWork(call, result, answer, usage);
       if (!result) log_->debug("session={} call={} failed: {}", id_, static_cast<int>(call.which()), result.message());
       if (answered) {
         writeReply(result, answer, replies);
@@ -208,23 +215,46 @@ void Session::writeReply(const Status& status, const Answer& answer, std::vector
   protocol::appendMessage(builder, replies);
 }
 
-void Session::countWork(wire::Call::Reader call, const Status& result, const Answer& answer, scheduler::VgpuUsage& usage) {
+void Session::countWork(wire::Call::Reader call, const Status& result, const Answer& answer, scheduler::VgpuUsage* usage) {
   if (!result) return;
+  std::uint64_t launches = 0, toDevice = 0, fromDevice = 0;
   switch (call.which()) {
     case wire::Call::LAUNCH:
-      usage.launches.fetch_add(1, std::memory_order_relaxed);
+      launches = 1;
       break;
     case wire::Call::COPY:
-      if (call.getCopy().getSrc() == 0) usage.bytesToDevice.fetch_add(call.getCopy().getBytes(), std::memory_order_relaxed);
-      if (call.getCopy().getDst() == 0) usage.bytesFromDevice.fetch_add(answer.bulk.size(), std::memory_order_relaxed);
+      if (call.getCopy().getSrc() == 0) toDevice = call.getCopy().getBytes();
+      if (call.getCopy().getDst() == 0) fromDevice = answer.bulk.size();
       break;
     case wire::Call::COPY2_D:
-      if (call.getCopy2D().getSrc() == 0) usage.bytesToDevice.fetch_add(call.getCopy2D().getData().size());
-      if (call.getCopy2D().getToHost()) usage.bytesFromDevice.fetch_add(answer.data.size());
+      if (call.getCopy2D().getSrc() == 0) toDevice = call.getCopy2D().getData().size();
+      if (call.getCopy2D().getToHost()) fromDevice = answer.data.size();
       break;
     default:
-      break;
+      return;
   }
+  record_.launches += launches;
+  record_.bytesToDevice += toDevice;
+  record_.bytesFromDevice += fromDevice;
+  if (usage == nullptr) return;
+  usage->launches.fetch_add(launches, std::memory_order_relaxed);
+  usage->bytesToDevice.fetch_add(toDevice, std::memory_order_relaxed);
+  usage->bytesFromDevice.fetch_add(fromDevice, std::memory_order_relaxed);
+}
+
+void Session::recordUsage() {
+  if (ledger_ == nullptr || !state_) return;
+  SessionInfo info = this->info();
+  record_.session = id_;
+  record_.vgpu = info.vgpu;
+  record_.host = info.host;
+  record_.pid = info.pid;
+  record_.started = static_cast<double>(info.startedUnix);
+  record_.ended = static_cast<double>(std::time(nullptr));
+  // The GPU time of work still in flight is metered after this; it counts for the vGPU only.
+  record_.gpuSeconds = gpuTime_->seconds();
+  record_.memoryGibSeconds = state_->memoryGibSeconds();
+  if (Status status = ledger_->record(record_); !status) log_->error("session={} {}", id_, status.message());
 }
 
 Status Session::execute(wire::Call::Reader call, std::span<const std::uint8_t> bulk, Answer& answer) {

@@ -16,6 +16,7 @@
 #include "protocol/schema/fastgpu.capnp.h"
 #include "protocol/transport/transport.h"
 #include "server/loaded_driver.h"
+#include "scheduler/usage_ledger.h"
 #include "server/session_state.h"
 
 namespace fastgpu::server {
@@ -53,8 +54,9 @@ struct SessionInfo {
 class Session {
  public:
   // `registry` admits the client to a vGPU in the handshake; it outlives the session.
+  // With `ledger`, the session's usage is recorded there when it ends.
   Session(std::unique_ptr<protocol::Connection> connection, const LoadedDriver& driver,
-          scheduler::VgpuRegistry& registry, std::uint64_t id);
+          scheduler::VgpuRegistry& registry, std::uint64_t id, scheduler::UsageLedger* ledger = nullptr);
   ~Session();
 
   void run();
@@ -70,8 +72,9 @@ class Session {
   Status serveBatch(std::span<const std::uint8_t> payload, std::vector<std::uint8_t>& replies,
                     std::span<const std::uint8_t>& replyBulk);
   Status execute(wire::Call::Reader call, std::span<const std::uint8_t> bulk, Answer& answer);
-  // Counts launches and bytes moved for the vGPU's metrics.
-  static void countWork(wire::Call::Reader call, const Status& result, const Answer& answer, scheduler::VgpuUsage& usage);
+  // Counts launches and bytes moved for the vGPU's metrics and the session's record.
+  void countWork(wire::Call::Reader call, const Status& result, const Answer& answer, scheduler::VgpuUsage* usage);
+  void recordUsage();
   void writeReply(const Status& status, const Answer& answer, std::vector<std::uint8_t>& replies);
 
   // Dispatch by group (dispatch_*.cpp). Each returns the call's result.
@@ -94,6 +97,9 @@ class Session {
   std::unique_ptr<SessionState> state_;  // made at admission; reset when the session ends: frees everything
   Status deferred_;  // the first error of asynchronous calls since the last reply
   std::vector<std::uint8_t> staging_;  // device-to-host data on its way out; reused
+  scheduler::UsageLedger* ledger_;
+  std::shared_ptr<scheduler::GpuTimeAccount> gpuTime_ = std::make_shared<scheduler::GpuTimeAccount>();
+  scheduler::SessionRecord record_;  // counted by the session's thread
   std::atomic<bool> finished_{false};
   mutable std::mutex infoMutex_;  // guards info_
   SessionInfo info_;

@@ -82,6 +82,10 @@ void SessionState::forgetContext(std::uint64_t id) {
       continue;
     }
     if (quota != nullptr && it->second.freeable) quota->release(it->second.bytes);
+    if (it->second.freeable) {
+      accountMemory();
+      heldBytes_ -= it->second.bytes;
+    }
     it = ranges_.erase(it);
   }
   contexts_.erase(id);
@@ -111,6 +115,17 @@ Status SessionState::makeCurrent(std::uint64_t id) {
   return Status::ok();
 }
 
+void SessionState::accountMemory() {
+  auto now = std::chrono::steady_clock::now();
+  byteSeconds_ += static_cast<double>(heldBytes_) * std::chrono::duration<double>(now - heldSince_).count();
+  heldSince_ = now;
+}
+
+double SessionState::memoryGibSeconds() {
+  accountMemory();
+  return byteSeconds_ / static_cast<double>(1ULL << 30);
+}
+
 Result<std::uint64_t> SessionState::allocate(std::uint64_t bytes) {
   if (current_ == 0) return Status(CUDA_ERROR_INVALID_CONTEXT, "no current context");
   scheduler::MemoryQuota* quota = lease_->quota();
@@ -123,6 +138,8 @@ Result<std::uint64_t> SessionState::allocate(std::uint64_t bytes) {
     return Status(result, "cuMemAlloc failed");
   }
   ranges_[base] = Range{bytes, current_, true};
+  accountMemory();
+  heldBytes_ += bytes;
   return base;
 }
 
@@ -133,6 +150,8 @@ Status SessionState::free(std::uint64_t base) {
   }
   std::uint64_t bytes = it->second.bytes;
   ranges_.erase(it);
+  accountMemory();
+  heldBytes_ -= bytes;
   CUresult result = driver_.cuMemFree_v2(base);
   if (scheduler::MemoryQuota* quota = lease_->quota()) quota->release(bytes);
   return result == CUDA_SUCCESS ? Status::ok() : Status(result, "cuMemFree failed");
@@ -143,6 +162,8 @@ Status SessionState::charge(std::uint64_t owner, std::uint64_t bytes) {
   if (quota == nullptr || bytes == 0) return Status::ok();
   if (Status status = quota->reserve(bytes); !status) return status;
   charges_[owner] += bytes;
+  accountMemory();
+  heldBytes_ += bytes;
   return Status::ok();
 }
 
@@ -150,6 +171,8 @@ void SessionState::releaseCharge(std::uint64_t owner) {
   auto it = charges_.find(owner);
   if (it == charges_.end()) return;
   if (scheduler::MemoryQuota* quota = lease_->quota()) quota->release(it->second);
+  accountMemory();
+  heldBytes_ -= it->second;
   charges_.erase(it);
 }
 

@@ -7,6 +7,7 @@
 // Threading: owned and used by the session's thread only.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -68,6 +69,8 @@ class SessionState {
   Status charge(std::uint64_t owner, std::uint64_t bytes);
   // Also allowed ranges that are not allocations of ours to free: module globals.
   void addReadableRange(std::uint64_t base, std::uint64_t bytes);
+  // Memory held over time so far, in GiB-seconds (for the usage ledger).
+  double memoryGibSeconds();
   // The one range check: [address, address + bytes) must lie inside one range of this session.
   Status checkDeviceRange(std::uint64_t address, std::uint64_t bytes) const;
 
@@ -83,6 +86,8 @@ class SessionState {
   };
   void forgetContext(std::uint64_t id);
   void releaseCharge(std::uint64_t owner);
+  // Integrates held memory up to now; call before every change of heldBytes_.
+  void accountMemory();
 
   const cudaabi::DriverTable& driver_;
   std::uint64_t serial_ = 0;
@@ -91,6 +96,9 @@ class SessionState {
   std::map<std::uint64_t, Range> ranges_;  // base -> range
   std::map<std::uint64_t, std::uint64_t> charges_;  // owner handle -> bytes charged
   std::uint64_t current_ = 0;
+  std::uint64_t heldBytes_ = 0;  // allocations and charges held now
+  double byteSeconds_ = 0;
+  std::chrono::steady_clock::time_point heldSince_ = std::chrono::steady_clock::now();
   std::unique_ptr<scheduler::VgpuLease> lease_;  // destroyed after the contexts
 };
 

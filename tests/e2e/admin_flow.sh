@@ -58,4 +58,8 @@ stop_fastgpu_server
 start
 "$fastgpu" vgpu list | tee "$work/list"
 grep -q 'team-live .* 256.0MiB' "$work/list" || { echo "the vGPU did not survive the restart"; exit 1; }
+# Its usage is in the ledger: two sessions (vector_ops and the evicted client), vector_ops' 3 launches.
+"$fastgpu" usage --vgpu team-live | tee "$work/usage"
+awk '$1 == "team-live" && $2 == 2 && $7 == 3 {found = 1} END {exit !found}' "$work/usage" ||
+  { echo "the ledger does not show the vGPU's usage"; exit 1; }
 echo "admin flow: all steps as expected"

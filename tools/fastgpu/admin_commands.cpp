@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdlib>
+#include <ctime>
 #include <memory>
 #include <optional>
 #include <string>
@@ -154,6 +155,37 @@ void addAdminCommands(CLI::App& app) {
   remove->callback([options, vgpu] {
     request(*options, "DELETE", "/v1/vgpus/" + vgpu->name);
     fmt::print("deleted vGPU {}\n", vgpu->name);
+  });
+
+  auto since = std::make_shared<std::string>();
+  auto vgpuFilter = std::make_shared<std::string>();
+  CLI::App* usage = app.add_subcommand("usage", "GPU time, memory and bytes used, from the server's usage ledger");
+  addConnectionOptions(usage, *options);
+  usage->add_option("--since", *since, "unix seconds, or a duration back from now: 90s, 30m, 12h, 7d");
+  usage->add_option("--vgpu", *vgpuFilter, "one vGPU only");
+  usage->callback([options, since, vgpuFilter] {
+    double from = 0;
+    if (!since->empty()) {
+      char unit = since->back();
+      double amount = std::atof(since->c_str());
+      double scale = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : unit == 'd' ? 86400 : 0;
+      from = scale > 0 ? static_cast<double>(std::time(nullptr)) - amount * scale : amount;
+    }
+    std::string path = fmt::format("/v1/usage?since={:.0f}", from);
+    if (!vgpuFilter->empty()) path += "&vgpu=" + httplib::detail::encode_query_param(*vgpuFilter);
+    auto answer = request(*options, "GET", path);
+    if (options->json) {
+      fmt::print("{}\n", answer.dump(2));
+      return;
+    }
+    fmt::print("{:<16} {:>9} {:>12} {:>14} {:>14} {:>14} {:>10}\n", "VGPU", "SESSIONS", "GPU-SEC", "MEM-GIB-SEC",
+               "TO-DEVICE", "FROM-DEVICE", "LAUNCHES");
+    for (const auto& v : answer["vgpus"]) {
+      fmt::print("{:<16} {:>9} {:>12.3f} {:>14.3f} {:>14} {:>14} {:>10}\n", v["vgpu"].get<std::string>(),
+                 v["sessions"].get<std::uint64_t>(), v["gpu_seconds"].get<double>(), v["memory_gib_seconds"].get<double>(),
+                 humanSize(v["bytes_to_device"].get<std::uint64_t>()),
+                 humanSize(v["bytes_from_device"].get<std::uint64_t>()), v["launches"].get<std::uint64_t>());
+    }
   });
 
   CLI::App* sessions = app.add_subcommand("session", "List and evict client sessions (over the admin API)");

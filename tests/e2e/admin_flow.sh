@@ -62,4 +62,6 @@ grep -q 'team-live .* 256.0MiB' "$work/list" || { echo "the vGPU did not survive
 "$fastgpu" usage --vgpu team-live | tee "$work/usage"
 awk '$1 == "team-live" && $2 == 2 && $7 == 3 {found = 1} END {exit !found}' "$work/usage" ||
   { echo "the ledger does not show the vGPU's usage"; exit 1; }
+"$fastgpu" top --count 1 --interval 0.1 | tee "$work/top"
+grep -q '^team-live ' "$work/top" || { echo "fastgpu top does not show the vGPU"; exit 1; }
 echo "admin flow: all steps as expected"

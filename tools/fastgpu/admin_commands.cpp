@@ -4,7 +4,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdlib>
+#include <map>
+#include <thread>
 #include <ctime>
 #include <memory>
 #include <optional>
@@ -185,6 +190,49 @@ void addAdminCommands(CLI::App& app) {
                  v["sessions"].get<std::uint64_t>(), v["gpu_seconds"].get<double>(), v["memory_gib_seconds"].get<double>(),
                  humanSize(v["bytes_to_device"].get<std::uint64_t>()),
                  humanSize(v["bytes_from_device"].get<std::uint64_t>()), v["launches"].get<std::uint64_t>());
+    }
+  });
+
+  auto interval = std::make_shared<double>(1.0);
+  auto count = std::make_shared<int>(0);
+  CLI::App* top = app.add_subcommand("top", "A live view per vGPU: sessions, memory, GPU share, launches");
+  addConnectionOptions(top, *options);
+  top->add_option("--interval", *interval, "seconds between refreshes (default 1)")->check(CLI::PositiveNumber);
+  top->add_option("--count", *count, "stop after this many refreshes (default: run until interrupted)");
+  top->callback([options, interval, count] {
+    bool terminal = isatty(STDOUT_FILENO) != 0;
+    std::map<std::string, std::pair<double, std::uint64_t>> previous;  // gpu seconds, launches
+    auto last = std::chrono::steady_clock::now();
+    for (int refresh = 0; *count == 0 || refresh < *count + 1; ++refresh) {
+      auto answer = request(*options, "GET", "/v1/vgpus");
+      auto now = std::chrono::steady_clock::now();
+      double elapsed = std::chrono::duration<double>(now - last).count();
+      last = now;
+      if (refresh > 0) {  // the first sample only sets the baseline
+        if (terminal) fmt::print("\033[H\033[2J");
+        std::time_t wall = std::time(nullptr);
+        char stamp[32];
+        std::strftime(stamp, sizeof(stamp), "%H:%M:%S", std::localtime(&wall));
+        fmt::print("fastgpu top  {}  every {:.1f}s\n", stamp, *interval);
+        fmt::print("{:<16} {:>4} {:>9} {:>12} {:>12} {:>10} {:>12}\n", "VGPU", "GPU", "SESSIONS", "MEMORY", "USED",
+                   "GPU-SHARE", "LAUNCHES/S");
+        for (const auto& v : answer) {
+          std::string name = v["name"].get<std::string>();
+          double gpu = v["gpu_seconds"].get<double>();
+          std::uint64_t launches = v["launches"].get<std::uint64_t>();
+          auto [gpuBefore, launchesBefore] = previous.count(name) ? previous[name] : std::make_pair(gpu, launches);
+          fmt::print("{:<16} {:>4} {:>9} {:>12} {:>12} {:>9.1f}% {:>12.0f}\n", name, v["gpu"].get<int>(),
+                     v["sessions"].get<int>(), humanSize(v["memory_limit_bytes"].get<std::uint64_t>()),
+                     humanSize(v["memory_used_bytes"].get<std::uint64_t>()), 100 * (gpu - gpuBefore) / elapsed,
+                     static_cast<double>(launches - launchesBefore) / elapsed);
+        }
+        std::fflush(stdout);
+      }
+      for (const auto& v : answer) {
+        previous[v["name"].get<std::string>()] = {v["gpu_seconds"].get<double>(), v["launches"].get<std::uint64_t>()};
+      }
+      if (*count != 0 && refresh == *count) break;
+      std::this_thread::sleep_for(std::chrono::duration<double>(*interval));
     }
   });
 

@@ -84,8 +84,9 @@ bool ComputeGate::mayAdmit(TenantId id, Clock::time_point now) {
 void ComputeGate::admit(TenantId id) {
   std::unique_lock lock(mutex_);
   Tenant& self = tenants_[static_cast<std::size_t>(id)];
-  if (self.waiting == 0 && self.inFlight == 0) {
-    // Becoming busy: no credit for the time it was idle (the others' virtual time moved on).
+  if (self.waiting == 0 && self.inFlight == 0 && seconds(Clock::now() - self.idleSince) > kIdleForgetSeconds) {
+    // Busy again after a real pause: no credit for the time it was idle (the others' virtual
+    // time moved on).
     double floor = std::numeric_limits<double>::max();
     for (const auto& other : tenants_) {
       if (&other != &self && (other.waiting > 0 || other.inFlight > 0)) floor = std::min(floor, other.virtualTime);
@@ -132,6 +133,7 @@ void ComputeGate::cancel(TenantId id) {
   std::lock_guard lock(mutex_);
   Tenant& self = tenants_[static_cast<std::size_t>(id)];
   --self.inFlight;
+  if (self.waiting == 0 && self.inFlight == 0) self.idleSince = Clock::now();
   inFlightEstimate_ -= self.estimate;
   changed_.notify_all();
 }
@@ -161,6 +163,7 @@ void ComputeGate::runMeter() {
     tenant.estimate = tenant.measured ? 0.8 * tenant.estimate + 0.2 * used : used;
     tenant.measured = true;
     --tenant.inFlight;
+    if (tenant.waiting == 0 && tenant.inFlight == 0) tenant.idleSince = done;
     inFlightEstimate_ = std::max(0.0, inFlightEstimate_ - work.estimate);
     changed_.notify_all();
   }

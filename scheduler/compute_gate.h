@@ -46,6 +46,9 @@ class ComputeGate {
   using TenantId = int;
   static constexpr double kQueueBudgetMicros = 2000;
   static constexpr double kCapBurstSeconds = 0.05;
+  // A tenant idle longer than this loses the credit it had (no saving up GPU time while idle);
+  // shorter pauses, such as a client's round trip between batches, keep it.
+  static constexpr double kIdleForgetSeconds = 0.05;
 
   struct TenantConfig {
     std::string name;
@@ -87,6 +90,7 @@ class ComputeGate {
     bool measured = false;
     int waiting = 0;
     int inFlight = 0;
+    Clock::time_point idleSince = Clock::now();  // when waiting and inFlight last became 0
   };
   struct InFlight {
     TenantId tenant;

@@ -1,6 +1,7 @@
 // Device and page-locked host memory: allocation, information, pointer attributes.
 #include <cstring>
 
+#include "cudaabi/pointer_attributes.h"
 #include "cudasim/entry.h"
 
 using namespace fastgpu;
@@ -11,57 +12,27 @@ namespace {
 constexpr std::uint64_t kPitchAlignment = 512;
 
 // Everything the driver knows about a pointer.
-struct PointerInfo {
-  CUmemorytype type = static_cast<CUmemorytype>(0);  // 0: not a CUDA pointer
-  std::uint64_t contextHandle = 0;
-  int deviceOrdinal = -1;
-  std::uint64_t base = 0;
-  std::uint64_t size = 0;
-  bool hostMapped = false;
-};
-
-PointerInfo describe(Driver& driver, std::uint64_t address) {
-  PointerInfo info;
+cudaabi::PointerFacts describe(Driver& driver, std::uint64_t address) {
+  cudaabi::PointerFacts facts;
+  facts.address = address;
   if (Device* device = driver.deviceOfAddress(address)) {
     if (auto allocation = device->memory().find(address)) {
-      info = {CU_MEMORYTYPE_DEVICE, allocation->owner, device->ordinal(), allocation->base, allocation->size, false};
+      facts.type = CU_MEMORYTYPE_DEVICE;
+      facts.context = toHandle<CUcontext>(allocation->owner);
+      facts.deviceOrdinal = device->ordinal();
+      facts.base = allocation->base;
+      facts.size = allocation->size;
+      facts.ipcCapable = true;
     }
   } else if (auto range = driver.hostMemory().find(address)) {
     auto context = driver.findContext(toHandle<CUcontext>(range->contextHandle));
-    info = {CU_MEMORYTYPE_HOST, range->contextHandle, context ? context->device().ordinal() : 0,
-            range->base,        range->size,          true};
+    facts.type = CU_MEMORYTYPE_HOST;
+    facts.context = toHandle<CUcontext>(range->contextHandle);
+    facts.deviceOrdinal = context ? context->device().ordinal() : 0;
+    facts.base = range->base;
+    facts.size = range->size;
   }
-  return info;
-}
-
-template <typename T>
-void put(void* data, T value) {
-  std::memcpy(data, &value, sizeof(T));
-}
-
-CUresult pointerAttribute(Driver&, const PointerInfo& info, CUpointer_attribute attribute, void* data) {
-  switch (attribute) {
-    case CU_POINTER_ATTRIBUTE_CONTEXT: put(data, toHandle<CUcontext>(info.contextHandle)); break;
-    case CU_POINTER_ATTRIBUTE_MEMORY_TYPE: put(data, static_cast<unsigned>(info.type)); break;
-    case CU_POINTER_ATTRIBUTE_DEVICE_POINTER: put(data, static_cast<CUdeviceptr>(info.type ? info.base : 0)); break;
-    case CU_POINTER_ATTRIBUTE_HOST_POINTER:
-      put(data, info.hostMapped ? reinterpret_cast<void*>(info.base) : nullptr);
-      break;
-    case CU_POINTER_ATTRIBUTE_SYNC_MEMOPS: put(data, 1); break;
-    case CU_POINTER_ATTRIBUTE_BUFFER_ID: put(data, static_cast<unsigned long long>(info.base)); break;
-    case CU_POINTER_ATTRIBUTE_IS_MANAGED: put(data, 0); break;
-    case CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL: put(data, info.deviceOrdinal); break;
-    case CU_POINTER_ATTRIBUTE_IS_LEGACY_CUDA_IPC_CAPABLE: put(data, info.type == CU_MEMORYTYPE_DEVICE ? 1 : 0); break;
-    case CU_POINTER_ATTRIBUTE_RANGE_START_ADDR: put(data, static_cast<CUdeviceptr>(info.base)); break;
-    case CU_POINTER_ATTRIBUTE_RANGE_SIZE: put(data, static_cast<std::size_t>(info.size)); break;
-    case CU_POINTER_ATTRIBUTE_MAPPED: put(data, info.type ? 1 : 0); break;
-    case CU_POINTER_ATTRIBUTE_ALLOWED_HANDLE_TYPES: put(data, 0ULL); break;
-    case CU_POINTER_ATTRIBUTE_IS_GPU_DIRECT_RDMA_CAPABLE: put(data, 0); break;
-    case CU_POINTER_ATTRIBUTE_ACCESS_FLAGS: put(data, static_cast<unsigned>(CU_POINTER_ATTRIBUTE_ACCESS_FLAG_READWRITE)); break;
-    case CU_POINTER_ATTRIBUTE_MEMPOOL_HANDLE: put(data, static_cast<CUmemoryPool>(nullptr)); break;
-    default: return CUDA_ERROR_INVALID_VALUE;
-  }
-  return CUDA_SUCCESS;
+  return facts;
 }
 
 }  // namespace
@@ -116,10 +87,10 @@ FASTGPU_SIM_EXPORT CUresult cuMemGetInfo_v2(size_t* freeBytes, size_t* totalByte
 
 FASTGPU_SIM_EXPORT CUresult cuMemGetAddressRange_v2(CUdeviceptr* base, size_t* size, CUdeviceptr pointer) {
   return driverEntry(__func__, [&](Driver& driver) {
-    PointerInfo info = describe(driver, pointer);
-    if (info.type != CU_MEMORYTYPE_DEVICE) return CUDA_ERROR_NOT_FOUND;
-    if (base != nullptr) *base = info.base;
-    if (size != nullptr) *size = info.size;
+    cudaabi::PointerFacts facts = describe(driver, pointer);
+    if (facts.type != CU_MEMORYTYPE_DEVICE) return CUDA_ERROR_NOT_FOUND;
+    if (base != nullptr) *base = facts.base;
+    if (size != nullptr) *size = facts.size;
     return CUDA_SUCCESS;
   });
 }
@@ -184,9 +155,9 @@ FASTGPU_SIM_EXPORT CUresult cuMemHostGetFlags(unsigned int* flags, void* host) {
 FASTGPU_SIM_EXPORT CUresult cuPointerGetAttribute(void* data, CUpointer_attribute attribute, CUdeviceptr pointer) {
   return driverEntry(__func__, [&](Driver& driver) {
     if (data == nullptr) return CUDA_ERROR_INVALID_VALUE;
-    PointerInfo info = describe(driver, pointer);
-    if (info.type == 0) return CUDA_ERROR_INVALID_VALUE;  // not memory the driver knows
-    return pointerAttribute(driver, info, attribute, data);
+    cudaabi::PointerFacts facts = describe(driver, pointer);
+    if (facts.type == 0) return CUDA_ERROR_INVALID_VALUE;  // not memory the driver knows
+    return cudaabi::writePointerAttribute(facts, attribute, data);
   });
 }
 
@@ -195,10 +166,12 @@ FASTGPU_SIM_EXPORT CUresult cuPointerGetAttributes(unsigned int count, CUpointer
                                                    CUdeviceptr pointer) {
   return driverEntry(__func__, [&](Driver& driver) {
     if (attributes == nullptr || data == nullptr) return CUDA_ERROR_INVALID_VALUE;
-    PointerInfo info = describe(driver, pointer);
+    cudaabi::PointerFacts facts = describe(driver, pointer);
     for (unsigned i = 0; i < count; ++i) {
       if (data[i] == nullptr) continue;
-      if (CUresult result = pointerAttribute(driver, info, attributes[i], data[i]); result != CUDA_SUCCESS) return result;
+      if (CUresult result = cudaabi::writePointerAttribute(facts, attributes[i], data[i]); result != CUDA_SUCCESS) {
+        return result;
+      }
     }
     return CUDA_SUCCESS;
   });

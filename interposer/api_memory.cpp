@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "cudaabi/pointer_attributes.h"
 #include "interposer/remote.h"
 
 using namespace fastgpu;
@@ -14,42 +15,26 @@ namespace {
 
 constexpr std::uint64_t kPitchAlignment = 512;
 
-template <typename T>
-void put(void* data, T value) {
-  std::memcpy(data, &value, sizeof(T));
+// What the client knows about a pointer: remote allocations and local page-locked memory.
+cudaabi::PointerFacts describe(Runtime& rt, CUdeviceptr pointer) {
+  cudaabi::PointerFacts facts;
+  facts.address = pointer;
+  auto device = rt.allocation(pointer);
+  auto host = device ? std::nullopt : rt.hostRangeContaining(pointer);
+  if (!device && !host) return facts;
+  facts.type = device ? CU_MEMORYTYPE_DEVICE : CU_MEMORYTYPE_HOST;
+  facts.context = handleOf<CUcontext>(rt.currentContextId());
+  auto ordinal = rt.contextDevice(rt.currentContextId());
+  facts.deviceOrdinal = ordinal ? *ordinal : 0;
+  facts.base = device ? device->first : host->first;
+  facts.size = device ? device->second : host->second.bytes;
+  return facts;
 }
 
 CUresult pointerAttribute(Runtime& rt, CUdeviceptr pointer, CUpointer_attribute attribute, void* data, bool strict) {
-  auto device = rt.allocation(pointer);
-  auto host = device ? std::nullopt : rt.hostRangeContaining(pointer);
-  if (!device && !host && strict) return CUDA_ERROR_INVALID_VALUE;
-  unsigned type = device ? CU_MEMORYTYPE_DEVICE : host ? CU_MEMORYTYPE_HOST : 0;
-  std::uint64_t base = device ? device->first : host ? host->first : 0;
-  std::uint64_t bytes = device ? device->second : host ? host->second.bytes : 0;
-  switch (attribute) {
-    case CU_POINTER_ATTRIBUTE_CONTEXT: put(data, handleOf<CUcontext>(type != 0 ? rt.currentContextId() : 0)); break;
-    case CU_POINTER_ATTRIBUTE_MEMORY_TYPE: put(data, type); break;
-    case CU_POINTER_ATTRIBUTE_DEVICE_POINTER: put(data, static_cast<CUdeviceptr>(device ? pointer : 0)); break;
-    case CU_POINTER_ATTRIBUTE_HOST_POINTER: put(data, host ? reinterpret_cast<void*>(pointer) : nullptr); break;
-    case CU_POINTER_ATTRIBUTE_SYNC_MEMOPS: put(data, 1); break;
-    case CU_POINTER_ATTRIBUTE_BUFFER_ID: put(data, static_cast<unsigned long long>(base)); break;
-    case CU_POINTER_ATTRIBUTE_IS_MANAGED: put(data, 0); break;
-    case CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL: {
-      auto ordinal = rt.contextDevice(rt.currentContextId());
-      put(data, type != 0 && ordinal ? *ordinal : (type != 0 ? 0 : -1));
-      break;
-    }
-    case CU_POINTER_ATTRIBUTE_IS_LEGACY_CUDA_IPC_CAPABLE: put(data, 0); break;
-    case CU_POINTER_ATTRIBUTE_RANGE_START_ADDR: put(data, static_cast<CUdeviceptr>(base)); break;
-    case CU_POINTER_ATTRIBUTE_RANGE_SIZE: put(data, static_cast<std::size_t>(bytes)); break;
-    case CU_POINTER_ATTRIBUTE_MAPPED: put(data, type != 0 ? 1 : 0); break;
-    case CU_POINTER_ATTRIBUTE_ALLOWED_HANDLE_TYPES: put(data, 0ULL); break;
-    case CU_POINTER_ATTRIBUTE_IS_GPU_DIRECT_RDMA_CAPABLE: put(data, 0); break;
-    case CU_POINTER_ATTRIBUTE_ACCESS_FLAGS: put(data, static_cast<unsigned>(CU_POINTER_ATTRIBUTE_ACCESS_FLAG_READWRITE)); break;
-    case CU_POINTER_ATTRIBUTE_MEMPOOL_HANDLE: put(data, static_cast<CUmemoryPool>(nullptr)); break;
-    default: return CUDA_ERROR_INVALID_VALUE;
-  }
-  return CUDA_SUCCESS;
+  cudaabi::PointerFacts facts = describe(rt, pointer);
+  if (facts.type == 0 && strict) return CUDA_ERROR_INVALID_VALUE;
+  return cudaabi::writePointerAttribute(facts, attribute, data);
 }
 
 }  // namespace

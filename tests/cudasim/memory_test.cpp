@@ -106,6 +106,9 @@ TEST_F(SimMemory, PointerAttributesTellDeviceFromHost) {
   unsigned type = 0;
   ASSERT_CU(d.cuPointerGetAttribute(&type, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, device + 10));
   EXPECT_EQ(type, CU_MEMORYTYPE_DEVICE);
+  CUdeviceptr asked = 0;
+  ASSERT_CU(d.cuPointerGetAttribute(&asked, CU_POINTER_ATTRIBUTE_DEVICE_POINTER, device + 10));
+  EXPECT_EQ(asked, device + 10) << "a pointer inside an allocation is its own device pointer";
   CUdeviceptr base = 0;
   std::size_t size = 0;
   ASSERT_CU(d.cuMemGetAddressRange_v2(&base, &size, device + 999));

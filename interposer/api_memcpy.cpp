@@ -35,14 +35,9 @@ CUresult toDevice(Runtime& rt, Client& client, std::uint64_t dst, const std::uin
     offset += chunk;
     // Every chunk but the last of a synchronous copy is queued in stream order: only the last
     // one waits.
-    bool last = offset >= bytes;
-    copy.setAsync(stream.async || !last);
+    copy.setAsync(stream.async || offset < bytes);
     copy.setPerThread(stream.perThread);
-    if (stream.async || !last) {
-      post(client, call, bulk);
-    } else {
-      return askResult(client, call, true, bulk);
-    }
+    if (CUresult result = sendInStreamOrder(client, call, bulk); result != CUDA_SUCCESS) return result;
   } while (offset < bytes);
   return CUDA_SUCCESS;
 }
@@ -82,11 +77,7 @@ CUresult deviceToDevice(Runtime& rt, Client& client, std::uint64_t dst, std::uin
   copy.setStream(stream.id);
   copy.setAsync(stream.async);
   copy.setPerThread(stream.perThread);
-  if (stream.async) {
-    post(client, call);
-    return CUDA_SUCCESS;
-  }
-  return askResult(client, call, true);
+  return sendInStreamOrder(client, call);
 }
 
 // cuMemcpy with unified addressing: which side each pointer is on comes from the local tables.
@@ -126,11 +117,7 @@ CUresult memset(const char* name, CUdeviceptr dst, std::size_t pitch, std::uint3
     set.setStream(stream.id);
     set.setAsync(stream.async);
     set.setPerThread(stream.perThread);
-    if (stream.async) {
-      post(client, call);
-      return CUDA_SUCCESS;
-    }
-    return askResult(client, call, true);
+    return sendInStreamOrder(client, call);
   });
 }
 
@@ -177,11 +164,7 @@ CUresult copy2D(const char* name, const CUDA_MEMCPY2D* p, StreamArg stream) {
     if (dstDevice) {
       copy.setDst(p->dstDevice + p->dstY * dstPitch + p->dstXInBytes);
       copy.setDstPitch(dstPitch);
-      if (stream.async) {
-        post(client, call);
-        return CUDA_SUCCESS;
-      }
-      return askResult(client, call, true);
+      return sendInStreamOrder(client, call);
     }
     copy.setToHost(true);
     auto reply = ask(client, call);

@@ -43,6 +43,14 @@ CUresult askResult(Client& client, CallMessage& call, bool synchronizing, std::s
   return resultOf(client, ask(client, call, bulk), synchronizing);
 }
 
+CUresult sendInStreamOrder(Client& client, CallMessage& call, std::span<const std::uint8_t> bulk) {
+  if (!protocol::expectsReply(call.call().asReader())) {
+    post(client, call, bulk);
+    return CUDA_SUCCESS;
+  }
+  return askResult(client, call, true, bulk);
+}
+
 std::vector<std::int64_t> valuesOf(const ReplyMessage& reply) {
   std::vector<std::int64_t> values;
   if (reply.get().isValues()) {

@@ -38,6 +38,9 @@ Result<std::unique_ptr<ReplyMessage>> ask(Client& client, CallMessage& call, std
 // The CUresult of an answered call. Synchronizing calls also report the deferred errors of
 // asynchronous ones.
 CUresult resultOf(Client& client, const Result<std::unique_ptr<ReplyMessage>>& reply, bool synchronizing);
+// Copies and memsets: posted when the one rule gives them no reply (asynchronous ones), else
+// asked as synchronizing calls. Returns what the caller returns.
+CUresult sendInStreamOrder(Client& client, CallMessage& call, std::span<const std::uint8_t> bulk = {});
 // A call whose only answer is its result.
 CUresult askResult(Client& client, CallMessage& call, bool synchronizing = false,
                    std::span<const std::uint8_t> bulk = {});

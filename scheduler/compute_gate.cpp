@@ -40,7 +40,7 @@ ComputeGate::TenantId ComputeGate::addTenant(TenantConfig config) {
   tenant.config = std::move(config);
   if (tenant.config.capFraction) tenant.capBudget = *tenant.config.capFraction * kCapBurstSeconds;
   tenants_.push_back(std::move(tenant));
-  admittedAt_.emplace_back();
+  admitted_.emplace_back();
   return static_cast<TenantId>(tenants_.size() - 1);
 }
 
@@ -65,7 +65,7 @@ bool ComputeGate::mayAdmit(TenantId id, Clock::time_point now) {
   refill(self, now);
   if (self.config.capFraction && self.capBudget <= 0) return false;
   // Bound the work on the GPU, so that the gate stays in control.
-  if (!inFlight_.empty() && inFlightEstimate_ + self.estimate > kQueueBudgetMicros * 1e-6) return false;
+  if (inFlightCount_ > 0 && inFlightEstimate_ + self.estimate > kQueueBudgetMicros * 1e-6) return false;
   for (std::size_t i = 0; i < tenants_.size(); ++i) {
     Tenant& other = tenants_[i];
     if (static_cast<TenantId>(i) == id || other.waiting == 0) continue;
@@ -107,8 +107,9 @@ void ComputeGate::admit(TenantId id) {
   }
   --self.waiting;
   ++self.inFlight;
+  ++inFlightCount_;
   inFlightEstimate_ += self.estimate;
-  admittedAt_[static_cast<std::size_t>(id)] = Clock::now();
+  admitted_[static_cast<std::size_t>(id)] = Admission{Clock::now(), self.estimate};
 }
 
 void ComputeGate::submitted(TenantId id, CUstream stream, std::shared_ptr<GpuTimeAccount> account) {
@@ -117,24 +118,28 @@ void ComputeGate::submitted(TenantId id, CUstream stream, std::shared_ptr<GpuTim
                   driver_.cuEventRecord(event, stream) == CUDA_SUCCESS;
   std::lock_guard lock(mutex_);
   Tenant& self = tenants_[static_cast<std::size_t>(id)];
+  const Admission& admission = admitted_[static_cast<std::size_t>(id)];
   if (!recorded) {
     // Without an event the work cannot be metered: treat it as done now.
     if (event != nullptr) driver_.cuEventDestroy_v2(event);
-    --self.inFlight;
-    inFlightEstimate_ -= self.estimate;
-    changed_.notify_all();
+    finishLocked(self, admission.estimate, Clock::now());
     return;
   }
-  inFlight_.push_back(InFlight{id, event, admittedAt_[static_cast<std::size_t>(id)], self.estimate, std::move(account)});
+  inFlight_.push_back(InFlight{id, event, admission.at, admission.estimate, std::move(account)});
   changed_.notify_all();
 }
 
 void ComputeGate::cancel(TenantId id) {
   std::lock_guard lock(mutex_);
-  Tenant& self = tenants_[static_cast<std::size_t>(id)];
-  --self.inFlight;
-  if (self.waiting == 0 && self.inFlight == 0) self.idleSince = Clock::now();
-  inFlightEstimate_ -= self.estimate;
+  finishLocked(tenants_[static_cast<std::size_t>(id)], admitted_[static_cast<std::size_t>(id)].estimate,
+               Clock::now());
+}
+
+void ComputeGate::finishLocked(Tenant& tenant, double estimate, Clock::time_point when) {
+  --tenant.inFlight;
+  --inFlightCount_;
+  if (tenant.waiting == 0 && tenant.inFlight == 0) tenant.idleSince = when;
+  inFlightEstimate_ = std::max(0.0, inFlightEstimate_ - estimate);
   changed_.notify_all();
 }
 
@@ -162,10 +167,7 @@ void ComputeGate::runMeter() {
     }
     tenant.estimate = tenant.measured ? 0.8 * tenant.estimate + 0.2 * used : used;
     tenant.measured = true;
-    --tenant.inFlight;
-    if (tenant.waiting == 0 && tenant.inFlight == 0) tenant.idleSince = done;
-    inFlightEstimate_ = std::max(0.0, inFlightEstimate_ - work.estimate);
-    changed_.notify_all();
+    finishLocked(tenant, work.estimate, done);
   }
 }
 

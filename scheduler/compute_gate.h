@@ -101,6 +101,9 @@ class ComputeGate {
   };
 
   bool mayAdmit(TenantId tenant, Clock::time_point now);
+  // A piece of work of `tenant`, admitted with `estimate`, is done (completed, cancelled, or not
+  // meterable); the lock is held.
+  void finishLocked(Tenant& tenant, double estimate, Clock::time_point when);
   void refill(Tenant& tenant, Clock::time_point now);
   void runMeter();
 
@@ -109,7 +112,15 @@ class ComputeGate {
   std::condition_variable changed_;
   std::vector<Tenant> tenants_;
   std::deque<InFlight> inFlight_;
-  std::vector<Clock::time_point> admittedAt_;  // per tenant: its admission awaiting submitted()
+  // Per tenant: the admission awaiting submitted() (its time and the estimate it was admitted with).
+  struct Admission {
+    Clock::time_point at;
+    double estimate = 0;
+  };
+  std::vector<Admission> admitted_;
+  // Work admitted and not yet complete, from admission on: counting only submitted work would let
+  // a second piece in between another's admission and its submission.
+  int inFlightCount_ = 0;
   double inFlightEstimate_ = 0;
   Clock::time_point lastCompletion_ = Clock::now();
   bool stopping_ = false;

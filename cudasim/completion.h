@@ -17,18 +17,26 @@ using Clock = std::chrono::steady_clock;
 
 struct Completion {
   bool done = false;       // guarded by Progress's mutex
-  Clock::time_point when;  // when the work finished; valid once done
+  // When the work finished on the simulated device's timeline (what event timing reports);
+  // valid once done.
+  Clock::time_point when;
 };
 
 class Progress {
  public:
-  void complete(Completion& completion) {
+  void complete(Completion& completion, Clock::time_point when) {
     {
       std::lock_guard lock(mutex_);
-      completion.when = Clock::now();
+      completion.when = when;
       completion.done = true;
     }
     changed_.notify_all();
+  }
+
+  // When a completion finished; it must be done.
+  Clock::time_point whenDone(const Completion& completion) const {
+    std::lock_guard lock(mutex_);
+    return completion.when;
   }
 
   bool isDone(const Completion& completion) const {

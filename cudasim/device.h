@@ -9,6 +9,7 @@
 
 #include "cudaabi/cuda_api.h"
 #include "cudaabi/result.h"
+#include "cudasim/completion.h"
 #include "cudasim/device_memory.h"
 
 namespace fastgpu::sim {
@@ -28,6 +29,9 @@ class Device {
   DeviceMemory& memory() { return *memory_; }
   // Held while the device runs a kernel, copy or memset.
   std::mutex& executionMutex() { return execution_; }
+  // When its latest piece of work ended; read and set with executionMutex() held.
+  Clock::time_point lastWorkEnd() const { return lastWorkEnd_; }
+  void setLastWorkEnd(Clock::time_point when) { lastWorkEnd_ = when; }
 
   // Primary context state, guarded by primaryMutex().
   struct PrimaryContextState {
@@ -46,6 +50,7 @@ class Device {
   CUuuid uuid_{};
   std::unique_ptr<DeviceMemory> memory_;
   std::mutex execution_;
+  Clock::time_point lastWorkEnd_;  // guarded by execution_
   std::mutex primaryMutex_;
   PrimaryContextState primary_;
 };

@@ -2,6 +2,7 @@
 
 #include "cudaabi/log.h"
 #include "cudasim/device.h"
+#include "cudasim/work_clock.h"
 
 namespace fastgpu::sim {
 
@@ -16,7 +17,7 @@ Stream::Stream(Kind kind, unsigned flags, int priority, Context& context, Device
       errors_(std::move(errors)),
       tail_(std::make_shared<Completion>()) {
   tail_->done = true;
-  tail_->when = Clock::now();
+  tail_->when = lastDone_ = Clock::now();
   worker_ = std::thread([this] { runWorker(); });
 }
 
@@ -33,7 +34,7 @@ std::shared_ptr<Completion> Stream::enqueue(Operation operation) {
   auto completion = std::make_shared<Completion>();
   {
     std::lock_guard lock(mutex_);
-    queue_.emplace_back(std::move(operation), completion);
+    queue_.push_back(Queued{std::move(operation), completion, Clock::now()});
     tail_ = completion;
   }
   queued_.notify_one();
@@ -51,7 +52,7 @@ void Stream::synchronize() { progress_.wait(*tail()); }
 
 void Stream::runWorker() {
   for (;;) {
-    std::pair<Operation, std::shared_ptr<Completion>> next;
+    Queued next;
     {
       std::unique_lock lock(mutex_);
       queued_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
@@ -59,24 +60,35 @@ void Stream::runWorker() {
       next = std::move(queue_.front());
       queue_.pop_front();
     }
-    auto& [operation, completion] = next;
-    for (const auto& dependency : operation.waitFor) progress_.wait(*dependency);
+    auto& [operation, completion, enqueued] = next;
+    Clock::time_point start = std::max(enqueued, lastDone_);
+    for (const auto& dependency : operation.waitFor) {
+      progress_.wait(*dependency);
+      start = std::max(start, progress_.whenDone(*dependency));
+    }
+    Clock::time_point done = start;  // a marker takes no time
     if (operation.work) {
       CUresult result = CUDA_SUCCESS;
       try {
         if (operation.kind == Operation::Kind::kDeviceWork) {
           std::lock_guard device(device_.executionMutex());
+          SimulatedWorkStart starting(std::max(start, device_.lastWorkEnd()));
           result = operation.work();
+          done = Clock::now();
+          device_.setLastWorkEnd(done);
         } else {
           result = operation.work();
+          done = Clock::now();
         }
       } catch (const std::exception& e) {
         cudaabi::driverLogger().error("work on stream {:#x} failed: {}", handle(), e.what());
         result = CUDA_ERROR_LAUNCH_FAILED;
+        done = Clock::now();
       }
       if (result != CUDA_SUCCESS) errors_->recordAsyncError(result);
     }
-    progress_.complete(*completion);
+    lastDone_ = done;
+    progress_.complete(*completion, done);
   }
 }
 

@@ -5,6 +5,11 @@
 // execution lock, so a simulated device runs one piece of work at a time and simulated GPU
 // time is meaningful. Host functions run on the worker without the device.
 //
+// Simulated time: an operation starts, on the device's timeline, when it was queued, its
+// stream and what it waits for were done, and (device work) the device was free — not when
+// the worker thread got round to it. So the worker's wake-up latency (tens of microseconds on a
+// busy host, where a GPU takes a few) is neither in event timings nor in a spin kernel's length.
+//
 // Threading: enqueue() from any thread; the worker is started by the constructor and joined by
 // the destructor after the queue drains.
 #pragma once
@@ -75,7 +80,13 @@ class Stream : public HandleObject {
 
   mutable std::mutex mutex_;
   std::condition_variable queued_;
-  std::deque<std::pair<Operation, std::shared_ptr<Completion>>> queue_;
+  struct Queued {
+    Operation operation;
+    std::shared_ptr<Completion> completion;
+    Clock::time_point enqueued;
+  };
+  std::deque<Queued> queue_;
+  Clock::time_point lastDone_;  // the simulated end of the latest operation; worker only
   std::shared_ptr<Completion> tail_;
   bool stopping_ = false;
   std::thread worker_;

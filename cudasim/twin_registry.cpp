@@ -1,13 +1,16 @@
 #include "cudasim/twin_registry.h"
 
 #include <dlfcn.h>
+#include <sys/prctl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
 #include <fmt/format.h>
 
 #include "cudaabi/log.h"
+#include "cudasim/work_clock.h"
 
 namespace fastgpu::sim {
 namespace {
@@ -16,8 +19,18 @@ int spinTwin(const fastgpu_sim_launch* launch) {
   if (launch->param_count != 1) return CUDA_ERROR_INVALID_VALUE;
   unsigned long long micros;
   std::memcpy(&micros, launch->params[0], sizeof(micros));
-  // Sleeping, not spinning: the simulated device is held for this long, the host CPU is not.
-  std::this_thread::sleep_for(std::chrono::microseconds(micros));
+  // The simulated device is held for exactly this long from the work's simulated start (see
+  // stream.h): scheduler tests count a kernel's length from the client's side. Sleeping (timer
+  // slack 1 ns) until shortly before the end, then yielding until it: a plain sleep woke up to
+  // 80 us late here, which made a 200 us kernel take 285 us; the short spin costs the host little.
+  constexpr unsigned long long kLongestMicros = 3600ULL * 1000000;  // no overflow for absurd lengths
+  thread_local bool preciseTimers = prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL) == 0;
+  (void)preciseTimers;
+  auto length = std::chrono::microseconds(std::min(micros, kLongestMicros));
+  auto deadline = simulatedWorkStart() + length;
+  constexpr auto kWakeUpEarly = std::chrono::microseconds(100);
+  std::this_thread::sleep_until(deadline - kWakeUpEarly);
+  while (std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
   return CUDA_SUCCESS;
 }
 

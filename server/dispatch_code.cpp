@@ -208,13 +208,13 @@ Status Session::executeCodeCall(wire::Call::Reader call, Answer& answer) {
         converted[config.numAttrs].value.cooperative = 1;
         ++config.numAttrs;
       }
-      scheduler::GatedWork gated(state.lease().gate(), state.lease().tenant(), gpuTime_);
+      scheduler::GatedWork gated(state.lease().gate(), state.lease().tenant(), *where, gpuTime_);
       CUresult result = config.numAttrs == 0
                             ? driver_.cuLaunchKernel(*found, config.gridDimX, config.gridDimY, config.gridDimZ,
                                                      config.blockDimX, config.blockDimY, config.blockDimZ,
                                                      config.sharedMemBytes, *where, nullptr, extra)
                             : driver_.cuLaunchKernelEx(&config, *found, nullptr, extra);
-      if (result == CUDA_SUCCESS) gated.submitted(*where);
+      if (result == CUDA_SUCCESS) gated.submitted();
       return driverResult(result, "cuLaunchKernel");
     }
     default:

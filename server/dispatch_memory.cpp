@@ -48,28 +48,28 @@ Status Session::executeMemoryCall(wire::Call::Reader call, std::span<const std::
       std::uint64_t bytes = copy.getBytes();
       if (copy.getSrc() == 0) {  // host to device: the bytes follow the call in its frame
         if (Status status = state.checkDeviceRange(copy.getDst(), bulk.size()); !status) return status;
-        scheduler::GatedWork gated(gate, tenant, gpuTime_);
+        scheduler::GatedWork gated(gate, tenant, *stream, gpuTime_);
         CUresult result = copy.getAsync() ? driver_.cuMemcpyHtoDAsync_v2(copy.getDst(), bulk.data(), bulk.size(), *stream)
                                           : driver_.cuMemcpyHtoD_v2(copy.getDst(), bulk.data(), bulk.size());
-        if (result == CUDA_SUCCESS) gated.submitted(*stream);
+        if (result == CUDA_SUCCESS) gated.submitted();
         return driverResult(result, "cuMemcpyHtoD");
       }
       if (Status status = state.checkDeviceRange(copy.getSrc(), bytes); !status) return status;
       if (copy.getDst() == 0) {  // device to host: the bytes go back in the reply
         if (bytes > protocol::kMaxCopyChunkBytes) return Status(CUDA_ERROR_INVALID_VALUE, "device-to-host chunk too large");
         if (staging_.size() < bytes) staging_.resize(bytes);
-        scheduler::GatedWork gated(gate, tenant, gpuTime_);
+        scheduler::GatedWork gated(gate, tenant, *stream, gpuTime_);
         CUresult result = driver_.cuMemcpyDtoHAsync_v2(staging_.data(), copy.getSrc(), bytes, *stream);
-        if (result == CUDA_SUCCESS) gated.submitted(*stream);
+        if (result == CUDA_SUCCESS) gated.submitted();
         if (result == CUDA_SUCCESS) result = driver_.cuStreamSynchronize(*stream);
         if (result == CUDA_SUCCESS) answer.bulk = std::span<const std::uint8_t>(staging_.data(), bytes);
         return driverResult(result, "cuMemcpyDtoH");
       }
       if (Status status = state.checkDeviceRange(copy.getDst(), bytes); !status) return status;
-      scheduler::GatedWork gated(gate, tenant, gpuTime_);
+      scheduler::GatedWork gated(gate, tenant, *stream, gpuTime_);
       CUresult result = copy.getAsync() ? driver_.cuMemcpyDtoDAsync_v2(copy.getDst(), copy.getSrc(), bytes, *stream)
                                         : driver_.cuMemcpyDtoD_v2(copy.getDst(), copy.getSrc(), bytes);
-      if (result == CUDA_SUCCESS) gated.submitted(*stream);
+      if (result == CUDA_SUCCESS) gated.submitted();
       return driverResult(result, "cuMemcpyDtoD");
     }
     case wire::Call::COPY2_D: {
@@ -110,9 +110,9 @@ Status Session::executeMemoryCall(wire::Call::Reader call, std::span<const std::
         p.dstDevice = copy.getDst();
         p.dstPitch = copy.getDstPitch();
       }
-      scheduler::GatedWork gated(gate, tenant, gpuTime_);
+      scheduler::GatedWork gated(gate, tenant, *stream, gpuTime_);
       CUresult result = driver_.cuMemcpy2DAsync_v2(&p, *stream);
-      if (result == CUDA_SUCCESS) gated.submitted(*stream);
+      if (result == CUDA_SUCCESS) gated.submitted();
       if (result == CUDA_SUCCESS && (!copy.getAsync() || copy.getToHost())) result = driver_.cuStreamSynchronize(*stream);
       return driverResult(result, "cuMemcpy2D");
     }
@@ -127,7 +127,7 @@ Status Session::executeMemoryCall(wire::Call::Reader call, std::span<const std::
           !status) {
         return status;
       }
-      scheduler::GatedWork gated(gate, tenant, gpuTime_);
+      scheduler::GatedWork gated(gate, tenant, *stream, gpuTime_);
       CUresult result = CUDA_SUCCESS;
       switch (element) {
         case 1:
@@ -142,7 +142,7 @@ Status Session::executeMemoryCall(wire::Call::Reader call, std::span<const std::
           result = driver_.cuMemsetD2D32Async(set.getDst(), pitch, set.getValue(), set.getWidth(), set.getHeight(), *stream);
           break;
       }
-      if (result == CUDA_SUCCESS) gated.submitted(*stream);
+      if (result == CUDA_SUCCESS) gated.submitted();
       if (result == CUDA_SUCCESS && !set.getAsync()) result = driver_.cuStreamSynchronize(*stream);
       return driverResult(result, "cuMemset");
     }

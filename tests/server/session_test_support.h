@@ -150,7 +150,7 @@ class RawClient {
 };
 
 class ServerTest : public ::testing::Test {
- protected:
+ public:  // test helpers outside the fixture use these too
   void SetUp() override { start(""); }
 
   // (Re)starts the server with the vGPUs of `config` (TOML; empty: an open server).

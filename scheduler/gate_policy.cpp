@@ -1,0 +1,182 @@
+#include "scheduler/gate_policy.h"
+
+#include <algorithm>
+
+#include "cudaabi/check.h"
+
+namespace fastgpu::scheduler {
+namespace {
+
+int rank(Priority priority) {
+  switch (priority) {
+    case Priority::kHigh: return 0;
+    case Priority::kNormal: return 1;
+    case Priority::kLow: return 2;
+  }
+  return 1;
+}
+
+double seconds(GatePolicy::Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+GatePolicy::TimePoint after(GatePolicy::TimePoint from, double secondsLater) {
+  return from + std::chrono::duration_cast<GatePolicy::Clock::duration>(std::chrono::duration<double>(secondsLater));
+}
+
+}  // namespace
+
+GatePolicy::Tenant& GatePolicy::at(TenantId id) {
+  FASTGPU_CHECK(id >= 0 && static_cast<std::size_t>(id) < tenants_.size(), "tenant={} of {}", id, tenants_.size());
+  return tenants_[static_cast<std::size_t>(id)];
+}
+
+const GatePolicy::Tenant& GatePolicy::at(TenantId id) const {
+  FASTGPU_CHECK(id >= 0 && static_cast<std::size_t>(id) < tenants_.size(), "tenant={} of {}", id, tenants_.size());
+  return tenants_[static_cast<std::size_t>(id)];
+}
+
+GatePolicy::TenantId GatePolicy::addTenant(TenantConfig config, TimePoint now) {
+  Tenant tenant;
+  tenant.config = std::move(config);
+  tenant.budgetUpdated = now;
+  tenant.idleSince = now;
+  if (tenant.config.capFraction) tenant.capBudget = *tenant.config.capFraction * kCapBurstSeconds;
+  tenants_.push_back(std::move(tenant));
+  return static_cast<TenantId>(tenants_.size() - 1);
+}
+
+void GatePolicy::updateTenant(TenantId id, TenantConfig config, TimePoint now) {
+  Tenant& tenant = at(id);
+  refill(tenant, now);
+  tenant.config = std::move(config);
+  tenant.budgetUpdated = now;
+  if (tenant.config.capFraction) {
+    tenant.capBudget = std::min(tenant.capBudget, *tenant.config.capFraction * kCapBurstSeconds);
+  }
+}
+
+void GatePolicy::refill(Tenant& tenant, TimePoint now) {
+  if (!tenant.config.capFraction || now <= tenant.budgetUpdated) return;
+  double cap = *tenant.config.capFraction;
+  tenant.capBudget = std::min(cap * kCapBurstSeconds, tenant.capBudget + cap * seconds(now - tenant.budgetUpdated));
+  tenant.budgetUpdated = now;
+}
+
+bool GatePolicy::outOfBudget(Tenant& tenant, TimePoint now) {
+  if (!tenant.config.capFraction) return false;
+  refill(tenant, now);
+  // Work already on the GPU will be charged: it spends the budget in advance.
+  return tenant.capBudget - tenant.pendingSeconds <= 0;
+}
+
+double GatePolicy::anticipationSeconds(const Tenant& tenant) const {
+  double window = 2 * tenant.comeBackSeconds + kAnticipationSlackSeconds;
+  return window > kMaxAnticipationSeconds ? 0 : window;
+}
+
+bool GatePolicy::wantsGpu(const Tenant& tenant, TimePoint now) const {
+  if (tenant.waiting > 0 || tenant.onGpu > 0) return true;
+  return tenant.everActive && seconds(now - tenant.idleSince) < anticipationSeconds(tenant);
+}
+
+bool GatePolicy::goesFirst(const Tenant& other, TenantId otherId, const Tenant& self, TenantId selfId) {
+  int theirs = rank(other.config.priority), mine = rank(self.config.priority);
+  if (theirs != mine) return theirs < mine;
+  // Virtual time including what each has on the GPU now (charged when it completes).
+  double otherTime = other.virtualTime + other.pendingSeconds / other.config.weight;
+  double selfTime = self.virtualTime + self.pendingSeconds / self.config.weight;
+  return otherTime < selfTime || (otherTime == selfTime && otherId < selfId);
+}
+
+void GatePolicy::comeBack(Tenant& tenant, TimePoint now) {
+  bool longPause = !tenant.everActive;
+  if (tenant.everActive) {
+    double gap = seconds(now - tenant.idleSince);
+    longPause = gap > kIdleForgetSeconds;
+    tenant.comeBackSeconds = 0.75 * tenant.comeBackSeconds + 0.25 * std::min(gap, 2 * kMaxAnticipationSeconds);
+  }
+  tenant.everActive = true;
+  // Back after a real pause (or new): no credit for the time it was idle.
+  if (longPause) tenant.virtualTime = std::max(tenant.virtualTime, virtualNow_);
+}
+
+void GatePolicy::arrive(TenantId id, TimePoint now) {
+  Tenant& tenant = at(id);
+  if (tenant.waiting == 0 && tenant.onGpu == 0) comeBack(tenant, now);
+  ++tenant.waiting;
+}
+
+bool GatePolicy::mayAdmit(TenantId id, TimePoint now) {
+  Tenant& self = at(id);
+  if (outOfBudget(self, now)) return false;
+  // Bound the work on the GPU, so that the gate stays in control (with a margin for rounding).
+  if (onGpuCount_ > 0 && onGpuEstimate_ + self.estimate > kQueueBudgetSeconds * (1 + 1e-9)) return false;
+  for (std::size_t i = 0; i < tenants_.size(); ++i) {
+    Tenant& other = tenants_[i];
+    TenantId otherId = static_cast<TenantId>(i);
+    if (otherId == id || !wantsGpu(other, now)) continue;
+    if (outOfBudget(other, now)) continue;  // cannot go now anyway
+    if (goesFirst(other, otherId, self, id)) return false;
+  }
+  return true;
+}
+
+GatePolicy::Ticket GatePolicy::admit(TenantId id, TimePoint now) {
+  Tenant& tenant = at(id);
+  FASTGPU_CHECK(tenant.waiting > 0, "tenant={} admitted without a waiting piece", id);
+  --tenant.waiting;
+  bool behindOwnWork = tenant.onGpu > 0;
+  ++tenant.onGpu;
+  tenant.pendingSeconds += tenant.estimate;
+  ++onGpuCount_;
+  onGpuEstimate_ += tenant.estimate;
+  virtualNow_ = std::max(virtualNow_, tenant.virtualTime);
+  return Ticket{id, tenant.estimate, now, behindOwnWork};
+}
+
+double GatePolicy::finish(const Ticket& ticket, std::optional<Completion> completion, TimePoint now) {
+  Tenant& tenant = at(ticket.tenant);
+  FASTGPU_CHECK(tenant.onGpu > 0 && onGpuCount_ > 0, "tenant={} finished a piece it did not have", ticket.tenant);
+  --tenant.onGpu;
+  --onGpuCount_;
+  tenant.pendingSeconds = std::max(0.0, tenant.pendingSeconds - ticket.estimate);
+  onGpuEstimate_ = onGpuCount_ == 0 ? 0 : std::max(0.0, onGpuEstimate_ - ticket.estimate);
+  double used = 0;
+  if (completion) {
+    TimePoint from = std::max(ticket.admitted, lastCompletion_.value_or(ticket.admitted));
+    used = std::max(0.0, seconds(completion->done - from));
+    if (completion->gpuSeconds) used = std::min(used, std::max(0.0, *completion->gpuSeconds));
+    lastCompletion_ = std::max(completion->done, lastCompletion_.value_or(completion->done));
+    tenant.charged += used;
+    tenant.virtualTime += used / tenant.config.weight;
+    if (tenant.config.capFraction) {
+      refill(tenant, completion->done);
+      tenant.capBudget -= used;
+    }
+    tenant.estimate = tenant.measured ? 0.8 * tenant.estimate + 0.2 * used : used;
+    tenant.measured = true;
+  }
+  if (tenant.waiting == 0 && tenant.onGpu == 0) tenant.idleSince = now;
+  return used;
+}
+
+std::optional<GatePolicy::TimePoint> GatePolicy::recheckAt(TenantId id, TimePoint now) {
+  std::optional<TimePoint> earliest;
+  auto consider = [&](TimePoint when) { earliest = earliest ? std::min(*earliest, when) : when; };
+  Tenant& self = at(id);
+  if (outOfBudget(self, now)) {
+    // When the bucket has earned back a little.
+    consider(after(now, (self.pendingSeconds - self.capBudget + 1e-4) / *self.config.capFraction));
+  }
+  for (std::size_t i = 0; i < tenants_.size(); ++i) {
+    const Tenant& other = tenants_[i];
+    TenantId otherId = static_cast<TenantId>(i);
+    if (otherId == id || other.waiting > 0 || other.onGpu > 0 || !wantsGpu(other, now)) continue;
+    // (A microsecond late, so that the window has surely ended when we look.)
+    if (goesFirst(other, otherId, self, id)) consider(after(other.idleSince, anticipationSeconds(other) + 1e-6));
+  }
+  return earliest;
+}
+
+double GatePolicy::chargedSeconds(TenantId id) const { return at(id).charged; }
+
+}  // namespace fastgpu::scheduler

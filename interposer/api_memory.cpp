@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "cudaabi/pointer_attributes.h"
+#include "cudaabi/check.h"
 #include "interposer/remote.h"
 
 using namespace fastgpu;
@@ -109,7 +110,9 @@ FASTGPU_REMOTE_EXPORT CUresult cuMemHostAlloc(void** pointer, size_t bytes, unsi
     // Page-locked memory is a local matter: the data crosses the network either way.
     void* memory = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (memory == MAP_FAILED) return CUDA_ERROR_OUT_OF_MEMORY;
-    rt.addHostRange(reinterpret_cast<std::uint64_t>(memory), HostRange{bytes, flags, true});
+    auto base = reinterpret_cast<std::uint64_t>(memory);
+    rt.forgetHostRangesOverlapping(base, bytes);
+    FASTGPU_CHECK(rt.addHostRange(base, HostRange{bytes, flags, true}), "fresh pages {:#x}+{} overlap", base, bytes);
     *pointer = memory;
     return CUDA_SUCCESS;
   });
@@ -130,11 +133,9 @@ FASTGPU_REMOTE_EXPORT CUresult cuMemFreeHost(void* pointer) {
 FASTGPU_REMOTE_EXPORT CUresult cuMemHostRegister_v2(void* pointer, size_t bytes, unsigned int flags) {
   return remoteEntry(__func__, [&](Runtime& rt, Client&) {
     if (pointer == nullptr || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
-    auto base = reinterpret_cast<std::uint64_t>(pointer);
-    if (rt.hostRangeContaining(base) || rt.hostRangeContaining(base + bytes - 1)) {
+    if (!rt.addHostRange(reinterpret_cast<std::uint64_t>(pointer), HostRange{bytes, flags, false})) {
       return CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
     }
-    rt.addHostRange(base, HostRange{bytes, flags, false});
     return CUDA_SUCCESS;
   });
 }

@@ -217,9 +217,19 @@ std::optional<std::pair<std::uint64_t, std::uint64_t>> Runtime::allocation(std::
   return *it;
 }
 
-void Runtime::addHostRange(std::uint64_t base, HostRange range) {
+bool Runtime::addHostRange(std::uint64_t base, HostRange range) {
   std::lock_guard lock(mutex_);
+  if (range.bytes == 0 || range.bytes - 1 > ~base) return false;  // empty, or past the address space
+  // The first range at or after base must start past the new one's end, and the one before it
+  // must end at or before base.
+  auto next = hostRanges_.lower_bound(base);
+  if (next != hostRanges_.end() && next->first - base < range.bytes) return false;
+  if (next != hostRanges_.begin()) {
+    auto previous = std::prev(next);
+    if (base - previous->first < previous->second.bytes) return false;
+  }
   hostRanges_[base] = range;
+  return true;
 }
 
 std::optional<HostRange> Runtime::hostRange(std::uint64_t base) {
@@ -235,6 +245,13 @@ std::optional<std::pair<std::uint64_t, HostRange>> Runtime::hostRangeContaining(
   --it;
   if (address - it->first >= it->second.bytes) return std::nullopt;
   return *it;
+}
+
+void Runtime::forgetHostRangesOverlapping(std::uint64_t base, std::uint64_t bytes) {
+  std::lock_guard lock(mutex_);
+  std::erase_if(hostRanges_, [&](const auto& entry) {
+    return entry.first - base < bytes || base - entry.first < entry.second.bytes;
+  });
 }
 
 void Runtime::removeHostRange(std::uint64_t base) {

@@ -74,7 +74,12 @@ class Runtime : public cudaabi::DriverServices {
   void removeAllocation(std::uint64_t base);
   // The remote allocation containing address, as (base, bytes).
   std::optional<std::pair<std::uint64_t, std::uint64_t>> allocation(std::uint64_t address);
-  void addHostRange(std::uint64_t base, HostRange range);
+  // Adds [base, base + range.bytes) unless it overlaps a range known already (checked and added
+  // at once); returns whether it was added.
+  [[nodiscard]] bool addHostRange(std::uint64_t base, HostRange range);
+  // Forgets every range that overlaps [base, base + bytes): memory the system has just handed
+  // out again, so any registration of it was stale (the program freed it unregistered).
+  void forgetHostRangesOverlapping(std::uint64_t base, std::uint64_t bytes);
   std::optional<HostRange> hostRange(std::uint64_t base);
   std::optional<std::pair<std::uint64_t, HostRange>> hostRangeContaining(std::uint64_t address);
   void removeHostRange(std::uint64_t base);

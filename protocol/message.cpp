@@ -68,7 +68,8 @@ Status MessageCursor::next(std::optional<capnp::FlatArrayMessageReader>& slot) {
 }
 
 Result<std::span<const std::uint8_t>> MessageCursor::takeBulk(std::uint64_t bytes) {
-  std::uint64_t words = (bytes + sizeof(capnp::word) - 1) / sizeof(capnp::word);
+  // (Rounded up without `bytes + 7`, which wraps for a forged 2^64 - 1 and took 0 words.)
+  std::uint64_t words = bytes / sizeof(capnp::word) + (bytes % sizeof(capnp::word) != 0 ? 1 : 0);
   if (misaligned_ || words > remaining_.size()) {
     remaining_ = nullptr;
     return Status(ErrorKind::kFailed, CUDA_ERROR_INVALID_VALUE,

@@ -85,9 +85,9 @@ Status Session::loadCode(std::span<const std::uint8_t> image, bool library, Answ
 Status Session::executeCodeCall(wire::Call::Reader call, Answer& answer) {
   SessionState& state = *state_;
   auto bytesOf = [](capnp::Data::Reader data) { return std::span<const std::uint8_t>(data.begin(), data.size()); };
-  auto global = [&](CUresult result, CUdeviceptr address, std::size_t bytes) {
+  auto global = [&](CUresult result, CUdeviceptr address, std::size_t bytes, std::uint64_t owner) {
     if (result != CUDA_SUCCESS) return driverResult(result, "get global");
-    state.addReadableRange(address, bytes);
+    state.addGlobalRange(address, bytes, owner);
     answer.setValues({static_cast<std::int64_t>(address), static_cast<std::int64_t>(bytes)});
     return Status::ok();
   };
@@ -115,7 +115,7 @@ Status Session::executeCodeCall(wire::Call::Reader call, Answer& answer) {
       std::size_t bytes = 0;
       CUresult result = driver_.cuModuleGetGlobal_v2(&address, &bytes, static_cast<CUmodule>(*found),
                                                      call.getModuleGetGlobal().getName().cStr());
-      return global(result, address, bytes);
+      return global(result, address, bytes, call.getModuleGetGlobal().getOwner());
     }
     case wire::Call::LIBRARY_GET_GLOBAL: {
       auto found = state.find(HandleKind::kLibrary, call.getLibraryGetGlobal().getOwner());
@@ -124,7 +124,7 @@ Status Session::executeCodeCall(wire::Call::Reader call, Answer& answer) {
       std::size_t bytes = 0;
       CUresult result = driver_.cuLibraryGetGlobal(&address, &bytes, static_cast<CUlibrary>(*found),
                                                    call.getLibraryGetGlobal().getName().cStr());
-      return global(result, address, bytes);
+      return global(result, address, bytes, call.getLibraryGetGlobal().getOwner());
     }
     case wire::Call::LIBRARY_GET_MODULE: {
       auto found = state.find(HandleKind::kLibrary, call.getLibraryGetModule());

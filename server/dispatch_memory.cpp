@@ -1,18 +1,17 @@
 // Calls on device memory. Every device range a client names passes SessionState::
-// checkDeviceRange before the driver sees it.
+// checkDeviceRange or checkPitchedRange before the driver sees it.
 #include <fmt/format.h>
 
 #include <algorithm>
 
+#include "cudaabi/checked_math.h"
 #include "protocol/call_kinds.h"
 #include "server/session.h"
 
 namespace fastgpu::server {
 namespace {
 
-std::uint64_t extent2D(std::uint64_t pitch, std::uint64_t rowBytes, std::uint64_t height) {
-  return height == 0 ? 0 : (height - 1) * pitch + rowBytes;
-}
+constexpr const char* kBadShape = "2-D region: rows overlap or its size overflows";
 
 }  // namespace
 
@@ -79,14 +78,16 @@ Status Session::executeMemoryCall(wire::Call::Reader call, std::span<const std::
       CUDA_MEMCPY2D p{};
       p.WidthInBytes = copy.getWidth();
       p.Height = copy.getHeight();
-      std::uint64_t packed = copy.getWidth() * copy.getHeight();
+      auto packedBytes = cudaabi::checkedMul(copy.getWidth(), copy.getHeight());
+      if (!packedBytes) return Status(CUDA_ERROR_INVALID_VALUE, kBadShape);
+      std::uint64_t packed = *packedBytes;
       if (copy.getSrc() == 0) {
         if (copy.getData().size() != packed) return Status(CUDA_ERROR_INVALID_VALUE, "2-D copy data size mismatch");
         p.srcMemoryType = CU_MEMORYTYPE_HOST;
         p.srcHost = copy.getData().begin();
         p.srcPitch = copy.getWidth();
       } else {
-        if (Status status = state.checkDeviceRange(copy.getSrc(), extent2D(copy.getSrcPitch(), copy.getWidth(), copy.getHeight()));
+        if (Status status = state.checkPitchedRange(copy.getSrc(), copy.getSrcPitch(), copy.getWidth(), copy.getHeight());
             !status) {
           return status;
         }
@@ -102,7 +103,7 @@ Status Session::executeMemoryCall(wire::Call::Reader call, std::span<const std::
         p.dstHost = answer.data.data();
         p.dstPitch = copy.getWidth();
       } else {
-        if (Status status = state.checkDeviceRange(copy.getDst(), extent2D(copy.getDstPitch(), copy.getWidth(), copy.getHeight()));
+        if (Status status = state.checkPitchedRange(copy.getDst(), copy.getDstPitch(), copy.getWidth(), copy.getHeight());
             !status) {
           return status;
         }
@@ -122,11 +123,10 @@ Status Session::executeMemoryCall(wire::Call::Reader call, std::span<const std::
       if (!stream) return stream.status();
       unsigned element = set.getElementBytes();
       if (element != 1 && element != 2 && element != 4) return Status(CUDA_ERROR_INVALID_VALUE, "bad memset element size");
-      std::uint64_t pitch = set.getHeight() > 1 ? set.getPitch() : set.getWidth() * element;
-      if (Status status = state.checkDeviceRange(set.getDst(), extent2D(pitch, set.getWidth() * element, set.getHeight()));
-          !status) {
-        return status;
-      }
+      auto rowBytes = cudaabi::checkedMul(set.getWidth(), element);
+      if (!rowBytes) return Status(CUDA_ERROR_INVALID_VALUE, kBadShape);
+      std::uint64_t pitch = set.getHeight() > 1 ? set.getPitch() : *rowBytes;
+      if (Status status = state.checkPitchedRange(set.getDst(), pitch, *rowBytes, set.getHeight()); !status) return status;
       scheduler::GatedWork gated(gate, tenant, *stream, gpuTime_);
       CUresult result = CUDA_SUCCESS;
       switch (element) {

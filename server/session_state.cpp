@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "cudaabi/checked_math.h"
+
 namespace fastgpu::server {
 
 SessionState::~SessionState() {
@@ -39,6 +41,7 @@ Result<void*> SessionState::find(HandleKind kind, std::uint64_t id) const {
 
 void SessionState::remove(std::uint64_t id) {
   releaseCharge(id);
+  forgetGlobals(id);
   std::vector<std::uint64_t> owned;
   for (const auto& [handle, entry] : handles_) {
     if (entry.owner == id) owned.push_back(handle);
@@ -176,8 +179,12 @@ void SessionState::releaseCharge(std::uint64_t owner) {
   charges_.erase(it);
 }
 
-void SessionState::addReadableRange(std::uint64_t base, std::uint64_t bytes) {
-  ranges_.try_emplace(base, Range{bytes, current_, false});
+void SessionState::addGlobalRange(std::uint64_t base, std::uint64_t bytes, std::uint64_t owner) {
+  ranges_.try_emplace(base, Range{bytes, current_, false, owner});
+}
+
+void SessionState::forgetGlobals(std::uint64_t owner) {
+  std::erase_if(ranges_, [&](const auto& entry) { return !entry.second.freeable && entry.second.owner == owner; });
 }
 
 Status SessionState::checkDeviceRange(std::uint64_t address, std::uint64_t bytes) const {
@@ -188,6 +195,13 @@ Status SessionState::checkDeviceRange(std::uint64_t address, std::uint64_t bytes
   }
   return Status(CUDA_ERROR_INVALID_VALUE,
                 fmt::format("device range {:#x}+{} is outside the session's allocations", address, bytes));
+}
+
+Status SessionState::checkPitchedRange(std::uint64_t address, std::uint64_t pitch, std::uint64_t rowBytes,
+                                       std::uint64_t height) const {
+  auto extent = cudaabi::pitchedExtent(pitch, rowBytes, height);
+  if (!extent) return Status(CUDA_ERROR_INVALID_VALUE, "2-D region: rows overlap or its size overflows");
+  return checkDeviceRange(address, *extent);
 }
 
 }  // namespace fastgpu::server

@@ -67,24 +67,33 @@ class SessionState {
   // Charges the quota for memory the driver allocates itself (module globals), owned by handle
   // `owner` and returned when it goes; fails over quota.
   Status charge(std::uint64_t owner, std::uint64_t bytes);
-  // Also allowed ranges that are not allocations of ours to free: module globals.
-  void addReadableRange(std::uint64_t base, std::uint64_t bytes);
+  // Also allowed ranges that are not allocations of ours to free: the globals of module or
+  // library `owner`, valid until that handle (or the current context) goes.
+  void addGlobalRange(std::uint64_t base, std::uint64_t bytes, std::uint64_t owner);
   // Memory held over time so far, in GiB-seconds (for the usage ledger).
   double memoryGibSeconds();
   // The one range check: [address, address + bytes) must lie inside one range of this session.
   Status checkDeviceRange(std::uint64_t address, std::uint64_t bytes) const;
+  // The same for `height` rows of `rowBytes` bytes, `pitch` apart; pitches and sizes that
+  // overlap or overflow are refused.
+  Status checkPitchedRange(std::uint64_t address, std::uint64_t pitch, std::uint64_t rowBytes,
+                           std::uint64_t height) const;
 
  private:
   struct Range {
     std::uint64_t bytes;
     std::uint64_t context;
-    bool freeable;
+    bool freeable;           // an allocation of the session (else a global)
+    std::uint64_t owner = 0;  // a global's module or library
   };
   struct Entry {
     void* real;
     std::uint64_t owner;
   };
   void forgetContext(std::uint64_t id);
+  // Forgets the globals of module or library `owner`: their addresses may soon be another
+  // session's memory.
+  void forgetGlobals(std::uint64_t owner);
   void releaseCharge(std::uint64_t owner);
   // Integrates held memory up to now; call before every change of heldBytes_.
   void accountMemory();

@@ -51,8 +51,12 @@ TEST_F(SimStreams, WorkOnOneStreamRunsInIssueOrder) {
 TEST_F(SimStreams, StreamQueryReportsPendingWork) {
   CUstream stream;
   ASSERT_CU(d.cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING));
-  spin(spinKernel, 200000, stream);
+  // Work held back until the test lets it go: pending however slowly this thread runs.
+  std::atomic<bool> release{false};
+  ASSERT_CU(d.cuLaunchHostFunc(stream, gate, &release));
+  spin(spinKernel, 1000, stream);
   EXPECT_EQ(d.cuStreamQuery(stream), CUDA_ERROR_NOT_READY);
+  release = true;
   ASSERT_CU(d.cuStreamSynchronize(stream));
   EXPECT_CU(d.cuStreamQuery(stream));
   ASSERT_CU(d.cuStreamDestroy_v2(stream));
@@ -65,12 +69,15 @@ TEST_F(SimStreams, EventsMeasureElapsedTime) {
   ASSERT_CU(d.cuEventCreate(&start, CU_EVENT_DEFAULT));
   ASSERT_CU(d.cuEventCreate(&stop, CU_EVENT_DEFAULT));
   EXPECT_CU(d.cuEventQuery(stop)) << "a never-recorded event is complete";
+  std::atomic<bool> release{false};
   ASSERT_CU(d.cuEventRecord(start, stream));
+  ASSERT_CU(d.cuLaunchHostFunc(stream, gate, &release));  // holds the stream until released
   spin(spinKernel, 30000, stream);
   ASSERT_CU(d.cuEventRecord(stop, stream));
   EXPECT_EQ(d.cuEventQuery(stop), CUDA_ERROR_NOT_READY);
   float early = 0;
   EXPECT_EQ(d.cuEventElapsedTime_v2(&early, start, stop), CUDA_ERROR_NOT_READY);
+  release = true;
   ASSERT_CU(d.cuEventSynchronize(stop));
   float ms = 0;
   ASSERT_CU(d.cuEventElapsedTime_v2(&ms, start, stop));

@@ -1,9 +1,15 @@
 // The transport conformance suite: every transport passes the same tests. Hermetic: loopback
 // addresses and in-process pairs only.
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstring>
+#include <fstream>
+#include <initializer_list>
+#include <string>
 
 #include <numeric>
 #include <thread>
@@ -53,6 +59,25 @@ class TransportConformance : public ::testing::Test {
 
 using Transports = ::testing::Types<LoopbackTransport, TcpTransport>;
 TYPED_TEST_SUITE(TransportConformance, Transports);
+
+// Waits (at most 10 s) until thread `tid` of this process is blocked in one of `syscalls`, as
+// /proc tells: the test then knows the call it wants to wake is really waiting.
+bool waitUntilBlockedIn(const std::atomic<pid_t>& tid, std::initializer_list<long> syscalls) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (tid != 0) {
+      std::ifstream file("/proc/self/task/" + std::to_string(tid.load()) + "/syscall");
+      long number = -1;
+      if (file >> number) {
+        for (long wanted : syscalls) {
+          if (number == wanted) return true;
+        }
+      }
+    }
+    std::this_thread::yield();
+  }
+  return false;
+}
 
 std::vector<std::uint8_t> pattern(std::size_t bytes, std::uint8_t seed) {
   std::vector<std::uint8_t> data(bytes);
@@ -123,7 +148,12 @@ TYPED_TEST(TransportConformance, PeerCloseIsReportedAsDisconnected) {
 TYPED_TEST(TransportConformance, ShutdownWakesABlockedReceive) {
   std::vector<std::uint8_t> payload;
   Status status = Status::ok();
-  std::thread receiver([&] { status = this->b->receive(payload); });
+  std::atomic<pid_t> tid{0};
+  std::thread receiver([&] {
+    tid = static_cast<pid_t>(::syscall(SYS_gettid));
+    status = this->b->receive(payload);
+  });
+  EXPECT_TRUE(waitUntilBlockedIn(tid, {SYS_recvfrom, SYS_read, SYS_poll, SYS_ppoll})) << "receive never blocked";
   this->b->shutdown();
   receiver.join();
   EXPECT_EQ(status.kind(), ErrorKind::kDisconnected);
@@ -234,7 +264,12 @@ TEST(TransportUrls, CloseWakesABlockedAccept) {
   auto listener = listen("tcp://127.0.0.1:0");
   ASSERT_TRUE(listener);
   Status status = Status::ok();
-  std::thread acceptor([&] { status = (*listener)->accept().status(); });
+  std::atomic<pid_t> tid{0};
+  std::thread acceptor([&] {
+    tid = static_cast<pid_t>(::syscall(SYS_gettid));
+    status = (*listener)->accept().status();
+  });
+  EXPECT_TRUE(waitUntilBlockedIn(tid, {SYS_accept, SYS_accept4, SYS_poll, SYS_ppoll})) << "accept never blocked";
   (*listener)->close();
   acceptor.join();
   EXPECT_EQ(status.kind(), ErrorKind::kDisconnected);

@@ -2,152 +2,20 @@
 // wire protocol by hand.
 #pragma once
 
-#include <capnp/message.h>
-
 #include <chrono>
-#include <fstream>
-#include <iterator>
 #include <cstdlib>
 #include <thread>
 
 #include <gtest/gtest.h>
 
-#include "protocol/call_kinds.h"
-#include "protocol/message.h"
 #include "scheduler/server_config.h"
 #include "server/server.h"
+#include "tests/support/raw_client.h"
 
 namespace fastgpu::server {
 
-inline constexpr std::uint64_t kMiB = 1ULL << 20;
-
-// A client that speaks the protocol by hand.
-class RawClient {
- public:
-  explicit RawClient(const std::string& url, const std::string& vgpu = "", const std::string& token = "") {
-    auto connected = protocol::connect(url);
-    EXPECT_TRUE(connected) << connected.status().message();
-    connection_ = std::move(*connected);
-    capnp::MallocMessageBuilder hello;
-    auto root = hello.initRoot<wire::Hello>();
-    root.setProtocolVersion(wire::PROTOCOL_VERSION);
-    root.setPid(1);
-    root.setHost("test");
-    root.setVgpu(vgpu);
-    root.setToken(token);
-    std::vector<std::uint8_t> bytes;
-    protocol::appendMessage(hello, bytes);
-    EXPECT_TRUE(connection_->send(bytes));
-    EXPECT_TRUE(connection_->receive(welcomeBytes_));
-    protocol::MessageCursor cursor(welcomeBytes_);
-    EXPECT_TRUE(cursor.next(welcomeReader_));
-  }
-
-  wire::Welcome::Reader welcome() { return welcomeReader_->getRoot<wire::Welcome>(); }
-
-  // Sends one call; returns (result, reply payload) when it expects a reply.
-  // Sends one call (with bulk bytes after it); when it gets a reply, returns the result, the
-  // values, and the reply's bulk bytes in `bulkBack`.
-  template <typename Build>
-  std::pair<CUresult, std::vector<std::int64_t>> call(Build&& build, std::uint64_t* handle = nullptr,
-                                                      std::span<const std::uint8_t> bulk = {},
-                                                      std::vector<std::uint8_t>* bulkBack = nullptr) {
-    capnp::MallocMessageBuilder message;
-    auto root = message.initRoot<wire::Call>();
-    root.setContext(context);
-    build(root);
-    std::vector<std::uint8_t> bytes;
-    protocol::appendMessage(message, bytes);
-    std::span<const std::uint8_t> parts[] = {bytes, bulk, protocol::bulkPadding(bulk.size())};
-    if (!connection_->send(parts)) return {CUDA_ERROR_UNKNOWN, {}};
-    if (!protocol::expectsReply(root.asReader())) return {CUDA_SUCCESS, {}};
-    std::vector<std::uint8_t> payload;
-    if (!connection_->receive(payload)) return {CUDA_ERROR_DEVICE_UNAVAILABLE, {}};
-    protocol::MessageCursor cursor(payload);
-    std::optional<capnp::FlatArrayMessageReader> reader;
-    if (!cursor.next(reader)) return {CUDA_ERROR_UNKNOWN, {}};
-    auto reply = reader->getRoot<wire::Reply>();
-    std::vector<std::int64_t> values;
-    if (reply.isValues()) {
-      for (auto value : reply.getValues()) values.push_back(value);
-    }
-    if (reply.isHandle() && handle != nullptr) *handle = reply.getHandle();
-    if (bulkBack != nullptr && reply.getBulkBytes() > 0) {
-      auto taken = cursor.takeBulk(reply.getBulkBytes());
-      if (taken) bulkBack->assign(taken->begin(), taken->end());
-    }
-    return {static_cast<CUresult>(reply.getResult()), values};
-  }
-
-  void retainPrimary() {
-    ASSERT_EQ(call([](wire::Call::Builder c) { c.setPrimaryRetain(0); }, &context).first, CUDA_SUCCESS);
-  }
-
-  std::uint64_t allocate(std::uint64_t bytes, CUresult expected = CUDA_SUCCESS) {
-    std::uint64_t base = 0;
-    EXPECT_EQ(call([&](wire::Call::Builder c) { c.setMemAlloc(bytes); }, &base).first, expected);
-    return base;
-  }
-
-  std::uint64_t freeMemory() { return memoryInfo().first; }
-
-  std::pair<std::uint64_t, std::uint64_t> memoryInfo() {
-    auto [result, values] = call([](wire::Call::Builder c) { c.setMemGetInfo(); });
-    EXPECT_EQ(result, CUDA_SUCCESS);
-    if (values.size() != 2) return {0, 0};
-    return {static_cast<std::uint64_t>(values[0]), static_cast<std::uint64_t>(values[1])};
-  }
-
-  // Loads the test kernels and returns the id of fastgpu_spin.
-  std::uint64_t loadSpinKernel() {
-    std::ifstream file(std::string(FASTGPU_TEST_DATA_DIR) + "/test_kernels.fatbin", std::ios::binary);
-    std::vector<std::uint8_t> image((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-    capnp::MallocMessageBuilder message;
-    auto root = message.initRoot<wire::Call>();
-    root.setContext(context);
-    root.setModuleLoad(kj::arrayPtr(image.data(), image.size()));
-    std::vector<std::uint8_t> bytes;
-    protocol::appendMessage(message, bytes);
-    EXPECT_TRUE(connection_->send(bytes));
-    std::vector<std::uint8_t> payload;
-    EXPECT_TRUE(connection_->receive(payload));
-    protocol::MessageCursor cursor(payload);
-    std::optional<capnp::FlatArrayMessageReader> reader;
-    EXPECT_TRUE(cursor.next(reader));
-    for (auto kernel : reader->getRoot<wire::Reply>().getModule().getKernels()) {
-      if (kernel.getName() == "fastgpu_spin") return kernel.getHandle();
-    }
-    ADD_FAILURE() << "no fastgpu_spin in the test kernels";
-    return 0;
-  }
-
-  // Posts a launch of fastgpu_spin(micros) on the default stream.
-  void spin(std::uint64_t kernel, std::uint64_t micros) {
-    call([&](wire::Call::Builder c) {
-      auto launch = c.initLaunch();
-      launch.setFunction(kernel);
-      auto grid = launch.initGrid(3);
-      auto block = launch.initBlock(3);
-      for (unsigned i = 0; i < 3; ++i) {
-        grid.set(i, 1);
-        block.set(i, 1);
-      }
-      launch.setParams(kj::arrayPtr(reinterpret_cast<const capnp::byte*>(&micros), sizeof(micros)));
-    });
-  }
-
-  CUresult synchronize() {
-    return call([](wire::Call::Builder c) { c.setContextSynchronize(0); }).first;
-  }
-
-  protocol::Connection& connection() { return *connection_; }
-  std::uint64_t context = 0;
-
- private:
-  std::unique_ptr<protocol::Connection> connection_;
-  std::vector<std::uint8_t> welcomeBytes_;
-  std::optional<capnp::FlatArrayMessageReader> welcomeReader_;
-};
+using testing::kMiB;
+using testing::RawClient;
 
 class ServerTest : public ::testing::Test {
  public:  // test helpers outside the fixture use these too
@@ -158,6 +26,7 @@ class ServerTest : public ::testing::Test {
     if (server) TearDown();
     setenv("FASTGPU_SIM_MEMORY", "4GiB", 1);
     setenv("FASTGPU_SIM_DEVICES", "2", 1);
+    setenv("FASTGPU_SIM_KERNELS", FASTGPU_TEST_TWINS, 1);  // failWith, appendValue
     auto parsed = scheduler::parseServerConfig(config, "test.toml");
     ASSERT_TRUE(parsed) << parsed.status().message();
     auto driver = LoadedDriver::load(FASTGPU_CUDASIM_LIBRARY);

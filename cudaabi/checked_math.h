@@ -1,0 +1,33 @@
+// Overflow-checked arithmetic for sizes, pitches, counts and offsets that come from a client:
+// every such computation goes through these, so a value chosen to wrap around fails instead of
+// turning into a small, plausible number.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+namespace fastgpu::cudaabi {
+
+inline std::optional<std::uint64_t> checkedAdd(std::uint64_t a, std::uint64_t b) {
+  std::uint64_t sum = 0;
+  if (__builtin_add_overflow(a, b, &sum)) return std::nullopt;
+  return sum;
+}
+
+inline std::optional<std::uint64_t> checkedMul(std::uint64_t a, std::uint64_t b) {
+  std::uint64_t product = 0;
+  if (__builtin_mul_overflow(a, b, &product)) return std::nullopt;
+  return product;
+}
+
+// The bytes a pitched region spans from its start: (height - 1) × pitch + rowBytes, 0 for no
+// rows. Nothing when rows would overlap (pitch < rowBytes with more than one row, which the
+// driver refuses too) or the span does not fit in 64 bits.
+inline std::optional<std::uint64_t> pitchedExtent(std::uint64_t pitch, std::uint64_t rowBytes, std::uint64_t height) {
+  if (height == 0) return 0;
+  if (height > 1 && pitch < rowBytes) return std::nullopt;
+  auto rows = checkedMul(height - 1, pitch);
+  return rows ? checkedAdd(*rows, rowBytes) : std::nullopt;
+}
+
+}  // namespace fastgpu::cudaabi

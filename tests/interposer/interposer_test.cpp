@@ -1,0 +1,254 @@
+// The interposer (FastGPU's libcuda.so.1) as a client process uses it: loaded with dlopen in
+// this test process and connected to a fastgpu-server on cudasim in a child process. Each path
+// below is one that no example program reaches.
+#include <dlfcn.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "cudaabi/driver_symbols.h"
+#include "tests/support/raw_client.h"
+#include "tests/support/server_process.h"
+
+namespace fastgpu::interposer {
+namespace {
+
+using testing::kMiB;
+using testing::RawClient;
+using testing::ServerProcess;
+
+#define ASSERT_CU(call) ASSERT_EQ((call), CUDA_SUCCESS) << #call
+#define EXPECT_CU(call) EXPECT_EQ((call), CUDA_SUCCESS) << #call
+
+// One server and one interposer per test process (ctest runs each test in its own process; a
+// run of the whole binary shares them, as a client process shares its connection).
+class InterposerEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    server = std::make_unique<ServerProcess>(FASTGPU_SERVER_BINARY, FASTGPU_CUDASIM_LIBRARY,
+                                             std::map<std::string, std::string>{{"FASTGPU_SIM_DEVICES", "2"},
+                                                                                {"FASTGPU_SIM_MEMORY", "1GiB"},
+                                                                                {"FASTGPU_SIM_KERNELS", FASTGPU_TEST_TWINS}});
+    ASSERT_FALSE(server->url().empty()) << "fastgpu-server did not start";
+    setenv("FASTGPU_SERVER", server->url().c_str(), 1);
+    handle = dlopen(FASTGPU_INTERPOSER_LIBRARY, RTLD_NOW | RTLD_LOCAL);
+    ASSERT_NE(handle, nullptr) << dlerror();
+    auto table = cudaabi::loadDriverTable(handle, "the interposer");
+    ASSERT_TRUE(table) << table.status().message();
+    cu = *table;
+    ASSERT_EQ(cu.cuInit(0), CUDA_SUCCESS);
+  }
+  // The interposer stays loaded: its runtime lives until the process ends, as in a client.
+
+  static inline std::unique_ptr<ServerProcess> server;
+  static inline void* handle = nullptr;
+  static inline cudaabi::DriverTable cu;
+};
+
+class Interposer : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_NE(cu.cuInit, nullptr);
+    ASSERT_CU(cu.cuDevicePrimaryCtxRetain(&context, 0));
+    ASSERT_CU(cu.cuCtxSetCurrent(context));
+  }
+
+  CUmodule loadTestModule() {
+    std::ifstream file(std::string(FASTGPU_TEST_DATA_DIR) + "/test_kernels.fatbin", std::ios::binary);
+    std::vector<char> image((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    CUmodule module = nullptr;
+    EXPECT_CU(cu.cuModuleLoadData(&module, image.data()));
+    return module;
+  }
+  std::vector<std::uint8_t> readDevice(CUdeviceptr address, std::size_t bytes) {
+    std::vector<std::uint8_t> back(bytes);
+    EXPECT_CU(cu.cuMemcpyDtoH_v2(back.data(), address, bytes));
+    return back;
+  }
+
+  const cudaabi::DriverTable& cu = InterposerEnvironment::cu;
+  CUcontext context = nullptr;
+};
+
+std::vector<std::uint8_t> pattern(std::size_t bytes, std::uint8_t seed) {
+  std::vector<std::uint8_t> data(bytes);
+  for (std::size_t i = 0; i < bytes; ++i) data[i] = static_cast<std::uint8_t>(seed + i * 13);
+  return data;
+}
+
+TEST_F(Interposer, PeerCopiesMoveDataBetweenDevices) {
+  int devices = 0;
+  ASSERT_CU(cu.cuDeviceGetCount(&devices));
+  ASSERT_EQ(devices, 2);
+  CUcontext second = nullptr;
+  ASSERT_CU(cu.cuDevicePrimaryCtxRetain(&second, 1));
+  CUdeviceptr onFirst = 0, onSecond = 0;
+  ASSERT_CU(cu.cuMemAlloc_v2(&onFirst, kMiB));
+  ASSERT_CU(cu.cuCtxSetCurrent(second));
+  ASSERT_CU(cu.cuMemAlloc_v2(&onSecond, kMiB));
+  ASSERT_CU(cu.cuCtxSetCurrent(context));
+  auto data = pattern(kMiB, 3);
+  ASSERT_CU(cu.cuMemcpyHtoD_v2(onFirst, data.data(), data.size()));
+  ASSERT_CU(cu.cuMemcpyPeer(onSecond, second, onFirst, context, kMiB));
+  EXPECT_EQ(readDevice(onSecond, kMiB), data);
+  // And back, asynchronously on a stream.
+  CUstream stream = nullptr;
+  ASSERT_CU(cu.cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING));
+  ASSERT_CU(cu.cuMemsetD8_v2(onFirst, 0, kMiB));
+  ASSERT_CU(cu.cuMemcpyPeerAsync(onFirst, context, onSecond, second, kMiB, stream));
+  ASSERT_CU(cu.cuStreamSynchronize(stream));
+  EXPECT_EQ(readDevice(onFirst, kMiB), data);
+  // A peer copy that runs past its source is refused.
+  EXPECT_EQ(cu.cuMemcpyPeer(onSecond, second, onFirst + 1, context, kMiB), CUDA_ERROR_INVALID_VALUE);
+  int canAccess = -1;
+  EXPECT_EQ(cu.cuDeviceCanAccessPeer(&canAccess, 0, 2), CUDA_ERROR_INVALID_DEVICE);
+}
+
+TEST_F(Interposer, ACooperativeLaunchRunsItsKernel) {
+  CUmodule module = loadTestModule();
+  CUfunction appendValue = nullptr;
+  ASSERT_CU(cu.cuModuleGetFunction(&appendValue, module, "appendValue"));
+  CUdeviceptr log = 0, length = 0;
+  ASSERT_CU(cu.cuMemAlloc_v2(&log, 64));
+  ASSERT_CU(cu.cuMemAlloc_v2(&length, sizeof(int)));
+  ASSERT_CU(cu.cuMemsetD32_v2(length, 0, 1));
+  int value = 1234;
+  void* params[] = {&log, &length, &value};
+  ASSERT_CU(cu.cuLaunchCooperativeKernel(appendValue, 1, 1, 1, 1, 1, 1, 0, nullptr, params));
+  ASSERT_CU(cu.cuCtxSynchronize());
+  auto back = readDevice(log, sizeof(int));
+  int first = 0;
+  std::memcpy(&first, back.data(), sizeof(first));
+  EXPECT_EQ(first, 1234);
+  // A block larger than the device allows fails at the call, not later.
+  EXPECT_EQ(cu.cuLaunchCooperativeKernel(appendValue, 1, 1, 1, 4096, 1, 1, 0, nullptr, params), CUDA_ERROR_INVALID_VALUE);
+  ASSERT_CU(cu.cuCtxSynchronize());
+}
+
+TEST_F(Interposer, OccupancyQueriesAnswerWithinTheDevicesLimits) {
+  CUmodule module = loadTestModule();
+  CUfunction appendValue = nullptr;
+  ASSERT_CU(cu.cuModuleGetFunction(&appendValue, module, "appendValue"));
+  int threadsPerSm = 0, blocks = 0;
+  ASSERT_CU(cu.cuDeviceGetAttribute(&threadsPerSm, CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR, 0));
+  ASSERT_CU(cu.cuOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, appendValue, 256, 0));
+  EXPECT_GE(blocks, 1);
+  EXPECT_LE(blocks * 256, threadsPerSm);
+  int minGrid = 0, blockSize = 0;
+  ASSERT_CU(cu.cuOccupancyMaxPotentialBlockSize(&minGrid, &blockSize, appendValue, nullptr, 0, 0));
+  EXPECT_GT(blockSize, 0);
+  EXPECT_LE(blockSize, 1024);
+  EXPECT_GT(minGrid, 0);
+  // A forged function and a missing output.
+  EXPECT_EQ(cu.cuOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, reinterpret_cast<CUfunction>(0x999), 256, 0),
+            CUDA_ERROR_INVALID_HANDLE);
+  EXPECT_EQ(cu.cuOccupancyMaxActiveBlocksPerMultiprocessor(nullptr, appendValue, 256, 0), CUDA_ERROR_INVALID_VALUE);
+}
+
+TEST_F(Interposer, RegisteredHostMemoryIsKnownAndCopiesThroughIt) {
+  const std::size_t bytes = 4 * kMiB;
+  auto* host = static_cast<std::uint8_t*>(std::aligned_alloc(4096, bytes));
+  ASSERT_NE(host, nullptr);
+  auto data = pattern(bytes, 9);
+  std::memcpy(host, data.data(), bytes);
+  ASSERT_CU(cu.cuMemHostRegister_v2(host, bytes, 0));
+  // Registering it, part of it, or a range around it again is refused.
+  EXPECT_EQ(cu.cuMemHostRegister_v2(host, bytes, 0), CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED);
+  EXPECT_EQ(cu.cuMemHostRegister_v2(host + kMiB, kMiB, 0), CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED);
+  CUmemorytype type{};
+  ASSERT_CU(cu.cuPointerGetAttribute(&type, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, reinterpret_cast<CUdeviceptr>(host + 100)));
+  EXPECT_EQ(type, CU_MEMORYTYPE_HOST);
+  // An asynchronous copy from it and back into a second registered buffer.
+  CUdeviceptr device = 0;
+  ASSERT_CU(cu.cuMemAlloc_v2(&device, bytes));
+  CUstream stream = nullptr;
+  ASSERT_CU(cu.cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING));
+  ASSERT_CU(cu.cuMemcpyHtoDAsync_v2(device, host, bytes, stream));
+  std::vector<std::uint8_t> back(bytes);
+  ASSERT_CU(cu.cuMemHostRegister_v2(back.data(), bytes, 0));
+  ASSERT_CU(cu.cuMemcpyDtoHAsync_v2(back.data(), device, bytes, stream));
+  ASSERT_CU(cu.cuStreamSynchronize(stream));
+  EXPECT_EQ(back, data);
+  ASSERT_CU(cu.cuMemHostUnregister(back.data()));
+  ASSERT_CU(cu.cuMemHostUnregister(host));
+  EXPECT_EQ(cu.cuMemHostUnregister(host), CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED);
+  // A range that contains what was registered before is refused while that one stands.
+  ASSERT_CU(cu.cuMemHostRegister_v2(host + kMiB, kMiB, 0));
+  EXPECT_EQ(cu.cuMemHostRegister_v2(host, bytes, 0), CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED);
+  ASSERT_CU(cu.cuMemHostUnregister(host + kMiB));
+  std::free(host);
+}
+
+// The permissions /proc/self/maps gives the mapping that contains [from, to), or "".
+std::string mappingOf(std::uint64_t from, std::uint64_t to) {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    std::istringstream fields(line);
+    std::string range, permissions;
+    fields >> range >> permissions;
+    std::uint64_t start = std::stoull(range.substr(0, range.find('-')), nullptr, 16);
+    std::uint64_t end = std::stoull(range.substr(range.find('-') + 1), nullptr, 16);
+    if (start <= from && to <= end) return permissions;
+  }
+  return "";
+}
+
+TEST_F(Interposer, DeviceRangesAreReservedSoNoHostPointerAliasesThem) {
+  CUdeviceptr device = 0;
+  const std::size_t bytes = 3 * kMiB;
+  ASSERT_CU(cu.cuMemAlloc_v2(&device, bytes));
+  EXPECT_EQ(mappingOf(device, device + bytes), "---p") << "the device range is not reserved in the client";
+  void* taken = mmap(reinterpret_cast<void*>(device + kMiB), 4096, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  EXPECT_EQ(taken, MAP_FAILED) << "a host mapping landed inside a device allocation";
+  // Lookups by table: a pointer inside the allocation is device memory of that allocation.
+  CUmemorytype type{};
+  ASSERT_CU(cu.cuPointerGetAttribute(&type, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, device + kMiB));
+  EXPECT_EQ(type, CU_MEMORYTYPE_DEVICE);
+  CUdeviceptr base = 0;
+  std::size_t size = 0;
+  ASSERT_CU(cu.cuMemGetAddressRange_v2(&base, &size, device + bytes - 1));
+  EXPECT_EQ(base, device);
+  EXPECT_EQ(size, bytes);
+  // Freed, the range is no allocation any more, and stays reserved (the server may reuse it).
+  ASSERT_CU(cu.cuMemFree_v2(device));
+  EXPECT_EQ(cu.cuMemGetAddressRange_v2(&base, &size, device), CUDA_ERROR_NOT_FOUND);
+  EXPECT_EQ(mappingOf(device, device + bytes), "---p");
+}
+
+TEST_F(Interposer, PostedCallsReachTheServerWithoutASynchronizingCall) {
+  // A second session watches the device's free memory while the interposer frees 64 MiB with a
+  // posted call and then makes no call at all: only the batch timer can send it.
+  RawClient observer(InterposerEnvironment::server->url());
+  observer.retainPrimary();
+  CUdeviceptr device = 0;
+  std::uint64_t before = observer.freeMemory();
+  ASSERT_CU(cu.cuMemAlloc_v2(&device, 64 * kMiB));
+  ASSERT_LE(observer.freeMemory(), before - 64 * kMiB);
+  ASSERT_CU(cu.cuMemFree_v2(device));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (observer.freeMemory() != before && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // polling the server's state
+  }
+  EXPECT_EQ(observer.freeMemory(), before) << "the posted free did not reach the server within 5 s";
+}
+
+}  // namespace
+}  // namespace fastgpu::interposer
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  ::testing::AddGlobalTestEnvironment(new fastgpu::interposer::InterposerEnvironment);
+  return RUN_ALL_TESTS();
+}

@@ -69,6 +69,7 @@ bool GatePolicy::outOfBudget(Tenant& tenant, TimePoint now) {
 }
 
 double GatePolicy::anticipationSeconds(const Tenant& tenant) const {
+  if (tenant.comeBackSeconds > kMaxGapToBusyRatio * tenant.busySeconds) return 0;  // mostly thinking
   double window = 2 * tenant.comeBackSeconds + kAnticipationSlackSeconds;
   return window > kMaxAnticipationSeconds ? 0 : window;
 }
@@ -95,6 +96,7 @@ void GatePolicy::comeBack(Tenant& tenant, TimePoint now) {
     tenant.comeBackSeconds = 0.75 * tenant.comeBackSeconds + 0.25 * std::min(gap, 2 * kMaxAnticipationSeconds);
   }
   tenant.everActive = true;
+  tenant.busySince = now;
   // Back after a real pause (or new): no credit for the time it was idle.
   if (longPause) tenant.virtualTime = std::max(tenant.virtualTime, virtualNow_);
 }
@@ -155,7 +157,10 @@ double GatePolicy::finish(const Ticket& ticket, std::optional<Completion> comple
     tenant.estimate = tenant.measured ? 0.8 * tenant.estimate + 0.2 * used : used;
     tenant.measured = true;
   }
-  if (tenant.waiting == 0 && tenant.onGpu == 0) tenant.idleSince = now;
+  if (tenant.waiting == 0 && tenant.onGpu == 0) {
+    tenant.idleSince = now;
+    tenant.busySeconds = 0.75 * tenant.busySeconds + 0.25 * std::max(0.0, seconds(now - tenant.busySince));
+  }
   return used;
 }
 

@@ -10,9 +10,11 @@
 //   than its anticipation window ago. A client that synchronizes between batches leaves the GPU
 //   for a round trip after each; without anticipation a tenant with longer pieces takes the GPU
 //   in every such gap and the weights fail (3:1 gave 50:50 with 200 us against 10 ms pieces).
-//   The window is learned per tenant from how soon it came back before (twice its recent gaps),
-//   and a tenant that comes back slower than kMaxAnticipationSeconds gets none, so the GPU idles
-//   only for tenants that are behind and about to return.
+//   The window is learned per tenant from how soon it came back before (twice its recent gaps).
+//   A tenant gets none when it comes back slower than kMaxAnticipationSeconds, or when its gaps
+//   are long next to its busy spells (more than kMaxGapToBusyRatio): a tenant that mostly
+//   thinks must not hold a busy one to its own pace. So the GPU idles only for tenants that are
+//   behind, mostly busy, and about to return.
 // - Caps: a capped tenant earns GPU time at its cap's rate (a token bucket of kCapBurstSeconds)
 //   and waits when it has none, even on an idle GPU.
 // - Priority: no piece of a lower class goes while a higher class wants the GPU.
@@ -50,6 +52,7 @@ class GatePolicy {
   static constexpr double kMaxAnticipationSeconds = 0.003;
   // Added to twice a tenant's recent gaps: the noise of a busy host.
   static constexpr double kAnticipationSlackSeconds = 0.0001;
+  static constexpr double kMaxGapToBusyRatio = 0.5;
 
   struct TenantConfig {
     std::string name;
@@ -113,8 +116,11 @@ class GatePolicy {
     double pendingSeconds = 0;  // the estimates of its pieces on the GPU, not charged yet
     bool everActive = false;
     TimePoint idleSince;  // when waiting and onGpu last became 0
-    // Recent gaps between going idle and coming back (seconds, a moving average).
+    // Recent gaps between going idle and coming back, and recent busy spells (from coming back
+    // to going idle): seconds, moving averages.
     double comeBackSeconds = kMaxAnticipationSeconds / 4;
+    double busySeconds = kMaxAnticipationSeconds;
+    TimePoint busySince;
   };
 
   Tenant& at(TenantId id);

@@ -101,6 +101,18 @@ TEST(GatePolicy, ATenantThatComesBackSlowlyIsNotWaitedFor) {
   EXPECT_GT(total, 0.97 * 3) << "the GPU idled for a tenant that was not coming back soon";
 }
 
+TEST(GatePolicy, ATenantThatMostlyThinksDoesNotHoldABusyOneToItsPace) {
+  // a runs 100 us pieces and thinks 1 ms in between: always behind, always back soon. Waiting
+  // for it would leave the GPU idle nine tenths of the time and give b no more than a uses.
+  SimulatedClient thinker = client("thinker", 1, 100, 1), busy = client("busy", 1, 1000, 10);
+  thinker.roundTripMicros = 1000;
+  GateSimulation simulation({thinker, busy});
+  auto completed = completedBetween(simulation, 1, 3);
+  EXPECT_GT(completed.first + completed.second, 0.9 * 2) << "the GPU idled for a tenant that mostly thinks";
+  // Each of its pieces waits at most for the queue (2 ms): 100 us in every 3.1 ms at least.
+  EXPECT_GT(completed.first, 2 * 0.1 / 3.1) << "the thinker did not get what it asked for";
+}
+
 double capShare(double pieceMicros, int batch) {
   SimulatedClient capped = client("capped", 1, pieceMicros, batch);
   capped.config.capFraction = 0.25;

@@ -94,6 +94,39 @@ TEST(VgpuPlacement, RefusesWhatDoesNotFitOrDoesNotExist) {
   EXPECT_EQ(registry->get()->vgpus()[0]->physicalGpu(), 1);
 }
 
+TEST(VgpuRegistryLive, AddUpdateAndRemoveTakeEffectForNewSessionsOnly) {
+  auto created = VgpuRegistry::create({vgpu("a", 1)}, twoGpus(), Placement::kBinpack);
+  ASSERT_TRUE(created);
+  VgpuRegistry& registry = **created;
+  // add: placed, admits with its token, refuses a second of the same name.
+  ASSERT_TRUE(registry.add(vgpu("b", 2)));
+  EXPECT_FALSE(registry.add(vgpu("b", 1)));
+  auto lease = registry.admit("b", "t");
+  ASSERT_TRUE(lease) << lease.status().message();
+  EXPECT_EQ((*lease)->quota()->limit(), 2ULL << 30);
+  // update: a new quota at once, for the session already holding it too; moving is refused.
+  auto smaller = vgpu("b", 1);
+  ASSERT_TRUE(registry.update(smaller));
+  EXPECT_EQ((*lease)->quota()->limit(), 1ULL << 30);
+  auto moved = vgpu("b", 1);
+  moved.gpuIndex = 1 - registry.find("b")->physicalGpu();
+  EXPECT_EQ(registry.update(moved).code(), CUDA_ERROR_NOT_SUPPORTED);
+  EXPECT_EQ(registry.update(vgpu("b", 100)).code(), CUDA_ERROR_OUT_OF_MEMORY) << "more than the GPU has";
+  EXPECT_FALSE(registry.update(vgpu("nobody", 1)));
+  // remove: no new sessions; the one holding it keeps its lease until it ends.
+  ASSERT_TRUE(registry.remove("b"));
+  EXPECT_FALSE(registry.remove("b"));
+  EXPECT_EQ(registry.find("b"), nullptr);
+  auto refused = registry.admit("b", "t");
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.status().message().find("b"), std::string::npos) << refused.status().message();
+  EXPECT_TRUE((*lease)->quota()->reserve(1 << 20));
+  // A registry whose vGPUs were all removed stays closed: it does not fall back to open.
+  ASSERT_TRUE(registry.remove("a"));
+  EXPECT_FALSE(registry.open());
+  EXPECT_FALSE(registry.admit("", ""));
+}
+
 TEST(MemoryQuotaTest, RefusesOverQuotaAndShrinksLive) {
   MemoryQuota quota(100);
   EXPECT_TRUE(quota.reserve(60));

@@ -125,5 +125,44 @@ TEST_F(AdminApiTest, AnEvictedSessionEndsAndItsMemoryIsFreed) {
   EXPECT_TRUE(eventually([&] { return metric("fastgpu_vgpu_memory_used_bytes{vgpu=\"team-a\",gpu=\"0\"}") == "0"; }));
 }
 
+TEST_F(AdminApiTest, DeletingAVgpuEndsItsSessionsAndRefusesNewOnes) {
+  RawClient doomed(url, "team-a", "secret-a");
+  doomed.retainPrimary();
+  doomed.allocate(10 * kMiB);
+  auto deleted = http->Delete("/v1/vgpus/team-a");
+  ASSERT_TRUE(deleted);
+  EXPECT_EQ(deleted->status, 200) << deleted->body;
+  // Expect: its session ends, it is no longer listed, and a new client is refused by name.
+  EXPECT_NE(doomed.call([](wire::Call::Builder c) { c.setMemGetInfo(); }).first, CUDA_SUCCESS);
+  EXPECT_TRUE(eventually([&] { return getJson("/v1/sessions").empty(); }));
+  EXPECT_TRUE(getJson("/v1/vgpus").empty());
+  RawClient refused(url, "team-a", "secret-a");
+  EXPECT_EQ(refused.welcome().getResult(), CUDA_ERROR_INVALID_DEVICE) << refused.welcome().getMessage().cStr();
+  EXPECT_EQ(http->Delete("/v1/vgpus/team-a")->status, 404) << "deleting twice";
+}
+
+TEST_F(AdminApiTest, AVgpuCreatedLiveAdmitsItsClientsAndAnUpdateChangesItsQuota) {
+  auto created = http->Post("/v1/vgpus", "name = \"team-b\"\nmemory = \"64MiB\"\ntokens = [\"secret-b\"]\n",
+                            "application/toml");
+  ASSERT_TRUE(created);
+  ASSERT_EQ(created->status / 100, 2) << created->body;
+  RawClient client(url, "team-b", "secret-b");
+  ASSERT_EQ(client.welcome().getResult(), CUDA_SUCCESS) << client.welcome().getMessage().cStr();
+  client.retainPrimary();
+  EXPECT_EQ(client.memoryInfo().second, 64 * kMiB);
+  std::uint64_t held = client.allocate(40 * kMiB);
+  // Shrink the quota below what is held: nothing is taken away, nothing more is given.
+  auto updated = http->Patch("/v1/vgpus/team-b", "memory = \"32MiB\"\n", "application/toml");
+  ASSERT_TRUE(updated);
+  ASSERT_EQ(updated->status / 100, 2) << updated->body;
+  EXPECT_EQ(client.memoryInfo().second, 32 * kMiB);
+  client.allocate(kMiB, CUDA_ERROR_OUT_OF_MEMORY);
+  EXPECT_EQ(client.write(held, std::vector<std::uint8_t>(16, 1)), CUDA_SUCCESS) << "held memory stays usable";
+  // A duplicate name is refused.
+  auto duplicate = http->Post("/v1/vgpus", "name = \"team-b\"\nmemory = \"1MiB\"\n", "application/toml");
+  ASSERT_TRUE(duplicate);
+  EXPECT_EQ(duplicate->status / 100, 4) << duplicate->body;
+}
+
 }  // namespace
 }  // namespace fastgpu::server

@@ -138,6 +138,8 @@ TEST_F(ServerTest, PitchesAndSizesThatWrapAroundAreRefused) {
   EXPECT_EQ(copy2D(attacker, {mine, 1ULL << 63, 0, 0, 1ULL << 63, 2}, pattern(16)), CUDA_ERROR_INVALID_VALUE);
   EXPECT_EQ(copy2D(attacker, {0, 0, mine, 1ULL << 33, 1ULL << 33, 1ULL << 31}, {}, true), CUDA_ERROR_INVALID_VALUE);
   EXPECT_EQ(memset2D(attacker, mine, 1ULL << 62, 0, 4, 1ULL << 62, 3), CUDA_ERROR_INVALID_VALUE);
+  // A row of 2^62 + 4 four-byte elements: its size in bytes wraps to 16, which would fit.
+  EXPECT_EQ(memset2D(attacker, mine, 0, 0x41, 4, (1ULL << 62) + 4, 1), CUDA_ERROR_INVALID_VALUE);
   // Rows that overlap (width over the pitch).
   EXPECT_EQ(memset2D(attacker, mine, 16, 0, 1, 32, 2), CUDA_ERROR_INVALID_VALUE);
   // A 2-D copy straight into the other session's memory.

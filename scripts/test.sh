@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds FastGPU and runs the whole test suite with ctest.
 # Usage: scripts/test.sh [extra ctest arguments]
+# With FASTGPU_MUTANTS=1 it then runs the mutation check (scripts/mutants.sh, docs/testing.md).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 prepare
 log "Running the test suite"
 ctest --test-dir "$FASTGPU_BUILD" --output-on-failure -j "$(nproc)" "$@"
+# FASTGPU_MUTANTS=1: also check that the suite kills every deliberate breakage (scripts/mutants.sh).
+if [[ ${FASTGPU_MUTANTS:-0} == 1 ]]; then
+  "$FASTGPU_ROOT/scripts/mutants.sh"
+fi

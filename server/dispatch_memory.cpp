@@ -9,11 +9,6 @@
 #include "server/session.h"
 
 namespace fastgpu::server {
-namespace {
-
-constexpr const char* kBadShape = "2-D region: rows overlap or its size overflows";
-
-}  // namespace
 
 Status Session::executeMemoryCall(wire::Call::Reader call, std::span<const std::uint8_t> bulk, Answer& answer) {
   SessionState& state = *state_;
@@ -79,7 +74,7 @@ Status Session::executeMemoryCall(wire::Call::Reader call, std::span<const std::
       p.WidthInBytes = copy.getWidth();
       p.Height = copy.getHeight();
       auto packedBytes = cudaabi::checkedMul(copy.getWidth(), copy.getHeight());
-      if (!packedBytes) return Status(CUDA_ERROR_INVALID_VALUE, kBadShape);
+      if (!packedBytes) return Status(CUDA_ERROR_INVALID_VALUE, kBadPitchedShape);
       std::uint64_t packed = *packedBytes;
       if (copy.getSrc() == 0) {
         if (copy.getData().size() != packed) return Status(CUDA_ERROR_INVALID_VALUE, "2-D copy data size mismatch");
@@ -124,7 +119,7 @@ Status Session::executeMemoryCall(wire::Call::Reader call, std::span<const std::
       unsigned element = set.getElementBytes();
       if (element != 1 && element != 2 && element != 4) return Status(CUDA_ERROR_INVALID_VALUE, "bad memset element size");
       auto rowBytes = cudaabi::checkedMul(set.getWidth(), element);
-      if (!rowBytes) return Status(CUDA_ERROR_INVALID_VALUE, kBadShape);
+      if (!rowBytes) return Status(CUDA_ERROR_INVALID_VALUE, kBadPitchedShape);
       std::uint64_t pitch = set.getHeight() > 1 ? set.getPitch() : *rowBytes;
       if (Status status = state.checkPitchedRange(set.getDst(), pitch, *rowBytes, set.getHeight()); !status) return status;
       scheduler::GatedWork gated(gate, tenant, *stream, gpuTime_);

@@ -200,7 +200,7 @@ Status SessionState::checkDeviceRange(std::uint64_t address, std::uint64_t bytes
 Status SessionState::checkPitchedRange(std::uint64_t address, std::uint64_t pitch, std::uint64_t rowBytes,
                                        std::uint64_t height) const {
   auto extent = cudaabi::pitchedExtent(pitch, rowBytes, height);
-  if (!extent) return Status(CUDA_ERROR_INVALID_VALUE, "2-D region: rows overlap or its size overflows");
+  if (!extent) return Status(CUDA_ERROR_INVALID_VALUE, kBadPitchedShape);
   return checkDeviceRange(address, *extent);
 }
 

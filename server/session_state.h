@@ -18,6 +18,9 @@
 
 namespace fastgpu::server {
 
+// Why a 2-D region is refused before any range is looked at.
+inline constexpr const char* kBadPitchedShape = "2-D region: rows overlap or its size overflows";
+
 enum class HandleKind : std::uint8_t { kContext = 1, kStream, kEvent, kModule, kFunction, kLibrary, kKernel };
 
 struct SessionContext {

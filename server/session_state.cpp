@@ -41,7 +41,8 @@ Result<void*> SessionState::find(HandleKind kind, std::uint64_t id) const {
 
 void SessionState::remove(std::uint64_t id) {
   releaseCharge(id);
-  forgetGlobals(id);
+  // Only code owns globals; streams and events, removed far more often, skip the scan of ranges.
+  if (HandleKind kind = kindOf(id); kind == HandleKind::kModule || kind == HandleKind::kLibrary) forgetGlobals(id);
   std::vector<std::uint64_t> owned;
   for (const auto& [handle, entry] : handles_) {
     if (entry.owner == id) owned.push_back(handle);

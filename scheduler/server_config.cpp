@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -29,6 +30,24 @@ T required(const std::string& origin, const toml::node& node, const char* what) 
   return *value;
 }
 
+// The array at `key`, or null when absent; any other type is an error (a string where a list
+// belongs must not be ignored).
+const toml::array* arrayAt(const std::string& origin, const toml::table& table, const char* key, const char* what) {
+  const toml::node* node = table.get(key);
+  if (node == nullptr) return nullptr;
+  const toml::array* array = node->as_array();
+  if (array == nullptr) fail(origin, node->source(), fmt::format("{} must be a list: {} = [...]", key, what));
+  return array;
+}
+
+// vGPU names travel in URLs and logs: letters, digits, '.', '_' and '-', at most 64.
+bool isValidVgpuName(std::string_view name) {
+  if (name.empty() || name.size() > 64 || name == "." || name == "..") return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+  });
+}
+
 Priority parsePriority(const std::string& origin, const toml::node& node) {
   auto text = required<std::string>(origin, node, "priority");
   if (text == "high") return Priority::kHigh;
@@ -47,10 +66,12 @@ VgpuSpec parseVgpu(const std::string& origin, const toml::table& table) {
   const toml::node* name = table.get("name");
   if (name == nullptr) fail(origin, table.source(), "a [[vgpu]] needs a name");
   spec.name = required<std::string>(origin, *name, "name");
-  if (spec.name.empty()) fail(origin, name->source(), "a vGPU name cannot be empty");
+  if (!isValidVgpuName(spec.name)) {
+    fail(origin, name->source(), "a vGPU name is 1 to 64 letters, digits, '.', '_' or '-'");
+  }
   if (const toml::node* gpu = table.get("gpu")) {
     if (auto index = gpu->value<std::int64_t>()) {
-      if (*index < 0) fail(origin, gpu->source(), "gpu index must not be negative");
+      if (*index < 0 || *index > 1024) fail(origin, gpu->source(), "a gpu index is between 0 and 1024");
       spec.gpuIndex = static_cast<int>(*index);
     } else if (auto text = gpu->value<std::string>()) {
       if (*text != "auto") spec.gpuUuid = *text;
@@ -65,23 +86,31 @@ VgpuSpec parseVgpu(const std::string& origin, const toml::table& table) {
   spec.memoryBytes = *bytes;
   if (const toml::node* share = table.get("compute_share")) {
     spec.computeShare = share->value<double>().value_or(-1);
-    if (spec.computeShare <= 0) fail(origin, share->source(), "compute_share must be a positive number");
+    // (Written so that nan fails too.)
+    if (!(spec.computeShare > 0 && spec.computeShare <= 1e6)) {
+      fail(origin, share->source(), "compute_share must be a positive number up to 1000000");
+    }
   }
   if (const toml::node* cap = table.get("compute_cap")) {
     double percent = cap->value<double>().value_or(-1);
-    if (percent <= 0 || percent > 100) fail(origin, cap->source(), "compute_cap must be a percentage in (0, 100]");
+    if (!(percent > 0 && percent <= 100)) fail(origin, cap->source(), "compute_cap must be a percentage in (0, 100]");
     spec.computeCapPercent = percent;
   }
   if (const toml::node* priority = table.get("priority")) spec.priority = parsePriority(origin, *priority);
   if (const toml::node* sessions = table.get("max_sessions")) {
     auto count = required<std::int64_t>(origin, *sessions, "max_sessions");
-    if (count < 1) fail(origin, sessions->source(), "max_sessions must be at least 1");
+    if (count < 1 || count > 1'000'000) fail(origin, sessions->source(), "max_sessions must be 1 to 1000000");
     spec.maxSessions = static_cast<int>(count);
   }
-  if (const toml::array* tokens = table.get_as<toml::array>("tokens")) {
-    for (const auto& token : *tokens) spec.tokenHashes.push_back(hashToken(required<std::string>(origin, token, "token")));
+  if (const toml::array* tokens = arrayAt(origin, table, "tokens", "the tokens clients present")) {
+    for (const auto& token : *tokens) {
+      std::string text = required<std::string>(origin, token, "token");
+      // An empty token would let in clients that send none.
+      if (text.empty()) fail(origin, token.source(), "a token cannot be empty");
+      spec.tokenHashes.push_back(hashToken(text));
+    }
   }
-  if (const toml::array* hashes = table.get_as<toml::array>("token_hashes")) {
+  if (const toml::array* hashes = arrayAt(origin, table, "token_hashes", "SHA-256 hashes of tokens")) {
     for (const auto& hash : *hashes) {
       auto parsed = parseTokenHash(required<std::string>(origin, hash, "token hash"));
       if (!parsed) fail(origin, hash.source(), "a token hash is 64 hex digits (SHA-256)");
@@ -93,18 +122,25 @@ VgpuSpec parseVgpu(const std::string& origin, const toml::table& table) {
 }
 
 ServerConfig parse(const toml::table& root, const std::string& origin) {
-  static const std::set<std::string> kKeys = {"listen",    "driver",       "gpus",        "placement",
-                                              "state_dir", "admin_listen", "admin_token", "vgpu"};
+  static const std::set<std::string> kKeys = {"listen",       "driver",      "gpus", "placement", "overcommit", "state_dir",
+                                              "admin_listen", "admin_token", "vgpu"};
   for (const auto& [key, node] : root) {
     if (!kKeys.contains(std::string(key.str()))) fail(origin, key.source(), fmt::format("unknown key '{}'", key.str()));
   }
   ServerConfig config;
-  if (const toml::array* listen = root.get_as<toml::array>("listen")) {
+  if (const toml::array* listen = arrayAt(origin, root, "listen", "URLs such as \"tcp://0.0.0.0:7600\"")) {
     for (const auto& url : *listen) config.listen.push_back(required<std::string>(origin, url, "listen URL"));
   }
   if (const toml::node* driver = root.get("driver")) config.driver = required<std::string>(origin, *driver, "driver");
-  if (const toml::array* gpus = root.get_as<toml::array>("gpus")) {
-    for (const auto& gpu : *gpus) config.gpus.push_back(static_cast<int>(required<std::int64_t>(origin, gpu, "gpu index")));
+  if (const toml::node* overcommit = root.get("overcommit")) {
+    config.overcommit = required<bool>(origin, *overcommit, "overcommit");
+  }
+  if (const toml::array* gpus = arrayAt(origin, root, "gpus", "GPU ordinals")) {
+    for (const auto& gpu : *gpus) {
+      auto index = required<std::int64_t>(origin, gpu, "gpu index");
+      if (index < 0 || index > 1024) fail(origin, gpu.source(), "a gpu index is between 0 and 1024");
+      config.gpus.push_back(static_cast<int>(index));
+    }
   }
   if (const toml::node* placement = root.get("placement")) {
     auto text = required<std::string>(origin, *placement, "placement");

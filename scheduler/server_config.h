@@ -40,6 +40,8 @@ struct ServerConfig {
   std::string driver;
   std::vector<int> gpus;  // empty: all
   Placement placement = Placement::kBinpack;
+  // vGPU quotas on one GPU may add up to more than its memory (off: such a vGPU is refused).
+  bool overcommit = false;
   std::string stateDir;
   std::string adminListen;
   std::optional<TokenHash> adminTokenHash;

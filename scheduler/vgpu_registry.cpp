@@ -56,17 +56,46 @@ Result<int> VgpuRegistry::place(const VgpuSpec& spec, const std::vector<std::sha
         best = left;
       }
     }
+    if (chosen < 0 && overcommit_) {
+      // Overcommitting: of the GPUs large enough at all, the one with the least committed.
+      for (std::size_t i = 0; i < gpus_.size(); ++i) {
+        int position = static_cast<int>(i);
+        if (gpus_[i].memoryBytes >= spec.memoryBytes && (chosen < 0 || committed[position] < committed[chosen])) {
+          chosen = position;
+        }
+      }
+    }
     if (chosen < 0) {
       return Status(CUDA_ERROR_OUT_OF_MEMORY, fmt::format("no GPU has {} bytes left for vGPU '{}'", spec.memoryBytes,
                                                           spec.name));
     }
   }
-  const PhysicalGpu& gpu = gpus_[static_cast<std::size_t>(chosen)];
+  if (Status fits = checkFits(spec, chosen, committed[chosen]); !fits) return fits;
+  return chosen;
+}
+
+std::uint64_t VgpuRegistry::committedOn(int gpu, const std::string& except) const {
+  std::uint64_t committed = 0;
+  for (const auto& vgpu : vgpus_) {
+    if (vgpu->physicalGpu() == gpu && vgpu->name() != except) committed += vgpu->quota().limit();
+  }
+  return committed;
+}
+
+Status VgpuRegistry::checkFits(const VgpuSpec& spec, int position, std::uint64_t committed) const {
+  const PhysicalGpu& gpu = gpus_[static_cast<std::size_t>(position)];
   if (spec.memoryBytes > gpu.memoryBytes) {
     return Status(CUDA_ERROR_OUT_OF_MEMORY, fmt::format("vGPU '{}' asks for {} bytes; GPU {} has {}", spec.name,
                                                         spec.memoryBytes, gpu.ordinal, gpu.memoryBytes));
   }
-  return chosen;
+  if (!overcommit_ && committed > gpu.memoryBytes - spec.memoryBytes) {
+    return Status(CUDA_ERROR_OUT_OF_MEMORY,
+                  fmt::format("vGPU '{}' asks for {} bytes; GPU {} has {} of its {} left for vGPUs (set overcommit = "
+                              "true to allow quotas beyond the GPU's memory)",
+                              spec.name, spec.memoryBytes, gpu.ordinal, gpu.memoryBytes - std::min(gpu.memoryBytes, committed),
+                              gpu.memoryBytes));
+  }
+  return Status::ok();
 }
 
 namespace {
@@ -93,10 +122,12 @@ void VgpuRegistry::attachGate(Vgpu& vgpu) {
 }
 
 Result<std::unique_ptr<VgpuRegistry>> VgpuRegistry::create(std::vector<VgpuSpec> specs, std::vector<PhysicalGpu> gpus,
-                                                           Placement placement, const cudaabi::DriverTable* driver) {
+                                                           Placement placement, const cudaabi::DriverTable* driver,
+                                                           bool overcommit) {
   auto registry = std::unique_ptr<VgpuRegistry>(new VgpuRegistry({}, std::move(gpus)));
   registry->driver_ = driver;
   registry->placement_ = placement;
+  registry->overcommit_ = overcommit;
   // Explicitly placed vGPUs first, so that automatic placement sees what they take.
   std::stable_sort(specs.begin(), specs.end(), [](const auto& a, const auto& b) { return !a.autoPlaced() && b.autoPlaced(); });
   for (auto& spec : specs) {
@@ -133,11 +164,7 @@ Status VgpuRegistry::update(const VgpuSpec& spec) {
     return Status(CUDA_ERROR_NOT_SUPPORTED, fmt::format("vGPU '{}' cannot move to another GPU while it exists; "
                                                         "delete and create it", spec.name));
   }
-  const PhysicalGpu& gpu = gpus_[static_cast<std::size_t>(vgpu.physicalGpu())];
-  if (spec.memoryBytes > gpu.memoryBytes) {
-    return Status(CUDA_ERROR_OUT_OF_MEMORY, fmt::format("vGPU '{}' asks for {} bytes; GPU {} has {}", spec.name,
-                                                        spec.memoryBytes, gpu.ordinal, gpu.memoryBytes));
-  }
+  if (Status fits = checkFits(spec, vgpu.physicalGpu(), committedOn(vgpu.physicalGpu(), spec.name)); !fits) return fits;
   {
     std::lock_guard specLock(vgpu.specMutex_);
     vgpu.spec_ = spec;

@@ -110,9 +110,12 @@ class VgpuRegistry {
   // Places every vGPU on a GPU of `gpus` (by index, UUID, or the placement policy); fails when a
   // vGPU names a GPU that is not there or does not fit. With `driver`, each GPU that has vGPUs
   // gets a compute gate metering through that driver.
+  // Unless `overcommit`, the quotas of a GPU's vGPUs may not add up to more than its memory (on
+  // creation, add and update alike).
   static Result<std::unique_ptr<VgpuRegistry>> create(std::vector<VgpuSpec> specs, std::vector<PhysicalGpu> gpus,
                                                       Placement placement,
-                                                      const cudaabi::DriverTable* driver = nullptr);
+                                                      const cudaabi::DriverTable* driver = nullptr,
+                                                      bool overcommit = false);
 
   // Admits a session to vGPU `name` with `token`: unknown vGPU, wrong token and a full vGPU are
   // refused with a reason a person can act on (no secret in it).
@@ -146,11 +149,16 @@ class VgpuRegistry {
   void refused(const char* reason);
   // The GPU position for a spec (index, UUID or placement), given what is placed already.
   Result<int> place(const VgpuSpec& spec, const std::vector<std::shared_ptr<Vgpu>>& placed) const;
+  // The quota already given out on GPU position `gpu`, leaving out vGPU `except`.
+  std::uint64_t committedOn(int gpu, const std::string& except) const;
+  // Refuses `bytes` more on GPU position `gpu` when that exceeds its memory (unless overcommit).
+  Status checkFits(const VgpuSpec& spec, int gpu, std::uint64_t committed) const;
   void attachGate(Vgpu& vgpu);
 
   mutable std::mutex mutex_;  // guards vgpus_, gates_ and administered_
   const cudaabi::DriverTable* driver_ = nullptr;
   Placement placement_ = Placement::kBinpack;
+  bool overcommit_ = false;
   bool administered_ = false;  // vGPUs were defined, so the registry is not open even when empty
   std::vector<std::unique_ptr<ComputeGate>> gates_;  // destroyed after the vGPUs that point to them
   std::vector<std::shared_ptr<Vgpu>> vgpus_;

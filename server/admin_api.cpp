@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <charconv>
+#include <chrono>
 #include <map>
 #include <optional>
 
@@ -26,7 +28,8 @@ const char* priorityName(scheduler::Priority priority) {
 
 void json(httplib::Response& response, const nlohmann::json& body, int status = 200) {
   response.status = status;
-  response.set_content(body.dump(2) + "\n", "application/json");
+  // Client-sent text (a session's host) may be invalid UTF-8: replaced, not thrown over.
+  response.set_content(body.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", "application/json");
 }
 
 nlohmann::json vgpuJson(scheduler::VgpuRegistry& registry, scheduler::Vgpu& vgpu) {
@@ -50,6 +53,21 @@ void error(httplib::Response& response, const Status& status, int code = 400) {
   json(response, {{"error", status.message()}}, code);
 }
 
+// A session id from a URL: decimal digits that fit in 64 bits.
+std::optional<std::uint64_t> parseId(const std::string& text) {
+  std::uint64_t id = 0;
+  auto [end, failure] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (failure != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return id;
+}
+
+// Listeners take SO_REUSEADDR only: with httplib's default SO_REUSEPORT a second server could
+// bind the same admin port and take half of its requests.
+void exclusiveSocketOptions(socket_t socket) {
+  int yes = 1;
+  setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+}
+
 }  // namespace
 
 AdminApi::AdminApi(Server& server, scheduler::TokenHash token, const StateStore* state)
@@ -60,6 +78,19 @@ AdminApi::AdminApi(Server& server, scheduler::TokenHash token, const StateStore*
 AdminApi::~AdminApi() { stop(); }
 
 void AdminApi::routes() {
+  http_->set_socket_options(exclusiveSocketOptions);
+  // An exception in a handler is our bug: log it, answer with a JSON 500 and nothing of its text.
+  http_->set_exception_handler([](const httplib::Request& request, httplib::Response& response, std::exception_ptr thrown) {
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(thrown);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    serverLogger()->error("admin request {} failed: {}", escapeForLog(request.method + " " + request.path), escapeForLog(what));
+    json(response, {{"error", "internal error (see the server's log)"}}, 500);
+  });
   // The token check runs before every route.
   http_->set_pre_routing_handler([this](const httplib::Request& request, httplib::Response& response) {
     std::string header = request.get_header_value("Authorization");
@@ -67,8 +98,8 @@ void AdminApi::routes() {
     bool ok = header.starts_with(kBearer) &&
               scheduler::sameHash(scheduler::hashToken(std::string_view(header).substr(kBearer.size())), token_);
     if (ok) return httplib::Server::HandlerResponse::Unhandled;
-    serverLogger()->warn("admin request {} {} from {} refused: missing or wrong admin token", request.method,
-                         request.path, request.remote_addr);
+    serverLogger()->warn("admin request {} {} from {} refused: missing or wrong admin token", escapeForLog(request.method, 16),
+                         escapeForLog(request.path), request.remote_addr);
     json(response, {{"error", "missing or wrong admin token (send Authorization: Bearer TOKEN)"}}, 401);
     return httplib::Server::HandlerResponse::Handled;
   });
@@ -158,8 +189,13 @@ void AdminApi::routes() {
     for (auto& [name, total] : totals) byVgpu.push_back(total);
     json(response, {{"vgpus", byVgpu}, {"sessions", list}});
   });
-  http_->Delete(R"(/v1/sessions/(\d+))", [this](const httplib::Request& request, httplib::Response& response) {
-    std::uint64_t id = std::stoull(request.matches[1].str());
+  http_->Delete(R"(/v1/sessions/([^/]+))", [this](const httplib::Request& request, httplib::Response& response) {
+    auto parsed = parseId(request.matches[1].str());
+    if (!parsed) {
+      json(response, {{"error", "a session id is a decimal number below 2^64"}}, 400);
+      return;
+    }
+    std::uint64_t id = *parsed;
     if (!server_.evict(id)) {
       json(response, {{"error", fmt::format("no session {}", id)}}, 404);
       return;
@@ -189,6 +225,11 @@ Status AdminApi::start(const std::string& url) {
   if (port <= 0) return Status(CUDA_ERROR_INVALID_VALUE, fmt::format("cannot listen on {} for the admin API", url));
   url_ = fmt::format("http://{}:{}", host, port);
   thread_ = std::thread([this] { http_->listen_after_bind(); });
+  // httplib's stop() does nothing until its loop runs: a stop() right after start() would leave
+  // the loop running and the join hanging. Return once it runs.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!http_->is_running() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  if (!http_->is_running()) return Status(CUDA_ERROR_UNKNOWN, fmt::format("the admin API on {} did not start", url_));
   return Status::ok();
 }
 

@@ -2,6 +2,8 @@
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 
+#include <fmt/format.h>
+
 namespace fastgpu::server {
 
 std::shared_ptr<spdlog::logger> serverLogger() {
@@ -11,6 +13,24 @@ std::shared_ptr<spdlog::logger> serverLogger() {
     return created;
   }();
   return logger;
+}
+
+std::string escapeForLog(std::string_view text, std::size_t maxBytes) {
+  std::string escaped;
+  std::string_view kept = text.substr(0, maxBytes);
+  escaped.reserve(kept.size() + 16);
+  for (char c : kept) {
+    auto byte = static_cast<unsigned char>(c);
+    if (byte == '\\') {
+      escaped += "\\\\";
+    } else if (byte >= 0x20 && byte < 0x7f) {
+      escaped += c;
+    } else {
+      escaped += fmt::format("\\x{:02x}", byte);
+    }
+  }
+  if (text.size() > kept.size()) escaped += fmt::format("...(+{} bytes)", text.size() - kept.size());
+  return escaped;
 }
 
 }  // namespace fastgpu::server

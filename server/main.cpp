@@ -31,7 +31,8 @@ int main(int argc, char** argv) {
   app.add_option("--config", options.config,
                  "a TOML configuration file with the vGPUs (see deploy/fastgpu-server.toml); without one, every "
                  "client gets every GPU and no quota");
-  app.add_option("--log-level", options.logLevel, "trace, debug, info, warn, error or off");
+  app.add_option("--log-level", options.logLevel, "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   app.footer("Command-line options override the file's listen and driver.");
   CLI11_PARSE(app, argc, argv);
 
@@ -86,7 +87,8 @@ int main(int argc, char** argv) {
       config.vgpus = std::move(**saved);
     }
   }
-  auto registry = fastgpu::scheduler::VgpuRegistry::create(config.vgpus, *gpus, config.placement, &(*driver)->api());
+  auto registry = fastgpu::scheduler::VgpuRegistry::create(config.vgpus, *gpus, config.placement, &(*driver)->api(),
+                                                          config.overcommit);
   if (!registry) {
     log->error("{}", registry.status().message());
     return 1;

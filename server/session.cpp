@@ -21,7 +21,12 @@ Session::Session(std::unique_ptr<protocol::Connection> connection, const LoadedD
       registry_(registry),
       id_(id),
       log_(serverLogger()),
-      ledger_(ledger) {}
+      ledger_(ledger) {
+  // Listed by the admin API from the start, while still shaking hands (not as session 0).
+  info_.id = id_;
+  info_.peer = connection_->peer();
+  info_.startedUnix = std::time(nullptr);
+}
 
 Session::~Session() = default;
 
@@ -42,9 +47,9 @@ void Session::run() {
     }
   }
   if (status.kind() == ErrorKind::kDisconnected || !state_) {
-    log_->info("session={} ended: {}", id_, status.message());
+    log_->info("session={} ended: {}", id_, escapeForLog(status.message()));
   } else {
-    log_->warn("session={} ended: {}", id_, status.message());
+    log_->warn("session={} ended: {}", id_, escapeForLog(status.message()));
   }
   connection_->shutdown();
   recordUsage();
@@ -63,8 +68,8 @@ Status Session::handshake() {
   wire::Hello::Reader hello;
   Status decoded = protocol::decodeSafely("hello", [&] {
     hello = message->getRoot<wire::Hello>();
-    log_->info("session={} hello host={} pid={} cuda={} vgpu={}", id_, hello.getHost().cStr(), hello.getPid(),
-               hello.getCudaVersion(), hello.getVgpu().cStr());
+    log_->info("session={} hello host={} pid={} cuda={} vgpu={}", id_, escapeForLog(hello.getHost().cStr(), 64),
+               hello.getPid(), hello.getCudaVersion(), escapeForLog(hello.getVgpu().cStr(), 64));
     return Status::ok();
   });
   if (!decoded) return decoded;
@@ -91,14 +96,20 @@ Status Session::handshake() {
   welcome.setResult(admitted.code());
   if (!admitted) {
     welcome.setMessage(admitted.message());
-    log_->warn("session={} refused: {}", id_, admitted.message());
+    log_->warn("session={} peer={} refused: {}", id_, connection_->peer(), escapeForLog(admitted.message()));
   } else {
-    log_->info("session={} admitted vgpu={}", id_, hello.getVgpu().cStr());
+    log_->info("session={} admitted vgpu={}", id_, escapeForLog(hello.getVgpu().cStr(), 64));
   }
   {
     std::lock_guard lock(infoMutex_);
-    info_ = SessionInfo{id_,           connection_->peer(), hello.getVgpu().cStr(), hello.getHost().cStr(),
-                        hello.getPid(), std::time(nullptr), admitted.isOk()};
+    // Kept for the admin API: bounded, whatever the client sent (host names are at most 253).
+    info_ = SessionInfo{id_,
+                        connection_->peer(),
+                        std::string(hello.getVgpu().cStr()).substr(0, 64),
+                        std::string(hello.getHost().cStr()).substr(0, 255),
+                        hello.getPid(),
+                        std::time(nullptr),
+                        admitted.isOk()};
   }
   std::vector<scheduler::PhysicalGpu> view = state_ ? state_->lease().devices() : std::vector<scheduler::PhysicalGpu>{};
   const scheduler::MemoryQuota* quota = state_ ? state_->lease().quota() : nullptr;
@@ -162,7 +173,9 @@ Status Session::serveBatch(std::span<const std::uint8_t> payload, std::vector<st
         usage->recordLatency(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
       }
       countWork(call, result, answer, usage);
-      if (!result) log_->debug("session={} call={} failed: {}", id_, static_cast<int>(call.which()), result.message());
+      if (!result) {
+        log_->debug("session={} call={} failed: {}", id_, static_cast<int>(call.which()), escapeForLog(result.message()));
+      }
       if (answered) {
         writeReply(result, answer, replies);
         replyBulk = answer.bulk;

@@ -48,6 +48,25 @@ TEST(ServerConfig, RefusesBadFilesNamingTheLineAndTheReason) {
        "tokens = [\"t\"]\n",
        "vGPU 'a' is defined twice"},
       {"placement = \"random\"\n", "placement 'random' is not binpack or spread"},
+      // A string where a list belongs is refused, not ignored.
+      {"listen = \"tcp://0.0.0.0:7600\"\n", "bad.toml:1:10: listen must be a list"},
+      {"gpus = 0\n", "bad.toml:1:8: gpus must be a list"},
+      {"[[vgpu]]\nname = \"a\"\nmemory = \"1GiB\"\ntokens = \"t\"\n", "bad.toml:4:10: tokens must be a list"},
+      {"overcommit = \"yes\"\n", "bad.toml:1:14: overcommit has the wrong type"},
+      // An empty token would admit clients that send none.
+      {"[[vgpu]]\nname = \"a\"\nmemory = \"1GiB\"\ntokens = [\"\"]\n", "bad.toml:4:11: a token cannot be empty"},
+      // Names travel in URLs and logs.
+      {"[[vgpu]]\nname = \"a/b\"\nmemory = \"1GiB\"\ntokens = [\"t\"]\n", "bad.toml:2:8: a vGPU name is 1 to 64"},
+      {"[[vgpu]]\nname = \"\"\nmemory = \"1GiB\"\ntokens = [\"t\"]\n", "a vGPU name is 1 to 64"},
+      {"[[vgpu]]\nname = \"..\"\nmemory = \"1GiB\"\ntokens = [\"t\"]\n", "a vGPU name is 1 to 64"},
+      {"[[vgpu]]\nname = \"\\u001b[31mred\"\nmemory = \"1GiB\"\ntokens = [\"t\"]\n", "a vGPU name is 1 to 64"},
+      {"[[vgpu]]\nname = \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\nmemory = \"1GiB\"\n"
+       "tokens = [\"t\"]\n",
+       "a vGPU name is 1 to 64"},
+      // Not-a-numbers and absurd values.
+      {"[[vgpu]]\nname = \"a\"\nmemory = \"1GiB\"\ntokens = [\"t\"]\ncompute_share = nan\n", "compute_share must be"},
+      {"[[vgpu]]\nname = \"a\"\nmemory = \"1GiB\"\ntokens = [\"t\"]\ncompute_cap = nan\n", "compute_cap must be"},
+      {"[[vgpu]]\nname = \"a\"\nmemory = \"1GiB\"\ntokens = [\"t\"]\ngpu = 99999999999\n", "a gpu index is between"},
   };
   for (const auto& c : cases) {
     auto config = parseServerConfig(c.text, "bad.toml");
@@ -125,6 +144,31 @@ TEST(VgpuRegistryLive, AddUpdateAndRemoveTakeEffectForNewSessionsOnly) {
   ASSERT_TRUE(registry.remove("a"));
   EXPECT_FALSE(registry.open());
   EXPECT_FALSE(registry.admit("", ""));
+}
+
+TEST(VgpuPlacement, QuotasBeyondAGpusMemoryAreRefusedUnlessOvercommitted) {
+  std::vector<PhysicalGpu> oneGpu = {{0, "GPU-a", 80ULL << 30}};
+  auto fixed = [](const char* name, std::uint64_t gib) {
+    VgpuSpec spec = vgpu(name, gib);
+    spec.gpuIndex = 0;
+    return spec;
+  };
+  // Placed by index: 50 + 40 GiB on an 80 GiB GPU.
+  auto refused = VgpuRegistry::create({fixed("a", 50), fixed("b", 40)}, oneGpu, Placement::kBinpack);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.status().message().find("overcommit = true"), std::string::npos) << refused.status().message();
+  EXPECT_TRUE(VgpuRegistry::create({fixed("a", 50), fixed("b", 40)}, oneGpu, Placement::kBinpack, nullptr, true));
+  // Live: an add or an update that would overcommit is refused and changes nothing.
+  auto live = VgpuRegistry::create({fixed("a", 50)}, oneGpu, Placement::kBinpack);
+  ASSERT_TRUE(live);
+  EXPECT_EQ((*live)->add(vgpu("b", 40)).code(), CUDA_ERROR_OUT_OF_MEMORY);
+  ASSERT_TRUE((*live)->add(vgpu("b", 30)));
+  EXPECT_EQ((*live)->update(fixed("a", 51)).code(), CUDA_ERROR_OUT_OF_MEMORY);
+  EXPECT_EQ((*live)->find("a")->quota().limit(), 50ULL << 30);
+  EXPECT_TRUE((*live)->update(fixed("a", 50)));
+  // Overcommitting, automatic placement still finds a GPU.
+  auto over = VgpuRegistry::create({vgpu("a", 60), vgpu("b", 60)}, oneGpu, Placement::kBinpack, nullptr, true);
+  ASSERT_TRUE(over) << over.status().message();
 }
 
 TEST(MemoryQuotaTest, RefusesOverQuotaAndShrinksLive) {

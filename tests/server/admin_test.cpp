@@ -164,5 +164,50 @@ TEST_F(AdminApiTest, AVgpuCreatedLiveAdmitsItsClientsAndAnUpdateChangesItsQuota)
   EXPECT_EQ(duplicate->status / 100, 4) << duplicate->body;
 }
 
+TEST_F(AdminApiTest, BadSessionIdsGetAJsonErrorAndNothingOfTheServersInsides) {
+  for (const char* id : {"99999999999999999999999", "abc", "-1", "1x"}) {
+    auto response = http->Delete(std::string("/v1/sessions/") + id);
+    ASSERT_TRUE(response) << id;
+    EXPECT_EQ(response->status, 400) << id << ": " << response->body;
+    EXPECT_FALSE(response->has_header("EXCEPTION_WHAT")) << id;
+    EXPECT_TRUE(nlohmann::json::parse(response->body).contains("error")) << response->body;
+  }
+  EXPECT_EQ(http->Delete("/v1/sessions/12345")->status, 404);
+}
+
+TEST_F(AdminApiTest, ASecondServerCannotTakeTheAdminPort) {
+  AdminApi second(*server, scheduler::hashToken("other"));
+  std::string port = admin->url().substr(admin->url().rfind(':') + 1);
+  EXPECT_FALSE(second.start("tcp://127.0.0.1:" + port)) << "two admin APIs on one port (SO_REUSEPORT)";
+}
+
+TEST_F(AdminApiTest, ASessionStillShakingHandsIsListedUnderItsOwnId) {
+  auto connected = protocol::connect(url);  // connects, sends no Hello
+  ASSERT_TRUE(connected);
+  nlohmann::json sessions;
+  EXPECT_TRUE(eventually([&] {
+    sessions = getJson("/v1/sessions");
+    return sessions.size() == 1;
+  }));
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_NE(sessions[0]["id"], 0);
+  EXPECT_EQ(sessions[0]["admitted"], false);
+}
+
+TEST_F(AdminApiTest, WhatAClientCallsItsHostCannotBreakTheSessionList) {
+  RawClient client(url, "team-a", "secret-a", std::string("bad\xff\xfe utf-8 \x1b[31m") + std::string(100000, 'h'));
+  ASSERT_EQ(client.welcome().getResult(), CUDA_SUCCESS);
+  auto sessions = getJson("/v1/sessions");
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_LE(sessions[0]["host"].get<std::string>().size(), 255u * 3) << "kept bounded";
+}
+
+TEST_F(AdminApiTest, AVgpuNameThatCouldNotBeAddressedIsRefused) {
+  auto created = http->Post("/v1/vgpus", "name = \"a/b\"\nmemory = \"64MiB\"\ntokens = [\"t\"]\n", "application/toml");
+  ASSERT_TRUE(created);
+  EXPECT_EQ(created->status, 400) << created->body;
+  EXPECT_NE(created->body.find("a vGPU name is 1 to 64"), std::string::npos) << created->body;
+}
+
 }  // namespace
 }  // namespace fastgpu::server

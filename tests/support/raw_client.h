@@ -27,7 +27,8 @@ inline constexpr std::uint64_t kMiB = 1ULL << 20;
 // A client that speaks the protocol by hand.
 class RawClient {
  public:
-  explicit RawClient(const std::string& url, const std::string& vgpu = "", const std::string& token = "") {
+  explicit RawClient(const std::string& url, const std::string& vgpu = "", const std::string& token = "",
+                     const std::string& host = "test") {
     auto connected = protocol::connect(url);
     EXPECT_TRUE(connected) << connected.status().message();
     connection_ = std::move(*connected);
@@ -35,7 +36,7 @@ class RawClient {
     auto root = hello.initRoot<wire::Hello>();
     root.setProtocolVersion(wire::PROTOCOL_VERSION);
     root.setPid(1);
-    root.setHost("test");
+    root.setHost(host);
     root.setVgpu(vgpu);
     root.setToken(token);
     std::vector<std::uint8_t> bytes;

@@ -121,9 +121,47 @@ VgpuSpec parseVgpu(const std::string& origin, const toml::table& table) {
   return spec;
 }
 
+// An integer key of a table within [low, high].
+std::int64_t boundedInteger(const std::string& origin, const toml::node& node, const char* key, std::int64_t low,
+                            std::int64_t high) {
+  auto value = required<std::int64_t>(origin, node, key);
+  if (value < low || value > high) fail(origin, node.source(), fmt::format("{} must be {} to {}", key, low, high));
+  return value;
+}
+
+ServerLimits parseLimits(const std::string& origin, const toml::node& node) {
+  const toml::table* table = node.as_table();
+  if (table == nullptr) fail(origin, node.source(), "limits must be a table: [limits]");
+  static const std::set<std::string> kKeys = {"max_connections", "max_handshaking", "handshake_seconds", "hello_bytes"};
+  for (const auto& [key, value] : *table) {
+    if (!kKeys.contains(std::string(key.str()))) fail(origin, key.source(), fmt::format("unknown limits key '{}'", key.str()));
+  }
+  ServerLimits limits;
+  if (const toml::node* value = table->get("max_connections")) {
+    limits.maxConnections = static_cast<int>(boundedInteger(origin, *value, "max_connections", 1, 1'000'000));
+  }
+  if (const toml::node* value = table->get("max_handshaking")) {
+    limits.maxHandshaking = static_cast<int>(boundedInteger(origin, *value, "max_handshaking", 1, 1'000'000));
+  }
+  if (const toml::node* value = table->get("handshake_seconds")) {
+    limits.handshakeSeconds = value->value<double>().value_or(-1);
+    if (!(limits.handshakeSeconds > 0 && limits.handshakeSeconds <= 3600)) {
+      fail(origin, value->source(), "handshake_seconds must be more than 0 and at most 3600");
+    }
+  }
+  if (const toml::node* value = table->get("hello_bytes")) {
+    auto bytes = parseByteSize(required<std::string>(origin, *value, "hello_bytes"));
+    if (!bytes || *bytes < 1024 || *bytes > (16u << 20)) {
+      fail(origin, value->source(), bytes ? "hello_bytes must be 1KiB to 16MiB" : bytes.status().message());
+    }
+    limits.helloBytes = static_cast<std::uint32_t>(*bytes);
+  }
+  return limits;
+}
+
 ServerConfig parse(const toml::table& root, const std::string& origin) {
   static const std::set<std::string> kKeys = {"listen",       "driver",      "gpus", "placement", "overcommit", "state_dir",
-                                              "admin_listen", "admin_token", "vgpu"};
+                                              "admin_listen", "admin_token", "vgpu", "limits"};
   for (const auto& [key, node] : root) {
     if (!kKeys.contains(std::string(key.str()))) fail(origin, key.source(), fmt::format("unknown key '{}'", key.str()));
   }
@@ -155,6 +193,7 @@ ServerConfig parse(const toml::table& root, const std::string& origin) {
   if (const toml::node* token = root.get("admin_token")) {
     config.adminTokenHash = hashToken(required<std::string>(origin, *token, "admin_token"));
   }
+  if (const toml::node* limits = root.get("limits")) config.limits = parseLimits(origin, *limits);
   std::set<std::string> names;
   if (const toml::node* vgpus = root.get("vgpu")) {
     const toml::array* list = vgpus->as_array();

@@ -35,6 +35,14 @@ struct VgpuSpec {
   bool autoPlaced() const { return !gpuIndex && gpuUuid.empty(); }
 };
 
+// What a peer can make the server spend before and around login ([limits] in the file).
+struct ServerLimits {
+  int maxConnections = 1024;    // connections at once, logged in or not
+  int maxHandshaking = 64;      // connections that have not finished their handshake
+  double handshakeSeconds = 5;  // to send a whole Hello
+  std::uint32_t helloBytes = 64 << 10;  // the largest frame before login
+};
+
 struct ServerConfig {
   std::vector<std::string> listen;
   std::string driver;
@@ -46,6 +54,7 @@ struct ServerConfig {
   std::string adminListen;
   std::optional<TokenHash> adminTokenHash;
   std::vector<VgpuSpec> vgpus;
+  ServerLimits limits;
 };
 
 // One vGPU given as the body of a [[vgpu]] table in TOML ("name = ...\nmemory = ..."), checked

@@ -118,7 +118,8 @@ int main(int argc, char** argv) {
     }
     ledger = std::move(*opened);
   }
-  fastgpu::server::Server server(std::move(*driver), std::move(*registry), std::move(listeners), std::move(ledger));
+  fastgpu::server::Server server(std::move(*driver), std::move(*registry), std::move(listeners), std::move(ledger),
+                                 config.limits);
   std::unique_ptr<fastgpu::server::AdminApi> admin;
   if (config.adminTokenHash) {
     admin = std::make_unique<fastgpu::server::AdminApi>(server, *config.adminTokenHash, state.get());

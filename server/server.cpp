@@ -1,16 +1,19 @@
 #include "server/server.h"
 
+#include <system_error>
+
 #include "server/logging.h"
 
 namespace fastgpu::server {
 
 Server::Server(std::unique_ptr<LoadedDriver> driver, std::unique_ptr<scheduler::VgpuRegistry> registry,
                std::vector<std::unique_ptr<protocol::Listener>> listeners,
-               std::unique_ptr<scheduler::UsageLedger> ledger)
+               std::unique_ptr<scheduler::UsageLedger> ledger, scheduler::ServerLimits limits)
     : driver_(std::move(driver)),
       registry_(std::move(registry)),
       ledger_(std::move(ledger)),
-      listeners_(std::move(listeners)) {}
+      listeners_(std::move(listeners)),
+      limits_(limits) {}
 
 Server::~Server() { stop(); }
 
@@ -45,11 +48,38 @@ void Server::acceptLoop(protocol::Listener& listener) {
       continue;
     }
     reapFinished();
-    std::lock_guard lock(mutex_);
-    auto session = std::make_unique<Session>(std::move(*connection), *driver_, *registry_, nextSession_++, ledger_.get());
-    Session* raw = session.get();
-    sessions_.push_back(RunningSession{std::move(session), std::thread([raw] { raw->run(); })});
+    serve(std::move(*connection));
   }
+}
+
+void Server::serve(std::unique_ptr<protocol::Connection> connection) {
+  std::lock_guard lock(mutex_);
+  int connected = 0, handshaking = 0;
+  for (const auto& running : sessions_) {
+    if (running.session->finished()) continue;
+    ++connected;
+    if (running.session->handshaking()) ++handshaking;
+  }
+  const char* over = connected >= limits_.maxConnections   ? "max_connections"
+                     : handshaking >= limits_.maxHandshaking ? "max_handshaking"
+                                                             : nullptr;
+  if (over != nullptr) {
+    serverLogger()->warn("refused a connection from {}: {} connections, {} of them logging in ({} reached)",
+                         connection->peer(), connected, handshaking, over);
+    return;  // closing it is the refusal
+  }
+  auto session = std::make_unique<Session>(std::move(connection), *driver_, *registry_, nextSession_++, ledger_.get(),
+                                           limits_);
+  Session* raw = session.get();
+  std::thread thread;
+  try {
+    thread = std::thread([raw] { raw->run(); });
+  } catch (const std::system_error& e) {
+    // Out of threads: refuse this client, keep serving the others.
+    serverLogger()->warn("refused a connection from {}: cannot start a thread ({})", raw->info().peer, e.what());
+    return;
+  }
+  sessions_.push_back(RunningSession{std::move(session), std::move(thread)});
 }
 
 std::vector<SessionInfo> Server::sessions() {

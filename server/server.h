@@ -18,10 +18,12 @@ namespace fastgpu::server {
 
 class Server {
  public:
-  // With `ledger`, every session's usage is recorded there when it ends.
+  // With `ledger`, every session's usage is recorded there when it ends. `limits` cap the
+  // connections it serves (more are refused with a logged reason) and what each may cost before
+  // login.
   Server(std::unique_ptr<LoadedDriver> driver, std::unique_ptr<scheduler::VgpuRegistry> registry,
          std::vector<std::unique_ptr<protocol::Listener>> listeners,
-         std::unique_ptr<scheduler::UsageLedger> ledger = nullptr);
+         std::unique_ptr<scheduler::UsageLedger> ledger = nullptr, scheduler::ServerLimits limits = {});
   ~Server();
 
   void run();
@@ -37,6 +39,8 @@ class Server {
  private:
   void acceptLoop(protocol::Listener& listener);
   void reapFinished();
+  // Starts serving `connection`, or refuses it (logged) when over a limit or out of threads.
+  void serve(std::unique_ptr<protocol::Connection> connection);
 
   struct RunningSession {
     std::unique_ptr<Session> session;
@@ -47,6 +51,7 @@ class Server {
   std::unique_ptr<scheduler::VgpuRegistry> registry_;
   std::unique_ptr<scheduler::UsageLedger> ledger_;
   std::vector<std::unique_ptr<protocol::Listener>> listeners_;
+  const scheduler::ServerLimits limits_;
   std::mutex mutex_;  // guards sessions_ and nextSession_
   std::list<RunningSession> sessions_;
   std::uint64_t nextSession_ = 1;

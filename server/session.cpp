@@ -9,19 +9,22 @@
 
 #include "cudaabi/error_strings.h"
 #include "protocol/call_kinds.h"
+#include "protocol/frame.h"
 #include "protocol/message.h"
 #include "server/logging.h"
 
 namespace fastgpu::server {
 
 Session::Session(std::unique_ptr<protocol::Connection> connection, const LoadedDriver& driver,
-                 scheduler::VgpuRegistry& registry, std::uint64_t id, scheduler::UsageLedger* ledger)
+                 scheduler::VgpuRegistry& registry, std::uint64_t id, scheduler::UsageLedger* ledger,
+                 const scheduler::ServerLimits& limits)
     : connection_(std::move(connection)),
       driver_(driver.api()),
       registry_(registry),
       id_(id),
       log_(serverLogger()),
-      ledger_(ledger) {
+      ledger_(ledger),
+      limits_(limits) {
   // Listed by the admin API from the start, while still shaking hands (not as session 0).
   info_.id = id_;
   info_.peer = connection_->peer();
@@ -33,6 +36,7 @@ Session::~Session() = default;
 void Session::run() {
   log_->info("session={} peer={} connected", id_, connection_->peer());
   Status status = handshake();
+  handshaking_ = false;
   std::vector<std::uint8_t> payload;
   std::vector<std::uint8_t> replies;
   while (status) {
@@ -60,8 +64,20 @@ void Session::run() {
 }
 
 Status Session::handshake() {
+  // Before login a peer gets a small frame and a few seconds: a huge announced frame or a
+  // Hello sent a byte at a time costs the server nothing lasting.
+  connection_->setMaxFrameBytes(limits_.helloBytes);
+  connection_->setReceiveDeadline(std::chrono::steady_clock::now() +
+                                  std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                      std::chrono::duration<double>(limits_.handshakeSeconds)));
   std::vector<std::uint8_t> payload;
-  if (Status status = connection_->receive(payload); !status) return status;
+  Status received = connection_->receive(payload);
+  connection_->setReceiveDeadline(std::nullopt);
+  connection_->setMaxFrameBytes(protocol::kMaxFrameBytes);
+  if (!received) {
+    log_->warn("session={} peer={} refused before login: {}", id_, connection_->peer(), escapeForLog(received.message()));
+    return received;
+  }
   protocol::MessageCursor cursor(payload);
   std::optional<capnp::FlatArrayMessageReader> message;
   if (Status status = cursor.next(message); !status) return status;

@@ -54,15 +54,19 @@ struct SessionInfo {
 class Session {
  public:
   // `registry` admits the client to a vGPU in the handshake; it outlives the session.
-  // With `ledger`, the session's usage is recorded there when it ends.
+  // With `ledger`, the session's usage is recorded there when it ends. `limits` bound what the
+  // peer can make the session spend before it has logged in (Hello size and time).
   Session(std::unique_ptr<protocol::Connection> connection, const LoadedDriver& driver,
-          scheduler::VgpuRegistry& registry, std::uint64_t id, scheduler::UsageLedger* ledger = nullptr);
+          scheduler::VgpuRegistry& registry, std::uint64_t id, scheduler::UsageLedger* ledger = nullptr,
+          const scheduler::ServerLimits& limits = {});
   ~Session();
 
   void run();
   void stop() { connection_->shutdown(); }
   std::uint64_t id() const { return id_; }
   bool finished() const { return finished_.load(); }
+  // Still in its handshake (not yet admitted or refused).
+  bool handshaking() const { return handshaking_.load(); }
   SessionInfo info() const;
 
  private:
@@ -101,6 +105,8 @@ class Session {
   std::shared_ptr<scheduler::GpuTimeAccount> gpuTime_ = std::make_shared<scheduler::GpuTimeAccount>();
   scheduler::SessionRecord record_;  // counted by the session's thread
   std::atomic<bool> finished_{false};
+  std::atomic<bool> handshaking_{true};
+  const scheduler::ServerLimits limits_;
   mutable std::mutex infoMutex_;  // guards info_
   SessionInfo info_;
 };

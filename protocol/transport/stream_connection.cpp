@@ -2,6 +2,7 @@
 // exact reads. See stream_connection.h.
 #include "protocol/transport/stream_connection.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -18,7 +19,8 @@ constexpr std::size_t kMaxParts = 15;  // plus the header: one writev of at most
 
 }  // namespace
 
-StreamConnection::StreamConnection(int fd, std::string peer) : fd_(fd), peer_(std::move(peer)) {}
+StreamConnection::StreamConnection(int fd, std::string peer)
+    : fd_(fd), peer_(std::move(peer)), maxFrameBytes_(kMaxFrameBytes) {}
 
 StreamConnection::~StreamConnection() {
   shutdown();
@@ -61,8 +63,22 @@ Status StreamConnection::send(std::span<const std::span<const std::uint8_t>> par
   return Status::ok();
 }
 
+Status StreamConnection::awaitReadable() {
+  if (!deadline_) return Status::ok();
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline_ - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return Status(ErrorKind::kFailed, CUDA_ERROR_TIMEOUT, "receive from " + peer_ + " timed out");
+    pollfd wanted{fd_, POLLIN, 0};
+    // Rounded up, so that a wait never ends just before the deadline and spins.
+    auto ready = retrySyscall("wait for", peer_, [&] { return ::poll(&wanted, 1, static_cast<int>(left.count()) + 1); });
+    if (!ready) return ready.status();
+    if (*ready > 0) return Status::ok();  // readable, closed or failed: recv tells which
+  }
+}
+
 Status StreamConnection::receiveExactly(std::uint8_t* into, std::size_t bytes) {
   while (bytes > 0) {
+    if (Status status = awaitReadable(); !status) return status;
     auto got = retrySyscall("receive from", peer_, [&] { return ::recv(fd_, into, bytes, 0); });
     if (!got) return got.status();
     if (*got == 0) return Status(ErrorKind::kDisconnected, CUDA_ERROR_UNKNOWN, peer_ + " closed the connection");
@@ -79,6 +95,12 @@ Status StreamConnection::receive(std::vector<std::uint8_t>& payload) {
   if (!header) {
     shutdown();  // the stream is out of step: nothing after this can be trusted
     return Status(ErrorKind::kFailed, header.code(), header.status().message() + " from " + peer_);
+  }
+  if (header->payloadBytes > maxFrameBytes_) {
+    shutdown();  // the frame's bytes are still coming: the stream cannot be resynchronized
+    return Status(ErrorKind::kFailed, CUDA_ERROR_INVALID_VALUE,
+                  fmt::format("frame of {} bytes from {} exceeds the {} allowed now", header->payloadBytes, peer_,
+                              maxFrameBytes_));
   }
   payload.resize(header->payloadBytes);
   return receiveExactly(payload.data(), payload.size());

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <optional>
 
 #include "protocol/transport/transport.h"
 
@@ -18,15 +20,23 @@ class StreamConnection final : public Connection {
   using Connection::send;
   Status send(std::span<const std::span<const std::uint8_t>> parts) override;
   Status receive(std::vector<std::uint8_t>& payload) override;
+  void setMaxFrameBytes(std::uint32_t bytes) override { maxFrameBytes_ = bytes; }
+  void setReceiveDeadline(std::optional<std::chrono::steady_clock::time_point> deadline) override {
+    deadline_ = deadline;
+  }
   void shutdown() override;
   std::string peer() const override { return peer_; }
 
  private:
   Status receiveExactly(std::uint8_t* into, std::size_t bytes);
+  // Waits until the socket has bytes or the deadline passes (without a deadline: at once).
+  Status awaitReadable();
 
   const int fd_;
   const std::string peer_;
   std::atomic<bool> shutDown_{false};
+  std::uint32_t maxFrameBytes_;  // receiving thread only
+  std::optional<std::chrono::steady_clock::time_point> deadline_;  // receiving thread only
 };
 
 }  // namespace fastgpu::protocol

@@ -9,8 +9,10 @@
 // blocked calls return kDisconnected.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -38,6 +40,16 @@ class Connection {
   // connection gives kDisconnected; a malformed frame gives kFailed, after which the connection
   // is unusable.
   virtual Status receive(std::vector<std::uint8_t>& payload) = 0;
+
+  // From now on, a frame announcing more than `bytes` (at most kMaxFrameBytes) fails receive()
+  // with kFailed before anything is allocated for it; the connection is then unusable. A server
+  // keeps this small until the peer has logged in. Call from the receiving thread.
+  virtual void setMaxFrameBytes(std::uint32_t bytes) = 0;
+
+  // A receive() that has not got its whole frame by `deadline` fails with kFailed ("timed out");
+  // nullopt: no deadline (the default). Bounds how long a slow or silent peer can hold a
+  // receiving thread. Call from the receiving thread.
+  virtual void setReceiveDeadline(std::optional<std::chrono::steady_clock::time_point> deadline) = 0;
 
   // Ends the connection in both directions; idempotent.
   virtual void shutdown() = 0;

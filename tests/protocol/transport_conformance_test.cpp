@@ -159,6 +159,35 @@ TYPED_TEST(TransportConformance, ShutdownWakesABlockedReceive) {
   EXPECT_EQ(status.kind(), ErrorKind::kDisconnected);
 }
 
+TYPED_TEST(TransportConformance, AFrameOverTheReceiversLimitIsRefused) {
+  this->b->setMaxFrameBytes(1024);
+  auto small = pattern(1024, 1), large = pattern(1025, 2);
+  ASSERT_TRUE(this->a->send(small));
+  std::vector<std::uint8_t> payload;
+  ASSERT_TRUE(this->b->receive(payload));
+  EXPECT_EQ(payload, small);
+  ASSERT_TRUE(this->a->send(large));
+  Status refused = this->b->receive(payload);
+  EXPECT_EQ(refused.kind(), ErrorKind::kFailed);
+  EXPECT_NE(refused.message().find("exceeds the 1024 allowed"), std::string::npos) << refused.message();
+}
+
+TYPED_TEST(TransportConformance, AReceiveGivesUpAtItsDeadline) {
+  auto started = std::chrono::steady_clock::now();
+  this->b->setReceiveDeadline(started + std::chrono::milliseconds(100));
+  std::vector<std::uint8_t> payload;
+  Status status = this->b->receive(payload);
+  EXPECT_EQ(status.kind(), ErrorKind::kFailed);
+  EXPECT_EQ(status.code(), CUDA_ERROR_TIMEOUT);
+  EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(100));
+  // Without a deadline again, a frame that arrives is received.
+  this->b->setReceiveDeadline(std::nullopt);
+  auto data = pattern(64, 3);
+  ASSERT_TRUE(this->a->send(data));
+  ASSERT_TRUE(this->b->receive(payload));
+  EXPECT_EQ(payload, data);
+}
+
 // Garbage and truncated frames from a raw peer: each ends the connection with a reason.
 TEST(FrameDecoding, RejectsGarbageHeaders) {
   std::array<std::uint8_t, kFrameHeaderBytes> header = encodeFrameHeader({0, 100});

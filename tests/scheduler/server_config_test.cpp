@@ -28,6 +28,20 @@ TEST(ServerConfig, ReadsTheShippedExample) {
   EXPECT_TRUE(sameHash(b.tokenHashes[0], hashToken("change-me")));
 }
 
+TEST(ServerConfig, ReadsLimitsAndKeepsSafeDefaults) {
+  auto defaults = parseServerConfig("", "empty.toml");
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->limits.maxHandshaking, 64);
+  EXPECT_EQ(defaults->limits.helloBytes, 64u << 10);
+  auto set = parseServerConfig(
+      "[limits]\nmax_connections = 10\nmax_handshaking = 3\nhandshake_seconds = 0.5\nhello_bytes = \"16KiB\"\n", "l.toml");
+  ASSERT_TRUE(set) << set.status().message();
+  EXPECT_EQ(set->limits.maxConnections, 10);
+  EXPECT_EQ(set->limits.maxHandshaking, 3);
+  EXPECT_DOUBLE_EQ(set->limits.handshakeSeconds, 0.5);
+  EXPECT_EQ(set->limits.helloBytes, 16u << 10);
+}
+
 // Each bad file is refused with its name, the line and the reason.
 TEST(ServerConfig, RefusesBadFilesNamingTheLineAndTheReason) {
   struct Case {
@@ -67,6 +81,12 @@ TEST(ServerConfig, RefusesBadFilesNamingTheLineAndTheReason) {
       {"[[vgpu]]\nname = \"a\"\nmemory = \"1GiB\"\ntokens = [\"t\"]\ncompute_share = nan\n", "compute_share must be"},
       {"[[vgpu]]\nname = \"a\"\nmemory = \"1GiB\"\ntokens = [\"t\"]\ncompute_cap = nan\n", "compute_cap must be"},
       {"[[vgpu]]\nname = \"a\"\nmemory = \"1GiB\"\ntokens = [\"t\"]\ngpu = 99999999999\n", "a gpu index is between"},
+      // Limits: in range, known keys, a table.
+      {"[limits]\nmax_connections = 0\n", "bad.toml:2:19: max_connections must be 1 to 1000000"},
+      {"[limits]\nhandshake_seconds = -1\n", "handshake_seconds must be more than 0"},
+      {"[limits]\nhello_bytes = \"1GiB\"\n", "hello_bytes must be 1KiB to 16MiB"},
+      {"[limits]\nthreads = 5\n", "bad.toml:2:1: unknown limits key 'threads'"},
+      {"limits = 5\n", "limits must be a table"},
   };
   for (const auto& c : cases) {
     auto config = parseServerConfig(c.text, "bad.toml");

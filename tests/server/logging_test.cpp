@@ -26,13 +26,13 @@ TEST(EscapeForLog, LongTextIsCutWithANoteOfWhatWasLeftOut) {
 
 TEST_F(ServerTest, AHostileHelloReachesTheLogEscapedAndBounded) {
   ::testing::internal::CaptureStderr();
-  RawClient client(url, "", "", "\x1b[2J\n2026-01-01T00:00:00.000 info forged line " + std::string(1'000'000, 'x'));
+  RawClient client(url, "", "", "\x1b[2J\n2026-01-01T00:00:00.000 info forged line " + std::string(50000, 'x'));
   client.retainPrimary();
   EXPECT_GT(client.freeMemory(), 0u) << "the session is served";
   std::string log = ::testing::internal::GetCapturedStderr();
   EXPECT_EQ(log.find('\x1b'), std::string::npos) << "an escape sequence reached the log";
   EXPECT_EQ(log.find("\n2026-01-01T00:00:00.000 info forged"), std::string::npos) << "a forged line reached the log";
-  EXPECT_LT(log.size(), 10'000u) << "a 1 MB host name filled the log";
+  EXPECT_LT(log.size(), 10'000u) << "a 50 KB host name filled the log";
   EXPECT_NE(log.find("\\x1b[2J\\x0a2026"), std::string::npos) << log.substr(0, 2000);
 }
 

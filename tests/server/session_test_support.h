@@ -21,7 +21,7 @@ class ServerTest : public ::testing::Test {
  public:  // test helpers outside the fixture use these too
   void SetUp() override { start(""); }
 
-  // (Re)starts the server with the vGPUs of `config` (TOML; empty: an open server).
+  // (Re)starts the server with the vGPUs and limits of `config` (TOML; empty: an open server).
   void start(const std::string& config) {
     if (server) TearDown();
     setenv("FASTGPU_SIM_MEMORY", "4GiB", 1);
@@ -42,7 +42,8 @@ class ServerTest : public ::testing::Test {
     url = (*listener)->url();
     std::vector<std::unique_ptr<protocol::Listener>> listeners;
     listeners.push_back(std::move(*listener));
-    server = std::make_unique<Server>(std::move(*driver), std::move(*registry), std::move(listeners));
+    server = std::make_unique<Server>(std::move(*driver), std::move(*registry), std::move(listeners), nullptr,
+                                      parsed->limits);
     thread = std::thread([this] { server->run(); });
   }
   void TearDown() override {

@@ -1,0 +1,98 @@
+// What a peer can make the server spend before it logs in: a small frame, a few seconds, a
+// bounded number of connections. Each refusal ends only that connection.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "protocol/frame.h"
+#include "session_test_support.h"
+
+namespace fastgpu::server {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A connection that has sent nothing; its receives give up after `patience`.
+std::unique_ptr<protocol::Connection> bareConnection(const std::string& url, std::chrono::seconds patience = 10s) {
+  auto connected = protocol::connect(url);
+  EXPECT_TRUE(connected) << connected.status().message();
+  if (!connected) return nullptr;
+  (*connected)->setReceiveDeadline(std::chrono::steady_clock::now() + patience);
+  return std::move(*connected);
+}
+
+// Waits for the server to end `connection`: true when it was closed (not timed out).
+bool closedByServer(protocol::Connection& connection) {
+  std::vector<std::uint8_t> payload;
+  Status status = connection.receive(payload);
+  return status.kind() == ErrorKind::kDisconnected;
+}
+
+TEST_F(ServerTest, AFrameTooLargeForAHelloIsRefusedBeforeItArrives) {
+  // Announce a 32 MiB Hello and send nothing more. Expect: the server closes the connection at
+  // once instead of waiting for (and allocating) 32 MiB.
+  auto listener = url.substr(std::string("tcp://").size());
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(std::stoi(listener.substr(listener.rfind(':') + 1))));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  auto header = protocol::encodeFrameHeader({0, 32u << 20});
+  ASSERT_EQ(::send(fd, header.data(), header.size(), MSG_NOSIGNAL), static_cast<ssize_t>(header.size()));
+  timeval patience{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof(patience));
+  std::uint8_t byte = 0;
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(::recv(fd, &byte, 1, 0), 0) << "the server did not close the connection";
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+  ::close(fd);
+  RawClient client(url);
+  client.retainPrimary();
+  EXPECT_GT(client.freeMemory(), 0u) << "the server goes on";
+}
+
+TEST_F(ServerTest, AHelloSentTooSlowlyIsCutOffAtTheDeadline) {
+  start("[limits]\nhandshake_seconds = 0.3\n");
+  auto slow = bareConnection(url);
+  ASSERT_NE(slow, nullptr);
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_TRUE(closedByServer(*slow)) << "the server waited for the Hello beyond its deadline";
+  auto waited = std::chrono::steady_clock::now() - started;
+  EXPECT_GE(waited, 250ms);
+  EXPECT_LT(waited, 5s);
+  RawClient client(url);
+  client.retainPrimary();
+  EXPECT_GT(client.freeMemory(), 0u) << "the server goes on";
+}
+
+TEST_F(ServerTest, ConnectionsBeyondTheLoginLimitAreRefusedAndTheServerGoesOn) {
+  start("[limits]\nmax_handshaking = 2\n");
+  auto first = bareConnection(url), second = bareConnection(url);
+  // Connections are accepted in order: these two hold both places before the third arrives.
+  auto third = bareConnection(url);
+  ASSERT_TRUE(first && second && third);
+  EXPECT_TRUE(closedByServer(*third)) << "a third connection was let in to log in";
+  first.reset();
+  second.reset();
+  EXPECT_TRUE(eventually([&] { return server->sessions().empty(); }));
+  RawClient client(url);
+  client.retainPrimary();
+  EXPECT_GT(client.freeMemory(), 0u) << "a client is served once the places are free";
+}
+
+TEST_F(ServerTest, ConnectionsBeyondTheLimitAreRefused) {
+  start("[limits]\nmax_connections = 2\n");
+  RawClient a(url), b(url);
+  a.retainPrimary();
+  b.retainPrimary();
+  auto third = bareConnection(url);
+  ASSERT_NE(third, nullptr);
+  EXPECT_TRUE(closedByServer(*third));
+  EXPECT_GT(a.freeMemory(), 0u) << "the admitted clients go on";
+}
+
+}  // namespace
+}  // namespace fastgpu::server

@@ -51,23 +51,24 @@ ComputeGate::Admission ComputeGate::admit(TenantId tenant, CUstream stream) {
   // A timing event right before the work: its span to the end event is the work's GPU time.
   // Work queued behind the tenant's own does without (one event less per launch in a stream of
   // launches: 30% more launches per second).
-  if (admission.ticket.behindOwnWork) return admission;
-  if (driver_.cuEventCreate(&admission.start, CU_EVENT_DEFAULT) != CUDA_SUCCESS) {
-    admission.start = nullptr;
-  } else if (driver_.cuEventRecord(admission.start, stream) != CUDA_SUCCESS) {
-    destroy(admission.start);
-    admission.start = nullptr;
-  }
+  if (!admission.ticket.behindOwnWork) admission.start = record(stream);
   return admission;
 }
 
+CUevent ComputeGate::record(CUstream stream) const {
+  CUevent event = nullptr;
+  if (driver_.cuEventCreate(&event, CU_EVENT_DEFAULT) != CUDA_SUCCESS) return nullptr;
+  if (driver_.cuEventRecord(event, stream) != CUDA_SUCCESS) {
+    destroy(event);
+    return nullptr;
+  }
+  return event;
+}
+
 void ComputeGate::submitted(Admission admission, CUstream stream, std::shared_ptr<GpuTimeAccount> account) {
-  CUevent end = nullptr;
-  bool recorded = driver_.cuEventCreate(&end, CU_EVENT_DEFAULT) == CUDA_SUCCESS &&
-                  driver_.cuEventRecord(end, stream) == CUDA_SUCCESS;
-  if (!recorded) {
+  CUevent end = record(stream);
+  if (end == nullptr) {
     // Without an end event the work cannot be metered: it is done as far as the gate knows.
-    destroy(end);
     cancel(admission);
     return;
   }

@@ -69,6 +69,8 @@ class ComputeGate {
   };
 
   void runMeter();
+  // A timing event recorded on `stream` (in the current context), or null when that failed.
+  CUevent record(CUstream stream) const;
   std::optional<double> elapsedSeconds(CUevent start, CUevent end) const;
   void destroy(CUevent event) const;
 

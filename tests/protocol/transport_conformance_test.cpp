@@ -7,8 +7,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
-#include <fstream>
-#include <initializer_list>
 #include <string>
 
 #include <numeric>
@@ -19,6 +17,7 @@
 #include "protocol/frame.h"
 #include "protocol/transport/stream_connection.h"
 #include "protocol/transport/transport.h"
+#include "tests/support/blocked_thread.h"
 
 namespace fastgpu::protocol {
 namespace {
@@ -59,25 +58,6 @@ class TransportConformance : public ::testing::Test {
 
 using Transports = ::testing::Types<LoopbackTransport, TcpTransport>;
 TYPED_TEST_SUITE(TransportConformance, Transports);
-
-// Waits (at most 10 s) until thread `tid` of this process is blocked in one of `syscalls`, as
-// /proc tells: the test then knows the call it wants to wake is really waiting.
-bool waitUntilBlockedIn(const std::atomic<pid_t>& tid, std::initializer_list<long> syscalls) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (tid != 0) {
-      std::ifstream file("/proc/self/task/" + std::to_string(tid.load()) + "/syscall");
-      long number = -1;
-      if (file >> number) {
-        for (long wanted : syscalls) {
-          if (number == wanted) return true;
-        }
-      }
-    }
-    std::this_thread::yield();
-  }
-  return false;
-}
 
 std::vector<std::uint8_t> pattern(std::size_t bytes, std::uint8_t seed) {
   std::vector<std::uint8_t> data(bytes);
@@ -150,10 +130,10 @@ TYPED_TEST(TransportConformance, ShutdownWakesABlockedReceive) {
   Status status = Status::ok();
   std::atomic<pid_t> tid{0};
   std::thread receiver([&] {
-    tid = static_cast<pid_t>(::syscall(SYS_gettid));
+    tid = testing::currentThreadId();
     status = this->b->receive(payload);
   });
-  EXPECT_TRUE(waitUntilBlockedIn(tid, {SYS_recvfrom, SYS_read, SYS_poll, SYS_ppoll})) << "receive never blocked";
+  EXPECT_TRUE(testing::waitUntilBlockedIn(tid, {SYS_recvfrom, SYS_read, SYS_poll, SYS_ppoll})) << "receive never blocked";
   this->b->shutdown();
   receiver.join();
   EXPECT_EQ(status.kind(), ErrorKind::kDisconnected);
@@ -295,10 +275,10 @@ TEST(TransportUrls, CloseWakesABlockedAccept) {
   Status status = Status::ok();
   std::atomic<pid_t> tid{0};
   std::thread acceptor([&] {
-    tid = static_cast<pid_t>(::syscall(SYS_gettid));
+    tid = testing::currentThreadId();
     status = (*listener)->accept().status();
   });
-  EXPECT_TRUE(waitUntilBlockedIn(tid, {SYS_accept, SYS_accept4, SYS_poll, SYS_ppoll})) << "accept never blocked";
+  EXPECT_TRUE(testing::waitUntilBlockedIn(tid, {SYS_accept, SYS_accept4, SYS_poll, SYS_ppoll})) << "accept never blocked";
   (*listener)->close();
   acceptor.join();
   EXPECT_EQ(status.kind(), ErrorKind::kDisconnected);

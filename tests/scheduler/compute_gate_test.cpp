@@ -2,18 +2,16 @@
 // driver's events. A fake driver whose events complete when the test says so.
 #include "scheduler/compute_gate.h"
 
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <thread>
 
 #include <gtest/gtest.h>
+
+#include "tests/support/blocked_thread.h"
 
 namespace fastgpu::scheduler {
 namespace {
@@ -113,20 +111,6 @@ cudaabi::DriverTable fakeDriver() {
   return table;
 }
 
-// Waits (at most 10 s) until thread `tid` sleeps in a futex: blocked on the gate's condition.
-bool waitUntilBlocked(const std::atomic<pid_t>& tid) {
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (tid != 0) {
-      std::ifstream file("/proc/self/task/" + std::to_string(tid.load()) + "/syscall");
-      long number = -1;
-      if (file >> number && number == SYS_futex) return true;
-    }
-    std::this_thread::yield();
-  }
-  return false;
-}
-
 class ComputeGateShell : public ::testing::Test {
  protected:
   cudaabi::DriverTable driver = fakeDriver();
@@ -134,6 +118,12 @@ class ComputeGateShell : public ::testing::Test {
   ComputeGate::TenantId a = gate.addTenant({"a", 1, std::nullopt, Priority::kNormal});
   ComputeGate::TenantId b = gate.addTenant({"b", 1, std::nullopt, Priority::kNormal});
   CUstream stream = reinterpret_cast<CUstream>(0x10);
+
+  // Waits (at most 10 s) until the meter has charged `tenant` something.
+  void waitUntilCharged(ComputeGate::TenantId tenant) {
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (gate.gpuSeconds(tenant) == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  }
 };
 
 TEST_F(ComputeGateShell, APieceWaitsUntilTheWorkOnTheGpuCompletes) {
@@ -145,12 +135,12 @@ TEST_F(ComputeGateShell, APieceWaitsUntilTheWorkOnTheGpuCompletes) {
   std::atomic<pid_t> tid{0};
   std::atomic<bool> admitted{false};
   std::thread second([&] {
-    tid = static_cast<pid_t>(::syscall(SYS_gettid));
+    tid = testing::currentThreadId();
     GatedWork work(&gate, b, stream);
     admitted = true;
     work.submitted();
   });
-  EXPECT_TRUE(waitUntilBlocked(tid));
+  EXPECT_TRUE(testing::waitUntilBlockedIn(tid, {SYS_futex})) << "the second piece never waited";
   EXPECT_FALSE(admitted) << "admitted while the GPU was full";
   FakeEvents::instance().completeAll(1.0f);
   second.join();
@@ -164,8 +154,7 @@ TEST_F(ComputeGateShell, APieceIsChargedItsGpuTimeNotTheHostsDelay) {
   // The host sees the piece complete 20 ms after admission; the GPU says it ran 0.25 ms.
   std::this_thread::sleep_for(20ms);  // makes the host's view long, orders nothing
   FakeEvents::instance().completeAll(0.25f);
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (gate.gpuSeconds(a) == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  waitUntilCharged(a);
   EXPECT_NEAR(gate.gpuSeconds(a), 0.00025, 1e-6);
 }
 
@@ -178,8 +167,7 @@ TEST_F(ComputeGateShell, WorkBehindTheTenantsOwnNeedsNoStartEvent) {
   EXPECT_EQ(FakeEvents::instance().recorded() - before, 2) << "start and end";
   FakeEvents::instance().completeAll(0.1f);
   // Teach the gate that a's pieces are short, then queue two: the second is behind the first.
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (gate.gpuSeconds(a) == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  waitUntilCharged(a);
   before = FakeEvents::instance().recorded();
   GatedWork second(&gate, a, stream);
   second.submitted();

@@ -11,6 +11,7 @@
 #include "cudaabi/result.h"
 #include "cudasim/completion.h"
 #include "cudasim/device_memory.h"
+#include "cudasim/device_share.h"
 
 namespace fastgpu::sim {
 
@@ -18,7 +19,9 @@ class Context;
 
 class Device {
  public:
-  static Result<std::unique_ptr<Device>> create(int ordinal, std::uint64_t memoryBytes);
+  // `share` is what the device shares with other processes using it (device_share.h); it must
+  // outlive the device.
+  static Result<std::unique_ptr<Device>> create(int ordinal, std::uint64_t memoryBytes, DeviceShare& share);
 
   int ordinal() const { return ordinal_; }
   const std::string& name() const { return name_; }
@@ -27,11 +30,13 @@ class Device {
   // The value of a device attribute, or CUDA_ERROR_INVALID_VALUE for an unknown one.
   Result<int> attribute(CUdevice_attribute attribute) const;
   DeviceMemory& memory() { return *memory_; }
-  // Held while the device runs a kernel, copy or memset.
-  std::mutex& executionMutex() { return execution_; }
+  // Held while the device runs a kernel, copy or memset, by whichever process sent it.
+  ProcessMutex& executionMutex() { return share_.execution(); }
   // When its latest piece of work ended; read and set with executionMutex() held.
-  Clock::time_point lastWorkEnd() const { return lastWorkEnd_; }
-  void setLastWorkEnd(Clock::time_point when) { lastWorkEnd_ = when; }
+  Clock::time_point lastWorkEnd() const { return Clock::time_point(std::chrono::nanoseconds(share_.lastWorkEndNanos())); }
+  void setLastWorkEnd(Clock::time_point when) {
+    share_.setLastWorkEndNanos(std::chrono::duration_cast<std::chrono::nanoseconds>(when.time_since_epoch()).count());
+  }
 
   // Primary context state, guarded by primaryMutex().
   struct PrimaryContextState {
@@ -43,14 +48,13 @@ class Device {
   PrimaryContextState& primary() { return primary_; }
 
  private:
-  Device(int ordinal, std::unique_ptr<DeviceMemory> memory);
+  Device(int ordinal, std::unique_ptr<DeviceMemory> memory, DeviceShare& share);
 
   const int ordinal_;
   std::string name_;
   CUuuid uuid_{};
   std::unique_ptr<DeviceMemory> memory_;
-  std::mutex execution_;
-  Clock::time_point lastWorkEnd_;  // guarded by execution_
+  DeviceShare& share_;
   std::mutex primaryMutex_;
   PrimaryContextState primary_;
 };

@@ -22,29 +22,28 @@ std::uint64_t roundUp(std::uint64_t value, std::uint64_t alignment) {
 
 }  // namespace
 
-Result<std::unique_ptr<DeviceMemory>> DeviceMemory::reserve(int ordinal, std::uint64_t capacityBytes) {
+Result<std::unique_ptr<DeviceMemory>> DeviceMemory::reserve(int ordinal, std::uint64_t capacityBytes,
+                                                           DeviceShare& share) {
   std::uint64_t begin = kDeviceAddressBase + static_cast<std::uint64_t>(ordinal) * kMaxDeviceMemoryBytes;
   void* want = reinterpret_cast<void*>(begin);
-  void* got = mmap(want, capacityBytes, PROT_READ | PROT_WRITE,
+  void* got = mmap(want, capacityBytes, PROT_NONE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
   if (got == MAP_FAILED || got != want) {
     if (got != MAP_FAILED) munmap(got, capacityBytes);
     return Status(CUDA_ERROR_OUT_OF_MEMORY, fmt::format("cannot reserve {} bytes of device address space at {:#x}: {}",
                                                         capacityBytes, begin, std::strerror(errno)));
   }
-  return std::unique_ptr<DeviceMemory>(new DeviceMemory(begin, capacityBytes));
+  return std::unique_ptr<DeviceMemory>(new DeviceMemory(begin, capacityBytes, share));
 }
 
-DeviceMemory::DeviceMemory(std::uint64_t begin, std::uint64_t capacity) : begin_(begin), capacity_(capacity) {
+DeviceMemory::DeviceMemory(std::uint64_t begin, std::uint64_t capacity, DeviceShare& share)
+    : begin_(begin), capacity_(capacity), share_(share) {
   free_[0] = capacity;
 }
 
 DeviceMemory::~DeviceMemory() { munmap(reinterpret_cast<void*>(begin_), capacity_); }
 
-std::uint64_t DeviceMemory::used() const {
-  std::lock_guard lock(mutex_);
-  return used_;
-}
+std::uint64_t DeviceMemory::used() const { return share_.used(); }
 
 std::uint64_t DeviceMemory::footprint(std::uint64_t bytes) {
   return bytes >= kLargeAlignment ? roundUp(bytes, kLargeAlignment) : roundUp(bytes, kSmallAlignment);
@@ -59,6 +58,14 @@ Result<std::uint64_t> DeviceMemory::allocate(std::uint64_t bytes, std::uint64_t 
     std::uint64_t start = roundUp(it->first, alignment);
     std::uint64_t end = it->first + it->second;
     if (start + length > end) continue;
+    if (!share_.take(length, capacity_)) break;  // other processes hold the rest
+    // Open the allocation's pages (a page it shares with a neighbour is open already).
+    std::uint64_t firstPage = (begin_ + start) / kPageBytes * kPageBytes;
+    std::uint64_t endPage = roundUp(begin_ + start + length, kPageBytes);
+    if (mprotect(reinterpret_cast<void*>(firstPage), endPage - firstPage, PROT_READ | PROT_WRITE) != 0) {
+      share_.giveBack(length);
+      return Status(CUDA_ERROR_OUT_OF_MEMORY, fmt::format("cannot commit device memory: {}", std::strerror(errno)));
+    }
     // Split the free block into what stays free before and after the allocation.
     std::uint64_t before = start - it->first;
     std::uint64_t after = end - (start + length);
@@ -66,24 +73,27 @@ Result<std::uint64_t> DeviceMemory::allocate(std::uint64_t bytes, std::uint64_t 
     free_.erase(it);
     if (before > 0) free_[blockStart] = before;
     if (after > 0) free_[start + length] = after;
-    used_ += length;
     std::uint64_t base = begin_ + start;
     allocations_[base] = DeviceAllocation{base, bytes, owner};
     return base;
   }
   return Status(CUDA_ERROR_OUT_OF_MEMORY,
-                fmt::format("out of memory: {} bytes asked, {} of {} in use", bytes, used_, capacity_));
+                fmt::format("out of memory: {} bytes asked, {} of {} in use", bytes, share_.used(), capacity_));
 }
 
 void DeviceMemory::releaseLocked(std::map<std::uint64_t, DeviceAllocation>::iterator it) {
   std::uint64_t offset = it->first - begin_;
   std::uint64_t length = footprint(it->second.size);
   allocations_.erase(it);
-  used_ -= length;
-  // Give whole pages back to the OS so that freed memory stops counting against the host.
+  share_.giveBack(length);
+  // Give whole pages back to the OS so that freed memory stops counting against the host, and
+  // close them: touching freed memory faults.
   std::uint64_t firstPage = roundUp(begin_ + offset, kPageBytes);
   std::uint64_t lastPage = (begin_ + offset + length) / kPageBytes * kPageBytes;
-  if (lastPage > firstPage) madvise(reinterpret_cast<void*>(firstPage), lastPage - firstPage, MADV_DONTNEED);
+  if (lastPage > firstPage) {
+    madvise(reinterpret_cast<void*>(firstPage), lastPage - firstPage, MADV_DONTNEED);
+    mprotect(reinterpret_cast<void*>(firstPage), lastPage - firstPage, PROT_NONE);
+  }
   // Coalesce with the neighbouring free blocks.
   auto next = free_.lower_bound(offset);
   if (next != free_.end() && offset + length == next->first) {

@@ -1,9 +1,13 @@
-// One simulated device's memory: a reserved range of this process's address space at a
-// device-looking address, handed out by a first-fit allocator.
+// One simulated device's memory, as this process sees it: a reserved range of its address space
+// at a device-looking address, handed out by a first-fit allocator. The device's capacity is
+// shared with the other processes using it (device_share.h); the contents and addresses are
+// this process's own, as on a GPU.
 //
 // Device i's range starts at kDeviceAddressBase + i * kMaxDeviceMemoryBytes, so every device
 // pointer of every device is unique (unified addressing) and host twins can dereference device
-// pointers directly. Pages are committed on first touch and returned to the OS on free.
+// pointers directly. The range is reserved inaccessible and only allocated pages are opened, so
+// a kernel that touches memory its process has not allocated faults in that process, as it would
+// on a GPU; pages are committed on first touch and returned to the OS on free.
 // Thread-safe.
 #pragma once
 
@@ -14,6 +18,7 @@
 #include <optional>
 
 #include "cudaabi/result.h"
+#include "cudasim/device_share.h"
 
 namespace fastgpu::sim {
 
@@ -27,13 +32,15 @@ struct DeviceAllocation {
 
 class DeviceMemory {
  public:
-  // Reserves the range; fails when the address space cannot be reserved.
-  static Result<std::unique_ptr<DeviceMemory>> reserve(int ordinal, std::uint64_t capacityBytes);
+  // Reserves the range; fails when the address space cannot be reserved. `share` holds the
+  // capacity shared with other processes and must outlive this object.
+  static Result<std::unique_ptr<DeviceMemory>> reserve(int ordinal, std::uint64_t capacityBytes, DeviceShare& share);
   ~DeviceMemory();
   DeviceMemory(const DeviceMemory&) = delete;
   DeviceMemory& operator=(const DeviceMemory&) = delete;
 
   std::uint64_t capacity() const { return capacity_; }
+  // Bytes in use on the device, by every process using it.
   std::uint64_t used() const;
   std::uint64_t rangeBegin() const { return begin_; }
   std::uint64_t rangeEnd() const { return begin_ + capacity_; }
@@ -48,14 +55,14 @@ class DeviceMemory {
   std::optional<DeviceAllocation> find(std::uint64_t address, std::uint64_t bytes = 1) const;
 
  private:
-  DeviceMemory(std::uint64_t begin, std::uint64_t capacity);
+  DeviceMemory(std::uint64_t begin, std::uint64_t capacity, DeviceShare& share);
   static std::uint64_t footprint(std::uint64_t bytes);
   void releaseLocked(std::map<std::uint64_t, DeviceAllocation>::iterator it);
 
   const std::uint64_t begin_;
   const std::uint64_t capacity_;
+  DeviceShare& share_;
   mutable std::mutex mutex_;
-  std::uint64_t used_ = 0;                             // sum of footprints
   std::map<std::uint64_t, std::uint64_t> free_;        // offset -> length, coalesced
   std::map<std::uint64_t, DeviceAllocation> allocations_;  // base -> allocation
 };

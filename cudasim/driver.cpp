@@ -42,8 +42,11 @@ Status Driver::start() {
   auto config = loadSimConfig();
   if (!config) return config.status();
   config_ = std::move(*config);
+  auto shares = DeviceShares::open();
+  if (!shares) return shares.status();
+  shares_ = std::move(*shares);
   for (int ordinal = 0; ordinal < config_.deviceCount; ++ordinal) {
-    auto device = Device::create(ordinal, config_.memoryBytes);
+    auto device = Device::create(ordinal, config_.memoryBytes, shares_->device(ordinal));
     if (!device) return device.status();
     devices_.push_back(std::move(*device));
   }

@@ -75,6 +75,7 @@ class Driver : public cudaabi::DriverServices {
   Status start();
 
   SimConfig config_;
+  std::unique_ptr<DeviceShares> shares_;  // before the devices that refer to it
   std::vector<std::unique_ptr<Device>> devices_;
   HandleTable handles_;
   Progress progress_;

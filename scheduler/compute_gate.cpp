@@ -2,7 +2,8 @@
 
 namespace fastgpu::scheduler {
 
-ComputeGate::ComputeGate(const cudaabi::DriverTable& driver) : driver_(driver) {
+ComputeGate::ComputeGate(const cudaabi::DriverTable& driver, GateBoard& board, GatePieces* pieces)
+    : driver_(driver), board_(board), pieces_(pieces) {
   meter_ = std::thread([this] { runMeter(); });
 }
 
@@ -11,41 +12,34 @@ ComputeGate::~ComputeGate() {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
-  changed_.notify_all();
+  metering_.notify_all();
   meter_.join();
-}
-
-ComputeGate::TenantId ComputeGate::addTenant(TenantConfig config) {
-  std::lock_guard lock(mutex_);
-  return policy_.addTenant(std::move(config), Clock::now());
-}
-
-void ComputeGate::updateTenant(TenantId tenant, TenantConfig config) {
-  {
-    std::lock_guard lock(mutex_);
-    policy_.updateTenant(tenant, std::move(config), Clock::now());
-  }
-  changed_.notify_all();
 }
 
 ComputeGate::Admission ComputeGate::admit(TenantId tenant, CUstream stream) {
   Admission admission;
   {
-    std::unique_lock lock(mutex_);
-    policy_.arrive(tenant, Clock::now());
+    std::unique_lock lock(board_.mutex_);
+    board_.policy_.arrive(tenant, Clock::now());
+    if (pieces_ != nullptr) ++pieces_->waiting;
     for (;;) {
       Clock::time_point now = Clock::now();
-      if (policy_.mayAdmit(tenant, now)) {
-        admission.ticket = policy_.admit(tenant, now);
+      if (board_.policy_.mayAdmit(tenant, now)) {
+        admission.ticket = board_.policy_.admit(tenant, now);
+        if (pieces_ != nullptr) {
+          --pieces_->waiting;
+          ++pieces_->onGpu;
+          pieces_->pendingSeconds += admission.ticket.estimate;
+        }
         break;
       }
-      // Woken by every completion and change; some refusals end by themselves (a cap's bucket
-      // refills, an anticipation window closes), and those say when.
-      if (auto recheck = policy_.recheckAt(tenant, now)) {
-        changed_.wait_until(lock, *recheck);
-      } else {
-        changed_.wait(lock);
-      }
+      // Woken by every completion and change, in any process; some refusals end by themselves
+      // (a cap's bucket refills, an anticipation window closes), and those say when.
+      std::optional<Clock::time_point> recheck = board_.policy_.recheckAt(tenant, now);
+      std::uint32_t seen = board_.changed_.generation();
+      lock.unlock();
+      board_.changed_.wait(seen, recheck);
+      lock.lock();
     }
   }
   // A timing event right before the work: its span to the end event is the work's GPU time.
@@ -65,7 +59,7 @@ CUevent ComputeGate::record(CUstream stream) const {
   return event;
 }
 
-void ComputeGate::submitted(Admission admission, CUstream stream, std::shared_ptr<GpuTimeAccount> account) {
+void ComputeGate::submitted(Admission admission, CUstream stream, GpuTimeAccount* account) {
   CUevent end = record(stream);
   if (end == nullptr) {
     // Without an end event the work cannot be metered: it is done as far as the gate knows.
@@ -74,18 +68,25 @@ void ComputeGate::submitted(Admission admission, CUstream stream, std::shared_pt
   }
   {
     std::lock_guard lock(mutex_);
-    metered_.push_back(Metered{admission, end, std::move(account)});
+    metered_.push_back(Metered{admission, end, account});
   }
-  changed_.notify_all();
+  metering_.notify_all();
 }
 
 void ComputeGate::cancel(Admission admission) {
   destroy(admission.start);
-  {
-    std::lock_guard lock(mutex_);
-    policy_.finish(admission.ticket, std::nullopt, Clock::now());
+  finish(admission.ticket, std::nullopt);
+}
+
+double ComputeGate::finish(const GatePolicy::Ticket& ticket, std::optional<GatePolicy::Completion> completion) {
+  std::lock_guard lock(board_.mutex_);
+  double used = board_.policy_.finish(ticket, completion, completion ? completion->done : Clock::now());
+  if (pieces_ != nullptr) {
+    --pieces_->onGpu;
+    pieces_->pendingSeconds = pieces_->onGpu == 0 ? 0 : std::max(0.0, pieces_->pendingSeconds - ticket.estimate);
   }
-  changed_.notify_all();
+  board_.changed_.notify();
+  return used;
 }
 
 std::optional<double> ComputeGate::elapsedSeconds(CUevent start, CUevent end) const {
@@ -103,7 +104,7 @@ void ComputeGate::destroy(CUevent event) const {
 void ComputeGate::runMeter() {
   std::unique_lock lock(mutex_);
   for (;;) {
-    changed_.wait(lock, [&] { return stopping_ || !metered_.empty(); });
+    metering_.wait(lock, [&] { return stopping_ || !metered_.empty(); });
     if (metered_.empty()) return;  // stopping
     Metered work = metered_.front();
     lock.unlock();
@@ -111,19 +112,13 @@ void ComputeGate::runMeter() {
     GatePolicy::Completion completion{Clock::now(), elapsedSeconds(work.admission.start, work.end)};
     destroy(work.admission.start);
     destroy(work.end);
-    lock.lock();
-    metered_.pop_front();
-    double used = policy_.finish(work.admission.ticket, completion, completion.done);
-    if (work.account) {
+    double used = finish(work.admission.ticket, completion);
+    if (work.account != nullptr) {
       work.account->nanos.fetch_add(static_cast<std::uint64_t>(used * 1e9), std::memory_order_relaxed);
     }
-    changed_.notify_all();
+    lock.lock();
+    metered_.pop_front();
   }
-}
-
-double ComputeGate::gpuSeconds(TenantId tenant) const {
-  std::lock_guard lock(mutex_);
-  return policy_.chargedSeconds(tenant);
 }
 
 }  // namespace fastgpu::scheduler

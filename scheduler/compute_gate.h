@@ -1,9 +1,11 @@
-// The compute gate of one physical GPU (DESIGN.md, decision 9): every piece of GPU work of a
-// vGPU session — launches of every kind, copies, memsets — passes it before the driver sees it.
-// What goes when is GatePolicy's decision (gate_policy.h: shares, caps, priorities, the queue
-// bound); this class is the shell around it: it blocks session threads until their piece may
-// go, and meters each piece with a pair of timing events on its stream, waited for in
-// admission order by the gate's own thread, so the policy charges the GPU time it really took.
+// A process's door to the compute gate of one physical GPU (DESIGN.md, decision 9): every piece
+// of GPU work of a vGPU session — launches of every kind, copies, memsets — passes it before the
+// driver sees it. What goes when is GatePolicy's decision (gate_policy.h: shares, caps,
+// priorities, the queue bound), shared by every process through a GateBoard (gate_board.h); this
+// class is the process-local shell around it: it blocks session threads until their piece may
+// go, and meters each piece with a pair of timing events on its stream (events belong to the
+// process that made them), waited for in admission order by its own thread, so the policy
+// charges the GPU time it really took.
 //
 // Threading: admit/submitted/cancel from session threads; the gate's own thread meters.
 #pragma once
@@ -16,7 +18,7 @@
 #include <thread>
 
 #include "cudaabi/driver_symbols.h"
-#include "scheduler/gate_policy.h"
+#include "scheduler/gate_board.h"
 
 namespace fastgpu::scheduler {
 
@@ -31,7 +33,6 @@ class ComputeGate {
  public:
   using Clock = GatePolicy::Clock;
   using TenantId = GatePolicy::TenantId;
-  using TenantConfig = GatePolicy::TenantConfig;
 
   // One admitted piece of work on its way to the GPU.
   struct Admission {
@@ -39,15 +40,13 @@ class ComputeGate {
     CUevent start = nullptr;  // recorded on its stream before the work; null when that failed
   };
 
-  // `driver` records and waits for the metering events; it must outlive the gate.
-  explicit ComputeGate(const cudaabi::DriverTable& driver);
+  // `driver` records and waits for the metering events; it and `board` must outlive the gate.
+  // With `pieces`, the pieces passing this gate are counted there (a worker's session slot), so
+  // that they can be taken back if this process dies.
+  ComputeGate(const cudaabi::DriverTable& driver, GateBoard& board, GatePieces* pieces = nullptr);
   ~ComputeGate();
   ComputeGate(const ComputeGate&) = delete;
   ComputeGate& operator=(const ComputeGate&) = delete;
-
-  TenantId addTenant(TenantConfig config);
-  // Live change of a tenant's weight, cap or priority; waiting pieces see it at once.
-  void updateTenant(TenantId tenant, TenantConfig config);
 
   // Blocks until `tenant` may put one piece of work on the GPU, then marks the work's start on
   // `stream` of the current context. Pair with submitted() once the work is queued there, or
@@ -55,17 +54,16 @@ class ComputeGate {
   Admission admit(TenantId tenant, CUstream stream);
   // Marks the end of the admitted work on `stream` and meters it; its GPU time is also added to
   // `account` when given.
-  void submitted(Admission admission, CUstream stream, std::shared_ptr<GpuTimeAccount> account = nullptr);
+  void submitted(Admission admission, CUstream stream, GpuTimeAccount* account = nullptr);
   void cancel(Admission admission);
 
-  // GPU time charged to a tenant so far.
-  double gpuSeconds(TenantId tenant) const;
+  GateBoard& board() const { return board_; }
 
  private:
   struct Metered {
     Admission admission;
     CUevent end;
-    std::shared_ptr<GpuTimeAccount> account;
+    GpuTimeAccount* account;
   };
 
   void runMeter();
@@ -74,12 +72,16 @@ class ComputeGate {
   std::optional<double> elapsedSeconds(CUevent start, CUevent end) const;
   void destroy(CUevent event) const;
 
+  // The policy's finish() with this process's bookkeeping, under the board's lock.
+  double finish(const GatePolicy::Ticket& ticket, std::optional<GatePolicy::Completion> completion);
+
   const cudaabi::DriverTable& driver_;
-  mutable std::mutex mutex_;
-  std::condition_variable changed_;
-  GatePolicy policy_;           // guarded by mutex_
+  GateBoard& board_;
+  GatePieces* pieces_;  // guarded by the board's lock; may be null
+  std::mutex mutex_;
+  std::condition_variable metering_;
   std::deque<Metered> metered_;  // guarded by mutex_; in admission order
-  bool stopping_ = false;       // guarded by mutex_
+  bool stopping_ = false;        // guarded by mutex_
   std::thread meter_;
 };
 
@@ -87,9 +89,8 @@ class ComputeGate {
 // when the work never reached the GPU, the destructor cancels. A null gate admits everything.
 class GatedWork {
  public:
-  GatedWork(ComputeGate* gate, ComputeGate::TenantId tenant, CUstream stream,
-            std::shared_ptr<GpuTimeAccount> account = nullptr)
-      : gate_(gate), stream_(stream), account_(std::move(account)) {
+  GatedWork(ComputeGate* gate, ComputeGate::TenantId tenant, CUstream stream, GpuTimeAccount* account = nullptr)
+      : gate_(gate), stream_(stream), account_(account) {
     if (gate_ != nullptr) admission_ = gate_->admit(tenant, stream_);
   }
   ~GatedWork() {
@@ -107,7 +108,7 @@ class GatedWork {
  private:
   ComputeGate* gate_;
   CUstream stream_;
-  std::shared_ptr<GpuTimeAccount> account_;
+  GpuTimeAccount* account_;
   ComputeGate::Admission admission_;
   bool done_ = false;
 };

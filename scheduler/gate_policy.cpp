@@ -25,29 +25,48 @@ GatePolicy::TimePoint after(GatePolicy::TimePoint from, double secondsLater) {
 }  // namespace
 
 GatePolicy::Tenant& GatePolicy::at(TenantId id) {
-  FASTGPU_CHECK(id >= 0 && static_cast<std::size_t>(id) < tenants_.size(), "tenant={} of {}", id, tenants_.size());
+  FASTGPU_CHECK(id >= 0 && id < tenantEnd_ && tenants_[static_cast<std::size_t>(id)].inUse, "tenant={} of {}", id,
+                tenantEnd_);
   return tenants_[static_cast<std::size_t>(id)];
 }
 
 const GatePolicy::Tenant& GatePolicy::at(TenantId id) const {
-  FASTGPU_CHECK(id >= 0 && static_cast<std::size_t>(id) < tenants_.size(), "tenant={} of {}", id, tenants_.size());
+  FASTGPU_CHECK(id >= 0 && id < tenantEnd_ && tenants_[static_cast<std::size_t>(id)].inUse, "tenant={} of {}", id,
+                tenantEnd_);
   return tenants_[static_cast<std::size_t>(id)];
 }
 
-GatePolicy::TenantId GatePolicy::addTenant(TenantConfig config, TimePoint now) {
-  Tenant tenant;
-  tenant.config = std::move(config);
+std::optional<GatePolicy::TenantId> GatePolicy::addTenant(TenantConfig config, TimePoint now) {
+  int place = 0;
+  while (place < tenantEnd_ && tenants_[static_cast<std::size_t>(place)].inUse) ++place;
+  if (place == kMaxTenants) return std::nullopt;
+  tenantEnd_ = std::max(tenantEnd_, place + 1);
+  Tenant& tenant = tenants_[static_cast<std::size_t>(place)];
+  tenant = Tenant{};
+  tenant.inUse = true;
+  tenant.config = config;
   tenant.budgetUpdated = now;
   tenant.idleSince = now;
   if (tenant.config.capFraction) tenant.capBudget = *tenant.config.capFraction * kCapBurstSeconds;
-  tenants_.push_back(std::move(tenant));
-  return static_cast<TenantId>(tenants_.size() - 1);
+  return place;
+}
+
+void GatePolicy::removeTenant(TenantId id) {
+  Tenant& tenant = at(id);
+  FASTGPU_CHECK(tenant.waiting == 0 && tenant.onGpu == 0, "tenant={} removed with work", id);
+  tenant.inUse = false;
+}
+
+int GatePolicy::tenantCount() const {
+  int count = 0;
+  for (int i = 0; i < tenantEnd_; ++i) count += tenants_[static_cast<std::size_t>(i)].inUse ? 1 : 0;
+  return count;
 }
 
 void GatePolicy::updateTenant(TenantId id, TenantConfig config, TimePoint now) {
   Tenant& tenant = at(id);
   refill(tenant, now);
-  tenant.config = std::move(config);
+  tenant.config = config;
   tenant.budgetUpdated = now;
   if (tenant.config.capFraction) {
     tenant.capBudget = std::min(tenant.capBudget, *tenant.config.capFraction * kCapBurstSeconds);
@@ -112,10 +131,10 @@ bool GatePolicy::mayAdmit(TenantId id, TimePoint now) {
   if (outOfBudget(self, now)) return false;
   // Bound the work on the GPU, so that the gate stays in control (with a margin for rounding).
   if (onGpuCount_ > 0 && onGpuEstimate_ + self.estimate > kQueueBudgetSeconds * (1 + 1e-9)) return false;
-  for (std::size_t i = 0; i < tenants_.size(); ++i) {
-    Tenant& other = tenants_[i];
-    TenantId otherId = static_cast<TenantId>(i);
-    if (otherId == id || !wantsGpu(other, now)) continue;
+  for (int i = 0; i < tenantEnd_; ++i) {
+    Tenant& other = tenants_[static_cast<std::size_t>(i)];
+    TenantId otherId = i;
+    if (otherId == id || !other.inUse || !wantsGpu(other, now)) continue;
     if (outOfBudget(other, now)) continue;  // cannot go now anyway
     if (goesFirst(other, otherId, self, id)) return false;
   }
@@ -157,11 +176,28 @@ double GatePolicy::finish(const Ticket& ticket, std::optional<Completion> comple
     tenant.estimate = tenant.measured ? 0.8 * tenant.estimate + 0.2 * used : used;
     tenant.measured = true;
   }
-  if (tenant.waiting == 0 && tenant.onGpu == 0) {
-    tenant.idleSince = now;
-    tenant.busySeconds = 0.75 * tenant.busySeconds + 0.25 * std::max(0.0, seconds(now - tenant.busySince));
-  }
+  maybeIdle(tenant, now);
   return used;
+}
+
+void GatePolicy::maybeIdle(Tenant& tenant, TimePoint now) {
+  if (tenant.waiting != 0 || tenant.onGpu != 0) return;
+  tenant.idleSince = now;
+  tenant.busySeconds = 0.75 * tenant.busySeconds + 0.25 * std::max(0.0, seconds(now - tenant.busySince));
+}
+
+void GatePolicy::abandon(TenantId id, int waiting, int onGpu, double pendingSeconds, TimePoint now) {
+  Tenant& tenant = at(id);
+  FASTGPU_CHECK(waiting >= 0 && onGpu >= 0 && waiting <= tenant.waiting && onGpu <= tenant.onGpu && onGpu <= onGpuCount_,
+                "tenant={} abandons {} waiting and {} on the GPU of {} and {}", id, waiting, onGpu, tenant.waiting,
+                tenant.onGpu);
+  if (waiting == 0 && onGpu == 0) return;
+  tenant.waiting -= waiting;
+  tenant.onGpu -= onGpu;
+  onGpuCount_ -= onGpu;
+  tenant.pendingSeconds = std::max(0.0, tenant.pendingSeconds - pendingSeconds);
+  onGpuEstimate_ = onGpuCount_ == 0 ? 0 : std::max(0.0, onGpuEstimate_ - pendingSeconds);
+  maybeIdle(tenant, now);
 }
 
 std::optional<GatePolicy::TimePoint> GatePolicy::recheckAt(TenantId id, TimePoint now) {
@@ -172,10 +208,10 @@ std::optional<GatePolicy::TimePoint> GatePolicy::recheckAt(TenantId id, TimePoin
     // When the bucket has earned back a little.
     consider(after(now, (self.pendingSeconds - self.capBudget + 1e-4) / *self.config.capFraction));
   }
-  for (std::size_t i = 0; i < tenants_.size(); ++i) {
-    const Tenant& other = tenants_[i];
-    TenantId otherId = static_cast<TenantId>(i);
-    if (otherId == id || other.waiting > 0 || other.onGpu > 0 || !wantsGpu(other, now)) continue;
+  for (int i = 0; i < tenantEnd_; ++i) {
+    const Tenant& other = tenants_[static_cast<std::size_t>(i)];
+    TenantId otherId = i;
+    if (otherId == id || !other.inUse || other.waiting > 0 || other.onGpu > 0 || !wantsGpu(other, now)) continue;
     // (A microsecond late, so that the window has surely ended when we look.)
     if (goesFirst(other, otherId, self, id)) consider(after(other.idleSince, anticipationSeconds(other) + 1e-6));
   }

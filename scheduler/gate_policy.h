@@ -28,13 +28,13 @@
 // first leaves out the host's delays before the work reached the GPU; the second leaves out
 // time spent behind another tenant's piece.
 //
-// Threading: none; the owner serializes every call.
+// Threading: none; the owner serializes every call. Layout: no pointer and no heap memory, so
+// that one policy can live in memory shared by processes (the server's workers, gate_board.h).
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <optional>
-#include <string>
-#include <vector>
 
 #include "scheduler/server_config.h"
 
@@ -53,9 +53,10 @@ class GatePolicy {
   // Added to twice a tenant's recent gaps: the noise of a busy host.
   static constexpr double kAnticipationSlackSeconds = 0.0001;
   static constexpr double kMaxGapToBusyRatio = 0.5;
+  // Tenants (vGPUs) on one GPU at once; a removed tenant's place is reused.
+  static constexpr int kMaxTenants = 256;
 
   struct TenantConfig {
-    std::string name;
     double weight = 1.0;
     std::optional<double> capFraction;  // 0.25 for a 25% cap
     Priority priority = Priority::kNormal;
@@ -79,7 +80,10 @@ class GatePolicy {
     std::optional<double> gpuSeconds;  // its span between GPU-timed events, when known
   };
 
-  TenantId addTenant(TenantConfig config, TimePoint now);
+  // A new tenant, or nullopt when kMaxTenants are in use.
+  std::optional<TenantId> addTenant(TenantConfig config, TimePoint now);
+  // Frees a tenant's place; it must have no piece waiting or on the GPU.
+  void removeTenant(TenantId tenant);
   // A live change of weight, cap or priority.
   void updateTenant(TenantId tenant, TenantConfig config, TimePoint now);
 
@@ -92,16 +96,22 @@ class GatePolicy {
   // The piece of `ticket` is done; returns the seconds charged.
   double finish(const Ticket& ticket, std::optional<Completion> completion, TimePoint now);
 
+  // Pieces of `tenant` whose owner died (a worker process killed or crashed): `waiting` of them
+  // were waiting, `onGpu` were admitted with `pendingSeconds` of estimates. They are dropped
+  // uncharged: the driver ended their work with the process.
+  void abandon(TenantId tenant, int waiting, int onGpu, double pendingSeconds, TimePoint now);
+
   // When a waiting piece of `tenant`, refused now, should be looked at again if nothing else
   // happens (a cap's bucket refills, an anticipation window ends); nullopt: only on a change.
   std::optional<TimePoint> recheckAt(TenantId tenant, TimePoint now);
 
   // GPU time charged to a tenant so far, in seconds.
   double chargedSeconds(TenantId tenant) const;
-  std::size_t tenantCount() const { return tenants_.size(); }
+  int tenantCount() const;
 
  private:
   struct Tenant {
+    bool inUse = false;
     TenantConfig config;
     double charged = 0;      // seconds
     double virtualTime = 0;  // charged / weight, raised when it comes back from a long pause
@@ -130,11 +140,15 @@ class GatePolicy {
   double anticipationSeconds(const Tenant& tenant) const;
   // Whether `tenant` wants the GPU now (waiting, on the GPU, or expected back).
   bool wantsGpu(const Tenant& tenant, TimePoint now) const;
+  // Marks `tenant` idle at `now` when it has nothing waiting or on the GPU.
+  void maybeIdle(Tenant& tenant, TimePoint now);
   // Whether `other` goes before `self` when both want the GPU.
   static bool goesFirst(const Tenant& other, TenantId otherId, const Tenant& self, TenantId selfId);
   void comeBack(Tenant& tenant, TimePoint now);
 
-  std::vector<Tenant> tenants_;
+  // Places [0, tenantEnd_) have been used; those not inUse are free.
+  std::array<Tenant, kMaxTenants> tenants_{};
+  int tenantEnd_ = 0;
   int onGpuCount_ = 0;
   double onGpuEstimate_ = 0;
   std::optional<TimePoint> lastCompletion_;

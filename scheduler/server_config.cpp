@@ -129,16 +129,23 @@ std::int64_t boundedInteger(const std::string& origin, const toml::node& node, c
   return value;
 }
 
+double boundedSeconds(const std::string& origin, const toml::node& node, const char* key, double high) {
+  double value = node.value<double>().value_or(-1);
+  if (!(value >= 0 && value <= high)) fail(origin, node.source(), fmt::format("{} must be a number of seconds, 0 to {}", key, high));
+  return value;
+}
+
 ServerLimits parseLimits(const std::string& origin, const toml::node& node) {
   const toml::table* table = node.as_table();
   if (table == nullptr) fail(origin, node.source(), "limits must be a table: [limits]");
-  static const std::set<std::string> kKeys = {"max_connections", "max_handshaking", "handshake_seconds", "hello_bytes"};
+  static const std::set<std::string> kKeys = {"max_connections", "max_handshaking", "handshake_seconds", "hello_bytes",
+                                                "shutdown_grace_seconds"};
   for (const auto& [key, value] : *table) {
     if (!kKeys.contains(std::string(key.str()))) fail(origin, key.source(), fmt::format("unknown limits key '{}'", key.str()));
   }
   ServerLimits limits;
   if (const toml::node* value = table->get("max_connections")) {
-    limits.maxConnections = static_cast<int>(boundedInteger(origin, *value, "max_connections", 1, 1'000'000));
+    limits.maxConnections = static_cast<int>(boundedInteger(origin, *value, "max_connections", 1, 4096));
   }
   if (const toml::node* value = table->get("max_handshaking")) {
     limits.maxHandshaking = static_cast<int>(boundedInteger(origin, *value, "max_handshaking", 1, 1'000'000));
@@ -148,6 +155,9 @@ ServerLimits parseLimits(const std::string& origin, const toml::node& node) {
     if (!(limits.handshakeSeconds > 0 && limits.handshakeSeconds <= 3600)) {
       fail(origin, value->source(), "handshake_seconds must be more than 0 and at most 3600");
     }
+  }
+  if (const toml::node* value = table->get("shutdown_grace_seconds")) {
+    limits.shutdownGraceSeconds = boundedSeconds(origin, *value, "shutdown_grace_seconds", 3600);
   }
   if (const toml::node* value = table->get("hello_bytes")) {
     auto bytes = parseByteSize(required<std::string>(origin, *value, "hello_bytes"));

@@ -41,6 +41,8 @@ struct ServerLimits {
   int maxHandshaking = 64;      // connections that have not finished their handshake
   double handshakeSeconds = 5;  // to send a whole Hello
   std::uint32_t helloBytes = 64 << 10;  // the largest frame before login
+  // On SIGTERM, how long running sessions may go on before their workers are killed.
+  double shutdownGraceSeconds = 10;
 };
 
 struct ServerConfig {

@@ -7,12 +7,34 @@
 
 namespace fastgpu::scheduler {
 
-void VgpuUsage::recordLatency(double seconds) {
-  std::size_t bucket = 0;
-  while (bucket < std::size(kLatencyBoundsSeconds) && seconds > kLatencyBoundsSeconds[bucket]) ++bucket;
-  latencyBuckets[bucket].fetch_add(1, std::memory_order_relaxed);
-  latencyCount.fetch_add(1, std::memory_order_relaxed);
-  latencyNanos.fetch_add(static_cast<std::uint64_t>(seconds * 1e9), std::memory_order_relaxed);
+namespace {
+
+GatePolicy::TenantConfig tenantConfig(const VgpuSpec& spec) {
+  std::optional<double> cap;
+  if (spec.computeCapPercent) cap = *spec.computeCapPercent / 100.0;
+  return {spec.computeShare, cap, spec.priority};
+}
+
+}  // namespace
+
+Result<std::shared_ptr<Vgpu>> Vgpu::create(VgpuSpec spec, int physicalGpu, std::shared_ptr<SharedBoard> board) {
+  if (physicalGpu >= BoardLayout::kMaxGpus) {
+    return Status(CUDA_ERROR_NOT_SUPPORTED, fmt::format("vGPUs are supported on the first {} GPUs only", BoardLayout::kMaxGpus));
+  }
+  std::optional<int> place = board->takeVgpu(spec.memoryBytes);
+  if (!place) return Status(CUDA_ERROR_OUT_OF_MEMORY, fmt::format("no room for more than {} vGPUs", BoardLayout::kMaxVgpus));
+  auto tenant = board->layout().gates[physicalGpu].addTenant(tenantConfig(spec));
+  if (!tenant) {
+    board->giveBackVgpu(*place);
+    return Status(CUDA_ERROR_OUT_OF_MEMORY,
+                  fmt::format("GPU {} has {} vGPUs, the most it can meter", physicalGpu, GatePolicy::kMaxTenants));
+  }
+  return std::shared_ptr<Vgpu>(new Vgpu(std::move(spec), physicalGpu, std::move(board), *place, *tenant));
+}
+
+Vgpu::~Vgpu() {
+  gate().removeTenant(tenant_);
+  board_->giveBackVgpu(place_);
 }
 
 VgpuLease::VgpuLease(std::shared_ptr<Vgpu> vgpu, std::vector<PhysicalGpu> devices)
@@ -20,11 +42,6 @@ VgpuLease::VgpuLease(std::shared_ptr<Vgpu> vgpu, std::vector<PhysicalGpu> device
 
 VgpuLease::~VgpuLease() {
   if (vgpu_) --vgpu_->sessions();
-}
-
-int VgpuLease::physicalDevice(int clientOrdinal) const {
-  if (clientOrdinal < 0 || clientOrdinal >= static_cast<int>(devices_.size())) return -1;
-  return devices_[static_cast<std::size_t>(clientOrdinal)].ordinal;
 }
 
 Result<int> VgpuRegistry::place(const VgpuSpec& spec, const std::vector<std::shared_ptr<Vgpu>>& placed) const {
@@ -98,34 +115,11 @@ Status VgpuRegistry::checkFits(const VgpuSpec& spec, int position, std::uint64_t
   return Status::ok();
 }
 
-namespace {
-
-ComputeGate::TenantConfig tenantConfig(const VgpuSpec& spec) {
-  std::optional<double> cap;
-  if (spec.computeCapPercent) cap = *spec.computeCapPercent / 100.0;
-  return {spec.name, spec.computeShare, cap, spec.priority};
-}
-
-}  // namespace
-
-void VgpuRegistry::attachGate(Vgpu& vgpu) {
-  if (driver_ == nullptr) return;
-  ComputeGate* gate = nullptr;
-  for (const auto& other : vgpus_) {
-    if (other.get() != &vgpu && other->physicalGpu() == vgpu.physicalGpu() && other->gate() != nullptr) gate = other->gate();
-  }
-  if (gate == nullptr) {
-    gates_.push_back(std::make_unique<ComputeGate>(*driver_));
-    gate = gates_.back().get();
-  }
-  vgpu.attach(gate, gate->addTenant(tenantConfig(vgpu.spec())));
-}
-
 Result<std::unique_ptr<VgpuRegistry>> VgpuRegistry::create(std::vector<VgpuSpec> specs, std::vector<PhysicalGpu> gpus,
-                                                           Placement placement, const cudaabi::DriverTable* driver,
-                                                           bool overcommit) {
-  auto registry = std::unique_ptr<VgpuRegistry>(new VgpuRegistry({}, std::move(gpus)));
-  registry->driver_ = driver;
+                                                           Placement placement, bool overcommit) {
+  auto board = SharedBoard::create();
+  if (!board) return board.status();
+  auto registry = std::unique_ptr<VgpuRegistry>(new VgpuRegistry(std::move(*board), std::move(gpus)));
   registry->placement_ = placement;
   registry->overcommit_ = overcommit;
   // Explicitly placed vGPUs first, so that automatic placement sees what they take.
@@ -147,11 +141,11 @@ Result<std::shared_ptr<Vgpu>> VgpuRegistry::add(VgpuSpec spec) {
   }
   auto position = place(spec, vgpus_);
   if (!position) return position.status();
-  auto vgpu = std::make_shared<Vgpu>(std::move(spec), *position);
-  vgpus_.push_back(vgpu);
-  attachGate(*vgpu);
+  auto vgpu = Vgpu::create(std::move(spec), *position, board_);
+  if (!vgpu) return vgpu.status();
+  vgpus_.push_back(*vgpu);
   administered_ = true;
-  return vgpu;
+  return *vgpu;
 }
 
 Status VgpuRegistry::update(const VgpuSpec& spec) {
@@ -170,7 +164,7 @@ Status VgpuRegistry::update(const VgpuSpec& spec) {
     vgpu.spec_ = spec;
   }
   vgpu.quota().setLimit(spec.memoryBytes);
-  if (vgpu.gate() != nullptr) vgpu.gate()->updateTenant(vgpu.tenant(), tenantConfig(spec));
+  vgpu.gate().updateTenant(vgpu.tenant(), tenantConfig(spec));
   return Status::ok();
 }
 
@@ -178,7 +172,7 @@ Status VgpuRegistry::remove(const std::string& name) {
   std::lock_guard lock(mutex_);
   auto it = std::find_if(vgpus_.begin(), vgpus_.end(), [&](const auto& v) { return v->name() == name; });
   if (it == vgpus_.end()) return Status(CUDA_ERROR_INVALID_VALUE, fmt::format("no vGPU '{}'", name));
-  // Its gate tenant stays (gates are per GPU and outlive their tenants); sessions hold the Vgpu.
+  // Its places on the board stay until its last session has ended (sessions hold the Vgpu).
   vgpus_.erase(it);
   return Status::ok();
 }

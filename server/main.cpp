@@ -1,5 +1,6 @@
 // fastgpu-server: runs CUDA calls of remote clients on the GPUs of this host, as vGPUs.
 #include <signal.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 
@@ -10,6 +11,7 @@
 #include "server/admin_api.h"
 #include "server/logging.h"
 #include "server/server.h"
+#include "server/worker_main.h"
 
 namespace {
 
@@ -23,6 +25,10 @@ struct Options {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The main process starts a copy of itself for each session (worker_launch.h).
+  if (argc > 1 && std::string_view(argv[1]) == fastgpu::server::kWorkerFlag) {
+    return fastgpu::server::runSessionWorker(argc, argv);
+  }
   Options options;
   CLI::App app{"fastgpu-server: runs the CUDA calls of FastGPU clients on this host's GPUs, shared as vGPUs"};
   app.add_option("--listen", options.listen, "where to listen, e.g. tcp://0.0.0.0:7600 (repeatable)");
@@ -61,6 +67,9 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  // On cudasim, the server and its workers share simulated devices as processes share a GPU (one
+  // kernel at a time, one capacity); the real driver ignores this.
+  setenv("FASTGPU_SIM_SHARED", fmt::format("server-{}", getpid()).c_str(), 0);
   auto driver = fastgpu::server::LoadedDriver::load(config.driver);
   if (!driver) {
     log->error("{}", driver.status().message());
@@ -87,8 +96,7 @@ int main(int argc, char** argv) {
       config.vgpus = std::move(**saved);
     }
   }
-  auto registry = fastgpu::scheduler::VgpuRegistry::create(config.vgpus, *gpus, config.placement, &(*driver)->api(),
-                                                          config.overcommit);
+  auto registry = fastgpu::scheduler::VgpuRegistry::create(config.vgpus, *gpus, config.placement, config.overcommit);
   if (!registry) {
     log->error("{}", registry.status().message());
     return 1;

@@ -1,5 +1,6 @@
 #include "server/server.h"
 
+#include <chrono>
 #include <system_error>
 
 #include "server/logging.h"
@@ -8,12 +9,16 @@ namespace fastgpu::server {
 
 Server::Server(std::unique_ptr<LoadedDriver> driver, std::unique_ptr<scheduler::VgpuRegistry> registry,
                std::vector<std::unique_ptr<protocol::Listener>> listeners,
-               std::unique_ptr<scheduler::UsageLedger> ledger, scheduler::ServerLimits limits)
+               std::unique_ptr<scheduler::UsageLedger> ledger, scheduler::ServerLimits limits, std::string workerProgram)
     : driver_(std::move(driver)),
       registry_(std::move(registry)),
       ledger_(std::move(ledger)),
       listeners_(std::move(listeners)),
-      limits_(limits) {}
+      host_{*registry_, ledger_.get(), limits,
+            WorkerCommand{std::move(workerProgram), driver_->path(),
+                          std::string(spdlog::level::to_string_view(serverLogger()->level()).data(),
+                                      spdlog::level::to_string_view(serverLogger()->level()).size())},
+            driver_->version()} {}
 
 Server::~Server() { stop(); }
 
@@ -24,15 +29,28 @@ void Server::run() {
     acceptors.emplace_back([this, &listener] { acceptLoop(*listener); });
   }
   for (auto& acceptor : acceptors) acceptor.join();
-  // Listeners are closed: end every session and wait for it to free its resources.
-  std::list<RunningSession> ending;
-  {
-    std::lock_guard lock(mutex_);
-    for (auto& running : sessions_) running.session->stop();
-    ending.swap(sessions_);
-  }
-  for (auto& running : ending) running.thread.join();
+  endSessions();
   serverLogger()->info("stopped");
+}
+
+void Server::endSessions() {
+  std::unique_lock lock(mutex_);
+  for (auto& running : sessions_) running.session->terminate();
+  auto grace = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(host_.limits.shutdownGraceSeconds));
+  bool ended = sessionEnded_.wait_until(lock, std::chrono::steady_clock::now() + grace, [&] {
+    for (const auto& running : sessions_) {
+      if (!running.session->finished()) return false;
+    }
+    return true;
+  });
+  if (!ended) {
+    for (auto& running : sessions_) running.session->kill("the server's shutdown grace period is over");
+  }
+  std::list<RunningSession> ending;
+  ending.swap(sessions_);
+  lock.unlock();
+  for (auto& running : ending) running.thread.join();
 }
 
 void Server::stop() {
@@ -60,20 +78,23 @@ void Server::serve(std::unique_ptr<protocol::Connection> connection) {
     ++connected;
     if (running.session->handshaking()) ++handshaking;
   }
-  const char* over = connected >= limits_.maxConnections   ? "max_connections"
-                     : handshaking >= limits_.maxHandshaking ? "max_handshaking"
-                                                             : nullptr;
+  const char* over = connected >= host_.limits.maxConnections   ? "max_connections"
+                     : handshaking >= host_.limits.maxHandshaking ? "max_handshaking"
+                                                                  : nullptr;
   if (over != nullptr) {
     serverLogger()->warn("refused a connection from {}: {} connections, {} of them logging in ({} reached)",
                          connection->peer(), connected, handshaking, over);
     return;  // closing it is the refusal
   }
-  auto session = std::make_unique<Session>(std::move(connection), *driver_, *registry_, nextSession_++, ledger_.get(),
-                                           limits_);
-  Session* raw = session.get();
+  auto session = std::make_unique<SessionProcess>(std::move(connection), host_, nextSession_++);
+  SessionProcess* raw = session.get();
   std::thread thread;
   try {
-    thread = std::thread([raw] { raw->run(); });
+    thread = std::thread([this, raw] {
+      raw->run();
+      { std::lock_guard ended(mutex_); }  // so that endSessions() cannot miss the notification
+      sessionEnded_.notify_all();
+    });
   } catch (const std::system_error& e) {
     // Out of threads: refuse this client, keep serving the others.
     serverLogger()->warn("refused a connection from {}: cannot start a thread ({})", raw->info().peer, e.what());
@@ -96,7 +117,7 @@ bool Server::evict(std::uint64_t session) {
   for (const auto& running : sessions_) {
     if (running.session->id() == session && !running.session->finished()) {
       serverLogger()->info("session={} evicted by the administrator", session);
-      running.session->stop();
+      running.session->kill("evicted by the administrator");
       return true;
     }
   }

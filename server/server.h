@@ -1,9 +1,12 @@
-// fastgpu-server's core: listeners, one thread per session, and an orderly stop.
+// fastgpu-server's main process (DESIGN.md, decision 3): listeners, one thread per connection that
+// logs its client in and watches the session's worker process, and an orderly stop.
 //
-// Threading: run() blocks on the calling thread until stop() (from any thread, e.g. the
-// signal thread); every session thread is joined before run() returns.
+// Threading: run() blocks on the calling thread until stop() (from any thread, e.g. the signal
+// thread); on the way out it asks every worker to end its session (SIGTERM), kills those still
+// running after the grace period, and joins every session thread before it returns.
 #pragma once
 
+#include <condition_variable>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -12,7 +15,7 @@
 
 #include "protocol/transport/transport.h"
 #include "server/loaded_driver.h"
-#include "server/session.h"
+#include "server/session_process.h"
 
 namespace fastgpu::server {
 
@@ -20,10 +23,11 @@ class Server {
  public:
   // With `ledger`, every session's usage is recorded there when it ends. `limits` cap the
   // connections it serves (more are refused with a logged reason) and what each may cost before
-  // login.
+  // login. Workers run `workerProgram` (this program itself unless a test embeds the server).
   Server(std::unique_ptr<LoadedDriver> driver, std::unique_ptr<scheduler::VgpuRegistry> registry,
          std::vector<std::unique_ptr<protocol::Listener>> listeners,
-         std::unique_ptr<scheduler::UsageLedger> ledger = nullptr, scheduler::ServerLimits limits = {});
+         std::unique_ptr<scheduler::UsageLedger> ledger = nullptr, scheduler::ServerLimits limits = {},
+         std::string workerProgram = WorkerCommand{}.program);
   ~Server();
 
   void run();
@@ -31,28 +35,32 @@ class Server {
 
   // The sessions being served now. Thread-safe.
   std::vector<SessionInfo> sessions();
-  // Ends a session (its resources are freed as for any ending session); false when unknown.
+  // Ends a session at once (its worker is killed; the driver frees its memory and the quota is
+  // free again); false when unknown.
   bool evict(std::uint64_t session);
   scheduler::VgpuRegistry& registry() { return *registry_; }
   scheduler::UsageLedger* ledger() { return ledger_.get(); }
 
  private:
+  struct RunningSession {
+    std::unique_ptr<SessionProcess> session;
+    std::thread thread;
+  };
+
   void acceptLoop(protocol::Listener& listener);
   void reapFinished();
   // Starts serving `connection`, or refuses it (logged) when over a limit or out of threads.
   void serve(std::unique_ptr<protocol::Connection> connection);
-
-  struct RunningSession {
-    std::unique_ptr<Session> session;
-    std::thread thread;
-  };
+  // SIGTERM to every worker, then kill those left after the grace period; joins every thread.
+  void endSessions();
 
   std::unique_ptr<LoadedDriver> driver_;
   std::unique_ptr<scheduler::VgpuRegistry> registry_;
   std::unique_ptr<scheduler::UsageLedger> ledger_;
   std::vector<std::unique_ptr<protocol::Listener>> listeners_;
-  const scheduler::ServerLimits limits_;
+  SessionHost host_;
   std::mutex mutex_;  // guards sessions_ and nextSession_
+  std::condition_variable sessionEnded_;
   std::list<RunningSession> sessions_;
   std::uint64_t nextSession_ = 1;
 };

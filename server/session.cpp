@@ -3,7 +3,6 @@
 #include <capnp/message.h>
 
 #include <chrono>
-#include <ctime>
 
 #include <fmt/format.h>
 
@@ -15,28 +14,20 @@
 
 namespace fastgpu::server {
 
-Session::Session(std::unique_ptr<protocol::Connection> connection, const LoadedDriver& driver,
-                 scheduler::VgpuRegistry& registry, std::uint64_t id, scheduler::UsageLedger* ledger,
-                 const scheduler::ServerLimits& limits)
+Session::Session(std::unique_ptr<protocol::Connection> connection, const cudaabi::DriverTable& driver,
+                 std::unique_ptr<scheduler::VgpuAccess> lease, std::uint64_t id)
     : connection_(std::move(connection)),
-      driver_(driver.api()),
-      registry_(registry),
+      driver_(driver),
       id_(id),
       log_(serverLogger()),
-      ledger_(ledger),
-      limits_(limits) {
-  // Listed by the admin API from the start, while still shaking hands (not as session 0).
-  info_.id = id_;
-  info_.peer = connection_->peer();
-  info_.startedUnix = std::time(nullptr);
+      gpuTime_(&lease->slot().gpuTime) {
+  state_ = std::make_unique<SessionState>(driver_, std::move(lease));
 }
 
 Session::~Session() = default;
 
-void Session::run() {
-  log_->info("session={} peer={} connected", id_, connection_->peer());
-  Status status = handshake();
-  handshaking_ = false;
+Status Session::run() {
+  Status status = welcome();
   std::vector<std::uint8_t> payload;
   std::vector<std::uint8_t> replies;
   while (status) {
@@ -50,46 +41,19 @@ void Session::run() {
       status = connection_->send(parts);
     }
   }
-  if (status.kind() == ErrorKind::kDisconnected || !state_) {
+  if (status.kind() == ErrorKind::kDisconnected) {
     log_->info("session={} ended: {}", id_, escapeForLog(status.message()));
   } else {
     log_->warn("session={} ended: {}", id_, escapeForLog(status.message()));
   }
   connection_->shutdown();
-  recordUsage();
-  // Free every resource of the session now, not when the Session object is reaped.
+  // Free every resource of the session now; the process ends next.
   state_.reset();
   log_->info("session={} resources freed", id_);
-  finished_ = true;
+  return status;
 }
 
-Status Session::handshake() {
-  // Before login a peer gets a small frame and a few seconds: a huge announced frame or a
-  // Hello sent a byte at a time costs the server nothing lasting.
-  connection_->setMaxFrameBytes(limits_.helloBytes);
-  connection_->setReceiveDeadline(std::chrono::steady_clock::now() +
-                                  std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                      std::chrono::duration<double>(limits_.handshakeSeconds)));
-  std::vector<std::uint8_t> payload;
-  Status received = connection_->receive(payload);
-  connection_->setReceiveDeadline(std::nullopt);
-  connection_->setMaxFrameBytes(protocol::kMaxFrameBytes);
-  if (!received) {
-    log_->warn("session={} peer={} refused before login: {}", id_, connection_->peer(), escapeForLog(received.message()));
-    return received;
-  }
-  protocol::MessageCursor cursor(payload);
-  std::optional<capnp::FlatArrayMessageReader> message;
-  if (Status status = cursor.next(message); !status) return status;
-  wire::Hello::Reader hello;
-  Status decoded = protocol::decodeSafely("hello", [&] {
-    hello = message->getRoot<wire::Hello>();
-    log_->info("session={} hello host={} pid={} cuda={} vgpu={}", id_, escapeForLog(hello.getHost().cStr(), 64),
-               hello.getPid(), hello.getCudaVersion(), escapeForLog(hello.getVgpu().cStr(), 64));
-    return Status::ok();
-  });
-  if (!decoded) return decoded;
-
+Status Session::welcome() {
   capnp::MallocMessageBuilder builder;
   auto welcome = builder.initRoot<wire::Welcome>();
   welcome.setProtocolVersion(wire::PROTOCOL_VERSION);
@@ -97,38 +61,9 @@ Status Session::handshake() {
   int version = 0;
   driver_.cuDriverGetVersion(&version);
   welcome.setDriverVersion(version);
-  Status admitted = Status::ok();
-  if (hello.getProtocolVersion() != wire::PROTOCOL_VERSION) {
-    admitted = Status(CUDA_ERROR_NOT_SUPPORTED, fmt::format("protocol version {} is not supported (the server speaks {})",
-                                                            hello.getProtocolVersion(), wire::PROTOCOL_VERSION));
-  } else {
-    auto lease = registry_.admit(hello.getVgpu().cStr(), hello.getToken().cStr());
-    if (lease) {
-      state_ = std::make_unique<SessionState>(driver_, std::move(*lease));
-    } else {
-      admitted = lease.status();
-    }
-  }
-  welcome.setResult(admitted.code());
-  if (!admitted) {
-    welcome.setMessage(admitted.message());
-    log_->warn("session={} peer={} refused: {}", id_, connection_->peer(), escapeForLog(admitted.message()));
-  } else {
-    log_->info("session={} admitted vgpu={}", id_, escapeForLog(hello.getVgpu().cStr(), 64));
-  }
-  {
-    std::lock_guard lock(infoMutex_);
-    // Kept for the admin API: bounded, whatever the client sent (host names are at most 253).
-    info_ = SessionInfo{id_,
-                        connection_->peer(),
-                        std::string(hello.getVgpu().cStr()).substr(0, 64),
-                        std::string(hello.getHost().cStr()).substr(0, 255),
-                        hello.getPid(),
-                        std::time(nullptr),
-                        admitted.isOk()};
-  }
-  std::vector<scheduler::PhysicalGpu> view = state_ ? state_->lease().devices() : std::vector<scheduler::PhysicalGpu>{};
-  const scheduler::MemoryQuota* quota = state_ ? state_->lease().quota() : nullptr;
+  welcome.setResult(CUDA_SUCCESS);
+  const std::vector<scheduler::PhysicalGpu>& view = state_->lease().devices();
+  const scheduler::MemoryQuota* quota = state_->lease().quota();
   auto devices = welcome.initDevices(static_cast<unsigned>(view.size()));
   for (unsigned client = 0; client < view.size(); ++client) {
     int ordinal = view[client].ordinal;
@@ -154,13 +89,7 @@ Status Session::handshake() {
   }
   std::vector<std::uint8_t> bytes;
   protocol::appendMessage(builder, bytes);
-  if (Status status = connection_->send(bytes); !status) return status;
-  return admitted;
-}
-
-SessionInfo Session::info() const {
-  std::lock_guard lock(infoMutex_);
-  return info_;
+  return connection_->send(bytes);
 }
 
 Status Session::serveBatch(std::span<const std::uint8_t> payload, std::vector<std::uint8_t>& replies,
@@ -262,28 +191,14 @@ void Session::countWork(wire::Call::Reader call, const Status& result, const Ans
     default:
       return;
   }
-  record_.launches += launches;
-  record_.bytesToDevice += toDevice;
-  record_.bytesFromDevice += fromDevice;
+  scheduler::SessionCounters& counters = state_->lease().slot().counters;
+  counters.launches.fetch_add(launches, std::memory_order_relaxed);
+  counters.bytesToDevice.fetch_add(toDevice, std::memory_order_relaxed);
+  counters.bytesFromDevice.fetch_add(fromDevice, std::memory_order_relaxed);
   if (usage == nullptr) return;
   usage->launches.fetch_add(launches, std::memory_order_relaxed);
   usage->bytesToDevice.fetch_add(toDevice, std::memory_order_relaxed);
   usage->bytesFromDevice.fetch_add(fromDevice, std::memory_order_relaxed);
-}
-
-void Session::recordUsage() {
-  if (ledger_ == nullptr || !state_) return;
-  SessionInfo info = this->info();
-  record_.session = id_;
-  record_.vgpu = info.vgpu;
-  record_.host = info.host;
-  record_.pid = info.pid;
-  record_.started = static_cast<double>(info.startedUnix);
-  record_.ended = static_cast<double>(std::time(nullptr));
-  // The GPU time of work still in flight is metered after this; it counts for the vGPU only.
-  record_.gpuSeconds = gpuTime_->seconds();
-  record_.memoryGibSeconds = state_->memoryGibSeconds();
-  if (Status status = ledger_->record(record_); !status) log_->error("session={} {}", id_, status.message());
 }
 
 Status Session::execute(wire::Call::Reader call, std::span<const std::uint8_t> bulk, Answer& answer) {

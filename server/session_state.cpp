@@ -16,12 +16,10 @@ SessionState::~SessionState() {
   driver_.cuCtxSetCurrent(nullptr);
   for (const auto& [id, context] : contexts_) driver_.cuCtxDestroy_v2(context.real);
   // Everything this session held goes back to its vGPU's quota.
-  if (scheduler::MemoryQuota* quota = lease_->quota()) {
-    for (const auto& [base, range] : ranges_) {
-      if (range.freeable) quota->release(range.bytes);
-    }
-    for (const auto& [owner, bytes] : charges_) quota->release(bytes);
+  for (const auto& [base, range] : ranges_) {
+    if (range.freeable) lease_->release(range.bytes);
   }
+  for (const auto& [owner, bytes] : charges_) lease_->release(bytes);
 }
 
 std::uint64_t SessionState::add(HandleKind kind, void* real, std::uint64_t owner) {
@@ -79,17 +77,12 @@ std::optional<std::uint64_t> SessionState::primaryOf(int device) const {
 
 void SessionState::forgetContext(std::uint64_t id) {
   remove(id);
-  scheduler::MemoryQuota* quota = lease_->quota();
   for (auto it = ranges_.begin(); it != ranges_.end();) {
     if (it->second.context != id) {
       ++it;
       continue;
     }
-    if (quota != nullptr && it->second.freeable) quota->release(it->second.bytes);
-    if (it->second.freeable) {
-      accountMemory();
-      heldBytes_ -= it->second.bytes;
-    }
+    if (it->second.freeable) lease_->release(it->second.bytes);
     it = ranges_.erase(it);
   }
   contexts_.erase(id);
@@ -119,31 +112,15 @@ Status SessionState::makeCurrent(std::uint64_t id) {
   return Status::ok();
 }
 
-void SessionState::accountMemory() {
-  auto now = std::chrono::steady_clock::now();
-  byteSeconds_ += static_cast<double>(heldBytes_) * std::chrono::duration<double>(now - heldSince_).count();
-  heldSince_ = now;
-}
-
-double SessionState::memoryGibSeconds() {
-  accountMemory();
-  return byteSeconds_ / static_cast<double>(1ULL << 30);
-}
-
 Result<std::uint64_t> SessionState::allocate(std::uint64_t bytes) {
   if (current_ == 0) return Status(CUDA_ERROR_INVALID_CONTEXT, "no current context");
-  scheduler::MemoryQuota* quota = lease_->quota();
-  if (quota != nullptr) {
-    if (Status status = quota->reserve(bytes); !status) return status;
-  }
+  if (Status status = lease_->reserve(bytes); !status) return status;
   CUdeviceptr base = 0;
   if (CUresult result = driver_.cuMemAlloc_v2(&base, bytes); result != CUDA_SUCCESS) {
-    if (quota != nullptr) quota->release(bytes);
+    lease_->release(bytes);
     return Status(result, "cuMemAlloc failed");
   }
   ranges_[base] = Range{bytes, current_, true};
-  accountMemory();
-  heldBytes_ += bytes;
   return base;
 }
 
@@ -154,29 +131,22 @@ Status SessionState::free(std::uint64_t base) {
   }
   std::uint64_t bytes = it->second.bytes;
   ranges_.erase(it);
-  accountMemory();
-  heldBytes_ -= bytes;
   CUresult result = driver_.cuMemFree_v2(base);
-  if (scheduler::MemoryQuota* quota = lease_->quota()) quota->release(bytes);
+  lease_->release(bytes);
   return result == CUDA_SUCCESS ? Status::ok() : Status(result, "cuMemFree failed");
 }
 
 Status SessionState::charge(std::uint64_t owner, std::uint64_t bytes) {
-  scheduler::MemoryQuota* quota = lease_->quota();
-  if (quota == nullptr || bytes == 0) return Status::ok();
-  if (Status status = quota->reserve(bytes); !status) return status;
+  if (lease_->quota() == nullptr || bytes == 0) return Status::ok();
+  if (Status status = lease_->reserve(bytes); !status) return status;
   charges_[owner] += bytes;
-  accountMemory();
-  heldBytes_ += bytes;
   return Status::ok();
 }
 
 void SessionState::releaseCharge(std::uint64_t owner) {
   auto it = charges_.find(owner);
   if (it == charges_.end()) return;
-  if (scheduler::MemoryQuota* quota = lease_->quota()) quota->release(it->second);
-  accountMemory();
-  heldBytes_ -= it->second;
+  lease_->release(it->second);
   charges_.erase(it);
 }
 

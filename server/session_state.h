@@ -14,7 +14,7 @@
 #include <unordered_map>
 
 #include "cudaabi/driver_symbols.h"
-#include "scheduler/vgpu_registry.h"
+#include "scheduler/shared_board.h"
 
 namespace fastgpu::server {
 
@@ -32,8 +32,8 @@ struct SessionContext {
 
 class SessionState {
  public:
-  // `lease` is the session's vGPU: its device view and memory quota.
-  SessionState(const cudaabi::DriverTable& driver, std::unique_ptr<scheduler::VgpuLease> lease)
+  // `lease` is the session's vGPU: its device view, memory quota and gate.
+  SessionState(const cudaabi::DriverTable& driver, std::unique_ptr<scheduler::VgpuAccess> lease)
       : driver_(driver), lease_(std::move(lease)) {}
   ~SessionState();
   SessionState(const SessionState&) = delete;
@@ -50,7 +50,7 @@ class SessionState {
   void remove(std::uint64_t id);
   static HandleKind kindOf(std::uint64_t id) { return static_cast<HandleKind>(id >> 40); }
 
-  const scheduler::VgpuLease& lease() const { return *lease_; }
+  const scheduler::VgpuAccess& lease() const { return *lease_; }
 
   // ---- contexts (devices are the client's ordinals, mapped through the lease) ----
   Result<std::uint64_t> createContext(int device, unsigned flags, bool primary);
@@ -73,8 +73,6 @@ class SessionState {
   // Also allowed ranges that are not allocations of ours to free: the globals of module or
   // library `owner`, valid until that handle (or the current context) goes.
   void addGlobalRange(std::uint64_t base, std::uint64_t bytes, std::uint64_t owner);
-  // Memory held over time so far, in GiB-seconds (for the usage ledger).
-  double memoryGibSeconds();
   // The one range check: [address, address + bytes) must lie inside one range of this session.
   Status checkDeviceRange(std::uint64_t address, std::uint64_t bytes) const;
   // The same for `height` rows of `rowBytes` bytes, `pitch` apart; pitches and sizes that
@@ -98,8 +96,6 @@ class SessionState {
   // session's memory.
   void forgetGlobals(std::uint64_t owner);
   void releaseCharge(std::uint64_t owner);
-  // Integrates held memory up to now; call before every change of heldBytes_.
-  void accountMemory();
 
   const cudaabi::DriverTable& driver_;
   std::uint64_t serial_ = 0;
@@ -108,10 +104,7 @@ class SessionState {
   std::map<std::uint64_t, Range> ranges_;  // base -> range
   std::map<std::uint64_t, std::uint64_t> charges_;  // owner handle -> bytes charged
   std::uint64_t current_ = 0;
-  std::uint64_t heldBytes_ = 0;  // allocations and charges held now
-  double byteSeconds_ = 0;
-  std::chrono::steady_clock::time_point heldSince_ = std::chrono::steady_clock::now();
-  std::unique_ptr<scheduler::VgpuLease> lease_;  // destroyed after the contexts
+  std::unique_ptr<scheduler::VgpuAccess> lease_;  // destroyed after the contexts
 };
 
 }  // namespace fastgpu::server

@@ -24,11 +24,18 @@ StreamConnection::StreamConnection(int fd, std::string peer)
 
 StreamConnection::~StreamConnection() {
   shutdown();
-  ::close(fd_);
+  if (fd_ >= 0) ::close(fd_);
 }
 
 void StreamConnection::shutdown() {
-  if (!shutDown_.exchange(true)) ::shutdown(fd_, SHUT_RDWR);
+  if (!shutDown_.exchange(true) && fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
+}
+
+int StreamConnection::detach() {
+  shutDown_ = true;
+  int fd = fd_;
+  fd_ = -1;
+  return fd;
 }
 
 Status StreamConnection::send(std::span<const std::span<const std::uint8_t>> parts) {

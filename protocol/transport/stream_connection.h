@@ -26,13 +26,14 @@ class StreamConnection final : public Connection {
   }
   void shutdown() override;
   std::string peer() const override { return peer_; }
+  int detach() override;
 
  private:
   Status receiveExactly(std::uint8_t* into, std::size_t bytes);
   // Waits until the socket has bytes or the deadline passes (without a deadline: at once).
   Status awaitReadable();
 
-  const int fd_;
+  int fd_;  // -1 once detached
   const std::string peer_;
   std::atomic<bool> shutDown_{false};
   std::uint32_t maxFrameBytes_;  // receiving thread only

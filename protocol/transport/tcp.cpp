@@ -155,6 +155,10 @@ Result<std::unique_ptr<Listener>> listen(std::string_view url) {
   return std::unique_ptr<Listener>(std::make_unique<TcpListener>(fd, describe(reinterpret_cast<sockaddr*>(&actual))));
 }
 
+std::unique_ptr<Connection> adoptStream(int fd, std::string peer) {
+  return std::make_unique<StreamConnection>(fd, std::move(peer));
+}
+
 std::pair<std::unique_ptr<Connection>, std::unique_ptr<Connection>> loopbackPair() {
   int fds[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {

@@ -56,6 +56,11 @@ class Connection {
 
   // Who is at the other end, for logs ("tcp://10.0.0.2:51234").
   virtual std::string peer() const = 0;
+
+  // Gives the connection's descriptor to the caller, to hand to another process (a session
+  // worker), and leaves this object inert: it neither shuts down nor closes it any more. -1 when
+  // the transport has no descriptor. Call when no other thread uses the connection.
+  virtual int detach() { return -1; }
 };
 
 class Listener {
@@ -73,6 +78,9 @@ class Listener {
 Result<std::unique_ptr<Connection>> connect(std::string_view url);
 // Listens on a URL ("tcp://127.0.0.1:0" picks a free port).
 Result<std::unique_ptr<Listener>> listen(std::string_view url);
+// A Connection over a connected stream socket that another process detached and passed here
+// (taken over); `peer` names the other end for logs.
+std::unique_ptr<Connection> adoptStream(int fd, std::string peer);
 // A connected in-process pair.
 std::pair<std::unique_ptr<Connection>, std::unique_ptr<Connection>> loopbackPair();
 

@@ -114,15 +114,17 @@ cudaabi::DriverTable fakeDriver() {
 class ComputeGateShell : public ::testing::Test {
  protected:
   cudaabi::DriverTable driver = fakeDriver();
-  ComputeGate gate{driver};
-  ComputeGate::TenantId a = gate.addTenant({"a", 1, std::nullopt, Priority::kNormal});
-  ComputeGate::TenantId b = gate.addTenant({"b", 1, std::nullopt, Priority::kNormal});
+  GateBoard board;
+  GatePieces pieces;
+  ComputeGate gate{driver, board, &pieces};
+  ComputeGate::TenantId a = *board.addTenant({1, std::nullopt, Priority::kNormal});
+  ComputeGate::TenantId b = *board.addTenant({1, std::nullopt, Priority::kNormal});
   CUstream stream = reinterpret_cast<CUstream>(0x10);
 
   // Waits (at most 10 s) until the meter has charged `tenant` something.
   void waitUntilCharged(ComputeGate::TenantId tenant) {
     auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (gate.gpuSeconds(tenant) == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    while (board.gpuSeconds(tenant) == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
   }
 };
 
@@ -155,7 +157,7 @@ TEST_F(ComputeGateShell, APieceIsChargedItsGpuTimeNotTheHostsDelay) {
   std::this_thread::sleep_for(20ms);  // makes the host's view long, orders nothing
   FakeEvents::instance().completeAll(0.25f);
   waitUntilCharged(a);
-  EXPECT_NEAR(gate.gpuSeconds(a), 0.00025, 1e-6);
+  EXPECT_NEAR(board.gpuSeconds(a), 0.00025, 1e-6);
 }
 
 TEST_F(ComputeGateShell, WorkBehindTheTenantsOwnNeedsNoStartEvent) {
@@ -182,7 +184,7 @@ TEST_F(ComputeGateShell, WorkThatNeverReachedTheGpuFreesItsPlace) {
   // b goes at once (after a's short anticipation window), without any completion.
   GatedWork work(&gate, b, stream);
   work.submitted();
-  EXPECT_EQ(gate.gpuSeconds(a), 0);
+  EXPECT_EQ(board.gpuSeconds(a), 0);
   FakeEvents::instance().completeAll(0.1f);
 }
 
@@ -195,7 +197,7 @@ TEST_F(ComputeGateShell, WorkThatCannotBeMeteredIsChargedNothingAndFreesItsPlace
   FakeEvents::instance().failRecords(false);
   GatedWork next(&gate, b, stream);
   next.submitted();
-  EXPECT_EQ(gate.gpuSeconds(a), 0);
+  EXPECT_EQ(board.gpuSeconds(a), 0);
   FakeEvents::instance().completeAll(0.1f);
 }
 

@@ -28,13 +28,13 @@ class TwoEqualTenants : public ::testing::Test {
  protected:
   GatePolicy policy;
   GatePolicy::TimePoint now = GatePolicy::TimePoint{} + 1h;
-  GatePolicy::TenantId a = policy.addTenant(Config{"a", 1, {}, Priority::kNormal}, now);
-  GatePolicy::TenantId b = policy.addTenant(Config{"b", 1, {}, Priority::kNormal}, now);
+  GatePolicy::TenantId a = *policy.addTenant(Config{1, {}, Priority::kNormal}, now);
+  GatePolicy::TenantId b = *policy.addTenant(Config{1, {}, Priority::kNormal}, now);
 };
 
-SimulatedClient client(const char* name, double weight, double pieceMicros, int batch) {
+SimulatedClient client([[maybe_unused]] const char* name, double weight, double pieceMicros, int batch) {
   SimulatedClient result;
-  result.config = Config{name, weight, std::nullopt, Priority::kNormal};
+  result.config = Config{weight, std::nullopt, Priority::kNormal};
   result.pieceMicros = pieceMicros;
   result.batch = batch;
   return result;
@@ -205,7 +205,7 @@ TEST_F(TwoEqualTenants, WorkCountsAsOnTheGpuFromItsAdmission) {
 TEST(GatePolicy, TheQueueHoldsAboutTheBudgetOfKnownWork) {
   GatePolicy policy;
   auto now = GatePolicy::TimePoint{} + 1h;
-  auto a = policy.addTenant(Config{"a", 1, {}, Priority::kNormal}, now);
+  auto a = *policy.addTenant(Config{1, {}, Priority::kNormal}, now);
   runPiece(policy, a, now, 500us);  // teaches the policy that a's pieces take 500 us
   now += 1ms;
   int admitted = 0;
@@ -220,7 +220,7 @@ TEST(GatePolicy, TheQueueHoldsAboutTheBudgetOfKnownWork) {
 TEST(GatePolicy, AChargeIsTheGpuSpanNotTheHostDelayBeforeIt) {
   GatePolicy policy;
   auto now = GatePolicy::TimePoint{} + 1h;
-  auto a = policy.addTenant(Config{"a", 1, {}, Priority::kNormal}, now);
+  auto a = *policy.addTenant(Config{1, {}, Priority::kNormal}, now);
   policy.arrive(a, now);
   auto ticket = policy.admit(a, now);
   // Admitted at 0, on the GPU for 200 us, seen complete at 1 ms.
@@ -249,15 +249,15 @@ TEST(GatePolicy, ALiveWeightChangeTakesEffect) {
   SimulatedClient a = client("a", 1, 1000, 10), b = client("b", 1, 1000, 10);
   GateSimulation simulation({a, b});
   simulation.runUntil(1);
-  simulation.policy().updateTenant(0, Config{"a", 4, {}, Priority::kNormal}, GatePolicy::TimePoint{} + 1h + 1s);
+  simulation.policy().updateTenant(0, Config{4, {}, Priority::kNormal}, GatePolicy::TimePoint{} + 1h + 1s);
   EXPECT_NEAR(firstsShare(completedBetween(simulation, 1.5, 3.5)), 0.8, 0.02);
 }
 
 TEST(GatePolicy, ALiveCapTakesEffect) {
   GatePolicy policy;
   auto now = GatePolicy::TimePoint{} + 1h;
-  auto a = policy.addTenant(Config{"a", 1, {}, Priority::kNormal}, now);
-  policy.updateTenant(a, Config{"a", 1, 0.1, Priority::kNormal}, now);
+  auto a = *policy.addTenant(Config{1, {}, Priority::kNormal}, now);
+  policy.updateTenant(a, Config{1, 0.1, Priority::kNormal}, now);
   policy.arrive(a, now);
   // The new cap starts with an empty bucket: the tenant waits for it to fill.
   EXPECT_FALSE(policy.mayAdmit(a, now));

@@ -41,7 +41,7 @@ class GateSimulation {
   explicit GateSimulation(std::vector<SimulatedClient> clients) : clients_(std::move(clients)) {
     for (auto& client : clients_) {
       State state;
-      state.tenant = policy_.addTenant(client.config, epoch_);
+      state.tenant = *policy_.addTenant(client.config, epoch_);
       state.nextArrival = at(client.startAtSeconds);
       states_.push_back(state);
     }

@@ -82,7 +82,7 @@ TEST(ServerConfig, RefusesBadFilesNamingTheLineAndTheReason) {
       {"[[vgpu]]\nname = \"a\"\nmemory = \"1GiB\"\ntokens = [\"t\"]\ncompute_cap = nan\n", "compute_cap must be"},
       {"[[vgpu]]\nname = \"a\"\nmemory = \"1GiB\"\ntokens = [\"t\"]\ngpu = 99999999999\n", "a gpu index is between"},
       // Limits: in range, known keys, a table.
-      {"[limits]\nmax_connections = 0\n", "bad.toml:2:19: max_connections must be 1 to 1000000"},
+      {"[limits]\nmax_connections = 0\n", "bad.toml:2:19: max_connections must be 1 to 4096"},
       {"[limits]\nhandshake_seconds = -1\n", "handshake_seconds must be more than 0"},
       {"[limits]\nhello_bytes = \"1GiB\"\n", "hello_bytes must be 1KiB to 16MiB"},
       {"[limits]\nthreads = 5\n", "bad.toml:2:1: unknown limits key 'threads'"},
@@ -142,11 +142,11 @@ TEST(VgpuRegistryLive, AddUpdateAndRemoveTakeEffectForNewSessionsOnly) {
   EXPECT_FALSE(registry.add(vgpu("b", 1)));
   auto lease = registry.admit("b", "t");
   ASSERT_TRUE(lease) << lease.status().message();
-  EXPECT_EQ((*lease)->quota()->limit(), 2ULL << 30);
+  EXPECT_EQ((*lease)->vgpu()->quota().limit(), 2ULL << 30);
   // update: a new quota at once, for the session already holding it too; moving is refused.
   auto smaller = vgpu("b", 1);
   ASSERT_TRUE(registry.update(smaller));
-  EXPECT_EQ((*lease)->quota()->limit(), 1ULL << 30);
+  EXPECT_EQ((*lease)->vgpu()->quota().limit(), 1ULL << 30);
   auto moved = vgpu("b", 1);
   moved.gpuIndex = 1 - registry.find("b")->physicalGpu();
   EXPECT_EQ(registry.update(moved).code(), CUDA_ERROR_NOT_SUPPORTED);
@@ -159,7 +159,9 @@ TEST(VgpuRegistryLive, AddUpdateAndRemoveTakeEffectForNewSessionsOnly) {
   auto refused = registry.admit("b", "t");
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.status().message().find("b"), std::string::npos) << refused.status().message();
-  EXPECT_TRUE((*lease)->quota()->reserve(1 << 20));
+  SessionMemory held;
+  EXPECT_TRUE((*lease)->vgpu()->quota().reserve(1 << 20, held));
+  (*lease)->vgpu()->quota().release(1 << 20, held);
   // A registry whose vGPUs were all removed stays closed: it does not fall back to open.
   ASSERT_TRUE(registry.remove("a"));
   EXPECT_FALSE(registry.open());
@@ -177,7 +179,7 @@ TEST(VgpuPlacement, QuotasBeyondAGpusMemoryAreRefusedUnlessOvercommitted) {
   auto refused = VgpuRegistry::create({fixed("a", 50), fixed("b", 40)}, oneGpu, Placement::kBinpack);
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.status().message().find("overcommit = true"), std::string::npos) << refused.status().message();
-  EXPECT_TRUE(VgpuRegistry::create({fixed("a", 50), fixed("b", 40)}, oneGpu, Placement::kBinpack, nullptr, true));
+  EXPECT_TRUE(VgpuRegistry::create({fixed("a", 50), fixed("b", 40)}, oneGpu, Placement::kBinpack, true));
   // Live: an add or an update that would overcommit is refused and changes nothing.
   auto live = VgpuRegistry::create({fixed("a", 50)}, oneGpu, Placement::kBinpack);
   ASSERT_TRUE(live);
@@ -187,20 +189,35 @@ TEST(VgpuPlacement, QuotasBeyondAGpusMemoryAreRefusedUnlessOvercommitted) {
   EXPECT_EQ((*live)->find("a")->quota().limit(), 50ULL << 30);
   EXPECT_TRUE((*live)->update(fixed("a", 50)));
   // Overcommitting, automatic placement still finds a GPU.
-  auto over = VgpuRegistry::create({vgpu("a", 60), vgpu("b", 60)}, oneGpu, Placement::kBinpack, nullptr, true);
+  auto over = VgpuRegistry::create({vgpu("a", 60), vgpu("b", 60)}, oneGpu, Placement::kBinpack, true);
   ASSERT_TRUE(over) << over.status().message();
 }
 
 TEST(MemoryQuotaTest, RefusesOverQuotaAndShrinksLive) {
   MemoryQuota quota(100);
-  EXPECT_TRUE(quota.reserve(60));
-  EXPECT_FALSE(quota.reserve(41));
+  SessionMemory a, b;
+  EXPECT_TRUE(quota.reserve(60, a));
+  EXPECT_FALSE(quota.reserve(41, b));
   EXPECT_EQ(quota.used(), 60u);
+  EXPECT_EQ(a.heldBytes.load(), 60u);
+  EXPECT_EQ(b.heldBytes.load(), 0u);
   quota.setLimit(50);  // below current use: nothing is freed, nothing new is allowed
   EXPECT_EQ(quota.available(), 0u);
-  EXPECT_FALSE(quota.reserve(1));
-  quota.release(60);
-  EXPECT_TRUE(quota.reserve(50));
+  EXPECT_FALSE(quota.reserve(1, b));
+  quota.release(60, a);
+  EXPECT_TRUE(quota.reserve(50, b));
+}
+
+TEST(MemoryQuotaTest, WhatADeadSessionHeldGoesBackExactly) {
+  MemoryQuota quota(100);
+  SessionMemory dead, alive;
+  ASSERT_TRUE(quota.reserve(30, dead));
+  ASSERT_TRUE(quota.reserve(20, alive));
+  ASSERT_TRUE(quota.reserve(10, dead));
+  quota.releaseAll(dead);
+  EXPECT_EQ(quota.used(), 20u);
+  EXPECT_EQ(dead.heldBytes.load(), 0u);
+  EXPECT_TRUE(quota.reserve(80, alive));
 }
 
 }  // namespace

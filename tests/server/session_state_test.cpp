@@ -38,7 +38,9 @@ class SessionStateTest : public ::testing::Test {
     ASSERT_TRUE(state.makeCurrent(*context));
   }
   cudaabi::DriverTable driver = fakeDriver();
-  SessionState state{driver, std::make_unique<scheduler::VgpuLease>(nullptr, std::vector<scheduler::PhysicalGpu>{{0, "GPU-0", 1ULL << 30}})};
+  scheduler::SessionSlot slot;
+  SessionState state{driver, std::make_unique<scheduler::VgpuAccess>(
+                                 std::vector<scheduler::PhysicalGpu>{{0, "GPU-0", 1ULL << 30}}, slot)};
 };
 
 TEST_F(SessionStateTest, AHandleIsFoundOnlyAsItsOwnKind) {

@@ -48,9 +48,12 @@ TEST_F(ServerTest, CopiesOutsideTheSessionsAllocationsAreRejected) {
       },
       nullptr, bytes);
   EXPECT_EQ(past.first, CUDA_ERROR_INVALID_VALUE);
-  // Another session's memory is outside this one's allocations too.
+  // Another session's memory is outside this one's allocations too. (Sessions have address
+  // spaces of their own, as processes on a GPU do: the other's first buffer has the same address
+  // as ours; its second lies where this session has nothing.)
   RawClient other(url);
   other.retainPrimary();
+  EXPECT_EQ(other.allocate(4096), base);
   std::uint64_t theirs = other.allocate(4096);
   auto steal = client.call([&](wire::Call::Builder c) {
     auto copy = c.initCopy();

@@ -2,6 +2,8 @@
 // wire protocol by hand.
 #pragma once
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <thread>
@@ -10,6 +12,7 @@
 
 #include "scheduler/server_config.h"
 #include "server/server.h"
+#include "server/session_state.h"
 #include "tests/support/raw_client.h"
 
 namespace fastgpu::server {
@@ -27,13 +30,15 @@ class ServerTest : public ::testing::Test {
     setenv("FASTGPU_SIM_MEMORY", "4GiB", 1);
     setenv("FASTGPU_SIM_DEVICES", "2", 1);
     setenv("FASTGPU_SIM_KERNELS", FASTGPU_TEST_TWINS, 1);  // failWith, appendValue
+    // The workers share the devices with this process, as fastgpu-server's do.
+    setenv("FASTGPU_SIM_SHARED", ("server-test-" + std::to_string(getpid())).c_str(), 1);
     auto parsed = scheduler::parseServerConfig(config, "test.toml");
     ASSERT_TRUE(parsed) << parsed.status().message();
     auto driver = LoadedDriver::load(FASTGPU_CUDASIM_LIBRARY);
     ASSERT_TRUE(driver) << driver.status().message();
     auto gpus = (*driver)->devices({});
     ASSERT_TRUE(gpus);
-    auto registry = scheduler::VgpuRegistry::create(parsed->vgpus, *gpus, parsed->placement, &(*driver)->api());
+    auto registry = scheduler::VgpuRegistry::create(parsed->vgpus, *gpus, parsed->placement);
     ASSERT_TRUE(registry) << registry.status().message();
     registry_ = registry->get();
     ASSERT_TRUE(registry) << registry.status().message();
@@ -43,7 +48,7 @@ class ServerTest : public ::testing::Test {
     std::vector<std::unique_ptr<protocol::Listener>> listeners;
     listeners.push_back(std::move(*listener));
     server = std::make_unique<Server>(std::move(*driver), std::move(*registry), std::move(listeners), nullptr,
-                                      parsed->limits);
+                                      parsed->limits, FASTGPU_SERVER_BINARY);
     thread = std::thread([this] { server->run(); });
   }
   void TearDown() override {

@@ -1,0 +1,34 @@
+#include "scheduler/gate_board.h"
+
+namespace fastgpu::scheduler {
+
+std::optional<GateBoard::TenantId> GateBoard::addTenant(TenantConfig config) {
+  std::lock_guard lock(mutex_);
+  return policy_.addTenant(config, Clock::now());
+}
+
+void GateBoard::updateTenant(TenantId tenant, TenantConfig config) {
+  std::lock_guard lock(mutex_);
+  policy_.updateTenant(tenant, config, Clock::now());
+  changed_.notify();
+}
+
+void GateBoard::removeTenant(TenantId tenant) {
+  std::lock_guard lock(mutex_);
+  policy_.removeTenant(tenant);
+  changed_.notify();
+}
+
+void GateBoard::abandon(TenantId tenant, GatePieces& pieces) {
+  std::lock_guard lock(mutex_);
+  policy_.abandon(tenant, pieces.waiting, pieces.onGpu, pieces.pendingSeconds, Clock::now());
+  pieces = GatePieces{};
+  changed_.notify();
+}
+
+double GateBoard::gpuSeconds(TenantId tenant) const {
+  std::lock_guard lock(mutex_);
+  return policy_.chargedSeconds(tenant);
+}
+
+}  // namespace fastgpu::scheduler

@@ -1,0 +1,89 @@
+#include "server/login.h"
+
+#include <capnp/message.h>
+
+#include <chrono>
+#include <ctime>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "protocol/frame.h"
+#include "protocol/message.h"
+#include "protocol/schema/fastgpu.capnp.h"
+#include "server/logging.h"
+
+namespace fastgpu::server {
+namespace {
+
+// Receives the Hello frame: before login a peer gets a small frame and a few seconds, so that a
+// huge announced frame or a Hello sent a byte at a time costs the server nothing lasting.
+Status receiveHello(protocol::Connection& connection, const scheduler::ServerLimits& limits,
+                    std::vector<std::uint8_t>& payload) {
+  connection.setMaxFrameBytes(limits.helloBytes);
+  connection.setReceiveDeadline(std::chrono::steady_clock::now() +
+                                std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                    std::chrono::duration<double>(limits.handshakeSeconds)));
+  Status received = connection.receive(payload);
+  connection.setReceiveDeadline(std::nullopt);
+  connection.setMaxFrameBytes(protocol::kMaxFrameBytes);
+  return received;
+}
+
+}  // namespace
+
+void sendRefusal(protocol::Connection& connection, const Status& refusal, std::uint64_t session, int driverVersion) {
+  capnp::MallocMessageBuilder builder;
+  auto welcome = builder.initRoot<wire::Welcome>();
+  welcome.setProtocolVersion(wire::PROTOCOL_VERSION);
+  welcome.setSession(session);
+  welcome.setDriverVersion(driverVersion);
+  welcome.setResult(refusal.code());
+  welcome.setMessage(refusal.message());
+  std::vector<std::uint8_t> bytes;
+  protocol::appendMessage(builder, bytes);
+  (void)connection.send(bytes);  // the connection ends next either way
+}
+
+Result<std::unique_ptr<scheduler::VgpuLease>> login(protocol::Connection& connection, scheduler::VgpuRegistry& registry,
+                                                    const scheduler::ServerLimits& limits, int driverVersion,
+                                                    SessionInfo& info) {
+  auto log = serverLogger();
+  std::vector<std::uint8_t> payload;
+  if (Status received = receiveHello(connection, limits, payload); !received) {
+    log->warn("session={} peer={} refused before login: {}", info.id, connection.peer(), escapeForLog(received.message()));
+    return received;
+  }
+  protocol::MessageCursor cursor(payload);
+  std::optional<capnp::FlatArrayMessageReader> message;
+  if (Status status = cursor.next(message); !status) return status;
+  wire::Hello::Reader hello;
+  Status decoded = protocol::decodeSafely("hello", [&] {
+    hello = message->getRoot<wire::Hello>();
+    log->info("session={} hello host={} pid={} cuda={} vgpu={}", info.id, escapeForLog(hello.getHost().cStr(), 64),
+              hello.getPid(), hello.getCudaVersion(), escapeForLog(hello.getVgpu().cStr(), 64));
+    // Kept for the admin API: bounded, whatever the client sent (host names are at most 253).
+    info.vgpu = std::string(hello.getVgpu().cStr()).substr(0, 64);
+    info.host = std::string(hello.getHost().cStr()).substr(0, 255);
+    info.pid = hello.getPid();
+    info.startedUnix = std::time(nullptr);
+    return Status::ok();
+  });
+  if (!decoded) return decoded;
+
+  Result<std::unique_ptr<scheduler::VgpuLease>> lease =
+      hello.getProtocolVersion() != wire::PROTOCOL_VERSION
+          ? Status(CUDA_ERROR_NOT_SUPPORTED, fmt::format("protocol version {} is not supported (the server speaks {})",
+                                                         hello.getProtocolVersion(), wire::PROTOCOL_VERSION))
+          : registry.admit(hello.getVgpu().cStr(), hello.getToken().cStr());
+  if (!lease) {
+    log->warn("session={} peer={} refused: {}", info.id, connection.peer(), escapeForLog(lease.status().message()));
+    sendRefusal(connection, lease.status(), info.id, driverVersion);
+    return lease.status();
+  }
+  info.admitted = true;
+  log->info("session={} admitted vgpu={}", info.id, escapeForLog(info.vgpu, 64));
+  return lease;
+}
+
+}  // namespace fastgpu::server

@@ -1,0 +1,94 @@
+#include "server/worker_main.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "scheduler/shared_board.h"
+#include "server/loaded_driver.h"
+#include "server/logging.h"
+#include "server/session.h"
+#include "server/worker_launch.h"
+
+namespace fastgpu::server {
+namespace {
+
+// The vGPU's places on the board, checked against the board's bounds: the arguments come from
+// the main process, but a worker still never indexes shared memory unchecked.
+Result<std::unique_ptr<scheduler::VgpuAccess>> accessFor(const WorkerSpec& spec, scheduler::BoardLayout& board,
+                                                         const LoadedDriver& driver,
+                                                         std::unique_ptr<scheduler::ComputeGate>& gate) {
+  if (spec.slot < 0 || spec.slot >= scheduler::BoardLayout::kMaxSessions ||
+      board.sessions[spec.slot].session.load() != spec.session) {
+    return Status(CUDA_ERROR_INVALID_VALUE, "the session's slot on the board is not its own");
+  }
+  scheduler::SessionSlot& slot = board.sessions[spec.slot];
+  std::vector<scheduler::PhysicalGpu> devices;
+  for (int ordinal : spec.devices) devices.push_back(scheduler::PhysicalGpu{ordinal, {}, 0});
+  if (spec.vgpuPlace < 0) return std::make_unique<scheduler::VgpuAccess>(std::move(devices), slot);
+  if (spec.vgpuPlace >= scheduler::BoardLayout::kMaxVgpus || spec.gpu < 0 || spec.gpu >= scheduler::BoardLayout::kMaxGpus) {
+    return Status(CUDA_ERROR_INVALID_VALUE, "the vGPU's place on the board is out of range");
+  }
+  gate = std::make_unique<scheduler::ComputeGate>(driver.api(), board.gates[spec.gpu], &slot.pieces);
+  return std::make_unique<scheduler::VgpuAccess>(std::move(devices), slot, &board.vgpu(spec.vgpuPlace), gate.get(),
+                                                 spec.tenant);
+}
+
+int serve(const WorkerSpec& spec, const WorkerCommand& command) {
+  auto log = serverLogger();
+  auto board = scheduler::mapBoard(kWorkerBoardFd);
+  if (!board) {
+    log->error("session={} worker: {}", spec.session, board.status().message());
+    return 1;
+  }
+  auto driver = LoadedDriver::load(command.driverPath);
+  if (!driver) {
+    log->error("session={} worker: {}", spec.session, driver.status().message());
+    return 1;
+  }
+  std::unique_ptr<scheduler::ComputeGate> gate;
+  auto access = accessFor(spec, *board->second, **driver, gate);
+  if (!access) {
+    log->error("session={} worker: {}", spec.session, access.status().message());
+    return 1;
+  }
+  Session session(protocol::adoptStream(kWorkerConnectionFd, spec.peer), (*driver)->api(), std::move(*access),
+                  spec.session);
+  // SIGTERM (the server stopping) ends the session in order: its connection is shut down, the
+  // loop ends, everything is freed.
+  sigset_t stopSignals;
+  sigemptyset(&stopSignals);
+  sigaddset(&stopSignals, SIGTERM);
+  sigaddset(&stopSignals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
+  std::thread([&session, stopSignals] {
+    int received = 0;
+    sigwait(&stopSignals, &received);
+    session.stop();
+  }).detach();
+  (void)session.run();
+  // Everything of the session is freed; the driver and its threads go with the process (no
+  // destructors: the signal thread may still hold the session).
+  log->flush();
+  std::_Exit(0);
+}
+
+}  // namespace
+
+int runSessionWorker(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);
+  WorkerCommand command;
+  auto spec = parseWorkerArguments(argc, argv, command);
+  if (!spec) {
+    std::fprintf(stderr, "fastgpu-server: %s (a worker is started by the server only)\n", spec.status().message().c_str());
+    return 2;
+  }
+  serverLogger()->set_level(spdlog::level::from_str(command.logLevel));
+  int status = serve(*spec, command);
+  serverLogger()->flush();
+  return status;
+}
+
+}  // namespace fastgpu::server

@@ -50,7 +50,9 @@ Status Driver::start() {
     if (!device) return device.status();
     devices_.push_back(std::move(*device));
   }
-  return twins_.loadPlugins(config_.twinPlugins);
+  if (Status loaded = twins_.loadPlugins(config_.twinPlugins); !loaded) return loaded;
+  if (!config_.faultKernel.empty()) twins_.injectFault(config_.faultKernel, config_.faultSignal);
+  return Status::ok();
 }
 
 Device* Driver::device(CUdevice ordinal) {

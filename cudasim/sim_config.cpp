@@ -1,5 +1,7 @@
 #include "cudasim/sim_config.h"
 
+#include <signal.h>
+
 #include <charconv>
 #include <cstdlib>
 
@@ -36,6 +38,16 @@ Result<SimConfig> loadSimConfig() {
       if (colon == std::string_view::npos) break;
       list.remove_prefix(colon + 1);
     }
+  }
+  if (const char* fault = std::getenv("FASTGPU_SIM_FAULT"); fault != nullptr && *fault != '\0') {
+    std::string_view text(fault);
+    auto colon = text.rfind(':');
+    std::string_view kind = colon == std::string_view::npos ? std::string_view() : text.substr(colon + 1);
+    config.faultSignal = kind == "segv" ? SIGSEGV : kind == "abort" ? SIGABRT : 0;
+    if (colon == 0 || config.faultSignal == 0) {
+      return Status(CUDA_ERROR_INVALID_VALUE, fmt::format("FASTGPU_SIM_FAULT='{}' is not KERNEL:segv or KERNEL:abort", text));
+    }
+    config.faultKernel = std::string(text.substr(0, colon));
   }
   return config;
 }

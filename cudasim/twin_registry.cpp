@@ -4,6 +4,8 @@
 #include <sys/prctl.h>
 
 #include <algorithm>
+#include <atomic>
+#include <csignal>
 #include <chrono>
 #include <thread>
 
@@ -34,6 +36,13 @@ int spinTwin(const fastgpu_sim_launch* launch) {
   return CUDA_SUCCESS;
 }
 
+std::atomic<int> gFaultSignal{0};
+
+int faultTwin(const fastgpu_sim_launch*) {
+  std::raise(gFaultSignal.load());
+  return CUDA_ERROR_LAUNCH_FAILED;  // only if the signal is caught
+}
+
 int registerFromPlugin(const fastgpu_sim_host* host, const char* name, fastgpu_sim_twin_fn twin) {
   if (name == nullptr || twin == nullptr) return -1;
   return static_cast<TwinRegistry*>(host->host_private)->add(name, twin) ? 0 : -1;
@@ -47,6 +56,12 @@ bool TwinRegistry::add(const std::string& mangledName, fastgpu_sim_twin_fn twin)
   std::lock_guard lock(mutex_);
   auto [it, inserted] = twins_.emplace(mangledName, twin);
   return inserted || it->second == twin;
+}
+
+void TwinRegistry::injectFault(const std::string& mangledName, int signal) {
+  std::lock_guard lock(mutex_);
+  gFaultSignal = signal;
+  twins_[mangledName] = faultTwin;
 }
 
 fastgpu_sim_twin_fn TwinRegistry::find(const std::string& mangledName) const {

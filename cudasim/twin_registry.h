@@ -25,6 +25,9 @@ class TwinRegistry {
   Status loadPlugins(const std::vector<std::string>& paths);
   // Registers a twin; false when the name is taken by a different twin.
   bool add(const std::string& mangledName, fastgpu_sim_twin_fn twin);
+  // Fault injection (FASTGPU_SIM_FAULT): from now on a launch of `mangledName` raises `signal`
+  // in the process, whatever twin it had.
+  void injectFault(const std::string& mangledName, int signal);
   // The twin of a kernel, or null.
   fastgpu_sim_twin_fn find(const std::string& mangledName) const;
 

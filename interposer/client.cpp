@@ -162,6 +162,11 @@ Result<std::unique_ptr<ReplyMessage>> Client::call(capnp::MessageBuilder& call, 
   }
   Status decoded = protocol::decodeSafely("reply", [&] {
     auto root = reply->get();
+    if (root.getSessionEnded()) {
+      // The server ended the session (evicted, over a time limit, its worker crashed): this call
+      // and every later one fail with the reason it gave.
+      return Status(ErrorKind::kDisconnected, static_cast<CUresult>(root.getResult()), root.getMessage().cStr());
+    }
     deferError(static_cast<CUresult>(root.getDeferredError()));
     if (root.getBulkBytes() == 0) return Status::ok();
     auto taken = cursor.takeBulk(root.getBulkBytes());
@@ -169,7 +174,8 @@ Result<std::unique_ptr<ReplyMessage>> Client::call(capnp::MessageBuilder& call, 
     return taken.status();
   });
   if (!decoded) {
-    broken_ = disconnected(decoded.message());
+    broken_ = decoded.kind() == ErrorKind::kDisconnected ? decoded : disconnected(decoded.message());
+    connection_->shutdown();
     return broken_;
   }
   return reply;

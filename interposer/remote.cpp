@@ -29,7 +29,10 @@ CUresult resultOf(Client& client, const Result<std::unique_ptr<ReplyMessage>>& r
   if (!reply) {
     if (reply.status().kind() == ErrorKind::kDisconnected) {
       cudaabi::driverLogger().error("{}", reply.status().message());
-      return CUDA_ERROR_DEVICE_UNAVAILABLE;
+      // A session the server ended carries its reason's code (a kernel over its time limit:
+      // CUDA_ERROR_LAUNCH_TIMEOUT); a lost connection has none.
+      CUresult code = reply.code();
+      return code != CUDA_ERROR_UNKNOWN && code != CUDA_SUCCESS ? code : CUDA_ERROR_DEVICE_UNAVAILABLE;
     }
     return reply.code();
   }

@@ -1,6 +1,13 @@
 #include "scheduler/compute_gate.h"
 
 namespace fastgpu::scheduler {
+namespace {
+
+std::int64_t nanosOf(GatePolicy::Clock::time_point when) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(when.time_since_epoch()).count();
+}
+
+}  // namespace
 
 ComputeGate::ComputeGate(const cudaabi::DriverTable& driver, GateBoard& board, GatePieces* pieces)
     : driver_(driver), board_(board), pieces_(pieces) {
@@ -30,6 +37,8 @@ ComputeGate::Admission ComputeGate::admit(TenantId tenant, CUstream stream) {
           --pieces_->waiting;
           ++pieces_->onGpu;
           pieces_->pendingSeconds += admission.ticket.estimate;
+          onGpuAdmitted_.insert(nanosOf(admission.ticket.admitted));
+          pieces_->oldestOnGpuNanos = *onGpuAdmitted_.begin();
         }
         break;
       }
@@ -84,6 +93,8 @@ double ComputeGate::finish(const GatePolicy::Ticket& ticket, std::optional<GateP
   if (pieces_ != nullptr) {
     --pieces_->onGpu;
     pieces_->pendingSeconds = pieces_->onGpu == 0 ? 0 : std::max(0.0, pieces_->pendingSeconds - ticket.estimate);
+    if (auto it = onGpuAdmitted_.find(nanosOf(ticket.admitted)); it != onGpuAdmitted_.end()) onGpuAdmitted_.erase(it);
+    pieces_->oldestOnGpuNanos = onGpuAdmitted_.empty() ? 0 : *onGpuAdmitted_.begin();
   }
   board_.changed_.notify();
   return used;

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -78,6 +79,7 @@ class ComputeGate {
   const cudaabi::DriverTable& driver_;
   GateBoard& board_;
   GatePieces* pieces_;  // guarded by the board's lock; may be null
+  std::multiset<std::int64_t> onGpuAdmitted_;  // guarded by the board's lock: pieces_->oldestOnGpuNanos
   std::mutex mutex_;
   std::condition_variable metering_;
   std::deque<Metered> metered_;  // guarded by mutex_; in admission order

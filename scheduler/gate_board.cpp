@@ -31,4 +31,12 @@ double GateBoard::gpuSeconds(TenantId tenant) const {
   return policy_.chargedSeconds(tenant);
 }
 
+std::optional<double> GateBoard::runningSeconds(const GatePieces& pieces) const {
+  std::lock_guard lock(mutex_);
+  if (pieces.onGpu == 0 || pieces.oldestOnGpuNanos == 0) return std::nullopt;
+  Clock::time_point since{std::chrono::nanoseconds(pieces.oldestOnGpuNanos)};
+  if (auto completed = policy_.lastCompletion(); completed && *completed > since) since = *completed;
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
 }  // namespace fastgpu::scheduler

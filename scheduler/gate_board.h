@@ -19,7 +19,8 @@ namespace fastgpu::scheduler {
 struct GatePieces {
   int waiting = 0;
   int onGpu = 0;
-  double pendingSeconds = 0;  // the estimates of its admitted pieces
+  double pendingSeconds = 0;         // the estimates of its admitted pieces
+  std::int64_t oldestOnGpuNanos = 0;  // steady clock: when its oldest piece on the GPU was admitted
 };
 
 class GateBoard {
@@ -38,6 +39,10 @@ class GateBoard {
   void abandon(TenantId tenant, GatePieces& pieces);
   // GPU time charged to a tenant so far.
   double gpuSeconds(TenantId tenant) const;
+  // How long the oldest piece of a session (`pieces`) has been running, as far as the host can
+  // tell: since its admission or the latest completion on the GPU after it, whichever is later
+  // (before that it was queued behind other work). nullopt when it has nothing on the GPU.
+  std::optional<double> runningSeconds(const GatePieces& pieces) const;
 
  private:
   friend class ComputeGate;

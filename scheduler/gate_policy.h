@@ -108,6 +108,8 @@ class GatePolicy {
   // GPU time charged to a tenant so far, in seconds.
   double chargedSeconds(TenantId tenant) const;
   int tenantCount() const;
+  // When the host last saw a piece complete, if ever.
+  std::optional<TimePoint> lastCompletion() const { return lastCompletion_; }
 
  private:
   struct Tenant {

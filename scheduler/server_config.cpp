@@ -58,7 +58,8 @@ Priority parsePriority(const std::string& origin, const toml::node& node) {
 
 VgpuSpec parseVgpu(const std::string& origin, const toml::table& table) {
   static const std::set<std::string> kKeys = {"name",     "gpu",          "memory",      "compute_share", "compute_cap",
-                                              "priority", "max_sessions", "tokens",      "token_hashes"};
+                                              "priority", "max_sessions", "tokens",      "token_hashes",
+                                              "max_kernel_ms"};
   for (const auto& [key, node] : table) {
     if (!kKeys.contains(std::string(key.str()))) fail(origin, key.source(), fmt::format("unknown vgpu key '{}'", key.str()));
   }
@@ -101,6 +102,11 @@ VgpuSpec parseVgpu(const std::string& origin, const toml::table& table) {
     auto count = required<std::int64_t>(origin, *sessions, "max_sessions");
     if (count < 1 || count > 1'000'000) fail(origin, sessions->source(), "max_sessions must be 1 to 1000000");
     spec.maxSessions = static_cast<int>(count);
+  }
+  if (const toml::node* limit = table.get("max_kernel_ms")) {
+    auto ms = required<std::int64_t>(origin, *limit, "max_kernel_ms");
+    if (ms < 0 || ms > 86'400'000) fail(origin, limit->source(), "max_kernel_ms must be 0 (no limit) to 86400000");
+    spec.maxKernelMs = static_cast<std::uint32_t>(ms);
   }
   if (const toml::array* tokens = arrayAt(origin, table, "tokens", "the tokens clients present")) {
     for (const auto& token : *tokens) {
@@ -271,6 +277,7 @@ std::string formatVgpuSpec(const VgpuSpec& spec) {
   if (spec.computeCapPercent) table.insert("compute_cap", *spec.computeCapPercent);
   table.insert("priority", spec.priority == Priority::kHigh ? "high" : spec.priority == Priority::kLow ? "low" : "normal");
   if (spec.maxSessions > 0) table.insert("max_sessions", static_cast<std::int64_t>(spec.maxSessions));
+  if (spec.maxKernelMs > 0) table.insert("max_kernel_ms", static_cast<std::int64_t>(spec.maxKernelMs));
   toml::array hashes;
   for (const auto& hash : spec.tokenHashes) hashes.push_back(tokenHashHex(hash));
   table.insert("token_hashes", hashes);

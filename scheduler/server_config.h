@@ -2,7 +2,8 @@
 //
 //   listen = ["tcp://0.0.0.0:7600"]     driver = "libcuda.so.1"     gpus = [0, 1]
 //   placement = "binpack" | "spread"    state_dir = "..."           admin_listen, admin_token
-//   [[vgpu]] name, gpu (index, UUID or "auto"), memory ("8GiB"), compute_share, compute_cap
+//   [[vgpu]] name, gpu (index, UUID or "auto"), memory ("8GiB"), compute_share, compute_cap,
+//            max_kernel_ms
 //            (percent), priority ("high"|"normal"|"low"), max_sessions, tokens | token_hashes
 //
 // A bad file is refused with "FILE:LINE:COLUMN: reason". Plaintext tokens are hashed at once.
@@ -30,6 +31,8 @@ struct VgpuSpec {
   std::optional<double> computeCapPercent;
   Priority priority = Priority::kNormal;
   int maxSessions = 0;  // 0: no limit
+  // A session whose kernel (or other piece of GPU work) runs longer is ended; 0: no limit.
+  std::uint32_t maxKernelMs = 0;
   std::vector<TokenHash> tokenHashes;
 
   bool autoPlaced() const { return !gpuIndex && gpuUuid.empty(); }

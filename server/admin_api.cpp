@@ -40,6 +40,7 @@ nlohmann::json vgpuJson(scheduler::VgpuRegistry& registry, scheduler::Vgpu& vgpu
           {"memory_used_bytes", vgpu.quota().used()},
           {"compute_share", spec.computeShare},
           {"compute_cap", spec.computeCapPercent ? nlohmann::json(*spec.computeCapPercent) : nullptr},
+          {"max_kernel_ms", spec.maxKernelMs > 0 ? nlohmann::json(spec.maxKernelMs) : nullptr},
           {"priority", priorityName(spec.priority)},
           {"max_sessions", spec.maxSessions},
           {"sessions", vgpu.sessions().load()},

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "scheduler/server_config.h"
@@ -20,6 +21,7 @@ struct Options {
   std::string driver;
   std::string config;
   std::string logLevel = "info";
+  std::optional<double> shutdownGrace;
 };
 
 }  // namespace
@@ -39,7 +41,11 @@ int main(int argc, char** argv) {
                  "client gets every GPU and no quota");
   app.add_option("--log-level", options.logLevel, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
-  app.footer("Command-line options override the file's listen and driver.");
+  app.add_option("--shutdown-grace", options.shutdownGrace,
+                 "seconds running sessions may go on after SIGTERM before they are ended (default 10; "
+                 "[limits] shutdown_grace_seconds)")
+      ->check(CLI::Range(0.0, 3600.0));
+  app.footer("Command-line options override the file's listen, driver and shutdown grace.");
   CLI11_PARSE(app, argc, argv);
 
   using fastgpu::Status;
@@ -54,6 +60,7 @@ int main(int argc, char** argv) {
   }
   if (!options.listen.empty()) config.listen = options.listen;
   if (!options.driver.empty()) config.driver = options.driver;
+  if (options.shutdownGrace) config.limits.shutdownGraceSeconds = *options.shutdownGrace;
   if (config.listen.empty()) config.listen.push_back("tcp://127.0.0.1:7600");
   if (config.driver.empty()) config.driver = "libcuda.so.1";
   auto log = fastgpu::server::serverLogger();

@@ -28,9 +28,28 @@ void Server::run() {
     serverLogger()->info("listening on {} driver={}", listener->url(), driver_->path());
     acceptors.emplace_back([this, &listener] { acceptLoop(*listener); });
   }
+  std::thread watchdog([this] { watchKernels(); });
   for (auto& acceptor : acceptors) acceptor.join();
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  watchdogWake_.notify_all();
+  watchdog.join();
   endSessions();
   serverLogger()->info("stopped");
+}
+
+void Server::watchKernels() {
+  // A kernel cannot be preempted; a session whose kernel runs past its vGPU's limit is ended
+  // (its worker killed). Checked a few dozen times a second: limits are in milliseconds.
+  constexpr auto kPeriod = std::chrono::milliseconds(20);
+  std::unique_lock lock(mutex_);
+  while (!watchdogWake_.wait_for(lock, kPeriod, [&] { return stopping_; })) {
+    for (auto& running : sessions_) {
+      if (!running.session->finished()) running.session->enforceKernelLimit();
+    }
+  }
 }
 
 void Server::endSessions() {
@@ -45,7 +64,7 @@ void Server::endSessions() {
     return true;
   });
   if (!ended) {
-    for (auto& running : sessions_) running.session->kill("the server's shutdown grace period is over");
+    for (auto& running : sessions_) running.session->kill(Status(CUDA_ERROR_DEVICE_UNAVAILABLE, "the server is shutting down"));
   }
   std::list<RunningSession> ending;
   ending.swap(sessions_);
@@ -117,7 +136,7 @@ bool Server::evict(std::uint64_t session) {
   for (const auto& running : sessions_) {
     if (running.session->id() == session && !running.session->finished()) {
       serverLogger()->info("session={} evicted by the administrator", session);
-      running.session->kill("evicted by the administrator");
+      running.session->kill(Status(CUDA_ERROR_DEVICE_UNAVAILABLE, "evicted by the administrator"));
       return true;
     }
   }

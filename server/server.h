@@ -2,8 +2,9 @@
 // logs its client in and watches the session's worker process, and an orderly stop.
 //
 // Threading: run() blocks on the calling thread until stop() (from any thread, e.g. the signal
-// thread); on the way out it asks every worker to end its session (SIGTERM), kills those still
-// running after the grace period, and joins every session thread before it returns.
+// thread); on the way out it stops accepting, lets running sessions go on for the grace period
+// ([limits] shutdown_grace_seconds), kills the workers of those still running, and joins every
+// session thread before it returns.
 #pragma once
 
 #include <condition_variable>
@@ -51,16 +52,20 @@ class Server {
   void reapFinished();
   // Starts serving `connection`, or refuses it (logged) when over a limit or out of threads.
   void serve(std::unique_ptr<protocol::Connection> connection);
-  // SIGTERM to every worker, then kill those left after the grace period; joins every thread.
+  // Lets sessions end by themselves for the grace period, then kills the rest; joins every thread.
   void endSessions();
+  // Until stopping: ends sessions whose kernel runs past their vGPU's max_kernel_ms.
+  void watchKernels();
 
   std::unique_ptr<LoadedDriver> driver_;
   std::unique_ptr<scheduler::VgpuRegistry> registry_;
   std::unique_ptr<scheduler::UsageLedger> ledger_;
   std::vector<std::unique_ptr<protocol::Listener>> listeners_;
   SessionHost host_;
-  std::mutex mutex_;  // guards sessions_ and nextSession_
+  std::mutex mutex_;  // guards sessions_, nextSession_ and stopping_
   std::condition_variable sessionEnded_;
+  std::condition_variable watchdogWake_;
+  bool stopping_ = false;
   std::list<RunningSession> sessions_;
   std::uint64_t nextSession_ = 1;
 };

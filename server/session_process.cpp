@@ -8,6 +8,12 @@
 #include <cstring>
 #include <ctime>
 
+#include <capnp/message.h>
+
+#include <fmt/format.h>
+
+#include "protocol/message.h"
+#include "protocol/schema/fastgpu.capnp.h"
 #include "server/logging.h"
 
 namespace fastgpu::server {
@@ -35,20 +41,25 @@ void SessionProcess::run() {
   // The connection is used by this thread only until it is handed over; kill() shuts it down
   // under the mutex, which only unblocks this thread's reads.
   auto lease = login(*connection_, host_.registry, host_.limits, host_.driverVersion, info);
-  {
-    std::lock_guard lock(mutex_);
-    info_ = info;
-  }
-  handshaking_ = false;
   std::optional<int> slot;
   if (lease) {
     slot = host_.registry.board().takeSession(id_);
     if (!slot) log->warn("session={} peer={} refused: no free session slot", id_, info.peer);
   }
-  if (!slot || !startWorker(**lease, *slot)) {
+  {
+    std::lock_guard lock(mutex_);
+    info_ = info;
+    if (slot) {
+      lease_ = std::move(*lease);
+      slot_ = *slot;
+    }
+  }
+  handshaking_ = false;
+  if (!slot || !startWorker()) {
     if (slot) host_.registry.board().giveBackSession(*slot);
     std::lock_guard lock(mutex_);
     connection_.reset();
+    lease_.reset();
     finished_ = true;
     return;
   }
@@ -62,24 +73,24 @@ void SessionProcess::run() {
     ::waitpid(worker_, &status, 0);
     worker_ = 0;
   }
-  logExit(status);
-  cleanUp(**lease, *slot);
+  tellClient(status);
+  cleanUp();
   finished_ = true;
 }
 
-bool SessionProcess::startWorker(scheduler::VgpuLease& lease, int slot) {
+bool SessionProcess::startWorker() {
+  std::lock_guard lock(mutex_);
   WorkerSpec spec;
   spec.session = id_;
-  spec.slot = slot;
-  for (const auto& gpu : lease.devices()) spec.devices.push_back(gpu.ordinal);
-  if (scheduler::Vgpu* vgpu = lease.vgpu()) {
+  spec.slot = slot_;
+  for (const auto& gpu : lease_->devices()) spec.devices.push_back(gpu.ordinal);
+  if (scheduler::Vgpu* vgpu = lease_->vgpu()) {
     spec.vgpuPlace = vgpu->place();
     spec.gpu = vgpu->physicalGpu();
     spec.tenant = vgpu->tenant();
   }
-  std::lock_guard lock(mutex_);
   spec.peer = info_.peer;
-  if (killedFor_ != nullptr) return false;
+  if (killedFor_) return false;
   int fd = connection_->detach();
   auto pid = launchWorker(host_.worker, spec, fd, host_.registry.board().descriptor());
   if (!pid) {
@@ -90,16 +101,16 @@ bool SessionProcess::startWorker(scheduler::VgpuLease& lease, int slot) {
                 id_, host_.driverVersion);
     return false;
   }
-  ::close(fd);  // the worker has its own
+  keptFd_ = fd;  // the worker has its own copy
   connection_.reset();
   worker_ = *pid;
   serverLogger()->info("session={} worker pid={}", id_, worker_);
   return true;
 }
 
-void SessionProcess::kill(const char* why) {
+void SessionProcess::kill(Status why) {
   std::lock_guard lock(mutex_);
-  if (killedFor_ == nullptr) killedFor_ = why;
+  killedFor_ = std::move(why);
   if (worker_ > 0) {
     ::kill(worker_, SIGKILL);
   } else if (connection_) {
@@ -109,42 +120,85 @@ void SessionProcess::kill(const char* why) {
 
 void SessionProcess::terminate() {
   std::lock_guard lock(mutex_);
-  if (worker_ > 0) {
-    ::kill(worker_, SIGTERM);
-  } else if (connection_) {
-    if (killedFor_ == nullptr) killedFor_ = "the server is stopping";
-    connection_->shutdown();
-  }
+  if (!killedFor_) killedFor_ = Status(CUDA_ERROR_DEVICE_UNAVAILABLE, "the server is shutting down");
+  if (worker_ == 0 && connection_) connection_->shutdown();
 }
 
-void SessionProcess::logExit(int status) {
-  auto log = serverLogger();
-  const char* why = nullptr;
+void SessionProcess::enforceKernelLimit() {
+  std::optional<std::uint32_t> limit;
+  std::optional<double> running;
   {
     std::lock_guard lock(mutex_);
-    why = killedFor_;
+    scheduler::Vgpu* vgpu = lease_ ? lease_->vgpu() : nullptr;
+    if (worker_ == 0 || vgpu == nullptr || killedFor_) return;
+    limit = vgpu->spec().maxKernelMs;
+    if (*limit == 0) return;
+    running = vgpu->gate().runningSeconds(host_.registry.board().layout().sessions[slot_].pieces);
   }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-    log->info("session={} worker ended", id_);
-  } else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && why != nullptr) {
-    log->info("session={} worker killed: {}", id_, why);
-  } else if (WIFSIGNALED(status)) {
-    // A crash in the driver or a kernel: this session alone ends.
-    log->warn("session={} worker died of signal {} ({}); its resources are freed, other sessions go on", id_,
-              WTERMSIG(status), strsignal(WTERMSIG(status)));
-  } else {
-    log->warn("session={} worker failed with exit status {}", id_, WEXITSTATUS(status));
-  }
+  if (!running || *running * 1000 <= *limit) return;
+  serverLogger()->warn("session={} a kernel has run for {:.0f} ms, longer than its vGPU's max_kernel_ms ({}): "
+                       "ending the session", id_, *running * 1000, *limit);
+  kill(Status(CUDA_ERROR_LAUNCH_TIMEOUT,
+              fmt::format("a kernel ran longer than the vGPU's max_kernel_ms ({} ms)", *limit)));
 }
 
-void SessionProcess::cleanUp(scheduler::VgpuLease& lease, int slot) {
-  scheduler::SessionSlot& held = host_.registry.board().layout().sessions[slot];
+Status SessionProcess::exitReason(int status) {
+  std::lock_guard lock(mutex_);
+  if (killedFor_ && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) return *killedFor_;
+  if (WIFSIGNALED(status)) {
+    return Status(CUDA_ERROR_LAUNCH_FAILED, fmt::format("the session's worker died of signal {} ({}): a fault in the "
+                                                        "driver or a kernel",
+                                                        WTERMSIG(status), strsignal(WTERMSIG(status))));
+  }
+  if (WEXITSTATUS(status) != 0) {
+    return Status(CUDA_ERROR_UNKNOWN, fmt::format("the session's worker failed (exit status {})", WEXITSTATUS(status)));
+  }
+  return Status::ok();  // ended in order: the client left
+}
+
+void SessionProcess::tellClient(int status) {
+  Status why = exitReason(status);
+  auto log = serverLogger();
+  if (why.isOk()) {
+    log->info("session={} worker ended", id_);
+  } else if (why.code() == CUDA_ERROR_LAUNCH_FAILED || why.code() == CUDA_ERROR_UNKNOWN) {
+    log->warn("session={} {}; its resources are freed, other sessions go on", id_, why.message());
+  } else {
+    log->info("session={} ended by the server: {}", id_, why.message());
+  }
+  int fd = -1;
+  {
+    std::lock_guard lock(mutex_);
+    std::swap(fd, keptFd_);
+  }
+  if (fd < 0) return;
+  auto connection = protocol::adoptStream(fd, info().peer);
+  if (why.isOk()) return;  // closing it is all
+  // The session's last reply: a client waiting for one learns why; it reads nothing after it.
+  capnp::MallocMessageBuilder builder;
+  auto reply = builder.initRoot<wire::Reply>();
+  reply.setResult(why.code());
+  reply.setMessage(fmt::format("the server ended the session: {}", why.message()));
+  reply.setSessionEnded(true);
+  std::vector<std::uint8_t> bytes;
+  protocol::appendMessage(builder, bytes);
+  (void)connection->send(bytes);
+}
+
+void SessionProcess::cleanUp() {
+  scheduler::SessionSlot& held = host_.registry.board().layout().sessions[slot_];
   recordUsage(held);
-  if (scheduler::Vgpu* vgpu = lease.vgpu()) {
+  if (scheduler::Vgpu* vgpu = lease_->vgpu()) {
     vgpu->gate().abandon(vgpu->tenant(), held.pieces);
     vgpu->quota().releaseAll(held.memory);
   }
-  host_.registry.board().giveBackSession(slot);
+  host_.registry.board().giveBackSession(slot_);
+  std::unique_ptr<scheduler::VgpuLease> lease;
+  {
+    std::lock_guard lock(mutex_);
+    lease = std::move(lease_);
+    slot_ = -1;
+  }
   serverLogger()->info("session={} resources freed", id_);
 }
 

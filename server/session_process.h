@@ -13,6 +13,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "protocol/transport/transport.h"
@@ -42,9 +43,13 @@ class SessionProcess {
 
   void run();
   // Ends the session now: a login is cut off, a worker killed (the driver frees its memory).
-  void kill(const char* why);
-  // Asks the worker to end the session in order (SIGTERM); kill() if it does not in time.
+  // The client is told `why` (its code and message) as the session's last reply.
+  void kill(Status why);
+  // The server is stopping: a login is cut off; a running session may go on (the caller kills
+  // it when the grace period is over) and is told so if it is killed.
   void terminate();
+  // Ends the session when its oldest kernel has run longer than its vGPU's max_kernel_ms.
+  void enforceKernelLimit();
 
   std::uint64_t id() const { return id_; }
   bool finished() const { return finished_.load(); }
@@ -53,11 +58,14 @@ class SessionProcess {
 
  private:
   // Starts the worker; false (logged) when it cannot.
-  bool startWorker(scheduler::VgpuLease& lease, int slot);
+  bool startWorker();
+  // After the worker ended: tells the client why, if the server ended it.
+  void tellClient(int status);
   // After the worker ended: gives back what it held, records its usage, frees its slot.
-  void cleanUp(scheduler::VgpuLease& lease, int slot);
+  void cleanUp();
   void recordUsage(const scheduler::SessionSlot& slot);
-  void logExit(int status);
+  // Why the worker ended, for the log and the client; ok when it ended in order.
+  Status exitReason(int status);
 
   const SessionHost& host_;
   const std::uint64_t id_;
@@ -65,8 +73,13 @@ class SessionProcess {
   std::atomic<bool> handshaking_{true};
   mutable std::mutex mutex_;  // guards everything below
   std::unique_ptr<protocol::Connection> connection_;  // until handed to the worker
+  // The main process's copy of the connection, kept while the worker runs to tell the client
+  // why the server ended its session (worker killed or crashed): -1 when none.
+  int keptFd_ = -1;
   pid_t worker_ = 0;
-  const char* killedFor_ = nullptr;  // why kill() was called, if it was
+  std::optional<Status> killedFor_;  // why kill() or terminate() was called, if it was
+  std::unique_ptr<scheduler::VgpuLease> lease_;  // from admission to cleanup
+  int slot_ = -1;                                // its session slot on the board, or -1
   SessionInfo info_;
 };
 

@@ -1,10 +1,10 @@
 #include "server/worker_main.h"
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cstdio>
-#include <thread>
 
 #include "scheduler/shared_board.h"
 #include "server/loaded_driver.h"
@@ -56,21 +56,8 @@ int serve(const WorkerSpec& spec, const WorkerCommand& command) {
   }
   Session session(protocol::adoptStream(kWorkerConnectionFd, spec.peer), (*driver)->api(), std::move(*access),
                   spec.session);
-  // SIGTERM (the server stopping) ends the session in order: its connection is shut down, the
-  // loop ends, everything is freed.
-  sigset_t stopSignals;
-  sigemptyset(&stopSignals);
-  sigaddset(&stopSignals, SIGTERM);
-  sigaddset(&stopSignals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
-  std::thread([&session, stopSignals] {
-    int received = 0;
-    sigwait(&stopSignals, &received);
-    session.stop();
-  }).detach();
   (void)session.run();
-  // Everything of the session is freed; the driver and its threads go with the process (no
-  // destructors: the signal thread may still hold the session).
+  // Everything of the session is freed; the driver and its threads go with the process.
   log->flush();
   std::_Exit(0);
 }
@@ -78,7 +65,14 @@ int serve(const WorkerSpec& spec, const WorkerCommand& command) {
 }  // namespace
 
 int runSessionWorker(int argc, char** argv) {
+  // The main process decides when a session ends (it kills the worker): a SIGTERM sent to every
+  // process of the service (systemd's stop) must not cut sessions short of the grace period the
+  // main process gives them. And a worker does not outlive the main process.
   signal(SIGPIPE, SIG_IGN);
+  signal(SIGTERM, SIG_IGN);
+  signal(SIGINT, SIG_IGN);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() == 1) return 1;  // the main process died before prctl
   WorkerCommand command;
   auto spec = parseWorkerArguments(argc, argv, command);
   if (!spec) {

@@ -1,8 +1,9 @@
 // A session worker's life (DESIGN.md, decision 3): fastgpu-server started by the main process with
 // kWorkerFlag. It maps the shared board, loads the driver, greets the admitted client on the
-// connection it was given and serves it; it ends when the session ends, on SIGTERM (the session's
-// connection is shut down, its resources freed), or killed by the main process (eviction, a vGPU
-// deleted, shutdown's grace over), after which the driver frees what it held.
+// connection it was given and serves it; it ends when the session ends, or killed by the main
+// process (eviction, a vGPU deleted, a kernel over its time limit, the shutdown grace period
+// over, the main process gone), after which the driver frees what it held. It ignores SIGTERM:
+// the main process decides when its session ends.
 #pragma once
 
 namespace fastgpu::server {

@@ -181,6 +181,8 @@ struct Reply {
   deferredError @2 :Int32;    # the first error of asynchronous calls since the last reply
   deferredMessage @3 :Text;
   bulkBytes @9 :UInt64;       # raw bytes that follow this reply in its frame (device-to-host data)
+  sessionEnded @10 :Bool;     # the server ended the session (eviction, a time limit, a crash of its
+                              # worker, shutdown): `message` says why; nothing follows
   union {
     none @4 :Void;
     handle @5 :UInt64;

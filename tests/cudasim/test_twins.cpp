@@ -15,4 +15,10 @@ int appendValueTwin(const fastgpu_sim_launch* launch) {
 FASTGPU_SIM_TWIN("failWith", failWithTwin);
 int failWithTwin(const fastgpu_sim_launch* launch) { return param<int>(launch, 0); }
 
+FASTGPU_SIM_TWIN("touch", touchTwin);
+int touchTwin(const fastgpu_sim_launch* launch) {
+  *param<int*>(launch, 0) = param<int>(launch, 1);
+  return 0;
+}
+
 FASTGPU_SIM_PLUGIN()

@@ -18,5 +18,9 @@ extern "C" __global__ void appendValue(int* log, int* length, int value) {
 // A C++ kernel with a struct, a char and a pointer: checks mangled names and alignment.
 __global__ void mixedParams(char c, Pair pair, const int* pointer, short s) {}
 
+// Writes `value` at `address`: a kernel with a stray pointer when the address is not the
+// caller's.
+extern "C" __global__ void touch(int* address, int value) { *address = value; }
+
 // Writes a given error code into the sim: its twin returns `code`.
 extern "C" __global__ void failWith(int code) {}

@@ -36,7 +36,9 @@ class ServerProcess {
     std::vector<char*> envp;
     for (auto& variable : variables) envp.push_back(variable.data());
     envp.push_back(nullptr);
-    std::vector<std::string> arguments = {binary, "--listen", "tcp://127.0.0.1:0", "--driver", driver, "--log-level", "warn"};
+    // No grace at the end: the test's own clients may still be connected.
+    std::vector<std::string> arguments = {binary,       "--listen",  "tcp://127.0.0.1:0", "--driver", driver,
+                                          "--log-level", "warn",     "--shutdown-grace",  "0"};
     std::vector<char*> argv;
     for (auto& argument : arguments) argv.push_back(argument.data());
     argv.push_back(nullptr);

@@ -7,6 +7,7 @@
 //
 // The interposer needs FASTGPU_SERVER (scripts/bench.sh starts a server on cudasim).
 #include <dlfcn.h>
+#include <sys/wait.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -222,6 +223,39 @@ int bandwidth(const std::string& interposer, std::size_t bytes) {
   return 0;
 }
 
+// ---- session start ----
+// Seconds for a fresh process to load `driver`, cuInit and make its first context current: for
+// the interposer, a connection, a login and a session worker's start on the server.
+double startOnce(const std::string& driver) {
+  auto start = Clock::now();
+  pid_t child = fork();
+  if (child == 0) {
+    const DriverTable d = loadDriver(driver);
+    useDevice(d);
+    std::_Exit(0);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::fprintf(stderr, "a start on %s failed\n", driver.c_str());
+    std::exit(1);
+  }
+  return seconds(Clock::now() - start);
+}
+
+int startup(const std::string& interposer, const std::string& cudasim, int iterations) {
+  std::vector<double> remote, native;
+  for (int i = 0; i < iterations; ++i) {  // interleaved: both see the same machine
+    remote.push_back(startOnce(interposer) * 1e3);
+    native.push_back(startOnce(cudasim) * 1e3);
+  }
+  std::printf("session start (fork, load, cuInit, first context): FastGPU median %.1f ms (p90 %.1f), native cudasim "
+              "median %.1f ms (p90 %.1f); FastGPU adds %.1f ms\n",
+              median(remote), percentile(remote, 0.9), median(native), percentile(native, 0.9),
+              median(remote) - median(native));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -239,7 +273,13 @@ int main(int argc, char** argv) {
   launch->add_option("--count", count);
   auto* bw = app.add_subcommand("bandwidth", "256 MiB copies vs raw TCP throughput");
   bw->add_option("--interposer", interposer)->required();
+  int starts = 20;
+  auto* start = app.add_subcommand("startup", "a client process's session start vs native cudasim's cuInit");
+  start->add_option("--interposer", interposer)->required();
+  start->add_option("--cudasim", cudasim)->required();
+  start->add_option("--iterations", starts);
   CLI11_PARSE(app, argc, argv);
+  if (start->parsed()) return startup(interposer, cudasim, starts);
   if (lat->parsed()) return latency(interposer, iterations);
   if (launch->parsed()) return launches(interposer, cudasim, fatbin, count);
   return bandwidth(interposer, 256ULL << 20);

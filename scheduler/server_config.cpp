@@ -145,7 +145,8 @@ ServerLimits parseLimits(const std::string& origin, const toml::node& node) {
   const toml::table* table = node.as_table();
   if (table == nullptr) fail(origin, node.source(), "limits must be a table: [limits]");
   static const std::set<std::string> kKeys = {"max_connections", "max_handshaking", "handshake_seconds", "hello_bytes",
-                                                "shutdown_grace_seconds"};
+                                                "shutdown_grace_seconds", "session_streams", "session_events",
+                                                "session_contexts", "session_modules", "session_module_bytes"};
   for (const auto& [key, value] : *table) {
     if (!kKeys.contains(std::string(key.str()))) fail(origin, key.source(), fmt::format("unknown limits key '{}'", key.str()));
   }
@@ -164,6 +165,26 @@ ServerLimits parseLimits(const std::string& origin, const toml::node& node) {
   }
   if (const toml::node* value = table->get("shutdown_grace_seconds")) {
     limits.shutdownGraceSeconds = boundedSeconds(origin, *value, "shutdown_grace_seconds", 3600);
+  }
+  SessionLimits& session = limits.session;
+  if (const toml::node* value = table->get("session_streams")) {
+    session.streams = static_cast<int>(boundedInteger(origin, *value, "session_streams", 1, 1'000'000));
+  }
+  if (const toml::node* value = table->get("session_events")) {
+    session.events = static_cast<int>(boundedInteger(origin, *value, "session_events", 1, 10'000'000));
+  }
+  if (const toml::node* value = table->get("session_contexts")) {
+    session.contexts = static_cast<int>(boundedInteger(origin, *value, "session_contexts", 1, 10'000));
+  }
+  if (const toml::node* value = table->get("session_modules")) {
+    session.modules = static_cast<int>(boundedInteger(origin, *value, "session_modules", 1, 1'000'000));
+  }
+  if (const toml::node* value = table->get("session_module_bytes")) {
+    auto bytes = parseByteSize(required<std::string>(origin, *value, "session_module_bytes"));
+    if (!bytes || *bytes < (1u << 20)) {
+      fail(origin, value->source(), bytes ? "session_module_bytes must be at least 1MiB" : bytes.status().message());
+    }
+    session.moduleBytes = *bytes;
   }
   if (const toml::node* value = table->get("hello_bytes")) {
     auto bytes = parseByteSize(required<std::string>(origin, *value, "hello_bytes"));

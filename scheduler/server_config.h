@@ -38,6 +38,16 @@ struct VgpuSpec {
   bool autoPlaced() const { return !gpuIndex && gpuUuid.empty(); }
 };
 
+// What one session may hold at once ([limits] session_*): a client that creates without end gets
+// CUDA_ERROR_OUT_OF_MEMORY, as from a driver out of resources.
+struct SessionLimits {
+  int streams = 1024;
+  int events = 65536;
+  int contexts = 64;
+  int modules = 1024;  // modules and libraries
+  std::uint64_t moduleBytes = 2ULL << 30;  // the images of the loaded modules and libraries
+};
+
 // What a peer can make the server spend before and around login ([limits] in the file).
 struct ServerLimits {
   int maxConnections = 1024;    // connections at once, logged in or not
@@ -46,6 +56,7 @@ struct ServerLimits {
   std::uint32_t helloBytes = 64 << 10;  // the largest frame before login
   // On SIGTERM, how long running sessions may go on before their workers are killed.
   double shutdownGraceSeconds = 10;
+  SessionLimits session;
 };
 
 struct ServerConfig {

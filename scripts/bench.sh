@@ -14,3 +14,4 @@ log "Machine: $(nproc) cores, $(uname -r), $(date -u +%Y-%m-%d)"
 FASTGPU_STATS=1 "$bench" launches --interposer "$interposer" --cudasim "$FASTGPU_BUILD/lib/cudasim/libcuda.so.1" \
   --fatbin "$FASTGPU_BUILD/tests/data/test_kernels.fatbin"
 "$bench" bandwidth --interposer "$interposer"
+"$bench" startup --interposer "$interposer" --cudasim "$FASTGPU_BUILD/lib/cudasim/libcuda.so.1"

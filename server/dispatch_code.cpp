@@ -33,6 +33,8 @@ Result<CUfunction> Session::function(std::uint64_t id) {
 }
 
 Status Session::loadCode(std::span<const std::uint8_t> image, bool library, Answer& answer) {
+  if (Status room = state_->roomFor(library ? HandleKind::kLibrary : HandleKind::kModule); !room) return room;
+  if (Status room = state_->roomForCode(image.size()); !room) return room;
   auto parsed = cudaabi::parseKernelImage(image);
   if (!parsed) return parsed.status();
   // Module globals are device memory too: they count against the quota (charged to the handle).
@@ -59,6 +61,7 @@ Status Session::loadCode(std::span<const std::uint8_t> image, bool library, Answ
       return charged;
     }
   }
+  state_->chargeCode(answer.handle, image.size());
   answer.kind = Answer::Kind::kModule;
   void* owner = *state_->find(library ? HandleKind::kLibrary : HandleKind::kModule, answer.handle);
   for (const auto& kernel : parsed->kernels) {

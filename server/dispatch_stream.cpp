@@ -23,6 +23,7 @@ Status Session::executeStreamCall(wire::Call::Reader call, Answer& answer) {
   };
   switch (call.which()) {
     case wire::Call::STREAM_CREATE: {
+      if (Status room = state.roomFor(HandleKind::kStream); !room) return room;
       CUstream created = nullptr;
       CUresult result = driver_.cuStreamCreateWithPriority(&created, call.getStreamCreate().getFlags(),
                                                            call.getStreamCreate().getPriority());
@@ -56,6 +57,7 @@ Status Session::executeStreamCall(wire::Call::Reader call, Answer& answer) {
       return driverResult(driver_.cuStreamWaitEvent(*found, *waited, wait.getFlags()), "cuStreamWaitEvent");
     }
     case wire::Call::EVENT_CREATE: {
+      if (Status room = state.roomFor(HandleKind::kEvent); !room) return room;
       CUevent created = nullptr;
       CUresult result = driver_.cuEventCreate(&created, call.getEventCreate());
       if (result != CUDA_SUCCESS) return driverResult(result, "cuEventCreate");

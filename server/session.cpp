@@ -15,13 +15,13 @@
 namespace fastgpu::server {
 
 Session::Session(std::unique_ptr<protocol::Connection> connection, const cudaabi::DriverTable& driver,
-                 std::unique_ptr<scheduler::VgpuAccess> lease, std::uint64_t id)
+                 std::unique_ptr<scheduler::VgpuAccess> lease, std::uint64_t id, scheduler::SessionLimits limits)
     : connection_(std::move(connection)),
       driver_(driver),
       id_(id),
       log_(serverLogger()),
       gpuTime_(&lease->slot().gpuTime) {
-  state_ = std::make_unique<SessionState>(driver_, std::move(lease));
+  state_ = std::make_unique<SessionState>(driver_, std::move(lease), limits);
 }
 
 Session::~Session() = default;

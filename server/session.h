@@ -42,9 +42,10 @@ struct Answer {
 
 class Session {
  public:
-  // `lease` is what the session holds of its vGPU; `driver` must outlive the session.
+  // `lease` is what the session holds of its vGPU, `limits` what objects it may hold; `driver`
+  // must outlive the session.
   Session(std::unique_ptr<protocol::Connection> connection, const cudaabi::DriverTable& driver,
-          std::unique_ptr<scheduler::VgpuAccess> lease, std::uint64_t id);
+          std::unique_ptr<scheduler::VgpuAccess> lease, std::uint64_t id, scheduler::SessionLimits limits = {});
   ~Session();
 
   // Greets the client and serves it until it leaves; then frees everything. Returns why it ended.

@@ -90,6 +90,7 @@ bool SessionProcess::startWorker() {
     spec.tenant = vgpu->tenant();
   }
   spec.peer = info_.peer;
+  spec.limits = host_.limits.session;
   if (killedFor_) return false;
   int fd = connection_->detach();
   auto pid = launchWorker(host_.worker, spec, fd, host_.registry.board().descriptor());

@@ -25,7 +25,54 @@ SessionState::~SessionState() {
 std::uint64_t SessionState::add(HandleKind kind, void* real, std::uint64_t owner) {
   std::uint64_t id = (static_cast<std::uint64_t>(kind) << 40) | (++serial_ << 4);
   handles_[id] = Entry{real, owner};
+  ++counts_[kind];
   return id;
+}
+
+Status SessionState::roomFor(HandleKind kind) const {
+  auto count = [&](HandleKind of) {
+    auto it = counts_.find(of);
+    return it == counts_.end() ? 0 : it->second;
+  };
+  auto refuse = [](int limit, const char* what, const char* key) {
+    return Status(CUDA_ERROR_OUT_OF_MEMORY,
+                  fmt::format("the session holds {} {}, its limit ([limits] {})", limit, what, key));
+  };
+  switch (kind) {
+    case HandleKind::kStream:
+      if (count(kind) >= limits_.streams) return refuse(limits_.streams, "streams", "session_streams");
+      break;
+    case HandleKind::kEvent:
+      if (count(kind) >= limits_.events) return refuse(limits_.events, "events", "session_events");
+      break;
+    case HandleKind::kContext:
+      if (count(kind) >= limits_.contexts) return refuse(limits_.contexts, "contexts", "session_contexts");
+      break;
+    case HandleKind::kModule:
+    case HandleKind::kLibrary:
+      if (count(HandleKind::kModule) + count(HandleKind::kLibrary) >= limits_.modules) {
+        return refuse(limits_.modules, "modules and libraries", "session_modules");
+      }
+      break;
+    default:
+      break;  // functions and kernels: bounded by their modules
+  }
+  return Status::ok();
+}
+
+Status SessionState::roomForCode(std::uint64_t bytes) const {
+  if (bytes > limits_.moduleBytes || totalCodeBytes_ > limits_.moduleBytes - bytes) {
+    return Status(CUDA_ERROR_OUT_OF_MEMORY,
+                  fmt::format("the session's loaded code would take {} + {} bytes, over its limit of {} ([limits] "
+                              "session_module_bytes)",
+                              totalCodeBytes_, bytes, limits_.moduleBytes));
+  }
+  return Status::ok();
+}
+
+void SessionState::chargeCode(std::uint64_t owner, std::uint64_t bytes) {
+  codeBytes_[owner] += bytes;
+  totalCodeBytes_ += bytes;
 }
 
 Result<void*> SessionState::find(HandleKind kind, std::uint64_t id) const {
@@ -46,12 +93,17 @@ void SessionState::remove(std::uint64_t id) {
     if (entry.owner == id) owned.push_back(handle);
   }
   for (std::uint64_t handle : owned) remove(handle);
-  handles_.erase(id);
+  if (handles_.erase(id) > 0) --counts_[kindOf(id)];
+  if (auto code = codeBytes_.find(id); code != codeBytes_.end()) {
+    totalCodeBytes_ -= code->second;
+    codeBytes_.erase(code);
+  }
 }
 
 Result<std::uint64_t> SessionState::createContext(int device, unsigned flags, bool primary) {
   int physical = lease_->physicalDevice(device);
   if (physical < 0) return Status(CUDA_ERROR_INVALID_DEVICE, fmt::format("device {} is not in this session's view", device));
+  if (Status room = roomFor(HandleKind::kContext); !room) return room;
   CUcontext real = nullptr;
   if (CUresult result = driver_.cuCtxCreate_v2(&real, flags, physical); result != CUDA_SUCCESS) {
     return Status(result, fmt::format("cannot create a context on device {}", device));

@@ -32,9 +32,11 @@ struct SessionContext {
 
 class SessionState {
  public:
-  // `lease` is the session's vGPU: its device view, memory quota and gate.
-  SessionState(const cudaabi::DriverTable& driver, std::unique_ptr<scheduler::VgpuAccess> lease)
-      : driver_(driver), lease_(std::move(lease)) {}
+  // `lease` is the session's vGPU: its device view, memory quota and gate; `limits` bound the
+  // objects it may hold.
+  SessionState(const cudaabi::DriverTable& driver, std::unique_ptr<scheduler::VgpuAccess> lease,
+               scheduler::SessionLimits limits = {})
+      : driver_(driver), limits_(limits), lease_(std::move(lease)) {}
   ~SessionState();
   SessionState(const SessionState&) = delete;
   SessionState& operator=(const SessionState&) = delete;
@@ -48,6 +50,13 @@ class SessionState {
   Result<void*> find(HandleKind kind, std::uint64_t id) const;
   // Forgets `id` and, recursively, every handle it owns.
   void remove(std::uint64_t id);
+  // Whether the session may create one more object of `kind` (streams, events, contexts,
+  // modules and libraries are limited); CUDA_ERROR_OUT_OF_MEMORY naming the limit if not.
+  Status roomFor(HandleKind kind) const;
+  // The same for a code image of `bytes` (the loaded images' total is limited); chargeCode()
+  // records it against the handle that loaded it, given back when that handle goes.
+  Status roomForCode(std::uint64_t bytes) const;
+  void chargeCode(std::uint64_t owner, std::uint64_t bytes);
   static HandleKind kindOf(std::uint64_t id) { return static_cast<HandleKind>(id >> 40); }
 
   const scheduler::VgpuAccess& lease() const { return *lease_; }
@@ -98,7 +107,11 @@ class SessionState {
   void releaseCharge(std::uint64_t owner);
 
   const cudaabi::DriverTable& driver_;
+  const scheduler::SessionLimits limits_;
   std::uint64_t serial_ = 0;
+  std::map<HandleKind, int> counts_;  // live handles by kind
+  std::map<std::uint64_t, std::uint64_t> codeBytes_;  // module or library handle -> image bytes
+  std::uint64_t totalCodeBytes_ = 0;
   std::unordered_map<std::uint64_t, Entry> handles_;
   std::map<std::uint64_t, SessionContext> contexts_;
   std::map<std::uint64_t, Range> ranges_;  // base -> range

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cudaabi/result.h"
+#include "scheduler/server_config.h"
 
 namespace fastgpu::server {
 
@@ -32,6 +33,7 @@ struct WorkerSpec {
   int gpu = 0;                 // the gate of the vGPU's GPU
   int tenant = 0;              // the vGPU's tenant in that gate
   std::string peer;            // for log lines
+  scheduler::SessionLimits limits;  // what the session may hold
 };
 
 // The descriptors a worker finds its connection and the board at.

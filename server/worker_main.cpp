@@ -55,7 +55,7 @@ int serve(const WorkerSpec& spec, const WorkerCommand& command) {
     return 1;
   }
   Session session(protocol::adoptStream(kWorkerConnectionFd, spec.peer), (*driver)->api(), std::move(*access),
-                  spec.session);
+                  spec.session, spec.limits);
   (void)session.run();
   // Everything of the session is freed; the driver and its threads go with the process.
   log->flush();

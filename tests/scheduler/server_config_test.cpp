@@ -40,6 +40,24 @@ TEST(ServerConfig, ReadsLimitsAndKeepsSafeDefaults) {
   EXPECT_EQ(set->limits.maxHandshaking, 3);
   EXPECT_DOUBLE_EQ(set->limits.handshakeSeconds, 0.5);
   EXPECT_EQ(set->limits.helloBytes, 16u << 10);
+  EXPECT_DOUBLE_EQ(defaults->limits.shutdownGraceSeconds, 10);
+  EXPECT_EQ(defaults->limits.session.streams, 1024);
+  auto session = parseServerConfig(
+      "[limits]\nshutdown_grace_seconds = 0\nsession_streams = 5\nsession_events = 6\nsession_contexts = 7\n"
+      "session_modules = 8\nsession_module_bytes = \"9MiB\"\n",
+      "s.toml");
+  ASSERT_TRUE(session) << session.status().message();
+  EXPECT_DOUBLE_EQ(session->limits.shutdownGraceSeconds, 0);
+  EXPECT_EQ(session->limits.session.streams, 5);
+  EXPECT_EQ(session->limits.session.events, 6);
+  EXPECT_EQ(session->limits.session.contexts, 7);
+  EXPECT_EQ(session->limits.session.modules, 8);
+  EXPECT_EQ(session->limits.session.moduleBytes, 9u << 20);
+  auto limited =
+      parseServerConfig("[[vgpu]]\nname = \"a\"\nmemory = \"1GiB\"\ntokens = [\"t\"]\nmax_kernel_ms = 250\n", "k.toml");
+  ASSERT_TRUE(limited) << limited.status().message();
+  EXPECT_EQ(limited->vgpus[0].maxKernelMs, 250u);
+  EXPECT_NE(formatVgpuSpec(limited->vgpus[0]).find("max_kernel_ms = 250"), std::string::npos) << "kept in the state";
 }
 
 // Each bad file is refused with its name, the line and the reason.
@@ -87,6 +105,10 @@ TEST(ServerConfig, RefusesBadFilesNamingTheLineAndTheReason) {
       {"[limits]\nhello_bytes = \"1GiB\"\n", "hello_bytes must be 1KiB to 16MiB"},
       {"[limits]\nthreads = 5\n", "bad.toml:2:1: unknown limits key 'threads'"},
       {"limits = 5\n", "limits must be a table"},
+      {"[limits]\nshutdown_grace_seconds = nan\n", "shutdown_grace_seconds must be a number of seconds"},
+      {"[limits]\nsession_streams = 0\n", "session_streams must be 1 to"},
+      {"[limits]\nsession_module_bytes = \"1KiB\"\n", "session_module_bytes must be at least 1MiB"},
+      {"[[vgpu]]\nname = \"a\"\nmemory = \"1GiB\"\ntokens = [\"t\"]\nmax_kernel_ms = -1\n", "max_kernel_ms must be"},
   };
   for (const auto& c : cases) {
     auto config = parseServerConfig(c.text, "bad.toml");

@@ -96,3 +96,61 @@ TEST_F(ServerTest, ConnectionsBeyondTheLimitAreRefused) {
 
 }  // namespace
 }  // namespace fastgpu::server
+
+namespace fastgpu::server {
+namespace {
+
+// After login: what one session may hold at once. Each refusal is CUDA_ERROR_OUT_OF_MEMORY naming
+// its limit; freeing one makes room again, and the session goes on.
+TEST_F(ServerTest, TheObjectsASessionMayHoldAreLimited) {
+  start(R"(
+[limits]
+session_streams = 3
+session_events = 4
+session_contexts = 2
+session_modules = 2
+session_module_bytes = "1MiB"
+)");
+  RawClient client(url);
+  client.retainPrimary();  // context 1 of 2
+  auto createStream = [&](std::uint64_t* stream = nullptr) {
+    return client.call([](wire::Call::Builder c) { c.initStreamCreate(); }, stream);
+  };
+  std::uint64_t first = 0;
+  ASSERT_EQ(createStream(&first).first, CUDA_SUCCESS);
+  ASSERT_EQ(createStream().first, CUDA_SUCCESS);
+  ASSERT_EQ(createStream().first, CUDA_SUCCESS);
+  EXPECT_EQ(createStream().first, CUDA_ERROR_OUT_OF_MEMORY);
+  ASSERT_EQ(client.call([&](wire::Call::Builder c) { c.setStreamDestroy(first); }).first, CUDA_SUCCESS);
+  EXPECT_EQ(createStream().first, CUDA_SUCCESS) << "a destroyed stream makes room";
+
+  auto createEvent = [&] { return client.call([](wire::Call::Builder c) { c.setEventCreate(0); }).first; };
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(createEvent(), CUDA_SUCCESS);
+  EXPECT_EQ(createEvent(), CUDA_ERROR_OUT_OF_MEMORY);
+
+  auto createContext = [&] {
+    return client.call([](wire::Call::Builder c) { c.initContextCreate().setDevice(0); }).first;
+  };
+  EXPECT_EQ(createContext(), CUDA_SUCCESS);
+  EXPECT_EQ(createContext(), CUDA_ERROR_OUT_OF_MEMORY);
+
+  EXPECT_EQ(client.load().result, CUDA_SUCCESS);
+  EXPECT_EQ(client.load(true).result, CUDA_SUCCESS);
+  EXPECT_EQ(client.load().result, CUDA_ERROR_OUT_OF_MEMORY) << "modules and libraries count together";
+  EXPECT_GT(client.freeMemory(), 0u) << "the session goes on";
+}
+
+TEST_F(ServerTest, TheCodeASessionMayLoadIsLimitedInBytes) {
+  start("[limits]\nsession_module_bytes = \"1MiB\"\n");
+  RawClient client(url);
+  client.retainPrimary();
+  // test_kernels.fatbin is about 12 KiB: some 85 fit in 1 MiB, then loads are refused.
+  int loaded = 0;
+  while (loaded < 200 && client.load().result == CUDA_SUCCESS) ++loaded;
+  EXPECT_GT(loaded, 50);
+  EXPECT_LT(loaded, 100);
+  EXPECT_EQ(client.load().result, CUDA_ERROR_OUT_OF_MEMORY);
+}
+
+}  // namespace
+}  // namespace fastgpu::server

@@ -123,8 +123,11 @@ std::uint64_t DeviceShare::used() {
 Result<std::unique_ptr<DeviceShares>> DeviceShares::open() {
   const char* group = std::getenv("FASTGPU_SIM_SHARED");
   if (group == nullptr || *group == '\0') {
-    auto* devices = new DeviceShare[kMaxDevices];  // owned by the DeviceShares
-    return std::unique_ptr<DeviceShares>(new DeviceShares(nullptr, 0, devices));
+    // Zero-filled pages, laid out like a group's segment.
+    void* mapping = ::mmap(nullptr, sizeof(SegmentLayout), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mapping == MAP_FAILED) return Status(CUDA_ERROR_OUT_OF_MEMORY, "cannot map the device shares");
+    auto* layout = new (mapping) SegmentLayout;
+    return std::unique_ptr<DeviceShares>(new DeviceShares(mapping, sizeof(SegmentLayout), layout->devices));
   }
   std::string name = fmt::format("/fastgpu-sim-{}", group);
   if (name.size() > 200 || name.find('/', 1) != std::string::npos) {
@@ -152,7 +155,9 @@ Result<std::unique_ptr<DeviceShares>> DeviceShares::open() {
   }
   auto* layout = static_cast<SegmentLayout*>(mapping);
   if (created) {
-    new (layout) SegmentLayout{kMagic, sizeof(SegmentLayout), {}};
+    new (layout) SegmentLayout;  // default-initialized: the holders stay untouched zero pages
+    layout->magic = kMagic;
+    layout->bytes = sizeof(SegmentLayout);
   }
   bool fits = layout->magic == kMagic && layout->bytes == sizeof(SegmentLayout);
   ::flock(fd, LOCK_UN);
@@ -166,10 +171,6 @@ Result<std::unique_ptr<DeviceShares>> DeviceShares::open() {
 }
 
 DeviceShares::~DeviceShares() {
-  if (mapping_ == nullptr) {
-    delete[] devices_;
-    return;
-  }
   ::munmap(mapping_, bytes_);
 }
 

@@ -40,10 +40,12 @@ class DeviceShare {
   std::uint64_t used();
 
  private:
+  // No member initializers: the array lives in zero-filled pages (a fresh mapping) and only the
+  // places in use are ever touched (a private process's devices cost a page, not 1.5 MB).
   struct Holder {
-    std::int32_t pid = 0;
-    std::uint64_t startTime = 0;  // with the pid: a process, even after its pid is reused
-    std::uint64_t bytes = 0;
+    std::int32_t pid;
+    std::uint64_t startTime;  // with the pid: a process, even after its pid is reused
+    std::uint64_t bytes;
   };
   // This process's holder, claimed on first use; -1 when every place is taken.
   int mine();
@@ -71,7 +73,7 @@ class DeviceShares {
  private:
   DeviceShares(void* mapping, std::size_t bytes, DeviceShare* devices)
       : mapping_(mapping), bytes_(bytes), devices_(devices) {}
-  void* mapping_;  // null for private shares
+  void* mapping_;  // shared, or private (anonymous) for a process without a group
   std::size_t bytes_;
   DeviceShare* devices_;  // kMaxDevices of them
 };

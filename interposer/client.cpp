@@ -19,11 +19,38 @@ std::string environment(const char* name, const char* fallback = "") {
 
 Status disconnected(const std::string& why) { return Status(ErrorKind::kDisconnected, CUDA_ERROR_UNKNOWN, why); }
 
+// FASTGPU_TIMEOUT: seconds (a decimal number, more than 0 and at most a day).
+Result<std::chrono::milliseconds> parseTimeout(const std::string& text) {
+  if (text.empty()) return std::chrono::milliseconds(static_cast<long>(Client::kDefaultTimeoutSeconds * 1000));
+  char* end = nullptr;
+  double seconds = std::strtod(text.c_str(), &end);
+  if (end == text.c_str() || *end != '\0' || !(seconds > 0 && seconds <= 86400)) {
+    return Status(CUDA_ERROR_INVALID_VALUE,
+                  fmt::format("FASTGPU_TIMEOUT='{}' is not a number of seconds between 0 and 86400", text));
+  }
+  return std::chrono::milliseconds(std::max(1L, static_cast<long>(seconds * 1000)));
+}
+
+// Receives the next frame that is not a heartbeat (an empty frame); the connection's idle timeout
+// is `timeout`.
+Status receiveSkippingHeartbeats(protocol::Connection& connection, std::vector<std::uint8_t>& payload,
+                                 std::chrono::milliseconds timeout) {
+  for (;;) {
+    Status status = connection.receive(payload);
+    if (status.code() == CUDA_ERROR_TIMEOUT) {
+      return disconnected(fmt::format("the server sent nothing for {:.1f} s (FASTGPU_TIMEOUT): it is down, frozen or "
+                                      "unreachable",
+                                      static_cast<double>(timeout.count()) / 1000));
+    }
+    if (!status || !payload.empty()) return status;
+  }
+}
+
 }  // namespace
 
 ClientConfig ClientConfig::fromEnvironment() {
   return ClientConfig{environment("FASTGPU_SERVER"), environment("FASTGPU_VGPU"), environment("FASTGPU_TOKEN"),
-                      environment("FASTGPU_STATS") == "1"};
+                      environment("FASTGPU_STATS") == "1", environment("FASTGPU_TIMEOUT")};
 }
 
 Result<std::unique_ptr<Client>> Client::connect(const ClientConfig& config, int cudaVersion) {
@@ -31,7 +58,9 @@ Result<std::unique_ptr<Client>> Client::connect(const ClientConfig& config, int 
     return Status(CUDA_ERROR_NO_DEVICE,
                   "FASTGPU_SERVER is not set (set it to the server's address, e.g. tcp://gpu1:7600, or use fastgpu run)");
   }
-  auto connection = protocol::connect(config.server);
+  auto timeout = parseTimeout(config.timeout);
+  if (!timeout) return Status(CUDA_ERROR_NO_DEVICE, timeout.status().message());
+  auto connection = protocol::connect(config.server, *timeout);
   if (!connection) {
     return Status(CUDA_ERROR_NO_DEVICE,
                   fmt::format("cannot reach server {}: {} (is fastgpu-server running there?)", config.server,
@@ -52,12 +81,15 @@ Result<std::unique_ptr<Client>> Client::connect(const ClientConfig& config, int 
   if (Status status = (*connection)->send(bytes); !status) {
     return Status(CUDA_ERROR_NO_DEVICE, fmt::format("server {}: {}", config.server, status.message()));
   }
+  // A server that goes silent (dead, frozen, cut off) is given up on after the timeout; while it
+  // works on a long call it sends heartbeats.
+  (*connection)->setIdleTimeout(*timeout);
   std::vector<std::uint8_t> payload;
-  if (Status status = (*connection)->receive(payload); !status) {
+  if (Status status = receiveSkippingHeartbeats(**connection, payload, *timeout); !status) {
     return Status(CUDA_ERROR_NO_DEVICE,
-                  fmt::format("server {} closed the connection during the handshake: {}", config.server, status.message()));
+                  fmt::format("server {} did not complete the handshake: {}", config.server, status.message()));
   }
-  auto client = std::unique_ptr<Client>(new Client(std::move(*connection), std::move(payload)));
+  auto client = std::unique_ptr<Client>(new Client(std::move(*connection), std::move(payload), *timeout));
   protocol::MessageCursor cursor(client->welcomeBytes_);
   if (Status status = cursor.next(client->welcomeReader_); !status) {
     return Status(CUDA_ERROR_NO_DEVICE, fmt::format("server {}: {}", config.server, status.message()));
@@ -73,8 +105,9 @@ Result<std::unique_ptr<Client>> Client::connect(const ClientConfig& config, int 
   return client;
 }
 
-Client::Client(std::unique_ptr<protocol::Connection> connection, std::vector<std::uint8_t> welcomeBytes)
-    : connection_(std::move(connection)), welcomeBytes_(std::move(welcomeBytes)) {
+Client::Client(std::unique_ptr<protocol::Connection> connection, std::vector<std::uint8_t> welcomeBytes,
+               std::chrono::milliseconds timeout)
+    : connection_(std::move(connection)), welcomeBytes_(std::move(welcomeBytes)), timeout_(timeout) {
   batch_.reserve(kFlushBytes + 4096);
 }
 
@@ -98,7 +131,11 @@ void Client::runFlusher() {
   std::unique_lock lock(mutex_);
   while (!stopFlusher_) {
     if (batch_.empty()) {
-      flusherWake_.wait(lock);
+      auto due = lastSent_ + kHeartbeatInterval;
+      if (flusherWake_.wait_until(lock, due) == std::cv_status::timeout && batch_.empty() && broken_ &&
+          std::chrono::steady_clock::now() >= due) {
+        (void)sendLocked({});  // a heartbeat: this client is alive, only idle
+      }
       continue;
     }
     auto due = batchStarted_ + std::chrono::microseconds(kBatchFlushMicros);
@@ -124,11 +161,28 @@ Status Client::flushLocked(std::span<const std::uint8_t> bulk) {
   if (batch_.empty()) return broken_;
   if (broken_) {
     std::span<const std::uint8_t> parts[] = {batch_, bulk, protocol::bulkPadding(bulk.size())};
-    if (Status status = connection_->send(parts); !status) broken_ = status;
+    (void)sendLocked(parts);
     ++stats_.flushes;
   }
   batch_.clear();
   return broken_;
+}
+
+Status Client::sendLocked(std::span<const std::span<const std::uint8_t>> parts) {
+  if (Status status = connection_->send(parts); !status) {
+    broken_ = status.code() == CUDA_ERROR_TIMEOUT
+                  ? disconnected(fmt::format("the server took nothing for {:.1f} s (FASTGPU_TIMEOUT): it is down, "
+                                             "frozen or unreachable",
+                                             static_cast<double>(timeout_.count()) / 1000))
+                  : status;
+    connection_->shutdown();
+  }
+  lastSent_ = std::chrono::steady_clock::now();
+  return broken_;
+}
+
+Status Client::receiveReply(std::vector<std::uint8_t>& payload) {
+  return receiveSkippingHeartbeats(*connection_, payload, timeout_);
 }
 
 Status Client::flush() {
@@ -149,8 +203,9 @@ Result<std::unique_ptr<ReplyMessage>> Client::call(capnp::MessageBuilder& call, 
       spare_.pop_back();
     }
   }
-  if (Status status = connection_->receive(payload); !status) {
+  if (Status status = receiveReply(payload); !status) {
     broken_ = disconnected("lost the connection to the server: " + status.message());
+    connection_->shutdown();
     return broken_;
   }
   auto reply = std::make_unique<ReplyMessage>(*this, std::move(payload));

@@ -62,6 +62,9 @@ struct ClientConfig {
   std::string vgpu;    // FASTGPU_VGPU
   std::string token;   // FASTGPU_TOKEN
   bool printStats = false;  // FASTGPU_STATS=1
+  // FASTGPU_TIMEOUT, in seconds: how long the server may stay silent (connecting, in the
+  // handshake, or while a call waits) before the session counts as lost. Parsed by connect().
+  std::string timeout;
   static ClientConfig fromEnvironment();
 };
 
@@ -69,6 +72,11 @@ class Client {
  public:
   static constexpr std::size_t kFlushBytes = 1 << 20;
   static constexpr int kBatchFlushMicros = 200;
+  // The default of FASTGPU_TIMEOUT: a dead or frozen server is reported within this.
+  static constexpr double kDefaultTimeoutSeconds = 10;
+  // An idle client sends an empty frame this often, so that the server can tell a silent
+  // client (dead, frozen, cut off) from an idle one.
+  static constexpr auto kHeartbeatInterval = std::chrono::seconds(2);
 
   // Connects and shakes hands; fails with a message that says what to do.
   static Result<std::unique_ptr<Client>> connect(const ClientConfig& config, int cudaVersion);
@@ -96,8 +104,14 @@ class Client {
   void quiesce();
 
  private:
-  Client(std::unique_ptr<protocol::Connection> connection, std::vector<std::uint8_t> welcomeBytes);
+  Client(std::unique_ptr<protocol::Connection> connection, std::vector<std::uint8_t> welcomeBytes,
+         std::chrono::milliseconds timeout);
   Status flushLocked(std::span<const std::uint8_t> bulk = {});
+  // Sends the batch's frame (or an empty one: a heartbeat).
+  Status sendLocked(std::span<const std::span<const std::uint8_t>> parts);
+  // The next frame that is not a heartbeat, waiting at most the timeout between frames.
+  Status receiveReply(std::vector<std::uint8_t>& payload);
+  // Flushes batches on time, and sends heartbeats while idle.
   void runFlusher();
 
   std::unique_ptr<protocol::Connection> connection_;
@@ -105,7 +119,9 @@ class Client {
   std::optional<capnp::FlatArrayMessageReader> welcomeReader_;
   wire::Welcome::Reader welcome_;
 
+  const std::chrono::milliseconds timeout_;
   mutable std::mutex mutex_;  // orders the call stream; guards everything below
+  std::chrono::steady_clock::time_point lastSent_ = std::chrono::steady_clock::now();
   std::vector<std::uint8_t> batch_;
   std::chrono::steady_clock::time_point batchStarted_;
   Status broken_;

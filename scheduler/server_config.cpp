@@ -146,7 +146,8 @@ ServerLimits parseLimits(const std::string& origin, const toml::node& node) {
   if (table == nullptr) fail(origin, node.source(), "limits must be a table: [limits]");
   static const std::set<std::string> kKeys = {"max_connections", "max_handshaking", "handshake_seconds", "hello_bytes",
                                                 "shutdown_grace_seconds", "session_streams", "session_events",
-                                                "session_contexts", "session_modules", "session_module_bytes"};
+                                                "session_contexts", "session_modules", "session_module_bytes",
+                                                "client_silence_seconds", "heartbeat_seconds", "ledger_checkpoint_seconds"};
   for (const auto& [key, value] : *table) {
     if (!kKeys.contains(std::string(key.str()))) fail(origin, key.source(), fmt::format("unknown limits key '{}'", key.str()));
   }
@@ -178,6 +179,18 @@ ServerLimits parseLimits(const std::string& origin, const toml::node& node) {
   }
   if (const toml::node* value = table->get("session_modules")) {
     session.modules = static_cast<int>(boundedInteger(origin, *value, "session_modules", 1, 1'000'000));
+  }
+  if (const toml::node* value = table->get("ledger_checkpoint_seconds")) {
+    limits.ledgerCheckpointSeconds = boundedSeconds(origin, *value, "ledger_checkpoint_seconds", 3600);
+    if (limits.ledgerCheckpointSeconds < 0.05) fail(origin, value->source(), "ledger_checkpoint_seconds must be at least 0.05");
+  }
+  if (const toml::node* value = table->get("client_silence_seconds")) {
+    session.silenceSeconds = boundedSeconds(origin, *value, "client_silence_seconds", 86400);
+    if (session.silenceSeconds < 0.1) fail(origin, value->source(), "client_silence_seconds must be at least 0.1");
+  }
+  if (const toml::node* value = table->get("heartbeat_seconds")) {
+    session.heartbeatSeconds = boundedSeconds(origin, *value, "heartbeat_seconds", 60);
+    if (session.heartbeatSeconds < 0.05) fail(origin, value->source(), "heartbeat_seconds must be at least 0.05");
   }
   if (const toml::node* value = table->get("session_module_bytes")) {
     auto bytes = parseByteSize(required<std::string>(origin, *value, "session_module_bytes"));

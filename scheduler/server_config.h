@@ -46,6 +46,12 @@ struct SessionLimits {
   int contexts = 64;
   int modules = 1024;  // modules and libraries
   std::uint64_t moduleBytes = 2ULL << 30;  // the images of the loaded modules and libraries
+  // A client that sends nothing for this long (not even the heartbeats an idle client sends
+  // every 2 s) is gone: dead, frozen or cut off. Its session ends.
+  double silenceSeconds = 30;
+  // While a call takes long (a synchronize behind a long kernel), the server tells the client
+  // it is alive this often.
+  double heartbeatSeconds = 2;
 };
 
 // What a peer can make the server spend before and around login ([limits] in the file).
@@ -56,6 +62,8 @@ struct ServerLimits {
   std::uint32_t helloBytes = 64 << 10;  // the largest frame before login
   // On SIGTERM, how long running sessions may go on before their workers are killed.
   double shutdownGraceSeconds = 10;
+  // How often the usage of running sessions is written to the ledger: what a crash may lose.
+  double ledgerCheckpointSeconds = 5;
   SessionLimits session;
 };
 

@@ -22,6 +22,7 @@ CREATE TABLE IF NOT EXISTS sessions (
   bytes_from_device INTEGER NOT NULL,
   launches INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS sessions_by_end ON sessions (ended);
+CREATE INDEX IF NOT EXISTS sessions_by_id ON sessions (session, started);
 )";
 
 // A prepared statement, finalized on scope exit.
@@ -60,6 +61,20 @@ UsageLedger::~UsageLedger() { sqlite3_close(db_); }
 
 Status UsageLedger::record(const SessionRecord& s) {
   std::lock_guard lock(mutex_);
+  Statement update(db_,
+                   "UPDATE sessions SET ended = ?, gpu_seconds = ?, memory_gib_seconds = ?, bytes_to_device = ?, "
+                   "bytes_from_device = ?, launches = ? WHERE session = ? AND started = ?");
+  if (!update) return failure(db_, "cannot prepare");
+  sqlite3_bind_double(update.get(), 1, s.ended);
+  sqlite3_bind_double(update.get(), 2, s.gpuSeconds);
+  sqlite3_bind_double(update.get(), 3, s.memoryGibSeconds);
+  sqlite3_bind_int64(update.get(), 4, static_cast<sqlite3_int64>(s.bytesToDevice));
+  sqlite3_bind_int64(update.get(), 5, static_cast<sqlite3_int64>(s.bytesFromDevice));
+  sqlite3_bind_int64(update.get(), 6, static_cast<sqlite3_int64>(s.launches));
+  sqlite3_bind_int64(update.get(), 7, static_cast<sqlite3_int64>(s.session));
+  sqlite3_bind_double(update.get(), 8, s.started);
+  if (sqlite3_step(update.get()) != SQLITE_DONE) return failure(db_, "cannot update a session");
+  if (sqlite3_changes(db_) > 0) return Status::ok();
   Statement insert(db_,
                    "INSERT INTO sessions (session, vgpu, host, pid, started, ended, gpu_seconds, memory_gib_seconds, "
                    "bytes_to_device, bytes_from_device, launches) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
@@ -77,6 +92,13 @@ Status UsageLedger::record(const SessionRecord& s) {
   sqlite3_bind_int64(insert.get(), 11, static_cast<sqlite3_int64>(s.launches));
   if (sqlite3_step(insert.get()) != SQLITE_DONE) return failure(db_, "cannot record a session");
   return Status::ok();
+}
+
+Result<std::uint64_t> UsageLedger::lastSession() const {
+  std::lock_guard lock(mutex_);
+  Statement query(db_, "SELECT COALESCE(MAX(session), 0) FROM sessions");
+  if (!query || sqlite3_step(query.get()) != SQLITE_ROW) return failure(db_, "cannot read the last session");
+  return static_cast<std::uint64_t>(sqlite3_column_int64(query.get(), 0));
 }
 
 Result<std::vector<SessionRecord>> UsageLedger::sessions(double since, const std::optional<std::string>& vgpu) const {

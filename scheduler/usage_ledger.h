@@ -1,6 +1,7 @@
 // The durable usage ledger (SQLite): one row per session — its vGPU, client, start and end, GPU
-// seconds, memory GiB-seconds, bytes moved and launches — written when the session ends, so
-// usage survives restarts and can be billed. Thread-safe (one connection, one mutex).
+// seconds, memory GiB-seconds, bytes moved and launches — written every few seconds while the
+// session runs (a checkpoint: a server that dies loses at most that much) and when it ends, so
+// usage survives restarts and crashes and can be billed. Thread-safe (one connection, one mutex).
 #pragma once
 
 #include <cstdint>
@@ -38,7 +39,10 @@ class UsageLedger {
   UsageLedger(const UsageLedger&) = delete;
   UsageLedger& operator=(const UsageLedger&) = delete;
 
+  // Writes a session's row: a new one, or the one with its id and start time (a checkpoint of it).
   Status record(const SessionRecord& session);
+  // The highest session id recorded, 0 when none: a restarted server numbers on from there.
+  Result<std::uint64_t> lastSession() const;
   // Sessions that ended at or after `since` (unix seconds), of one vGPU or all.
   Result<std::vector<SessionRecord>> sessions(double since, const std::optional<std::string>& vgpu) const;
 

@@ -56,21 +56,23 @@ have_gpu() {
 }
 
 # Starts fastgpu-server in the background on a free loopback port, on DRIVER (a libcuda.so.1
-# path; cudasim's gets the examples' twins), with $FASTGPU_SERVER_CONFIG when set. Sets FASTGPU_SERVER and FASTGPU_SERVER_PID; the
+# path; cudasim's gets the examples' twins), with $FASTGPU_SERVER_CONFIG and $FASTGPU_SERVER_GRACE (seconds of
+# shutdown grace) when set. Sets and exports FASTGPU_SERVER and FASTGPU_SERVER_PID; the
 # caller stops it with stop_fastgpu_server.
 start_fastgpu_server() {
   local driver=$1 twins
   twins=$(find "$FASTGPU_BUILD/lib/cudasim/twins" -name '*.so' 2>/dev/null | sort | paste -sd: -)
   exec {FASTGPU_SERVER_FD}< <(FASTGPU_SIM_KERNELS="$twins${FASTGPU_SIM_KERNELS:+:$FASTGPU_SIM_KERNELS}" \
     exec "$FASTGPU_BUILD/bin/fastgpu-server" --listen tcp://127.0.0.1:0 --driver "$driver" \
-    ${FASTGPU_SERVER_CONFIG:+--config "$FASTGPU_SERVER_CONFIG"} --log-level "${FASTGPU_SERVER_LOG:-warn}")
+    ${FASTGPU_SERVER_CONFIG:+--config "$FASTGPU_SERVER_CONFIG"} --log-level "${FASTGPU_SERVER_LOG:-warn}" \
+    ${FASTGPU_SERVER_GRACE:+--shutdown-grace "$FASTGPU_SERVER_GRACE"})
   FASTGPU_SERVER_PID=$!
   local line
   if ! read -r -t 30 -u "$FASTGPU_SERVER_FD" line; then
     echo "error: fastgpu-server did not start (driver $driver)" >&2
     return 1
   fi
-  export FASTGPU_SERVER=${line##* }
+  export FASTGPU_SERVER=${line##* } FASTGPU_SERVER_PID
 }
 
 stop_fastgpu_server() {

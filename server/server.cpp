@@ -18,7 +18,19 @@ Server::Server(std::unique_ptr<LoadedDriver> driver, std::unique_ptr<scheduler::
             WorkerCommand{std::move(workerProgram), driver_->path(),
                           std::string(spdlog::level::to_string_view(serverLogger()->level()).data(),
                                       spdlog::level::to_string_view(serverLogger()->level()).size())},
-            driver_->version()} {}
+            driver_->version()} {
+  // Session ids never repeat, across restarts too: on from the ledger's last one, and from the
+  // clock (in milliseconds) when there is no ledger or it is behind.
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
+  nextSession_ = static_cast<std::uint64_t>(now.count());
+  if (ledger_) {
+    if (auto last = ledger_->lastSession()) {
+      nextSession_ = std::max(nextSession_, *last + 1);
+    } else {
+      serverLogger()->warn("{}", last.status().message());
+    }
+  }
+}
 
 Server::~Server() { stop(); }
 
@@ -28,7 +40,7 @@ void Server::run() {
     serverLogger()->info("listening on {} driver={}", listener->url(), driver_->path());
     acceptors.emplace_back([this, &listener] { acceptLoop(*listener); });
   }
-  std::thread watchdog([this] { watchKernels(); });
+  std::thread watchdog([this] { watchSessions(); });
   for (auto& acceptor : acceptors) acceptor.join();
   {
     std::lock_guard lock(mutex_);
@@ -40,14 +52,21 @@ void Server::run() {
   serverLogger()->info("stopped");
 }
 
-void Server::watchKernels() {
+void Server::watchSessions() {
   // A kernel cannot be preempted; a session whose kernel runs past its vGPU's limit is ended
   // (its worker killed). Checked a few dozen times a second: limits are in milliseconds.
   constexpr auto kPeriod = std::chrono::milliseconds(20);
+  auto checkpointEvery = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(host_.limits.ledgerCheckpointSeconds));
+  auto nextCheckpoint = std::chrono::steady_clock::now() + checkpointEvery;
   std::unique_lock lock(mutex_);
   while (!watchdogWake_.wait_for(lock, kPeriod, [&] { return stopping_; })) {
+    bool checkpointing = ledger_ && std::chrono::steady_clock::now() >= nextCheckpoint;
+    if (checkpointing) nextCheckpoint = std::chrono::steady_clock::now() + checkpointEvery;
     for (auto& running : sessions_) {
-      if (!running.session->finished()) running.session->enforceKernelLimit();
+      if (running.session->finished()) continue;
+      running.session->enforceKernelLimit();
+      if (checkpointing) running.session->checkpoint();
     }
   }
 }

@@ -54,8 +54,9 @@ class Server {
   void serve(std::unique_ptr<protocol::Connection> connection);
   // Lets sessions end by themselves for the grace period, then kills the rest; joins every thread.
   void endSessions();
-  // Until stopping: ends sessions whose kernel runs past their vGPU's max_kernel_ms.
-  void watchKernels();
+  // Until stopping: ends sessions whose kernel runs past their vGPU's max_kernel_ms, and
+  // checkpoints running sessions' usage to the ledger.
+  void watchSessions();
 
   std::unique_ptr<LoadedDriver> driver_;
   std::unique_ptr<scheduler::VgpuRegistry> registry_;
@@ -67,7 +68,7 @@ class Server {
   std::condition_variable watchdogWake_;
   bool stopping_ = false;
   std::list<RunningSession> sessions_;
-  std::uint64_t nextSession_ = 1;
+  std::uint64_t nextSession_ = 1;  // set by the constructor: never an id used before
 };
 
 }  // namespace fastgpu::server

@@ -3,6 +3,7 @@
 #include <capnp/message.h>
 
 #include <chrono>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -20,27 +21,44 @@ Session::Session(std::unique_ptr<protocol::Connection> connection, const cudaabi
       driver_(driver),
       id_(id),
       log_(serverLogger()),
-      gpuTime_(&lease->slot().gpuTime) {
+      gpuTime_(&lease->slot().gpuTime),
+      limits_(limits) {
   state_ = std::make_unique<SessionState>(driver_, std::move(lease), limits);
 }
 
 Session::~Session() = default;
 
 Status Session::run() {
+  std::thread heartbeat([this] { runHeartbeat(); });
   Status status = welcome();
   std::vector<std::uint8_t> payload;
   std::vector<std::uint8_t> replies;
+  // An idle client sends heartbeats; one that sends nothing at all is gone.
+  connection_->setIdleTimeout(std::chrono::milliseconds(static_cast<std::int64_t>(limits_.silenceSeconds * 1000)));
   while (status) {
     status = connection_->receive(payload);
+    if (status.code() == CUDA_ERROR_TIMEOUT) {
+      status = Status(ErrorKind::kDisconnected, CUDA_ERROR_TIMEOUT,
+                      fmt::format("the client sent nothing for {} s: dead, frozen or cut off", limits_.silenceSeconds));
+    }
     if (!status) break;
+    if (payload.empty()) continue;  // a heartbeat
     replies.clear();
     std::span<const std::uint8_t> bulk;
+    busy_ = true;
     status = serveBatch(payload, replies, bulk);
+    busy_ = false;
     if (status && !replies.empty()) {
       std::span<const std::uint8_t> parts[] = {replies, bulk, protocol::bulkPadding(bulk.size())};
-      status = connection_->send(parts);
+      status = send(parts);
     }
   }
+  {
+    std::lock_guard lock(heartbeatMutex_);
+    stopping_ = true;
+  }
+  heartbeatWake_.notify_all();
+  heartbeat.join();
   if (status.kind() == ErrorKind::kDisconnected) {
     log_->info("session={} ended: {}", id_, escapeForLog(status.message()));
   } else {
@@ -89,7 +107,27 @@ Status Session::welcome() {
   }
   std::vector<std::uint8_t> bytes;
   protocol::appendMessage(builder, bytes);
-  return connection_->send(bytes);
+  std::span<const std::uint8_t> parts[] = {bytes};
+  return send(parts);
+}
+
+Status Session::send(std::span<const std::span<const std::uint8_t>> parts) {
+  std::lock_guard lock(sendMutex_);
+  lastSent_ = std::chrono::steady_clock::now();
+  return connection_->send(parts);
+}
+
+void Session::runHeartbeat() {
+  auto interval = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(limits_.heartbeatSeconds));
+  std::unique_lock lock(heartbeatMutex_);
+  while (!heartbeatWake_.wait_for(lock, interval / 4, [&] { return stopping_; })) {
+    if (!busy_) continue;  // an idle server owes the client nothing: it is not waiting
+    std::lock_guard sending(sendMutex_);
+    if (std::chrono::steady_clock::now() - lastSent_ < interval) continue;
+    lastSent_ = std::chrono::steady_clock::now();
+    if (!connection_->send(std::span<const std::span<const std::uint8_t>>{})) return;
+  }
 }
 
 Status Session::serveBatch(std::span<const std::uint8_t> payload, std::vector<std::uint8_t>& replies,

@@ -10,6 +10,8 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <memory>
 #include <string>
@@ -55,6 +57,11 @@ class Session {
  private:
   // Sends the Welcome: the session id and the devices the client sees.
   Status welcome();
+  // Every frame to the client goes through here (the session's thread and the heartbeat's).
+  Status send(std::span<const std::span<const std::uint8_t>> parts);
+  // While a batch takes long, sends the client empty frames (heartbeats) so that it can tell a
+  // busy server from a dead one.
+  void runHeartbeat();
   // Runs the calls of one frame; a call that gets a reply leaves it in `replies` and its bulk
   // bytes in `replyBulk`.
   Status serveBatch(std::span<const std::uint8_t> payload, std::vector<std::uint8_t>& replies,
@@ -84,6 +91,13 @@ class Session {
   Status deferred_;  // the first error of asynchronous calls since the last reply
   std::vector<std::uint8_t> staging_;  // device-to-host data on its way out; reused
   scheduler::GpuTimeAccount* gpuTime_;  // the session's, in its slot on the board
+  const scheduler::SessionLimits limits_;
+  std::mutex sendMutex_;  // one sender at a time; guards lastSent_
+  std::chrono::steady_clock::time_point lastSent_ = std::chrono::steady_clock::now();
+  std::atomic<bool> busy_{false};  // a batch is being served
+  std::mutex heartbeatMutex_;      // guards stopping_
+  std::condition_variable heartbeatWake_;
+  bool stopping_ = false;
 };
 
 }  // namespace fastgpu::server

@@ -188,7 +188,7 @@ void SessionProcess::tellClient(int status) {
 
 void SessionProcess::cleanUp() {
   scheduler::SessionSlot& held = host_.registry.board().layout().sessions[slot_];
-  recordUsage(held);
+  recordUsage(held, true);
   if (scheduler::Vgpu* vgpu = lease_->vgpu()) {
     vgpu->gate().abandon(vgpu->tenant(), held.pieces);
     vgpu->quota().releaseAll(held.memory);
@@ -203,8 +203,22 @@ void SessionProcess::cleanUp() {
   serverLogger()->info("session={} resources freed", id_);
 }
 
-void SessionProcess::recordUsage(const scheduler::SessionSlot& slot) {
+void SessionProcess::checkpoint() {
+  int slot = -1;
+  {
+    std::lock_guard lock(mutex_);
+    if (worker_ == 0 || slot_ < 0) return;
+    slot = slot_;
+  }
+  // The slot stays this session's until cleanUp(), which records last under recordMutex_.
+  recordUsage(host_.registry.board().layout().sessions[slot], false);
+}
+
+void SessionProcess::recordUsage(const scheduler::SessionSlot& slot, bool last) {
   if (host_.ledger == nullptr) return;
+  std::lock_guard recording(recordMutex_);
+  if (recorded_) return;
+  recorded_ = last;
   SessionInfo info = this->info();
   scheduler::SessionRecord record;
   record.session = id_;

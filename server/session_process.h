@@ -50,6 +50,8 @@ class SessionProcess {
   void terminate();
   // Ends the session when its oldest kernel has run longer than its vGPU's max_kernel_ms.
   void enforceKernelLimit();
+  // Writes the running session's usage so far to the ledger.
+  void checkpoint();
 
   std::uint64_t id() const { return id_; }
   bool finished() const { return finished_.load(); }
@@ -63,7 +65,8 @@ class SessionProcess {
   void tellClient(int status);
   // After the worker ended: gives back what it held, records its usage, frees its slot.
   void cleanUp();
-  void recordUsage(const scheduler::SessionSlot& slot);
+  // Writes the session's row; after the final one (`last`), checkpoints write nothing.
+  void recordUsage(const scheduler::SessionSlot& slot, bool last);
   // Why the worker ended, for the log and the client; ok when it ended in order.
   Status exitReason(int status);
 
@@ -81,6 +84,8 @@ class SessionProcess {
   std::unique_ptr<scheduler::VgpuLease> lease_;  // from admission to cleanup
   int slot_ = -1;                                // its session slot on the board, or -1
   SessionInfo info_;
+  std::mutex recordMutex_;  // orders checkpoints and the final record; guards recorded_
+  bool recorded_ = false;
 };
 
 }  // namespace fastgpu::server

@@ -7,6 +7,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "protocol/frame.h"
@@ -16,6 +18,12 @@ namespace fastgpu::protocol {
 namespace {
 
 constexpr std::size_t kMaxParts = 15;  // plus the header: one writev of at most 16 pieces
+
+std::size_t remaining(const iovec* pieces, std::size_t first, std::size_t count) {
+  std::size_t bytes = 0;
+  for (std::size_t i = first; i < count; ++i) bytes += pieces[i].iov_len;
+  return bytes;
+}
 
 }  // namespace
 
@@ -29,6 +37,18 @@ StreamConnection::~StreamConnection() {
 
 void StreamConnection::shutdown() {
   if (!shutDown_.exchange(true) && fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
+}
+
+void StreamConnection::setIdleTimeout(std::optional<std::chrono::milliseconds> timeout) {
+  idleTimeout_ = timeout;
+  timeval bound{};
+  if (timeout) {
+    auto millis = std::max<std::int64_t>(1, timeout->count());
+    bound.tv_sec = static_cast<time_t>(millis / 1000);
+    bound.tv_usec = static_cast<suseconds_t>(millis % 1000 * 1000);
+  }
+  ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof(bound));
+  ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &bound, sizeof(bound));
 }
 
 int StreamConnection::detach() {
@@ -58,9 +78,14 @@ Status StreamConnection::send(std::span<const std::span<const std::uint8_t>> par
     msghdr message{};
     message.msg_iov = pieces + first;
     message.msg_iovlen = count - first;
+    auto started = std::chrono::steady_clock::now();
     auto written = retrySyscall("send to", peer_, [&] { return ::sendmsg(fd_, &message, MSG_NOSIGNAL); });
     if (!written) return written.status();
     auto left = static_cast<std::size_t>(*written);
+    // The idle timeout ran out after some bytes went: the peer stopped taking them.
+    if (idleTimeout_ && std::chrono::steady_clock::now() - started >= *idleTimeout_ && left < remaining(pieces, first, count)) {
+      return Status(ErrorKind::kFailed, CUDA_ERROR_TIMEOUT, "send to " + peer_ + " timed out");
+    }
     while (first < count && left >= pieces[first].iov_len) left -= pieces[first++].iov_len;
     if (first < count) {
       pieces[first].iov_base = static_cast<std::uint8_t*>(pieces[first].iov_base) + left;

@@ -24,6 +24,7 @@ class StreamConnection final : public Connection {
   void setReceiveDeadline(std::optional<std::chrono::steady_clock::time_point> deadline) override {
     deadline_ = deadline;
   }
+  void setIdleTimeout(std::optional<std::chrono::milliseconds> timeout) override;
   void shutdown() override;
   std::string peer() const override { return peer_; }
   int detach() override;
@@ -38,6 +39,7 @@ class StreamConnection final : public Connection {
   std::atomic<bool> shutDown_{false};
   std::uint32_t maxFrameBytes_;  // receiving thread only
   std::optional<std::chrono::steady_clock::time_point> deadline_;  // receiving thread only
+  std::optional<std::chrono::milliseconds> idleTimeout_;  // set before other threads use it
 };
 
 }  // namespace fastgpu::protocol

@@ -22,6 +22,11 @@ Result<long> retrySyscall(std::string_view what, std::string_view subject, Call&
     int error = errno;
     bool gone = error == EPIPE || error == ECONNRESET || error == ENOTCONN || error == ESHUTDOWN ||
                 error == ECONNREFUSED || error == EBADF;
+    // A socket timeout (SO_RCVTIMEO, or SO_SNDTIMEO bounding a connect) ran out.
+    if (error == EAGAIN || error == EWOULDBLOCK || error == EINPROGRESS) {
+      return Status(ErrorKind::kFailed, CUDA_ERROR_TIMEOUT,
+                    std::string(what) + " " + std::string(subject) + " timed out");
+    }
     return Status(gone ? ErrorKind::kDisconnected : ErrorKind::kFailed, CUDA_ERROR_UNKNOWN,
                   std::string(what) + " " + std::string(subject) + ": " + std::strerror(error));
   }

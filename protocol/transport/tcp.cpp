@@ -113,7 +113,7 @@ class TcpListener final : public Listener {
 
 }  // namespace
 
-Result<std::unique_ptr<Connection>> connect(std::string_view url) {
+Result<std::unique_ptr<Connection>> connect(std::string_view url, std::optional<std::chrono::milliseconds> timeout) {
   auto where = parseTcpUrl(url);
   if (!where) return where.status();
   auto addresses = resolve(*where, false);
@@ -122,8 +122,21 @@ Result<std::unique_ptr<Connection>> connect(std::string_view url) {
   for (addrinfo* address = addresses->get(); address != nullptr; address = address->ai_next) {
     int fd = ::socket(address->ai_family, address->ai_socktype | SOCK_CLOEXEC, address->ai_protocol);
     if (fd < 0) continue;
+    // Linux bounds a blocking connect by the socket's send timeout; cleared again after it.
+    timeval bound{};
+    if (timeout) {
+      bound.tv_sec = static_cast<time_t>(timeout->count() / 1000);
+      bound.tv_usec = static_cast<suseconds_t>(timeout->count() % 1000 * 1000);
+      ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &bound, sizeof(bound));
+    }
     auto connected = retrySyscall("connect to", url, [&] { return ::connect(fd, address->ai_addr, address->ai_addrlen); });
+    if (!connected && connected.code() == CUDA_ERROR_TIMEOUT) {
+      connected = Status(ErrorKind::kDisconnected, CUDA_ERROR_TIMEOUT,
+                         fmt::format("connect to {} timed out after {} ms", url, timeout ? timeout->count() : 0));
+    }
     if (connected) {
+      timeval none{};
+      ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none));
       setNoDelay(fd);
       return std::unique_ptr<Connection>(std::make_unique<StreamConnection>(fd, describe(address->ai_addr)));
     }

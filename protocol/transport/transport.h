@@ -51,6 +51,13 @@ class Connection {
   // receiving thread. Call from the receiving thread.
   virtual void setReceiveDeadline(std::optional<std::chrono::steady_clock::time_point> deadline) = 0;
 
+  // From now on, a receive() that waits longer than `timeout` for the next bytes, or a send()
+  // that cannot hand any bytes over for that long (the peer reads nothing), fails with kFailed
+  // and CUDA_ERROR_TIMEOUT; nullopt: wait forever (the default). Unlike the deadline it costs
+  // nothing per call (socket timeouts, set once): for telling a silent or stuck peer from an idle
+  // one after login, where the peer sends heartbeats. Call before other threads use it.
+  virtual void setIdleTimeout(std::optional<std::chrono::milliseconds> timeout) = 0;
+
   // Ends the connection in both directions; idempotent.
   virtual void shutdown() = 0;
 
@@ -74,8 +81,10 @@ class Listener {
   virtual std::string url() const = 0;
 };
 
-// Connects to a URL; fails with a message naming the URL and the reason.
-Result<std::unique_ptr<Connection>> connect(std::string_view url);
+// Connects to a URL; fails with a message naming the URL and the reason. With `timeout`, a peer
+// that does not answer the connection within it fails with kDisconnected ("timed out").
+Result<std::unique_ptr<Connection>> connect(std::string_view url,
+                                            std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 // Listens on a URL ("tcp://127.0.0.1:0" picks a free port).
 Result<std::unique_ptr<Listener>> listen(std::string_view url);
 // A Connection over a connected stream socket that another process detached and passed here

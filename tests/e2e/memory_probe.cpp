@@ -2,7 +2,8 @@
 //   memory_probe free         prints the device's free memory in bytes
 //   memory_probe total        prints the device's total memory in bytes
 //   memory_probe alloc BYTES  allocates BYTES and prints "allocated" or the error's name
-//   memory_probe copy         allocates 256 MiB, prints "copying", then copies 256 MiB to it forever
+//   memory_probe copy         allocates 256 MiB, prints "copying", then copies 256 MiB to it until
+//                             a copy fails ("copy failed: ERROR_NAME")
 #include <cuda.h>
 
 #include <cstdio>
@@ -38,6 +39,11 @@ int main(int argc, char** argv) {
   std::printf("copying\n");
   std::fflush(stdout);
   for (;;) {
-    if (cuMemcpyHtoD(device, host.data(), bytes) != CUDA_SUCCESS) return 1;
+    if (CUresult result = cuMemcpyHtoD(device, host.data(), bytes); result != CUDA_SUCCESS) {
+      const char* name = nullptr;
+      cuGetErrorName(result, &name);
+      std::printf("copy failed: %s\n", name != nullptr ? name : "unknown error");
+      return 1;
+    }
   }
 }

@@ -7,6 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/common.sh"
 FASTGPU_BUILD=$1
 shift
 export FASTGPU_SIM_MEMORY=${FASTGPU_SIM_MEMORY:-4GiB}
+export FASTGPU_SERVER_GRACE=${FASTGPU_SERVER_GRACE:-0}  # a test's clients are done, or to be cut off
 start_fastgpu_server "$FASTGPU_BUILD/lib/cudasim/libcuda.so.1"
 trap stop_fastgpu_server EXIT
 "$@"

@@ -168,6 +168,21 @@ TYPED_TEST(TransportConformance, AReceiveGivesUpAtItsDeadline) {
   EXPECT_EQ(payload, data);
 }
 
+TYPED_TEST(TransportConformance, AnIdleTimeoutEndsAReceiveAndASendThatMakeNoProgress) {
+  this->b->setIdleTimeout(std::chrono::milliseconds(100));
+  auto started = std::chrono::steady_clock::now();
+  std::vector<std::uint8_t> payload;
+  Status status = this->b->receive(payload);
+  EXPECT_EQ(status.kind(), ErrorKind::kFailed);
+  EXPECT_EQ(status.code(), CUDA_ERROR_TIMEOUT);
+  EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(90));
+  // A peer that reads nothing: sends fill the buffers, then time out instead of blocking.
+  auto big = pattern(8 << 20, 5);
+  Status sent;
+  for (int i = 0; i < 64 && sent; ++i) sent = this->b->send(big);
+  EXPECT_EQ(sent.code(), CUDA_ERROR_TIMEOUT) << sent.message();
+}
+
 // Garbage and truncated frames from a raw peer: each ends the connection with a reason.
 TEST(FrameDecoding, RejectsGarbageHeaders) {
   std::array<std::uint8_t, kFrameHeaderBytes> header = encodeFrameHeader({0, 100});

@@ -24,8 +24,9 @@ class ServerTest : public ::testing::Test {
  public:  // test helpers outside the fixture use these too
   void SetUp() override { start(""); }
 
-  // (Re)starts the server with the vGPUs and limits of `config` (TOML; empty: an open server).
-  void start(const std::string& config) {
+  // (Re)starts the server with the vGPUs and limits of `config` (TOML; empty: an open server),
+  // recording usage in the ledger at `ledgerPath` when given.
+  void start(const std::string& config, const std::string& ledgerPath = "") {
     if (server) TearDown();
     setenv("FASTGPU_SIM_MEMORY", "4GiB", 1);
     setenv("FASTGPU_SIM_DEVICES", "2", 1);
@@ -47,7 +48,13 @@ class ServerTest : public ::testing::Test {
     url = (*listener)->url();
     std::vector<std::unique_ptr<protocol::Listener>> listeners;
     listeners.push_back(std::move(*listener));
-    server = std::make_unique<Server>(std::move(*driver), std::move(*registry), std::move(listeners), nullptr,
+    std::unique_ptr<scheduler::UsageLedger> ledger;
+    if (!ledgerPath.empty()) {
+      auto opened = scheduler::UsageLedger::open(ledgerPath);
+      ASSERT_TRUE(opened) << opened.status().message();
+      ledger = std::move(*opened);
+    }
+    server = std::make_unique<Server>(std::move(*driver), std::move(*registry), std::move(listeners), std::move(ledger),
                                       parsed->limits, FASTGPU_SERVER_BINARY);
     thread = std::thread([this] { server->run(); });
   }

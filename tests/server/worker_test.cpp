@@ -203,3 +203,83 @@ tokens = ["t"]
 
 }  // namespace
 }  // namespace fastgpu::server
+
+namespace fastgpu::server {
+namespace {
+
+// Liveness: a client that goes silent is noticed; a long call is kept alive by heartbeats.
+TEST_F(ServerTest, AClientThatGoesSilentIsNoticedAndItsSessionEnds) {
+  start("[limits]\nclient_silence_seconds = 0.3\n");
+  RawClient silent(url, "", "", "silent");
+  silent.retainPrimary();
+  (void)silent.allocate(1 << 20);
+  auto stoppedTalking = std::chrono::steady_clock::now();
+  EXPECT_TRUE(eventually([&] { return server->sessions().empty(); }, std::chrono::seconds(2)));
+  EXPECT_GE(std::chrono::steady_clock::now() - stoppedTalking, std::chrono::milliseconds(300));
+}
+
+TEST_F(ServerTest, ALongCallIsKeptAliveByHeartbeats) {
+  start("[limits]\nheartbeat_seconds = 0.1\nclient_silence_seconds = 0.5\n");
+  RawClient client(url);
+  client.retainPrimary();
+  auto kernel = client.loadSpinKernel();
+  client.spin(kernel, 600'000);  // longer than the client's silence limit: the call itself is not silence
+  EXPECT_EQ(client.synchronize(), CUDA_SUCCESS);
+  EXPECT_GE(client.heartbeats, 3) << "the server said nothing while the kernel ran";
+  // Between calls, empty frames from the client are heartbeats too: the session stays.
+  for (int i = 0; i < 8; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // an idle client, pacing its heartbeats
+    ASSERT_TRUE(client.connection().send(std::span<const std::uint8_t>{}));
+  }
+  EXPECT_EQ(client.synchronize(), CUDA_SUCCESS) << "a client that sent heartbeats was taken for gone";
+}
+
+}  // namespace
+}  // namespace fastgpu::server
+
+namespace fastgpu::server {
+namespace {
+
+// The ledger: running sessions are checkpointed (a crash loses at most a checkpoint's worth), and
+// a restarted server never reuses a session id.
+TEST_F(ServerTest, RunningSessionsAreCheckpointedAndIdsNeverRepeat) {
+  std::string path = ::testing::TempDir() + "ledger-" + std::to_string(getpid()) + ".db";
+  std::remove(path.c_str());
+  start("[limits]\nledger_checkpoint_seconds = 0.1\n", path);
+  auto reader = scheduler::UsageLedger::open(path);
+  ASSERT_TRUE(reader);
+  auto rowOf = [&](const std::string& host) -> std::optional<scheduler::SessionRecord> {
+    auto rows = (*reader)->sessions(0, std::nullopt);
+    if (!rows) return std::nullopt;
+    for (const auto& row : *rows) {
+      if (row.host == host) return row;
+    }
+    return std::nullopt;
+  };
+  std::uint64_t firstId = 0;
+  {
+    RawClient client(url, "", "", "running");
+    client.retainPrimary();
+    client.spin(client.loadSpinKernel(), 100);
+    ASSERT_EQ(client.synchronize(), CUDA_SUCCESS);
+    // Still running, it is in the ledger already, with its launch.
+    ASSERT_TRUE(eventually([&] {
+      auto row = rowOf("running");
+      return row && row->launches == 1;
+    })) << "no checkpoint of the running session";
+    firstId = rowOf("running")->session;
+  }
+  ASSERT_TRUE(eventually([&] { return server->sessions().empty(); }));
+  auto rows = (*reader)->sessions(0, std::nullopt);
+  ASSERT_TRUE(rows);
+  EXPECT_EQ(rows->size(), 1u) << "checkpoints and the final record are one row";
+  start("", path);  // a restart on the same ledger
+  RawClient next(url, "", "", "next");
+  next.retainPrimary();
+  ASSERT_TRUE(eventually([&] { return !server->sessions().empty(); }));
+  EXPECT_GT(server->sessions().front().id, firstId);
+  std::remove(path.c_str());
+}
+
+}  // namespace
+}  // namespace fastgpu::server

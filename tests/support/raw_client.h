@@ -73,7 +73,10 @@ class RawClient {
     if (!connection_->send(parts)) return nullptr;
     if (!protocol::expectsReply(root.asReader())) return nullptr;
     auto answered = std::make_unique<Answered>();
-    if (!connection_->receive(answered->payload)) return nullptr;
+    do {  // empty frames are the server's heartbeats during a long call
+      if (!connection_->receive(answered->payload)) return nullptr;
+      if (answered->payload.empty()) ++heartbeats;
+    } while (answered->payload.empty());
     protocol::MessageCursor cursor(answered->payload);
     if (!cursor.next(answered->reader)) return nullptr;
     auto reply = answered->reply();
@@ -231,6 +234,8 @@ class RawClient {
 
   protocol::Connection& connection() { return *connection_; }
   std::uint64_t context = 0;
+  // Empty frames (heartbeats) received while waiting for replies.
+  int heartbeats = 0;
   // The deferred error (and its message) the latest reply carried.
   CUresult deferred = CUDA_SUCCESS;
   std::string deferredMessage;

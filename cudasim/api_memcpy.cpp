@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "cudaabi/checked_math.h"
 #include "cudasim/entry.h"
 
 using namespace fastgpu;
@@ -17,6 +18,9 @@ enum class Memory { kDevice, kPinnedHost, kPageableHost };
 // Classifies [address, address + bytes) for a copy. `mustBeDevice`: the API names it a device
 // pointer. A range in a device's address window must lie inside one live allocation.
 Result<Memory> classify(Driver& driver, std::uint64_t address, std::uint64_t bytes, bool mustBeDevice) {
+  if (!cudaabi::checkedAdd(address, bytes)) {
+    return Status(CUDA_ERROR_INVALID_VALUE, fmt::format("range {:#x}+{} wraps around the address space", address, bytes));
+  }
   if (Device* device = driver.deviceOfAddress(address)) {
     if (!device->memory().find(address, bytes)) {
       return Status(CUDA_ERROR_INVALID_VALUE,
@@ -82,11 +86,17 @@ Result<Plane> planeOf(Driver& driver, CUmemorytype type, const void* host, CUdev
     default: return Status(CUDA_ERROR_INVALID_VALUE, "bad memory type");
   }
   if (height > 0 && pitch < width) return Status(CUDA_ERROR_INVALID_VALUE, "pitch smaller than the width");
-  std::uint64_t first = base + y * pitch + x;
-  std::uint64_t extent = height == 0 ? 0 : (height - 1) * pitch + width;
-  auto kind = classify(driver, first, extent, isDevice);
+  // Every offset and extent in checked arithmetic: a pitch or size chosen to wrap fails.
+  auto offset = cudaabi::checkedMul(y, pitch);
+  if (offset) offset = cudaabi::checkedAdd(*offset, x);
+  auto first = offset ? cudaabi::checkedAdd(base, *offset) : std::nullopt;
+  auto extent = cudaabi::pitchedExtent(pitch, width, height);
+  if (!first || !extent || !cudaabi::checkedAdd(*first, *extent)) {
+    return Status(CUDA_ERROR_INVALID_VALUE, "2-D region: its offset or size overflows");
+  }
+  auto kind = classify(driver, *first, *extent, isDevice);
   if (!kind) return kind.status();
-  return Plane{first, pitch, isDevice};
+  return Plane{*first, pitch, isDevice};
 }
 
 CUresult copy2D(const char* name, const CUDA_MEMCPY2D* p, CUstream handle, bool async, DefaultStream nullMeans) {
@@ -125,9 +135,10 @@ CUresult memset2D(const char* name, CUdeviceptr dst, std::size_t pitch, T value,
   return driverEntry(name, [&](Driver& driver) -> CUresult {
     auto stream = resolveStream(driver, handle, nullMeans);
     if (!stream) return fail(stream);
-    if (dst % sizeof(T) != 0 || (height > 1 && pitch < width * sizeof(T))) return CUDA_ERROR_INVALID_VALUE;
-    std::uint64_t extent = height == 0 ? 0 : (height - 1) * pitch + width * sizeof(T);
-    auto kind = classify(driver, dst, extent, true);
+    auto rowBytes = cudaabi::checkedMul(width, sizeof(T));
+    auto extent = rowBytes ? cudaabi::pitchedExtent(pitch, *rowBytes, height) : std::nullopt;
+    if (dst % sizeof(T) != 0 || !extent || !cudaabi::checkedAdd(dst, *extent)) return CUDA_ERROR_INVALID_VALUE;
+    auto kind = classify(driver, dst, *extent, true);
     if (!kind) return fail(kind);
     if (width == 0 || height == 0) return CUDA_SUCCESS;
     auto work = [dst, pitch, value, width, height] {

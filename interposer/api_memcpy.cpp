@@ -4,6 +4,7 @@
 // host buffer is ever written out of stream order.
 #include <cstring>
 
+#include "cudaabi/checked_math.h"
 #include "interposer/remote.h"
 #include "protocol/call_kinds.h"
 
@@ -142,7 +143,25 @@ CUresult copy2D(const char* name, const CUDA_MEMCPY2D* p, StreamArg stream) {
                                                    ? reinterpret_cast<void*>(p->dstDevice)
                                                    : p->dstHost);
     if (!srcDevice && !dstDevice) return cudaabi::reportNotSupported("cuMemcpy2D host to host");
-    if (static_cast<std::uint64_t>(width) * height > kChunk) return cudaabi::reportNotSupported("cuMemcpy2D over 8 MiB");
+    // Shapes in checked arithmetic (as the server checks them again): rows that overlap or sizes
+    // and offsets that wrap are the caller's error, not a small copy.
+    auto packedBytes = cudaabi::checkedMul(width, height);
+    auto startOf = [](std::uint64_t base, std::uint64_t y, std::uint64_t pitch, std::uint64_t x) {
+      auto offset = cudaabi::checkedMul(y, pitch);
+      if (offset) offset = cudaabi::checkedAdd(*offset, x);
+      return offset ? cudaabi::checkedAdd(base, *offset) : std::nullopt;
+    };
+    auto srcStart = startOf(srcDevice ? p->srcDevice : reinterpret_cast<std::uint64_t>(srcHost), p->srcY, srcPitch,
+                            p->srcXInBytes);
+    auto dstStart = startOf(dstDevice ? p->dstDevice : reinterpret_cast<std::uint64_t>(dstHost), p->dstY, dstPitch,
+                            p->dstXInBytes);
+    auto srcExtent = cudaabi::pitchedExtent(srcPitch, width, height);
+    auto dstExtent = cudaabi::pitchedExtent(dstPitch, width, height);
+    if (!packedBytes || !srcStart || !dstStart || !srcExtent || !dstExtent || !cudaabi::checkedAdd(*srcStart, *srcExtent) ||
+        !cudaabi::checkedAdd(*dstStart, *dstExtent)) {
+      return CUDA_ERROR_INVALID_VALUE;
+    }
+    if (*packedBytes > kChunk) return cudaabi::reportNotSupported("cuMemcpy2D over 8 MiB");
     CallMessage call(rt.currentContextId());
     auto copy = call->initCopy2D();
     copy.setWidth(width);
@@ -152,7 +171,7 @@ CUresult copy2D(const char* name, const CUDA_MEMCPY2D* p, StreamArg stream) {
     copy.setPerThread(stream.perThread);
     std::vector<std::uint8_t> packed;
     if (srcDevice) {
-      copy.setSrc(p->srcDevice + p->srcY * srcPitch + p->srcXInBytes);
+      copy.setSrc(*srcStart);
       copy.setSrcPitch(srcPitch);
     } else {
       packed.resize(width * height);
@@ -162,7 +181,7 @@ CUresult copy2D(const char* name, const CUDA_MEMCPY2D* p, StreamArg stream) {
       copy.setData(kj::arrayPtr(packed.data(), packed.size()));
     }
     if (dstDevice) {
-      copy.setDst(p->dstDevice + p->dstY * dstPitch + p->dstXInBytes);
+      copy.setDst(*dstStart);
       copy.setDstPitch(dstPitch);
       return sendInStreamOrder(client, call);
     }

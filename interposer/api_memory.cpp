@@ -7,6 +7,7 @@
 
 #include "cudaabi/pointer_attributes.h"
 #include "cudaabi/check.h"
+#include "cudaabi/checked_math.h"
 #include "interposer/remote.h"
 
 using namespace fastgpu;
@@ -59,8 +60,11 @@ FASTGPU_REMOTE_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr* pointer, size_t* 
       (elementBytes != 4 && elementBytes != 8 && elementBytes != 16)) {
     return CUDA_ERROR_INVALID_VALUE;
   }
-  std::size_t rowBytes = (widthBytes + kPitchAlignment - 1) / kPitchAlignment * kPitchAlignment;
-  CUresult result = cuMemAlloc_v2(pointer, rowBytes * height);
+  auto padded = cudaabi::checkedAdd(widthBytes, kPitchAlignment - 1);
+  std::uint64_t rowBytes = padded ? *padded / kPitchAlignment * kPitchAlignment : 0;
+  auto total = padded ? cudaabi::checkedMul(rowBytes, height) : std::nullopt;
+  if (!total) return CUDA_ERROR_INVALID_VALUE;  // a shape whose size does not fit in 64 bits
+  CUresult result = cuMemAlloc_v2(pointer, *total);
   if (result == CUDA_SUCCESS) *pitch = rowBytes;
   return result;
 }

@@ -147,7 +147,8 @@ ServerLimits parseLimits(const std::string& origin, const toml::node& node) {
   static const std::set<std::string> kKeys = {"max_connections", "max_handshaking", "handshake_seconds", "hello_bytes",
                                                 "shutdown_grace_seconds", "session_streams", "session_events",
                                                 "session_contexts", "session_modules", "session_module_bytes",
-                                                "client_silence_seconds", "heartbeat_seconds", "ledger_checkpoint_seconds"};
+                                                "client_silence_seconds", "heartbeat_seconds", "ledger_checkpoint_seconds",
+                                                "login_failures_per_minute"};
   for (const auto& [key, value] : *table) {
     if (!kKeys.contains(std::string(key.str()))) fail(origin, key.source(), fmt::format("unknown limits key '{}'", key.str()));
   }
@@ -179,6 +180,9 @@ ServerLimits parseLimits(const std::string& origin, const toml::node& node) {
   }
   if (const toml::node* value = table->get("session_modules")) {
     session.modules = static_cast<int>(boundedInteger(origin, *value, "session_modules", 1, 1'000'000));
+  }
+  if (const toml::node* value = table->get("login_failures_per_minute")) {
+    limits.loginFailuresPerMinute = static_cast<double>(boundedInteger(origin, *value, "login_failures_per_minute", 0, 100'000));
   }
   if (const toml::node* value = table->get("ledger_checkpoint_seconds")) {
     limits.ledgerCheckpointSeconds = boundedSeconds(origin, *value, "ledger_checkpoint_seconds", 3600);

@@ -64,6 +64,9 @@ struct ServerLimits {
   double shutdownGraceSeconds = 10;
   // How often the usage of running sessions is written to the ledger: what a crash may lose.
   double ledgerCheckpointSeconds = 5;
+  // Failed logins (unknown vGPU, wrong token) a peer address may make a minute, in bursts of as
+  // many; then its logins are refused unchecked until its budget recovers. 0: no limit.
+  double loginFailuresPerMinute = 10;
   SessionLimits session;
 };
 

@@ -192,7 +192,8 @@ std::vector<VgpuSpec> VgpuRegistry::specs() const {
   return specs;
 }
 
-Result<std::unique_ptr<VgpuLease>> VgpuRegistry::admit(const std::string& name, const std::string& token) {
+Result<std::unique_ptr<VgpuLease>> VgpuRegistry::admit(const std::string& name, const std::string& token,
+                                                      std::string* reason) {
   if (open()) {
     if (!name.empty()) {
       return Status(CUDA_ERROR_INVALID_DEVICE, fmt::format("unknown vGPU \"{}\" (this server defines no vGPUs; "
@@ -203,24 +204,29 @@ Result<std::unique_ptr<VgpuLease>> VgpuRegistry::admit(const std::string& name, 
   if (name.empty()) {
     return Status(CUDA_ERROR_INVALID_DEVICE, "this server shares its GPUs as vGPUs: name one (set FASTGPU_VGPU)");
   }
+  // An unknown vGPU and a wrong token get the same answer after the same work (a token hash), so
+  // that a guesser learns neither which names exist nor anything from the time it takes.
   std::shared_ptr<Vgpu> vgpu = find(name);
-  if (!vgpu) {
-    refused("unknown_vgpu");
-    return Status(CUDA_ERROR_INVALID_DEVICE, fmt::format("unknown vGPU \"{}\"", name));
-  }
-  VgpuSpec spec = vgpu->spec();
   TokenHash presented = hashToken(token);
   bool accepted = false;
-  for (const auto& hash : spec.tokenHashes) accepted |= sameHash(hash, presented);  // no early exit
-  if (!accepted) {
-    refused("wrong_token");
-    return Status(CUDA_ERROR_NOT_PERMITTED, fmt::format("wrong token for vGPU \"{}\" (check FASTGPU_TOKEN)", name));
+  if (vgpu) {
+    for (const auto& hash : vgpu->spec().tokenHashes) accepted |= sameHash(hash, presented);  // no early exit
   }
+  if (!accepted) {
+    const char* why = vgpu ? "wrong_token" : "unknown_vgpu";
+    refused(why);
+    if (reason != nullptr) *reason = why;
+    return Status(CUDA_ERROR_NOT_PERMITTED, fmt::format("access to vGPU \"{}\" denied: unknown vGPU or wrong token "
+                                                        "(check FASTGPU_VGPU and FASTGPU_TOKEN)",
+                                                        name));
+  }
+  VgpuSpec spec = vgpu->spec();
   int limit = spec.maxSessions;
   int now = ++vgpu->sessions();
   if (limit > 0 && now > limit) {
     --vgpu->sessions();
     refused("full");
+    if (reason != nullptr) *reason = "full";
     return Status(CUDA_ERROR_DEVICE_UNAVAILABLE,
                   fmt::format("vGPU \"{}\" is full: all {} session(s) are in use", name, limit));
   }

@@ -89,9 +89,12 @@ class VgpuRegistry {
   static Result<std::unique_ptr<VgpuRegistry>> create(std::vector<VgpuSpec> specs, std::vector<PhysicalGpu> gpus,
                                                       Placement placement, bool overcommit = false);
 
-  // Admits a session to vGPU `name` with `token`: unknown vGPU, wrong token and a full vGPU are
-  // refused with a reason a person can act on (no secret in it).
-  Result<std::unique_ptr<VgpuLease>> admit(const std::string& name, const std::string& token);
+  // Admits a session to vGPU `name` with `token`. An unknown vGPU and a wrong token get one
+  // answer (CUDA_ERROR_NOT_PERMITTED, the same text): a guesser must not learn which names exist.
+  // A full vGPU is refused with a reason a person can act on. `reason`, when given, gets the
+  // refusal's kind for the operator's log ("unknown_vgpu", "wrong_token", "full").
+  Result<std::unique_ptr<VgpuLease>> admit(const std::string& name, const std::string& token,
+                                           std::string* reason = nullptr);
 
   // Live administration. add() places a new vGPU (an open registry stays open: it has no
   // gates); update() changes one (a smaller quota refuses new allocations, frees nothing);

@@ -46,8 +46,8 @@ void sendRefusal(protocol::Connection& connection, const Status& refusal, std::u
 }
 
 Result<std::unique_ptr<scheduler::VgpuLease>> login(protocol::Connection& connection, scheduler::VgpuRegistry& registry,
-                                                    const scheduler::ServerLimits& limits, int driverVersion,
-                                                    SessionInfo& info) {
+                                                    const scheduler::ServerLimits& limits, LoginThrottle& throttle,
+                                                    int driverVersion, SessionInfo& info) {
   auto log = serverLogger();
   std::vector<std::uint8_t> payload;
   if (Status received = receiveHello(connection, limits, payload); !received) {
@@ -57,27 +57,43 @@ Result<std::unique_ptr<scheduler::VgpuLease>> login(protocol::Connection& connec
   protocol::MessageCursor cursor(payload);
   std::optional<capnp::FlatArrayMessageReader> message;
   if (Status status = cursor.next(message); !status) return status;
-  wire::Hello::Reader hello;
+  // Everything read from the Hello is read here, inside the decoder's guard: a malformed one
+  // (a text without its terminator, a pointer out of bounds) is a refusal, never an exception.
+  std::uint32_t protocolVersion = 0;
+  std::string vgpu, token;
   Status decoded = protocol::decodeSafely("hello", [&] {
-    hello = message->getRoot<wire::Hello>();
-    log->info("session={} hello host={} pid={} cuda={} vgpu={}", info.id, escapeForLog(hello.getHost().cStr(), 64),
-              hello.getPid(), hello.getCudaVersion(), escapeForLog(hello.getVgpu().cStr(), 64));
-    // Kept for the admin API: bounded, whatever the client sent (host names are at most 253).
-    info.vgpu = std::string(hello.getVgpu().cStr()).substr(0, 64);
+    auto hello = message->getRoot<wire::Hello>();
+    protocolVersion = hello.getProtocolVersion();
+    // Bounded, whatever the client sent (host names are at most 253; vGPU names 64).
+    vgpu = std::string(hello.getVgpu().cStr()).substr(0, 256);
+    token = std::string(hello.getToken().cStr()).substr(0, 4096);
+    info.vgpu = vgpu.substr(0, 64);
     info.host = std::string(hello.getHost().cStr()).substr(0, 255);
     info.pid = hello.getPid();
     info.startedUnix = std::time(nullptr);
+    log->info("session={} hello host={} pid={} cuda={} vgpu={}", info.id, escapeForLog(info.host, 64), info.pid,
+              hello.getCudaVersion(), escapeForLog(vgpu, 64));
     return Status::ok();
   });
-  if (!decoded) return decoded;
+  if (!decoded) {
+    log->warn("session={} peer={} refused: {}", info.id, connection.peer(), escapeForLog(decoded.message()));
+    return decoded;
+  }
 
+  std::string address = LoginThrottle::addressOf(info.peer);
+  std::string reason;
   Result<std::unique_ptr<scheduler::VgpuLease>> lease =
-      hello.getProtocolVersion() != wire::PROTOCOL_VERSION
+      protocolVersion != wire::PROTOCOL_VERSION
           ? Status(CUDA_ERROR_NOT_SUPPORTED, fmt::format("protocol version {} is not supported (the server speaks {})",
-                                                         hello.getProtocolVersion(), wire::PROTOCOL_VERSION))
-          : registry.admit(hello.getVgpu().cStr(), hello.getToken().cStr());
+                                                         protocolVersion, wire::PROTOCOL_VERSION))
+      : !throttle.allows(address)
+          ? Status(CUDA_ERROR_NOT_PERMITTED, "too many failed logins from this address; try again in a minute")
+          : registry.admit(vgpu, token, &reason);
+  if (reason == "unknown_vgpu" || reason == "wrong_token") throttle.failed(address);
   if (!lease) {
-    log->warn("session={} peer={} refused: {}", info.id, connection.peer(), escapeForLog(lease.status().message()));
+    // The operator's log tells an unknown vGPU from a wrong token; the client's answer does not.
+    log->warn("session={} peer={} refused{}: {}", info.id, connection.peer(), reason.empty() ? "" : " (" + reason + ")",
+              escapeForLog(lease.status().message()));
     sendRefusal(connection, lease.status(), info.id, driverVersion);
     return lease.status();
   }

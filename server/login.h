@@ -13,6 +13,7 @@
 #include "protocol/transport/transport.h"
 #include "scheduler/server_config.h"
 #include "scheduler/vgpu_registry.h"
+#include "server/login_throttle.h"
 
 namespace fastgpu::server {
 
@@ -33,10 +34,12 @@ struct Login {
 };
 
 // Reads and checks the Hello on `connection` and admits its client; `info` is filled in as far as
-// the Hello was read, also when the login fails. Refusals are logged with the peer's address.
+// the Hello was read, also when the login fails. Refusals are logged with the peer's address;
+// failed logins (unknown vGPU, wrong token) count against the peer's address in `throttle`, and
+// a throttled address is refused without its token being looked at.
 Result<std::unique_ptr<scheduler::VgpuLease>> login(protocol::Connection& connection, scheduler::VgpuRegistry& registry,
-                                                    const scheduler::ServerLimits& limits, int driverVersion,
-                                                    SessionInfo& info);
+                                                    const scheduler::ServerLimits& limits, LoginThrottle& throttle,
+                                                    int driverVersion, SessionInfo& info);
 
 // Tells a client that it is refused, and why (a Welcome with the error); the caller then ends
 // the connection.

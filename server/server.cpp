@@ -14,11 +14,12 @@ Server::Server(std::unique_ptr<LoadedDriver> driver, std::unique_ptr<scheduler::
       registry_(std::move(registry)),
       ledger_(std::move(ledger)),
       listeners_(std::move(listeners)),
+      throttle_(limits.loginFailuresPerMinute),
       host_{*registry_, ledger_.get(), limits,
             WorkerCommand{std::move(workerProgram), driver_->path(),
                           std::string(spdlog::level::to_string_view(serverLogger()->level()).data(),
                                       spdlog::level::to_string_view(serverLogger()->level()).size())},
-            driver_->version()} {
+            driver_->version(), throttle_} {
   // Session ids never repeat, across restarts too: on from the ledger's last one, and from the
   // clock (in milliseconds) when there is no ledger or it is behind.
   auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());

@@ -62,6 +62,7 @@ class Server {
   std::unique_ptr<scheduler::VgpuRegistry> registry_;
   std::unique_ptr<scheduler::UsageLedger> ledger_;
   std::vector<std::unique_ptr<protocol::Listener>> listeners_;
+  LoginThrottle throttle_;
   SessionHost host_;
   std::mutex mutex_;  // guards sessions_, nextSession_ and stopping_
   std::condition_variable sessionEnded_;

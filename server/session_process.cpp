@@ -40,7 +40,7 @@ void SessionProcess::run() {
   log->info("session={} peer={} connected", id_, info.peer);
   // The connection is used by this thread only until it is handed over; kill() shuts it down
   // under the mutex, which only unblocks this thread's reads.
-  auto lease = login(*connection_, host_.registry, host_.limits, host_.driverVersion, info);
+  auto lease = login(*connection_, host_.registry, host_.limits, host_.throttle, host_.driverVersion, info);
   std::optional<int> slot;
   if (lease) {
     slot = host_.registry.board().takeSession(id_);

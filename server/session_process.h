@@ -32,6 +32,7 @@ struct SessionHost {
   scheduler::ServerLimits limits;
   WorkerCommand worker;
   int driverVersion = 0;
+  LoginThrottle& throttle;  // failed logins per peer address
 };
 
 class SessionProcess {

@@ -163,3 +163,39 @@ TEST_F(SimMemory, DevicesHaveDisjointAddressRanges) {
 
 }  // namespace
 }  // namespace fastgpu::testing
+
+namespace fastgpu::testing {
+namespace {
+
+// Shapes chosen to wrap around 64 bits fail instead of turning into small, plausible ranges.
+TEST_F(SimTest, TwoDimensionalShapesThatWrapAreRefused) {
+  CUdeviceptr buffer = 0;
+  ASSERT_CU(d.cuMemAlloc_v2(&buffer, 16384));
+  std::vector<std::uint8_t> host(16384, 7);
+  CUDA_MEMCPY2D copy{};
+  copy.srcMemoryType = CU_MEMORYTYPE_HOST;
+  copy.srcHost = host.data();
+  copy.srcPitch = 4104;
+  copy.dstMemoryType = CU_MEMORYTYPE_DEVICE;
+  copy.dstDevice = buffer + 8192;
+  copy.dstPitch = ~std::size_t{4095};  // "-4096": the second row would be before the buffer
+  copy.WidthInBytes = 4104;
+  copy.Height = 2;
+  EXPECT_EQ(d.cuMemcpy2D_v2(&copy), CUDA_ERROR_INVALID_VALUE);
+  copy.dstPitch = std::size_t{1} << 63;
+  copy.WidthInBytes = 16;
+  EXPECT_EQ(d.cuMemcpy2D_v2(&copy), CUDA_ERROR_INVALID_VALUE);
+  copy.dstPitch = 0;
+  copy.dstY = std::size_t{1} << 62;  // an offset that wraps
+  EXPECT_EQ(d.cuMemcpy2D_v2(&copy), CUDA_ERROR_INVALID_VALUE);
+  // A row of 2^62 + 4 four-byte elements: its size in bytes wraps to 16.
+  EXPECT_EQ(d.cuMemsetD2D32_v2(buffer, 0, 0x41414141, (std::size_t{1} << 62) + 4, 1), CUDA_ERROR_INVALID_VALUE);
+  EXPECT_EQ(d.cuMemsetD2D8_v2(buffer, std::size_t{1} << 62, 0x41, 4, 3), CUDA_ERROR_INVALID_VALUE);
+  std::vector<std::uint8_t> back(16384);
+  ASSERT_CU(d.cuMemcpyDtoH_v2(back.data(), buffer, back.size()));
+  EXPECT_EQ(back, std::vector<std::uint8_t>(16384, 0)) << "a refused shape wrote something";
+  ASSERT_CU(d.cuMemFree_v2(buffer));
+}
+
+}  // namespace
+}  // namespace fastgpu::testing

@@ -227,6 +227,30 @@ TEST_F(Interposer, DeviceRangesAreReservedSoNoHostPointerAliasesThem) {
   EXPECT_EQ(mappingOf(device, device + bytes), "---p");
 }
 
+// The client computes 2-D shapes in checked arithmetic too: a wrapping one is the caller's error.
+TEST_F(Interposer, TwoDimensionalShapesThatWrapAreRefusedInTheClient) {
+  CUdeviceptr device = 0;
+  std::size_t pitch = 0;
+  EXPECT_EQ(cu.cuMemAllocPitch_v2(&device, &pitch, ~std::size_t{0} - 8, 2, 4), CUDA_ERROR_INVALID_VALUE);
+  EXPECT_EQ(cu.cuMemAllocPitch_v2(&device, &pitch, std::size_t{1} << 40, std::size_t{1} << 40, 4),
+            CUDA_ERROR_INVALID_VALUE);
+  ASSERT_CU(cu.cuMemAlloc_v2(&device, 16384));
+  std::vector<std::uint8_t> host(16384, 7);
+  CUDA_MEMCPY2D copy{};
+  copy.srcMemoryType = CU_MEMORYTYPE_HOST;
+  copy.srcHost = host.data();
+  copy.dstMemoryType = CU_MEMORYTYPE_DEVICE;
+  copy.dstDevice = device;
+  copy.WidthInBytes = std::size_t{1} << 32;
+  copy.Height = std::size_t{1} << 32;  // width × height wraps to 0
+  EXPECT_EQ(cu.cuMemcpy2D_v2(&copy), CUDA_ERROR_INVALID_VALUE);
+  copy.WidthInBytes = 16;
+  copy.Height = 2;
+  copy.dstPitch = ~std::size_t{4095};
+  EXPECT_EQ(cu.cuMemcpy2D_v2(&copy), CUDA_ERROR_INVALID_VALUE);
+  ASSERT_CU(cu.cuMemFree_v2(device));
+}
+
 TEST_F(Interposer, PostedCallsReachTheServerWithoutASynchronizingCall) {
   // A second session watches the device's free memory while the interposer frees 64 MiB with a
   // posted call and then makes no call at all: only the batch timer can send it.

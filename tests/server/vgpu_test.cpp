@@ -59,12 +59,15 @@ TEST_F(VgpuServerTest, TheVgpusDeviceIsItsPlacedGpu) {
 }
 
 TEST_F(VgpuServerTest, WrongTokenUnknownVgpuAndAFullVgpuAreRefusedClearly) {
+  // A wrong token and an unknown vGPU get one answer: a guesser learns no vGPU names.
   RawClient wrong(url, "team-a", "guess");
   EXPECT_EQ(wrong.welcome().getResult(), CUDA_ERROR_NOT_PERMITTED);
-  EXPECT_STREQ(wrong.welcome().getMessage().cStr(), "wrong token for vGPU \"team-a\" (check FASTGPU_TOKEN)");
+  EXPECT_STREQ(wrong.welcome().getMessage().cStr(),
+               "access to vGPU \"team-a\" denied: unknown vGPU or wrong token (check FASTGPU_VGPU and FASTGPU_TOKEN)");
   RawClient unknown(url, "team-z", "secret-a");
-  EXPECT_EQ(unknown.welcome().getResult(), CUDA_ERROR_INVALID_DEVICE);
-  EXPECT_STREQ(unknown.welcome().getMessage().cStr(), "unknown vGPU \"team-z\"");
+  EXPECT_EQ(unknown.welcome().getResult(), CUDA_ERROR_NOT_PERMITTED);
+  EXPECT_STREQ(unknown.welcome().getMessage().cStr(),
+               "access to vGPU \"team-z\" denied: unknown vGPU or wrong token (check FASTGPU_VGPU and FASTGPU_TOKEN)");
   RawClient anonymous(url);
   EXPECT_NE(anonymous.welcome().getResult(), CUDA_SUCCESS);
   RawClient one(url, "team-a", "secret-a"), two(url, "team-a", "secret-a");
@@ -89,6 +92,48 @@ TEST_F(VgpuServerTest, AnEndedSessionGivesBackItsMemoryAndItsSlot) {
   // ...and the memory they held is back in the quota.
   EXPECT_TRUE(eventually([&] { return observer->memoryInfo().first == (1ULL << 30); }))
       << "the ended sessions' memory did not come back to the quota";
+}
+
+}  // namespace
+}  // namespace fastgpu::server
+
+namespace fastgpu::server {
+namespace {
+
+TEST_F(ServerTest, FailedLoginsAreRateLimitedPerAddress) {
+  start(R"(
+[limits]
+login_failures_per_minute = 3
+
+[[vgpu]]
+name = "team-a"
+memory = "1GiB"
+tokens = ["secret-a"]
+)");
+  for (int i = 0; i < 3; ++i) {
+    RawClient guess(url, i % 2 == 0 ? "team-a" : "nobody", "guess-" + std::to_string(i));
+    EXPECT_EQ(guess.welcome().getResult(), CUDA_ERROR_NOT_PERMITTED);
+  }
+  // The burst is spent: even the right token is refused, unchecked, for a while.
+  RawClient right(url, "team-a", "secret-a");
+  EXPECT_EQ(right.welcome().getResult(), CUDA_ERROR_NOT_PERMITTED);
+  EXPECT_STREQ(right.welcome().getMessage().cStr(), "too many failed logins from this address; try again in a minute");
+  EXPECT_EQ(server->registry().refusals()["wrong_token"] + server->registry().refusals()["unknown_vgpu"], 3u)
+      << "throttled logins are not even checked";
+}
+
+TEST(LoginThrottle, RefillsAtItsRateAndForgetsTheQuietestAddressWhenFull) {
+  using namespace std::chrono_literals;
+  LoginThrottle throttle(2, 2);
+  auto now = LoginThrottle::Clock::time_point{} + 1h;
+  throttle.failed("a", now);
+  throttle.failed("a", now);
+  EXPECT_FALSE(throttle.allows("a", now));
+  EXPECT_TRUE(throttle.allows("b", now)) << "another address has its own budget";
+  EXPECT_TRUE(throttle.allows("a", now + 30s)) << "2 a minute: one back after 30 s";
+  throttle.failed("c", now + 31s);  // a third address: the quietest one is forgotten
+  EXPECT_EQ(LoginThrottle::addressOf("tcp://10.0.0.2:51234"), "10.0.0.2");
+  EXPECT_EQ(LoginThrottle::addressOf("tcp://[::1]:7600"), "[::1]");
 }
 
 }  // namespace

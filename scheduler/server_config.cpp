@@ -148,7 +148,7 @@ ServerLimits parseLimits(const std::string& origin, const toml::node& node) {
                                                 "shutdown_grace_seconds", "session_streams", "session_events",
                                                 "session_contexts", "session_modules", "session_module_bytes",
                                                 "client_silence_seconds", "heartbeat_seconds", "ledger_checkpoint_seconds",
-                                                "login_failures_per_minute"};
+                                                "login_failures_per_minute", "frame_bytes"};
   for (const auto& [key, value] : *table) {
     if (!kKeys.contains(std::string(key.str()))) fail(origin, key.source(), fmt::format("unknown limits key '{}'", key.str()));
   }
@@ -195,6 +195,13 @@ ServerLimits parseLimits(const std::string& origin, const toml::node& node) {
   if (const toml::node* value = table->get("heartbeat_seconds")) {
     session.heartbeatSeconds = boundedSeconds(origin, *value, "heartbeat_seconds", 60);
     if (session.heartbeatSeconds < 0.05) fail(origin, value->source(), "heartbeat_seconds must be at least 0.05");
+  }
+  if (const toml::node* value = table->get("frame_bytes")) {
+    auto bytes = parseByteSize(required<std::string>(origin, *value, "frame_bytes"));
+    if (!bytes || *bytes < (16u << 20) || *bytes > (64u << 20)) {
+      fail(origin, value->source(), bytes ? "frame_bytes must be 16MiB to 64MiB" : bytes.status().message());
+    }
+    session.frameBytes = static_cast<std::uint32_t>(*bytes);
   }
   if (const toml::node* value = table->get("session_module_bytes")) {
     auto bytes = parseByteSize(required<std::string>(origin, *value, "session_module_bytes"));

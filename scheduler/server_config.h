@@ -52,6 +52,9 @@ struct SessionLimits {
   // While a call takes long (a synchronize behind a long kernel), the server tells the client
   // it is alive this often.
   double heartbeatSeconds = 2;
+  // The largest frame a logged-in client may send (its calls' batches and bulk copies travel in
+  // frames of at most 9 MiB; the protocol's own bound is 64 MiB).
+  std::uint32_t frameBytes = 64u << 20;
 };
 
 // What a peer can make the server spend before and around login ([limits] in the file).

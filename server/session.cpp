@@ -33,6 +33,7 @@ Status Session::run() {
   Status status = welcome();
   std::vector<std::uint8_t> payload;
   std::vector<std::uint8_t> replies;
+  connection_->setMaxFrameBytes(limits_.frameBytes);
   // An idle client sends heartbeats; one that sends nothing at all is gone.
   connection_->setIdleTimeout(std::chrono::milliseconds(static_cast<std::int64_t>(limits_.silenceSeconds * 1000)));
   while (status) {

@@ -12,6 +12,8 @@
 
 #include <fmt/format.h>
 
+#include "protocol/frame.h"
+
 extern char** environ;
 
 namespace fastgpu::server {
@@ -60,10 +62,10 @@ Result<pid_t> launchWorker(const WorkerCommand& command, const WorkerSpec& spec,
                                         "--gpu=" + std::to_string(spec.gpu),
                                         "--tenant=" + std::to_string(spec.tenant),
                                         "--peer=" + spec.peer,
-                                        fmt::format("--session-limits={},{},{},{},{},{},{}", spec.limits.streams,
+                                        fmt::format("--session-limits={},{},{},{},{},{},{},{}", spec.limits.streams,
                                                     spec.limits.events, spec.limits.contexts, spec.limits.modules,
                                                     spec.limits.moduleBytes, spec.limits.silenceSeconds,
-                                                    spec.limits.heartbeatSeconds),
+                                                    spec.limits.heartbeatSeconds, spec.limits.frameBytes),
                                         "--driver=" + command.driverPath,
                                         "--log-level=" + command.logLevel};
   std::vector<char*> argv;
@@ -122,7 +124,7 @@ Result<WorkerSpec> parseWorkerArguments(int argc, char** argv, WorkerCommand& co
     devices = comma == std::string_view::npos ? std::string_view() : devices.substr(comma + 1);
   }
   std::string_view limits = values["session-limits"];
-  std::string_view fields[7];
+  std::string_view fields[8];
   for (auto& field : fields) {
     auto comma = limits.find(',');
     field = limits.substr(0, comma);
@@ -131,7 +133,8 @@ Result<WorkerSpec> parseWorkerArguments(int argc, char** argv, WorkerCommand& co
   ok = ok && parseNumber(fields[0], spec.limits.streams) && parseNumber(fields[1], spec.limits.events) &&
        parseNumber(fields[2], spec.limits.contexts) && parseNumber(fields[3], spec.limits.modules) &&
        parseNumber(fields[4], spec.limits.moduleBytes) && parseNumber(fields[5], spec.limits.silenceSeconds) &&
-       parseNumber(fields[6], spec.limits.heartbeatSeconds);
+       parseNumber(fields[6], spec.limits.heartbeatSeconds) && parseNumber(fields[7], spec.limits.frameBytes) &&
+       spec.limits.frameBytes <= protocol::kMaxFrameBytes;
   if (!ok) return Status(CUDA_ERROR_INVALID_VALUE, "bad worker arguments");
   spec.peer = values["peer"];
   command.driverPath = values["driver"];

@@ -107,6 +107,7 @@ TEST(ServerConfig, RefusesBadFilesNamingTheLineAndTheReason) {
       {"limits = 5\n", "limits must be a table"},
       {"[limits]\nshutdown_grace_seconds = nan\n", "shutdown_grace_seconds must be a number of seconds"},
       {"[limits]\nsession_streams = 0\n", "session_streams must be 1 to"},
+      {"[limits]\nframe_bytes = \"1MiB\"\n", "frame_bytes must be 16MiB to 64MiB"},
       {"[limits]\nsession_module_bytes = \"1KiB\"\n", "session_module_bytes must be at least 1MiB"},
       {"[[vgpu]]\nname = \"a\"\nmemory = \"1GiB\"\ntokens = [\"t\"]\nmax_kernel_ms = -1\n", "max_kernel_ms must be"},
   };

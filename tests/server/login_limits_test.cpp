@@ -29,25 +29,43 @@ bool closedByServer(protocol::Connection& connection) {
   return status.kind() == ErrorKind::kDisconnected;
 }
 
-TEST_F(ServerTest, AFrameTooLargeForAHelloIsRefusedBeforeItArrives) {
-  // Announce a 32 MiB Hello and send nothing more. Expect: the server closes the connection at
-  // once instead of waiting for (and allocating) 32 MiB.
+// A raw TCP connection to the server at `url` whose receives give up after 10 s; -1 on failure.
+int rawSocket(const std::string& url) {
   auto listener = url.substr(std::string("tcp://").size());
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
+  if (fd < 0) return -1;
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(static_cast<std::uint16_t>(std::stoi(listener.substr(listener.rfind(':') + 1))));
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-  auto header = protocol::encodeFrameHeader({0, 32u << 20});
-  ASSERT_EQ(::send(fd, header.data(), header.size(), MSG_NOSIGNAL), static_cast<ssize_t>(header.size()));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    ::close(fd);
+    return -1;
+  }
   timeval patience{10, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof(patience));
-  std::uint8_t byte = 0;
+  return fd;
+}
+
+// Announces a frame of `bytes` on `fd` and sends nothing more; true when the server then closes
+// the connection within 5 s (instead of waiting for, and allocating, the frame).
+bool announcingClosesAtOnce(int fd, std::uint32_t bytes) {
+  auto header = protocol::encodeFrameHeader({0, bytes});
+  if (::send(fd, header.data(), header.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(header.size())) return false;
+  std::uint8_t sink[4096];
   auto started = std::chrono::steady_clock::now();
-  EXPECT_EQ(::recv(fd, &byte, 1, 0), 0) << "the server did not close the connection";
-  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+  ssize_t got = 0;
+  while ((got = ::recv(fd, sink, sizeof(sink), 0)) > 0) {
+  }
+  return got == 0 && std::chrono::steady_clock::now() - started < 5s;
+}
+
+TEST_F(ServerTest, AFrameTooLargeForAHelloIsRefusedBeforeItArrives) {
+  // Announce a 32 MiB Hello and send nothing more. Expect: the server closes the connection at
+  // once instead of waiting for (and allocating) 32 MiB.
+  int fd = rawSocket(url);
+  ASSERT_GE(fd, 0);
+  EXPECT_TRUE(announcingClosesAtOnce(fd, 32u << 20)) << "the server did not close the connection";
   ::close(fd);
   RawClient client(url);
   client.retainPrimary();
@@ -150,6 +168,37 @@ TEST_F(ServerTest, TheCodeASessionMayLoadIsLimitedInBytes) {
   EXPECT_GT(loaded, 50);
   EXPECT_LT(loaded, 100);
   EXPECT_EQ(client.load().result, CUDA_ERROR_OUT_OF_MEMORY);
+}
+
+}  // namespace
+}  // namespace fastgpu::server
+
+namespace fastgpu::server {
+namespace {
+
+TEST_F(ServerTest, AFrameOverTheLimitAfterLoginEndsTheSessionBeforeItArrives) {
+  start("[limits]\nframe_bytes = \"16MiB\"\n");
+  int fd = rawSocket(url);
+  ASSERT_GE(fd, 0);
+  // Log in by hand, and read the Welcome.
+  capnp::MallocMessageBuilder builder;
+  auto hello = builder.initRoot<wire::Hello>();
+  hello.setProtocolVersion(wire::PROTOCOL_VERSION);
+  hello.setHost("raw");
+  std::vector<std::uint8_t> payload;
+  protocol::appendMessage(builder, payload);
+  auto header = protocol::encodeFrameHeader({0, static_cast<std::uint32_t>(payload.size())});
+  ASSERT_EQ(::send(fd, header.data(), header.size(), MSG_NOSIGNAL), static_cast<ssize_t>(header.size()));
+  ASSERT_EQ(::send(fd, payload.data(), payload.size(), MSG_NOSIGNAL), static_cast<ssize_t>(payload.size()));
+  std::array<std::uint8_t, protocol::kFrameHeaderBytes> welcomeHeader{};
+  ASSERT_EQ(::recv(fd, welcomeHeader.data(), welcomeHeader.size(), MSG_WAITALL), static_cast<ssize_t>(welcomeHeader.size()));
+  auto welcome = protocol::decodeFrameHeader(welcomeHeader);
+  ASSERT_TRUE(welcome);
+  std::vector<std::uint8_t> welcomeBytes(welcome->payloadBytes);
+  ASSERT_EQ(::recv(fd, welcomeBytes.data(), welcomeBytes.size(), MSG_WAITALL), static_cast<ssize_t>(welcomeBytes.size()));
+  // 32 MiB is within the protocol's bound but over this server's: the session ends at once.
+  EXPECT_TRUE(announcingClosesAtOnce(fd, 32u << 20)) << "the worker waited for a frame over frame_bytes";
+  ::close(fd);
 }
 
 }  // namespace

@@ -1,8 +1,13 @@
 # Our own code builds with warnings as errors. Generated and third-party code is included as
 # SYSTEM so that its warnings do not fail the build.
 add_library(fastgpu_warnings INTERFACE)
-target_compile_options(fastgpu_warnings INTERFACE
-  $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Werror -Wno-missing-field-initializers>)
+if(FASTGPU_FUZZ)
+  # The fuzz build (clang) reports warnings without failing: the GCC build is the gate.
+  target_compile_options(fastgpu_warnings INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wno-missing-field-initializers>)
+else()
+  target_compile_options(fastgpu_warnings INTERFACE
+    $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Werror -Wno-missing-field-initializers>)
+endif()
 
 # Driver libraries (libcuda.so.1) live inside someone else's process: they hide every symbol but
 # the driver API (a version script) and bind their own symbols locally (-Bsymbolic), so that the

@@ -22,7 +22,7 @@ std::atomic<DriverServices*> gServices{nullptr};
 DriverServices* services() { return gServices.load(std::memory_order_acquire); }
 
 // Most tables start with their own size in bytes.
-constexpr void* tableSize(std::size_t slots) {
+void* tableSize(std::size_t slots) {
   return reinterpret_cast<void*>(static_cast<std::uintptr_t>(slots * sizeof(void*)));
 }
 

@@ -6,12 +6,13 @@ FASTGPU_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 FASTGPU_BUILD="${FASTGPU_BUILD:-$FASTGPU_ROOT/build}"
 FASTGPU_CUDA_ROOT="${FASTGPU_CUDA_ROOT:-/usr/local/cuda}"
 
-# Debian packages the build needs.
+# Debian packages the build needs (clang-14 and its runtime: the libFuzzer targets, scripts/fuzz.sh).
 FASTGPU_PACKAGES=(
   cmake ninja-build g++ pkg-config python3
   libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
   libzstd-dev liblz4-dev libcli11-dev capnproto libcapnp-dev libtomlplusplus-dev libssl-dev
   libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev
+  clang-14 libclang-rt-14-dev
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*"; }

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "cudaabi/error_strings.h"
+#include "cudaabi/log.h"
 #include "protocol/message.h"
 
 namespace fastgpu::interposer {
@@ -65,6 +66,12 @@ Result<std::unique_ptr<Client>> Client::connect(const ClientConfig& config, int 
     return Status(CUDA_ERROR_NO_DEVICE,
                   fmt::format("cannot reach server {}: {} (is fastgpu-server running there?)", config.server,
                               connection.status().message()));
+  }
+  if (!config.token.empty() && !(*connection)->loopback()) {
+    // TLS is not available yet: say so once, before the token leaves the machine.
+    cudaabi::driverLogger().warn("FASTGPU_TOKEN travels in clear to {} (not this host): use FastGPU over tcp:// only "
+                                 "on a trusted network, or tunnel it",
+                                 config.server);
   }
   capnp::MallocMessageBuilder builder;
   auto hello = builder.initRoot<wire::Hello>();

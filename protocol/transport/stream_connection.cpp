@@ -2,6 +2,8 @@
 // exact reads. See stream_connection.h.
 #include "protocol/transport/stream_connection.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -27,8 +29,28 @@ std::size_t remaining(const iovec* pieces, std::size_t first, std::size_t count)
 
 }  // namespace
 
+namespace {
+
+// Whether the socket's peer is this host: a Unix socket, 127.0.0.0/8, ::1, or ::ffff:127.x.
+bool peerIsLoopback(int fd) {
+  sockaddr_storage address{};
+  socklen_t length = sizeof(address);
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return false;
+  if (address.ss_family == AF_UNIX) return true;
+  if (address.ss_family == AF_INET) {
+    return (ntohl(reinterpret_cast<const sockaddr_in*>(&address)->sin_addr.s_addr) >> 24) == 127;
+  }
+  if (address.ss_family == AF_INET6) {
+    const in6_addr& v6 = reinterpret_cast<const sockaddr_in6*>(&address)->sin6_addr;
+    return IN6_IS_ADDR_LOOPBACK(&v6) || (IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127);
+  }
+  return false;
+}
+
+}  // namespace
+
 StreamConnection::StreamConnection(int fd, std::string peer)
-    : fd_(fd), peer_(std::move(peer)), maxFrameBytes_(kMaxFrameBytes) {}
+    : fd_(fd), peer_(std::move(peer)), loopback_(peerIsLoopback(fd)), maxFrameBytes_(kMaxFrameBytes) {}
 
 StreamConnection::~StreamConnection() {
   shutdown();

@@ -27,6 +27,7 @@ class StreamConnection final : public Connection {
   void setIdleTimeout(std::optional<std::chrono::milliseconds> timeout) override;
   void shutdown() override;
   std::string peer() const override { return peer_; }
+  bool loopback() const override { return loopback_; }
   int detach() override;
 
  private:
@@ -36,6 +37,7 @@ class StreamConnection final : public Connection {
 
   int fd_;  // -1 once detached
   const std::string peer_;
+  const bool loopback_;
   std::atomic<bool> shutDown_{false};
   std::uint32_t maxFrameBytes_;  // receiving thread only
   std::optional<std::chrono::steady_clock::time_point> deadline_;  // receiving thread only

@@ -63,6 +63,9 @@ class Connection {
 
   // Who is at the other end, for logs ("tcp://10.0.0.2:51234").
   virtual std::string peer() const = 0;
+  // Whether the other end is on this host's loopback (or a socketpair): what is sent never
+  // leaves the machine. A client warns before sending its token in clear anywhere else.
+  virtual bool loopback() const = 0;
 
   // Gives the connection's descriptor to the caller, to hand to another process (a session
   // worker), and leaves this object inert: it neither shuts down nor closes it any more. -1 when

@@ -168,6 +168,12 @@ TYPED_TEST(TransportConformance, AReceiveGivesUpAtItsDeadline) {
   EXPECT_EQ(payload, data);
 }
 
+TYPED_TEST(TransportConformance, APeerOnThisHostIsLoopback) {
+  // Both transports here connect within the host (127.0.0.1, a socketpair): nothing leaves it.
+  EXPECT_TRUE(this->a->loopback());
+  EXPECT_TRUE(this->b->loopback());
+}
+
 TYPED_TEST(TransportConformance, AnIdleTimeoutEndsAReceiveAndASendThatMakeNoProgress) {
   this->b->setIdleTimeout(std::chrono::milliseconds(100));
   auto started = std::chrono::steady_clock::now();

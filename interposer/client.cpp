@@ -139,10 +139,8 @@ void Client::runFlusher() {
   while (!stopFlusher_) {
     if (batch_.empty()) {
       auto due = lastSent_ + kHeartbeatInterval;
-      if (flusherWake_.wait_until(lock, due) == std::cv_status::timeout && batch_.empty() && broken_ &&
-          std::chrono::steady_clock::now() >= due) {
-        (void)sendLocked({});  // a heartbeat: this client is alive, only idle
-      }
+      bool idle = flusherWake_.wait_until(lock, due) == std::cv_status::timeout && due <= std::chrono::steady_clock::now();
+      if (idle && batch_.empty() && broken_) (void)sendLocked({});  // a heartbeat: this client is alive, only idle
       continue;
     }
     auto due = batchStarted_ + std::chrono::microseconds(kBatchFlushMicros);

@@ -54,7 +54,7 @@ mutant handles-of-any-kind server/session_state.cpp \
   '  if (it == handles_.end() || kindOf(id) != kind) {' '  if (it == handles_.end()) {' \
   'a stream id is accepted as an event'
 mutant skip-quota server/session_state.cpp \
-  '    if (Status status = quota->reserve(bytes); !status) return status;' '    (void)quota->reserve(0);' \
+  '  if (Status reserved = lease_->reserve(bytes); !reserved) return reserved;' '  (void)lease_->reserve(0);' \
   "allocations ignore the vGPU's quota"
 mutant bulk-size-wraps protocol/message.cpp \
   '  std::uint64_t words = bytes / sizeof(capnp::word) + (bytes % sizeof(capnp::word) != 0 ? 1 : 0);' \

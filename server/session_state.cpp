@@ -166,7 +166,7 @@ Status SessionState::makeCurrent(std::uint64_t id) {
 
 Result<std::uint64_t> SessionState::allocate(std::uint64_t bytes) {
   if (current_ == 0) return Status(CUDA_ERROR_INVALID_CONTEXT, "no current context");
-  if (Status status = lease_->reserve(bytes); !status) return status;
+  if (Status reserved = lease_->reserve(bytes); !reserved) return reserved;
   CUdeviceptr base = 0;
   if (CUresult result = driver_.cuMemAlloc_v2(&base, bytes); result != CUDA_SUCCESS) {
     lease_->release(bytes);

@@ -30,4 +30,21 @@ inline std::optional<std::uint64_t> pitchedExtent(std::uint64_t pitch, std::uint
   return rows ? checkedAdd(*rows, rowBytes) : std::nullopt;
 }
 
+// A region of a 2-D copy: its first byte, base + y × pitch + x, and the bytes it spans from there
+// (pitchedExtent). Nothing when any of it does not fit in 64 bits or rows would overlap.
+struct PitchedRegion {
+  std::uint64_t first = 0;
+  std::uint64_t extent = 0;
+};
+
+inline std::optional<PitchedRegion> pitchedRegion(std::uint64_t base, std::uint64_t x, std::uint64_t y,
+                                                  std::uint64_t pitch, std::uint64_t rowBytes, std::uint64_t height) {
+  auto offset = checkedMul(y, pitch);
+  if (offset) offset = checkedAdd(*offset, x);
+  auto first = offset ? checkedAdd(base, *offset) : std::nullopt;
+  auto extent = pitchedExtent(pitch, rowBytes, height);
+  if (!first || !extent || !checkedAdd(*first, *extent)) return std::nullopt;
+  return PitchedRegion{*first, *extent};
+}
+
 }  // namespace fastgpu::cudaabi

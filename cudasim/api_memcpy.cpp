@@ -87,16 +87,11 @@ Result<Plane> planeOf(Driver& driver, CUmemorytype type, const void* host, CUdev
   }
   if (height > 0 && pitch < width) return Status(CUDA_ERROR_INVALID_VALUE, "pitch smaller than the width");
   // Every offset and extent in checked arithmetic: a pitch or size chosen to wrap fails.
-  auto offset = cudaabi::checkedMul(y, pitch);
-  if (offset) offset = cudaabi::checkedAdd(*offset, x);
-  auto first = offset ? cudaabi::checkedAdd(base, *offset) : std::nullopt;
-  auto extent = cudaabi::pitchedExtent(pitch, width, height);
-  if (!first || !extent || !cudaabi::checkedAdd(*first, *extent)) {
-    return Status(CUDA_ERROR_INVALID_VALUE, "2-D region: its offset or size overflows");
-  }
-  auto kind = classify(driver, *first, *extent, isDevice);
+  auto region = cudaabi::pitchedRegion(base, x, y, pitch, width, height);
+  if (!region) return Status(CUDA_ERROR_INVALID_VALUE, "2-D region: its offset or size overflows");
+  auto kind = classify(driver, region->first, region->extent, isDevice);
   if (!kind) return kind.status();
-  return Plane{*first, pitch, isDevice};
+  return Plane{region->first, pitch, isDevice};
 }
 
 CUresult copy2D(const char* name, const CUDA_MEMCPY2D* p, CUstream handle, bool async, DefaultStream nullMeans) {

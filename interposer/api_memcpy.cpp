@@ -146,21 +146,11 @@ CUresult copy2D(const char* name, const CUDA_MEMCPY2D* p, StreamArg stream) {
     // Shapes in checked arithmetic (as the server checks them again): rows that overlap or sizes
     // and offsets that wrap are the caller's error, not a small copy.
     auto packedBytes = cudaabi::checkedMul(width, height);
-    auto startOf = [](std::uint64_t base, std::uint64_t y, std::uint64_t pitch, std::uint64_t x) {
-      auto offset = cudaabi::checkedMul(y, pitch);
-      if (offset) offset = cudaabi::checkedAdd(*offset, x);
-      return offset ? cudaabi::checkedAdd(base, *offset) : std::nullopt;
-    };
-    auto srcStart = startOf(srcDevice ? p->srcDevice : reinterpret_cast<std::uint64_t>(srcHost), p->srcY, srcPitch,
-                            p->srcXInBytes);
-    auto dstStart = startOf(dstDevice ? p->dstDevice : reinterpret_cast<std::uint64_t>(dstHost), p->dstY, dstPitch,
-                            p->dstXInBytes);
-    auto srcExtent = cudaabi::pitchedExtent(srcPitch, width, height);
-    auto dstExtent = cudaabi::pitchedExtent(dstPitch, width, height);
-    if (!packedBytes || !srcStart || !dstStart || !srcExtent || !dstExtent || !cudaabi::checkedAdd(*srcStart, *srcExtent) ||
-        !cudaabi::checkedAdd(*dstStart, *dstExtent)) {
-      return CUDA_ERROR_INVALID_VALUE;
-    }
+    auto src = cudaabi::pitchedRegion(srcDevice ? p->srcDevice : reinterpret_cast<std::uint64_t>(srcHost), p->srcXInBytes,
+                                      p->srcY, srcPitch, width, height);
+    auto dst = cudaabi::pitchedRegion(dstDevice ? p->dstDevice : reinterpret_cast<std::uint64_t>(dstHost), p->dstXInBytes,
+                                      p->dstY, dstPitch, width, height);
+    if (!packedBytes || !src || !dst) return CUDA_ERROR_INVALID_VALUE;
     if (*packedBytes > kChunk) return cudaabi::reportNotSupported("cuMemcpy2D over 8 MiB");
     CallMessage call(rt.currentContextId());
     auto copy = call->initCopy2D();
@@ -171,17 +161,16 @@ CUresult copy2D(const char* name, const CUDA_MEMCPY2D* p, StreamArg stream) {
     copy.setPerThread(stream.perThread);
     std::vector<std::uint8_t> packed;
     if (srcDevice) {
-      copy.setSrc(*srcStart);
+      copy.setSrc(src->first);
       copy.setSrcPitch(srcPitch);
     } else {
-      packed.resize(width * height);
-      for (std::size_t row = 0; row < height; ++row) {
-        std::memcpy(packed.data() + row * width, srcHost + (p->srcY + row) * srcPitch + p->srcXInBytes, width);
-      }
+      packed.resize(*packedBytes);
+      const auto* first = reinterpret_cast<const std::uint8_t*>(src->first);
+      for (std::size_t row = 0; row < height; ++row) std::memcpy(packed.data() + row * width, first + row * srcPitch, width);
       copy.setData(kj::arrayPtr(packed.data(), packed.size()));
     }
     if (dstDevice) {
-      copy.setDst(*dstStart);
+      copy.setDst(dst->first);
       copy.setDstPitch(dstPitch);
       return sendInStreamOrder(client, call);
     }
@@ -189,10 +178,9 @@ CUresult copy2D(const char* name, const CUDA_MEMCPY2D* p, StreamArg stream) {
     auto reply = ask(client, call);
     if (!reply) return resultOf(client, reply, true);
     auto data = (*reply)->get().getData();
-    if (data.size() != width * height) return CUDA_ERROR_UNKNOWN;
-    for (std::size_t row = 0; row < height; ++row) {
-      std::memcpy(dstHost + (p->dstY + row) * dstPitch + p->dstXInBytes, data.begin() + row * width, width);
-    }
+    if (data.size() != *packedBytes) return CUDA_ERROR_UNKNOWN;
+    auto* first = reinterpret_cast<std::uint8_t*>(dst->first);
+    for (std::size_t row = 0; row < height; ++row) std::memcpy(first + row * dstPitch, data.begin() + row * width, width);
     return client.takeDeferredError();
   });
 }

@@ -32,17 +32,20 @@ Result<std::chrono::milliseconds> parseTimeout(const std::string& text) {
   return std::chrono::milliseconds(std::max(1L, static_cast<long>(seconds * 1000)));
 }
 
+// A server that sent (or took) nothing for the whole timeout: the session counts as lost.
+Status silentServer(const char* what, std::chrono::milliseconds timeout) {
+  return disconnected(fmt::format("the server {} nothing for {:.1f} s (FASTGPU_TIMEOUT): it is down, frozen or "
+                                  "unreachable",
+                                  what, static_cast<double>(timeout.count()) / 1000));
+}
+
 // Receives the next frame that is not a heartbeat (an empty frame); the connection's idle timeout
 // is `timeout`.
 Status receiveSkippingHeartbeats(protocol::Connection& connection, std::vector<std::uint8_t>& payload,
                                  std::chrono::milliseconds timeout) {
   for (;;) {
     Status status = connection.receive(payload);
-    if (status.code() == CUDA_ERROR_TIMEOUT) {
-      return disconnected(fmt::format("the server sent nothing for {:.1f} s (FASTGPU_TIMEOUT): it is down, frozen or "
-                                      "unreachable",
-                                      static_cast<double>(timeout.count()) / 1000));
-    }
+    if (status.code() == CUDA_ERROR_TIMEOUT) return silentServer("sent", timeout);
     if (!status || !payload.empty()) return status;
   }
 }
@@ -175,11 +178,7 @@ Status Client::flushLocked(std::span<const std::uint8_t> bulk) {
 
 Status Client::sendLocked(std::span<const std::span<const std::uint8_t>> parts) {
   if (Status status = connection_->send(parts); !status) {
-    broken_ = status.code() == CUDA_ERROR_TIMEOUT
-                  ? disconnected(fmt::format("the server took nothing for {:.1f} s (FASTGPU_TIMEOUT): it is down, "
-                                             "frozen or unreachable",
-                                             static_cast<double>(timeout_.count()) / 1000))
-                  : status;
+    broken_ = status.code() == CUDA_ERROR_TIMEOUT ? silentServer("took", timeout_) : status;
     connection_->shutdown();
   }
   lastSent_ = std::chrono::steady_clock::now();

@@ -211,7 +211,7 @@ Status Session::executeCodeCall(wire::Call::Reader call, Answer& answer) {
         converted[config.numAttrs].value.cooperative = 1;
         ++config.numAttrs;
       }
-      scheduler::GatedWork gated(state.lease().gate(), state.lease().tenant(), *where, gpuTime_);
+      scheduler::GatedWork gated(state.lease().gate(), state.lease().tenant(), *where, gpuTime());
       CUresult result = config.numAttrs == 0
                             ? driver_.cuLaunchKernel(*found, config.gridDimX, config.gridDimY, config.gridDimZ,
                                                      config.blockDimX, config.blockDimY, config.blockDimZ,

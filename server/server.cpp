@@ -6,6 +6,15 @@
 #include "server/logging.h"
 
 namespace fastgpu::server {
+namespace {
+
+// The name workers are given for the server's log level ("info", ...).
+std::string levelName(spdlog::level::level_enum level) {
+  auto name = spdlog::level::to_string_view(level);
+  return std::string(name.data(), name.size());
+}
+
+}  // namespace
 
 Server::Server(std::unique_ptr<LoadedDriver> driver, std::unique_ptr<scheduler::VgpuRegistry> registry,
                std::vector<std::unique_ptr<protocol::Listener>> listeners,
@@ -16,9 +25,7 @@ Server::Server(std::unique_ptr<LoadedDriver> driver, std::unique_ptr<scheduler::
       listeners_(std::move(listeners)),
       throttle_(limits.loginFailuresPerMinute),
       host_{*registry_, ledger_.get(), limits,
-            WorkerCommand{std::move(workerProgram), driver_->path(),
-                          std::string(spdlog::level::to_string_view(serverLogger()->level()).data(),
-                                      spdlog::level::to_string_view(serverLogger()->level()).size())},
+            WorkerCommand{std::move(workerProgram), driver_->path(), levelName(serverLogger()->level())},
             driver_->version(), throttle_} {
   // Session ids never repeat, across restarts too: on from the ledger's last one, and from the
   // clock (in milliseconds) when there is no ledger or it is behind.
@@ -64,11 +71,18 @@ void Server::watchSessions() {
   while (!watchdogWake_.wait_for(lock, kPeriod, [&] { return stopping_; })) {
     bool checkpointing = ledger_ && std::chrono::steady_clock::now() >= nextCheckpoint;
     if (checkpointing) nextCheckpoint = std::chrono::steady_clock::now() + checkpointEvery;
-    for (auto& running : sessions_) {
-      if (running.session->finished()) continue;
-      running.session->enforceKernelLimit();
-      if (checkpointing) running.session->checkpoint();
+    std::vector<std::shared_ptr<SessionProcess>> running;
+    for (const auto& session : sessions_) {
+      if (!session.session->finished()) running.push_back(session.session);
     }
+    // Outside the lock: checkpoints write the ledger (disk), which must not hold up new
+    // connections, evictions or the admin API's listings.
+    lock.unlock();
+    for (const auto& session : running) {
+      session->enforceKernelLimit();
+      if (checkpointing) session->checkpoint();
+    }
+    lock.lock();
   }
 }
 
@@ -125,7 +139,7 @@ void Server::serve(std::unique_ptr<protocol::Connection> connection) {
                          connection->peer(), connected, handshaking, over);
     return;  // closing it is the refusal
   }
-  auto session = std::make_unique<SessionProcess>(std::move(connection), host_, nextSession_++);
+  auto session = std::make_shared<SessionProcess>(std::move(connection), host_, nextSession_++);
   SessionProcess* raw = session.get();
   std::thread thread;
   try {

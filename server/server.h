@@ -44,7 +44,7 @@ class Server {
 
  private:
   struct RunningSession {
-    std::unique_ptr<SessionProcess> session;
+    std::shared_ptr<SessionProcess> session;  // shared with the watchdog while it looks at it
     std::thread thread;
   };
 

@@ -21,7 +21,6 @@ Session::Session(std::unique_ptr<protocol::Connection> connection, const cudaabi
       driver_(driver),
       id_(id),
       log_(serverLogger()),
-      gpuTime_(&lease->slot().gpuTime),
       limits_(limits) {
   state_ = std::make_unique<SessionState>(driver_, std::move(lease), limits);
 }

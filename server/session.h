@@ -82,6 +82,8 @@ class Session {
   Result<CUfunction> function(std::uint64_t id);
   Status driverResult(CUresult result, const char* what);
   Status loadCode(std::span<const std::uint8_t> image, bool library, Answer& answer);
+  // The session's GPU time, in its slot on the board: what the gate charges its work to.
+  scheduler::GpuTimeAccount* gpuTime() const { return &state_->lease().slot().gpuTime; }
 
   std::unique_ptr<protocol::Connection> connection_;
   const cudaabi::DriverTable& driver_;
@@ -90,7 +92,6 @@ class Session {
   std::unique_ptr<SessionState> state_;  // reset when the session ends: frees everything
   Status deferred_;  // the first error of asynchronous calls since the last reply
   std::vector<std::uint8_t> staging_;  // device-to-host data on its way out; reused
-  scheduler::GpuTimeAccount* gpuTime_;  // the session's, in its slot on the board
   const scheduler::SessionLimits limits_;
   std::mutex sendMutex_;  // one sender at a time; guards lastSent_
   std::chrono::steady_clock::time_point lastSent_ = std::chrono::steady_clock::now();

@@ -40,6 +40,17 @@ std::string joined(const std::vector<int>& values) {
   return text;
 }
 
+// "a,b,c" -> {"a", "b", "c"}; "" -> {}.
+std::vector<std::string_view> splitCommas(std::string_view text) {
+  std::vector<std::string_view> fields;
+  while (!text.empty()) {
+    auto comma = text.find(',');
+    fields.push_back(text.substr(0, comma));
+    text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+  }
+  return fields;
+}
+
 template <typename Number>
 bool parseNumber(std::string_view text, Number& value) {
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -115,22 +126,13 @@ Result<WorkerSpec> parseWorkerArguments(int argc, char** argv, WorkerCommand& co
   bool ok = parseNumber(values["session"], spec.session) && parseNumber(values["slot"], spec.slot) &&
             parseNumber(values["vgpu-place"], spec.vgpuPlace) && parseNumber(values["gpu"], spec.gpu) &&
             parseNumber(values["tenant"], spec.tenant);
-  std::string_view devices = values["devices"];
-  while (ok && !devices.empty()) {
-    auto comma = devices.find(',');
+  for (std::string_view field : splitCommas(values["devices"])) {
     int ordinal = 0;
-    ok = parseNumber(devices.substr(0, comma), ordinal);
+    ok = ok && parseNumber(field, ordinal);
     spec.devices.push_back(ordinal);
-    devices = comma == std::string_view::npos ? std::string_view() : devices.substr(comma + 1);
   }
-  std::string_view limits = values["session-limits"];
-  std::string_view fields[8];
-  for (auto& field : fields) {
-    auto comma = limits.find(',');
-    field = limits.substr(0, comma);
-    limits = comma == std::string_view::npos ? std::string_view() : limits.substr(comma + 1);
-  }
-  ok = ok && parseNumber(fields[0], spec.limits.streams) && parseNumber(fields[1], spec.limits.events) &&
+  std::vector<std::string_view> fields = splitCommas(values["session-limits"]);
+  ok = ok && fields.size() == 8 && parseNumber(fields[0], spec.limits.streams) && parseNumber(fields[1], spec.limits.events) &&
        parseNumber(fields[2], spec.limits.contexts) && parseNumber(fields[3], spec.limits.modules) &&
        parseNumber(fields[4], spec.limits.moduleBytes) && parseNumber(fields[5], spec.limits.silenceSeconds) &&
        parseNumber(fields[6], spec.limits.heartbeatSeconds) && parseNumber(fields[7], spec.limits.frameBytes) &&

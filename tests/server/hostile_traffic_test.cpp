@@ -4,16 +4,12 @@
 // corrupted it for a later, legitimate session). Each mutated session may only end itself: the
 // server's main process stays small, every session is cleaned up, and a legitimate session
 // afterwards works. Deterministic: the mutations come from a fixed seed.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <fstream>
 #include <random>
 
 #include "protocol/frame.h"
 #include "session_test_support.h"
+#include "tests/support/raw_socket.h"
 
 namespace fastgpu::server {
 namespace {
@@ -138,17 +134,8 @@ std::vector<std::uint8_t> mutated(std::vector<std::vector<std::uint8_t>> frames,
 // Sends `stream` on a fresh connection, then reads whatever comes back until the server closes
 // (at most 3 s: a stream cut short leaves the server waiting, and closing our side ends that).
 void replay(const std::string& url, const std::vector<std::uint8_t>& stream) {
-  auto listener = url.substr(url.rfind(':') + 1);
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int fd = testing::rawSocket(url, 3);
   ASSERT_GE(fd, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<std::uint16_t>(std::stoi(listener)));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-  timeval bound{3, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof(bound));
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &bound, sizeof(bound));
   (void)::send(fd, stream.data(), stream.size(), MSG_NOSIGNAL);
   ::shutdown(fd, SHUT_WR);
   char sink[65536];

@@ -7,6 +7,7 @@
 
 #include "protocol/frame.h"
 #include "session_test_support.h"
+#include "tests/support/raw_socket.h"
 
 namespace fastgpu::server {
 namespace {
@@ -29,24 +30,6 @@ bool closedByServer(protocol::Connection& connection) {
   return status.kind() == ErrorKind::kDisconnected;
 }
 
-// A raw TCP connection to the server at `url` whose receives give up after 10 s; -1 on failure.
-int rawSocket(const std::string& url) {
-  auto listener = url.substr(std::string("tcp://").size());
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return -1;
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<std::uint16_t>(std::stoi(listener.substr(listener.rfind(':') + 1))));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  timeval patience{10, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof(patience));
-  return fd;
-}
-
 // Announces a frame of `bytes` on `fd` and sends nothing more; true when the server then closes
 // the connection within 5 s (instead of waiting for, and allocating, the frame).
 bool announcingClosesAtOnce(int fd, std::uint32_t bytes) {
@@ -63,7 +46,7 @@ bool announcingClosesAtOnce(int fd, std::uint32_t bytes) {
 TEST_F(ServerTest, AFrameTooLargeForAHelloIsRefusedBeforeItArrives) {
   // Announce a 32 MiB Hello and send nothing more. Expect: the server closes the connection at
   // once instead of waiting for (and allocating) 32 MiB.
-  int fd = rawSocket(url);
+  int fd = testing::rawSocket(url);
   ASSERT_GE(fd, 0);
   EXPECT_TRUE(announcingClosesAtOnce(fd, 32u << 20)) << "the server did not close the connection";
   ::close(fd);
@@ -178,7 +161,7 @@ namespace {
 
 TEST_F(ServerTest, AFrameOverTheLimitAfterLoginEndsTheSessionBeforeItArrives) {
   start("[limits]\nframe_bytes = \"16MiB\"\n");
-  int fd = rawSocket(url);
+  int fd = testing::rawSocket(url);
   ASSERT_GE(fd, 0);
   // Log in by hand, and read the Welcome.
   capnp::MallocMessageBuilder builder;

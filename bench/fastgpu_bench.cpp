@@ -4,6 +4,8 @@
 //   fastgpu_bench latency   --interposer LIB            sync round trip vs a raw TCP ping-pong
 //   fastgpu_bench launches  --interposer LIB --cudasim LIB --fatbin F   remote vs native launches
 //   fastgpu_bench bandwidth --interposer LIB            256 MiB copies vs raw TCP throughput
+//   fastgpu_bench startup   --interposer LIB --cudasim LIB   a session's start vs native cuInit
+//   fastgpu_bench tls       --interposer LIB --tcp URL --tls URL   the same over TLS vs plain TCP
 //
 // The interposer needs FASTGPU_SERVER (scripts/bench.sh starts a server on cudasim).
 #include <dlfcn.h>
@@ -119,17 +121,24 @@ double percentile(std::vector<double> samples, double p) {
 }
 
 // ---- sync round trip ----
-int latency(const std::string& interposer, int iterations) {
-  const DriverTable d = loadDriver(interposer);
-  useDevice(d);
+// Microseconds of `iterations` synchronous calls (cuStreamQuery), after 100 to warm up.
+std::vector<double> roundTrips(const DriverTable& d, int iterations) {
   CUstream stream;
   check(d.cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
-  std::vector<double> remote;
+  std::vector<double> samples;
   for (int i = 0; i < iterations + 100; ++i) {
     auto start = Clock::now();
     check(d.cuStreamQuery(stream), "cuStreamQuery");
-    if (i >= 100) remote.push_back(seconds(Clock::now() - start) * 1e6);
+    if (i >= 100) samples.push_back(seconds(Clock::now() - start) * 1e6);
   }
+  check(d.cuStreamDestroy_v2(stream), "cuStreamDestroy");
+  return samples;
+}
+
+int latency(const std::string& interposer, int iterations) {
+  const DriverTable d = loadDriver(interposer);
+  useDevice(d);
+  std::vector<double> remote = roundTrips(d, iterations);
   // The same sizes as a cuStreamQuery and its reply: about 64 and 64 bytes with framing.
   constexpr std::size_t kRequest = 64, kReply = 64;
   SocketPair pair;
@@ -188,30 +197,44 @@ int launches(const std::string& interposer, const std::string& cudasim, const st
 }
 
 // ---- bandwidth ----
-int bandwidth(const std::string& interposer, std::size_t bytes) {
-  const DriverTable d = loadDriver(interposer);
-  useDevice(d);
+struct CopyRates {
+  double toDevice = 0;  // GB/s
+  double toHost = 0;
+};
+
+// One synchronous copy of `bytes` each way (after a warm-up), checked.
+CopyRates measureCopies(const DriverTable& d, std::size_t bytes) {
   std::vector<char> host(bytes, 3), back(bytes);
   CUdeviceptr device;
   check(d.cuMemAlloc_v2(&device, bytes), "cuMemAlloc");
   check(d.cuMemcpyHtoD_v2(device, host.data(), bytes), "warm-up");
+  CopyRates rates;
   auto start = Clock::now();
   check(d.cuMemcpyHtoD_v2(device, host.data(), bytes), "cuMemcpyHtoD");
-  double toDevice = static_cast<double>(bytes) / seconds(Clock::now() - start) / 1e9;
+  rates.toDevice = static_cast<double>(bytes) / seconds(Clock::now() - start) / 1e9;
   start = Clock::now();
   check(d.cuMemcpyDtoH_v2(back.data(), device, bytes), "cuMemcpyDtoH");
-  double toHost = static_cast<double>(bytes) / seconds(Clock::now() - start) / 1e9;
+  rates.toHost = static_cast<double>(bytes) / seconds(Clock::now() - start) / 1e9;
+  check(d.cuMemFree_v2(device), "cuMemFree");
   if (back != host) {
     std::fprintf(stderr, "bandwidth: data came back wrong\n");
-    return 1;
+    std::exit(1);
   }
+  return rates;
+}
+
+int bandwidth(const std::string& interposer, std::size_t bytes) {
+  const DriverTable d = loadDriver(interposer);
+  useDevice(d);
+  auto [toDevice, toHost] = measureCopies(d, bytes);
+  std::vector<char> host(bytes, 3);
   SocketPair pair;
   std::vector<char> buffer(bytes, 0);  // touched before timing, like the copies' buffers
   std::thread sink([&] {
     readAll(pair.server, buffer.data(), bytes);
     writeAll(pair.server, "k", 1);
   });
-  start = Clock::now();
+  auto start = Clock::now();
   writeAll(pair.client, host.data(), bytes);
   char ack;
   readAll(pair.client, &ack, 1);
@@ -256,6 +279,59 @@ int startup(const std::string& interposer, const std::string& cudasim, int itera
   return 0;
 }
 
+// ---- TLS against plain TCP ----
+struct SessionNumbers {
+  double roundTripMicros = 0;  // median
+  CopyRates copies;
+};
+
+// What one session measures against the server at `url`: in a child process, so that each loads
+// the interposer afresh with its own FASTGPU_SERVER.
+SessionNumbers measureSession(const std::string& interposer, const std::string& url, std::size_t bytes) {
+  int results[2];
+  if (pipe(results) != 0) std::exit(1);
+  pid_t child = fork();
+  if (child == 0) {
+    setenv("FASTGPU_SERVER", url.c_str(), 1);
+    const DriverTable d = loadDriver(interposer);
+    useDevice(d);
+    SessionNumbers numbers{median(roundTrips(d, 1000)), measureCopies(d, bytes)};
+    std::_Exit(write(results[1], &numbers, sizeof(numbers)) == sizeof(numbers) ? 0 : 1);
+  }
+  close(results[1]);
+  SessionNumbers numbers;
+  // The child writes less than a pipe's buffer in one write: one read takes it whole.
+  bool read = ::read(results[0], &numbers, sizeof(numbers)) == sizeof(numbers);
+  close(results[0]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  if (!read || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::fprintf(stderr, "a session on %s failed\n", url.c_str());
+    std::exit(1);
+  }
+  return numbers;
+}
+
+int tlsAgainstTcp(const std::string& interposer, const std::string& tcpUrl, const std::string& tlsUrl, int rounds) {
+  SessionNumbers tcp, tls;
+  tcp.roundTripMicros = tls.roundTripMicros = 1e9;
+  auto keepBest = [](SessionNumbers& best, const SessionNumbers& now) {
+    best.roundTripMicros = std::min(best.roundTripMicros, now.roundTripMicros);
+    best.copies.toDevice = std::max(best.copies.toDevice, now.copies.toDevice);
+    best.copies.toHost = std::max(best.copies.toHost, now.copies.toHost);
+  };
+  for (int i = 0; i < rounds; ++i) {  // interleaved: both see the same machine
+    keepBest(tcp, measureSession(interposer, tcpUrl, 256ULL << 20));
+    keepBest(tls, measureSession(interposer, tlsUrl, 256ULL << 20));
+  }
+  std::printf("TLS vs plain TCP, best of %d: 256 MiB host to device %.2f vs %.2f GB/s (%.2fx), device to host %.2f vs "
+              "%.2f GB/s (%.2fx), sync round trip median %.1f vs %.1f us (%.2fx)\n",
+              rounds, tls.copies.toDevice, tcp.copies.toDevice, tls.copies.toDevice / tcp.copies.toDevice,
+              tls.copies.toHost, tcp.copies.toHost, tls.copies.toHost / tcp.copies.toHost, tls.roundTripMicros,
+              tcp.roundTripMicros, tls.roundTripMicros / tcp.roundTripMicros);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -278,7 +354,15 @@ int main(int argc, char** argv) {
   start->add_option("--interposer", interposer)->required();
   start->add_option("--cudasim", cudasim)->required();
   start->add_option("--iterations", starts);
+  std::string tcpUrl, tlsUrl;
+  int rounds = 3;
+  auto* tls = app.add_subcommand("tls", "copies and round trips over tls:// vs tcp:// to the same server");
+  tls->add_option("--interposer", interposer)->required();
+  tls->add_option("--tcp", tcpUrl, "the server's tcp:// URL")->required();
+  tls->add_option("--tls", tlsUrl, "its tls:// URL (the client finds the CA in FASTGPU_TLS_CA)")->required();
+  tls->add_option("--rounds", rounds);
   CLI11_PARSE(app, argc, argv);
+  if (tls->parsed()) return tlsAgainstTcp(interposer, tcpUrl, tlsUrl, rounds);
   if (start->parsed()) return startup(interposer, cudasim, starts);
   if (lat->parsed()) return latency(interposer, iterations);
   if (launch->parsed()) return launches(interposer, cudasim, fatbin, count);

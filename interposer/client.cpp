@@ -50,11 +50,27 @@ Status receiveSkippingHeartbeats(protocol::Connection& connection, std::vector<s
   }
 }
 
+// What to check when the server ended the handshake: over TLS 1.3 a refused client certificate
+// shows only here (an alert), and a tls:// server hangs up on a plain client.
+std::string handshakeHint(const std::string& server, const Status& failure) {
+  if (server.starts_with("tls://") && failure.message().find(" alert ") != std::string::npos) {
+    return " (the server wants a client certificate it trusts: check FASTGPU_TLS_CERT and FASTGPU_TLS_KEY)";
+  }
+  if (server.starts_with("tcp://") && failure.kind() == ErrorKind::kDisconnected) {
+    return " (a tls:// server hangs up on plain tcp:// clients: is it one?)";
+  }
+  return "";
+}
+
 }  // namespace
 
 ClientConfig ClientConfig::fromEnvironment() {
-  return ClientConfig{environment("FASTGPU_SERVER"), environment("FASTGPU_VGPU"), environment("FASTGPU_TOKEN"),
-                      environment("FASTGPU_STATS") == "1", environment("FASTGPU_TIMEOUT")};
+  return ClientConfig{environment("FASTGPU_SERVER"),
+                      environment("FASTGPU_VGPU"),
+                      environment("FASTGPU_TOKEN"),
+                      environment("FASTGPU_STATS") == "1",
+                      environment("FASTGPU_TIMEOUT"),
+                      {environment("FASTGPU_TLS_CA"), environment("FASTGPU_TLS_CERT"), environment("FASTGPU_TLS_KEY")}};
 }
 
 Result<std::unique_ptr<Client>> Client::connect(const ClientConfig& config, int cudaVersion) {
@@ -64,16 +80,19 @@ Result<std::unique_ptr<Client>> Client::connect(const ClientConfig& config, int 
   }
   auto timeout = parseTimeout(config.timeout);
   if (!timeout) return Status(CUDA_ERROR_NO_DEVICE, timeout.status().message());
-  auto connection = protocol::connect(config.server, *timeout);
+  auto connection = protocol::connect(config.server, {*timeout, config.tls});
   if (!connection) {
+    // A handshake that failed (kFailed) found a server: the reason is TLS, not reachability.
+    bool reached = connection.status().kind() == ErrorKind::kFailed;
     return Status(CUDA_ERROR_NO_DEVICE,
-                  fmt::format("cannot reach server {}: {} (is fastgpu-server running there?)", config.server,
-                              connection.status().message()));
+                  fmt::format("cannot reach server {}: {}{}", config.server, connection.status().message(),
+                              reached ? " (check FASTGPU_TLS_CA and the server's certificate)"
+                                      : " (is fastgpu-server running there?)"));
   }
-  if (!config.token.empty() && !(*connection)->loopback()) {
-    // TLS is not available yet: say so once, before the token leaves the machine.
-    cudaabi::driverLogger().warn("FASTGPU_TOKEN travels in clear to {} (not this host): use FastGPU over tcp:// only "
-                                 "on a trusted network, or tunnel it",
+  if (!config.token.empty() && config.server.starts_with("tcp://") && !(*connection)->loopback()) {
+    // Say so once, before the token leaves the machine.
+    cudaabi::driverLogger().warn("FASTGPU_TOKEN travels in clear to {} (not this host): use tls:// (FASTGPU_TLS_CA), "
+                                 "a trusted network, or a tunnel",
                                  config.server);
   }
   capnp::MallocMessageBuilder builder;
@@ -96,8 +115,8 @@ Result<std::unique_ptr<Client>> Client::connect(const ClientConfig& config, int 
   (*connection)->setIdleTimeout(*timeout);
   std::vector<std::uint8_t> payload;
   if (Status status = receiveSkippingHeartbeats(**connection, payload, *timeout); !status) {
-    return Status(CUDA_ERROR_NO_DEVICE,
-                  fmt::format("server {} did not complete the handshake: {}", config.server, status.message()));
+    return Status(CUDA_ERROR_NO_DEVICE, fmt::format("server {} did not complete the handshake: {}{}", config.server,
+                                                    status.message(), handshakeHint(config.server, status)));
   }
   auto client = std::unique_ptr<Client>(new Client(std::move(*connection), std::move(payload), *timeout));
   protocol::MessageCursor cursor(client->welcomeBytes_);

@@ -65,6 +65,9 @@ struct ClientConfig {
   // FASTGPU_TIMEOUT, in seconds: how long the server may stay silent (connecting, in the
   // handshake, or while a call waits) before the session counts as lost. Parsed by connect().
   std::string timeout;
+  // For tls:// servers: FASTGPU_TLS_CA (the CAs to trust; default: the system's store),
+  // FASTGPU_TLS_CERT and FASTGPU_TLS_KEY (a client certificate, for servers that require one).
+  protocol::TlsClientSettings tls;
   static ClientConfig fromEnvironment();
 };
 

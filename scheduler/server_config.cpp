@@ -220,9 +220,37 @@ ServerLimits parseLimits(const std::string& origin, const toml::node& node) {
   return limits;
 }
 
+// tls_cert and tls_key go together; tls:// listeners, an https:// admin API and client CAs need
+// them.
+void parseTls(const std::string& origin, const toml::table& root, ServerConfig& config) {
+  const toml::node* certificate = root.get("tls_cert");
+  const toml::node* key = root.get("tls_key");
+  if (certificate != nullptr) config.tlsCertificateFile = required<std::string>(origin, *certificate, "tls_cert");
+  if (key != nullptr) config.tlsKeyFile = required<std::string>(origin, *key, "tls_key");
+  if (const toml::node* clientCa = root.get("tls_client_ca")) {
+    config.tlsClientCaFile = required<std::string>(origin, *clientCa, "tls_client_ca");
+    if (certificate == nullptr) fail(origin, clientCa->source(), "tls_client_ca needs tls_cert and tls_key");
+  }
+  if ((certificate == nullptr) != (key == nullptr)) {
+    fail(origin, (certificate != nullptr ? certificate : key)->source(), "tls_cert and tls_key go together");
+  }
+  if (certificate != nullptr) return;
+  if (const toml::array* listen = root.get("listen") ? root.get("listen")->as_array() : nullptr) {
+    for (const auto& url : *listen) {
+      if (url.value_or(std::string_view()).starts_with("tls://")) {
+        fail(origin, url.source(), "a tls:// listener needs tls_cert and tls_key");
+      }
+    }
+  }
+  if (const toml::node* admin = root.get("admin_listen"); admin && admin->value_or(std::string_view()).starts_with("https://")) {
+    fail(origin, admin->source(), "an https:// admin_listen needs tls_cert and tls_key");
+  }
+}
+
 ServerConfig parse(const toml::table& root, const std::string& origin) {
-  static const std::set<std::string> kKeys = {"listen",       "driver",      "gpus", "placement", "overcommit", "state_dir",
-                                              "admin_listen", "admin_token", "vgpu", "limits"};
+  static const std::set<std::string> kKeys = {"listen",   "driver",  "gpus",          "placement",    "overcommit",
+                                              "state_dir", "tls_cert", "tls_key",      "tls_client_ca", "admin_listen",
+                                              "admin_token", "vgpu",   "limits"};
   for (const auto& [key, node] : root) {
     if (!kKeys.contains(std::string(key.str()))) fail(origin, key.source(), fmt::format("unknown key '{}'", key.str()));
   }
@@ -248,6 +276,7 @@ ServerConfig parse(const toml::table& root, const std::string& origin) {
     else fail(origin, placement->source(), fmt::format("placement '{}' is not binpack or spread", text));
   }
   if (const toml::node* dir = root.get("state_dir")) config.stateDir = required<std::string>(origin, *dir, "state_dir");
+  parseTls(origin, root, config);
   if (const toml::node* admin = root.get("admin_listen")) {
     config.adminListen = required<std::string>(origin, *admin, "admin_listen");
   }

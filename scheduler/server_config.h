@@ -2,6 +2,7 @@
 //
 //   listen = ["tcp://0.0.0.0:7600"]     driver = "libcuda.so.1"     gpus = [0, 1]
 //   placement = "binpack" | "spread"    state_dir = "..."           admin_listen, admin_token
+//   tls_cert, tls_key, tls_client_ca (PEM files, for tls:// listeners and an https:// admin API)
 //   [[vgpu]] name, gpu (index, UUID or "auto"), memory ("8GiB"), compute_share, compute_cap,
 //            max_kernel_ms
 //            (percent), priority ("high"|"normal"|"low"), max_sessions, tokens | token_hashes
@@ -81,6 +82,11 @@ struct ServerConfig {
   // vGPU quotas on one GPU may add up to more than its memory (off: such a vGPU is refused).
   bool overcommit = false;
   std::string stateDir;
+  // PEM files: the certificate (with its chain) and key that tls:// listeners and an https://
+  // admin API present, and the CAs client certificates must chain to (empty: none asked for).
+  std::string tlsCertificateFile;
+  std::string tlsKeyFile;
+  std::string tlsClientCaFile;
   std::string adminListen;
   std::optional<TokenHash> adminTokenHash;
   std::vector<VgpuSpec> vgpus;

@@ -57,23 +57,30 @@ have_gpu() {
 }
 
 # Starts fastgpu-server in the background on a free loopback port, on DRIVER (a libcuda.so.1
-# path; cudasim's gets the examples' twins), with $FASTGPU_SERVER_CONFIG and $FASTGPU_SERVER_GRACE (seconds of
-# shutdown grace) when set. Sets and exports FASTGPU_SERVER and FASTGPU_SERVER_PID; the
-# caller stops it with stop_fastgpu_server.
+# path; cudasim's gets the examples' twins), with $FASTGPU_SERVER_CONFIG, $FASTGPU_SERVER_GRACE
+# (seconds of shutdown grace) and $FASTGPU_SERVER_LISTEN (URLs separated by spaces; default
+# tcp://127.0.0.1:0) when set. Sets and exports FASTGPU_SERVER (the first URL, with its port),
+# FASTGPU_SERVER_URLS (all of them) and FASTGPU_SERVER_PID; the caller stops it with
+# stop_fastgpu_server.
 start_fastgpu_server() {
-  local driver=$1 twins
+  local driver=$1 twins url listen=()
   twins=$(find "$FASTGPU_BUILD/lib/cudasim/twins" -name '*.so' 2>/dev/null | sort | paste -sd: -)
+  for url in ${FASTGPU_SERVER_LISTEN:-tcp://127.0.0.1:0}; do listen+=(--listen "$url"); done
   exec {FASTGPU_SERVER_FD}< <(FASTGPU_SIM_KERNELS="$twins${FASTGPU_SIM_KERNELS:+:$FASTGPU_SIM_KERNELS}" \
-    exec "$FASTGPU_BUILD/bin/fastgpu-server" --listen tcp://127.0.0.1:0 --driver "$driver" \
+    exec "$FASTGPU_BUILD/bin/fastgpu-server" "${listen[@]}" --driver "$driver" \
     ${FASTGPU_SERVER_CONFIG:+--config "$FASTGPU_SERVER_CONFIG"} --log-level "${FASTGPU_SERVER_LOG:-warn}" \
     ${FASTGPU_SERVER_GRACE:+--shutdown-grace "$FASTGPU_SERVER_GRACE"})
   FASTGPU_SERVER_PID=$!
-  local line
-  if ! read -r -t 30 -u "$FASTGPU_SERVER_FD" line; then
-    echo "error: fastgpu-server did not start (driver $driver)" >&2
-    return 1
-  fi
-  export FASTGPU_SERVER=${line##* } FASTGPU_SERVER_PID
+  local line urls=()
+  while ((${#urls[@]} < ${#listen[@]} / 2)); do
+    if ! read -r -t 30 -u "$FASTGPU_SERVER_FD" line; then
+      echo "error: fastgpu-server did not start (driver $driver)" >&2
+      return 1
+    fi
+    urls+=("${line##* }")
+  done
+  FASTGPU_SERVER_URLS="${urls[*]}"
+  export FASTGPU_SERVER=${urls[0]} FASTGPU_SERVER_URLS FASTGPU_SERVER_PID
 }
 
 stop_fastgpu_server() {

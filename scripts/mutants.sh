@@ -63,6 +63,12 @@ mutant no-nesting-limit protocol/message.cpp \
   '  options.nestingLimit = kNestingLimit;' '' 'forged messages nest without limit'
 mutant reuse-parent-connection-after-fork interposer/runtime.cpp \
   '  if (pid_ != 0 && pid_ != getpid()) {' '  if (false) {' "a forked child talks on its parent's connection"
+mutant tls-client-trusts-any-server protocol/transport/tls_context.cpp \
+  '  SSL_CTX_set_verify(context->get(), SSL_VERIFY_PEER, nullptr);' \
+  '  SSL_CTX_set_verify(context->get(), SSL_VERIFY_NONE, nullptr);' 'a tls:// client accepts any server certificate'
+mutant tls-client-ignores-server-name protocol/transport/tls_stream.cpp \
+  '    if (!expectServerName(ssl, serverName)) {' '    if (serverName.empty() && !expectServerName(ssl, serverName)) {' \
+  'a tls:// client accepts a certificate for another host'
 mutant no-batch-timer interposer/client.cpp \
   '        std::chrono::steady_clock::now() >= due) {' '        false) {' \
   'posted calls wait for the next synchronizing call'

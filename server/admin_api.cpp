@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "protocol/transport/tls_context.h"
 #include "server/logging.h"
 #include "server/metrics.h"
 
@@ -69,10 +70,20 @@ void exclusiveSocketOptions(socket_t socket) {
   setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
 }
 
+// An HTTPS server with our TLS settings and errors, or plain HTTP without them.
+std::unique_ptr<httplib::Server> makeHttpServer(const std::optional<protocol::TlsServerSettings>& tls, Status& setup) {
+  if (!tls) return std::make_unique<httplib::Server>();
+  return std::make_unique<httplib::SSLServer>([&](SSL_CTX& context) {
+    setup = protocol::configureServerContext(&context, *tls);
+    return setup.isOk();
+  });
+}
+
 }  // namespace
 
-AdminApi::AdminApi(Server& server, scheduler::TokenHash token, const StateStore* state)
-    : server_(server), token_(token), state_(state), http_(std::make_unique<httplib::Server>()) {
+AdminApi::AdminApi(Server& server, scheduler::TokenHash token, const StateStore* state,
+                   std::optional<protocol::TlsServerSettings> tls)
+    : server_(server), token_(token), state_(state), http_(makeHttpServer(tls, tlsSetup_)), https_(tls.has_value()) {
   routes();
 }
 
@@ -210,12 +221,19 @@ Status AdminApi::persist() {
 }
 
 Status AdminApi::start(const std::string& url) {
-  constexpr std::string_view kScheme = "tcp://";
   std::string_view rest(url);
-  if (!rest.starts_with(kScheme) || rest.rfind(':') == std::string_view::npos) {
-    return Status(CUDA_ERROR_INVALID_VALUE, fmt::format("admin_listen '{}' is not tcp://HOST:PORT", url));
+  std::string_view scheme = rest.substr(0, rest.find("://") == std::string_view::npos ? 0 : rest.find("://") + 3);
+  bool plain = scheme == "tcp://" || scheme == "http://";
+  if ((!plain && scheme != "https://") || rest.rfind(':') < scheme.size() || rest.rfind(':') == std::string_view::npos) {
+    return Status(CUDA_ERROR_INVALID_VALUE,
+                  fmt::format("admin_listen '{}' is not http://HOST:PORT, https://HOST:PORT or tcp://HOST:PORT", url));
   }
-  rest.remove_prefix(kScheme.size());
+  if (plain == https_) {
+    return Status(CUDA_ERROR_INVALID_VALUE, https_ ? fmt::format("admin_listen '{}': the admin API was set up for HTTPS", url)
+                                                   : fmt::format("admin_listen '{}' needs tls_cert and tls_key", url));
+  }
+  if (!tlsSetup_) return Status(CUDA_ERROR_INVALID_VALUE, "the admin API's HTTPS: " + tlsSetup_.message());
+  rest.remove_prefix(scheme.size());
   std::string host(rest.substr(0, rest.rfind(':')));
   int port = std::atoi(std::string(rest.substr(rest.rfind(':') + 1)).c_str());
   if (port == 0) {
@@ -224,7 +242,7 @@ Status AdminApi::start(const std::string& url) {
     port = -1;
   }
   if (port <= 0) return Status(CUDA_ERROR_INVALID_VALUE, fmt::format("cannot listen on {} for the admin API", url));
-  url_ = fmt::format("http://{}:{}", host, port);
+  url_ = fmt::format("{}://{}:{}", https_ ? "https" : "http", host, port);
   thread_ = std::thread([this] { http_->listen_after_bind(); });
   // httplib's stop() does nothing until its loop runs: a stop() right after start() would leave
   // the loop running and the join hanging. Return once it runs.

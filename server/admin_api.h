@@ -1,6 +1,7 @@
 // The HTTP admin API of fastgpu-server (docs/operations.md). Every request needs the admin token
 // ("Authorization: Bearer TOKEN"); without it, or with a wrong one, the answer is 401 and nothing
-// else happens. Listens on localhost by default.
+// else happens. Listens on localhost by default; serves HTTPS when given the server's TLS
+// certificate and key (admin_listen = "https://...").
 //
 //   GET    /metrics               Prometheus text: per vGPU and per GPU
 //   GET    /v1/vgpus              the vGPUs, their configuration and usage (JSON)
@@ -16,9 +17,11 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
+#include "protocol/transport/tls_settings.h"
 #include "scheduler/token.h"
 #include "server/server.h"
 #include "server/state_store.h"
@@ -31,13 +34,17 @@ namespace fastgpu::server {
 
 class AdminApi {
  public:
-  // With `state`, every change of the vGPUs is saved there.
-  AdminApi(Server& server, scheduler::TokenHash token, const StateStore* state = nullptr);
+  // With `state`, every change of the vGPUs is saved there. With `tls`, the API serves HTTPS
+  // with that certificate and key (and asks clients for certificates when it names client CAs).
+  AdminApi(Server& server, scheduler::TokenHash token, const StateStore* state = nullptr,
+           std::optional<protocol::TlsServerSettings> tls = std::nullopt);
   ~AdminApi();
   AdminApi(const AdminApi&) = delete;
   AdminApi& operator=(const AdminApi&) = delete;
 
-  // Listens on `url` (tcp://HOST:PORT; port 0 picks a free one) and serves in the background.
+  // Listens on `url` (http://HOST:PORT or tcp://HOST:PORT; https://HOST:PORT when set up with
+  // TLS; port 0 picks a free one) and serves in the background. A certificate or key that did
+  // not load fails here, naming the file.
   Status start(const std::string& url);
   void stop();
   std::string url() const { return url_; }
@@ -50,7 +57,9 @@ class AdminApi {
   Server& server_;
   const scheduler::TokenHash token_;
   const StateStore* state_;
+  Status tlsSetup_;  // how setting up HTTPS went (ok without TLS)
   std::unique_ptr<httplib::Server> http_;
+  const bool https_;
   std::thread thread_;
   std::string url_;
 };

@@ -54,6 +54,9 @@ Result<std::unique_ptr<scheduler::VgpuLease>> login(protocol::Connection& connec
     log->warn("session={} peer={} refused before login: {}", info.id, connection.peer(), escapeForLog(received.message()));
     return received;
   }
+  // Over TLS with client certificates: who the peer proved to be, next to what it says.
+  std::string identity = connection.peerIdentity();
+  if (!identity.empty()) log->info("session={} peer={} certificate {}", info.id, connection.peer(), escapeForLog(identity, 256));
   protocol::MessageCursor cursor(payload);
   std::optional<capnp::FlatArrayMessageReader> message;
   if (Status status = cursor.next(message); !status) return status;

@@ -33,7 +33,9 @@ int main(int argc, char** argv) {
   }
   Options options;
   CLI::App app{"fastgpu-server: runs the CUDA calls of FastGPU clients on this host's GPUs, shared as vGPUs"};
-  app.add_option("--listen", options.listen, "where to listen, e.g. tcp://0.0.0.0:7600 (repeatable)");
+  app.add_option("--listen", options.listen,
+                 "where to listen, e.g. tcp://0.0.0.0:7600 or tls://0.0.0.0:7600 (TLS: tls_cert and tls_key in "
+                 "the configuration file) (repeatable)");
   app.add_option("--driver", options.driver,
                  "the libcuda.so.1 to load (default: the system's; cudasim's for tests and demos)");
   app.add_option("--config", options.config,
@@ -112,9 +114,10 @@ int main(int argc, char** argv) {
   for (const auto& vgpu : (*registry)->vgpus()) {
     log->info("vgpu={} gpu={} memory={}", vgpu->spec().name, vgpu->physicalGpu(), vgpu->spec().memoryBytes);
   }
+  fastgpu::protocol::TlsServerSettings tls{config.tlsCertificateFile, config.tlsKeyFile, config.tlsClientCaFile};
   std::vector<std::unique_ptr<fastgpu::protocol::Listener>> listeners;
   for (const auto& url : config.listen) {
-    auto listener = fastgpu::protocol::listen(url);
+    auto listener = fastgpu::protocol::listen(url, {tls});
     if (!listener) {
       log->error("cannot listen on {}: {}", url, listener.status().message());
       return 1;
@@ -137,8 +140,11 @@ int main(int argc, char** argv) {
                                  config.limits);
   std::unique_ptr<fastgpu::server::AdminApi> admin;
   if (config.adminTokenHash) {
-    admin = std::make_unique<fastgpu::server::AdminApi>(server, *config.adminTokenHash, state.get());
-    std::string url = config.adminListen.empty() ? "tcp://127.0.0.1:7601" : config.adminListen;
+    std::string url = config.adminListen.empty() ? "http://127.0.0.1:7601" : config.adminListen;
+    // The admin API authenticates by its token; it asks for no client certificate.
+    std::optional<fastgpu::protocol::TlsServerSettings> adminTls;
+    if (url.starts_with("https://")) adminTls = fastgpu::protocol::TlsServerSettings{tls.certificateFile, tls.keyFile, ""};
+    admin = std::make_unique<fastgpu::server::AdminApi>(server, *config.adminTokenHash, state.get(), adminTls);
     if (Status status = admin->start(url); !status) {
       log->error("{}", status.message());
       return 1;

@@ -75,6 +75,14 @@ void SessionProcess::run() {
   }
   tellClient(status);
   cleanUp();
+  // A TLS connection relays until now (its last words flushed, within a bound); a plain one was
+  // handed over whole and is inert.
+  std::unique_ptr<protocol::Connection> connection;
+  {
+    std::lock_guard lock(mutex_);
+    connection = std::move(connection_);
+  }
+  connection.reset();
   finished_ = true;
 }
 
@@ -93,17 +101,22 @@ bool SessionProcess::startWorker() {
   spec.limits = host_.limits.session;
   if (killedFor_) return false;
   int fd = connection_->detach();
-  auto pid = launchWorker(host_.worker, spec, fd, host_.registry.board().descriptor());
-  if (!pid) {
-    // Out of processes or descriptors: this client is refused, the server goes on.
-    serverLogger()->warn("session={} peer={} refused: {}", id_, spec.peer, pid.status().message());
-    connection_ = protocol::adoptStream(fd, spec.peer);
+  if (fd < 0) {
+    serverLogger()->warn("session={} peer={} refused: the server is out of descriptors or threads", id_, spec.peer);
     sendRefusal(*connection_, Status(CUDA_ERROR_OPERATING_SYSTEM, "the server cannot start a worker now; try again"),
                 id_, host_.driverVersion);
     return false;
   }
+  auto pid = launchWorker(host_.worker, spec, fd, host_.registry.board().descriptor());
+  if (!pid) {
+    // Out of processes or descriptors: this client is refused, the server goes on.
+    serverLogger()->warn("session={} peer={} refused: {}", id_, spec.peer, pid.status().message());
+    auto handedBack = protocol::adoptStream(fd, spec.peer);
+    sendRefusal(*handedBack, Status(CUDA_ERROR_OPERATING_SYSTEM, "the server cannot start a worker now; try again"),
+                id_, host_.driverVersion);
+    return false;
+  }
   keptFd_ = fd;  // the worker has its own copy
-  connection_.reset();
   worker_ = *pid;
   serverLogger()->info("session={} worker pid={}", id_, worker_);
   return true;
@@ -175,6 +188,8 @@ void SessionProcess::tellClient(int status) {
   if (fd < 0) return;
   auto connection = protocol::adoptStream(fd, info().peer);
   if (why.isOk()) return;  // closing it is all
+  // A client that reads nothing must not hold this thread (and the session's cleanup) up.
+  connection->setIdleTimeout(kLastReplyTimeout);
   // The session's last reply: a client waiting for one learns why; it reads nothing after it.
   capnp::MallocMessageBuilder builder;
   auto reply = builder.initRoot<wire::Reply>();

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -37,6 +38,10 @@ struct SessionHost {
 
 class SessionProcess {
  public:
+  // How long the session's last reply (why the server ended it) may wait for a client that
+  // reads nothing.
+  static constexpr std::chrono::seconds kLastReplyTimeout{2};
+
   SessionProcess(std::unique_ptr<protocol::Connection> connection, const SessionHost& host, std::uint64_t id);
   ~SessionProcess();
   SessionProcess(const SessionProcess&) = delete;
@@ -76,7 +81,9 @@ class SessionProcess {
   std::atomic<bool> finished_{false};
   std::atomic<bool> handshaking_{true};
   mutable std::mutex mutex_;  // guards everything below
-  std::unique_ptr<protocol::Connection> connection_;  // until handed to the worker
+  // The client's connection: used here until login, then handed to the worker (detach()); kept
+  // until the session ends, as a TLS connection relays the worker's bytes in the meantime.
+  std::unique_ptr<protocol::Connection> connection_;
   // The main process's copy of the connection, kept while the worker runs to tell the client
   // why the server ended its session (worker killed or crashed): -1 when none.
   int keptFd_ = -1;

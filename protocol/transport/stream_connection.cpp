@@ -11,28 +11,11 @@
 
 #include <algorithm>
 
-#include <fmt/format.h>
-
-#include "protocol/frame.h"
 #include "protocol/transport/syscall.h"
 
 namespace fastgpu::protocol {
-namespace {
 
-constexpr std::size_t kMaxParts = 15;  // plus the header: one writev of at most 16 pieces
-
-std::size_t remaining(const iovec* pieces, std::size_t first, std::size_t count) {
-  std::size_t bytes = 0;
-  for (std::size_t i = first; i < count; ++i) bytes += pieces[i].iov_len;
-  return bytes;
-}
-
-}  // namespace
-
-namespace {
-
-// Whether the socket's peer is this host: a Unix socket, 127.0.0.0/8, ::1, or ::ffff:127.x.
-bool peerIsLoopback(int fd) {
+bool socketPeerIsLoopback(int fd) {
   sockaddr_storage address{};
   socklen_t length = sizeof(address);
   if (::getpeername(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return false;
@@ -47,10 +30,8 @@ bool peerIsLoopback(int fd) {
   return false;
 }
 
-}  // namespace
-
 StreamConnection::StreamConnection(int fd, std::string peer)
-    : fd_(fd), peer_(std::move(peer)), loopback_(peerIsLoopback(fd)), maxFrameBytes_(kMaxFrameBytes) {}
+    : fd_(fd), peer_(std::move(peer)), loopback_(socketPeerIsLoopback(fd)) {}
 
 StreamConnection::~StreamConnection() {
   shutdown();
@@ -80,47 +61,32 @@ int StreamConnection::detach() {
   return fd;
 }
 
-Status StreamConnection::send(std::span<const std::span<const std::uint8_t>> parts) {
-  if (parts.size() > kMaxParts) return Status(CUDA_ERROR_INVALID_VALUE, "too many parts in one frame");
-  std::size_t total = 0;
-  for (const auto& part : parts) total += part.size();
-  if (total > kMaxFrameBytes) {
-    return Status(CUDA_ERROR_INVALID_VALUE, fmt::format("frame of {} bytes exceeds {}", total, kMaxFrameBytes));
-  }
-  auto header = encodeFrameHeader({0, static_cast<std::uint32_t>(total)});
-  iovec pieces[kMaxParts + 1];
-  std::size_t count = 0;
-  pieces[count++] = {header.data(), header.size()};
-  for (const auto& part : parts) {
-    if (!part.empty()) pieces[count++] = {const_cast<std::uint8_t*>(part.data()), part.size()};
-  }
-  // writev may write part of the frame; continue from where it stopped.
+Status StreamConnection::writeAll(std::span<iovec> pieces) {
+  // sendmsg may write part of the frame; continue from where it stopped.
   std::size_t first = 0;
-  while (first < count) {
+  while (first < pieces.size()) {
     msghdr message{};
-    message.msg_iov = pieces + first;
-    message.msg_iovlen = count - first;
+    message.msg_iov = pieces.data() + first;
+    message.msg_iovlen = pieces.size() - first;
     auto started = std::chrono::steady_clock::now();
     auto written = retrySyscall("send to", peer_, [&] { return ::sendmsg(fd_, &message, MSG_NOSIGNAL); });
     if (!written) return written.status();
-    auto left = static_cast<std::size_t>(*written);
+    auto bytes = static_cast<std::size_t>(*written);
     // The idle timeout ran out after some bytes went: the peer stopped taking them.
-    if (idleTimeout_ && std::chrono::steady_clock::now() - started >= *idleTimeout_ && left < remaining(pieces, first, count)) {
+    if (idleTimeout_ && std::chrono::steady_clock::now() - started >= *idleTimeout_ &&
+        bytes < remainingBytes(pieces, first)) {
       return Status(ErrorKind::kFailed, CUDA_ERROR_TIMEOUT, "send to " + peer_ + " timed out");
     }
-    while (first < count && left >= pieces[first].iov_len) left -= pieces[first++].iov_len;
-    if (first < count) {
-      pieces[first].iov_base = static_cast<std::uint8_t*>(pieces[first].iov_base) + left;
-      pieces[first].iov_len -= left;
-    }
+    first = consumePieces(pieces, first, bytes);
   }
   return Status::ok();
 }
 
 Status StreamConnection::awaitReadable() {
-  if (!deadline_) return Status::ok();
+  auto deadline = receiveDeadline();
+  if (!deadline) return Status::ok();
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline_ - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return Status(ErrorKind::kFailed, CUDA_ERROR_TIMEOUT, "receive from " + peer_ + " timed out");
     pollfd wanted{fd_, POLLIN, 0};
     // Rounded up, so that a wait never ends just before the deadline and spins.
@@ -130,7 +96,7 @@ Status StreamConnection::awaitReadable() {
   }
 }
 
-Status StreamConnection::receiveExactly(std::uint8_t* into, std::size_t bytes) {
+Status StreamConnection::readExactly(std::uint8_t* into, std::size_t bytes) {
   while (bytes > 0) {
     if (Status status = awaitReadable(); !status) return status;
     auto got = retrySyscall("receive from", peer_, [&] { return ::recv(fd_, into, bytes, 0); });
@@ -140,24 +106,6 @@ Status StreamConnection::receiveExactly(std::uint8_t* into, std::size_t bytes) {
     bytes -= static_cast<std::size_t>(*got);
   }
   return Status::ok();
-}
-
-Status StreamConnection::receive(std::vector<std::uint8_t>& payload) {
-  std::array<std::uint8_t, kFrameHeaderBytes> headerBytes;
-  if (Status status = receiveExactly(headerBytes.data(), headerBytes.size()); !status) return status;
-  auto header = decodeFrameHeader(headerBytes);
-  if (!header) {
-    shutdown();  // the stream is out of step: nothing after this can be trusted
-    return Status(ErrorKind::kFailed, header.code(), header.status().message() + " from " + peer_);
-  }
-  if (header->payloadBytes > maxFrameBytes_) {
-    shutdown();  // the frame's bytes are still coming: the stream cannot be resynchronized
-    return Status(ErrorKind::kFailed, CUDA_ERROR_INVALID_VALUE,
-                  fmt::format("frame of {} bytes from {} exceeds the {} allowed now", header->payloadBytes, peer_,
-                              maxFrameBytes_));
-  }
-  payload.resize(header->payloadBytes);
-  return receiveExactly(payload.data(), payload.size());
 }
 
 }  // namespace fastgpu::protocol

@@ -6,24 +6,17 @@
 #include <chrono>
 #include <optional>
 
-#include "protocol/transport/transport.h"
+#include "protocol/transport/framed_connection.h"
 
 namespace fastgpu::protocol {
 
-class StreamConnection final : public Connection {
+class StreamConnection final : public FramedConnection {
  public:
   StreamConnection(int fd, std::string peer);
   ~StreamConnection() override;
   StreamConnection(const StreamConnection&) = delete;
   StreamConnection& operator=(const StreamConnection&) = delete;
 
-  using Connection::send;
-  Status send(std::span<const std::span<const std::uint8_t>> parts) override;
-  Status receive(std::vector<std::uint8_t>& payload) override;
-  void setMaxFrameBytes(std::uint32_t bytes) override { maxFrameBytes_ = bytes; }
-  void setReceiveDeadline(std::optional<std::chrono::steady_clock::time_point> deadline) override {
-    deadline_ = deadline;
-  }
   void setIdleTimeout(std::optional<std::chrono::milliseconds> timeout) override;
   void shutdown() override;
   std::string peer() const override { return peer_; }
@@ -31,7 +24,8 @@ class StreamConnection final : public Connection {
   int detach() override;
 
  private:
-  Status receiveExactly(std::uint8_t* into, std::size_t bytes);
+  Status writeAll(std::span<iovec> pieces) override;
+  Status readExactly(std::uint8_t* into, std::size_t bytes) override;
   // Waits until the socket has bytes or the deadline passes (without a deadline: at once).
   Status awaitReadable();
 
@@ -39,9 +33,11 @@ class StreamConnection final : public Connection {
   const std::string peer_;
   const bool loopback_;
   std::atomic<bool> shutDown_{false};
-  std::uint32_t maxFrameBytes_;  // receiving thread only
-  std::optional<std::chrono::steady_clock::time_point> deadline_;  // receiving thread only
   std::optional<std::chrono::milliseconds> idleTimeout_;  // set before other threads use it
 };
+
+// Whether a connected socket's peer is this host: a Unix socket, 127.0.0.0/8, ::1, or
+// ::ffff:127.x.
+bool socketPeerIsLoopback(int fd);
 
 }  // namespace fastgpu::protocol

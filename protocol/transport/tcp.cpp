@@ -1,5 +1,5 @@
-// The control path of the tcp and loopback transports: URL parsing, connect, listen, accept.
-// The data path is StreamConnection.
+// The control path of the tcp transport: URL parsing, connect, listen, accept. The data path is
+// StreamConnection.
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -12,12 +12,13 @@
 
 #include "protocol/transport/stream_connection.h"
 #include "protocol/transport/syscall.h"
-#include "protocol/transport/transport.h"
+#include "protocol/transport/tcp.h"
 
 namespace fastgpu::protocol {
 namespace {
 
 constexpr std::string_view kTcpScheme = "tcp://";
+constexpr std::string_view kTlsScheme = "tls://";  // the same addresses, TLS on top (tls.cpp)
 constexpr int kListenBacklog = 128;
 
 struct HostPort {
@@ -26,14 +27,14 @@ struct HostPort {
 };
 
 Result<HostPort> parseTcpUrl(std::string_view url) {
-  if (!url.starts_with(kTcpScheme)) {
+  if (!url.starts_with(kTcpScheme) && !url.starts_with(kTlsScheme)) {
     return Status(ErrorKind::kUnimplemented, CUDA_ERROR_INVALID_VALUE,
-                  fmt::format("unsupported transport URL '{}' (expected tcp://HOST:PORT)", url));
+                  fmt::format("'{}' is not a tcp://HOST:PORT URL", url));
   }
   std::string_view rest = url.substr(kTcpScheme.size());
   std::size_t colon = rest.rfind(':');
   if (colon == std::string_view::npos || colon + 1 == rest.size()) {
-    return Status(CUDA_ERROR_INVALID_VALUE, fmt::format("'{}' has no port (expected tcp://HOST:PORT)", url));
+    return Status(CUDA_ERROR_INVALID_VALUE, fmt::format("'{}' has no port (expected {}HOST:PORT)", url, url.substr(0, 6)));
   }
   std::string host(rest.substr(0, colon));
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);  // [::1]
@@ -113,7 +114,7 @@ class TcpListener final : public Listener {
 
 }  // namespace
 
-Result<std::unique_ptr<Connection>> connect(std::string_view url, std::optional<std::chrono::milliseconds> timeout) {
+Result<std::unique_ptr<Connection>> connectTcp(std::string_view url, std::optional<std::chrono::milliseconds> timeout) {
   auto where = parseTcpUrl(url);
   if (!where) return where.status();
   auto addresses = resolve(*where, false);
@@ -146,7 +147,7 @@ Result<std::unique_ptr<Connection>> connect(std::string_view url, std::optional<
   return last;
 }
 
-Result<std::unique_ptr<Listener>> listen(std::string_view url) {
+Result<std::unique_ptr<Listener>> listenTcp(std::string_view url) {
   auto where = parseTcpUrl(url);
   if (!where) return where.status();
   auto addresses = resolve(*where, true);
@@ -166,19 +167,6 @@ Result<std::unique_ptr<Listener>> listen(std::string_view url) {
   socklen_t length = sizeof(actual);
   getsockname(fd, reinterpret_cast<sockaddr*>(&actual), &length);
   return std::unique_ptr<Listener>(std::make_unique<TcpListener>(fd, describe(reinterpret_cast<sockaddr*>(&actual))));
-}
-
-std::unique_ptr<Connection> adoptStream(int fd, std::string peer) {
-  return std::make_unique<StreamConnection>(fd, std::move(peer));
-}
-
-std::pair<std::unique_ptr<Connection>, std::unique_ptr<Connection>> loopbackPair() {
-  int fds[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
-    // Only fails when the process is out of descriptors or memory.
-    throw std::system_error(errno, std::generic_category(), "socketpair");
-  }
-  return {std::make_unique<StreamConnection>(fds[0], "loopback:0"), std::make_unique<StreamConnection>(fds[1], "loopback:1")};
 }
 
 }  // namespace fastgpu::protocol

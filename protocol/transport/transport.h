@@ -2,6 +2,8 @@
 // with no data members, chosen at run time by the URL's scheme:
 //
 //   tcp://HOST:PORT    TCP (TCP_NODELAY), the default across machines
+//   tls://HOST:PORT    TCP with TLS (OpenSSL): the server's certificate checked against HOST,
+//                      optionally a client certificate
 //   loopback           an in-process pair (socketpair), for tests
 //
 // Threading: one thread may send while another receives on the same connection; two threads
@@ -20,6 +22,7 @@
 #include <vector>
 
 #include "cudaabi/result.h"
+#include "protocol/transport/tls_settings.h"
 
 namespace fastgpu::protocol {
 
@@ -63,13 +66,19 @@ class Connection {
 
   // Who is at the other end, for logs ("tcp://10.0.0.2:51234").
   virtual std::string peer() const = 0;
+  // Who the peer proved to be: the subject of the certificate it presented over TLS
+  // ("CN=alice,O=team-a"), or "" (no TLS, no certificate). Peer-chosen text: escape it for logs.
+  virtual std::string peerIdentity() const { return ""; }
   // Whether the other end is on this host's loopback (or a socketpair): what is sent never
   // leaves the machine. A client warns before sending its token in clear anywhere else.
   virtual bool loopback() const = 0;
 
-  // Gives the connection's descriptor to the caller, to hand to another process (a session
-  // worker), and leaves this object inert: it neither shuts down nor closes it any more. -1 when
-  // the transport has no descriptor. Call when no other thread uses the connection.
+  // A descriptor of a stream socket that carries this connection's frames in clear from now on,
+  // for the caller to hand to another process (a session worker); the caller owns it. A plain
+  // socket gives its own descriptor and leaves this object inert (it neither shuts down nor
+  // closes it any more); TLS gives one end of a socket pair and relays the other through TLS
+  // until this object is destroyed. -1 when the transport cannot (no descriptor; out of
+  // descriptors or threads). Call when no other thread uses the connection.
   virtual int detach() { return -1; }
 };
 
@@ -84,12 +93,25 @@ class Listener {
   virtual std::string url() const = 0;
 };
 
-// Connects to a URL; fails with a message naming the URL and the reason. With `timeout`, a peer
-// that does not answer the connection within it fails with kDisconnected ("timed out").
-Result<std::unique_ptr<Connection>> connect(std::string_view url,
-                                            std::optional<std::chrono::milliseconds> timeout = std::nullopt);
-// Listens on a URL ("tcp://127.0.0.1:0" picks a free port).
-Result<std::unique_ptr<Listener>> listen(std::string_view url);
+struct ConnectOptions {
+  // A peer that does not answer the connection (and, over TLS, the handshake) within it fails
+  // with CUDA_ERROR_TIMEOUT ("timed out"); nullopt: the system's own bounds.
+  std::optional<std::chrono::milliseconds> timeout;
+  TlsClientSettings tls;  // for tls:// URLs
+};
+
+struct ListenOptions {
+  TlsServerSettings tls;  // for tls:// URLs: a certificate and key are required
+};
+
+// Connects to a URL; fails with a message naming the URL and the reason: kDisconnected when
+// nobody answers, kFailed when the TLS handshake fails (the server's certificate does not verify,
+// the peer speaks no TLS).
+Result<std::unique_ptr<Connection>> connect(std::string_view url, const ConnectOptions& options = {});
+// Listens on a URL ("tcp://127.0.0.1:0" picks a free port). A tls:// listener's connections run
+// their TLS handshake on their first receive, within its deadline: accept() never waits for a
+// peer.
+Result<std::unique_ptr<Listener>> listen(std::string_view url, const ListenOptions& options = {});
 // A Connection over a connected stream socket that another process detached and passed here
 // (taken over); `peer` names the other end for logs.
 std::unique_ptr<Connection> adoptStream(int fd, std::string peer);

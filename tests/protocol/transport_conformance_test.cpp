@@ -16,7 +16,9 @@
 
 #include "protocol/frame.h"
 #include "protocol/transport/stream_connection.h"
+#include "protocol/transport/tls_connection.h"
 #include "protocol/transport/transport.h"
+#include "tests/protocol/tls_fixture.h"
 #include "tests/support/blocked_thread.h"
 
 namespace fastgpu::protocol {
@@ -45,6 +47,19 @@ struct TcpTransport {
   }
 };
 
+// TLS, the server's end after its handshake (as a server's login leaves it).
+struct TlsTransport {
+  static Pair makePair() { return testing::tlsPair(testing::testCertificates().serverSettings(), testing::testCertificates().clientSettings()); }
+};
+
+// TLS relayed to a socket pair, as a session's worker gets it: the server's end is the pair's.
+struct TlsRelayTransport {
+  static Pair makePair() {
+    auto [client, server] = TlsTransport::makePair();
+    return {std::move(client), testing::relayed(std::move(server))};
+  }
+};
+
 template <typename Transport>
 class TransportConformance : public ::testing::Test {
  protected:
@@ -56,7 +71,7 @@ class TransportConformance : public ::testing::Test {
   std::unique_ptr<Connection> b;
 };
 
-using Transports = ::testing::Types<LoopbackTransport, TcpTransport>;
+using Transports = ::testing::Types<LoopbackTransport, TcpTransport, TlsTransport, TlsRelayTransport>;
 TYPED_TEST_SUITE(TransportConformance, Transports);
 
 std::vector<std::uint8_t> pattern(std::size_t bytes, std::uint8_t seed) {
@@ -169,7 +184,7 @@ TYPED_TEST(TransportConformance, AReceiveGivesUpAtItsDeadline) {
 }
 
 TYPED_TEST(TransportConformance, APeerOnThisHostIsLoopback) {
-  // Both transports here connect within the host (127.0.0.1, a socketpair): nothing leaves it.
+  // Every transport here connects within the host (127.0.0.1, a socketpair): nothing leaves it.
   EXPECT_TRUE(this->a->loopback());
   EXPECT_TRUE(this->b->loopback());
 }

@@ -61,6 +61,18 @@ TEST(ServerConfig, ReadsLimitsAndKeepsSafeDefaults) {
 }
 
 // Each bad file is refused with its name, the line and the reason.
+TEST(ServerConfig, ReadsTlsFiles) {
+  auto config = parseServerConfig(
+      "listen = [\"tls://0.0.0.0:7600\"]\ntls_cert = \"/etc/fastgpu/server.pem\"\ntls_key = \"/etc/fastgpu/server.key\"\n"
+      "tls_client_ca = \"/etc/fastgpu/clients.pem\"\nadmin_listen = \"https://127.0.0.1:7601\"\n",
+      "tls.toml");
+  ASSERT_TRUE(config) << config.status().message();
+  EXPECT_EQ(config->tlsCertificateFile, "/etc/fastgpu/server.pem");
+  EXPECT_EQ(config->tlsKeyFile, "/etc/fastgpu/server.key");
+  EXPECT_EQ(config->tlsClientCaFile, "/etc/fastgpu/clients.pem");
+  EXPECT_EQ(config->adminListen, "https://127.0.0.1:7601");
+}
+
 TEST(ServerConfig, RefusesBadFilesNamingTheLineAndTheReason) {
   struct Case {
     const char* text;
@@ -110,6 +122,13 @@ TEST(ServerConfig, RefusesBadFilesNamingTheLineAndTheReason) {
       {"[limits]\nframe_bytes = \"1MiB\"\n", "frame_bytes must be 16MiB to 64MiB"},
       {"[limits]\nsession_module_bytes = \"1KiB\"\n", "session_module_bytes must be at least 1MiB"},
       {"[[vgpu]]\nname = \"a\"\nmemory = \"1GiB\"\ntokens = [\"t\"]\nmax_kernel_ms = -1\n", "max_kernel_ms must be"},
+      // TLS: a certificate goes with its key; what needs one names the line.
+      {"tls_cert = \"s.pem\"\n", "bad.toml:1:12: tls_cert and tls_key go together"},
+      {"tls_key = \"s.key\"\n", "bad.toml:1:11: tls_cert and tls_key go together"},
+      {"listen = [\"tcp://0.0.0.0:1\", \"tls://0.0.0.0:2\"]\n", "bad.toml:1:30: a tls:// listener needs tls_cert and tls_key"},
+      {"admin_listen = \"https://127.0.0.1:7601\"\n", "an https:// admin_listen needs tls_cert and tls_key"},
+      {"tls_client_ca = \"ca.pem\"\n", "tls_client_ca needs tls_cert and tls_key"},
+      {"tls_cert = 5\ntls_key = \"k\"\n", "bad.toml:1:12: tls_cert has the wrong type"},
   };
   for (const auto& c : cases) {
     auto config = parseServerConfig(c.text, "bad.toml");

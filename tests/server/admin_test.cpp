@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server/admin_api.h"
+#include "tests/support/test_certificates.h"
 #include "session_test_support.h"
 
 namespace fastgpu::server {
@@ -179,6 +180,40 @@ TEST_F(AdminApiTest, ASecondServerCannotTakeTheAdminPort) {
   AdminApi second(*server, scheduler::hashToken("other"));
   std::string port = admin->url().substr(admin->url().rfind(':') + 1);
   EXPECT_FALSE(second.start("tcp://127.0.0.1:" + port)) << "two admin APIs on one port (SO_REUSEPORT)";
+}
+
+TEST_F(AdminApiTest, HttpsServesClientsThatTrustItsCaOnly) {
+  const auto& files = testing::testCertificates();
+  AdminApi https(*server, scheduler::hashToken("admin-secret"), nullptr, files.serverSettings());
+  EXPECT_FALSE(https.start("http://127.0.0.1:0")) << "set up for HTTPS, listening in clear";
+  ASSERT_TRUE(https.start("https://127.0.0.1:0"));
+  ASSERT_TRUE(https.url().starts_with("https://127.0.0.1:")) << https.url();
+  httplib::Client trusting(https.url());
+  trusting.set_ca_cert_path(files.ca);
+  trusting.set_bearer_token_auth("admin-secret");
+  auto listed = trusting.Get("/v1/vgpus");
+  ASSERT_TRUE(listed) << httplib::to_string(listed.error());
+  EXPECT_EQ(listed->status, 200);
+  httplib::Client mistrusting(https.url());
+  mistrusting.set_ca_cert_path(files.otherCa);
+  mistrusting.set_bearer_token_auth("admin-secret");
+  auto refused = mistrusting.Get("/v1/vgpus");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), httplib::Error::SSLServerVerification);
+  httplib::Client plain("http://" + https.url().substr(std::string_view("https://").size()));
+  plain.set_bearer_token_auth("admin-secret");
+  auto cleartext = plain.Get("/v1/vgpus");
+  EXPECT_TRUE(!cleartext || cleartext->status == 400) << "a cleartext request to the HTTPS port is served";
+  https.stop();
+}
+
+TEST_F(AdminApiTest, HttpsWithAMissingKeyFailsToStartNamingTheFile) {
+  const auto& files = testing::testCertificates();
+  AdminApi https(*server, scheduler::hashToken("admin-secret"), nullptr,
+                 protocol::TlsServerSettings{files.serverCert, "/nonexistent/admin.key", ""});
+  Status started = https.start("https://127.0.0.1:0");
+  ASSERT_FALSE(started);
+  EXPECT_NE(started.message().find("/nonexistent/admin.key"), std::string::npos) << started.message();
 }
 
 TEST_F(AdminApiTest, ASessionStillShakingHandsIsListedUnderItsOwnId) {

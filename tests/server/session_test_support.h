@@ -43,7 +43,7 @@ class ServerTest : public ::testing::Test {
     ASSERT_TRUE(registry) << registry.status().message();
     registry_ = registry->get();
     ASSERT_TRUE(registry) << registry.status().message();
-    auto listener = protocol::listen("tcp://127.0.0.1:0");
+    auto listener = protocol::listen(listenUrl, listenOptions);
     ASSERT_TRUE(listener);
     url = (*listener)->url();
     std::vector<std::unique_ptr<protocol::Listener>> listeners;
@@ -75,6 +75,8 @@ class ServerTest : public ::testing::Test {
     return condition();
   }
 
+  std::string listenUrl = "tcp://127.0.0.1:0";  // set before start() for another transport
+  protocol::ListenOptions listenOptions;
   std::string url;
   scheduler::VgpuRegistry* registry_ = nullptr;  // owned by the server
   std::unique_ptr<Server> server;

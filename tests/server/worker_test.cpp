@@ -6,6 +6,7 @@
 #include <future>
 
 #include "session_test_support.h"
+#include "tests/support/test_certificates.h"
 
 namespace fastgpu::server {
 namespace {
@@ -118,7 +119,8 @@ TEST_F(WorkerTest, AKernelWithAStrayPointerFaultsInTheOffendersSessionOnly) {
 
 // A client whose kernel runs for a minute, waiting for it on its own thread.
 struct LongKernel {
-  explicit LongKernel(const std::string& url, const std::string& host) : client(url, "team", "t", host) {
+  explicit LongKernel(const std::string& url, const std::string& host, const protocol::ConnectOptions& options = {})
+      : client(url, "team", "t", host, options) {
     client.retainPrimary();
     held = client.allocate(64 * kMiB);
     kernel = client.loadSpinKernel();
@@ -131,23 +133,29 @@ struct LongKernel {
   std::future<LastWords> waited;
 };
 
-TEST_F(WorkerTest, EvictionEndsASessionWithinASecondWhileItsKernelRuns) {
-  start(kOneVgpu);
-  LongKernel running(url, "busy");
-  auto vgpu = registry_->find("team");
-  ASSERT_TRUE(eventually([&] { return vgpu->quota().used() >= 64 * kMiB; }));
-  auto id = sessionOf(*server, "busy");
+// Evicts the session of `running` (host "busy", vGPU "team") while its kernel runs: its client
+// learns why, and the quota is free again, within a second.
+void evictWhileItsKernelRuns(ServerTest& test, LongKernel& running) {
+  auto vgpu = test.registry_->find("team");
+  ASSERT_TRUE(test.eventually([&] { return vgpu->quota().used() >= 64 * kMiB; }));
+  auto id = sessionOf(*test.server, "busy");
   ASSERT_TRUE(id);
-  ASSERT_TRUE(eventually([&] { return piecesOnGpu(*server, *id) > 0; })) << "the kernel never started";
+  ASSERT_TRUE(test.eventually([&] { return piecesOnGpu(*test.server, *id) > 0; })) << "the kernel never started";
   auto evicted = Clock::now();
-  ASSERT_TRUE(server->evict(*id));
+  ASSERT_TRUE(test.server->evict(*id));
   ASSERT_EQ(running.waited.wait_for(1s), std::future_status::ready) << "the evicted client still waits";
   LastWords last = running.waited.get();
   EXPECT_EQ(last.result, CUDA_ERROR_DEVICE_UNAVAILABLE);
   EXPECT_EQ(last.message, "the server ended the session: evicted by the administrator");
-  EXPECT_TRUE(eventually([&] { return vgpu->quota().used() == 0 && !sessionOf(*server, "busy"); }, 1s))
+  EXPECT_TRUE(test.eventually([&] { return vgpu->quota().used() == 0 && !sessionOf(*test.server, "busy"); }, 1s))
       << "quota in use " << vgpu->quota().used();
   EXPECT_LT(Clock::now() - evicted, 1s);
+}
+
+TEST_F(WorkerTest, EvictionEndsASessionWithinASecondWhileItsKernelRuns) {
+  start(kOneVgpu);
+  LongKernel running(url, "busy");
+  evictWhileItsKernelRuns(*this, running);
   // The device is free again (the killed worker held it): the next kernel runs at once.
   RawClient next(url, "team", "t");
   next.retainPrimary();
@@ -155,6 +163,17 @@ TEST_F(WorkerTest, EvictionEndsASessionWithinASecondWhileItsKernelRuns) {
   auto started = Clock::now();
   EXPECT_EQ(next.synchronize(), CUDA_SUCCESS);
   EXPECT_LT(Clock::now() - started, 1s);
+}
+
+// Over TLS the worker speaks through the main process's relay: the kill and the last reply
+// travel the same way.
+TEST_F(WorkerTest, EvictionOverTlsTellsTheClientWhyWithinASecond) {
+  const auto& certificates = testing::testCertificates();
+  listenUrl = "tls://127.0.0.1:0";
+  listenOptions.tls = certificates.serverSettings();
+  start(kOneVgpu);
+  LongKernel running(url, "busy", {5s, certificates.clientSettings()});
+  evictWhileItsKernelRuns(*this, running);
 }
 
 TEST_F(WorkerTest, ShutdownEndsRunningSessionsAfterItsGracePeriod) {

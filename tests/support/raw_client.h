@@ -28,8 +28,8 @@ inline constexpr std::uint64_t kMiB = 1ULL << 20;
 class RawClient {
  public:
   explicit RawClient(const std::string& url, const std::string& vgpu = "", const std::string& token = "",
-                     const std::string& host = "test") {
-    auto connected = protocol::connect(url);
+                     const std::string& host = "test", const protocol::ConnectOptions& options = {}) {
+    auto connected = protocol::connect(url, options);
     EXPECT_TRUE(connected) << connected.status().message();
     connection_ = std::move(*connected);
     capnp::MallocMessageBuilder hello;

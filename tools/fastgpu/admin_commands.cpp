@@ -32,7 +32,8 @@ std::string environment(const char* name, const char* fallback) {
 }
 
 void addConnectionOptions(CLI::App* command, AdminOptions& options) {
-  command->add_option("--admin", options.url, "the admin API (default $FASTGPU_ADMIN, else http://127.0.0.1:7601)");
+  command->add_option("--admin", options.url, "the admin API (default $FASTGPU_ADMIN, else http://127.0.0.1:7601); for https://, "
+                      "$FASTGPU_TLS_CA names the CA to trust");
   command->add_option("--admin-token", options.token, "the admin token (default $FASTGPU_ADMIN_TOKEN)");
   command->add_flag("--json", options.json, "print the server's JSON");
 }
@@ -43,6 +44,8 @@ nlohmann::json request(const AdminOptions& given, const std::string& method, con
   std::string url = given.url.empty() ? environment("FASTGPU_ADMIN", "http://127.0.0.1:7601") : given.url;
   std::string token = given.token.empty() ? environment("FASTGPU_ADMIN_TOKEN", "") : given.token;
   httplib::Client client(url);
+  // https://: the server's certificate must chain to FASTGPU_TLS_CA, else to the system's store.
+  if (std::string ca = environment("FASTGPU_TLS_CA", ""); !ca.empty()) client.set_ca_cert_path(ca);
   client.set_bearer_token_auth(token);
   client.set_connection_timeout(5);
   httplib::Result result = method == "GET"      ? client.Get(path)

@@ -16,6 +16,9 @@ struct RunOptions {
   std::string server;
   std::string vgpu;
   std::string token;
+  std::string tlsCa;
+  std::string tlsCert;
+  std::string tlsKey;
   std::vector<std::string> command;
 };
 
@@ -35,6 +38,9 @@ struct RunOptions {
   if (std::getenv("FASTGPU_SERVER") == nullptr) setenv("FASTGPU_SERVER", "tcp://127.0.0.1:7600", 1);
   if (!options.vgpu.empty()) setenv("FASTGPU_VGPU", options.vgpu.c_str(), 1);
   if (!options.token.empty()) setenv("FASTGPU_TOKEN", options.token.c_str(), 1);
+  if (!options.tlsCa.empty()) setenv("FASTGPU_TLS_CA", options.tlsCa.c_str(), 1);
+  if (!options.tlsCert.empty()) setenv("FASTGPU_TLS_CERT", options.tlsCert.c_str(), 1);
+  if (!options.tlsKey.empty()) setenv("FASTGPU_TLS_KEY", options.tlsKey.c_str(), 1);
   execProgram(options.command, "fastgpu run");
 }
 
@@ -44,12 +50,16 @@ void addRunCommand(CLI::App& app) {
   auto options = std::make_shared<RunOptions>();
   CLI::App* run = app.add_subcommand("run", "Run a program with its CUDA calls executed by a fastgpu-server.");
   run->footer(
-      "Preloads FastGPU's libcuda.so.1 and sets FASTGPU_SERVER, FASTGPU_VGPU and FASTGPU_TOKEN, then runs PROGRAM.\n"
+      "Preloads FastGPU's libcuda.so.1 and sets FASTGPU_SERVER, FASTGPU_VGPU, FASTGPU_TOKEN and, for tls://\n"
+      "servers, FASTGPU_TLS_CA, FASTGPU_TLS_CERT and FASTGPU_TLS_KEY, then runs PROGRAM.\n"
       "The server defaults to $FASTGPU_SERVER, else tcp://127.0.0.1:7600. FASTGPU_STATS=1 prints round trips at exit.\n"
-      "Example: fastgpu run --server tcp://gpu1:7600 -- python train.py");
-  run->add_option("--server", options->server, "the server's URL, e.g. tcp://gpu1:7600");
+      "Example: fastgpu run --server tls://gpu1:7600 --tls-ca ca.pem -- python train.py");
+  run->add_option("--server", options->server, "the server's URL, e.g. tcp://gpu1:7600 or tls://gpu1:7600");
   run->add_option("--vgpu", options->vgpu, "the vGPU to run on");
   run->add_option("--token", options->token, "the vGPU's access token");
+  run->add_option("--tls-ca", options->tlsCa, "tls://: the CA certificates (PEM) to trust (default: the system's)");
+  run->add_option("--tls-cert", options->tlsCert, "tls://: a client certificate (PEM), for servers that require one");
+  run->add_option("--tls-key", options->tlsKey, "tls://: the client certificate's key (PEM)");
   run->add_option("command", options->command, "PROGRAM [ARGS...] (after --)")->required();
   run->callback([options] { runRemote(*options); });
 }

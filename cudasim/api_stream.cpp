@@ -1,6 +1,7 @@
 // Streams, events and host functions.
 #include <chrono>
 
+#include "cudaabi/stream_capture.h"
 #include "cudasim/entry.h"
 
 using namespace fastgpu;
@@ -290,4 +291,51 @@ FASTGPU_SIM_EXPORT CUresult cuEventElapsedTime_v2(float* milliseconds, CUevent s
 
 FASTGPU_SIM_EXPORT CUresult cuEventElapsedTime(float* milliseconds, CUevent start, CUevent end) {
   return cuEventElapsedTime_v2(milliseconds, start, end);
+}
+
+// ---- Stream capture (cudaabi/stream_capture.h): no stream is ever capturing yet ----
+
+namespace {
+
+CUresult captureInfo(const char* name, CUstream handle, CUstreamCaptureStatus* status, bool edgeDataWithoutNodes) {
+  if (CUresult bad = cudaabi::checkCaptureQuery(status, edgeDataWithoutNodes); bad != CUDA_SUCCESS) return bad;
+  // Only the status is written: the other outputs are defined only while a capture is active.
+  return queryStream(name, handle, status, [](Stream&) { return CU_STREAM_CAPTURE_STATUS_NONE; });
+}
+
+}  // namespace
+
+FASTGPU_SIM_EXPORT CUresult cuThreadExchangeStreamCaptureMode(CUstreamCaptureMode* mode) {
+  return driverEntry(__func__, [&](Driver&) { return cudaabi::exchangeThreadCaptureMode(mode); });
+}
+FASTGPU_SIM_EXPORT CUresult cuStreamIsCapturing(CUstream handle, CUstreamCaptureStatus* status) {
+  return captureInfo(__func__, handle, status, false);
+}
+FASTGPU_SIM_EXPORT CUresult cuStreamIsCapturing_ptsz(CUstream handle, CUstreamCaptureStatus* status) {
+  return cuStreamIsCapturing(perThreadIfNull(handle), status);
+}
+FASTGPU_SIM_EXPORT CUresult cuStreamGetCaptureInfo(CUstream handle, CUstreamCaptureStatus* status, cuuint64_t*) {
+  return captureInfo(__func__, handle, status, false);
+}
+FASTGPU_SIM_EXPORT CUresult cuStreamGetCaptureInfo_ptsz(CUstream handle, CUstreamCaptureStatus* status, cuuint64_t* id) {
+  return cuStreamGetCaptureInfo(perThreadIfNull(handle), status, id);
+}
+FASTGPU_SIM_EXPORT CUresult cuStreamGetCaptureInfo_v2(CUstream handle, CUstreamCaptureStatus* status, cuuint64_t*,
+                                                      CUgraph*, const CUgraphNode**, size_t*) {
+  return captureInfo(__func__, handle, status, false);
+}
+FASTGPU_SIM_EXPORT CUresult cuStreamGetCaptureInfo_v2_ptsz(CUstream handle, CUstreamCaptureStatus* status,
+                                                           cuuint64_t* id, CUgraph* graph, const CUgraphNode** nodes,
+                                                           size_t* count) {
+  return cuStreamGetCaptureInfo_v2(perThreadIfNull(handle), status, id, graph, nodes, count);
+}
+FASTGPU_SIM_EXPORT CUresult cuStreamGetCaptureInfo_v3(CUstream handle, CUstreamCaptureStatus* status, cuuint64_t*,
+                                                      CUgraph*, const CUgraphNode** nodes,
+                                                      const CUgraphEdgeData** edgeData, size_t*) {
+  return captureInfo(__func__, handle, status, edgeData != nullptr && nodes == nullptr);
+}
+FASTGPU_SIM_EXPORT CUresult cuStreamGetCaptureInfo_v3_ptsz(CUstream handle, CUstreamCaptureStatus* status,
+                                                           cuuint64_t* id, CUgraph* graph, const CUgraphNode** nodes,
+                                                           const CUgraphEdgeData** edgeData, size_t* count) {
+  return cuStreamGetCaptureInfo_v3(perThreadIfNull(handle), status, id, graph, nodes, edgeData, count);
 }

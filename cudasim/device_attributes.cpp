@@ -1,10 +1,13 @@
 // Device attributes of a simulated NVIDIA H100 SXM 80GB (compute capability 9.0). Attributes not
-// listed are features the real device lacks or cudasim does not simulate: they read 0.
+// listed are features the real device lacks or cudasim does not simulate: they read 0. So do
+// those the H100 has but FastGPU does not implement yet (cudaabi/honest_attributes.h).
+#include "cudaabi/honest_attributes.h"
 #include "cudasim/device.h"
 
 namespace fastgpu::sim {
 
 Result<int> Device::attribute(CUdevice_attribute attribute) const {
+  if (cudaabi::announcesUnimplementedFeature(attribute)) return 0;
   switch (attribute) {
     case CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK: return 1024;
     case CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_X: return 1024;

@@ -38,8 +38,6 @@ FASTGPU_REMOTE_EXPORT CUresult cuDeviceGetAttribute(int* value, CUdevice_attribu
 
 namespace {
 
-CUstream perThreadIfNull(CUstream stream) { return stream == nullptr ? CU_STREAM_PER_THREAD : stream; }
-
 Result<std::vector<char>> readFile(const char* path) {
   if (path == nullptr) return Status(CUDA_ERROR_INVALID_VALUE, "NULL path");
   std::ifstream file(path, std::ios::binary);

@@ -61,4 +61,7 @@ Handle handleOf(std::uint64_t id) {
   return reinterpret_cast<Handle>(static_cast<std::uintptr_t>(id));
 }
 
+// What a NULL stream means to a _ptsz entry point: the per-thread default stream.
+inline CUstream perThreadIfNull(CUstream stream) { return stream == nullptr ? CU_STREAM_PER_THREAD : stream; }
+
 }  // namespace fastgpu::interposer

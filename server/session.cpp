@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "cudaabi/error_strings.h"
+#include "cudaabi/honest_attributes.h"
 #include "protocol/call_kinds.h"
 #include "protocol/frame.h"
 #include "protocol/message.h"
@@ -99,7 +100,8 @@ Status Session::welcome() {
     for (int attribute = 1; attribute < CU_DEVICE_ATTRIBUTE_MAX; ++attribute) {
       int value = 0;
       driver_.cuDeviceGetAttribute(&value, static_cast<CUdevice_attribute>(attribute), ordinal);
-      attributes.set(static_cast<unsigned>(attribute), value);
+      attributes.set(static_cast<unsigned>(attribute),
+                     cudaabi::remoteSessionAttribute(static_cast<CUdevice_attribute>(attribute), value));
     }
     char bus[64] = {};
     driver_.cuDeviceGetPCIBusId(bus, sizeof(bus), ordinal);

@@ -2,6 +2,7 @@
 #include <cstring>
 #include <thread>
 
+#include "cudaabi/honest_attributes.h"
 #include "sim_fixture.h"
 
 namespace fastgpu::testing {
@@ -49,6 +50,36 @@ TEST(SimDevices, RejectBadOrdinalsAndAttributes) {
   EXPECT_EQ(d.cuDeviceGetAttribute(&value, CU_DEVICE_ATTRIBUTE_MAX, 0), CUDA_ERROR_INVALID_VALUE);
   EXPECT_EQ(d.cuDeviceGetAttribute(nullptr, CU_DEVICE_ATTRIBUTE_WARP_SIZE, 0), CUDA_ERROR_INVALID_VALUE);
   EXPECT_EQ(d.cuInit(1), CUDA_ERROR_INVALID_VALUE);
+}
+
+TEST(SimDevices, AttributesPromiseOnlyWhatTheDriverDoes) {
+  // An H100 has memory pools, virtual memory management and managed memory; cudasim does not
+  // implement them yet, so it says 0 rather than fail the calls a framework then makes. Mapped
+  // pinned memory it does implement.
+  const auto& d = sim();
+  for (int attribute = 1; attribute < CU_DEVICE_ATTRIBUTE_MAX; ++attribute) {
+    auto which = static_cast<CUdevice_attribute>(attribute);
+    int value = -1;
+    if (d.cuDeviceGetAttribute(&value, which, 0) != CUDA_SUCCESS) continue;
+    if (cudaabi::announcesUnimplementedFeature(which)) {
+      EXPECT_EQ(value, 0) << "attribute " << attribute;
+    }
+  }
+  int value = 0;
+  ASSERT_CU(d.cuDeviceGetAttribute(&value, CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED, 0));
+  EXPECT_EQ(value, 0);
+  ASSERT_CU(d.cuDeviceGetAttribute(&value, CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY, 0));
+  EXPECT_EQ(value, 1);
+  void* pinned = nullptr;
+  CUdeviceptr mapped = 0;
+  CUcontext context = nullptr;
+  ASSERT_CU(d.cuDevicePrimaryCtxRetain(&context, 0));
+  ASSERT_CU(d.cuCtxSetCurrent(context));
+  ASSERT_CU(d.cuMemHostAlloc(&pinned, 4096, CU_MEMHOSTALLOC_DEVICEMAP));
+  EXPECT_CU(d.cuMemHostGetDevicePointer_v2(&mapped, pinned, 0));
+  EXPECT_NE(mapped, 0u);
+  EXPECT_CU(d.cuMemFreeHost(pinned));
+  EXPECT_CU(d.cuDevicePrimaryCtxRelease_v2(0));
 }
 
 TEST(SimContexts, PrimaryContextIsReferenceCounted) {

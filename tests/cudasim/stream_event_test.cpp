@@ -119,6 +119,48 @@ TEST_F(SimStreams, StreamWaitEventOrdersWorkAcrossStreams) {
   ASSERT_CU(d.cuStreamDestroy_v2(second));
 }
 
+TEST_F(SimStreams, NoStreamIsCapturingWhileCaptureIsNotSupported) {
+  CUstream stream = nullptr;
+  ASSERT_CU(d.cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING));
+  for (CUstream which : {stream, CU_STREAM_LEGACY, CU_STREAM_PER_THREAD, static_cast<CUstream>(nullptr)}) {
+    CUstreamCaptureStatus status = CU_STREAM_CAPTURE_STATUS_ACTIVE;
+    ASSERT_CU(d.cuStreamIsCapturing(which, &status));
+    EXPECT_EQ(status, CU_STREAM_CAPTURE_STATUS_NONE);
+    status = CU_STREAM_CAPTURE_STATUS_ACTIVE;
+    ASSERT_CU(d.cuStreamGetCaptureInfo_v3(which, &status, nullptr, nullptr, nullptr, nullptr, nullptr));
+    EXPECT_EQ(status, CU_STREAM_CAPTURE_STATUS_NONE);
+  }
+  CUstreamCaptureStatus status;
+  const CUgraphEdgeData* edges = nullptr;
+  EXPECT_EQ(d.cuStreamIsCapturing(stream, nullptr), CUDA_ERROR_INVALID_VALUE);
+  EXPECT_EQ(d.cuStreamGetCaptureInfo_v3(stream, &status, nullptr, nullptr, nullptr, &edges, nullptr),
+            CUDA_ERROR_INVALID_VALUE);
+  EXPECT_EQ(d.cuStreamIsCapturing(reinterpret_cast<CUstream>(0x5151), &status), CUDA_ERROR_INVALID_HANDLE);
+  // Capture itself is not implemented: it says so, and nothing starts capturing.
+  EXPECT_EQ(d.cuStreamBeginCapture_v2(stream, CU_STREAM_CAPTURE_MODE_GLOBAL), CUDA_ERROR_NOT_SUPPORTED);
+  ASSERT_CU(d.cuStreamIsCapturing(stream, &status));
+  EXPECT_EQ(status, CU_STREAM_CAPTURE_STATUS_NONE);
+  ASSERT_CU(d.cuStreamDestroy_v2(stream));
+}
+
+TEST_F(SimStreams, TheCaptureModeIsEachThreadsOwn) {
+  CUstreamCaptureMode mode = CU_STREAM_CAPTURE_MODE_RELAXED;
+  ASSERT_CU(d.cuThreadExchangeStreamCaptureMode(&mode));
+  EXPECT_EQ(mode, CU_STREAM_CAPTURE_MODE_GLOBAL);  // the default
+  std::thread other([&] {
+    CUstreamCaptureMode theirs = CU_STREAM_CAPTURE_MODE_THREAD_LOCAL;
+    EXPECT_CU(d.cuThreadExchangeStreamCaptureMode(&theirs));
+    EXPECT_EQ(theirs, CU_STREAM_CAPTURE_MODE_GLOBAL) << "another thread sees its own mode";
+  });
+  other.join();
+  mode = CU_STREAM_CAPTURE_MODE_GLOBAL;
+  ASSERT_CU(d.cuThreadExchangeStreamCaptureMode(&mode));
+  EXPECT_EQ(mode, CU_STREAM_CAPTURE_MODE_RELAXED);
+  mode = static_cast<CUstreamCaptureMode>(7);
+  EXPECT_EQ(d.cuThreadExchangeStreamCaptureMode(&mode), CUDA_ERROR_INVALID_VALUE);
+  EXPECT_EQ(d.cuThreadExchangeStreamCaptureMode(nullptr), CUDA_ERROR_INVALID_VALUE);
+}
+
 TEST_F(SimStreams, LegacyStreamWaitsForBlockingStreamsButNotNonBlockingOnes) {
   CUstream blocking, nonBlocking;
   ASSERT_CU(d.cuStreamCreate(&blocking, CU_STREAM_DEFAULT));

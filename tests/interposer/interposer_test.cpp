@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -266,6 +267,41 @@ TEST_F(Interposer, PostedCallsReachTheServerWithoutASynchronizingCall) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));  // polling the server's state
   }
   EXPECT_EQ(observer.freeMemory(), before) << "the posted free did not reach the server within 5 s";
+}
+
+TEST_F(Interposer, CaptureQueriesCostNoRoundTrip) {
+  // Asked before every allocation and on launch paths: answered in the client. With the server
+  // frozen, a round trip would wait for FASTGPU_TIMEOUT.
+  CUstream stream = nullptr;
+  ASSERT_CU(cu.cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING));
+  ASSERT_EQ(kill(InterposerEnvironment::server->pid(), SIGSTOP), 0);
+  auto started = std::chrono::steady_clock::now();
+  CUstreamCaptureStatus status = CU_STREAM_CAPTURE_STATUS_ACTIVE;
+  CUresult result = CUDA_SUCCESS;
+  for (int i = 0; i < 1000 && result == CUDA_SUCCESS; ++i) {
+    result = cu.cuStreamIsCapturing(i % 2 == 0 ? stream : CU_STREAM_LEGACY, &status);
+    if (result == CUDA_SUCCESS) result = cu.cuStreamGetCaptureInfo_v3(stream, &status, nullptr, nullptr, nullptr, nullptr, nullptr);
+  }
+  auto took = std::chrono::steady_clock::now() - started;
+  ASSERT_EQ(kill(InterposerEnvironment::server->pid(), SIGCONT), 0);
+  EXPECT_CU(result);
+  EXPECT_EQ(status, CU_STREAM_CAPTURE_STATUS_NONE);
+  EXPECT_LT(took, std::chrono::seconds(1));
+  EXPECT_CU(cu.cuStreamDestroy_v2(stream));
+}
+
+TEST_F(Interposer, AttributesPromiseNothingARemoteSessionCannotDo) {
+  // cudasim maps pinned host memory for its device (natively the attribute reads 1); a remote
+  // device cannot reach this process's memory, so a session reads 0.
+  int value = -1;
+  ASSERT_CU(cu.cuDeviceGetAttribute(&value, CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY, 0));
+  EXPECT_EQ(value, 0);
+  ASSERT_CU(cu.cuDeviceGetAttribute(&value, CU_DEVICE_ATTRIBUTE_CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM, 0));
+  EXPECT_EQ(value, 0);
+  ASSERT_CU(cu.cuDeviceGetAttribute(&value, CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED, 0));
+  EXPECT_EQ(value, 0);
+  ASSERT_CU(cu.cuDeviceGetAttribute(&value, CU_DEVICE_ATTRIBUTE_HOST_REGISTER_SUPPORTED, 0));
+  EXPECT_EQ(value, 1) << "registered host memory works remotely";
 }
 
 }  // namespace

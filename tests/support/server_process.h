@@ -67,6 +67,8 @@ class ServerProcess {
 
   // The server's URL ("tcp://127.0.0.1:PORT"); empty when it did not start.
   const std::string& url() const { return url_; }
+  // Its process (to stop and continue it: a frozen server).
+  pid_t pid() const { return pid_; }
 
  private:
   pid_t pid_ = -1;

@@ -1,0 +1,20 @@
+// What a driver library answers about stream capture while it records no graphs (cudasim and the
+// interposer, until capture is implemented): no stream is ever capturing, so the queries answer
+// CU_STREAM_CAPTURE_STATUS_NONE, which is the truth, and cuStreamBeginCapture stays unsupported
+// (its stub fails and logs). The capture mode is the calling thread's own, as in CUDA.
+#pragma once
+
+#include "cudaabi/cuda_api.h"
+
+namespace fastgpu::cudaabi {
+
+// cuThreadExchangeStreamCaptureMode: swaps *mode with the calling thread's mode.
+CUresult exchangeThreadCaptureMode(CUstreamCaptureMode* mode);
+
+// The arguments of cuStreamIsCapturing / cuStreamGetCaptureInfo*: a status to write, and no edge
+// data asked for without the nodes it parallels. CUDA_SUCCESS when they are acceptable.
+inline CUresult checkCaptureQuery(const CUstreamCaptureStatus* status, bool edgeDataWithoutNodes = false) {
+  return status == nullptr || edgeDataWithoutNodes ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
+}
+
+}  // namespace fastgpu::cudaabi

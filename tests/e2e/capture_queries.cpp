@@ -1,0 +1,91 @@
+// What a framework asks about stream capture before it captures anything (PyTorch's caching
+// allocator asks cudaStreamIsCapturing before every new segment), and the attributes it trusts
+// to choose an allocator. Prints the same lines natively and through FastGPU.
+#include <cuda.h>
+
+#include <cstdio>
+#include <thread>
+
+namespace {
+
+void show(const char* what, CUresult result) { std::printf("%-58s -> %d\n", what, static_cast<int>(result)); }
+
+// Runs `query` (which writes *status) first, then prints: arguments are evaluated in no set order.
+template <typename Query>
+void showStatus(const char* what, Query&& query) {
+  CUstreamCaptureStatus status = CU_STREAM_CAPTURE_STATUS_ACTIVE;
+  CUresult result = query(&status);
+  std::printf("%-58s -> %d, status %d\n", what, static_cast<int>(result), result == CUDA_SUCCESS ? status : -1);
+}
+
+}  // namespace
+
+int main() {
+  if (cuInit(0) != CUDA_SUCCESS) return 1;
+  CUcontext context;
+  if (cuDevicePrimaryCtxRetain(&context, 0) != CUDA_SUCCESS || cuCtxSetCurrent(context) != CUDA_SUCCESS) return 1;
+  CUstream stream, gone;
+  if (cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING) != CUDA_SUCCESS) return 1;
+  if (cuStreamCreate(&gone, 0) != CUDA_SUCCESS || cuStreamDestroy(gone) != CUDA_SUCCESS) return 1;
+
+  showStatus("cuStreamIsCapturing(stream)", [&](CUstreamCaptureStatus* s) { return cuStreamIsCapturing(stream, s); });
+  showStatus("cuStreamIsCapturing(legacy stream)",
+             [](CUstreamCaptureStatus* s) { return cuStreamIsCapturing(CU_STREAM_LEGACY, s); });
+  showStatus("cuStreamIsCapturing(per-thread stream)",
+             [](CUstreamCaptureStatus* s) { return cuStreamIsCapturing(CU_STREAM_PER_THREAD, s); });
+  CUstreamCaptureStatus status = CU_STREAM_CAPTURE_STATUS_ACTIVE;
+  show("cuStreamIsCapturing(stream, NULL)", cuStreamIsCapturing(stream, nullptr));
+  show("cuStreamIsCapturing(destroyed stream)", cuStreamIsCapturing(gone, &status));
+
+  cuuint64_t id = 0;
+  CUgraph graph = nullptr;
+  const CUgraphNode* nodes = nullptr;
+  const CUgraphEdgeData* edges = nullptr;
+  size_t count = 0;
+  showStatus("cuStreamGetCaptureInfo(stream, all outputs)", [&](CUstreamCaptureStatus* s) {
+    return cuStreamGetCaptureInfo(stream, s, &id, &graph, &nodes, &edges, &count);
+  });
+  show("cuStreamGetCaptureInfo(edge data without nodes)",
+       cuStreamGetCaptureInfo(stream, &status, &id, &graph, nullptr, &edges, &count));
+
+  CUstreamCaptureMode mode = CU_STREAM_CAPTURE_MODE_RELAXED;
+  CUresult exchanged = cuThreadExchangeStreamCaptureMode(&mode);
+  std::printf("%-58s -> %d, previous mode %d\n", "cuThreadExchangeStreamCaptureMode(relaxed)",
+              static_cast<int>(exchanged), mode);
+  std::thread other([] {
+    CUstreamCaptureMode theirs = CU_STREAM_CAPTURE_MODE_THREAD_LOCAL;
+    CUresult result = cuThreadExchangeStreamCaptureMode(&theirs);
+    std::printf("%-58s -> %d, previous mode %d\n", "another thread's mode", static_cast<int>(result), theirs);
+  });
+  other.join();
+  mode = CU_STREAM_CAPTURE_MODE_GLOBAL;
+  exchanged = cuThreadExchangeStreamCaptureMode(&mode);
+  std::printf("%-58s -> %d, previous mode %d\n", "cuThreadExchangeStreamCaptureMode(global)",
+              static_cast<int>(exchanged), mode);
+  mode = static_cast<CUstreamCaptureMode>(7);
+  show("cuThreadExchangeStreamCaptureMode(7)", cuThreadExchangeStreamCaptureMode(&mode));
+
+  // Capture itself is not there yet: said so, not pretended.
+  show("cuStreamBeginCapture(stream, global)", cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_GLOBAL));
+  showStatus("cuStreamIsCapturing(stream) after it",
+             [&](CUstreamCaptureStatus* s) { return cuStreamIsCapturing(stream, s); });
+
+  // Attributes promise only what the calls deliver.
+  const struct {
+    const char* name;
+    CUdevice_attribute attribute;
+  } promises[] = {{"MEMORY_POOLS_SUPPORTED", CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED},
+                  {"VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED", CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED},
+                  {"MANAGED_MEMORY", CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY},
+                  {"IPC_EVENT_SUPPORTED", CU_DEVICE_ATTRIBUTE_IPC_EVENT_SUPPORTED},
+                  {"CAN_USE_64_BIT_STREAM_MEM_OPS", CU_DEVICE_ATTRIBUTE_CAN_USE_64_BIT_STREAM_MEM_OPS},
+                  {"UNIFIED_ADDRESSING", CU_DEVICE_ATTRIBUTE_UNIFIED_ADDRESSING}};
+  for (const auto& promise : promises) {
+    int value = -1;
+    CUresult result = cuDeviceGetAttribute(&value, promise.attribute, 0);
+    std::printf("attribute %-48s -> %d, %d\n", promise.name, static_cast<int>(result), value);
+  }
+  cuStreamDestroy(stream);
+  std::printf("capture_queries: done\n");
+  return 0;
+}

@@ -50,7 +50,9 @@ void addSimCommand(CLI::App& app) {
   sim->add_option("--devices", options->devices, "number of simulated devices (1-16; default 1)")
       ->check(CLI::Range(1, 16));
   sim->add_option("--memory", options->memory, "memory per simulated device, e.g. 16GiB (default 80GiB)");
-  sim->add_option("--twins", options->twins, "a host-twin plugin library to load (repeatable)");
+  // One plugin per --twins: a list would swallow "--" and the program's own options with it.
+  sim->add_option("--twins", options->twins, "a host-twin plugin library to load (repeatable)")
+      ->allow_extra_args(false);
   sim->add_option("command", options->command, "PROGRAM [ARGS...] (after --)")->required();
   sim->callback([options] { runSim(*options); });
 }

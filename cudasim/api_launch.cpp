@@ -109,19 +109,50 @@ Geometry geometryOf(unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned
   return Geometry{{gx, gy, gz}, {bx, by, bz}, shared};
 }
 
+// Whether an attribute asks the launch to record an event (PROGRAMMATIC_EVENT,
+// LAUNCH_COMPLETION_EVENT), and which. cudasim runs a kernel's blocks one after another, so "every
+// block has begun" and "every block has triggered" both hold by the kernel's end: recording the
+// event after the kernel, in stream order, keeps every promise (a waiter may wait longer than on
+// a GPU, never shorter).
+bool carriesEvent(const CUlaunchAttribute& attribute) {
+  return attribute.id == CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_EVENT || attribute.id == CU_LAUNCH_ATTRIBUTE_LAUNCH_COMPLETION_EVENT;
+}
+CUevent eventOf(const CUlaunchAttribute& attribute) {
+  return attribute.id == CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_EVENT ? attribute.value.programmaticEvent.event
+                                                                 : attribute.value.launchCompletionEvent.event;
+}
+
+bool isEvent(CUevent event) {
+  return driverEntry("cuLaunchKernelEx", [&](Driver& driver) {
+           return driver.handles().find<Event>(HandleKind::kEvent, event) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+         }) == CUDA_SUCCESS;
+}
+
 CUresult launchEx(const char* name, const CUlaunchConfig* config, CUfunction function, void** params, void** extra,
                   DefaultStream nullMeans) {
   if (config == nullptr || (config->numAttrs > 0 && config->attrs == nullptr)) return CUDA_ERROR_INVALID_VALUE;
+  std::vector<CUevent> toRecord;
   for (unsigned i = 0; i < config->numAttrs; ++i) {
     // Scheduling hints (cooperative, cluster shape, priority, ...) do not change what a twin
-    // computes; unknown ids are refused.
-    if (config->attrs[i].id <= CU_LAUNCH_ATTRIBUTE_IGNORE || config->attrs[i].id > CU_LAUNCH_ATTRIBUTE_MAX) {
+    // computes; unknown ids are refused, events must be events.
+    if (config->attrs[i].id < CU_LAUNCH_ATTRIBUTE_IGNORE || config->attrs[i].id > CU_LAUNCH_ATTRIBUTE_MAX) {
       return CUDA_ERROR_INVALID_VALUE;
+    }
+    if (config->attrs[i].id == CU_LAUNCH_ATTRIBUTE_DEVICE_UPDATABLE_KERNEL_NODE) return CUDA_ERROR_NOT_SUPPORTED;
+    if (carriesEvent(config->attrs[i])) {
+      if (!isEvent(eventOf(config->attrs[i]))) return CUDA_ERROR_INVALID_HANDLE;
+      toRecord.push_back(eventOf(config->attrs[i]));
     }
   }
   Geometry geometry = geometryOf(config->gridDimX, config->gridDimY, config->gridDimZ, config->blockDimX,
                                  config->blockDimY, config->blockDimZ, config->sharedMemBytes);
-  return launch(name, function, geometry, config->hStream, params, extra, nullMeans);
+  CUresult launched = launch(name, function, geometry, config->hStream, params, extra, nullMeans);
+  for (CUevent event : toRecord) {
+    if (launched != CUDA_SUCCESS) break;
+    launched = nullMeans == DefaultStream::kPerThread ? cuEventRecord_ptsz(event, config->hStream)
+                                                      : cuEventRecord(event, config->hStream);
+  }
+  return launched;
 }
 
 }  // namespace

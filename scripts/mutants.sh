@@ -69,6 +69,9 @@ mutant tls-client-trusts-any-server protocol/transport/tls_context.cpp \
 mutant tls-client-ignores-server-name protocol/transport/tls_stream.cpp \
   '    if (!expectServerName(ssl, serverName)) {' '    if (serverName.empty() && !expectServerName(ssl, serverName)) {' \
   'a tls:// client accepts a certificate for another host'
+mutant launch-event-copied-raw server/launch_attributes.cpp \
+  '      return translateEvent(attribute.value.launchCompletionEvent.event, event);' '      return Status::ok();' \
+  "a launch attribute's event reaches the driver as the client's raw bytes"
 mutant no-batch-timer interposer/client.cpp \
   '        std::chrono::steady_clock::now() >= due) {' '        false) {' \
   'posted calls wait for the next synchronizing call'

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "cudaabi/kernel_image.h"
+#include "server/launch_attributes.h"
 #include "server/session.h"
 
 namespace fastgpu::server {
@@ -187,14 +188,12 @@ Status Session::executeCodeCall(wire::Call::Reader call, Answer& answer) {
       std::size_t paramBytes = params.size();
       void* extra[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, const_cast<capnp::byte*>(params.begin()),
                        CU_LAUNCH_PARAM_BUFFER_SIZE, &paramBytes, CU_LAUNCH_PARAM_END};
-      auto attributes = launch.getAttributes();
-      if (attributes.size() >= kMaxLaunchAttributes) return Status(CUDA_ERROR_INVALID_VALUE, "too many launch attributes");
-      std::array<CUlaunchAttribute, kMaxLaunchAttributes> converted;  // set below as far as used
-      for (unsigned i = 0; i < attributes.size(); ++i) {
-        converted[i].id = static_cast<CUlaunchAttributeID>(attributes[i].getId());
-        auto value = attributes[i].getValue();
-        std::memcpy(&converted[i].value, value.begin(), std::min(value.size(), sizeof(converted[i].value)));
-      }
+      // One place left after them for the cooperative flag.
+      std::array<CUlaunchAttribute, kMaxLaunchAttributes> converted;  // set as far as used
+      auto attributeCount = convertLaunchAttributes(
+          launch.getAttributes(), std::span(converted).first(kMaxLaunchAttributes - 1),
+          [this](std::uint64_t id) { return event(id); });
+      if (!attributeCount) return attributeCount.status();
       CUlaunchConfig config{};
       config.gridDimX = launch.getGrid()[0];
       config.gridDimY = launch.getGrid()[1];
@@ -205,7 +204,7 @@ Status Session::executeCodeCall(wire::Call::Reader call, Answer& answer) {
       config.sharedMemBytes = launch.getSharedBytes();
       config.hStream = *where;
       config.attrs = converted.data();
-      config.numAttrs = attributes.size();
+      config.numAttrs = static_cast<unsigned>(*attributeCount);
       if (launch.getCooperative()) {
         converted[config.numAttrs].id = CU_LAUNCH_ATTRIBUTE_COOPERATIVE;
         converted[config.numAttrs].value.cooperative = 1;

@@ -14,13 +14,14 @@ Result<CUstream> Session::stream(std::uint64_t id, bool perThread) {
   return static_cast<CUstream>(*found);
 }
 
+Result<CUevent> Session::event(std::uint64_t id) {
+  auto found = state_->find(HandleKind::kEvent, id);
+  if (!found) return found.status();
+  return static_cast<CUevent>(*found);
+}
+
 Status Session::executeStreamCall(wire::Call::Reader call, Answer& answer) {
   SessionState& state = *state_;
-  auto event = [&](std::uint64_t id) -> Result<CUevent> {
-    auto found = state.find(HandleKind::kEvent, id);
-    if (!found) return found.status();
-    return static_cast<CUevent>(*found);
-  };
   switch (call.which()) {
     case wire::Call::STREAM_CREATE: {
       if (Status room = state.roomFor(HandleKind::kStream); !room) return room;

@@ -80,6 +80,7 @@ class Session {
   // Helpers shared by the groups.
   Result<CUstream> stream(std::uint64_t id, bool perThread);
   Result<CUfunction> function(std::uint64_t id);
+  Result<CUevent> event(std::uint64_t id);
   Status driverResult(CUresult result, const char* what);
   Status loadCode(std::span<const std::uint8_t> image, bool library, Answer& answer);
   // The session's GPU time, in its slot on the board: what the gate charges its work to.

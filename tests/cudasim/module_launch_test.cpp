@@ -117,6 +117,42 @@ TEST_F(SimModules, LaunchesWithParamsWithTheExtraBufferAndThroughLibraries) {
   EXPECT_EQ(d.cuLaunchKernel(appendValue, 1, 1, 1, 1, 1, 1, 0, nullptr, params, nullptr), CUDA_ERROR_INVALID_HANDLE);
 }
 
+TEST_F(SimModules, LaunchAttributesThatNameEventsRecordThem) {
+  CUmodule module = loadTestModule();
+  CUfunction spin = function(module, "fastgpu_spin");
+  CUevent start = nullptr, completed = nullptr;
+  ASSERT_CU(d.cuEventCreate(&start, 0));
+  ASSERT_CU(d.cuEventCreate(&completed, 0));
+  std::uint64_t micros = 2000;
+  void* params[] = {&micros};
+  CUlaunchAttribute attributes[2]{};
+  attributes[0].id = CU_LAUNCH_ATTRIBUTE_IGNORE;
+  attributes[1].id = CU_LAUNCH_ATTRIBUTE_LAUNCH_COMPLETION_EVENT;
+  attributes[1].value.launchCompletionEvent.event = completed;
+  CUlaunchConfig config{};
+  config.gridDimX = config.gridDimY = config.gridDimZ = 1;
+  config.blockDimX = config.blockDimY = config.blockDimZ = 1;
+  config.attrs = attributes;
+  config.numAttrs = 2;
+  ASSERT_CU(d.cuEventRecord(start, nullptr));
+  ASSERT_CU(d.cuLaunchKernelEx(&config, spin, params, nullptr));
+  ASSERT_CU(d.cuCtxSynchronize());
+  float elapsed = 0;
+  ASSERT_CU(d.cuEventElapsedTime_v2(&elapsed, start, completed)) << "the completion event was not recorded";
+  EXPECT_GE(elapsed, 1.9f) << "recorded before the kernel ended";
+  // Not an event: refused at the call, nothing runs.
+  attributes[1].value.launchCompletionEvent.event = reinterpret_cast<CUevent>(0x4141);
+  EXPECT_EQ(d.cuLaunchKernelEx(&config, spin, params, nullptr), CUDA_ERROR_INVALID_HANDLE);
+  attributes[1].id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_EVENT;
+  attributes[1].value.programmaticEvent.event = nullptr;
+  EXPECT_EQ(d.cuLaunchKernelEx(&config, spin, params, nullptr), CUDA_ERROR_INVALID_HANDLE);
+  attributes[1].id = CU_LAUNCH_ATTRIBUTE_DEVICE_UPDATABLE_KERNEL_NODE;
+  EXPECT_EQ(d.cuLaunchKernelEx(&config, spin, params, nullptr), CUDA_ERROR_NOT_SUPPORTED);
+  ASSERT_CU(d.cuEventDestroy_v2(start));
+  ASSERT_CU(d.cuEventDestroy_v2(completed));
+  ASSERT_CU(d.cuModuleUnload(module));
+}
+
 TEST_F(SimModules, BadLaunchesFailAtTheCall) {
   CUmodule module = loadTestModule();
   CUfunction appendValue = function(module, "appendValue");

@@ -55,6 +55,60 @@ void expectStaleGlobalRefused(RawClient& owner, RawClient& other, bool library, 
   }
 }
 
+// Launch attributes arrive as raw bytes: an event in them is the client's id for it, which the
+// server must translate (the driver would otherwise be handed a forged pointer) or refuse.
+TEST_F(ServerTest, LaunchAttributesThatCarryEventsAreTranslatedOrRefused) {
+  RawClient client(url);
+  client.retainPrimary();
+  std::uint64_t spin = client.loadSpinKernel();
+  std::uint64_t start = 0, completed = 0;
+  ASSERT_EQ(client.call([](wire::Call::Builder c) { c.setEventCreate(0); }, &start).first, CUDA_SUCCESS);
+  ASSERT_EQ(client.call([](wire::Call::Builder c) { c.setEventCreate(0); }, &completed).first, CUDA_SUCCESS);
+  client.call([&](wire::Call::Builder c) {
+    auto record = c.initEventRecord();
+    record.setEvent(start);
+  });
+  std::uint64_t micros = 2000;
+  std::span<const std::uint8_t> params(reinterpret_cast<const std::uint8_t*>(&micros), sizeof(micros));
+  CUlaunchAttribute attribute{};
+  attribute.id = CU_LAUNCH_ATTRIBUTE_LAUNCH_COMPLETION_EVENT;
+  attribute.value.launchCompletionEvent.event = reinterpret_cast<CUevent>(static_cast<std::uintptr_t>(completed));
+  client.launch(spin, params, 0, {&attribute, 1});
+  ASSERT_EQ(client.synchronize(), CUDA_SUCCESS);
+  ASSERT_EQ(client.deferred, CUDA_SUCCESS) << client.deferredMessage;
+  auto [elapsed, bits] = client.call([&](wire::Call::Builder c) {
+    auto pair = c.initEventElapsed();
+    pair.setStart(start);
+    pair.setEnd(completed);
+  });
+  EXPECT_EQ(elapsed, CUDA_SUCCESS) << "the completion event was not recorded through its id";
+
+  struct Forgery {
+    CUlaunchAttributeID id;
+    std::uintptr_t event;
+    std::size_t valueBytes;
+    CUresult expected;
+  } forgeries[] = {
+      {CU_LAUNCH_ATTRIBUTE_LAUNCH_COMPLETION_EVENT, 0x7f0000001000, sizeof(CUlaunchAttributeValue), CUDA_ERROR_INVALID_HANDLE},
+      {CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_EVENT, start + 1000, sizeof(CUlaunchAttributeValue), CUDA_ERROR_INVALID_HANDLE},
+      {static_cast<CUlaunchAttributeID>(99), 0, sizeof(CUlaunchAttributeValue), CUDA_ERROR_INVALID_VALUE},
+      {CU_LAUNCH_ATTRIBUTE_PRIORITY, 0, 4096, CUDA_ERROR_INVALID_VALUE},
+      {CU_LAUNCH_ATTRIBUTE_DEVICE_UPDATABLE_KERNEL_NODE, 0, sizeof(CUlaunchAttributeValue), CUDA_ERROR_NOT_SUPPORTED},
+  };
+  for (const auto& forgery : forgeries) {
+    CUlaunchAttribute forged{};
+    forged.id = forgery.id;
+    forged.value.launchCompletionEvent.event = reinterpret_cast<CUevent>(forgery.event);
+    client.launch(spin, params, 0, {&forged, 1}, forgery.valueBytes);
+    EXPECT_EQ(client.synchronize(), CUDA_SUCCESS);
+    EXPECT_EQ(client.deferred, forgery.expected) << "attribute " << forgery.id << ": " << client.deferredMessage;
+  }
+  // The session goes on.
+  client.spin(spin, 10);
+  EXPECT_EQ(client.synchronize(), CUDA_SUCCESS);
+  EXPECT_EQ(client.deferred, CUDA_SUCCESS);
+}
+
 TEST_F(ServerTest, AGlobalOfAnUnloadedModuleIsRefusedWhenAnotherSessionGetsItsAddress) {
   RawClient owner(url), other(url);
   owner.retainPrimary();

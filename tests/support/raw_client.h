@@ -207,10 +207,19 @@ class RawClient {
     return {result, static_cast<std::uint64_t>(values[0]), static_cast<std::uint64_t>(values[1])};
   }
 
-  // Posts a launch of `kernel` with the packed parameters `params` on `stream`.
-  void launch(std::uint64_t kernel, std::span<const std::uint8_t> params, std::uint64_t stream = 0) {
+  // Posts a launch of `kernel` with the packed parameters `params` on `stream`, with `attributes`
+  // as a client would send them (values as raw bytes; `valueBytes` to send other sizes).
+  void launch(std::uint64_t kernel, std::span<const std::uint8_t> params, std::uint64_t stream = 0,
+              std::span<const CUlaunchAttribute> attributes = {}, std::size_t valueBytes = sizeof(CUlaunchAttributeValue)) {
     call([&](wire::Call::Builder c) {
       auto launch = c.initLaunch();
+      auto sent = launch.initAttributes(static_cast<unsigned>(attributes.size()));
+      std::vector<std::uint8_t> value(valueBytes);
+      for (unsigned i = 0; i < attributes.size(); ++i) {
+        sent[i].setId(static_cast<std::uint32_t>(attributes[i].id));
+        std::memcpy(value.data(), &attributes[i].value, std::min(valueBytes, sizeof(CUlaunchAttributeValue)));
+        sent[i].setValue(kj::arrayPtr(value.data(), value.size()));
+      }
       launch.setFunction(kernel);
       auto grid = launch.initGrid(3);
       auto block = launch.initBlock(3);

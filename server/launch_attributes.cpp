@@ -1,0 +1,67 @@
+// See launch_attributes.h.
+#include "server/launch_attributes.h"
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace fastgpu::server {
+namespace {
+
+// Replaces the client's event id in `handle` with the session's event.
+Status translateEvent(CUevent& handle, const EventLookup& event) {
+  auto found = event(reinterpret_cast<std::uintptr_t>(handle));
+  if (!found) return Status(CUDA_ERROR_INVALID_HANDLE, "a launch attribute names an event that is not this session's");
+  handle = *found;
+  return Status::ok();
+}
+
+Status convertOne(CUlaunchAttribute& attribute, const EventLookup& event) {
+  switch (attribute.id) {
+    // Plain values: numbers, enums, dimensions, and a cache window whose address is only a hint
+    // about the session's own memory.
+    case CU_LAUNCH_ATTRIBUTE_IGNORE:
+    case CU_LAUNCH_ATTRIBUTE_ACCESS_POLICY_WINDOW:
+    case CU_LAUNCH_ATTRIBUTE_COOPERATIVE:
+    case CU_LAUNCH_ATTRIBUTE_SYNCHRONIZATION_POLICY:
+    case CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION:
+    case CU_LAUNCH_ATTRIBUTE_CLUSTER_SCHEDULING_POLICY_PREFERENCE:
+    case CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION:
+    case CU_LAUNCH_ATTRIBUTE_PRIORITY:
+    case CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN_MAP:
+    case CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN:
+    case CU_LAUNCH_ATTRIBUTE_PREFERRED_CLUSTER_DIMENSION:
+    case CU_LAUNCH_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT:
+    case CU_LAUNCH_ATTRIBUTE_NVLINK_UTIL_CENTRIC_SCHEDULING:
+      return Status::ok();
+    case CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_EVENT:
+      return translateEvent(attribute.value.programmaticEvent.event, event);
+    case CU_LAUNCH_ATTRIBUTE_LAUNCH_COMPLETION_EVENT:
+      return translateEvent(attribute.value.launchCompletionEvent.event, event);
+    case CU_LAUNCH_ATTRIBUTE_DEVICE_UPDATABLE_KERNEL_NODE:  // writes a device node handle back
+      return Status(CUDA_ERROR_NOT_SUPPORTED, "device-updatable kernel nodes need graphs, which are not supported yet");
+    default:
+      return Status(CUDA_ERROR_INVALID_VALUE, fmt::format("launch attribute {} is not supported", static_cast<int>(attribute.id)));
+  }
+}
+
+}  // namespace
+
+Result<std::size_t> convertLaunchAttributes(capnp::List<wire::LaunchAttribute>::Reader attributes,
+                                            std::span<CUlaunchAttribute> into, const EventLookup& event) {
+  if (attributes.size() > into.size()) return Status(CUDA_ERROR_INVALID_VALUE, "too many launch attributes");
+  for (unsigned i = 0; i < attributes.size(); ++i) {
+    CUlaunchAttribute& converted = into[i];
+    converted = CUlaunchAttribute{};  // a short value is zero-filled, never left undefined
+    converted.id = static_cast<CUlaunchAttributeID>(attributes[i].getId());
+    auto value = attributes[i].getValue();
+    if (value.size() > sizeof(converted.value)) {
+      return Status(CUDA_ERROR_INVALID_VALUE, "a launch attribute's value is larger than CUlaunchAttributeValue");
+    }
+    std::memcpy(&converted.value, value.begin(), value.size());
+    if (Status status = convertOne(converted, event); !status) return status;
+  }
+  return static_cast<std::size_t>(attributes.size());
+}
+
+}  // namespace fastgpu::server

@@ -259,16 +259,44 @@ FASTGPU_SIM_EXPORT CUresult cuCtxGetStreamPriorityRange(int* leastPriority, int*
   });
 }
 
-FASTGPU_SIM_EXPORT CUresult cuCtxGetCacheConfig(CUfunc_cache* config) {
-  return withCurrentContext(__func__, [&](Driver&, Context&) {
-    if (config == nullptr) return CUDA_ERROR_INVALID_VALUE;
-    *config = CU_FUNC_CACHE_PREFER_NONE;
+namespace {
+
+// Context settings cudasim keeps fixed (the cache preference; the shared memory bank width, which
+// is 4 bytes on compute capability 9.0): the getter answers `fixed`; the setter accepts any valid
+// value, up to `largest`, and changes nothing, as on the device.
+template <typename Setting>
+CUresult getFixedSetting(const char* name, Setting* out, Setting fixed) {
+  return withCurrentContext(name, [&](Driver&, Context&) {
+    if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    *out = fixed;
     return CUDA_SUCCESS;
   });
 }
-
-FASTGPU_SIM_EXPORT CUresult cuCtxSetCacheConfig(CUfunc_cache config) {
-  return withCurrentContext(__func__, [&](Driver&, Context&) {
-    return config <= CU_FUNC_CACHE_PREFER_EQUAL ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+template <typename Setting>
+CUresult setFixedSetting(const char* name, Setting value, Setting largest) {
+  return withCurrentContext(name, [&](Driver&, Context&) {
+    return value <= largest ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
   });
 }
+
+}  // namespace
+
+FASTGPU_SIM_EXPORT CUresult cuCtxGetCacheConfig(CUfunc_cache* config) {
+  return getFixedSetting(__func__, config, CU_FUNC_CACHE_PREFER_NONE);
+}
+FASTGPU_SIM_EXPORT CUresult cuCtxSetCacheConfig(CUfunc_cache config) {
+  return setFixedSetting(__func__, config, CU_FUNC_CACHE_PREFER_EQUAL);
+}
+FASTGPU_SIM_EXPORT CUresult cuCtxGetSharedMemConfig(CUsharedconfig* config) {
+  return getFixedSetting(__func__, config, CU_SHARED_MEM_CONFIG_FOUR_BYTE_BANK_SIZE);
+}
+FASTGPU_SIM_EXPORT CUresult cuCtxSetSharedMemConfig(CUsharedconfig config) {
+  return setFixedSetting(__func__, config, CU_SHARED_MEM_CONFIG_EIGHT_BYTE_BANK_SIZE);
+}
+
+// No profiler is attached to cudasim: starting and stopping collection changes nothing, as with
+// the driver when no profiler runs.
+FASTGPU_SIM_EXPORT CUresult cuProfilerStart() {
+  return withCurrentContext(__func__, [](Driver&, Context&) { return CUDA_SUCCESS; });
+}
+FASTGPU_SIM_EXPORT CUresult cuProfilerStop() { return cuProfilerStart(); }  // the same nothing, the same check

@@ -178,6 +178,13 @@ FASTGPU_SIM_EXPORT CUresult cuStreamGetCtx(CUstream handle, CUcontext* context) 
 FASTGPU_SIM_EXPORT CUresult cuStreamGetCtx_ptsz(CUstream handle, CUcontext* context) {
   return cuStreamGetCtx(perThreadIfNull(handle), context);
 }
+FASTGPU_SIM_EXPORT CUresult cuStreamGetCtx_v2(CUstream handle, CUcontext* context, CUgreenCtx* green) {
+  if (green != nullptr) *green = nullptr;  // cudasim has no green contexts
+  return cuStreamGetCtx(handle, context);
+}
+FASTGPU_SIM_EXPORT CUresult cuStreamGetCtx_v2_ptsz(CUstream handle, CUcontext* context, CUgreenCtx* green) {
+  return cuStreamGetCtx_v2(perThreadIfNull(handle), context, green);
+}
 FASTGPU_SIM_EXPORT CUresult cuStreamGetDevice(CUstream handle, CUdevice* device) {
   return queryStream(__func__, handle, device, [](Stream& s) { return s.context().device().ordinal(); });
 }

@@ -122,6 +122,37 @@ FASTGPU_REMOTE_EXPORT CUresult cuCtxSetCacheConfig(CUfunc_cache config) {
   return config <= CU_FUNC_CACHE_PREFER_EQUAL ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;  // a hint
 }
 
+// Compute capability 9.0 and newer: shared memory banks are 4 bytes, fixed.
+FASTGPU_REMOTE_EXPORT CUresult cuCtxGetSharedMemConfig(CUsharedconfig* config) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client&) {
+    if (!rt.contextDevice(rt.currentContextId())) return CUDA_ERROR_INVALID_CONTEXT;
+    if (config == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    *config = CU_SHARED_MEM_CONFIG_FOUR_BYTE_BANK_SIZE;
+    return CUDA_SUCCESS;
+  });
+}
+FASTGPU_REMOTE_EXPORT CUresult cuCtxSetSharedMemConfig(CUsharedconfig config) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client&) {
+    if (!rt.contextDevice(rt.currentContextId())) return CUDA_ERROR_INVALID_CONTEXT;
+    return config <= CU_SHARED_MEM_CONFIG_EIGHT_BYTE_BANK_SIZE ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+  });
+}
+// A profiler attaches to the server's driver, not to this process: nothing to start or stop here.
+FASTGPU_REMOTE_EXPORT CUresult cuProfilerStart() {
+  return remoteEntry(__func__, [&](Runtime& rt, Client&) {
+    return rt.contextDevice(rt.currentContextId()) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_CONTEXT;
+  });
+}
+FASTGPU_REMOTE_EXPORT CUresult cuProfilerStop() { return cuProfilerStart(); }
+
+FASTGPU_REMOTE_EXPORT CUresult cuStreamGetCtx_v2(CUstream stream, CUcontext* context, CUgreenCtx* green) {
+  if (green != nullptr) *green = nullptr;  // no green contexts remotely
+  return cuStreamGetCtx(stream, context);
+}
+FASTGPU_REMOTE_EXPORT CUresult cuStreamGetCtx_v2_ptsz(CUstream stream, CUcontext* context, CUgreenCtx* green) {
+  return cuStreamGetCtx_v2(perThreadIfNull(stream), context, green);
+}
+
 FASTGPU_REMOTE_EXPORT CUresult cuDeviceGetProperties(CUdevprop* p, CUdevice device) {
   if (p == nullptr) return CUDA_ERROR_INVALID_VALUE;
   struct Field {

@@ -82,6 +82,35 @@ TEST(SimDevices, AttributesPromiseOnlyWhatTheDriverDoes) {
   EXPECT_CU(d.cuDevicePrimaryCtxRelease_v2(0));
 }
 
+TEST(SimContexts, FixedSharedMemoryBanksAndNoProfilerAreAnsweredTruthfully) {
+  const auto& d = sim();
+  CUsharedconfig banks = CU_SHARED_MEM_CONFIG_DEFAULT_BANK_SIZE;
+  ASSERT_CU(d.cuCtxSetCurrent(nullptr));
+  EXPECT_EQ(d.cuCtxGetSharedMemConfig(&banks), CUDA_ERROR_INVALID_CONTEXT);
+  EXPECT_EQ(d.cuProfilerStart(), CUDA_ERROR_INVALID_CONTEXT);
+  CUcontext context = nullptr;
+  ASSERT_CU(d.cuDevicePrimaryCtxRetain(&context, 0));
+  ASSERT_CU(d.cuCtxSetCurrent(context));
+  ASSERT_CU(d.cuCtxGetSharedMemConfig(&banks));
+  EXPECT_EQ(banks, CU_SHARED_MEM_CONFIG_FOUR_BYTE_BANK_SIZE);
+  EXPECT_CU(d.cuCtxSetSharedMemConfig(CU_SHARED_MEM_CONFIG_EIGHT_BYTE_BANK_SIZE));
+  ASSERT_CU(d.cuCtxGetSharedMemConfig(&banks));
+  EXPECT_EQ(banks, CU_SHARED_MEM_CONFIG_FOUR_BYTE_BANK_SIZE) << "sm_90's banks are fixed";
+  EXPECT_EQ(d.cuCtxSetSharedMemConfig(static_cast<CUsharedconfig>(9)), CUDA_ERROR_INVALID_VALUE);
+  EXPECT_CU(d.cuProfilerStart());
+  EXPECT_CU(d.cuProfilerStop());
+  CUstream stream = nullptr;
+  ASSERT_CU(d.cuStreamCreate(&stream, 0));
+  CUcontext owner = nullptr;
+  CUgreenCtx green = reinterpret_cast<CUgreenCtx>(1);
+  ASSERT_CU(d.cuStreamGetCtx_v2(stream, &owner, &green));
+  EXPECT_EQ(owner, context);
+  EXPECT_EQ(green, nullptr);
+  ASSERT_CU(d.cuStreamDestroy_v2(stream));
+  ASSERT_CU(d.cuCtxSetCurrent(nullptr));
+  ASSERT_CU(d.cuDevicePrimaryCtxRelease_v2(0));
+}
+
 TEST(SimContexts, PrimaryContextIsReferenceCounted) {
   const auto& d = sim();
   CUcontext first = nullptr, second = nullptr;

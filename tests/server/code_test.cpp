@@ -56,7 +56,9 @@ void expectStaleGlobalRefused(RawClient& owner, RawClient& other, bool library, 
 }
 
 // Launch attributes arrive as raw bytes: an event in them is the client's id for it, which the
-// server must translate (the driver would otherwise be handed a forged pointer) or refuse.
+// server must translate (the driver would otherwise be handed a forged pointer) or refuse. (On
+// cudasim a session's ids and the driver's handles may coincide; LaunchAttributes.* checks the
+// translation itself.)
 TEST_F(ServerTest, LaunchAttributesThatCarryEventsAreTranslatedOrRefused) {
   RawClient client(url);
   client.retainPrimary();

@@ -1,7 +1,9 @@
-// What a framework asks about stream capture before it captures anything (PyTorch's caching
-// allocator asks cudaStreamIsCapturing before every new segment), and the attributes it trusts
-// to choose an allocator. Prints the same lines natively and through FastGPU.
+// What a framework asks before it does work: stream capture before it captures anything
+// (PyTorch's caching allocator asks cudaStreamIsCapturing before every new segment), the
+// attributes it trusts to choose an allocator, and context and stream queries of its libraries.
+// Prints the same lines natively and through FastGPU.
 #include <cuda.h>
+#include <cudaProfiler.h>
 
 #include <cstdio>
 #include <thread>
@@ -85,7 +87,24 @@ int main() {
     CUresult result = cuDeviceGetAttribute(&value, promise.attribute, 0);
     std::printf("attribute %-48s -> %d, %d\n", promise.name, static_cast<int>(result), value);
   }
+  // Context and stream queries.
+  CUsharedconfig banks = CU_SHARED_MEM_CONFIG_DEFAULT_BANK_SIZE;
+  CUresult got = cuCtxGetSharedMemConfig(&banks);
+  std::printf("%-58s -> %d, %d\n", "cuCtxGetSharedMemConfig", static_cast<int>(got), banks);
+  show("cuCtxSetSharedMemConfig(eight bytes)", cuCtxSetSharedMemConfig(CU_SHARED_MEM_CONFIG_EIGHT_BYTE_BANK_SIZE));
+  show("cuCtxSetSharedMemConfig(9)", cuCtxSetSharedMemConfig(static_cast<CUsharedconfig>(9)));
+  show("cuProfilerStart", cuProfilerStart());
+  show("cuProfilerStop", cuProfilerStop());
+  CUcontext owner = nullptr;
+  CUgreenCtx green = reinterpret_cast<CUgreenCtx>(1);
+  got = cuStreamGetCtx_v2(stream, &owner, &green);
+  std::printf("%-58s -> %d, own context %d, green %d\n", "cuStreamGetCtx_v2(stream)", static_cast<int>(got),
+              owner == context, green == nullptr);
+  show("cuStreamGetCtx_v2(destroyed stream)", cuStreamGetCtx_v2(gone, &owner, &green));
   cuStreamDestroy(stream);
-  std::printf("capture_queries: done\n");
+  cuCtxSetCurrent(nullptr);
+  show("cuProfilerStart without a context", cuProfilerStart());
+  show("cuCtxGetSharedMemConfig without a context", cuCtxGetSharedMemConfig(&banks));
+  std::printf("framework_queries: done\n");
   return 0;
 }

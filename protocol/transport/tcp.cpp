@@ -15,16 +15,6 @@
 #include "protocol/transport/tcp.h"
 
 namespace fastgpu::protocol {
-namespace {
-
-constexpr std::string_view kTcpScheme = "tcp://";
-constexpr std::string_view kTlsScheme = "tls://";  // the same addresses, TLS on top (tls.cpp)
-constexpr int kListenBacklog = 128;
-
-struct HostPort {
-  std::string host;
-  std::string port;
-};
 
 Result<HostPort> parseTcpUrl(std::string_view url) {
   if (!url.starts_with(kTcpScheme) && !url.starts_with(kTlsScheme)) {
@@ -40,6 +30,10 @@ Result<HostPort> parseTcpUrl(std::string_view url) {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);  // [::1]
   return HostPort{host, std::string(rest.substr(colon + 1))};
 }
+
+namespace {
+
+constexpr int kListenBacklog = 128;
 
 std::string describe(const sockaddr* address) {
   char text[INET6_ADDRSTRLEN] = "?";

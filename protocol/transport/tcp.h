@@ -12,6 +12,17 @@
 
 namespace fastgpu::protocol {
 
+inline constexpr std::string_view kTcpScheme = "tcp://";
+inline constexpr std::string_view kTlsScheme = "tls://";  // the same addresses, TLS on top (tls.cpp)
+
+struct HostPort {
+  std::string host;  // "[::1]" unbracketed
+  std::string port;
+};
+
+// The host and port of tcp://HOST:PORT or tls://HOST:PORT; errors name `url`.
+Result<HostPort> parseTcpUrl(std::string_view url);
+
 // Connects to tcp://HOST:PORT (or tls://HOST:PORT, for TCP only: the caller adds TLS); errors
 // name `url`. The connection's peer() is "tcp://ADDRESS:PORT".
 Result<std::unique_ptr<Connection>> connectTcp(std::string_view url, std::optional<std::chrono::milliseconds> timeout);

@@ -9,20 +9,9 @@
 namespace fastgpu::protocol {
 namespace {
 
-constexpr std::string_view kTcpScheme = "tcp://";
-constexpr std::string_view kTlsScheme = "tls://";
-
 // "tcp://10.0.0.2:7600" -> "tls://10.0.0.2:7600": what logs and errors call a TLS peer.
 std::string asTls(const std::string& tcpUrl) {
   return tcpUrl.starts_with(kTcpScheme) ? std::string(kTlsScheme) + tcpUrl.substr(kTcpScheme.size()) : tcpUrl;
-}
-
-// The host of "tls://HOST:PORT" ("[::1]" unbracketed): the name the certificate must carry.
-std::string hostOf(std::string_view url) {
-  std::string_view rest = url.substr(kTlsScheme.size());
-  rest = rest.substr(0, rest.rfind(':'));
-  if (rest.size() >= 2 && rest.front() == '[' && rest.back() == ']') rest = rest.substr(1, rest.size() - 2);
-  return std::string(rest);
 }
 
 class TlsListener final : public Listener {
@@ -49,13 +38,15 @@ class TlsListener final : public Listener {
 }  // namespace
 
 Result<std::unique_ptr<Connection>> connectTls(std::string_view url, const ConnectOptions& options) {
+  auto where = parseTcpUrl(url);  // its host is the name the server's certificate must carry
+  if (!where) return where.status();
   auto context = TlsContext::forClient(options.tls);
   if (!context) return context.status();
   auto deadline = options.timeout ? std::optional(std::chrono::steady_clock::now() + *options.timeout) : std::nullopt;
   auto tcp = connectTcp(url, options.timeout);
   if (!tcp) return tcp.status();
   std::string peer = asTls((*tcp)->peer());
-  auto stream = TlsStream::open(std::move(*context), (*tcp)->detach(), peer, hostOf(url));
+  auto stream = TlsStream::open(std::move(*context), (*tcp)->detach(), peer, where->host);
   if (!stream) return stream.status();
   auto connection = std::make_unique<TlsConnection>(std::move(*stream));
   if (Status status = connection->handshake(deadline); !status) {

@@ -23,14 +23,14 @@ Status unknownScheme(std::string_view url) {
 }  // namespace
 
 Result<std::unique_ptr<Connection>> connect(std::string_view url, const ConnectOptions& options) {
-  if (url.starts_with("tcp://")) return connectTcp(url, options.timeout);
-  if (url.starts_with("tls://")) return connectTls(url, options);
+  if (url.starts_with(kTcpScheme)) return connectTcp(url, options.timeout);
+  if (url.starts_with(kTlsScheme)) return connectTls(url, options);
   return unknownScheme(url);
 }
 
 Result<std::unique_ptr<Listener>> listen(std::string_view url, const ListenOptions& options) {
-  if (url.starts_with("tcp://")) return listenTcp(url);
-  if (url.starts_with("tls://")) return listenTls(url, options.tls);
+  if (url.starts_with(kTcpScheme)) return listenTcp(url);
+  if (url.starts_with(kTlsScheme)) return listenTls(url, options.tls);
   return unknownScheme(url);
 }
 

@@ -127,7 +127,9 @@ void SessionProcess::kill(Status why) {
   killedFor_ = std::move(why);
   if (worker_ > 0) {
     ::kill(worker_, SIGKILL);
-  } else if (connection_) {
+  } else if (connection_ && handshaking_) {
+    // Still logging in: cut it off. Once handed over, the connection is the worker's (a TLS one
+    // still relays the session's last reply) and ending the worker ends it.
     connection_->shutdown();
   }
 }
@@ -135,7 +137,7 @@ void SessionProcess::kill(Status why) {
 void SessionProcess::terminate() {
   std::lock_guard lock(mutex_);
   if (!killedFor_) killedFor_ = Status(CUDA_ERROR_DEVICE_UNAVAILABLE, "the server is shutting down");
-  if (worker_ == 0 && connection_) connection_->shutdown();
+  if (worker_ == 0 && connection_ && handshaking_) connection_->shutdown();
 }
 
 void SessionProcess::enforceKernelLimit() {

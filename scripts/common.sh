@@ -1,9 +1,14 @@
 # Shared by scripts/test.sh and scripts/demo.sh: install what is missing, then build.
-# Source it; it sets FASTGPU_ROOT and FASTGPU_BUILD.
+# Source it; it sets FASTGPU_ROOT and FASTGPU_BUILD. In an extracted bundle (scripts/bundle.sh),
+# which mirrors the build tree, both are the bundle's root.
 
 set -euo pipefail
 FASTGPU_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-FASTGPU_BUILD="${FASTGPU_BUILD:-$FASTGPU_ROOT/build}"
+if [[ -f $FASTGPU_ROOT/FASTGPU_BUNDLE ]]; then
+  FASTGPU_BUILD="${FASTGPU_BUILD:-$FASTGPU_ROOT}"
+else
+  FASTGPU_BUILD="${FASTGPU_BUILD:-$FASTGPU_ROOT/build}"
+fi
 FASTGPU_CUDA_ROOT="${FASTGPU_CUDA_ROOT:-/usr/local/cuda}"
 
 # Debian packages the build needs (clang-14 and its runtime: the libFuzzer targets, scripts/fuzz.sh).
@@ -11,7 +16,7 @@ FASTGPU_PACKAGES=(
   cmake ninja-build g++ pkg-config python3
   libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
   libzstd-dev liblz4-dev libcli11-dev capnproto libcapnp-dev libtomlplusplus-dev libssl-dev
-  libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev
+  libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev patchelf
   clang-14 libclang-rt-14-dev
 )
 

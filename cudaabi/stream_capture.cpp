@@ -10,11 +10,8 @@ thread_local CUstreamCaptureMode threadCaptureMode = CU_STREAM_CAPTURE_MODE_GLOB
 }  // namespace
 
 CUresult exchangeThreadCaptureMode(CUstreamCaptureMode* mode) {
+  // Any value is taken, as the real driver takes it (seen with driver 580 on an H200).
   if (mode == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  if (*mode != CU_STREAM_CAPTURE_MODE_GLOBAL && *mode != CU_STREAM_CAPTURE_MODE_THREAD_LOCAL &&
-      *mode != CU_STREAM_CAPTURE_MODE_RELAXED) {
-    return CUDA_ERROR_INVALID_VALUE;
-  }
   std::swap(*mode, threadCaptureMode);
   return CUDA_SUCCESS;
 }

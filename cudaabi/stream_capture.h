@@ -11,10 +11,10 @@ namespace fastgpu::cudaabi {
 // cuThreadExchangeStreamCaptureMode: swaps *mode with the calling thread's mode.
 CUresult exchangeThreadCaptureMode(CUstreamCaptureMode* mode);
 
-// The arguments of cuStreamIsCapturing / cuStreamGetCaptureInfo*: a status to write, and no edge
-// data asked for without the nodes it parallels. CUDA_SUCCESS when they are acceptable.
-inline CUresult checkCaptureQuery(const CUstreamCaptureStatus* status, bool edgeDataWithoutNodes = false) {
-  return status == nullptr || edgeDataWithoutNodes ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
+// The arguments of cuStreamIsCapturing / cuStreamGetCaptureInfo*: a status to write. (Edge data
+// asked for without nodes is accepted while nothing captures, as the real driver accepts it.)
+inline CUresult checkCaptureQuery(const CUstreamCaptureStatus* status) {
+  return status == nullptr ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
 }
 
 }  // namespace fastgpu::cudaabi

@@ -30,6 +30,13 @@ Result<std::shared_ptr<Function>> resolveFunction(Driver& driver, const void* ha
 
 namespace {
 
+// An H100 SM's limits on resident blocks (device_attributes.cpp reports the same numbers).
+constexpr int kThreadsPerSm = 2048;
+constexpr int kBlocksPerSm = 32;
+constexpr std::size_t kSharedPerSm = 233472;          // 228 KiB
+constexpr std::size_t kSharedReservedPerBlock = 1024;
+constexpr std::size_t kSharedPerBlockOptIn = 232448;  // 227 KiB
+
 Result<std::shared_ptr<const cudaabi::KernelImage>> parseImage(const void* image) {
   auto bytes = cudaabi::imageBytesFromPointer(image);
   if (!bytes) return bytes.status();
@@ -117,7 +124,7 @@ CUresult functionAttribute(const Function& function, CUfunction_attribute attrib
 CUresult setFunctionAttribute(Function& function, CUfunction_attribute attribute, int value) {
   switch (attribute) {
     case CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES:
-      if (value < 0 || value > 232448) return CUDA_ERROR_INVALID_VALUE;
+      if (value < 0 || static_cast<std::size_t>(value) > kSharedPerBlockOptIn) return CUDA_ERROR_INVALID_VALUE;
       function.setMaxDynamicSharedBytes(value);
       return CUDA_SUCCESS;
     case CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT:
@@ -141,13 +148,20 @@ CUresult globalOf(Module& module, const char* name, CUdeviceptr* pointer, size_t
   return CUDA_SUCCESS;
 }
 
-// Blocks per SM an H100 can hold for a block size: limited by threads (2048), blocks (32) and
-// shared memory (228 KiB, 1 KiB reserved per block).
+// Blocks per SM an H100 can hold for a block size: limited by threads, blocks and shared memory.
 int blocksPerSm(int blockSize, std::size_t dynamicShared) {
   if (blockSize <= 0) return 0;
-  int byThreads = 2048 / blockSize;
-  int byShared = static_cast<int>(233472 / (dynamicShared + 1024));
-  return std::max(0, std::min({byThreads, 32, byShared}));
+  int byThreads = kThreadsPerSm / blockSize;
+  int byShared = static_cast<int>(kSharedPerSm / (dynamicShared + kSharedReservedPerBlock));
+  return std::max(0, std::min({byThreads, kBlocksPerSm, byShared}));
+}
+
+// The dynamic shared memory each of `blocks` blocks may have with all of them resident on one
+// SM; 0 when that many cannot be resident at all.
+std::size_t availableDynamicShared(int blocks, int blockSize) {
+  if (blocks > kBlocksPerSm || blocks * blockSize > kThreadsPerSm) return 0;
+  std::size_t perBlock = kSharedPerSm / static_cast<std::size_t>(blocks);
+  return perBlock <= kSharedReservedPerBlock ? 0 : std::min(kSharedPerBlockOptIn, perBlock - kSharedReservedPerBlock);
 }
 
 }  // namespace
@@ -432,8 +446,61 @@ FASTGPU_SIM_EXPORT CUresult cuOccupancyMaxPotentialBlockSize(int* minGridSize, i
 FASTGPU_SIM_EXPORT CUresult cuOccupancyAvailableDynamicSMemPerBlock(size_t* shared, CUfunction function, int blocks,
                                                                     int blockSize) {
   return withFunction(__func__, function, [&](Driver&, Function&) {
-    if (shared == nullptr || blocks <= 0 || blockSize <= 0) return CUDA_ERROR_INVALID_VALUE;
-    *shared = std::min<std::size_t>(232448, 233472 / static_cast<std::size_t>(blocks) - 1024);
+    if (shared == nullptr || blocks <= 0 || blockSize <= 0 || blockSize > 1024) return CUDA_ERROR_INVALID_VALUE;
+    *shared = availableDynamicShared(blocks, blockSize);
     return CUDA_SUCCESS;
+  });
+}
+
+namespace {
+
+// The cluster a configuration asks for (its CLUSTER_DIMENSION attribute; one block without one),
+// in blocks.
+unsigned clusterBlocks(const CUlaunchConfig& config) {
+  for (unsigned i = 0; i < config.numAttrs; ++i) {
+    if (config.attrs[i].id == CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION) {
+      const auto& dim = config.attrs[i].value.clusterDim;
+      return dim.x * dim.y * dim.z;
+    }
+  }
+  return 1;
+}
+
+// An H100's cluster limits (8 blocks portable, 16 with the non-portable attribute) and SM count.
+constexpr unsigned kMaxPortableClusterBlocks = 8;
+constexpr unsigned kMaxClusterBlocks = 16;
+constexpr int kMultiprocessors = 132;
+
+// A cluster larger than the hardware's can never be resident: no clusters, as the real driver
+// answers cuBLAS when it probes every size from 1 to 32 while creating a handle.
+CUresult clusterQuery(const char* name, int* answer, CUfunction function, const CUlaunchConfig* config,
+                      int (*compute)(const CUlaunchConfig&, int blocksPerSm)) {
+  return withFunction(name, function, [&](Driver&, Function&) {
+    if (answer == nullptr || config == nullptr || (config->numAttrs > 0 && config->attrs == nullptr)) {
+      return CUDA_ERROR_INVALID_VALUE;
+    }
+    std::uint64_t threads = std::uint64_t{config->blockDimX} * config->blockDimY * config->blockDimZ;
+    if (threads == 0 || threads > 1024) return CUDA_ERROR_INVALID_VALUE;
+    unsigned cluster = clusterBlocks(*config);
+    if (cluster == 0) return fail(Status(CUDA_ERROR_INVALID_CLUSTER_SIZE, fmt::format("{}: an empty cluster", name)));
+    int resident = cluster > kMaxClusterBlocks ? 0 : blocksPerSm(static_cast<int>(threads), config->sharedMemBytes);
+    *answer = compute(*config, resident);
+    return CUDA_SUCCESS;
+  });
+}
+
+}  // namespace
+
+FASTGPU_SIM_EXPORT CUresult cuOccupancyMaxActiveClusters(int* clusters, CUfunction function,
+                                                         const CUlaunchConfig* config) {
+  return clusterQuery(__func__, clusters, function, config, [](const CUlaunchConfig& c, int blocksPerSm) {
+    return blocksPerSm * kMultiprocessors / static_cast<int>(clusterBlocks(c));
+  });
+}
+
+FASTGPU_SIM_EXPORT CUresult cuOccupancyMaxPotentialClusterSize(int* clusterSize, CUfunction function,
+                                                               const CUlaunchConfig* config) {
+  return clusterQuery(__func__, clusterSize, function, config, [](const CUlaunchConfig&, int blocksPerSm) {
+    return blocksPerSm > 0 ? static_cast<int>(kMaxPortableClusterBlocks) : 0;
   });
 }

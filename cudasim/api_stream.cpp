@@ -304,8 +304,8 @@ FASTGPU_SIM_EXPORT CUresult cuEventElapsedTime(float* milliseconds, CUevent star
 
 namespace {
 
-CUresult captureInfo(const char* name, CUstream handle, CUstreamCaptureStatus* status, bool edgeDataWithoutNodes) {
-  if (CUresult bad = cudaabi::checkCaptureQuery(status, edgeDataWithoutNodes); bad != CUDA_SUCCESS) return bad;
+CUresult captureInfo(const char* name, CUstream handle, CUstreamCaptureStatus* status) {
+  if (CUresult bad = cudaabi::checkCaptureQuery(status); bad != CUDA_SUCCESS) return bad;
   // Only the status is written: the other outputs are defined only while a capture is active.
   return queryStream(name, handle, status, [](Stream&) { return CU_STREAM_CAPTURE_STATUS_NONE; });
 }
@@ -316,20 +316,20 @@ FASTGPU_SIM_EXPORT CUresult cuThreadExchangeStreamCaptureMode(CUstreamCaptureMod
   return driverEntry(__func__, [&](Driver&) { return cudaabi::exchangeThreadCaptureMode(mode); });
 }
 FASTGPU_SIM_EXPORT CUresult cuStreamIsCapturing(CUstream handle, CUstreamCaptureStatus* status) {
-  return captureInfo(__func__, handle, status, false);
+  return captureInfo(__func__, handle, status);
 }
 FASTGPU_SIM_EXPORT CUresult cuStreamIsCapturing_ptsz(CUstream handle, CUstreamCaptureStatus* status) {
   return cuStreamIsCapturing(perThreadIfNull(handle), status);
 }
 FASTGPU_SIM_EXPORT CUresult cuStreamGetCaptureInfo(CUstream handle, CUstreamCaptureStatus* status, cuuint64_t*) {
-  return captureInfo(__func__, handle, status, false);
+  return captureInfo(__func__, handle, status);
 }
 FASTGPU_SIM_EXPORT CUresult cuStreamGetCaptureInfo_ptsz(CUstream handle, CUstreamCaptureStatus* status, cuuint64_t* id) {
   return cuStreamGetCaptureInfo(perThreadIfNull(handle), status, id);
 }
 FASTGPU_SIM_EXPORT CUresult cuStreamGetCaptureInfo_v2(CUstream handle, CUstreamCaptureStatus* status, cuuint64_t*,
                                                       CUgraph*, const CUgraphNode**, size_t*) {
-  return captureInfo(__func__, handle, status, false);
+  return captureInfo(__func__, handle, status);
 }
 FASTGPU_SIM_EXPORT CUresult cuStreamGetCaptureInfo_v2_ptsz(CUstream handle, CUstreamCaptureStatus* status,
                                                            cuuint64_t* id, CUgraph* graph, const CUgraphNode** nodes,
@@ -337,9 +337,9 @@ FASTGPU_SIM_EXPORT CUresult cuStreamGetCaptureInfo_v2_ptsz(CUstream handle, CUst
   return cuStreamGetCaptureInfo_v2(perThreadIfNull(handle), status, id, graph, nodes, count);
 }
 FASTGPU_SIM_EXPORT CUresult cuStreamGetCaptureInfo_v3(CUstream handle, CUstreamCaptureStatus* status, cuuint64_t*,
-                                                      CUgraph*, const CUgraphNode** nodes,
-                                                      const CUgraphEdgeData** edgeData, size_t*) {
-  return captureInfo(__func__, handle, status, edgeData != nullptr && nodes == nullptr);
+                                                      CUgraph*, const CUgraphNode**,
+                                                      const CUgraphEdgeData**, size_t*) {
+  return captureInfo(__func__, handle, status);
 }
 FASTGPU_SIM_EXPORT CUresult cuStreamGetCaptureInfo_v3_ptsz(CUstream handle, CUstreamCaptureStatus* status,
                                                            cuuint64_t* id, CUgraph* graph, const CUgraphNode** nodes,

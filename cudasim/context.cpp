@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 namespace fastgpu::sim {
 
 void ContextErrors::recordAsyncError(CUresult error) {
@@ -110,14 +112,14 @@ void Context::synchronize() {
 Result<std::size_t> Context::limit(CUlimit which) const {
   std::lock_guard lock(mutex_);
   auto it = limits_.find(which);
-  if (it == limits_.end()) return Status(CUDA_ERROR_UNSUPPORTED_LIMIT, "unsupported limit");
+  if (it == limits_.end()) return Status(CUDA_ERROR_UNSUPPORTED_LIMIT, fmt::format("unsupported limit {}", static_cast<int>(which)));
   return it->second;
 }
 
 Status Context::setLimit(CUlimit which, std::size_t value) {
   std::lock_guard lock(mutex_);
   auto it = limits_.find(which);
-  if (it == limits_.end()) return Status(CUDA_ERROR_UNSUPPORTED_LIMIT, "unsupported limit");
+  if (it == limits_.end()) return Status(CUDA_ERROR_UNSUPPORTED_LIMIT, fmt::format("unsupported limit {}", static_cast<int>(which)));
   it->second = value;
   return Status::ok();
 }

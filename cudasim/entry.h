@@ -18,7 +18,12 @@ CUresult driverEntry(const char* name, Body&& body) noexcept {
   Driver* driver = Driver::instance();
   if (driver == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
   try {
-    return body(*driver);
+    CUresult result = body(*driver);
+    cudaabi::driverLogger().trace("{} -> {}", name, static_cast<int>(result));
+    // Which call failed, for FASTGPU_LOG=debug: libraries often turn a driver error into one
+    // status of their own.
+    if (result != CUDA_SUCCESS) cudaabi::driverLogger().debug("{} returned {}", name, static_cast<int>(result));
+    return result;
   } catch (const std::bad_alloc&) {
     return CUDA_ERROR_OUT_OF_MEMORY;
   } catch (const std::exception& e) {

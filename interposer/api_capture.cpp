@@ -11,8 +11,8 @@ FASTGPU_REMOTE_EXPORT CUresult cuStreamGetFlags(CUstream stream, unsigned int* f
 
 namespace {
 
-CUresult captureInfo(CUstream stream, CUstreamCaptureStatus* status, bool edgeDataWithoutNodes = false) {
-  if (CUresult bad = cudaabi::checkCaptureQuery(status, edgeDataWithoutNodes); bad != CUDA_SUCCESS) return bad;
+CUresult captureInfo(CUstream stream, CUstreamCaptureStatus* status) {
+  if (CUresult bad = cudaabi::checkCaptureQuery(status); bad != CUDA_SUCCESS) return bad;
   unsigned flags = 0;  // validates the stream, locally
   if (CUresult result = cuStreamGetFlags(stream, &flags); result != CUDA_SUCCESS) return result;
   *status = CU_STREAM_CAPTURE_STATUS_NONE;  // the other outputs are defined only during a capture
@@ -45,12 +45,12 @@ FASTGPU_REMOTE_EXPORT CUresult cuStreamGetCaptureInfo_v2_ptsz(CUstream s, CUstre
   return captureInfo(perThreadIfNull(s), status);
 }
 FASTGPU_REMOTE_EXPORT CUresult cuStreamGetCaptureInfo_v3(CUstream s, CUstreamCaptureStatus* status, cuuint64_t*, CUgraph*,
-                                                         const CUgraphNode** nodes, const CUgraphEdgeData** edgeData,
+                                                         const CUgraphNode**, const CUgraphEdgeData**,
                                                          size_t*) {
-  return captureInfo(s, status, edgeData != nullptr && nodes == nullptr);
+  return captureInfo(s, status);
 }
 FASTGPU_REMOTE_EXPORT CUresult cuStreamGetCaptureInfo_v3_ptsz(CUstream s, CUstreamCaptureStatus* status, cuuint64_t*,
-                                                              CUgraph*, const CUgraphNode** nodes,
-                                                              const CUgraphEdgeData** edgeData, size_t*) {
-  return captureInfo(perThreadIfNull(s), status, edgeData != nullptr && nodes == nullptr);
+                                                              CUgraph*, const CUgraphNode**,
+                                                              const CUgraphEdgeData**, size_t*) {
+  return captureInfo(perThreadIfNull(s), status);
 }

@@ -41,6 +41,28 @@ CUresult checkGeometry(Runtime& rt, const Geometry& g) {
   return CUDA_SUCCESS;
 }
 
+// The function, geometry and launch attributes of a launch or an occupancy query. Attributes go
+// as the driver's raw values: the server translates the handles in them (launch_attributes.h).
+void describeLaunch(wire::Launch::Builder message, CUfunction function, const Geometry& geometry,
+                    const CUlaunchConfig* config) {
+  message.setFunction(idOf(function));
+  auto grid = message.initGrid(3);
+  auto block = message.initBlock(3);
+  for (unsigned i = 0; i < 3; ++i) {
+    grid.set(i, geometry.grid[i]);
+    block.set(i, geometry.block[i]);
+  }
+  message.setSharedBytes(geometry.sharedBytes);
+  if (config != nullptr && config->numAttrs > 0) {
+    auto attributes = message.initAttributes(config->numAttrs);
+    for (unsigned i = 0; i < config->numAttrs; ++i) {
+      attributes[i].setId(config->attrs[i].id);
+      attributes[i].setValue(
+          kj::arrayPtr(reinterpret_cast<const capnp::byte*>(&config->attrs[i].value), sizeof(config->attrs[i].value)));
+    }
+  }
+}
+
 CUresult launch(const char* name, CUfunction function, const Geometry& geometry, CUstream stream, void** params,
                 void** extra, bool perThread, const CUlaunchConfig* config, bool cooperative) {
   return remoteEntry(name, [&](Runtime& rt, Client& client) {
@@ -49,28 +71,13 @@ CUresult launch(const char* name, CUfunction function, const Geometry& geometry,
     if (CUresult result = checkGeometry(rt, geometry); result != CUDA_SUCCESS) return result;
     CallMessage call(rt.currentContextId());
     auto message = call->initLaunch();
-    message.setFunction(idOf(function));
-    auto grid = message.initGrid(3);
-    auto block = message.initBlock(3);
-    for (unsigned i = 0; i < 3; ++i) {
-      grid.set(i, geometry.grid[i]);
-      block.set(i, geometry.block[i]);
-    }
-    message.setSharedBytes(geometry.sharedBytes);
+    describeLaunch(message, function, geometry, config);
     message.setStream(idOf(stream));
     message.setPerThread(perThread);
     message.setCooperative(cooperative);
     auto buffer = message.initParams(layout->paramBytes);
     if (Status status = cudaabi::packLaunchParameters(*layout, params, extra, {buffer.begin(), buffer.size()}); !status) {
       return status.code();
-    }
-    if (config != nullptr && config->numAttrs > 0) {
-      auto attributes = message.initAttributes(config->numAttrs);
-      for (unsigned i = 0; i < config->numAttrs; ++i) {
-        attributes[i].setId(config->attrs[i].id);
-        attributes[i].setValue(
-            kj::arrayPtr(reinterpret_cast<const capnp::byte*>(&config->attrs[i].value), sizeof(config->attrs[i].value)));
-      }
     }
     post(client, call);
     return CUDA_SUCCESS;
@@ -81,12 +88,34 @@ Geometry geometryOf(unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned
   return Geometry{{gx, gy, gz}, {bx, by, bz}, shared};
 }
 
+Geometry geometryOf(const CUlaunchConfig& config) {
+  return geometryOf(config.gridDimX, config.gridDimY, config.gridDimZ, config.blockDimX, config.blockDimY,
+                    config.blockDimZ, config.sharedMemBytes);
+}
+
+bool validConfig(const CUlaunchConfig* config) {
+  return config != nullptr && (config->numAttrs == 0 || config->attrs != nullptr);
+}
+
 CUresult launchEx(const char* name, const CUlaunchConfig* config, CUfunction f, void** params, void** extra,
                   bool perThread) {
-  if (config == nullptr || (config->numAttrs > 0 && config->attrs == nullptr)) return CUDA_ERROR_INVALID_VALUE;
-  Geometry geometry = geometryOf(config->gridDimX, config->gridDimY, config->gridDimZ, config->blockDimX,
-                                 config->blockDimY, config->blockDimZ, config->sharedMemBytes);
-  return launch(name, f, geometry, config->hStream, params, extra, perThread, config, false);
+  if (!validConfig(config)) return CUDA_ERROR_INVALID_VALUE;
+  return launch(name, f, geometryOf(*config), config->hStream, params, extra, perThread, config, false);
+}
+
+// Cluster occupancy (cuBLAS asks it for its Hopper kernels while it creates a handle): the answer
+// depends on the GPU's layout, so the server's driver gives it. One value back.
+using OccupancyCall = wire::Launch::Builder (wire::Call::Builder::*)();
+CUresult clusterOccupancy(const char* name, int* answer, CUfunction f, const CUlaunchConfig* config,
+                          OccupancyCall which) {
+  return remoteEntry(name, [&](Runtime& rt, Client& client) {
+    if (answer == nullptr || !validConfig(config)) return CUDA_ERROR_INVALID_VALUE;
+    if (rt.layout(idOf(f)) == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+    CallMessage call(rt.currentContextId());
+    auto builder = call.call();
+    describeLaunch((builder.*which)(), f, geometryOf(*config), config);
+    return askValue(client, call, answer);
+  });
 }
 
 }  // namespace
@@ -117,4 +146,13 @@ FASTGPU_REMOTE_EXPORT CUresult cuLaunchKernelEx(const CUlaunchConfig* config, CU
 FASTGPU_REMOTE_EXPORT CUresult cuLaunchKernelEx_ptsz(const CUlaunchConfig* config, CUfunction f, void** params,
                                                      void** extra) {
   return launchEx(__func__, config, f, params, extra, true);
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuOccupancyMaxActiveClusters(int* clusters, CUfunction f, const CUlaunchConfig* config) {
+  return clusterOccupancy(__func__, clusters, f, config, &wire::Call::Builder::initOccupancyMaxClusters);
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuOccupancyMaxPotentialClusterSize(int* clusterSize, CUfunction f,
+                                                                  const CUlaunchConfig* config) {
+  return clusterOccupancy(__func__, clusterSize, f, config, &wire::Call::Builder::initOccupancyMaxClusterSize);
 }

@@ -232,15 +232,26 @@ FASTGPU_REMOTE_EXPORT CUresult cuOccupancyMaxActiveBlocksPerMultiprocessorWithFl
     query.setBlockSize(blockSize);
     query.setSharedBytes(shared);
     query.setFlags(flags);
-    auto reply = ask(client, call);
-    if (!reply) return resultOf(client, reply, false);
-    auto values = valuesOf(**reply);
-    *blocks = values.empty() ? 0 : static_cast<int>(values[0]);
-    return CUDA_SUCCESS;
+    return askValue(client, call, blocks);
   });
 }
 
 FASTGPU_REMOTE_EXPORT CUresult cuOccupancyMaxActiveBlocksPerMultiprocessor(int* blocks, CUfunction f, int blockSize,
                                                                            size_t shared) {
   return cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(blocks, f, blockSize, shared, 0);
+}
+
+// cuBLAS and cuDNN ask this while they create their handles; the answer depends on the kernel's
+// static shared memory and the GPU, so the server's driver gives it.
+FASTGPU_REMOTE_EXPORT CUresult cuOccupancyAvailableDynamicSMemPerBlock(size_t* shared, CUfunction f, int blocks,
+                                                                       int blockSize) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client& client) {
+    if (shared == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    CallMessage call(rt.currentContextId());
+    auto query = call->initOccupancyDynamicShared();
+    query.setFunction(idOf(f));
+    query.setBlocks(blocks);
+    query.setBlockSize(blockSize);
+    return askValue(client, call, shared);
+  });
 }

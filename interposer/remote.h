@@ -46,6 +46,16 @@ CUresult askResult(Client& client, CallMessage& call, bool synchronizing = false
                    std::span<const std::uint8_t> bulk = {});
 // The values of an answered call (empty on failure).
 std::vector<std::int64_t> valuesOf(const ReplyMessage& reply);
+// A query answered with one value: *answer gets it (0 if the reply has none) when the call
+// succeeds, and is left alone when it fails.
+template <typename T>
+CUresult askValue(Client& client, CallMessage& call, T* answer) {
+  auto reply = ask(client, call);
+  if (!reply) return resultOf(client, reply, false);
+  auto values = valuesOf(**reply);
+  *answer = values.empty() ? T{} : static_cast<T>(values[0]);
+  return CUDA_SUCCESS;
+}
 
 // Shared with the private export tables.
 CUresult retainPrimaryContext(CUcontext* context, CUdevice device);

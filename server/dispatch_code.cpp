@@ -24,6 +24,28 @@ std::vector<std::pair<std::uint32_t, std::uint32_t>> layoutOf(ParamInfo paramInf
   return layout;
 }
 
+// The configuration a Launch message describes, its attributes translated into `storage`. The
+// stream is left for the caller: occupancy queries have none.
+Result<CUlaunchConfig> launchConfig(wire::Launch::Reader launch, std::span<CUlaunchAttribute> storage,
+                                    const EventLookup& event) {
+  if (launch.getGrid().size() != 3 || launch.getBlock().size() != 3) {
+    return Status(CUDA_ERROR_INVALID_VALUE, "launch dimensions must have three values");
+  }
+  auto attributeCount = convertLaunchAttributes(launch.getAttributes(), storage, event);
+  if (!attributeCount) return attributeCount.status();
+  CUlaunchConfig config{};
+  config.gridDimX = launch.getGrid()[0];
+  config.gridDimY = launch.getGrid()[1];
+  config.gridDimZ = launch.getGrid()[2];
+  config.blockDimX = launch.getBlock()[0];
+  config.blockDimY = launch.getBlock()[1];
+  config.blockDimZ = launch.getBlock()[2];
+  config.sharedMemBytes = launch.getSharedBytes();
+  config.attrs = storage.data();
+  config.numAttrs = static_cast<unsigned>(*attributeCount);
+  return config;
+}
+
 }  // namespace
 
 Result<CUfunction> Session::function(std::uint64_t id) {
@@ -175,36 +197,48 @@ Status Session::executeCodeCall(wire::Call::Reader call, Answer& answer) {
       answer.setValues({blocks});
       return driverResult(result, "cuOccupancyMaxActiveBlocksPerMultiprocessor");
     }
+    case wire::Call::OCCUPANCY_DYNAMIC_SHARED: {
+      auto query = call.getOccupancyDynamicShared();
+      auto found = function(query.getFunction());
+      if (!found) return found.status();
+      std::size_t bytes = 0;
+      CUresult result =
+          driver_.cuOccupancyAvailableDynamicSMemPerBlock(&bytes, *found, query.getBlocks(), query.getBlockSize());
+      answer.setValues({static_cast<std::int64_t>(bytes)});
+      return driverResult(result, "cuOccupancyAvailableDynamicSMemPerBlock");
+    }
+    case wire::Call::OCCUPANCY_MAX_CLUSTERS:
+    case wire::Call::OCCUPANCY_MAX_CLUSTER_SIZE: {
+      bool sizeQuery = call.which() == wire::Call::OCCUPANCY_MAX_CLUSTER_SIZE;
+      auto query = sizeQuery ? call.getOccupancyMaxClusterSize() : call.getOccupancyMaxClusters();
+      auto found = function(query.getFunction());
+      if (!found) return found.status();
+      std::array<CUlaunchAttribute, kMaxLaunchAttributes> converted;  // set as far as used
+      auto config = launchConfig(query, converted, [this](std::uint64_t id) { return event(id); });
+      if (!config) return config.status();
+      int value = 0;
+      CUresult result = sizeQuery ? driver_.cuOccupancyMaxPotentialClusterSize(&value, *found, &*config)
+                                  : driver_.cuOccupancyMaxActiveClusters(&value, *found, &*config);
+      answer.setValues({value});
+      return driverResult(result, sizeQuery ? "cuOccupancyMaxPotentialClusterSize" : "cuOccupancyMaxActiveClusters");
+    }
     case wire::Call::LAUNCH: {
       auto launch = call.getLaunch();
       auto found = function(launch.getFunction());
       if (!found) return found.status();
       auto where = stream(launch.getStream(), launch.getPerThread());
       if (!where) return where.status();
-      if (launch.getGrid().size() != 3 || launch.getBlock().size() != 3) {
-        return Status(CUDA_ERROR_INVALID_VALUE, "launch dimensions must have three values");
-      }
       auto params = launch.getParams();
       std::size_t paramBytes = params.size();
       void* extra[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, const_cast<capnp::byte*>(params.begin()),
                        CU_LAUNCH_PARAM_BUFFER_SIZE, &paramBytes, CU_LAUNCH_PARAM_END};
       // One place left after them for the cooperative flag.
       std::array<CUlaunchAttribute, kMaxLaunchAttributes> converted;  // set as far as used
-      auto attributeCount = convertLaunchAttributes(
-          launch.getAttributes(), std::span(converted).first(kMaxLaunchAttributes - 1),
-          [this](std::uint64_t id) { return event(id); });
-      if (!attributeCount) return attributeCount.status();
-      CUlaunchConfig config{};
-      config.gridDimX = launch.getGrid()[0];
-      config.gridDimY = launch.getGrid()[1];
-      config.gridDimZ = launch.getGrid()[2];
-      config.blockDimX = launch.getBlock()[0];
-      config.blockDimY = launch.getBlock()[1];
-      config.blockDimZ = launch.getBlock()[2];
-      config.sharedMemBytes = launch.getSharedBytes();
+      auto described = launchConfig(launch, std::span(converted).first(kMaxLaunchAttributes - 1),
+                                    [this](std::uint64_t id) { return event(id); });
+      if (!described) return described.status();
+      CUlaunchConfig config = *described;
       config.hStream = *where;
-      config.attrs = converted.data();
-      config.numAttrs = static_cast<unsigned>(*attributeCount);
       if (launch.getCooperative()) {
         converted[config.numAttrs].id = CU_LAUNCH_ATTRIBUTE_COOPERATIVE;
         converted[config.numAttrs].value.cooperative = 1;

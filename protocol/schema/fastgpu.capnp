@@ -116,6 +116,7 @@ struct EventPair { start @0 :UInt64; end @1 :UInt64; }
 struct NamedSymbol { owner @0 :UInt64; name @1 :Text; }
 struct FuncAttribute { function @0 :UInt64; attribute @1 :Int32; value @2 :Int32; }
 struct Occupancy { function @0 :UInt64; blockSize @1 :Int32; sharedBytes @2 :UInt64; flags @3 :UInt32; }
+struct SharedOccupancy { function @0 :UInt64; blocks @1 :Int32; blockSize @2 :Int32; }
 
 struct Call {
   context @0 :UInt64;         # the calling thread's current context id, 0 for none
@@ -167,6 +168,9 @@ struct Call {
     occupancyBlocksPerSm @38 :Occupancy;  # -> values [blocks]
     launch @39 :Launch;
     libraryGetModule @40 :UInt64;         # -> handle
+    occupancyDynamicShared @41 :SharedOccupancy;  # -> values [bytes]
+    occupancyMaxClusters @42 :Launch;     # no stream or params -> values [clusters]
+    occupancyMaxClusterSize @43 :Launch;  # no stream or params -> values [cluster size]
   }
 }
 

@@ -71,6 +71,12 @@ class Interposer : public ::testing::Test {
     EXPECT_CU(cu.cuModuleLoadData(&module, image.data()));
     return module;
   }
+  // A kernel of the test module, freshly loaded.
+  CUfunction testFunction(const char* name) {
+    CUfunction function = nullptr;
+    EXPECT_CU(cu.cuModuleGetFunction(&function, loadTestModule(), name));
+    return function;
+  }
   std::vector<std::uint8_t> readDevice(CUdeviceptr address, std::size_t bytes) {
     std::vector<std::uint8_t> back(bytes);
     EXPECT_CU(cu.cuMemcpyDtoH_v2(back.data(), address, bytes));
@@ -137,9 +143,8 @@ TEST_F(Interposer, ACooperativeLaunchRunsItsKernel) {
 }
 
 TEST_F(Interposer, OccupancyQueriesAnswerWithinTheDevicesLimits) {
-  CUmodule module = loadTestModule();
-  CUfunction appendValue = nullptr;
-  ASSERT_CU(cu.cuModuleGetFunction(&appendValue, module, "appendValue"));
+  CUfunction appendValue = testFunction("appendValue");
+  ASSERT_NE(appendValue, nullptr);
   int threadsPerSm = 0, blocks = 0;
   ASSERT_CU(cu.cuDeviceGetAttribute(&threadsPerSm, CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR, 0));
   ASSERT_CU(cu.cuOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, appendValue, 256, 0));
@@ -154,6 +159,69 @@ TEST_F(Interposer, OccupancyQueriesAnswerWithinTheDevicesLimits) {
   EXPECT_EQ(cu.cuOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, reinterpret_cast<CUfunction>(0x999), 256, 0),
             CUDA_ERROR_INVALID_HANDLE);
   EXPECT_EQ(cu.cuOccupancyMaxActiveBlocksPerMultiprocessor(nullptr, appendValue, 256, 0), CUDA_ERROR_INVALID_VALUE);
+}
+
+// cuBLAS and cuDNN ask it while creating their handles (seen on an H200: cublasCreate failed
+// when it was missing).
+TEST_F(Interposer, AvailableDynamicSharedMemoryComesFromTheServersDriver) {
+  CUfunction appendValue = testFunction("appendValue");
+  ASSERT_NE(appendValue, nullptr);
+  int perBlockOptIn = 0, perSm = 0;
+  ASSERT_CU(cu.cuDeviceGetAttribute(&perBlockOptIn, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, 0));
+  ASSERT_CU(cu.cuDeviceGetAttribute(&perSm, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR, 0));
+  std::size_t one = 0, four = 0, impossible = 1;
+  ASSERT_CU(cu.cuOccupancyAvailableDynamicSMemPerBlock(&one, appendValue, 1, 128));
+  ASSERT_CU(cu.cuOccupancyAvailableDynamicSMemPerBlock(&four, appendValue, 4, 128));
+  EXPECT_GT(one, 0u);
+  EXPECT_LE(one, static_cast<std::size_t>(perBlockOptIn));
+  EXPECT_LT(four, one);
+  EXPECT_LE(4 * four, static_cast<std::size_t>(perSm));
+  // More blocks than an SM holds leave nothing, never a wrapped-around size.
+  ASSERT_CU(cu.cuOccupancyAvailableDynamicSMemPerBlock(&impossible, appendValue, 1000, 32));
+  EXPECT_EQ(impossible, 0u);
+  EXPECT_EQ(cu.cuOccupancyAvailableDynamicSMemPerBlock(&one, reinterpret_cast<CUfunction>(0x999), 1, 128),
+            CUDA_ERROR_INVALID_HANDLE);
+  EXPECT_EQ(cu.cuOccupancyAvailableDynamicSMemPerBlock(nullptr, appendValue, 1, 128), CUDA_ERROR_INVALID_VALUE);
+}
+
+// cuBLAS asks these for its Hopper kernels while it creates a handle (seen on an H200).
+TEST_F(Interposer, ClusterOccupancyComesFromTheServersDriverWithTheAttributesTranslated) {
+  CUfunction appendValue = testFunction("appendValue");
+  ASSERT_NE(appendValue, nullptr);
+  CUlaunchAttribute cluster{};
+  cluster.id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
+  cluster.value.clusterDim.x = 2;
+  cluster.value.clusterDim.y = 1;
+  cluster.value.clusterDim.z = 1;
+  CUlaunchConfig config{};
+  config.gridDimX = 8;
+  config.gridDimY = config.gridDimZ = 1;
+  config.blockDimX = 128;
+  config.blockDimY = config.blockDimZ = 1;
+  config.attrs = &cluster;
+  config.numAttrs = 1;
+  int pairs = 0, quads = 0, size = 0;
+  ASSERT_CU(cu.cuOccupancyMaxActiveClusters(&pairs, appendValue, &config));
+  cluster.value.clusterDim.x = 4;
+  ASSERT_CU(cu.cuOccupancyMaxActiveClusters(&quads, appendValue, &config));
+  EXPECT_GE(quads, 1);
+  EXPECT_GT(pairs, quads);
+  ASSERT_CU(cu.cuOccupancyMaxPotentialClusterSize(&size, appendValue, &config));
+  EXPECT_GE(size, 1);
+  // cuBLAS probes sizes up to 32: one larger than the hardware's holds no clusters. The driver's
+  // refusal comes back as it is; bad arguments are refused before any round trip.
+  cluster.value.clusterDim.x = 32;
+  ASSERT_CU(cu.cuOccupancyMaxActiveClusters(&pairs, appendValue, &config));
+  EXPECT_EQ(pairs, 0);
+  cluster.value.clusterDim.x = 0;
+  EXPECT_EQ(cu.cuOccupancyMaxActiveClusters(&pairs, appendValue, &config), CUDA_ERROR_INVALID_CLUSTER_SIZE);
+  EXPECT_EQ(cu.cuOccupancyMaxActiveClusters(&pairs, appendValue, nullptr), CUDA_ERROR_INVALID_VALUE);
+  EXPECT_EQ(cu.cuOccupancyMaxActiveClusters(nullptr, appendValue, &config), CUDA_ERROR_INVALID_VALUE);
+  config.attrs = nullptr;
+  EXPECT_EQ(cu.cuOccupancyMaxPotentialClusterSize(&size, appendValue, &config), CUDA_ERROR_INVALID_VALUE);
+  config.numAttrs = 0;
+  EXPECT_EQ(cu.cuOccupancyMaxActiveClusters(&pairs, reinterpret_cast<CUfunction>(0x999), &config),
+            CUDA_ERROR_INVALID_HANDLE);
 }
 
 TEST_F(Interposer, RegisteredHostMemoryIsKnownAndCopiesThroughIt) {
@@ -288,6 +356,26 @@ TEST_F(Interposer, CaptureQueriesCostNoRoundTrip) {
   EXPECT_EQ(status, CU_STREAM_CAPTURE_STATUS_NONE);
   EXPECT_LT(took, std::chrono::seconds(1));
   EXPECT_CU(cu.cuStreamDestroy_v2(stream));
+}
+
+// The real driver crashes on a destroyed handle (seen on an H200, so the end-to-end programs no
+// longer try it natively); through FastGPU it is refused and the program goes on.
+TEST_F(Interposer, DestroyedStreamsAndEventsAreRefusedNotFollowed) {
+  CUstream stream = nullptr;
+  CUevent event = nullptr;
+  ASSERT_CU(cu.cuStreamCreate(&stream, 0));
+  ASSERT_CU(cu.cuEventCreate(&event, 0));
+  ASSERT_CU(cu.cuStreamDestroy_v2(stream));
+  ASSERT_CU(cu.cuEventDestroy_v2(event));
+  CUstreamCaptureStatus status = CU_STREAM_CAPTURE_STATUS_NONE;
+  EXPECT_EQ(cu.cuStreamIsCapturing(stream, &status), CUDA_ERROR_INVALID_HANDLE);
+  CUcontext owner = nullptr;
+  CUgreenCtx green = nullptr;
+  EXPECT_EQ(cu.cuStreamGetCtx_v2(stream, &owner, &green), CUDA_ERROR_INVALID_HANDLE);
+  EXPECT_EQ(cu.cuStreamSynchronize(stream), CUDA_ERROR_INVALID_HANDLE);
+  EXPECT_EQ(cu.cuEventQuery(event), CUDA_ERROR_INVALID_HANDLE);
+  EXPECT_EQ(cu.cuEventSynchronize(event), CUDA_ERROR_INVALID_HANDLE);
+  EXPECT_CU(cu.cuCtxSynchronize());
 }
 
 TEST_F(Interposer, AttributesPromiseNothingARemoteSessionCannotDo) {

@@ -274,6 +274,9 @@ Status Session::execute(wire::Call::Reader call, std::span<const std::uint8_t> b
     case wire::Call::EVENT_SYNCHRONIZE:
     case wire::Call::EVENT_ELAPSED:
       return executeStreamCall(call, answer);
+    case wire::Call::TENSOR_MAP_ENCODE:
+    case wire::Call::TENSOR_MAP_REPLACE_ADDRESS:
+      return executeTensorMapCall(call, answer);
     default:
       return executeCodeCall(call, answer);
   }

@@ -76,6 +76,7 @@ class Session {
   Status executeMemoryCall(wire::Call::Reader call, std::span<const std::uint8_t> bulk, Answer& answer);
   Status executeStreamCall(wire::Call::Reader call, Answer& answer);
   Status executeCodeCall(wire::Call::Reader call, Answer& answer);
+  Status executeTensorMapCall(wire::Call::Reader call, Answer& answer);
 
   // Helpers shared by the groups.
   Result<CUstream> stream(std::uint64_t id, bool perThread);

@@ -118,6 +118,29 @@ struct FuncAttribute { function @0 :UInt64; attribute @1 :Int32; value @2 :Int32
 struct Occupancy { function @0 :UInt64; blockSize @1 :Int32; sharedBytes @2 :UInt64; flags @3 :UInt32; }
 struct SharedOccupancy { function @0 :UInt64; blocks @1 :Int32; blockSize @2 :Int32; }
 
+# A tensor map (TMA descriptor) to encode with the server's driver: the arguments of
+# cuTensorMapEncodeTiled / Im2col / Im2colWide, each list as long as the rank asks.
+struct TensorMapEncode {
+  kind @0 :UInt8;                    # 0 tiled, 1 im2col, 2 im2col wide
+  dataType @1 :UInt32;
+  rank @2 :UInt32;
+  globalAddress @3 :UInt64;
+  globalDim @4 :List(UInt64);        # rank
+  globalStrides @5 :List(UInt64);    # rank - 1
+  boxDim @6 :List(UInt32);           # tiled: rank
+  elementStrides @7 :List(UInt32);   # rank
+  lowerCorner @8 :List(Int32);       # im2col: rank - 2; wide: 1
+  upperCorner @9 :List(Int32);
+  channelsPerPixel @10 :UInt32;
+  pixelsPerColumn @11 :UInt32;
+  interleave @12 :UInt32;
+  swizzle @13 :UInt32;
+  l2Promotion @14 :UInt32;
+  oobFill @15 :UInt32;
+  wideMode @16 :UInt32;
+}
+struct TensorMapAddress { map @0 :Data; address @1 :UInt64; }   # map: 128 bytes
+
 struct Call {
   context @0 :UInt64;         # the calling thread's current context id, 0 for none
   union {
@@ -171,6 +194,8 @@ struct Call {
     occupancyDynamicShared @41 :SharedOccupancy;  # -> values [bytes]
     occupancyMaxClusters @42 :Launch;     # no stream or params -> values [clusters]
     occupancyMaxClusterSize @43 :Launch;  # no stream or params -> values [cluster size]
+    tensorMapEncode @44 :TensorMapEncode;            # -> data [the 128-byte map]
+    tensorMapReplaceAddress @45 :TensorMapAddress;   # -> data [the 128-byte map]
   }
 }
 

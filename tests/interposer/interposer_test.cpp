@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include "cudaabi/driver_symbols.h"
+#include "fastgpu/sim_tensor_map.h"
 #include "tests/support/raw_client.h"
 #include "tests/support/server_process.h"
 
@@ -356,6 +357,53 @@ TEST_F(Interposer, CaptureQueriesCostNoRoundTrip) {
   EXPECT_EQ(status, CU_STREAM_CAPTURE_STATUS_NONE);
   EXPECT_LT(took, std::chrono::seconds(1));
   EXPECT_CU(cu.cuStreamDestroy_v2(stream));
+}
+
+// Tensor maps come from the server's driver (here cudasim, whose layout the test reads), and a
+// repeated request is answered from the client's cache: with the server frozen it still answers.
+TEST_F(Interposer, TensorMapsAreEncodedByTheServerAndRepeatsCostNoRoundTrip) {
+  CUdeviceptr matrix = 0;
+  ASSERT_CU(cu.cuMemAlloc_v2(&matrix, 256 * 128 * 4));
+  cuuint64_t dims[2] = {256, 128}, strides[1] = {1024};
+  cuuint32_t box[2] = {32, 64}, elementStrides[2] = {1, 1};
+  auto encode = [&](CUtensorMap* map, CUdeviceptr address) {
+    return cu.cuTensorMapEncodeTiled(map, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, 2, reinterpret_cast<void*>(address), dims,
+                                     strides, box, elementStrides, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                                     CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_NONE,
+                                     CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  };
+  CUtensorMap first, again, moved;
+  ASSERT_CU(encode(&first, matrix));
+  fastgpu_sim_tensor_map layout;
+  std::memcpy(&layout, &first, sizeof(layout));
+  EXPECT_EQ(layout.magic, FASTGPU_SIM_TENSOR_MAP_MAGIC) << "encoded by the server's driver";
+  EXPECT_EQ(layout.global_address, matrix);
+  EXPECT_EQ(layout.box_dim[1], 64);
+  ASSERT_CU(cu.cuTensorMapReplaceAddress(&(moved = first), reinterpret_cast<void*>(matrix + 4096)));
+  std::memcpy(&layout, &moved, sizeof(layout));
+  EXPECT_EQ(layout.global_address, matrix + 4096);
+
+  ASSERT_EQ(kill(InterposerEnvironment::server->pid(), SIGSTOP), 0);
+  auto started = std::chrono::steady_clock::now();
+  CUresult repeated = encode(&again, matrix);
+  auto took = std::chrono::steady_clock::now() - started;
+  ASSERT_EQ(kill(InterposerEnvironment::server->pid(), SIGCONT), 0);
+  EXPECT_CU(repeated);
+  EXPECT_EQ(std::memcmp(&first, &again, sizeof(first)), 0);
+  EXPECT_LT(took, std::chrono::seconds(1));
+
+  // The driver's refusals come back; what cannot be read is refused in the client.
+  EXPECT_EQ(encode(&again, matrix + 8), CUDA_ERROR_INVALID_VALUE) << "a misaligned address";
+  EXPECT_EQ(cu.cuTensorMapEncodeTiled(&again, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, 9, reinterpret_cast<void*>(matrix),
+                                      dims, strides, box, elementStrides, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                                      CU_TENSOR_MAP_SWIZZLE_NONE, CU_TENSOR_MAP_L2_PROMOTION_NONE,
+                                      CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
+            CUDA_ERROR_INVALID_VALUE)
+      << "rank 9";
+  CUtensorMap garbage;
+  std::memset(&garbage, 0x5a, sizeof(garbage));
+  EXPECT_EQ(cu.cuTensorMapReplaceAddress(&garbage, reinterpret_cast<void*>(matrix)), CUDA_ERROR_INVALID_VALUE);
+  EXPECT_CU(cu.cuMemFree_v2(matrix));
 }
 
 // The real driver crashes on a destroyed handle (seen on an H200, so the end-to-end programs no

@@ -205,6 +205,47 @@ tokens = ["t"]
   EXPECT_EQ(client.freeMemory(), freeBefore);
 }
 
+// A tensor-map request whose lists do not match its rank would have the driver read past them:
+// refused before the driver sees it, and the session goes on.
+TEST_F(ServerTest, TensorMapRequestsWhoseListsDoNotMatchTheirRankAreRefused) {
+  RawClient client(url);
+  client.retainPrimary();
+  std::uint64_t base = client.allocate(1 << 20);
+  auto request = [&](unsigned rank, unsigned dims, std::uint8_t kind, unsigned box) {
+    return client
+        .call([&](wire::Call::Builder c) {
+          auto m = c.initTensorMapEncode();
+          m.setKind(kind);
+          m.setDataType(CU_TENSOR_MAP_DATA_TYPE_FLOAT32);
+          m.setRank(rank);
+          m.setGlobalAddress(base);
+          auto d = m.initGlobalDim(dims);
+          for (unsigned i = 0; i < dims; ++i) d.set(i, 64);
+          auto s = m.initGlobalStrides(rank > 0 ? rank - 1 : 0);
+          for (unsigned i = 0; i + 1 < rank; ++i) s.set(i, 256);
+          auto e = m.initElementStrides(rank);
+          for (unsigned i = 0; i < rank; ++i) e.set(i, 1);
+          auto b = m.initBoxDim(box);
+          for (unsigned i = 0; i < box; ++i) b.set(i, 16);
+        })
+        .first;
+  };
+  EXPECT_EQ(request(2, 2, 0, 2), CUDA_SUCCESS) << "a well-formed request";
+  EXPECT_EQ(request(2, 1, 0, 2), CUDA_ERROR_INVALID_VALUE) << "globalDim shorter than the rank";
+  EXPECT_EQ(request(2, 2, 0, 1), CUDA_ERROR_INVALID_VALUE) << "boxDim shorter than the rank";
+  EXPECT_EQ(request(200, 200, 0, 200), CUDA_ERROR_INVALID_VALUE) << "rank 200";
+  EXPECT_EQ(request(2, 2, 7, 2), CUDA_ERROR_INVALID_VALUE) << "an unknown kind";
+  EXPECT_EQ(request(3, 3, 1, 0), CUDA_ERROR_INVALID_VALUE) << "im2col without its corners";
+  auto shortMap = client.call([&](wire::Call::Builder c) {
+    auto m = c.initTensorMapReplaceAddress();
+    std::vector<std::uint8_t> bytes(64, 0);
+    m.setMap(kj::arrayPtr(bytes.data(), bytes.size()));
+    m.setAddress(base);
+  });
+  EXPECT_EQ(shortMap.first, CUDA_ERROR_INVALID_VALUE) << "a map that is not 128 bytes";
+  EXPECT_GT(client.freeMemory(), 0u) << "the session still serves";
+}
+
 TEST_F(ServerTest, AnImageThatIsNotCodeIsRefusedAndTheSessionGoesOn) {
   RawClient client(url);
   client.retainPrimary();

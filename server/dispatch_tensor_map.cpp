@@ -31,7 +31,7 @@ void answerMap(const CUtensorMap& map, Answer& answer) {
 }  // namespace
 
 Status Session::executeTensorMapCall(wire::Call::Reader call, Answer& answer) {
-  alignas(64) CUtensorMap map{};
+  CUtensorMap map{};  // the type is 128-byte aligned, as the driver requires
   if (call.which() == wire::Call::TENSOR_MAP_REPLACE_ADDRESS) {
     auto request = call.getTensorMapReplaceAddress();
     if (request.getMap().size() != sizeof(map)) return Status(CUDA_ERROR_INVALID_VALUE, "tensor map: not 128 bytes");

@@ -4,8 +4,7 @@ namespace fastgpu::cudaabi {
 
 bool announcesUnimplementedFeature(CUdevice_attribute attribute) {
   switch (attribute) {
-    // Virtual memory management: cuMemAddressReserve, cuMemCreate, cuMemMap, ...
-    case CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED:
+    // Compressible memory (cuMemCreate's compression flag), RDMA to virtual memory.
     case CU_DEVICE_ATTRIBUTE_GENERIC_COMPRESSION_SUPPORTED:
     case CU_DEVICE_ATTRIBUTE_GPU_DIRECT_RDMA_WITH_CUDA_VMM_SUPPORTED:
     // Stream-ordered allocation: cuMemAllocAsync, cuMemPool*.

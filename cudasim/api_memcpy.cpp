@@ -28,6 +28,14 @@ Result<Memory> classify(Driver& driver, std::uint64_t address, std::uint64_t byt
     }
     return Memory::kDevice;
   }
+  if (driver.virtualMemory().inWindow(address)) {
+    auto mapped = driver.virtualMemory().find(address, bytes);
+    if (!mapped || mapped->access != CU_MEM_ACCESS_FLAGS_PROT_READWRITE) {
+      return Status(CUDA_ERROR_INVALID_VALUE,
+                    fmt::format("range {:#x}+{} is not mapped with read-write access", address, bytes));
+    }
+    return Memory::kDevice;
+  }
   if (driver.hostMemory().find(address, bytes)) return Memory::kPinnedHost;  // also a valid device pointer
   if (mustBeDevice) return Status(CUDA_ERROR_INVALID_VALUE, fmt::format("{:#x} is not a device pointer", address));
   if (address == 0 && bytes > 0) return Status(CUDA_ERROR_INVALID_VALUE, "NULL host pointer");

@@ -24,6 +24,11 @@ cudaabi::PointerFacts describe(Driver& driver, std::uint64_t address) {
       facts.size = allocation->size;
       facts.ipcCapable = true;
     }
+  } else if (auto mapped = driver.virtualMemory().find(address)) {
+    facts.type = CU_MEMORYTYPE_DEVICE;
+    facts.deviceOrdinal = mapped->device;
+    facts.base = mapped->base;
+    facts.size = mapped->size;
   } else if (auto range = driver.hostMemory().find(address)) {
     auto context = driver.findContext(toHandle<CUcontext>(range->contextHandle));
     facts.type = CU_MEMORYTYPE_HOST;

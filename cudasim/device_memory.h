@@ -51,6 +51,10 @@ class DeviceMemory {
   Status free(std::uint64_t base);
   // Frees every allocation of `owner` (a destroyed context).
   void freeAllOf(std::uint64_t owner);
+  // Capacity for memory allocated elsewhere (virtual memory's physical allocations): false when
+  // the device is full.
+  bool takeCapacity(std::uint64_t bytes) { return bytes <= capacity_ && share_.take(bytes, capacity_); }
+  void returnCapacity(std::uint64_t bytes) { share_.giveBack(bytes); }
   // The live allocation containing [address, address + bytes), if there is one.
   std::optional<DeviceAllocation> find(std::uint64_t address, std::uint64_t bytes = 1) const;
 

@@ -203,6 +203,11 @@ void Runtime::addAllocation(std::uint64_t base, std::uint64_t bytes) {
   reserve(base, bytes);
 }
 
+void Runtime::reserveDeviceAddresses(std::uint64_t base, std::uint64_t bytes) {
+  std::lock_guard lock(mutex_);
+  reserve(base, bytes);
+}
+
 void Runtime::removeAllocation(std::uint64_t base) {
   std::lock_guard lock(mutex_);
   allocations_.erase(base);  // the reservation stays: the server may hand the range out again

@@ -71,6 +71,8 @@ class Runtime : public cudaabi::DriverServices {
 
   // ---- memory (decision 8: device ranges are reserved here, so no host pointer aliases them) ----
   void addAllocation(std::uint64_t base, std::uint64_t bytes);
+  // Reserves [base, base + bytes) here without it being memory yet (cuMemAddressReserve).
+  void reserveDeviceAddresses(std::uint64_t base, std::uint64_t bytes);
   void removeAllocation(std::uint64_t base);
   // The remote allocation containing address, as (base, bytes).
   std::optional<std::pair<std::uint64_t, std::uint64_t>> allocation(std::uint64_t address);

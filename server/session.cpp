@@ -274,6 +274,15 @@ Status Session::execute(wire::Call::Reader call, std::span<const std::uint8_t> b
     case wire::Call::EVENT_SYNCHRONIZE:
     case wire::Call::EVENT_ELAPSED:
       return executeStreamCall(call, answer);
+    case wire::Call::MEM_ADDRESS_RESERVE:
+    case wire::Call::MEM_ADDRESS_FREE:
+    case wire::Call::MEM_CREATE:
+    case wire::Call::MEM_RELEASE:
+    case wire::Call::MEM_MAP:
+    case wire::Call::MEM_UNMAP:
+    case wire::Call::MEM_SET_ACCESS:
+    case wire::Call::MEM_GRANULARITY:
+      return executeVirtualMemoryCall(call, answer);
     case wire::Call::TENSOR_MAP_ENCODE:
     case wire::Call::TENSOR_MAP_REPLACE_ADDRESS:
       return executeTensorMapCall(call, answer);

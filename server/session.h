@@ -77,6 +77,7 @@ class Session {
   Status executeStreamCall(wire::Call::Reader call, Answer& answer);
   Status executeCodeCall(wire::Call::Reader call, Answer& answer);
   Status executeTensorMapCall(wire::Call::Reader call, Answer& answer);
+  Status executeVirtualMemoryCall(wire::Call::Reader call, Answer& answer);
 
   // Helpers shared by the groups.
   Result<CUstream> stream(std::uint64_t id, bool perThread);

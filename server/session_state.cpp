@@ -20,6 +20,7 @@ SessionState::~SessionState() {
     if (range.freeable) lease_->release(range.bytes);
   }
   for (const auto& [owner, bytes] : charges_) lease_->release(bytes);
+  for (const auto& [id, physical] : physical_) lease_->release(physical.bytes);
 }
 
 std::uint64_t SessionState::add(HandleKind kind, void* real, std::uint64_t owner) {
@@ -213,8 +214,17 @@ void SessionState::forgetGlobals(std::uint64_t owner) {
 Status SessionState::checkDeviceRange(std::uint64_t address, std::uint64_t bytes) const {
   auto it = ranges_.upper_bound(address);
   if (it != ranges_.begin()) {
-    const auto& [base, range] = *std::prev(it);
+    auto at = std::prev(it);
+    const auto& [base, range] = *at;
     if (address - base < range.bytes && bytes <= range.bytes - (address - base)) return Status::ok();
+    // Mappings side by side are one range (a tensor across two chunks of a growing segment).
+    std::uint64_t end = base + range.bytes;
+    while (address - base < range.bytes && range.memory != 0 && std::next(at) != ranges_.end() &&
+           std::next(at)->first == end && std::next(at)->second.memory != 0) {
+      at = std::next(at);
+      end += at->second.bytes;
+      if (bytes <= end - address) return Status::ok();
+    }
   }
   return Status(CUDA_ERROR_INVALID_VALUE,
                 fmt::format("device range {:#x}+{} is outside the session's allocations", address, bytes));

@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 #include <unordered_map>
+#include <vector>
 
 #include "cudaabi/driver_symbols.h"
 #include "scheduler/shared_board.h"
@@ -21,7 +22,17 @@ namespace fastgpu::server {
 // Why a 2-D region is refused before any range is looked at.
 inline constexpr const char* kBadPitchedShape = "2-D region: rows overlap or its size overflows";
 
-enum class HandleKind : std::uint8_t { kContext = 1, kStream, kEvent, kModule, kFunction, kLibrary, kKernel };
+enum class HandleKind : std::uint8_t {
+  kContext = 1, kStream, kEvent, kModule, kFunction, kLibrary, kKernel,
+  kMemory,  // a physical allocation of virtual memory management (cuMemCreate)
+};
+
+// What one session may hold of virtual memory management's objects (each costs the server
+// bookkeeping; physical memory is bounded by the quota as well).
+inline constexpr std::size_t kMaxReservations = 4096;
+inline constexpr std::size_t kMaxPhysicalAllocations = 65536;
+inline constexpr std::size_t kMaxMappings = 65536;
+inline constexpr std::size_t kMaxAccessDescriptors = 64;  // per cuMemSetAccess
 
 struct SessionContext {
   CUcontext real = nullptr;
@@ -89,13 +100,36 @@ class SessionState {
   Status checkPitchedRange(std::uint64_t address, std::uint64_t pitch, std::uint64_t rowBytes,
                            std::uint64_t height) const;
 
+  // ---- virtual memory management (session_virtual_memory.cpp) ----
+  // Reservations take no quota; a physical allocation is charged until it is released and no
+  // longer mapped; mapped ranges become ranges of the session (checkDeviceRange) until unmapped.
+  Result<std::uint64_t> reserveAddresses(std::uint64_t size, std::uint64_t alignment, std::uint64_t hint);
+  Status freeAddresses(std::uint64_t base, std::uint64_t size);
+  Result<std::uint64_t> createPhysical(int device, std::uint64_t size);  // -> a kMemory id
+  Status releasePhysical(std::uint64_t id);
+  Status mapPhysical(std::uint64_t base, std::uint64_t size, std::uint64_t offset, std::uint64_t id);
+  Status unmapRange(std::uint64_t base, std::uint64_t size);
+  // `access`: (client device ordinal, CUmemAccess_flags) pairs.
+  Status setAccess(std::uint64_t base, std::uint64_t size, const std::vector<std::pair<int, unsigned>>& access);
+  Result<std::uint64_t> granularity(int device, unsigned option);
+
  private:
   struct Range {
     std::uint64_t bytes;
     std::uint64_t context;
-    bool freeable;           // an allocation of the session (else a global)
+    bool freeable;           // an allocation of the session (else a global or a mapping)
     std::uint64_t owner = 0;  // a global's module or library
+    std::uint64_t memory = 0;  // a mapping's physical allocation (kMemory id)
   };
+  struct Physical {
+    std::uint64_t bytes;
+    int mappings = 0;
+    bool released = false;
+  };
+  // The mapped ranges exactly covering [base, base + size), in order; empty if they do not.
+  std::vector<std::map<std::uint64_t, Range>::iterator> mappingsCovering(std::uint64_t base, std::uint64_t size);
+  void forgetPhysicalIfUnused(std::uint64_t id);
+  Result<CUmemGenericAllocationHandle> physicalHandle(std::uint64_t id) const;
   struct Entry {
     void* real;
     std::uint64_t owner;
@@ -116,6 +150,9 @@ class SessionState {
   std::map<std::uint64_t, SessionContext> contexts_;
   std::map<std::uint64_t, Range> ranges_;  // base -> range
   std::map<std::uint64_t, std::uint64_t> charges_;  // owner handle -> bytes charged
+  std::map<std::uint64_t, std::uint64_t> reservations_;  // base -> size
+  std::map<std::uint64_t, Physical> physical_;           // kMemory id -> allocation
+  std::size_t mappingCount_ = 0;
   std::uint64_t current_ = 0;
   std::unique_ptr<scheduler::VgpuAccess> lease_;  // destroyed after the contexts
 };

@@ -141,6 +141,14 @@ struct TensorMapEncode {
 }
 struct TensorMapAddress { map @0 :Data; address @1 :UInt64; }   # map: 128 bytes
 
+# Virtual memory management (cuMemAddressReserve, cuMemCreate, cuMemMap, ...).
+struct VmReserve { size @0 :UInt64; alignment @1 :UInt64; hint @2 :UInt64; }
+struct VmRange { address @0 :UInt64; size @1 :UInt64; }
+struct VmCreate { device @0 :Int32; size @1 :UInt64; }
+struct VmMap { address @0 :UInt64; size @1 :UInt64; offset @2 :UInt64; handle @3 :UInt64; }
+struct VmAccess { address @0 :UInt64; size @1 :UInt64; devices @2 :List(Int32); flags @3 :List(UInt32); }
+struct VmGranularity { device @0 :Int32; option @1 :UInt32; }
+
 struct Call {
   context @0 :UInt64;         # the calling thread's current context id, 0 for none
   union {
@@ -196,6 +204,14 @@ struct Call {
     occupancyMaxClusterSize @43 :Launch;  # no stream or params -> values [cluster size]
     tensorMapEncode @44 :TensorMapEncode;            # -> data [the 128-byte map]
     tensorMapReplaceAddress @45 :TensorMapAddress;   # -> data [the 128-byte map]
+    memAddressReserve @46 :VmReserve;     # -> values [address]
+    memAddressFree @47 :VmRange;
+    memCreate @48 :VmCreate;              # -> handle (charged to the quota)
+    memRelease @49 :UInt64;
+    memMap @50 :VmMap;
+    memUnmap @51 :VmRange;
+    memSetAccess @52 :VmAccess;
+    memGranularity @53 :VmGranularity;    # -> values [bytes]
   }
 }
 

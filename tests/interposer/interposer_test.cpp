@@ -406,6 +406,61 @@ TEST_F(Interposer, TensorMapsAreEncodedByTheServerAndRepeatsCostNoRoundTrip) {
   EXPECT_CU(cu.cuMemFree_v2(matrix));
 }
 
+// PyTorch's expandable segments through FastGPU: the reserved range is reserved here too, a
+// mapping is device memory to pointer queries and unified copies, and the queries answer from
+// the client's mirror.
+TEST_F(Interposer, VirtualMemoryIsMappedOnTheServerAndMirroredHere) {
+  constexpr std::size_t kChunk = 2ULL << 20;
+  CUmemAllocationProp prop{};
+  prop.type = CU_MEM_ALLOCATION_TYPE_PINNED;
+  prop.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+  size_t granularity = 0;
+  ASSERT_CU(cu.cuMemGetAllocationGranularity(&granularity, &prop, CU_MEM_ALLOC_GRANULARITY_MINIMUM));
+  ASSERT_EQ(granularity, kChunk);
+  CUdeviceptr segment = 0;
+  ASSERT_CU(cu.cuMemAddressReserve(&segment, 16 * kChunk, 0, 0, 0));
+  errno = 0;
+  void* alias = mmap(reinterpret_cast<void*>(segment), 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+                     -1, 0);
+  EXPECT_EQ(alias, MAP_FAILED) << "the reserved range is taken in this process";
+  CUmemGenericAllocationHandle chunks[2] = {};
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_CU(cu.cuMemCreate(&chunks[i], kChunk, &prop, 0));
+    ASSERT_CU(cu.cuMemMap(segment + i * kChunk, kChunk, 0, chunks[i], 0));
+  }
+  CUmemAccessDesc access{};
+  access.location = prop.location;
+  access.flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
+  ASSERT_CU(cu.cuMemSetAccess(segment, 2 * kChunk, &access, 1));
+  std::vector<std::uint32_t> data(1024, 0xfeedf00d), back(1024);
+  const CUdeviceptr across = segment + kChunk - 2048;
+  ASSERT_CU(cu.cuMemcpy(across, reinterpret_cast<CUdeviceptr>(data.data()), 4096)) << "a unified copy";
+  ASSERT_CU(cu.cuMemcpyDtoH_v2(back.data(), across, 4096));
+  EXPECT_EQ(back, data);
+  unsigned int memoryType = 0;
+  ASSERT_CU(cu.cuPointerGetAttribute(&memoryType, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, segment + kChunk));
+  EXPECT_EQ(memoryType, CU_MEMORYTYPE_DEVICE);
+  unsigned long long flags = 0;
+  ASSERT_CU(cu.cuMemGetAccess(&flags, &prop.location, segment + 5));
+  EXPECT_EQ(flags, CU_MEM_ACCESS_FLAGS_PROT_READWRITE);
+  CUmemGenericAllocationHandle retained = 0;
+  ASSERT_CU(cu.cuMemRetainAllocationHandle(&retained, reinterpret_cast<void*>(segment + kChunk + 8)));
+  EXPECT_EQ(retained, chunks[1]);
+  ASSERT_CU(cu.cuMemRelease(retained));  // the retained reference; the creating one remains
+  CUmemAllocationProp properties{};
+  ASSERT_CU(cu.cuMemGetAllocationPropertiesFromHandle(&properties, chunks[1]));
+  EXPECT_EQ(properties.location.id, 0);
+  // Shrink and tear down; unmapped memory is no longer device memory.
+  ASSERT_CU(cu.cuMemUnmap(segment, 2 * kChunk));
+  EXPECT_EQ(cu.cuMemcpyDtoH_v2(back.data(), segment, 16), CUDA_ERROR_INVALID_VALUE);
+  for (auto chunk : chunks) ASSERT_CU(cu.cuMemRelease(chunk));
+  EXPECT_EQ(cu.cuMemRelease(chunks[0]), CUDA_ERROR_INVALID_VALUE) << "released twice";
+  ASSERT_CU(cu.cuMemAddressFree(segment, 16 * kChunk));
+  int supported = 0;
+  ASSERT_CU(cu.cuDeviceGetAttribute(&supported, CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED, 0));
+  EXPECT_EQ(supported, 1) << "the attribute promises it now";
+}
+
 // The real driver crashes on a destroyed handle (seen on an H200, so the end-to-end programs no
 // longer try it natively); through FastGPU it is refused and the program goes on.
 TEST_F(Interposer, DestroyedStreamsAndEventsAreRefusedNotFollowed) {

@@ -69,6 +69,11 @@ FASTGPU_SIM_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr* pointer, size_t* pit
 FASTGPU_SIM_EXPORT CUresult cuMemFree_v2(CUdeviceptr pointer) {
   return driverEntry(__func__, [&](Driver& driver) {
     if (pointer == 0) return CUDA_SUCCESS;
+    if (auto pool = driver.pools().ownerOf(pointer)) {  // a stream-ordered allocation, freed at once
+      if (auto context = driver.requireCurrentContext()) (*context)->synchronize();
+      driver.pools().freed(pointer);
+      return fail(pool->forget(pointer));
+    }
     Device* device = driver.deviceOfAddress(pointer);
     auto allocation = device != nullptr ? device->memory().find(pointer) : std::nullopt;
     if (!allocation || allocation->base != pointer) return CUDA_ERROR_INVALID_VALUE;

@@ -15,6 +15,7 @@
 #include "cudasim/event.h"
 #include "cudasim/handle_table.h"
 #include "cudasim/host_memory.h"
+#include "cudasim/memory_pool.h"
 #include "cudasim/virtual_memory.h"
 #include "cudasim/module.h"
 #include "cudasim/sim_config.h"
@@ -37,6 +38,7 @@ class Driver : public cudaabi::DriverServices {
   TwinRegistry& twins() { return twins_; }
   HostMemory& hostMemory() { return hostMemory_; }
   VirtualMemory& virtualMemory() { return virtualMemory_; }
+  MemoryPools& pools() { return pools_; }
   int deviceCount() const { return static_cast<int>(devices_.size()); }
   Device* device(CUdevice ordinal);
   // The device whose address range holds `address`, or null.
@@ -84,6 +86,7 @@ class Driver : public cudaabi::DriverServices {
   TwinRegistry twins_;
   HostMemory hostMemory_;
   VirtualMemory virtualMemory_;
+  MemoryPools pools_;
   std::mutex ownedMutex_;
   std::map<std::uint64_t, std::vector<std::uint64_t>> owned_;  // context handle -> its objects
 };

@@ -7,8 +7,7 @@ bool announcesUnimplementedFeature(CUdevice_attribute attribute) {
     // Compressible memory (cuMemCreate's compression flag), RDMA to virtual memory.
     case CU_DEVICE_ATTRIBUTE_GENERIC_COMPRESSION_SUPPORTED:
     case CU_DEVICE_ATTRIBUTE_GPU_DIRECT_RDMA_WITH_CUDA_VMM_SUPPORTED:
-    // Stream-ordered allocation: cuMemAllocAsync, cuMemPool*.
-    case CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED:
+    // Shareable pool handles (cuMemPoolExportToShareableHandle).
     case CU_DEVICE_ATTRIBUTE_MEMPOOL_SUPPORTED_HANDLE_TYPES:
     // Shareable handles and interprocess events: cuMemExportToShareableHandle, cuIpcGetEventHandle.
     case CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR_SUPPORTED:

@@ -22,6 +22,7 @@ inline bool expectsReply(wire::Call::Reader call) {
     case wire::Call::EVENT_RECORD:
     case wire::Call::FUNC_SET_ATTRIBUTE:
     case wire::Call::LAUNCH:
+    case wire::Call::MEM_FREE_ASYNC:
       return false;
     case wire::Call::COPY:
       // Device-to-host copies return data; asynchronous ones to the device do not wait.

@@ -66,6 +66,7 @@ compare "big_copy: remote equals native" "$FASTGPU_BUILD/tests/big_copy"
 compare "async_errors: remote equals native" "$FASTGPU_BUILD/tests/async_errors" "$FASTGPU_BUILD/tests/data/test_kernels.fatbin"
 compare "framework_queries: remote equals native" "$FASTGPU_BUILD/tests/framework_queries"
 compare "expandable_segments: remote equals native" "$FASTGPU_BUILD/tests/expandable_segments" "$FASTGPU_BUILD/tests/data/test_kernels.fatbin"
+compare "stream_ordered: remote equals native" "$FASTGPU_BUILD/tests/stream_ordered" "$FASTGPU_BUILD/tests/data/test_kernels.fatbin"
 if out=$("$FASTGPU_ROOT/tests/e2e/round_trips.sh" "$FASTGPU_BUILD" "$FASTGPU_BUILD/tests/launch_storm" \
   "$FASTGPU_BUILD/tests/data/test_kernels.fatbin" 2>&1); then
   record "10000 launches: extra round trips" "PASS (${out##*cost })"

@@ -242,6 +242,20 @@ void Session::countWork(wire::Call::Reader call, const Status& result, const Ans
 }
 
 Status Session::execute(wire::Call::Reader call, std::span<const std::uint8_t> bulk, Answer& answer) {
+  Status result = route(call, bulk, answer);
+  switch (call.which()) {
+    case wire::Call::CONTEXT_SYNCHRONIZE:
+    case wire::Call::STREAM_SYNCHRONIZE:
+    case wire::Call::EVENT_SYNCHRONIZE:
+      state_->settlePoolCharges();  // pools give memory back at synchronizations
+      break;
+    default:
+      break;
+  }
+  return result;
+}
+
+Status Session::route(wire::Call::Reader call, std::span<const std::uint8_t> bulk, Answer& answer) {
   switch (call.which()) {
     case wire::Call::PRIMARY_RETAIN:
     case wire::Call::PRIMARY_RELEASE:
@@ -283,6 +297,19 @@ Status Session::execute(wire::Call::Reader call, std::span<const std::uint8_t> b
     case wire::Call::MEM_SET_ACCESS:
     case wire::Call::MEM_GRANULARITY:
       return executeVirtualMemoryCall(call, answer);
+    case wire::Call::MEM_POOL_DEFAULT:
+    case wire::Call::MEM_POOL_CURRENT:
+    case wire::Call::MEM_POOL_SET_CURRENT:
+    case wire::Call::MEM_POOL_CREATE:
+    case wire::Call::MEM_POOL_DESTROY:
+    case wire::Call::MEM_POOL_TRIM:
+    case wire::Call::MEM_POOL_SET_ATTRIBUTE:
+    case wire::Call::MEM_POOL_GET_ATTRIBUTE:
+    case wire::Call::MEM_POOL_SET_ACCESS:
+    case wire::Call::MEM_POOL_GET_ACCESS:
+    case wire::Call::MEM_ALLOC_ASYNC:
+    case wire::Call::MEM_FREE_ASYNC:
+      return executePoolCall(call, answer);
     case wire::Call::TENSOR_MAP_ENCODE:
     case wire::Call::TENSOR_MAP_REPLACE_ADDRESS:
       return executeTensorMapCall(call, answer);

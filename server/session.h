@@ -67,6 +67,7 @@ class Session {
   Status serveBatch(std::span<const std::uint8_t> payload, std::vector<std::uint8_t>& replies,
                     std::span<const std::uint8_t>& replyBulk);
   Status execute(wire::Call::Reader call, std::span<const std::uint8_t> bulk, Answer& answer);
+  Status route(wire::Call::Reader call, std::span<const std::uint8_t> bulk, Answer& answer);
   // Counts launches and bytes moved for the vGPU's metrics and the session's record.
   void countWork(wire::Call::Reader call, const Status& result, const Answer& answer, scheduler::VgpuUsage* usage);
   void writeReply(const Status& status, const Answer& answer, std::vector<std::uint8_t>& replies);
@@ -78,6 +79,7 @@ class Session {
   Status executeCodeCall(wire::Call::Reader call, Answer& answer);
   Status executeTensorMapCall(wire::Call::Reader call, Answer& answer);
   Status executeVirtualMemoryCall(wire::Call::Reader call, Answer& answer);
+  Status executePoolCall(wire::Call::Reader call, Answer& answer);
 
   // Helpers shared by the groups.
   Result<CUstream> stream(std::uint64_t id, bool perThread);

@@ -21,6 +21,7 @@ SessionState::~SessionState() {
   }
   for (const auto& [owner, bytes] : charges_) lease_->release(bytes);
   for (const auto& [id, physical] : physical_) lease_->release(physical.bytes);
+  for (const auto& [id, charged] : poolCharges_) lease_->release(charged);
 }
 
 std::uint64_t SessionState::add(HandleKind kind, void* real, std::uint64_t owner) {
@@ -179,6 +180,13 @@ Result<std::uint64_t> SessionState::allocate(std::uint64_t bytes) {
 
 Status SessionState::free(std::uint64_t base) {
   auto it = ranges_.find(base);
+  if (it != ranges_.end() && it->second.pool != 0) {  // a stream-ordered allocation: the driver frees it at once
+    std::uint64_t pool = it->second.pool;
+    CUresult result = driver_.cuMemFree_v2(base);
+    if (result != CUDA_SUCCESS) return Status(result, "cuMemFree failed");
+    ranges_.erase(it);
+    return settlePoolCharge(pool);
+  }
   if (it == ranges_.end() || !it->second.freeable) {
     return Status(CUDA_ERROR_INVALID_VALUE, fmt::format("{:#x} is not an allocation of this session", base));
   }

@@ -25,6 +25,7 @@ inline constexpr const char* kBadPitchedShape = "2-D region: rows overlap or its
 enum class HandleKind : std::uint8_t {
   kContext = 1, kStream, kEvent, kModule, kFunction, kLibrary, kKernel,
   kMemory,  // a physical allocation of virtual memory management (cuMemCreate)
+  kPool,    // a memory pool (stream-ordered allocation)
 };
 
 // What one session may hold of virtual memory management's objects (each costs the server
@@ -33,6 +34,7 @@ inline constexpr std::size_t kMaxReservations = 4096;
 inline constexpr std::size_t kMaxPhysicalAllocations = 65536;
 inline constexpr std::size_t kMaxMappings = 65536;
 inline constexpr std::size_t kMaxAccessDescriptors = 64;  // per cuMemSetAccess
+inline constexpr std::size_t kMaxPools = 256;
 
 struct SessionContext {
   CUcontext real = nullptr;
@@ -113,6 +115,25 @@ class SessionState {
   Status setAccess(std::uint64_t base, std::uint64_t size, const std::vector<std::pair<int, unsigned>>& access);
   Result<std::uint64_t> granularity(int device, unsigned option);
 
+  // ---- stream-ordered allocation (session_memory_pools.cpp) ----
+  // What a pool holds (its reserved memory, read from the driver) is charged to the quota: before
+  // an allocation for what it may grow, then as it is, after every pool call and synchronization.
+  Result<std::uint64_t> defaultPool(int device);  // -> a kPool id
+  Result<std::uint64_t> currentPool(int device);
+  Status setCurrentPool(int device, std::uint64_t pool);
+  Result<std::uint64_t> createPool(int device);
+  Status destroyPool(std::uint64_t pool);
+  Status trimPool(std::uint64_t pool, std::uint64_t keep);
+  Status setPoolAttribute(std::uint64_t pool, CUmemPool_attribute attribute, std::uint64_t value);
+  Result<std::uint64_t> poolAttribute(std::uint64_t pool, CUmemPool_attribute attribute);
+  Status setPoolAccess(std::uint64_t pool, const std::vector<std::pair<int, unsigned>>& access);
+  Result<unsigned> poolAccess(std::uint64_t pool, int device);
+  // `pool` 0: the current pool of the stream's device.
+  Result<std::uint64_t> allocateAsync(std::uint64_t bytes, std::uint64_t pool, CUstream stream);
+  Status freeAsync(std::uint64_t base, CUstream stream);
+  // Charges every pool's holdings as they are now (after a synchronization gave memory back).
+  void settlePoolCharges();
+
  private:
   struct Range {
     std::uint64_t bytes;
@@ -120,6 +141,7 @@ class SessionState {
     bool freeable;           // an allocation of the session (else a global or a mapping)
     std::uint64_t owner = 0;  // a global's module or library
     std::uint64_t memory = 0;  // a mapping's physical allocation (kMemory id)
+    std::uint64_t pool = 0;    // a stream-ordered allocation's pool (kPool id)
   };
   struct Physical {
     std::uint64_t bytes;
@@ -130,6 +152,10 @@ class SessionState {
   std::vector<std::map<std::uint64_t, Range>::iterator> mappingsCovering(std::uint64_t base, std::uint64_t size);
   void forgetPhysicalIfUnused(std::uint64_t id);
   Result<CUmemGenericAllocationHandle> physicalHandle(std::uint64_t id) const;
+  Result<CUmemoryPool> poolHandle(std::uint64_t id) const;
+  // Charges pool `id` what it holds now; fails (charging what it can) when that is over quota.
+  Status settlePoolCharge(std::uint64_t id);
+  Result<int> physicalDeviceOf(int device) const;
   struct Entry {
     void* real;
     std::uint64_t owner;
@@ -153,6 +179,8 @@ class SessionState {
   std::map<std::uint64_t, std::uint64_t> reservations_;  // base -> size
   std::map<std::uint64_t, Physical> physical_;           // kMemory id -> allocation
   std::size_t mappingCount_ = 0;
+  std::map<int, std::uint64_t> defaultPools_;     // physical device -> kPool id
+  std::map<std::uint64_t, std::uint64_t> poolCharges_;  // kPool id -> bytes charged
   std::uint64_t current_ = 0;
   std::unique_ptr<scheduler::VgpuAccess> lease_;  // destroyed after the contexts
 };

@@ -149,6 +149,13 @@ struct VmMap { address @0 :UInt64; size @1 :UInt64; offset @2 :UInt64; handle @3
 struct VmAccess { address @0 :UInt64; size @1 :UInt64; devices @2 :List(Int32); flags @3 :List(UInt32); }
 struct VmGranularity { device @0 :Int32; option @1 :UInt32; }
 
+# Stream-ordered allocation. A pool id of 0 names the current pool of the stream's device.
+struct PoolAlloc { bytes @0 :UInt64; pool @1 :UInt64; stream @2 :UInt64; perThread @3 :Bool; }
+struct PoolFree { address @0 :UInt64; stream @1 :UInt64; perThread @2 :Bool; }
+struct PoolOfDevice { device @0 :Int32; pool @1 :UInt64; }
+struct PoolValue { pool @0 :UInt64; attribute @1 :UInt32; value @2 :UInt64; }
+struct PoolAccess { pool @0 :UInt64; devices @1 :List(Int32); flags @2 :List(UInt32); }
+
 struct Call {
   context @0 :UInt64;         # the calling thread's current context id, 0 for none
   union {
@@ -212,6 +219,18 @@ struct Call {
     memUnmap @51 :VmRange;
     memSetAccess @52 :VmAccess;
     memGranularity @53 :VmGranularity;    # -> values [bytes]
+    memPoolDefault @54 :Int32;            # device -> handle
+    memPoolCurrent @55 :Int32;            # device -> handle
+    memPoolSetCurrent @56 :PoolOfDevice;
+    memPoolCreate @57 :PoolOfDevice;      # pool unused -> handle
+    memPoolDestroy @58 :UInt64;
+    memPoolTrim @59 :PoolValue;           # value: bytes to keep
+    memPoolSetAttribute @60 :PoolValue;
+    memPoolGetAttribute @61 :PoolValue;   # -> values [value]
+    memPoolSetAccess @62 :PoolAccess;
+    memPoolGetAccess @63 :PoolOfDevice;   # -> values [flags]
+    memAllocAsync @64 :PoolAlloc;         # -> values [address] (charged to the quota)
+    memFreeAsync @65 :PoolFree;           # posted
   }
 }
 

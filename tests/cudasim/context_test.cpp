@@ -66,8 +66,10 @@ TEST(SimDevices, AttributesPromiseOnlyWhatTheDriverDoes) {
     }
   }
   int value = 0;
+  ASSERT_CU(d.cuDeviceGetAttribute(&value, CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY, 0));
+  EXPECT_EQ(value, 0) << "managed memory is not implemented";
   ASSERT_CU(d.cuDeviceGetAttribute(&value, CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED, 0));
-  EXPECT_EQ(value, 0);
+  EXPECT_EQ(value, 1) << "pools are";
   ASSERT_CU(d.cuDeviceGetAttribute(&value, CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY, 0));
   EXPECT_EQ(value, 1);
   void* pinned = nullptr;

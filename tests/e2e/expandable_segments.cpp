@@ -9,21 +9,10 @@
 #include <iterator>
 #include <vector>
 
-namespace {
+#include "call_report.h"
 
-const char* nameOf(CUresult result) {
-  const char* name = nullptr;
-  return cuGetErrorName(result, &name) == CUDA_SUCCESS ? name : "an unknown error";
-}
-
-int failures = 0;
-
-void report(const char* what, CUresult result, CUresult expected = CUDA_SUCCESS) {
-  std::printf("%-52s %s\n", what, nameOf(result));
-  if (result != expected) ++failures;
-}
-
-}  // namespace
+using fastgpu::e2e::failures;
+using fastgpu::e2e::report;
 
 int main(int argc, char** argv) {
   if (argc != 2) {

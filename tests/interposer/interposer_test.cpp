@@ -489,8 +489,10 @@ TEST_F(Interposer, AttributesPromiseNothingARemoteSessionCannotDo) {
   EXPECT_EQ(value, 0);
   ASSERT_CU(cu.cuDeviceGetAttribute(&value, CU_DEVICE_ATTRIBUTE_CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM, 0));
   EXPECT_EQ(value, 0);
+  ASSERT_CU(cu.cuDeviceGetAttribute(&value, CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY, 0));
+  EXPECT_EQ(value, 0) << "managed memory is not implemented";
   ASSERT_CU(cu.cuDeviceGetAttribute(&value, CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED, 0));
-  EXPECT_EQ(value, 0);
+  EXPECT_EQ(value, 1) << "pools are remoted";
   ASSERT_CU(cu.cuDeviceGetAttribute(&value, CU_DEVICE_ATTRIBUTE_HOST_REGISTER_SUPPORTED, 0));
   EXPECT_EQ(value, 1) << "registered host memory works remotely";
 }

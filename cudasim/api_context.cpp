@@ -220,8 +220,9 @@ FASTGPU_SIM_EXPORT CUresult cuCtxGetApiVersion(CUcontext handle, unsigned int* v
 }
 
 FASTGPU_SIM_EXPORT CUresult cuCtxSynchronize() {
-  return withCurrentContext(__func__, [&](Driver&, Context& context) {
+  return withCurrentContext(__func__, [&](Driver& driver, Context& context) {
     context.synchronize();
+    driver.pools().releaseAboveThresholds();
     return asyncError(context);
   });
 }
@@ -232,6 +233,7 @@ FASTGPU_SIM_EXPORT CUresult cuCtxSynchronize_v2(CUcontext handle) {
     auto context = driver.findContext(handle);
     if (!context) return CUDA_ERROR_INVALID_CONTEXT;
     context->synchronize();
+    driver.pools().releaseAboveThresholds();
     return asyncError(*context);
   });
 }

@@ -66,8 +66,9 @@ CUresult streamQuery(CUstream handle, DefaultStream nullMeans) {
 }
 
 CUresult streamSynchronize(CUstream handle, DefaultStream nullMeans) {
-  return withStream("cuStreamSynchronize", handle, nullMeans, [](Driver&, Stream& stream) {
+  return withStream("cuStreamSynchronize", handle, nullMeans, [](Driver& driver, Stream& stream) {
     stream.synchronize();
+    driver.pools().releaseAboveThresholds();
     return asyncError(stream.context());
   });
 }
@@ -273,6 +274,7 @@ FASTGPU_SIM_EXPORT CUresult cuEventQuery(CUevent handle) {
 FASTGPU_SIM_EXPORT CUresult cuEventSynchronize(CUevent handle) {
   return withEvent(__func__, handle, [](Driver& driver, Event& event) {
     if (auto record = event.lastRecord()) driver.progress().wait(*record);
+    driver.pools().releaseAboveThresholds();
     auto context = driver.findContext(toHandle<CUcontext>(event.contextHandle()));
     return context ? asyncError(*context) : CUDA_SUCCESS;
   });

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "cudasim/device.h"
 
@@ -62,6 +63,10 @@ void MemoryPool::returned(std::uint64_t base) {
   used_ -= it->second;
   unused_.emplace(it->second, base);
   live_.erase(it);
+}
+
+void MemoryPool::releaseAboveThreshold() {
+  std::lock_guard lock(mutex_);
   trimLocked(releaseThreshold_);
 }
 
@@ -196,6 +201,15 @@ std::shared_ptr<MemoryPool> MemoryPools::ownerOf(std::uint64_t base) const {
   std::lock_guard lock(mutex_);
   auto it = owners_.find(base);
   return it == owners_.end() ? nullptr : it->second;
+}
+
+void MemoryPools::releaseAboveThresholds() {
+  std::vector<std::shared_ptr<MemoryPool>> pools;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [handle, pool] : pools_) pools.push_back(pool);
+  }
+  for (const auto& pool : pools) pool->releaseAboveThreshold();
 }
 
 void MemoryPools::freed(std::uint64_t base) {

@@ -1,7 +1,7 @@
 // A stream-ordered memory pool (cuMemPoolCreate, cuMemAllocAsync, cuMemFreeAsync): blocks taken
-// from its device's memory and kept for reuse when freed, up to the release threshold; what it
-// holds beyond that goes back to the device when a free completes, and cuMemPoolTrimTo gives
-// back what is unused. A free returns its block when the stream reaches it, so a block is never
+// from its device's memory and kept for reuse when freed; what it holds beyond its release
+// threshold goes back to the device at the next synchronization (as the driver documents), and
+// cuMemPoolTrimTo gives back what is unused. A free returns its block when the stream reaches it, so a block is never
 // handed out again before the work before its free is done.
 // Thread-safe.
 #pragma once
@@ -37,6 +37,8 @@ class MemoryPool {
   Status forget(std::uint64_t base);
   // Gives back unused blocks until the pool holds at most `keep` bytes (or has nothing unused).
   void trimTo(std::uint64_t keep);
+  // What a synchronization does: gives back what the pool holds beyond its release threshold.
+  void releaseAboveThreshold();
 
   Status setAttribute(CUmemPool_attribute attribute, const void* value);
   Status getAttribute(CUmemPool_attribute attribute, void* value) const;
@@ -67,6 +69,8 @@ class MemoryPools {
   void allocated(std::uint64_t base, std::shared_ptr<MemoryPool> pool);
   std::shared_ptr<MemoryPool> ownerOf(std::uint64_t base) const;
   void freed(std::uint64_t base);
+  // At every context, stream or event synchronization (as the driver does).
+  void releaseAboveThresholds();
 
  private:
   static CUmemoryPool handleOf(MemoryPool& pool) { return reinterpret_cast<CUmemoryPool>(&pool); }

@@ -23,6 +23,7 @@ inline bool expectsReply(wire::Call::Reader call) {
     case wire::Call::FUNC_SET_ATTRIBUTE:
     case wire::Call::LAUNCH:
     case wire::Call::MEM_FREE_ASYNC:
+    case wire::Call::STREAM_MEM_OPS:
       return false;
     case wire::Call::COPY:
       // Device-to-host copies return data; asynchronous ones to the device do not wait.

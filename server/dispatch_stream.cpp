@@ -1,5 +1,6 @@
 // Calls on streams and events.
 #include <cstring>
+#include <vector>
 
 #include "server/session.h"
 
@@ -57,6 +58,8 @@ Status Session::executeStreamCall(wire::Call::Reader call, Answer& answer) {
       if (!waited) return waited.status();
       return driverResult(driver_.cuStreamWaitEvent(*found, *waited, wait.getFlags()), "cuStreamWaitEvent");
     }
+    case wire::Call::STREAM_MEM_OPS:
+      return streamMemOps(call.getStreamMemOps());
     case wire::Call::EVENT_CREATE: {
       if (Status room = state.roomFor(HandleKind::kEvent); !room) return room;
       CUevent created = nullptr;
@@ -105,6 +108,50 @@ Status Session::executeStreamCall(wire::Call::Reader call, Answer& answer) {
     default:
       return Status(CUDA_ERROR_NOT_SUPPORTED, "not a stream call");
   }
+}
+
+// Stream memory operations: every address must lie in the session's own memory (the driver would
+// write or wait on whatever it is given), at most 256 in a batch, as the driver allows.
+Status Session::streamMemOps(wire::StreamMemOps::Reader request) {
+  constexpr unsigned kMaxOps = 256;
+  auto where = stream(request.getStream(), request.getPerThread());
+  if (!where) return where.status();
+  auto ops = request.getOps();
+  if (ops.size() == 0 || ops.size() > kMaxOps) {
+    return Status(CUDA_ERROR_INVALID_VALUE, "a batch of memory operations holds 1 to 256");
+  }
+  std::vector<CUstreamBatchMemOpParams> params(ops.size());
+  for (unsigned i = 0; i < ops.size(); ++i) {
+    auto op = ops[i];
+    CUstreamBatchMemOpParams& p = params[i];
+    p = CUstreamBatchMemOpParams{};
+    if (op.getKind() == 2) {
+      p.flushRemoteWrites.operation = CU_STREAM_MEM_OP_FLUSH_REMOTE_WRITES;
+      continue;
+    }
+    unsigned bytes = op.getBytes();
+    if ((bytes != 4 && bytes != 8) || op.getKind() > 1) {
+      return Status(CUDA_ERROR_INVALID_VALUE, "a memory operation of unknown kind or width");
+    }
+    if (Status inside = state_->checkDeviceRange(op.getAddress(), bytes); !inside) return inside;
+    bool wait = op.getKind() == 0;
+    p.operation = wait ? (bytes == 4 ? CU_STREAM_MEM_OP_WAIT_VALUE_32 : CU_STREAM_MEM_OP_WAIT_VALUE_64)
+                       : (bytes == 4 ? CU_STREAM_MEM_OP_WRITE_VALUE_32 : CU_STREAM_MEM_OP_WRITE_VALUE_64);
+    auto fill = [&](auto& value) {
+      value.operation = p.operation;
+      value.address = op.getAddress();
+      value.value64 = op.getValue();
+      if (bytes == 4) value.value = static_cast<cuuint32_t>(op.getValue());
+      value.flags = op.getFlags();
+    };
+    if (wait) {
+      fill(p.waitValue);
+    } else {
+      fill(p.writeValue);
+    }
+  }
+  return driverResult(driver_.cuStreamBatchMemOp_v2(*where, static_cast<unsigned>(params.size()), params.data(), 0),
+                      "cuStreamBatchMemOp");
 }
 
 }  // namespace fastgpu::server

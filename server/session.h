@@ -80,6 +80,7 @@ class Session {
   Status executeTensorMapCall(wire::Call::Reader call, Answer& answer);
   Status executeVirtualMemoryCall(wire::Call::Reader call, Answer& answer);
   Status executePoolCall(wire::Call::Reader call, Answer& answer);
+  Status streamMemOps(wire::StreamMemOps::Reader request);
 
   // Helpers shared by the groups.
   Result<CUstream> stream(std::uint64_t id, bool perThread);

@@ -156,6 +156,16 @@ struct PoolOfDevice { device @0 :Int32; pool @1 :UInt64; }
 struct PoolValue { pool @0 :UInt64; attribute @1 :UInt32; value @2 :UInt64; }
 struct PoolAccess { pool @0 :UInt64; devices @1 :List(Int32); flags @2 :List(UInt32); }
 
+# Stream memory operations (cuStreamWriteValue*, cuStreamWaitValue*, cuStreamBatchMemOp), in order.
+struct MemOp {
+  kind @0 :UInt8;             # 0 wait, 1 write, 2 flush remote writes
+  address @1 :UInt64;
+  value @2 :UInt64;
+  bytes @3 :UInt8;            # 4 or 8
+  flags @4 :UInt32;
+}
+struct StreamMemOps { stream @0 :UInt64; perThread @1 :Bool; ops @2 :List(MemOp); }
+
 struct Call {
   context @0 :UInt64;         # the calling thread's current context id, 0 for none
   union {
@@ -231,6 +241,7 @@ struct Call {
     memPoolGetAccess @63 :PoolOfDevice;   # -> values [flags]
     memAllocAsync @64 :PoolAlloc;         # -> values [address] (charged to the quota)
     memFreeAsync @65 :PoolFree;           # posted
+    streamMemOps @66 :StreamMemOps;       # posted
   }
 }
 

@@ -461,6 +461,35 @@ TEST_F(Interposer, VirtualMemoryIsMappedOnTheServerAndMirroredHere) {
   EXPECT_EQ(supported, 1) << "the attribute promises it now";
 }
 
+// Stream memory operations go posted, in stream order; a wait holds its stream on the server until
+// a write from another stream satisfies it. Misuse fails at the call; memory that is not the
+// session's is refused by the server and reported at the next synchronizing call.
+TEST_F(Interposer, StreamMemoryOperationsRunInStreamOrderOnTheServer) {
+  CUstream waiter = nullptr, writer = nullptr;
+  CUdeviceptr flags = 0;
+  ASSERT_CU(cu.cuStreamCreate(&waiter, CU_STREAM_NON_BLOCKING));
+  ASSERT_CU(cu.cuStreamCreate(&writer, CU_STREAM_NON_BLOCKING));
+  ASSERT_CU(cu.cuMemAlloc_v2(&flags, 64));
+  ASSERT_CU(cu.cuMemsetD32_v2(flags, 0, 16));
+  ASSERT_CU(cu.cuStreamWaitValue32_v2(waiter, flags, 3, CU_STREAM_WAIT_VALUE_EQ));
+  ASSERT_CU(cu.cuStreamWriteValue32_v2(waiter, flags + 4, 42, 0));
+  EXPECT_EQ(cu.cuStreamQuery(waiter), CUDA_ERROR_NOT_READY) << "the wait holds the stream";
+  ASSERT_CU(cu.cuStreamWriteValue32_v2(writer, flags, 3, 0));
+  ASSERT_CU(cu.cuStreamSynchronize(waiter));
+  std::uint32_t written = 0;
+  ASSERT_CU(cu.cuMemcpyDtoH_v2(&written, flags + 4, 4));
+  EXPECT_EQ(written, 42u);
+  EXPECT_EQ(cu.cuStreamWriteValue64_v2(waiter, flags + 4, 1, 0), CUDA_ERROR_INVALID_VALUE) << "misaligned";
+  ASSERT_CU(cu.cuStreamWriteValue32_v2(waiter, flags + 4096, 1, 0));  // posted; outside the allocation
+  EXPECT_EQ(cu.cuStreamSynchronize(waiter), CUDA_ERROR_INVALID_VALUE) << "refused by the server, reported here";
+  int supported = 0;
+  ASSERT_CU(cu.cuDeviceGetAttribute(&supported, CU_DEVICE_ATTRIBUTE_CAN_USE_64_BIT_STREAM_MEM_OPS, 0));
+  EXPECT_EQ(supported, 1);
+  EXPECT_CU(cu.cuMemFree_v2(flags));
+  EXPECT_CU(cu.cuStreamDestroy_v2(waiter));
+  EXPECT_CU(cu.cuStreamDestroy_v2(writer));
+}
+
 // The real driver crashes on a destroyed handle (seen on an H200, so the end-to-end programs no
 // longer try it natively); through FastGPU it is refused and the program goes on.
 TEST_F(Interposer, DestroyedStreamsAndEventsAreRefusedNotFollowed) {

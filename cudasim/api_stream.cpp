@@ -348,3 +348,19 @@ FASTGPU_SIM_EXPORT CUresult cuStreamGetCaptureInfo_v3_ptsz(CUstream handle, CUst
                                                            const CUgraphEdgeData** edgeData, size_t* count) {
   return cuStreamGetCaptureInfo_v3(perThreadIfNull(handle), status, id, graph, nodes, edgeData, count);
 }
+
+FASTGPU_SIM_EXPORT CUresult cuStreamGetId(CUstream handle, unsigned long long* id) {
+  return withStream(__func__, handle, DefaultStream::kLegacy, [&](Driver&, Stream& stream) {
+    if (id == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    *id = stream.id();
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_SIM_EXPORT CUresult cuStreamGetId_ptsz(CUstream handle, unsigned long long* id) {
+  return withStream(__func__, handle, DefaultStream::kPerThread, [&](Driver&, Stream& stream) {
+    if (id == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    *id = stream.id();
+    return CUDA_SUCCESS;
+  });
+}

@@ -1,10 +1,17 @@
 #include "cudasim/stream.h"
 
+#include <atomic>
+
 #include "cudaabi/log.h"
 #include "cudasim/device.h"
 #include "cudasim/work_clock.h"
 
 namespace fastgpu::sim {
+
+std::uint64_t Stream::nextId() {
+  static std::atomic<std::uint64_t> next{1};
+  return next.fetch_add(1);
+}
 
 Stream::Stream(Kind kind, unsigned flags, int priority, Context& context, Device& device, Progress& progress,
                std::shared_ptr<AsyncErrorSink> errors)

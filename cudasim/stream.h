@@ -54,6 +54,8 @@ class Stream : public HandleObject {
   Stream& operator=(const Stream&) = delete;
 
   Kind kind() const { return kind_; }
+  // Unique among this process's streams, never reused (cuStreamGetId).
+  std::uint64_t id() const { return id_; }
   Context& context() const { return context_; }
   unsigned flags() const { return flags_; }
   int priority() const { return priority_; }
@@ -69,8 +71,10 @@ class Stream : public HandleObject {
 
  private:
   void runWorker();
+  static std::uint64_t nextId();
 
   const Kind kind_;
+  const std::uint64_t id_ = nextId();
   const unsigned flags_;
   const int priority_;
   Context& context_;

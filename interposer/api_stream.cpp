@@ -220,3 +220,24 @@ FASTGPU_REMOTE_EXPORT CUresult cuEventElapsedTime_v2(float* milliseconds, CUeven
     return CUDA_SUCCESS;
   });
 }
+
+namespace {
+
+// The driver's id of a stream (unique among the streams of the server's process, as natively).
+CUresult streamId(const char* name, CUstream stream, unsigned long long* id, bool perThread) {
+  return remoteEntry(name, [&](Runtime& rt, Client& client) {
+    if (id == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    CallMessage call(rt.currentContextId());
+    auto ref = call->initStreamGetId();
+    ref.setStream(idOf(stream));
+    ref.setPerThread(perThread);
+    return askValue(client, call, id);
+  });
+}
+
+}  // namespace
+
+FASTGPU_REMOTE_EXPORT CUresult cuStreamGetId(CUstream s, unsigned long long* id) { return streamId(__func__, s, id, false); }
+FASTGPU_REMOTE_EXPORT CUresult cuStreamGetId_ptsz(CUstream s, unsigned long long* id) {
+  return streamId(__func__, s, id, true);
+}

@@ -60,6 +60,14 @@ Status Session::executeStreamCall(wire::Call::Reader call, Answer& answer) {
     }
     case wire::Call::STREAM_MEM_OPS:
       return streamMemOps(call.getStreamMemOps());
+    case wire::Call::STREAM_GET_ID: {
+      auto found = stream(call.getStreamGetId().getStream(), call.getStreamGetId().getPerThread());
+      if (!found) return found.status();
+      unsigned long long id = 0;
+      CUresult result = driver_.cuStreamGetId(*found, &id);
+      answer.setValues({static_cast<std::int64_t>(id)});
+      return driverResult(result, "cuStreamGetId");
+    }
     case wire::Call::EVENT_CREATE: {
       if (Status room = state.roomFor(HandleKind::kEvent); !room) return room;
       CUevent created = nullptr;

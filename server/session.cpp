@@ -288,6 +288,7 @@ Status Session::route(wire::Call::Reader call, std::span<const std::uint8_t> bul
     case wire::Call::EVENT_SYNCHRONIZE:
     case wire::Call::EVENT_ELAPSED:
     case wire::Call::STREAM_MEM_OPS:
+    case wire::Call::STREAM_GET_ID:
       return executeStreamCall(call, answer);
     case wire::Call::MEM_ADDRESS_RESERVE:
     case wire::Call::MEM_ADDRESS_FREE:

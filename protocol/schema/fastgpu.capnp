@@ -242,6 +242,7 @@ struct Call {
     memAllocAsync @64 :PoolAlloc;         # -> values [address] (charged to the quota)
     memFreeAsync @65 :PoolFree;           # posted
     streamMemOps @66 :StreamMemOps;       # posted
+    streamGetId @67 :StreamRef;           # -> values [the driver's stream id]
   }
 }
 

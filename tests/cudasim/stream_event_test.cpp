@@ -297,3 +297,29 @@ TEST_F(SimDefaultStreams, PerThreadStreamsAreIndependentAndTheLegacyStreamWaitsF
 
 }  // namespace
 }  // namespace fastgpu::testing
+
+namespace fastgpu::testing {
+namespace {
+
+TEST_F(SimTest, EveryStreamHasAnIdOfItsOwn) {
+  CUstream first = nullptr, second = nullptr;
+  ASSERT_CU(d.cuStreamCreate(&first, 0));
+  ASSERT_CU(d.cuStreamCreate(&second, 0));
+  unsigned long long a = 0, b = 0, again = 0, legacy = 0, perThread = 0;
+  ASSERT_CU(d.cuStreamGetId(first, &a));
+  ASSERT_CU(d.cuStreamGetId(second, &b));
+  ASSERT_CU(d.cuStreamGetId(first, &again));
+  ASSERT_CU(d.cuStreamGetId(CU_STREAM_LEGACY, &legacy));
+  ASSERT_CU(d.cuStreamGetId(CU_STREAM_PER_THREAD, &perThread));
+  EXPECT_EQ(a, again);
+  EXPECT_NE(a, b);
+  EXPECT_NE(legacy, perThread);
+  EXPECT_NE(a, legacy);
+  EXPECT_EQ(d.cuStreamGetId(first, nullptr), CUDA_ERROR_INVALID_VALUE);
+  ASSERT_CU(d.cuStreamDestroy_v2(first));
+  ASSERT_CU(d.cuStreamDestroy_v2(second));
+  EXPECT_EQ(d.cuStreamGetId(first, &a), CUDA_ERROR_INVALID_HANDLE);
+}
+
+}  // namespace
+}  // namespace fastgpu::testing

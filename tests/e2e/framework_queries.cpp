@@ -98,6 +98,12 @@ int main() {
   got = cuStreamGetCtx_v2(stream, &owner, &green);
   std::printf("%-58s -> %d, own context %d, green %d\n", "cuStreamGetCtx_v2(stream)", static_cast<int>(got),
               owner == context, green == nullptr);
+  unsigned long long idOfStream = 0, idAgain = 0, idOfLegacy = 0;
+  show("cuStreamGetId(stream)", cuStreamGetId(stream, &idOfStream));
+  cuStreamGetId(stream, &idAgain);
+  cuStreamGetId(CU_STREAM_LEGACY, &idOfLegacy);
+  std::printf("%-58s -> same %d, distinct from the legacy stream %d\n", "stream ids", idOfStream == idAgain,
+              idOfStream != idOfLegacy);
   cuStreamDestroy(stream);
   cuCtxSetCurrent(nullptr);
   show("cuProfilerStart without a context", cuProfilerStart());

@@ -39,22 +39,27 @@ TEST_F(SimMemOps, AWaitHoldsItsStreamUntilAnotherStreamsWriteSatisfiesIt) {
 }
 
 TEST_F(SimMemOps, ABatchRunsInOrderAndEachConditionIsTheDocumentedOne) {
+  // Only the host and then the writer stream write the flag, so the order is fixed.
+  ASSERT_CU(d.cuMemsetD32_v2(flags, 0x0f, 1));
   CUstreamBatchMemOpParams ops[3] = {};
-  ops[0].writeValue.operation = CU_STREAM_MEM_OP_WRITE_VALUE_32;
-  ops[0].writeValue.address = flags;
-  ops[0].writeValue.value = 0x0f;
+  ops[0].waitValue.operation = CU_STREAM_MEM_OP_WAIT_VALUE_32;
+  ops[0].waitValue.address = flags;
+  ops[0].waitValue.value = 0x04;
+  ops[0].waitValue.flags = CU_STREAM_WAIT_VALUE_AND;  // 0x0f & 0x04 != 0: passes
   ops[1].waitValue.operation = CU_STREAM_MEM_OP_WAIT_VALUE_32;
   ops[1].waitValue.address = flags;
-  ops[1].waitValue.value = 0x04;
-  ops[1].waitValue.flags = CU_STREAM_WAIT_VALUE_AND;  // 0x0f & 0x04 != 0
-  ops[2].waitValue.operation = CU_STREAM_MEM_OP_WAIT_VALUE_32;
-  ops[2].waitValue.address = flags;
-  ops[2].waitValue.value = 0xfffffff0u;
-  ops[2].waitValue.flags = CU_STREAM_WAIT_VALUE_NOR;  // ~(0x0f | 0xfffffff0) == 0: not yet
+  ops[1].waitValue.value = 0xfffffff0u;
+  ops[1].waitValue.flags = CU_STREAM_WAIT_VALUE_NOR;  // ~(0x0f | 0xfffffff0) == 0: holds
+  ops[2].writeValue.operation = CU_STREAM_MEM_OP_WRITE_VALUE_32;
+  ops[2].writeValue.address = flags + 8;
+  ops[2].writeValue.value = 0x77;
   ASSERT_CU(d.cuStreamBatchMemOp_v2(waiter, 3, ops, 0));
   EXPECT_EQ(d.cuStreamQuery(waiter), CUDA_ERROR_NOT_READY);
-  ASSERT_CU(d.cuStreamWriteValue32_v2(writer, flags, 0x0e, 0));  // now bit 0 is clear in both
+  ASSERT_CU(d.cuStreamWriteValue32_v2(writer, flags, 0x0e, 0));  // bit 0 clear in both: the NOR passes
   ASSERT_CU(d.cuStreamSynchronize(waiter));
+  std::uint32_t written = 0;
+  ASSERT_CU(d.cuMemcpyDtoH_v2(&written, flags + 8, 4));
+  EXPECT_EQ(written, 0x77u) << "the write after the waits ran";
 }
 
 TEST_F(SimMemOps, MisuseIsRefusedAtTheCall) {

@@ -1,7 +1,5 @@
-// What a driver library answers about stream capture while it records no graphs (cudasim and the
-// interposer, until capture is implemented): no stream is ever capturing, so the queries answer
-// CU_STREAM_CAPTURE_STATUS_NONE, which is the truth, and cuStreamBeginCapture stays unsupported
-// (its stub fails and logs). The capture mode is the calling thread's own, as in CUDA.
+// Stream capture facts shared by the driver libraries: the calling thread's capture mode (its own,
+// as in CUDA) and the checks of the capture queries.
 #pragma once
 
 #include "cudaabi/cuda_api.h"
@@ -10,9 +8,11 @@ namespace fastgpu::cudaabi {
 
 // cuThreadExchangeStreamCaptureMode: swaps *mode with the calling thread's mode.
 CUresult exchangeThreadCaptureMode(CUstreamCaptureMode* mode);
+// The calling thread's capture mode (which calls a capture prohibits on this thread).
+CUstreamCaptureMode threadCaptureMode();
 
 // The arguments of cuStreamIsCapturing / cuStreamGetCaptureInfo*: a status to write. (Edge data
-// asked for without nodes is accepted while nothing captures, as the real driver accepts it.)
+// asked for without nodes is accepted, as the real driver accepts it.)
 inline CUresult checkCaptureQuery(const CUstreamCaptureStatus* status) {
   return status == nullptr ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
 }

@@ -221,6 +221,7 @@ FASTGPU_SIM_EXPORT CUresult cuCtxGetApiVersion(CUcontext handle, unsigned int* v
 
 FASTGPU_SIM_EXPORT CUresult cuCtxSynchronize() {
   return withCurrentContext(__func__, [&](Driver& driver, Context& context) {
+    if (Status status = driver.captures().checkContextSynchronize(context); !status) return fail(status);
     context.synchronize();
     driver.pools().releaseAboveThresholds();
     return asyncError(context);
@@ -232,6 +233,7 @@ FASTGPU_SIM_EXPORT CUresult cuCtxSynchronize_v2(CUcontext handle) {
   return driverEntry(__func__, [&](Driver& driver) {
     auto context = driver.findContext(handle);
     if (!context) return CUDA_ERROR_INVALID_CONTEXT;
+    if (Status status = driver.captures().checkContextSynchronize(*context); !status) return fail(status);
     context->synchronize();
     driver.pools().releaseAboveThresholds();
     return asyncError(*context);

@@ -1,11 +1,6 @@
 // Copies and memsets, synchronous and asynchronous, in every direction. Every device range is
 // checked against live allocations before anything is queued: an out-of-range or freed pointer
 // fails the call with CUDA_ERROR_INVALID_VALUE and changes nothing.
-#include <cstring>
-
-#include <fmt/format.h>
-
-#include "cudaabi/checked_math.h"
 #include "cudasim/entry.h"
 
 using namespace fastgpu;
@@ -13,120 +8,88 @@ using namespace fastgpu::sim;
 
 namespace {
 
-enum class Memory { kDevice, kPinnedHost, kPageableHost };
-
-// Classifies [address, address + bytes) for a copy. `mustBeDevice`: the API names it a device
-// pointer. A range in a device's address window must lie inside one live allocation.
-Result<Memory> classify(Driver& driver, std::uint64_t address, std::uint64_t bytes, bool mustBeDevice) {
-  if (!cudaabi::checkedAdd(address, bytes)) {
-    return Status(CUDA_ERROR_INVALID_VALUE, fmt::format("range {:#x}+{} wraps around the address space", address, bytes));
-  }
-  if (Device* device = driver.deviceOfAddress(address)) {
-    if (!device->memory().find(address, bytes)) {
-      return Status(CUDA_ERROR_INVALID_VALUE,
-                    fmt::format("device range {:#x}+{} is not inside a live allocation", address, bytes));
-    }
-    return Memory::kDevice;
-  }
-  if (driver.virtualMemory().inWindow(address)) {
-    auto mapped = driver.virtualMemory().find(address, bytes);
-    if (!mapped || mapped->access != CU_MEM_ACCESS_FLAGS_PROT_READWRITE) {
-      return Status(CUDA_ERROR_INVALID_VALUE,
-                    fmt::format("range {:#x}+{} is not mapped with read-write access", address, bytes));
-    }
-    return Memory::kDevice;
-  }
-  if (driver.hostMemory().find(address, bytes)) return Memory::kPinnedHost;  // also a valid device pointer
-  if (mustBeDevice) return Status(CUDA_ERROR_INVALID_VALUE, fmt::format("{:#x} is not a device pointer", address));
-  if (address == 0 && bytes > 0) return Status(CUDA_ERROR_INVALID_VALUE, "NULL host pointer");
-  return Memory::kPageableHost;
+// Queues `operation` on `stream`, or adds it to the stream's capture. Synchronous calls, and
+// asynchronous ones that touch pageable host memory (which CUDA stages synchronously), wait for
+// it and report pending errors.
+template <typename Node>
+CUresult submit(Driver& driver, Stream& stream, CUgraphNodeType type, Node&& node, Operation operation, bool wait) {
+  auto route = driver.captures().route(stream, type, std::forward<Node>(node));
+  if (!route) return fail(route);
+  if (*route == Captures::Route::kCaptured) return CUDA_SUCCESS;
+  auto completion = stream.context().enqueue(stream, std::move(operation));
+  if (!wait) return CUDA_SUCCESS;
+  driver.progress().wait(*completion);
+  return asyncError(stream.context());
 }
 
-// Queues `work` on `stream`. Synchronous calls, and asynchronous ones that touch pageable host
-// memory (which CUDA stages synchronously), wait for it and report pending errors.
-CUresult submit(Stream& stream, std::function<CUresult()> work, bool wait) {
-  auto completion = stream.context().enqueue(stream, Operation{Operation::Kind::kDeviceWork, std::move(work), {}});
-  if (!wait) return CUDA_SUCCESS;
-  Driver::instance()->progress().wait(*completion);
-  return asyncError(stream.context());
+// The stream of a copy or memset. A synchronous one is a "potentially unsafe" call during captures
+// and may not run on a capturing stream.
+Result<std::shared_ptr<Stream>> streamOf(Driver& driver, CUstream handle, bool async, DefaultStream nullMeans) {
+  if (!async) {
+    if (Status status = driver.captures().checkUnsafeCall(); !status) return status;
+  }
+  auto stream = resolveStream(driver, handle, nullMeans);
+  if (!stream || async) return stream;
+  if (Status status = driver.captures().refuseIfCapturing(**stream); !status) return status;
+  return stream;
+}
+
+CUresult copy3D(Driver& driver, const CUDA_MEMCPY3D& p, CUstream handle, bool async, DefaultStream nullMeans) {
+  auto stream = streamOf(driver, handle, async, nullMeans);
+  if (!stream) return fail(stream);
+  auto checked = checkCopy3D(driver, p);
+  if (!checked) return fail(checked);
+  if (checked->width == 0 || checked->height == 0 || checked->depth == 0) return CUDA_SUCCESS;
+  return submit(driver, **stream, CU_GRAPH_NODE_TYPE_MEMCPY, [&] { return CopyNode{p, *checked}; },
+                copyOperation(*checked), !async || checked->pageable);
 }
 
 CUresult copy(const char* name, std::uint64_t dst, bool dstDevice, std::uint64_t src, bool srcDevice,
               std::size_t bytes, CUstream handle, bool async, DefaultStream nullMeans) {
   return driverEntry(name, [&](Driver& driver) -> CUresult {
-    auto stream = resolveStream(driver, handle, nullMeans);
-    if (!stream) return fail(stream);
-    auto dstKind = classify(driver, dst, bytes, dstDevice);
-    if (!dstKind) return fail(dstKind);
-    auto srcKind = classify(driver, src, bytes, srcDevice);
-    if (!srcKind) return fail(srcKind);
-    if (bytes == 0) return CUDA_SUCCESS;
-    bool pageable = *dstKind == Memory::kPageableHost || *srcKind == Memory::kPageableHost;
-    auto work = [dst, src, bytes] {
-      std::memmove(reinterpret_cast<void*>(dst), reinterpret_cast<const void*>(src), bytes);
-      return CUDA_SUCCESS;
-    };
-    return submit(**stream, work, !async || pageable);
+    CUDA_MEMCPY3D p{};
+    p.srcMemoryType = srcDevice ? CU_MEMORYTYPE_DEVICE : CU_MEMORYTYPE_UNIFIED;
+    p.srcDevice = src;
+    p.dstMemoryType = dstDevice ? CU_MEMORYTYPE_DEVICE : CU_MEMORYTYPE_UNIFIED;
+    p.dstDevice = dst;
+    p.WidthInBytes = bytes;
+    p.Height = 1;
+    p.Depth = 1;
+    return copy3D(driver, p, handle, async, nullMeans);
   });
 }
 
 std::uint64_t address(const void* pointer) { return reinterpret_cast<std::uint64_t>(pointer); }
 
-// ---- 2D copies ----
-
-struct Plane {
-  std::uint64_t base;
-  std::size_t pitch;
-  bool device;
-};
-
-Result<Plane> planeOf(Driver& driver, CUmemorytype type, const void* host, CUdeviceptr device, CUarray array,
-                      std::size_t x, std::size_t y, std::size_t pitch, std::size_t width, std::size_t height) {
-  std::uint64_t base = 0;
-  bool isDevice = false;
-  switch (type) {
-    case CU_MEMORYTYPE_HOST: base = address(host); break;
-    case CU_MEMORYTYPE_DEVICE: base = device; isDevice = true; break;
-    case CU_MEMORYTYPE_UNIFIED: base = device; isDevice = driver.deviceOfAddress(device) != nullptr; break;
-    case CU_MEMORYTYPE_ARRAY:
-      (void)array;
-      return Status(CUDA_ERROR_NOT_SUPPORTED, "cudasim does not simulate CUDA arrays");
-    default: return Status(CUDA_ERROR_INVALID_VALUE, "bad memory type");
-  }
-  if (height > 0 && pitch < width) return Status(CUDA_ERROR_INVALID_VALUE, "pitch smaller than the width");
-  // Every offset and extent in checked arithmetic: a pitch or size chosen to wrap fails.
-  auto region = cudaabi::pitchedRegion(base, x, y, pitch, width, height);
-  if (!region) return Status(CUDA_ERROR_INVALID_VALUE, "2-D region: its offset or size overflows");
-  auto kind = classify(driver, region->first, region->extent, isDevice);
-  if (!kind) return kind.status();
-  return Plane{region->first, pitch, isDevice};
-}
-
 CUresult copy2D(const char* name, const CUDA_MEMCPY2D* p, CUstream handle, bool async, DefaultStream nullMeans) {
   return driverEntry(name, [&](Driver& driver) -> CUresult {
     if (p == nullptr) return CUDA_ERROR_INVALID_VALUE;
-    auto stream = resolveStream(driver, handle, nullMeans);
-    if (!stream) return fail(stream);
-    auto src = planeOf(driver, p->srcMemoryType, p->srcHost, p->srcDevice, p->srcArray, p->srcXInBytes, p->srcY,
-                       p->srcPitch == 0 ? p->WidthInBytes : p->srcPitch, p->WidthInBytes, p->Height);
-    if (!src) return fail(src);
-    auto dst = planeOf(driver, p->dstMemoryType, p->dstHost, p->dstDevice, p->dstArray, p->dstXInBytes, p->dstY,
-                       p->dstPitch == 0 ? p->WidthInBytes : p->dstPitch, p->WidthInBytes, p->Height);
-    if (!dst) return fail(dst);
-    std::size_t width = p->WidthInBytes;
-    std::size_t height = p->Height;
-    Plane from = *src;
-    Plane to = *dst;
-    auto work = [from, to, width, height] {
-      for (std::size_t row = 0; row < height; ++row) {
-        std::memmove(reinterpret_cast<void*>(to.base + row * to.pitch),
-                     reinterpret_cast<const void*>(from.base + row * from.pitch), width);
-      }
-      return CUDA_SUCCESS;
-    };
-    bool pageable = !async || (!from.device && !driver.hostMemory().find(from.base)) ||
-                    (!to.device && !driver.hostMemory().find(to.base));
-    return submit(**stream, work, pageable);
+    CUDA_MEMCPY3D p3{};
+    p3.srcXInBytes = p->srcXInBytes;
+    p3.srcY = p->srcY;
+    p3.srcMemoryType = p->srcMemoryType;
+    p3.srcHost = p->srcHost;
+    p3.srcDevice = p->srcDevice;
+    p3.srcArray = p->srcArray;
+    p3.srcPitch = p->srcPitch;
+    p3.dstXInBytes = p->dstXInBytes;
+    p3.dstY = p->dstY;
+    p3.dstMemoryType = p->dstMemoryType;
+    p3.dstHost = p->dstHost;
+    p3.dstDevice = p->dstDevice;
+    p3.dstArray = p->dstArray;
+    p3.dstPitch = p->dstPitch;
+    p3.WidthInBytes = p->WidthInBytes;
+    p3.Height = p->Height;
+    p3.Depth = 1;
+    return copy3D(driver, p3, handle, async, nullMeans);
+  });
+}
+
+CUresult copy3DEntry(const char* name, const CUDA_MEMCPY3D* p, CUstream handle, bool async, DefaultStream nullMeans) {
+  return driverEntry(name, [&](Driver& driver) -> CUresult {
+    if (p == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    return copy3D(driver, *p, handle, async, nullMeans);
   });
 }
 
@@ -136,22 +99,14 @@ template <typename T>
 CUresult memset2D(const char* name, CUdeviceptr dst, std::size_t pitch, T value, std::size_t width,
                   std::size_t height, CUstream handle, bool async, DefaultStream nullMeans) {
   return driverEntry(name, [&](Driver& driver) -> CUresult {
-    auto stream = resolveStream(driver, handle, nullMeans);
+    auto stream = streamOf(driver, handle, async, nullMeans);
     if (!stream) return fail(stream);
-    auto rowBytes = cudaabi::checkedMul(width, sizeof(T));
-    auto extent = rowBytes ? cudaabi::pitchedExtent(pitch, *rowBytes, height) : std::nullopt;
-    if (dst % sizeof(T) != 0 || !extent || !cudaabi::checkedAdd(dst, *extent)) return CUDA_ERROR_INVALID_VALUE;
-    auto kind = classify(driver, dst, *extent, true);
-    if (!kind) return fail(kind);
+    CUDA_MEMSET_NODE_PARAMS p{dst, pitch, value, sizeof(T), width, height};
+    auto checked = checkMemset(driver, p);
+    if (!checked) return fail(checked);
     if (width == 0 || height == 0) return CUDA_SUCCESS;
-    auto work = [dst, pitch, value, width, height] {
-      for (std::size_t row = 0; row < height; ++row) {
-        T* begin = reinterpret_cast<T*>(dst + row * pitch);
-        std::fill(begin, begin + width, value);
-      }
-      return CUDA_SUCCESS;
-    };
-    return submit(**stream, work, !async);
+    return submit(driver, **stream, CU_GRAPH_NODE_TYPE_MEMSET, [&] { return MemsetNode{*checked}; },
+                  memsetOperation(*checked), !async);
   });
 }
 
@@ -260,3 +215,16 @@ FASTGPU_SIM_EXPORT CUresult cuMemcpy2DAsync_v2_ptsz(const CUDA_MEMCPY2D* p, CUst
 FASTGPU_SIM_MEMSET(8, unsigned char)
 FASTGPU_SIM_MEMSET(16, unsigned short)
 FASTGPU_SIM_MEMSET(32, unsigned int)
+
+FASTGPU_SIM_EXPORT CUresult cuMemcpy3D_v2(const CUDA_MEMCPY3D* p) {
+  return copy3DEntry(__func__, p, nullptr, false, kLegacy);
+}
+FASTGPU_SIM_EXPORT CUresult cuMemcpy3D_v2_ptds(const CUDA_MEMCPY3D* p) {
+  return copy3DEntry(__func__, p, nullptr, false, kPerThread);
+}
+FASTGPU_SIM_EXPORT CUresult cuMemcpy3DAsync_v2(const CUDA_MEMCPY3D* p, CUstream stream) {
+  return copy3DEntry(__func__, p, stream, true, kLegacy);
+}
+FASTGPU_SIM_EXPORT CUresult cuMemcpy3DAsync_v2_ptsz(const CUDA_MEMCPY3D* p, CUstream stream) {
+  return copy3DEntry(__func__, p, stream, true, kPerThread);
+}

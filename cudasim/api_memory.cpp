@@ -44,6 +44,7 @@ cudaabi::PointerFacts describe(Driver& driver, std::uint64_t address) {
 
 FASTGPU_SIM_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr* pointer, size_t bytes) {
   return driverEntry(__func__, [&](Driver& driver) {
+    if (Status status = driver.captures().checkUnsafeCall(); !status) return fail(status);
     auto context = driver.requireCurrentContext();
     if (!context) return fail(context);
     if (pointer == nullptr || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
@@ -68,6 +69,7 @@ FASTGPU_SIM_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr* pointer, size_t* pit
 
 FASTGPU_SIM_EXPORT CUresult cuMemFree_v2(CUdeviceptr pointer) {
   return driverEntry(__func__, [&](Driver& driver) {
+    if (Status status = driver.captures().checkUnsafeCall(); !status) return fail(status);
     if (pointer == 0) return CUDA_SUCCESS;
     if (auto pool = driver.pools().ownerOf(pointer)) {  // a stream-ordered allocation, freed at once
       if (auto context = driver.requireCurrentContext()) (*context)->synchronize();
@@ -107,6 +109,7 @@ FASTGPU_SIM_EXPORT CUresult cuMemGetAddressRange_v2(CUdeviceptr* base, size_t* s
 
 FASTGPU_SIM_EXPORT CUresult cuMemHostAlloc(void** pointer, size_t bytes, unsigned int flags) {
   return driverEntry(__func__, [&](Driver& driver) {
+    if (Status status = driver.captures().checkUnsafeCall(); !status) return fail(status);
     auto context = driver.requireCurrentContext();
     if (!context) return fail(context);
     constexpr unsigned kKnown = CU_MEMHOSTALLOC_PORTABLE | CU_MEMHOSTALLOC_DEVICEMAP | CU_MEMHOSTALLOC_WRITECOMBINED;
@@ -121,7 +124,10 @@ FASTGPU_SIM_EXPORT CUresult cuMemHostAlloc(void** pointer, size_t bytes, unsigne
 FASTGPU_SIM_EXPORT CUresult cuMemAllocHost_v2(void** pointer, size_t bytes) { return cuMemHostAlloc(pointer, bytes, 0); }
 
 FASTGPU_SIM_EXPORT CUresult cuMemFreeHost(void* pointer) {
-  return driverEntry(__func__, [&](Driver& driver) { return fail(driver.hostMemory().free(pointer)); });
+  return driverEntry(__func__, [&](Driver& driver) {
+    if (Status status = driver.captures().checkUnsafeCall(); !status) return fail(status);
+    return fail(driver.hostMemory().free(pointer));
+  });
 }
 
 FASTGPU_SIM_EXPORT CUresult cuMemHostRegister_v2(void* pointer, size_t bytes, unsigned int flags) {

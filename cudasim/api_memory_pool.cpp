@@ -34,6 +34,8 @@ CUresult allocateAsync(const char* name, CUdeviceptr* pointer, size_t bytes, CUm
     if (pointer == nullptr || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
     auto resolved = resolveStream(driver, stream, nullMeans);
     if (!resolved) return fail(resolved);
+    // Graph memory nodes are not simulated yet: a capture refuses the allocation.
+    if (Status status = driver.captures().refuseIfCapturing(**resolved); !status) return fail(status);
     Device& device = (*resolved)->context().device();
     auto pool = poolOf(driver, handle != nullptr ? handle : driver.pools().currentPool(device));
     if (!pool) return fail(pool);
@@ -50,6 +52,7 @@ CUresult freeAsync(const char* name, CUdeviceptr pointer, CUstream stream, Defau
   return driverEntry(name, [&](Driver& driver) {
     auto resolved = resolveStream(driver, stream, nullMeans);
     if (!resolved) return fail(resolved);
+    if (Status status = driver.captures().refuseIfCapturing(**resolved); !status) return fail(status);
     auto pool = driver.pools().ownerOf(pointer);
     if (!pool) return CUDA_ERROR_INVALID_VALUE;
     driver.pools().freed(pointer);  // freed for the program now; the block comes back in stream order

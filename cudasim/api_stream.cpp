@@ -1,7 +1,6 @@
 // Streams, events and host functions.
 #include <chrono>
 
-#include "cudaabi/stream_capture.h"
 #include "cudasim/entry.h"
 
 using namespace fastgpu;
@@ -24,15 +23,6 @@ Result<std::shared_ptr<Stream>> resolveStream(Driver& driver, CUstream handle, D
 }  // namespace fastgpu::sim
 
 namespace {
-
-template <typename Body>
-CUresult withStream(const char* name, CUstream handle, DefaultStream nullMeans, Body&& body) {
-  return driverEntry(name, [&](Driver& driver) -> CUresult {
-    auto stream = resolveStream(driver, handle, nullMeans);
-    if (!stream) return fail(stream);
-    return body(driver, **stream);
-  });
-}
 
 template <typename Body>
 CUresult withEvent(const char* name, CUevent handle, Body&& body) {
@@ -60,13 +50,15 @@ CUresult createStream(CUstream* handle, unsigned flags, int priority) {
 }
 
 CUresult streamQuery(CUstream handle, DefaultStream nullMeans) {
-  return withStream("cuStreamQuery", handle, nullMeans, [](Driver&, Stream& stream) {
+  return withStream("cuStreamQuery", handle, nullMeans, [](Driver& driver, Stream& stream) {
+    if (Status status = driver.captures().refuseIfCapturing(stream); !status) return fail(status);
     return stream.idle() ? CUDA_SUCCESS : CUDA_ERROR_NOT_READY;
   });
 }
 
 CUresult streamSynchronize(CUstream handle, DefaultStream nullMeans) {
   return withStream("cuStreamSynchronize", handle, nullMeans, [](Driver& driver, Stream& stream) {
+    if (Status status = driver.captures().refuseIfCapturing(stream); !status) return fail(status);
     stream.synchronize();
     driver.pools().releaseAboveThresholds();
     return asyncError(stream.context());
@@ -78,6 +70,9 @@ CUresult streamWaitEvent(CUstream handle, CUevent eventHandle, unsigned flags, D
     if ((flags & ~static_cast<unsigned>(CU_EVENT_WAIT_EXTERNAL)) != 0) return CUDA_ERROR_INVALID_VALUE;
     auto event = driver.handles().find<Event>(HandleKind::kEvent, eventHandle);
     if (!event) return CUDA_ERROR_INVALID_HANDLE;
+    auto route = driver.captures().waitEvent(stream, *event, flags);
+    if (!route) return fail(route);
+    if (*route == Captures::Route::kCaptured) return CUDA_SUCCESS;
     Operation wait;
     // Waits for the record that is latest now; a never-recorded event is already complete.
     if (auto record = event->lastRecord()) wait.waitFor.push_back(std::move(record));
@@ -91,27 +86,31 @@ CUresult eventRecord(CUevent eventHandle, CUstream handle, DefaultStream nullMea
     auto event = driver.handles().find<Event>(HandleKind::kEvent, eventHandle);
     if (!event) return CUDA_ERROR_INVALID_HANDLE;
     if (event->contextHandle() != stream.context().handle()) return CUDA_ERROR_INVALID_HANDLE;
+    auto route = driver.captures().recordEvent(stream, *event);
+    if (!route) return fail(route);
+    if (*route == Captures::Route::kCaptured) return CUDA_SUCCESS;
     event->setRecord(stream.context().enqueue(stream, Operation{Operation::Kind::kHostWork, {}, {}}));
     return CUDA_SUCCESS;
   });
 }
 
 CUresult launchHostFunc(CUstream handle, CUhostFn function, void* userData, DefaultStream nullMeans) {
-  return withStream("cuLaunchHostFunc", handle, nullMeans, [&](Driver&, Stream& stream) {
+  return withStream("cuLaunchHostFunc", handle, nullMeans, [&](Driver& driver, Stream& stream) {
     if (function == nullptr) return CUDA_ERROR_INVALID_VALUE;
-    Operation call{Operation::Kind::kHostWork, [function, userData] {
-                     function(userData);
-                     return CUDA_SUCCESS;
-                   }, {}};
-    stream.context().enqueue(stream, std::move(call));
+    auto route = driver.captures().route(stream, CU_GRAPH_NODE_TYPE_HOST, [&] { return HostNode{function, userData}; });
+    if (!route) return fail(route);
+    if (*route == Captures::Route::kCaptured) return CUDA_SUCCESS;
+    stream.context().enqueue(stream, hostOperation(function, userData));
     return CUDA_SUCCESS;
   });
 }
 
 CUresult addCallback(CUstream handle, CUstreamCallback callback, void* userData, unsigned flags,
                      DefaultStream nullMeans) {
-  return withStream("cuStreamAddCallback", handle, nullMeans, [&](Driver&, Stream& stream) {
+  return withStream("cuStreamAddCallback", handle, nullMeans, [&](Driver& driver, Stream& stream) {
     if (callback == nullptr || flags != 0) return CUDA_ERROR_INVALID_VALUE;
+    // Not capturable in CUDA (cuLaunchHostFunc is).
+    if (Status status = driver.captures().refuseIfCapturing(stream); !status) return fail(status);
     CUstream reported = handle;
     Context& context = stream.context();
     Operation call{Operation::Kind::kHostWork, [callback, userData, reported, &context] {
@@ -136,6 +135,7 @@ FASTGPU_SIM_EXPORT CUresult cuStreamDestroy_v2(CUstream handle) {
     auto stream = driver.handles().find<Stream>(HandleKind::kStream, handle);
     if (!stream) return CUDA_ERROR_INVALID_HANDLE;
     driver.handles().remove(stream->handle());
+    driver.captures().streamDestroyed(*stream);
     // Queued work still completes (the stream drains before its worker ends), as in CUDA.
     stream->context().forgetStream(*stream);
     return CUDA_SUCCESS;
@@ -155,9 +155,6 @@ CUresult queryStream(const char* name, CUstream handle, T* out, Get&& get) {
     return CUDA_SUCCESS;
   });
 }
-
-// The _ptsz forms differ only in what a NULL stream means.
-CUstream perThreadIfNull(CUstream handle) { return handle == nullptr ? CU_STREAM_PER_THREAD : handle; }
 
 }  // namespace
 
@@ -266,6 +263,7 @@ FASTGPU_SIM_EXPORT CUresult cuEventRecordWithFlags_ptsz(CUevent event, CUstream 
 
 FASTGPU_SIM_EXPORT CUresult cuEventQuery(CUevent handle) {
   return withEvent(__func__, handle, [](Driver& driver, Event& event) {
+    if (Status status = driver.captures().checkEventSynchronize(event); !status) return fail(status);
     auto record = event.lastRecord();
     return !record || driver.progress().isDone(*record) ? CUDA_SUCCESS : CUDA_ERROR_NOT_READY;
   });
@@ -273,6 +271,7 @@ FASTGPU_SIM_EXPORT CUresult cuEventQuery(CUevent handle) {
 
 FASTGPU_SIM_EXPORT CUresult cuEventSynchronize(CUevent handle) {
   return withEvent(__func__, handle, [](Driver& driver, Event& event) {
+    if (Status status = driver.captures().checkEventSynchronize(event); !status) return fail(status);
     if (auto record = event.lastRecord()) driver.progress().wait(*record);
     driver.pools().releaseAboveThresholds();
     auto context = driver.findContext(toHandle<CUcontext>(event.contextHandle()));
@@ -300,53 +299,6 @@ FASTGPU_SIM_EXPORT CUresult cuEventElapsedTime_v2(float* milliseconds, CUevent s
 
 FASTGPU_SIM_EXPORT CUresult cuEventElapsedTime(float* milliseconds, CUevent start, CUevent end) {
   return cuEventElapsedTime_v2(milliseconds, start, end);
-}
-
-// ---- Stream capture (cudaabi/stream_capture.h): no stream is ever capturing yet ----
-
-namespace {
-
-CUresult captureInfo(const char* name, CUstream handle, CUstreamCaptureStatus* status) {
-  if (CUresult bad = cudaabi::checkCaptureQuery(status); bad != CUDA_SUCCESS) return bad;
-  // Only the status is written: the other outputs are defined only while a capture is active.
-  return queryStream(name, handle, status, [](Stream&) { return CU_STREAM_CAPTURE_STATUS_NONE; });
-}
-
-}  // namespace
-
-FASTGPU_SIM_EXPORT CUresult cuThreadExchangeStreamCaptureMode(CUstreamCaptureMode* mode) {
-  return driverEntry(__func__, [&](Driver&) { return cudaabi::exchangeThreadCaptureMode(mode); });
-}
-FASTGPU_SIM_EXPORT CUresult cuStreamIsCapturing(CUstream handle, CUstreamCaptureStatus* status) {
-  return captureInfo(__func__, handle, status);
-}
-FASTGPU_SIM_EXPORT CUresult cuStreamIsCapturing_ptsz(CUstream handle, CUstreamCaptureStatus* status) {
-  return cuStreamIsCapturing(perThreadIfNull(handle), status);
-}
-FASTGPU_SIM_EXPORT CUresult cuStreamGetCaptureInfo(CUstream handle, CUstreamCaptureStatus* status, cuuint64_t*) {
-  return captureInfo(__func__, handle, status);
-}
-FASTGPU_SIM_EXPORT CUresult cuStreamGetCaptureInfo_ptsz(CUstream handle, CUstreamCaptureStatus* status, cuuint64_t* id) {
-  return cuStreamGetCaptureInfo(perThreadIfNull(handle), status, id);
-}
-FASTGPU_SIM_EXPORT CUresult cuStreamGetCaptureInfo_v2(CUstream handle, CUstreamCaptureStatus* status, cuuint64_t*,
-                                                      CUgraph*, const CUgraphNode**, size_t*) {
-  return captureInfo(__func__, handle, status);
-}
-FASTGPU_SIM_EXPORT CUresult cuStreamGetCaptureInfo_v2_ptsz(CUstream handle, CUstreamCaptureStatus* status,
-                                                           cuuint64_t* id, CUgraph* graph, const CUgraphNode** nodes,
-                                                           size_t* count) {
-  return cuStreamGetCaptureInfo_v2(perThreadIfNull(handle), status, id, graph, nodes, count);
-}
-FASTGPU_SIM_EXPORT CUresult cuStreamGetCaptureInfo_v3(CUstream handle, CUstreamCaptureStatus* status, cuuint64_t*,
-                                                      CUgraph*, const CUgraphNode**,
-                                                      const CUgraphEdgeData**, size_t*) {
-  return captureInfo(__func__, handle, status);
-}
-FASTGPU_SIM_EXPORT CUresult cuStreamGetCaptureInfo_v3_ptsz(CUstream handle, CUstreamCaptureStatus* status,
-                                                           cuuint64_t* id, CUgraph* graph, const CUgraphNode** nodes,
-                                                           const CUgraphEdgeData** edgeData, size_t* count) {
-  return cuStreamGetCaptureInfo_v3(perThreadIfNull(handle), status, id, graph, nodes, edgeData, count);
 }
 
 FASTGPU_SIM_EXPORT CUresult cuStreamGetId(CUstream handle, unsigned long long* id) {

@@ -79,6 +79,8 @@ CUresult submit(const char* name, CUstream handle, DefaultStream nullMeans, std:
   return driverEntry(name, [&](Driver& driver) {
     auto stream = resolveStream(driver, handle, nullMeans);
     if (!stream) return fail(stream);
+    // Batch memory-operation nodes are not simulated yet: a capture refuses them.
+    if (Status status = driver.captures().refuseIfCapturing(**stream); !status) return fail(status);
     for (const MemOp& op : ops) {
       if (Status status = check(driver, op); !status) return fail(status);
     }

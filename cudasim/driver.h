@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cudaabi/export_tables.h"
+#include "cudasim/capture.h"
 #include "cudasim/context.h"
 #include "cudasim/device.h"
 #include "cudasim/event.h"
@@ -34,6 +35,7 @@ class Driver : public cudaabi::DriverServices {
 
   const SimConfig& config() const { return config_; }
   HandleTable& handles() { return handles_; }
+  Captures& captures() { return captures_; }
   Progress& progress() { return progress_; }
   TwinRegistry& twins() { return twins_; }
   HostMemory& hostMemory() { return hostMemory_; }
@@ -82,6 +84,7 @@ class Driver : public cudaabi::DriverServices {
   std::unique_ptr<DeviceShares> shares_;  // before the devices that refer to it
   std::vector<std::unique_ptr<Device>> devices_;
   HandleTable handles_;
+  Captures captures_{handles_};
   Progress progress_;
   TwinRegistry twins_;
   HostMemory hostMemory_;

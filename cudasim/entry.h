@@ -51,6 +51,19 @@ enum class DefaultStream { kLegacy, kPerThread };
 // resolve against the current context.
 Result<std::shared_ptr<Stream>> resolveStream(Driver& driver, CUstream handle, DefaultStream nullMeans);
 
+// Runs `body(driver, stream)` for the stream a handle names.
+template <typename Body>
+CUresult withStream(const char* name, CUstream handle, DefaultStream nullMeans, Body&& body) {
+  return driverEntry(name, [&](Driver& driver) -> CUresult {
+    auto stream = resolveStream(driver, handle, nullMeans);
+    if (!stream) return fail(stream);
+    return body(driver, **stream);
+  });
+}
+
+// The _ptsz forms differ only in what a NULL stream means.
+inline CUstream perThreadIfNull(CUstream handle) { return handle == nullptr ? CU_STREAM_PER_THREAD : handle; }
+
 // The pending asynchronous error of a context, for synchronizing calls.
 inline CUresult asyncError(Context& context) { return context.errors().take(); }
 

@@ -13,7 +13,18 @@
 
 namespace fastgpu::sim {
 
-enum class HandleKind : std::uint8_t { kContext = 1, kStream, kEvent, kModule, kFunction, kLibrary, kKernel };
+enum class HandleKind : std::uint8_t {
+  kContext = 1,
+  kStream,
+  kEvent,
+  kModule,
+  kFunction,
+  kLibrary,
+  kKernel,
+  kGraph,
+  kGraphNode,
+  kGraphExec,
+};
 
 class HandleObject {
  public:

@@ -1,6 +1,6 @@
 // Stream capture, answered here without a round trip (DESIGN.md decision 12: these sit on launch
-// paths). FastGPU records no graphs yet (cudaabi/stream_capture.h): no stream is ever capturing,
-// and cuStreamBeginCapture stays unsupported.
+// paths). Capture is not remoted yet: no stream is ever capturing, and cuStreamBeginCapture stays
+// unsupported (its stub fails and logs), so a framework takes its path without graphs.
 #include "cudaabi/stream_capture.h"
 #include "interposer/remote.h"
 

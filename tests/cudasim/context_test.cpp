@@ -207,7 +207,7 @@ TEST(SimContexts, GetProcAddressAnswersWithTheDriversOwnFunctions) {
   EXPECT_STREQ(name, "CUDA_ERROR_OUT_OF_MEMORY");
   EXPECT_EQ(d.cuGetErrorName(static_cast<CUresult>(12345), &name), CUDA_ERROR_INVALID_VALUE);
   // A function cudasim does not implement says so.
-  EXPECT_EQ(d.cuGraphCreate(nullptr, 0), CUDA_ERROR_NOT_SUPPORTED);
+  EXPECT_EQ(d.cuGraphicsUnregisterResource(nullptr), CUDA_ERROR_NOT_SUPPORTED);
 }
 
 }  // namespace

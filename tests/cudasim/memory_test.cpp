@@ -171,6 +171,7 @@ namespace {
 TEST_F(SimTest, TwoDimensionalShapesThatWrapAreRefused) {
   CUdeviceptr buffer = 0;
   ASSERT_CU(d.cuMemAlloc_v2(&buffer, 16384));
+  ASSERT_CU(d.cuMemsetD8_v2(buffer, 0, 16384));  // device memory is not zeroed: a reused page keeps old bytes
   std::vector<std::uint8_t> host(16384, 7);
   CUDA_MEMCPY2D copy{};
   copy.srcMemoryType = CU_MEMORYTYPE_HOST;

@@ -65,11 +65,6 @@ int main() {
   mode = static_cast<CUstreamCaptureMode>(7);
   show("cuThreadExchangeStreamCaptureMode(7)", cuThreadExchangeStreamCaptureMode(&mode));
 
-  // Capture itself is not there yet: said so, not pretended.
-  show("cuStreamBeginCapture(stream, global)", cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_GLOBAL));
-  showStatus("cuStreamIsCapturing(stream) after it",
-             [&](CUstreamCaptureStatus* s) { return cuStreamIsCapturing(stream, s); });
-
   // Attributes promise only what the calls deliver.
   const struct {
     const char* name;

@@ -1,0 +1,325 @@
+// cudasim's stream capture and graphs: captured work does not run until the graph is launched,
+// replays run every node in dependency order (copies to the host and host nodes included),
+// fork/join across streams, the operations that invalidate a capture, explicitly built graphs
+// with their queries, parameter updates of nodes and of executables, and whole-graph update.
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "sim_fixture.h"
+
+namespace fastgpu::testing {
+namespace {
+
+class SimGraph : public SimTest {
+ protected:
+  void SetUp() override {
+    SimTest::SetUp();
+    module = loadTestModule();
+    appendValue = function(module, "appendValue");
+    ASSERT_CU(d.cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING));
+    ASSERT_CU(d.cuStreamCreate(&side, CU_STREAM_NON_BLOCKING));
+    ASSERT_CU(d.cuMemAlloc_v2(&log, 64 * sizeof(int)));
+    ASSERT_CU(d.cuMemAlloc_v2(&length, sizeof(int)));
+    ASSERT_CU(d.cuMemsetD32_v2(length, 0, 1));
+  }
+  void TearDown() override {
+    d.cuMemFree_v2(log);
+    d.cuMemFree_v2(length);
+    d.cuStreamDestroy_v2(stream);
+    d.cuStreamDestroy_v2(side);
+    d.cuModuleUnload(module);
+    SimTest::TearDown();
+  }
+
+  CUstreamCaptureStatus status(CUstream s) {
+    CUstreamCaptureStatus result = CU_STREAM_CAPTURE_STATUS_NONE;
+    EXPECT_CU(d.cuStreamIsCapturing(s, &result));
+    return result;
+  }
+
+  // A host node's function: appends `*static_cast<int*>(value)` to hostLog.
+  static void recordOnHost(void* value) { hostLog.push_back(*static_cast<int*>(value)); }
+  static inline std::vector<int> hostLog;
+
+  CUmodule module = nullptr;
+  CUfunction appendValue = nullptr;
+  CUstream stream = nullptr, side = nullptr;
+  CUdeviceptr log = 0, length = 0;
+};
+
+TEST_F(SimGraph, CapturedWorkRunsOnlyWhenTheGraphIsLaunchedAndEveryReplayRunsAllOfIt) {
+  hostLog.clear();
+  int seen = -1;
+  int marker = 42;
+  ASSERT_CU(d.cuStreamBeginCapture_v2(stream, CU_STREAM_CAPTURE_MODE_GLOBAL));
+  EXPECT_EQ(status(stream), CU_STREAM_CAPTURE_STATUS_ACTIVE);
+  append(appendValue, log, length, 7, stream);
+  append(appendValue, log, length, 8, stream);
+  ASSERT_CU(d.cuMemcpyDtoHAsync_v2(&seen, length, sizeof(int), stream));
+  ASSERT_CU(d.cuLaunchHostFunc(stream, recordOnHost, &marker));
+  CUgraph graph = nullptr;
+  ASSERT_CU(d.cuStreamEndCapture(stream, &graph));
+  EXPECT_EQ(status(stream), CU_STREAM_CAPTURE_STATUS_NONE);
+  ASSERT_CU(d.cuStreamSynchronize(stream));
+  EXPECT_TRUE(readLog(log, length).empty()) << "nothing runs during a capture";
+  EXPECT_EQ(seen, -1);
+  EXPECT_TRUE(hostLog.empty());
+
+  std::size_t count = 0;
+  ASSERT_CU(d.cuGraphGetNodes(graph, nullptr, &count));
+  EXPECT_EQ(count, 4u);
+  CUgraphExec exec = nullptr;
+  ASSERT_CU(d.cuGraphInstantiateWithFlags(&exec, graph, 0));
+  ASSERT_CU(d.cuGraphLaunch(exec, stream));
+  ASSERT_CU(d.cuGraphLaunch(exec, stream));
+  ASSERT_CU(d.cuStreamSynchronize(stream));
+  EXPECT_EQ(readLog(log, length), (std::vector<int>{7, 8, 7, 8}));
+  EXPECT_EQ(seen, 4) << "the replayed device-to-host copy ran after both kernels, each time";
+  EXPECT_EQ(hostLog, (std::vector<int>{42, 42}));
+  EXPECT_CU(d.cuGraphExecDestroy(exec));
+  EXPECT_CU(d.cuGraphDestroy(graph));
+  EXPECT_EQ(d.cuGraphDestroy(graph), CUDA_ERROR_INVALID_VALUE);
+}
+
+TEST_F(SimGraph, ForkedStreamsJoinThroughEventsAndTheGraphHasTheirDependencies) {
+  CUevent fork = nullptr, join = nullptr;
+  ASSERT_CU(d.cuEventCreate(&fork, CU_EVENT_DISABLE_TIMING));
+  ASSERT_CU(d.cuEventCreate(&join, CU_EVENT_DISABLE_TIMING));
+  ASSERT_CU(d.cuStreamBeginCapture_v2(stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL));
+  append(appendValue, log, length, 1, stream);
+  ASSERT_CU(d.cuEventRecord(fork, stream));
+  ASSERT_CU(d.cuStreamWaitEvent(side, fork, 0));
+  EXPECT_EQ(status(side), CU_STREAM_CAPTURE_STATUS_ACTIVE) << "waiting for a captured event joins the capture";
+  append(appendValue, log, length, 2, side);
+  append(appendValue, log, length, 3, stream);
+  ASSERT_CU(d.cuEventRecord(join, side));
+  ASSERT_CU(d.cuStreamWaitEvent(stream, join, 0));
+  append(appendValue, log, length, 4, stream);
+
+  CUstreamCaptureStatus state;
+  cuuint64_t id = 0;
+  CUgraph capturing = nullptr;
+  const CUgraphNode* frontier = nullptr;
+  std::size_t frontierSize = 0;
+  ASSERT_CU(d.cuStreamGetCaptureInfo_v2(stream, &state, &id, &capturing, &frontier, &frontierSize));
+  EXPECT_EQ(state, CU_STREAM_CAPTURE_STATUS_ACTIVE);
+  EXPECT_NE(id, 0u);
+  ASSERT_EQ(frontierSize, 1u);
+  CUgraphNodeType type;
+  ASSERT_CU(d.cuGraphNodeGetType(frontier[0], &type));
+  EXPECT_EQ(type, CU_GRAPH_NODE_TYPE_KERNEL);
+
+  CUgraph graph = nullptr;
+  ASSERT_CU(d.cuStreamEndCapture(stream, &graph));
+  EXPECT_EQ(graph, capturing);
+  EXPECT_EQ(status(side), CU_STREAM_CAPTURE_STATUS_NONE) << "ending the capture ends it on the joined stream";
+  std::size_t edges = 0, roots = 0;
+  ASSERT_CU(d.cuGraphGetEdges(graph, nullptr, nullptr, &edges));
+  ASSERT_CU(d.cuGraphGetRootNodes(graph, nullptr, &roots));
+  EXPECT_EQ(edges, 4u);  // 1->2, 1->3, 2->4, 3->4
+  EXPECT_EQ(roots, 1u);
+  CUgraphExec exec = nullptr;
+  ASSERT_CU(d.cuGraphInstantiateWithFlags(&exec, graph, 0));
+  ASSERT_CU(d.cuGraphLaunch(exec, stream));
+  ASSERT_CU(d.cuStreamSynchronize(stream));
+  auto values = readLog(log, length);
+  ASSERT_EQ(values.size(), 4u);
+  EXPECT_EQ(values.front(), 1);
+  EXPECT_EQ(values.back(), 4);
+  d.cuGraphExecDestroy(exec);
+  d.cuGraphDestroy(graph);
+  d.cuEventDestroy_v2(fork);
+  d.cuEventDestroy_v2(join);
+}
+
+TEST_F(SimGraph, AForkThatIsNotJoinedBackFailsTheCapture) {
+  CUevent fork = nullptr;
+  ASSERT_CU(d.cuEventCreate(&fork, CU_EVENT_DISABLE_TIMING));
+  ASSERT_CU(d.cuStreamBeginCapture_v2(stream, CU_STREAM_CAPTURE_MODE_GLOBAL));
+  ASSERT_CU(d.cuEventRecord(fork, stream));
+  ASSERT_CU(d.cuStreamWaitEvent(side, fork, 0));
+  append(appendValue, log, length, 2, side);
+  CUgraph graph = reinterpret_cast<CUgraph>(1);
+  EXPECT_EQ(d.cuStreamEndCapture(stream, &graph), CUDA_ERROR_STREAM_CAPTURE_UNJOINED);
+  EXPECT_EQ(graph, nullptr);
+  EXPECT_EQ(status(side), CU_STREAM_CAPTURE_STATUS_NONE);
+  d.cuEventDestroy_v2(fork);
+}
+
+TEST_F(SimGraph, SynchronizingACapturingStreamFailsAndInvalidatesTheCapture) {
+  ASSERT_CU(d.cuStreamBeginCapture_v2(stream, CU_STREAM_CAPTURE_MODE_RELAXED));
+  append(appendValue, log, length, 1, stream);
+  EXPECT_EQ(d.cuStreamSynchronize(stream), CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
+  EXPECT_EQ(status(stream), CU_STREAM_CAPTURE_STATUS_INVALIDATED);
+  void* params[] = {&log, &length, &log};
+  EXPECT_EQ(d.cuLaunchKernel(appendValue, 1, 1, 1, 1, 1, 1, 0, stream, params, nullptr),
+            CUDA_ERROR_STREAM_CAPTURE_INVALIDATED);
+  CUgraph graph = nullptr;
+  EXPECT_EQ(d.cuStreamEndCapture(stream, &graph), CUDA_ERROR_STREAM_CAPTURE_INVALIDATED);
+  EXPECT_EQ(graph, nullptr);
+  ASSERT_CU(d.cuStreamSynchronize(stream));
+  EXPECT_TRUE(readLog(log, length).empty());
+}
+
+TEST_F(SimGraph, UnsafeCallsAreRefusedUnderGlobalCaptureAndAllowedWhenTheThreadIsRelaxed) {
+  ASSERT_CU(d.cuStreamBeginCapture_v2(stream, CU_STREAM_CAPTURE_MODE_GLOBAL));
+  CUstreamCaptureMode mode = CU_STREAM_CAPTURE_MODE_RELAXED;
+  ASSERT_CU(d.cuThreadExchangeStreamCaptureMode(&mode));
+  CUdeviceptr scratch = 0;
+  EXPECT_CU(d.cuMemAlloc_v2(&scratch, 256)) << "a relaxed thread may allocate (PyTorch does this)";
+  EXPECT_CU(d.cuMemFree_v2(scratch));
+  ASSERT_CU(d.cuThreadExchangeStreamCaptureMode(&mode));
+  EXPECT_EQ(mode, CU_STREAM_CAPTURE_MODE_RELAXED);
+  EXPECT_EQ(status(stream), CU_STREAM_CAPTURE_STATUS_ACTIVE);
+  EXPECT_EQ(d.cuMemAlloc_v2(&scratch, 256), CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
+  EXPECT_EQ(status(stream), CU_STREAM_CAPTURE_STATUS_INVALIDATED);
+  CUgraph graph = nullptr;
+  EXPECT_EQ(d.cuStreamEndCapture(stream, &graph), CUDA_ERROR_STREAM_CAPTURE_INVALIDATED);
+}
+
+TEST_F(SimGraph, TheLegacyStreamCannotBeCapturedNorUsedWhileABlockingStreamCaptures) {
+  EXPECT_EQ(d.cuStreamBeginCapture_v2(nullptr, CU_STREAM_CAPTURE_MODE_GLOBAL), CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
+  CUstream blocking = nullptr;
+  ASSERT_CU(d.cuStreamCreate(&blocking, 0));
+  ASSERT_CU(d.cuStreamBeginCapture_v2(blocking, CU_STREAM_CAPTURE_MODE_RELAXED));
+  EXPECT_EQ(d.cuMemsetD32Async(length, 1, 1, nullptr), CUDA_ERROR_STREAM_CAPTURE_IMPLICIT);
+  CUgraph graph = nullptr;
+  EXPECT_EQ(d.cuStreamEndCapture(blocking, &graph), CUDA_ERROR_STREAM_CAPTURE_INVALIDATED);
+  EXPECT_EQ(d.cuStreamBeginCapture_v2(stream, static_cast<CUstreamCaptureMode>(7)), CUDA_ERROR_INVALID_VALUE);
+  d.cuStreamDestroy_v2(blocking);
+}
+
+TEST_F(SimGraph, AnExplicitGraphRunsInDependencyOrderAndItsNodesCanBeReadAndChanged) {
+  CUgraph graph = nullptr;
+  ASSERT_CU(d.cuGraphCreate(&graph, 0));
+  CUDA_MEMSET_NODE_PARAMS reset{length, sizeof(int), 0, 4, 1, 1};
+  CUgraphNode memset = nullptr, first = nullptr, second = nullptr, empty = nullptr;
+  ASSERT_CU(d.cuGraphAddMemsetNode(&memset, graph, nullptr, 0, &reset, context));
+  int value = 5;
+  void* params[] = {&log, &length, &value};
+  CUDA_KERNEL_NODE_PARAMS kernel{};
+  kernel.func = appendValue;
+  kernel.gridDimX = kernel.gridDimY = kernel.gridDimZ = 1;
+  kernel.blockDimX = kernel.blockDimY = kernel.blockDimZ = 1;
+  kernel.kernelParams = params;
+  ASSERT_CU(d.cuGraphAddKernelNode_v2(&first, graph, &memset, 1, &kernel));
+  value = 6;  // the node copied its arguments when it was added
+  ASSERT_CU(d.cuGraphAddKernelNode_v2(&second, graph, &first, 1, &kernel));
+  ASSERT_CU(d.cuGraphAddEmptyNode(&empty, graph, &second, 1));
+  CUgraphNode twice[] = {first, first};
+  CUgraphNode refused = nullptr;
+  EXPECT_EQ(d.cuGraphAddEmptyNode(&refused, graph, twice, 2), CUDA_ERROR_INVALID_VALUE) << "a repeated dependency";
+  EXPECT_EQ(d.cuGraphAddEmptyNode(&refused, graph, reinterpret_cast<CUgraphNode*>(&log), 1), CUDA_ERROR_INVALID_VALUE)
+      << "a forged node";
+
+  CUDA_KERNEL_NODE_PARAMS read{};
+  ASSERT_CU(d.cuGraphKernelNodeGetParams_v2(second, &read));
+  EXPECT_EQ(read.func, appendValue);
+  EXPECT_EQ(*static_cast<int*>(read.kernelParams[2]), 6);
+  CUgraphNode dependency = nullptr;
+  std::size_t count = 1;
+  ASSERT_CU(d.cuGraphNodeGetDependencies(second, &dependency, &count));
+  EXPECT_EQ(dependency, first);
+
+  CUgraphExec exec = nullptr;
+  ASSERT_CU(d.cuGraphInstantiateWithFlags(&exec, graph, 0));
+  ASSERT_CU(d.cuGraphLaunch(exec, stream));
+  ASSERT_CU(d.cuStreamSynchronize(stream));
+  EXPECT_EQ(readLog(log, length), (std::vector<int>{5, 6}));
+
+  // Change the executable only: the graph keeps its parameters.
+  value = 9;
+  ASSERT_CU(d.cuGraphExecKernelNodeSetParams_v2(exec, first, &kernel));
+  unsigned enabled = 1;
+  ASSERT_CU(d.cuGraphNodeSetEnabled(exec, second, 0));
+  ASSERT_CU(d.cuGraphNodeGetEnabled(exec, second, &enabled));
+  EXPECT_EQ(enabled, 0u);
+  ASSERT_CU(d.cuGraphLaunch(exec, stream));
+  ASSERT_CU(d.cuStreamSynchronize(stream));
+  EXPECT_EQ(readLog(log, length), (std::vector<int>{9}));
+  ASSERT_CU(d.cuGraphKernelNodeGetParams_v2(first, &read));
+  EXPECT_EQ(*static_cast<int*>(read.kernelParams[2]), 5);
+
+  // A cycle cannot be instantiated.
+  CUgraphExec cyclic = nullptr;
+  ASSERT_CU(d.cuGraphAddDependencies(graph, &empty, &memset, 1));
+  CUDA_GRAPH_INSTANTIATE_PARAMS instantiate{};
+  EXPECT_EQ(d.cuGraphInstantiateWithParams(&cyclic, graph, &instantiate), CUDA_ERROR_INVALID_VALUE);
+  EXPECT_EQ(instantiate.result_out, CUDA_GRAPH_INSTANTIATE_INVALID_STRUCTURE);
+  ASSERT_CU(d.cuGraphRemoveDependencies(graph, &empty, &memset, 1));
+  d.cuGraphExecDestroy(exec);
+  d.cuGraphDestroy(graph);
+}
+
+TEST_F(SimGraph, AnExecutableTakesTheParametersOfATopologicallyEqualGraphAndRefusesAnotherShape) {
+  auto capture = [&](int first, int second, bool extra) {
+    CUgraph graph = nullptr;
+    EXPECT_CU(d.cuStreamBeginCapture_v2(stream, CU_STREAM_CAPTURE_MODE_GLOBAL));
+    append(appendValue, log, length, first, stream);
+    append(appendValue, log, length, second, stream);
+    if (extra) append(appendValue, log, length, 0, stream);
+    EXPECT_CU(d.cuStreamEndCapture(stream, &graph));
+    return graph;
+  };
+  CUgraph original = capture(1, 2, false);
+  CUgraph changed = capture(3, 4, false);
+  CUgraph longer = capture(5, 6, true);
+  CUgraphExec exec = nullptr;
+  ASSERT_CU(d.cuGraphInstantiateWithFlags(&exec, original, 0));
+  CUgraphExecUpdateResultInfo info{};
+  ASSERT_CU(d.cuGraphExecUpdate_v2(exec, changed, &info));
+  EXPECT_EQ(info.result, CU_GRAPH_EXEC_UPDATE_SUCCESS);
+  EXPECT_EQ(d.cuGraphExecUpdate_v2(exec, longer, &info), CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE);
+  EXPECT_EQ(info.result, CU_GRAPH_EXEC_UPDATE_ERROR_TOPOLOGY_CHANGED);
+  ASSERT_CU(d.cuGraphLaunch(exec, stream));
+  ASSERT_CU(d.cuStreamSynchronize(stream));
+  EXPECT_EQ(readLog(log, length), (std::vector<int>{3, 4}));
+  d.cuGraphExecDestroy(exec);
+  for (CUgraph graph : {original, changed, longer}) d.cuGraphDestroy(graph);
+}
+
+TEST_F(SimGraph, ChildGraphsClonesAndTheDotFileDescribeTheSameWork) {
+  CUgraph child = nullptr, parent = nullptr, copy = nullptr;
+  ASSERT_CU(d.cuGraphCreate(&child, 0));
+  ASSERT_CU(d.cuGraphCreate(&parent, 0));
+  int value = 11;
+  void* params[] = {&log, &length, &value};
+  CUgraphNodeParams node{};
+  node.type = CU_GRAPH_NODE_TYPE_KERNEL;
+  node.kernel.func = appendValue;
+  node.kernel.gridDimX = node.kernel.gridDimY = node.kernel.gridDimZ = 1;
+  node.kernel.blockDimX = node.kernel.blockDimY = node.kernel.blockDimZ = 1;
+  node.kernel.kernelParams = params;
+  CUgraphNode inChild = nullptr, childNode = nullptr, after = nullptr;
+  ASSERT_CU(d.cuGraphAddNode(&inChild, child, nullptr, 0, &node));
+  ASSERT_CU(d.cuGraphAddChildGraphNode(&childNode, parent, nullptr, 0, child));
+  value = 12;
+  ASSERT_CU(d.cuGraphAddNode(&after, parent, &childNode, 1, &node));
+  ASSERT_CU(d.cuGraphClone(&copy, parent));
+  CUgraphNode afterInCopy = nullptr;
+  ASSERT_CU(d.cuGraphNodeFindInClone(&afterInCopy, after, copy));
+  EXPECT_NE(afterInCopy, after);
+  ASSERT_CU(d.cuGraphDestroy(parent));  // the clone stands alone
+
+  CUgraphExec exec = nullptr;
+  ASSERT_CU(d.cuGraphInstantiateWithFlags(&exec, copy, 0));
+  ASSERT_CU(d.cuGraphLaunch(exec, stream));
+  ASSERT_CU(d.cuStreamSynchronize(stream));
+  EXPECT_EQ(readLog(log, length), (std::vector<int>{11, 12}));
+
+  std::string path = ::testing::TempDir() + "/cudasim_graph.dot";
+  ASSERT_CU(d.cuGraphDebugDotPrint(copy, path.c_str(), 0));
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  EXPECT_NE(text.str().find("digraph"), std::string::npos);
+  EXPECT_NE(text.str().find("appendValue"), std::string::npos);
+  std::remove(path.c_str());
+  d.cuGraphExecDestroy(exec);
+  d.cuGraphDestroy(copy);
+  d.cuGraphDestroy(child);
+}
+
+}  // namespace
+}  // namespace fastgpu::testing

@@ -203,6 +203,8 @@ FASTGPU_REMOTE_EXPORT CUresult cuCtxGetId(CUcontext context, unsigned long long*
 
 FASTGPU_REMOTE_EXPORT CUresult cuCtxSynchronize() {
   return remoteEntry(__func__, [&](Runtime& rt, Client& client) {
+    CUresult refused = rt.captures().contextSynchronizing(rt.currentContextId());
+    if (refused != CUDA_SUCCESS) return refused;
     CallMessage call(rt.currentContextId());
     call->setContextSynchronize(0);
     return askResult(client, call, true);
@@ -211,6 +213,8 @@ FASTGPU_REMOTE_EXPORT CUresult cuCtxSynchronize() {
 
 FASTGPU_REMOTE_EXPORT CUresult cuCtxSynchronize_v2(CUcontext context) {
   return remoteEntry(__func__, [&](Runtime& rt, Client& client) {
+    CUresult refused = rt.captures().contextSynchronizing(context != nullptr ? idOf(context) : rt.currentContextId());
+    if (refused != CUDA_SUCCESS) return refused;
     CallMessage call(rt.currentContextId());
     call->setContextSynchronize(idOf(context));
     return askResult(client, call, true);

@@ -69,6 +69,7 @@ CUresult launch(const char* name, CUfunction function, const Geometry& geometry,
     const KernelLayout* layout = rt.layout(idOf(function));
     if (layout == nullptr) return CUDA_ERROR_INVALID_HANDLE;
     if (CUresult result = checkGeometry(rt, geometry); result != CUDA_SUCCESS) return result;
+    if (CUresult refused = captureCheck(rt, stream, perThread, true, true); refused != CUDA_SUCCESS) return refused;
     CallMessage call(rt.currentContextId());
     auto message = call->initLaunch();
     describeLaunch(message, function, geometry, config);

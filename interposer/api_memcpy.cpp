@@ -21,9 +21,16 @@ struct StreamArg {
   bool perThread;
 };
 
+// The capture rules for a copy or memset on `stream` (remote.h); copies of client memory cannot be
+// captured by the server.
+CUresult captureRules(Runtime& rt, StreamArg stream, bool capturable) {
+  return captureCheck(rt, handleOf<CUstream>(stream.id), stream.perThread, stream.async, capturable);
+}
+
 CUresult toDevice(Runtime& rt, Client& client, std::uint64_t dst, const std::uint8_t* src, std::uint64_t bytes,
                   StreamArg stream) {
   if (!rt.allocation(dst)) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult refused = captureRules(rt, stream, false); refused != CUDA_SUCCESS) return refused;
   std::uint64_t offset = 0;
   do {
     std::uint64_t chunk = std::min(kChunk, bytes - offset);
@@ -45,6 +52,7 @@ CUresult toDevice(Runtime& rt, Client& client, std::uint64_t dst, const std::uin
 
 CUresult toHost(Runtime& rt, Client& client, std::uint8_t* dst, std::uint64_t src, std::uint64_t bytes, StreamArg stream) {
   if (!rt.allocation(src)) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult refused = captureRules(rt, stream, false); refused != CUDA_SUCCESS) return refused;
   for (std::uint64_t offset = 0; offset < bytes || offset == 0; offset += kChunk) {
     std::uint64_t chunk = std::min(kChunk, bytes - offset);
     CallMessage call(rt.currentContextId());
@@ -70,6 +78,7 @@ CUresult toHost(Runtime& rt, Client& client, std::uint8_t* dst, std::uint64_t sr
 CUresult deviceToDevice(Runtime& rt, Client& client, std::uint64_t dst, std::uint64_t src, std::uint64_t bytes,
                         StreamArg stream) {
   if (!rt.allocation(dst) || !rt.allocation(src)) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult refused = captureRules(rt, stream, true); refused != CUDA_SUCCESS) return refused;
   CallMessage call(rt.currentContextId());
   auto copy = call->initCopy();
   copy.setDst(dst);
@@ -90,6 +99,7 @@ CUresult unified(Runtime& rt, Client& client, std::uint64_t dst, std::uint64_t s
   if (dstDevice) return toDevice(rt, client, dst, reinterpret_cast<const std::uint8_t*>(src), bytes, stream);
   if (srcDevice) return toHost(rt, client, reinterpret_cast<std::uint8_t*>(dst), src, bytes, stream);
   if (bytes > 0 && (dst == 0 || src == 0)) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult refused = captureRules(rt, stream, false); refused != CUDA_SUCCESS) return refused;
   // Both on the host: in stream order means after the stream's earlier work.
   CallMessage call(rt.currentContextId());
   auto sync = call->initStreamSynchronize();
@@ -100,13 +110,13 @@ CUresult unified(Runtime& rt, Client& client, std::uint64_t dst, std::uint64_t s
   return CUDA_SUCCESS;
 }
 
-
 StreamArg streamArg(CUstream stream, bool async, bool perThread) { return {idOf(stream), async, perThread}; }
 
 CUresult memset(const char* name, CUdeviceptr dst, std::size_t pitch, std::uint32_t value, unsigned elementBytes,
                 std::size_t width, std::size_t height, StreamArg stream) {
   return remoteEntry(name, [&](Runtime& rt, Client& client) {
     if (!rt.allocation(dst)) return CUDA_ERROR_INVALID_VALUE;
+    if (CUresult refused = captureRules(rt, stream, true); refused != CUDA_SUCCESS) return refused;
     CallMessage call(rt.currentContextId());
     auto set = call->initMemset();
     set.setDst(dst);
@@ -152,6 +162,7 @@ CUresult copy2D(const char* name, const CUDA_MEMCPY2D* p, StreamArg stream) {
                                       p->dstY, dstPitch, width, height);
     if (!packedBytes || !src || !dst) return CUDA_ERROR_INVALID_VALUE;
     if (*packedBytes > kChunk) return cudaabi::reportNotSupported("cuMemcpy2D over 8 MiB");
+    if (CUresult refused = captureRules(rt, stream, srcDevice && dstDevice); refused != CUDA_SUCCESS) return refused;
     CallMessage call(rt.currentContextId());
     auto copy = call->initCopy2D();
     copy.setWidth(width);

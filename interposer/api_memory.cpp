@@ -43,6 +43,7 @@ CUresult pointerAttribute(Runtime& rt, CUdeviceptr pointer, CUpointer_attribute 
 
 FASTGPU_REMOTE_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr* pointer, size_t bytes) {
   return remoteEntry(__func__, [&](Runtime& rt, Client& client) {
+    if (CUresult refused = rt.captures().unsafeCall(); refused != CUDA_SUCCESS) return refused;
     if (pointer == nullptr || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
     CallMessage call(rt.currentContextId());
     call->setMemAlloc(bytes);
@@ -71,6 +72,7 @@ FASTGPU_REMOTE_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr* pointer, size_t* 
 
 FASTGPU_REMOTE_EXPORT CUresult cuMemFree_v2(CUdeviceptr pointer) {
   return remoteEntry(__func__, [&](Runtime& rt, Client& client) {
+    if (CUresult refused = rt.captures().unsafeCall(); refused != CUDA_SUCCESS) return refused;
     if (pointer == 0) return CUDA_SUCCESS;
     auto allocation = rt.allocation(pointer);
     if (!allocation || allocation->first != pointer) return CUDA_ERROR_INVALID_VALUE;
@@ -109,6 +111,7 @@ FASTGPU_REMOTE_EXPORT CUresult cuMemGetAddressRange_v2(CUdeviceptr* base, size_t
 
 FASTGPU_REMOTE_EXPORT CUresult cuMemHostAlloc(void** pointer, size_t bytes, unsigned int flags) {
   return remoteEntry(__func__, [&](Runtime& rt, Client&) {
+    if (CUresult refused = rt.captures().unsafeCall(); refused != CUDA_SUCCESS) return refused;
     constexpr unsigned kKnown = CU_MEMHOSTALLOC_PORTABLE | CU_MEMHOSTALLOC_DEVICEMAP | CU_MEMHOSTALLOC_WRITECOMBINED;
     if (pointer == nullptr || bytes == 0 || (flags & ~kKnown) != 0) return CUDA_ERROR_INVALID_VALUE;
     // Page-locked memory is a local matter: the data crosses the network either way.
@@ -126,6 +129,7 @@ FASTGPU_REMOTE_EXPORT CUresult cuMemAllocHost_v2(void** pointer, size_t bytes) {
 
 FASTGPU_REMOTE_EXPORT CUresult cuMemFreeHost(void* pointer) {
   return remoteEntry(__func__, [&](Runtime& rt, Client&) {
+    if (CUresult refused = rt.captures().unsafeCall(); refused != CUDA_SUCCESS) return refused;
     auto range = rt.hostRange(reinterpret_cast<std::uint64_t>(pointer));
     if (!range || !range->allocated) return CUDA_ERROR_INVALID_VALUE;
     rt.removeHostRange(reinterpret_cast<std::uint64_t>(pointer));

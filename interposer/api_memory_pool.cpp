@@ -32,6 +32,8 @@ CUresult allocateAsync(const char* name, CUdeviceptr* pointer, size_t bytes, CUm
                        bool perThread) {
   return remoteEntry(name, [&](Runtime& rt, Client& client) {
     if (pointer == nullptr || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
+    // Graph memory nodes are not remoted yet: a capture refuses the allocation.
+    if (CUresult refused = captureCheck(rt, stream, perThread, true, false); refused != CUDA_SUCCESS) return refused;
     CallMessage call(rt.currentContextId());
     auto alloc = call->initMemAllocAsync();
     alloc.setBytes(bytes);
@@ -50,6 +52,7 @@ CUresult freeAsync(const char* name, CUdeviceptr pointer, CUstream stream, bool 
   return remoteEntry(name, [&](Runtime& rt, Client& client) {
     auto known = rt.allocation(pointer);
     if (!known || known->first != pointer) return CUDA_ERROR_INVALID_VALUE;
+    if (CUresult refused = captureCheck(rt, stream, perThread, true, false); refused != CUDA_SUCCESS) return refused;
     rt.removeAllocation(pointer);
     CallMessage call(rt.currentContextId());
     auto free = call->initMemFreeAsync();

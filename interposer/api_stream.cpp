@@ -28,6 +28,9 @@ CUresult createStream(CUstream* stream, unsigned flags, int priority) {
 template <typename Set>
 CUresult streamCall(const char* name, CUstream stream, bool perThread, bool synchronizing, Set&& set) {
   return remoteEntry(name, [&](Runtime& rt, Client& client) {
+    // Synchronizing or querying a capturing stream fails and invalidates its capture.
+    CUresult refused = rt.captures().synchronizing(CaptureMirror::keyOf(stream, perThread));
+    if (refused != CUDA_SUCCESS) return refused;
     CallMessage call(rt.currentContextId());
     set(call.call(), idOf(stream), perThread);
     return askResult(client, call, synchronizing);
@@ -53,6 +56,10 @@ CUresult synchronize(CUstream stream, bool perThread) {
 
 CUresult waitEvent(CUstream stream, CUevent event, unsigned flags, bool perThread) {
   return remoteEntry("cuStreamWaitEvent", [&](Runtime& rt, Client& client) {
+    if (CUresult refused = captureCheck(rt, stream, perThread, true, true); refused != CUDA_SUCCESS) return refused;
+    auto [context, blocking] = traitsOf(rt, stream);
+    CUresult joined = rt.captures().waiting(CaptureMirror::keyOf(stream, perThread), idOf(event), flags, context, blocking);
+    if (joined != CUDA_SUCCESS) return joined;
     CallMessage call(rt.currentContextId());
     auto wait = call->initStreamWaitEvent();
     wait.setStream(idOf(stream));
@@ -67,12 +74,14 @@ CUresult waitEvent(CUstream stream, CUevent event, unsigned flags, bool perThrea
 CUresult record(CUevent event, CUstream stream, bool perThread) {
   return remoteEntry("cuEventRecord", [&](Runtime& rt, Client& client) {
     if (event == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+    if (CUresult refused = captureCheck(rt, stream, perThread, true, true); refused != CUDA_SUCCESS) return refused;
     CallMessage call(rt.currentContextId());
     auto rec = call->initEventRecord();
     rec.setEvent(idOf(event));
     rec.setStream(idOf(stream));
     rec.setPerThread(perThread);
     post(client, call);
+    rt.captures().recorded(CaptureMirror::keyOf(stream, perThread), idOf(event));
     return CUDA_SUCCESS;
   });
 }
@@ -110,6 +119,7 @@ FASTGPU_REMOTE_EXPORT CUresult cuStreamDestroy_v2(CUstream stream) {
   return remoteEntry(__func__, [&](Runtime& rt, Client& client) {
     if (!rt.stream(idOf(stream))) return CUDA_ERROR_INVALID_HANDLE;
     rt.removeStream(idOf(stream));
+    rt.captures().streamDestroyed(CaptureMirror::keyOf(stream, false));
     CallMessage call(rt.currentContextId());
     call->setStreamDestroy(idOf(stream));
     post(client, call);
@@ -190,6 +200,7 @@ FASTGPU_REMOTE_EXPORT CUresult cuEventRecordWithFlags_ptsz(CUevent e, CUstream s
 
 FASTGPU_REMOTE_EXPORT CUresult cuEventQuery(CUevent event) {
   return remoteEntry(__func__, [&](Runtime& rt, Client& client) {
+    if (CUresult refused = rt.captures().eventSynchronizing(idOf(event)); refused != CUDA_SUCCESS) return refused;
     CallMessage call(rt.currentContextId());
     call->setEventQuery(idOf(event));
     return askResult(client, call);
@@ -198,6 +209,7 @@ FASTGPU_REMOTE_EXPORT CUresult cuEventQuery(CUevent event) {
 
 FASTGPU_REMOTE_EXPORT CUresult cuEventSynchronize(CUevent event) {
   return remoteEntry(__func__, [&](Runtime& rt, Client& client) {
+    if (CUresult refused = rt.captures().eventSynchronizing(idOf(event)); refused != CUDA_SUCCESS) return refused;
     CallMessage call(rt.currentContextId());
     call->setEventSynchronize(idOf(event));
     return askResult(client, call, true);

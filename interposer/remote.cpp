@@ -62,4 +62,21 @@ std::vector<std::int64_t> valuesOf(const ReplyMessage& reply) {
   return values;
 }
 
+std::pair<std::uint64_t, bool> traitsOf(Runtime& rt, CUstream stream) {
+  auto info = idOf(stream) > 2 ? rt.stream(idOf(stream)) : std::nullopt;
+  if (!info) return {rt.currentContextId(), true};
+  return {info->context, (info->flags & CU_STREAM_NON_BLOCKING) == 0};
+}
+
+CUresult captureCheck(Runtime& rt, CUstream stream, bool perThread, bool async, bool capturable) {
+  CaptureMirror& captures = rt.captures();
+  if (!captures.anyActive()) return CUDA_SUCCESS;
+  auto key = CaptureMirror::keyOf(stream, perThread);
+  if (!async) {
+    if (CUresult result = captures.unsafeCall(); result != CUDA_SUCCESS) return result;
+    if (CUresult result = captures.synchronizing(key); result != CUDA_SUCCESS) return result;
+  }
+  return captures.work(key, rt.currentContextId(), capturable);
+}
+
 }  // namespace fastgpu::interposer

@@ -57,6 +57,15 @@ CUresult askValue(Client& client, CallMessage& call, T* answer) {
   return CUDA_SUCCESS;
 }
 
+// The capture rules (capture_mirror.h) for work about to go to `stream`: a synchronous call is a
+// potentially unsafe one and may not run on a capturing stream; `capturable` says whether the
+// server can capture the work (copies of client memory and host functions it cannot). Returns
+// CUDA_SUCCESS when the work may go.
+CUresult captureCheck(Runtime& rt, CUstream stream, bool perThread, bool async, bool capturable);
+// Where a stream belongs and whether it synchronizes with the legacy stream, for the capture
+// mirror (a default stream: the current context, blocking).
+std::pair<std::uint64_t, bool> traitsOf(Runtime& rt, CUstream stream);
+
 // Shared with the private export tables.
 CUresult retainPrimaryContext(CUcontext* context, CUdevice device);
 CUresult loadModule(CUmodule* module, const void* image);

@@ -293,4 +293,19 @@ CUresult Runtime::loadModuleForRuntime(CUmodule* module, const void* fatbinOrWra
   return loadModule(module, fatbinOrWrapper);
 }
 
+void Runtime::addGraphObject(std::uint64_t id) {
+  std::lock_guard lock(mutex_);
+  graphObjects_.insert(id);
+}
+
+bool Runtime::hasGraphObject(std::uint64_t id) {
+  std::lock_guard lock(mutex_);
+  return graphObjects_.count(id) > 0;
+}
+
+bool Runtime::removeGraphObject(std::uint64_t id) {
+  std::lock_guard lock(mutex_);
+  return graphObjects_.erase(id) > 0;
+}
+
 }  // namespace fastgpu::interposer

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "cudaabi/export_tables.h"
 #include "cudaabi/kernel_image.h"
 #include "interposer/call_message.h"
+#include "interposer/capture_mirror.h"
 #include "interposer/client.h"
 
 namespace fastgpu::interposer {
@@ -86,6 +88,14 @@ class Runtime : public cudaabi::DriverServices {
   std::optional<std::pair<std::uint64_t, HostRange>> hostRangeContaining(std::uint64_t address);
   void removeHostRange(std::uint64_t base);
 
+  // ---- stream capture (what the client knows of its streams' captures) and graphs ----
+  CaptureMirror& captures() { return captures_; }
+  // The graphs and executables this process holds (server ids), so that a stale or forged one is
+  // refused at once.
+  void addGraphObject(std::uint64_t id);
+  bool hasGraphObject(std::uint64_t id);
+  bool removeGraphObject(std::uint64_t id);
+
   // ---- DriverServices (private export tables) ----
   int driverVersion() override { return CUDA_VERSION; }
   std::vector<cudaabi::IntegrityDeviceRecord> integrityDevices() override;
@@ -111,6 +121,8 @@ class Runtime : public cudaabi::DriverServices {
   std::map<std::uint64_t, std::uint64_t> allocations_;  // base -> bytes
   std::map<std::uint64_t, std::uint64_t> reserved_;     // page ranges start -> end
   std::map<std::uint64_t, HostRange> hostRanges_;
+  CaptureMirror captures_;
+  std::set<std::uint64_t> graphObjects_;
 };
 
 // The runtime of this process; never destroyed (entry points run from atexit handlers).

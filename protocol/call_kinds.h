@@ -24,6 +24,9 @@ inline bool expectsReply(wire::Call::Reader call) {
     case wire::Call::LAUNCH:
     case wire::Call::MEM_FREE_ASYNC:
     case wire::Call::STREAM_MEM_OPS:
+    case wire::Call::GRAPH_LAUNCH:
+    case wire::Call::GRAPH_EXEC_DESTROY:
+    case wire::Call::GRAPH_DESTROY:
       return false;
     case wire::Call::COPY:
       // Device-to-host copies return data; asynchronous ones to the device do not wait.

@@ -244,7 +244,9 @@ Status Session::executeCodeCall(wire::Call::Reader call, Answer& answer) {
         converted[config.numAttrs].value.cooperative = 1;
         ++config.numAttrs;
       }
-      scheduler::GatedWork gated(state.lease().gate(), state.lease().tenant(), *where, gpuTime());
+      auto gate = gateFor(*where);
+      if (!gate) return gate.status();
+      scheduler::GatedWork gated(*gate, state.lease().tenant(), *where, gpuTime());
       CUresult result = config.numAttrs == 0
                             ? driver_.cuLaunchKernel(*found, config.gridDimX, config.gridDimY, config.gridDimZ,
                                                      config.blockDimX, config.blockDimY, config.blockDimZ,

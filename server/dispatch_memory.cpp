@@ -12,7 +12,7 @@ namespace fastgpu::server {
 
 Status Session::executeMemoryCall(wire::Call::Reader call, std::span<const std::uint8_t> bulk, Answer& answer) {
   SessionState& state = *state_;
-  // Every piece of GPU work below passes the vGPU's compute gate (GatedWork).
+  // Every piece of GPU work below passes the vGPU's compute gate (GatedWork), unless it is captured.
   scheduler::ComputeGate* gate = state.lease().gate();
   scheduler::ComputeGate::TenantId tenant = state.lease().tenant();
   switch (call.which()) {
@@ -42,6 +42,7 @@ Status Session::executeMemoryCall(wire::Call::Reader call, std::span<const std::
       std::uint64_t bytes = copy.getBytes();
       if (copy.getSrc() == 0) {  // host to device: the bytes follow the call in its frame
         if (Status status = state.checkDeviceRange(copy.getDst(), bulk.size()); !status) return status;
+        if (Status status = refuseIfCapturing(*stream, "a copy from client memory"); !status) return status;
         scheduler::GatedWork gated(gate, tenant, *stream, gpuTime());
         CUresult result = copy.getAsync() ? driver_.cuMemcpyHtoDAsync_v2(copy.getDst(), bulk.data(), bulk.size(), *stream)
                                           : driver_.cuMemcpyHtoD_v2(copy.getDst(), bulk.data(), bulk.size());
@@ -51,6 +52,7 @@ Status Session::executeMemoryCall(wire::Call::Reader call, std::span<const std::
       if (Status status = state.checkDeviceRange(copy.getSrc(), bytes); !status) return status;
       if (copy.getDst() == 0) {  // device to host: the bytes go back in the reply
         if (bytes > protocol::kMaxCopyChunkBytes) return Status(CUDA_ERROR_INVALID_VALUE, "device-to-host chunk too large");
+        if (Status status = refuseIfCapturing(*stream, "a copy to client memory"); !status) return status;
         if (staging_.size() < bytes) staging_.resize(bytes);
         scheduler::GatedWork gated(gate, tenant, *stream, gpuTime());
         CUresult result = driver_.cuMemcpyDtoHAsync_v2(staging_.data(), copy.getSrc(), bytes, *stream);
@@ -60,7 +62,9 @@ Status Session::executeMemoryCall(wire::Call::Reader call, std::span<const std::
         return driverResult(result, "cuMemcpyDtoH");
       }
       if (Status status = state.checkDeviceRange(copy.getDst(), bytes); !status) return status;
-      scheduler::GatedWork gated(gate, tenant, *stream, gpuTime());
+      auto deviceGate = gateFor(*stream);
+      if (!deviceGate) return deviceGate.status();
+      scheduler::GatedWork gated(*deviceGate, tenant, *stream, gpuTime());
       CUresult result = copy.getAsync() ? driver_.cuMemcpyDtoDAsync_v2(copy.getDst(), copy.getSrc(), bytes, *stream)
                                         : driver_.cuMemcpyDtoD_v2(copy.getDst(), copy.getSrc(), bytes);
       if (result == CUDA_SUCCESS) gated.submitted();
@@ -106,7 +110,12 @@ Status Session::executeMemoryCall(wire::Call::Reader call, std::span<const std::
         p.dstDevice = copy.getDst();
         p.dstPitch = copy.getDstPitch();
       }
-      scheduler::GatedWork gated(gate, tenant, *stream, gpuTime());
+      if (copy.getSrc() == 0 || copy.getToHost()) {
+        if (Status status = refuseIfCapturing(*stream, "a copy of client memory"); !status) return status;
+      }
+      auto copyGate = gateFor(*stream);
+      if (!copyGate) return copyGate.status();
+      scheduler::GatedWork gated(*copyGate, tenant, *stream, gpuTime());
       CUresult result = driver_.cuMemcpy2DAsync_v2(&p, *stream);
       if (result == CUDA_SUCCESS) gated.submitted();
       if (result == CUDA_SUCCESS && (!copy.getAsync() || copy.getToHost())) result = driver_.cuStreamSynchronize(*stream);
@@ -122,7 +131,9 @@ Status Session::executeMemoryCall(wire::Call::Reader call, std::span<const std::
       if (!rowBytes) return Status(CUDA_ERROR_INVALID_VALUE, kBadPitchedShape);
       std::uint64_t pitch = set.getHeight() > 1 ? set.getPitch() : *rowBytes;
       if (Status status = state.checkPitchedRange(set.getDst(), pitch, *rowBytes, set.getHeight()); !status) return status;
-      scheduler::GatedWork gated(gate, tenant, *stream, gpuTime());
+      auto memsetGate = gateFor(*stream);
+      if (!memsetGate) return memsetGate.status();
+      scheduler::GatedWork gated(*memsetGate, tenant, *stream, gpuTime());
       CUresult result = CUDA_SUCCESS;
       switch (element) {
         case 1:

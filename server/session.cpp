@@ -315,6 +315,15 @@ Status Session::route(wire::Call::Reader call, std::span<const std::uint8_t> bul
     case wire::Call::TENSOR_MAP_ENCODE:
     case wire::Call::TENSOR_MAP_REPLACE_ADDRESS:
       return executeTensorMapCall(call, answer);
+    case wire::Call::STREAM_BEGIN_CAPTURE:
+    case wire::Call::STREAM_END_CAPTURE:
+    case wire::Call::GRAPH_INSTANTIATE:
+    case wire::Call::GRAPH_LAUNCH:
+    case wire::Call::GRAPH_EXEC_DESTROY:
+    case wire::Call::GRAPH_DESTROY:
+    case wire::Call::GRAPH_NODE_COUNT:
+    case wire::Call::GRAPH_EXEC_UPDATE:
+      return executeGraphCall(call, answer);
     default:
       return executeCodeCall(call, answer);
   }

@@ -80,12 +80,19 @@ class Session {
   Status executeTensorMapCall(wire::Call::Reader call, Answer& answer);
   Status executeVirtualMemoryCall(wire::Call::Reader call, Answer& answer);
   Status executePoolCall(wire::Call::Reader call, Answer& answer);
+  Status executeGraphCall(wire::Call::Reader call, Answer& answer);
   Status streamMemOps(wire::StreamMemOps::Reader request);
 
   // Helpers shared by the groups.
   Result<CUstream> stream(std::uint64_t id, bool perThread);
   Result<CUfunction> function(std::uint64_t id);
   Result<CUevent> event(std::uint64_t id);
+  // Stream capture (dispatch_graph.cpp). Work on a capturing stream does not run: it passes no
+  // gate (whose metering events would join the capture) and is counted as a graph node. Work that
+  // reads or writes the client's memory through this process cannot be captured.
+  bool capturing(CUstream stream);
+  Result<scheduler::ComputeGate*> gateFor(CUstream stream);
+  Status refuseIfCapturing(CUstream stream, const char* what);
   Status driverResult(CUresult result, const char* what);
   Status loadCode(std::span<const std::uint8_t> image, bool library, Answer& answer);
   // The session's GPU time, in its slot on the board: what the gate charges its work to.
@@ -97,6 +104,7 @@ class Session {
   std::shared_ptr<spdlog::logger> log_;
   std::unique_ptr<SessionState> state_;  // reset when the session ends: frees everything
   Status deferred_;  // the first error of asynchronous calls since the last reply
+  int activeCaptures_ = 0;  // begun on this session's streams and not ended
   std::vector<std::uint8_t> staging_;  // device-to-host data on its way out; reused
   const scheduler::SessionLimits limits_;
   std::mutex sendMutex_;  // one sender at a time; guards lastSent_

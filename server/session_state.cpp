@@ -9,9 +9,13 @@
 namespace fastgpu::server {
 
 SessionState::~SessionState() {
-  // Libraries are not tied to a context; contexts take everything else with them.
+  // Libraries and graphs are not tied to a context; contexts take everything else with them.
+  for (const auto& [id, entry] : handles_) {
+    if (kindOf(id) == HandleKind::kGraphExec) driver_.cuGraphExecDestroy(static_cast<CUgraphExec>(entry.real));
+  }
   for (const auto& [id, entry] : handles_) {
     if (kindOf(id) == HandleKind::kLibrary) driver_.cuLibraryUnload(static_cast<CUlibrary>(entry.real));
+    if (kindOf(id) == HandleKind::kGraph) driver_.cuGraphDestroy(static_cast<CUgraph>(entry.real));
   }
   driver_.cuCtxSetCurrent(nullptr);
   for (const auto& [id, context] : contexts_) driver_.cuCtxDestroy_v2(context.real);
@@ -55,6 +59,12 @@ Status SessionState::roomFor(HandleKind kind) const {
       if (count(HandleKind::kModule) + count(HandleKind::kLibrary) >= limits_.modules) {
         return refuse(limits_.modules, "modules and libraries", "session_modules");
       }
+      break;
+    case HandleKind::kGraph:
+      if (count(kind) >= kMaxGraphs) return refuse(kMaxGraphs, "graphs", "a constant, kMaxGraphs");
+      break;
+    case HandleKind::kGraphExec:
+      if (count(kind) >= kMaxGraphExecs) return refuse(kMaxGraphExecs, "executable graphs", "a constant, kMaxGraphExecs");
       break;
     default:
       break;  // functions and kernels: bounded by their modules
@@ -243,6 +253,47 @@ Status SessionState::checkPitchedRange(std::uint64_t address, std::uint64_t pitc
   auto extent = cudaabi::pitchedExtent(pitch, rowBytes, height);
   if (!extent) return Status(CUDA_ERROR_INVALID_VALUE, kBadPitchedShape);
   return checkDeviceRange(address, *extent);
+}
+
+Status SessionState::roomForGraphNodes(std::uint64_t nodes) const {
+  if (nodes > kMaxGraphNodes || totalGraphNodes_ > kMaxGraphNodes - nodes) {
+    return Status(CUDA_ERROR_OUT_OF_MEMORY,
+                  fmt::format("the session's graphs, executables and captures hold {} nodes, its limit is {}",
+                              totalGraphNodes_, kMaxGraphNodes));
+  }
+  return Status::ok();
+}
+
+Status SessionState::chargeCapturedNode() {
+  if (Status room = roomForGraphNodes(1); !room) return room;
+  ++capturingNodes_;
+  ++totalGraphNodes_;
+  return Status::ok();
+}
+
+void SessionState::captureEnded(std::uint64_t id, std::uint64_t nodes) {
+  // A capture's nodes were counted one by one as they came: they move into its graph.
+  std::uint64_t fromCaptures = std::min(nodes, capturingNodes_);
+  capturingNodes_ -= fromCaptures;
+  totalGraphNodes_ += nodes - fromCaptures;
+  graphNodes_[id] += nodes;
+}
+
+void SessionState::capturesOver() {
+  totalGraphNodes_ -= std::min(totalGraphNodes_, capturingNodes_);
+  capturingNodes_ = 0;
+}
+
+void SessionState::chargeGraphNodes(std::uint64_t id, std::uint64_t nodes) {
+  totalGraphNodes_ += nodes;
+  graphNodes_[id] += nodes;
+}
+
+void SessionState::releaseGraphNodes(std::uint64_t id) {
+  auto it = graphNodes_.find(id);
+  if (it == graphNodes_.end()) return;
+  totalGraphNodes_ -= std::min(totalGraphNodes_, it->second);
+  graphNodes_.erase(it);
 }
 
 }  // namespace fastgpu::server

@@ -26,6 +26,8 @@ enum class HandleKind : std::uint8_t {
   kContext = 1, kStream, kEvent, kModule, kFunction, kLibrary, kKernel,
   kMemory,  // a physical allocation of virtual memory management (cuMemCreate)
   kPool,    // a memory pool (stream-ordered allocation)
+  kGraph,      // a CUDA graph (from a stream capture)
+  kGraphExec,  // an instantiated graph
 };
 
 // What one session may hold of virtual memory management's objects (each costs the server
@@ -35,6 +37,11 @@ inline constexpr std::size_t kMaxPhysicalAllocations = 65536;
 inline constexpr std::size_t kMaxMappings = 65536;
 inline constexpr std::size_t kMaxAccessDescriptors = 64;  // per cuMemSetAccess
 inline constexpr std::size_t kMaxPools = 256;
+// Graphs: nodes cost the server's driver memory, in the graphs, their executables and the captures
+// under way, so the session's total is bounded; and so are graphs and executables by count.
+inline constexpr std::uint64_t kMaxGraphNodes = 1 << 20;
+inline constexpr int kMaxGraphs = 4096;
+inline constexpr int kMaxGraphExecs = 1024;
 
 struct SessionContext {
   CUcontext real = nullptr;
@@ -134,6 +141,18 @@ class SessionState {
   // Charges every pool's holdings as they are now (after a synchronization gave memory back).
   void settlePoolCharges();
 
+  // ---- graph nodes (kMaxGraphNodes) ----
+  // One more node captured into a capture under way; refused past the bound.
+  Status chargeCapturedNode();
+  // A capture ended into graph `id` of `nodes` nodes (they were counted as they came).
+  void captureEnded(std::uint64_t id, std::uint64_t nodes);
+  // No capture is under way any more: what was counted for them is gone.
+  void capturesOver();
+  // An executable `id` was made of `nodes` nodes (check roomForGraphNodes first).
+  void chargeGraphNodes(std::uint64_t id, std::uint64_t nodes);
+  Status roomForGraphNodes(std::uint64_t nodes) const;
+  void releaseGraphNodes(std::uint64_t id);
+
  private:
   struct Range {
     std::uint64_t bytes;
@@ -181,6 +200,9 @@ class SessionState {
   std::size_t mappingCount_ = 0;
   std::map<int, std::uint64_t> defaultPools_;     // physical device -> kPool id
   std::map<std::uint64_t, std::uint64_t> poolCharges_;  // kPool id -> bytes charged
+  std::map<std::uint64_t, std::uint64_t> graphNodes_;   // kGraph or kGraphExec id -> nodes
+  std::uint64_t capturingNodes_ = 0;                    // in captures under way
+  std::uint64_t totalGraphNodes_ = 0;                   // graphNodes_ summed, plus capturingNodes_
   std::uint64_t current_ = 0;
   std::unique_ptr<scheduler::VgpuAccess> lease_;  // destroyed after the contexts
 };

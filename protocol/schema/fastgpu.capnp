@@ -166,6 +166,12 @@ struct MemOp {
 }
 struct StreamMemOps { stream @0 :UInt64; perThread @1 :Bool; ops @2 :List(MemOp); }
 
+# Stream capture and graphs (DESIGN.md decision 12): graphs and executables are server objects.
+struct CaptureBegin { stream @0 :UInt64; perThread @1 :Bool; mode @2 :UInt32; }
+struct GraphInstantiate { graph @0 :UInt64; flags @1 :UInt64; }
+struct GraphLaunch { exec @0 :UInt64; stream @1 :UInt64; perThread @2 :Bool; upload @3 :Bool; }
+struct GraphUpdate { exec @0 :UInt64; graph @1 :UInt64; }
+
 struct Call {
   context @0 :UInt64;         # the calling thread's current context id, 0 for none
   union {
@@ -243,6 +249,14 @@ struct Call {
     memFreeAsync @65 :PoolFree;           # posted
     streamMemOps @66 :StreamMemOps;       # posted
     streamGetId @67 :StreamRef;           # -> values [the driver's stream id]
+    streamBeginCapture @68 :CaptureBegin; # -> values [the driver's capture id, graph handle]
+    streamEndCapture @69 :StreamRef;      # -> handle (the captured graph)
+    graphInstantiate @70 :GraphInstantiate;  # -> handle (the executable)
+    graphLaunch @71 :GraphLaunch;         # posted
+    graphExecDestroy @72 :UInt64;         # posted
+    graphDestroy @73 :UInt64;             # posted
+    graphNodeCount @74 :UInt64;           # graph -> values [nodes]
+    graphExecUpdate @75 :GraphUpdate;     # -> values [CUgraphExecUpdateResult]
   }
 }
 

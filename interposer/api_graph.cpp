@@ -1,0 +1,147 @@
+// Graphs through the server: what a captured graph is used for (instantiate, launch, update,
+// destroy, count its nodes). Building graphs node by node is not remoted yet: those calls report
+// CUDA_ERROR_NOT_SUPPORTED (their stubs).
+#include <cstdio>
+
+#include "interposer/remote.h"
+
+using namespace fastgpu;
+using namespace fastgpu::interposer;
+
+namespace {
+
+CUresult instantiate(const char* name, CUgraphExec* exec, CUgraph graph, unsigned long long flags) {
+  return remoteEntry(name, [&](Runtime& rt, Client& client) -> CUresult {
+    if (exec == nullptr || !rt.hasGraphObject(idOf(graph))) return CUDA_ERROR_INVALID_VALUE;
+    CallMessage call(rt.currentContextId());
+    auto request = call->initGraphInstantiate();
+    request.setGraph(idOf(graph));
+    request.setFlags(flags);
+    auto reply = ask(client, call);
+    if (!reply) return resultOf(client, reply, false);
+    std::uint64_t id = (*reply)->get().getHandle();
+    rt.addGraphObject(id);
+    *exec = handleOf<CUgraphExec>(id);
+    return CUDA_SUCCESS;
+  });
+}
+
+CUresult withParams(const char* name, CUgraphExec* exec, CUgraph graph, CUDA_GRAPH_INSTANTIATE_PARAMS* params) {
+  if (params == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  CUresult result = instantiate(name, exec, graph, params->flags);
+  params->result_out = result == CUDA_SUCCESS ? CUDA_GRAPH_INSTANTIATE_SUCCESS : CUDA_GRAPH_INSTANTIATE_ERROR;
+  params->hErrNode_out = nullptr;
+  return result;
+}
+
+CUresult withLog(const char* name, CUgraphExec* exec, CUgraph graph, CUgraphNode* errorNode, char* log,
+                 std::size_t logBytes) {
+  CUresult result = instantiate(name, exec, graph, 0);
+  if (errorNode != nullptr) *errorNode = nullptr;
+  if (log != nullptr && logBytes > 0) std::snprintf(log, logBytes, "%s", "");
+  return result;
+}
+
+CUresult launch(const char* name, CUgraphExec exec, CUstream stream, bool perThread, bool upload) {
+  return remoteEntry(name, [&](Runtime& rt, Client& client) -> CUresult {
+    if (!rt.hasGraphObject(idOf(exec))) return CUDA_ERROR_INVALID_VALUE;
+    // Launching a graph into a capture is not remoted (nor simulated) yet.
+    if (CUresult refused = captureCheck(rt, stream, perThread, true, false); refused != CUDA_SUCCESS) return refused;
+    CallMessage call(rt.currentContextId());
+    auto request = call->initGraphLaunch();
+    request.setExec(idOf(exec));
+    request.setStream(idOf(stream));
+    request.setPerThread(perThread);
+    request.setUpload(upload);
+    post(client, call);
+    return CUDA_SUCCESS;
+  });
+}
+
+CUresult update(const char* name, CUgraphExec exec, CUgraph graph, CUgraphExecUpdateResultInfo& info) {
+  return remoteEntry(name, [&](Runtime& rt, Client& client) -> CUresult {
+    info = CUgraphExecUpdateResultInfo{CU_GRAPH_EXEC_UPDATE_ERROR, nullptr, nullptr};
+    if (!rt.hasGraphObject(idOf(exec)) || !rt.hasGraphObject(idOf(graph))) return CUDA_ERROR_INVALID_VALUE;
+    CallMessage call(rt.currentContextId());
+    auto request = call->initGraphExecUpdate();
+    request.setExec(idOf(exec));
+    request.setGraph(idOf(graph));
+    std::int64_t result = CU_GRAPH_EXEC_UPDATE_ERROR;
+    if (CUresult status = askValue(client, call, &result); status != CUDA_SUCCESS) return status;
+    info.result = static_cast<CUgraphExecUpdateResult>(result);
+    return CUDA_SUCCESS;
+  });
+}
+
+template <typename SetId>
+CUresult destroy(const char* name, std::uint64_t id, SetId&& set) {
+  return remoteEntry(name, [&](Runtime& rt, Client& client) -> CUresult {
+    if (!rt.removeGraphObject(id)) return CUDA_ERROR_INVALID_VALUE;
+    CallMessage call(rt.currentContextId());
+    set(call.call(), id);
+    post(client, call);
+    return CUDA_SUCCESS;
+  });
+}
+
+}  // namespace
+
+FASTGPU_REMOTE_EXPORT CUresult cuGraphInstantiateWithFlags(CUgraphExec* exec, CUgraph graph, unsigned long long flags) {
+  return instantiate(__func__, exec, graph, flags);
+}
+FASTGPU_REMOTE_EXPORT CUresult cuGraphInstantiateWithParams(CUgraphExec* exec, CUgraph graph,
+                                                            CUDA_GRAPH_INSTANTIATE_PARAMS* params) {
+  return withParams(__func__, exec, graph, params);
+}
+FASTGPU_REMOTE_EXPORT CUresult cuGraphInstantiateWithParams_ptsz(CUgraphExec* exec, CUgraph graph,
+                                                                 CUDA_GRAPH_INSTANTIATE_PARAMS* params) {
+  return withParams(__func__, exec, graph, params);
+}
+FASTGPU_REMOTE_EXPORT CUresult cuGraphInstantiate(CUgraphExec* exec, CUgraph graph, CUgraphNode* errorNode, char* log,
+                                                  size_t logBytes) {
+  return withLog(__func__, exec, graph, errorNode, log, logBytes);
+}
+FASTGPU_REMOTE_EXPORT CUresult cuGraphInstantiate_v2(CUgraphExec* exec, CUgraph graph, CUgraphNode* errorNode,
+                                                     char* log, size_t logBytes) {
+  return withLog(__func__, exec, graph, errorNode, log, logBytes);
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuGraphLaunch(CUgraphExec exec, CUstream s) { return launch(__func__, exec, s, false, false); }
+FASTGPU_REMOTE_EXPORT CUresult cuGraphLaunch_ptsz(CUgraphExec exec, CUstream s) {
+  return launch(__func__, exec, s, true, false);
+}
+FASTGPU_REMOTE_EXPORT CUresult cuGraphUpload(CUgraphExec exec, CUstream s) { return launch(__func__, exec, s, false, true); }
+FASTGPU_REMOTE_EXPORT CUresult cuGraphUpload_ptsz(CUgraphExec exec, CUstream s) {
+  return launch(__func__, exec, s, true, true);
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuGraphExecDestroy(CUgraphExec exec) {
+  return destroy(__func__, idOf(exec), [](wire::Call::Builder call, std::uint64_t id) { call.setGraphExecDestroy(id); });
+}
+FASTGPU_REMOTE_EXPORT CUresult cuGraphDestroy(CUgraph graph) {
+  return destroy(__func__, idOf(graph), [](wire::Call::Builder call, std::uint64_t id) { call.setGraphDestroy(id); });
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuGraphGetNodes(CUgraph graph, CUgraphNode* nodes, size_t* count) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client& client) -> CUresult {
+    if (count == nullptr || !rt.hasGraphObject(idOf(graph))) return CUDA_ERROR_INVALID_VALUE;
+    if (nodes != nullptr) return cudaabi::reportNotSupported("cuGraphGetNodes with a node array (not remoted yet)");
+    CallMessage call(rt.currentContextId());
+    call->setGraphNodeCount(idOf(graph));
+    return askValue(client, call, count);
+  });
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuGraphExecUpdate_v2(CUgraphExec exec, CUgraph graph, CUgraphExecUpdateResultInfo* info) {
+  if (info == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  return update(__func__, exec, graph, *info);
+}
+FASTGPU_REMOTE_EXPORT CUresult cuGraphExecUpdate(CUgraphExec exec, CUgraph graph, CUgraphNode* errorNode,
+                                                 CUgraphExecUpdateResult* result) {
+  if (errorNode == nullptr || result == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  CUgraphExecUpdateResultInfo info{};
+  CUresult status = update(__func__, exec, graph, info);
+  *errorNode = nullptr;
+  *result = info.result;
+  return status;
+}

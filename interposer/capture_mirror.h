@@ -1,0 +1,100 @@
+// The client's mirror of its streams' captures (DESIGN.md decision 12). The server's driver
+// records the graphs; this mirror knows which streams capture, into which capture, and whether a
+// capture was invalidated, so that cuStreamIsCapturing / cuStreamGetCaptureInfo cost no round trip
+// and the rules that depend on the calling thread (its capture mode) or that the client can apply
+// first are applied here, as cudasim applies them (cudasim/capture.h):
+//
+// - a stream that waits for an event recorded in a capture joins it (a fork);
+// - synchronizing or querying a capturing stream, a captured event or a context with a capture,
+//   using the legacy stream beside a capturing blocking stream, waiting for an event of another
+//   capture or for one recorded outside any (without CU_EVENT_WAIT_EXTERNAL), a "potentially
+//   unsafe" call from a thread the capture modes prohibit, and work the server cannot capture
+//   (copies of client memory, host functions) fail and invalidate the capture. An invalidated
+//   capture's calls are refused here; ending it ends the server's capture, drops its graph and
+//   returns CUDA_ERROR_STREAM_CAPTURE_INVALIDATED.
+//
+// Threading: every method may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <compare>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "cudaabi/cuda_api.h"
+
+namespace fastgpu::interposer {
+
+class CaptureMirror {
+ public:
+  // A stream as the client names it: a created stream's id; the legacy stream (0); the calling
+  // thread's per-thread default stream.
+  struct Key {
+    std::uint64_t stream = 0;
+    std::thread::id thread;  // set for a per-thread default stream only
+    auto operator<=>(const Key&) const = default;
+  };
+  static Key keyOf(CUstream stream, bool perThread);
+  static bool isLegacy(const Key& key) { return key.stream == 0 && key.thread == std::thread::id(); }
+
+  struct State {
+    std::uint64_t id = 0;  // the driver's capture id
+    bool invalidated = false;
+    bool origin = false;  // the stream that began the capture
+  };
+
+  bool anyActive() const { return active_.load(std::memory_order_acquire) > 0; }
+
+  // A capture began on `key` (of context `context`; `blocking`: not CU_STREAM_NON_BLOCKING).
+  void begin(const Key& key, std::uint64_t id, CUstreamCaptureMode mode, std::uint64_t context, bool blocking);
+  std::optional<State> state(const Key& key);
+  // The capture of `key` ended (however it ended): every stream and event of it forgets it.
+  void end(const Key& key);
+  // Whether ending from this thread is allowed (a non-relaxed capture ends on its own thread).
+  bool endsOnThisThread(const Key& key);
+
+  // Work about to go to `key`'s stream of context `context`. `capturable`: the server can
+  // capture it. CUDA_SUCCESS lets it go.
+  CUresult work(const Key& key, std::uint64_t context, bool capturable);
+  // Synchronizing or querying a stream, an event or a context.
+  CUresult synchronizing(const Key& key);
+  CUresult eventSynchronizing(std::uint64_t event);
+  CUresult contextSynchronizing(std::uint64_t context);
+  // A potentially unsafe call (allocation, freeing, synchronous copies and memsets).
+  CUresult unsafeCall();
+  // cuEventRecord on `key`, once it has gone to the server.
+  void recorded(const Key& key, std::uint64_t event);
+  // cuStreamWaitEvent of `key` (context, blocking as for begin): checks, and joins a capture.
+  CUresult waiting(const Key& key, std::uint64_t event, unsigned flags, std::uint64_t context, bool blocking);
+  // Invalidates `key`'s capture (cuStreamEndCapture on a stream that did not begin it).
+  void invalidate(const Key& key);
+  // A destroyed stream leaves its capture (invalidated, as natively).
+  void streamDestroyed(const Key& key);
+
+ private:
+  struct Capture {
+    std::uint64_t id = 0;
+    CUstreamCaptureMode mode = CU_STREAM_CAPTURE_MODE_GLOBAL;
+    std::thread::id thread;
+    Key origin;
+    bool invalidated = false;
+  };
+  struct Member {
+    std::shared_ptr<Capture> capture;
+    std::uint64_t context = 0;
+    bool blocking = false;
+  };
+
+  Member* member(const Key& key);
+
+  std::atomic<int> active_{0};
+  std::mutex mutex_;
+  std::map<Key, Member> streams_;
+  std::map<std::uint64_t, std::weak_ptr<Capture>> events_;  // recorded in a capture
+};
+
+}  // namespace fastgpu::interposer

@@ -1,0 +1,131 @@
+// Stream capture and graphs (DESIGN.md decision 12): captures run on the server's driver, graphs
+// and executables are session objects behind opaque ids. Captures begin in relaxed mode: the
+// client enforces its threads' capture modes itself, and the server's own calls (metering,
+// allocation for other work of the session) must never be refused because a capture is under way.
+#include "server/session.h"
+
+namespace fastgpu::server {
+
+bool Session::capturing(CUstream stream) {
+  if (activeCaptures_ == 0) return false;  // the common case costs nothing
+  CUstreamCaptureStatus status = CU_STREAM_CAPTURE_STATUS_NONE;
+  return driver_.cuStreamIsCapturing(stream, &status) == CUDA_SUCCESS && status != CU_STREAM_CAPTURE_STATUS_NONE;
+}
+
+Result<scheduler::ComputeGate*> Session::gateFor(CUstream stream) {
+  if (!capturing(stream)) return state_->lease().gate();
+  if (Status room = state_->chargeCapturedNode(); !room) return room;
+  return static_cast<scheduler::ComputeGate*>(nullptr);
+}
+
+Status Session::refuseIfCapturing(CUstream stream, const char* what) {
+  if (!capturing(stream)) return Status::ok();
+  return Status(CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED,
+                fmt::format("{} cannot be captured (it moves through the server's memory)", what));
+}
+
+Status Session::executeGraphCall(wire::Call::Reader call, Answer& answer) {
+  SessionState& state = *state_;
+  switch (call.which()) {
+    case wire::Call::STREAM_BEGIN_CAPTURE: {
+      auto begin = call.getStreamBeginCapture();
+      auto where = stream(begin.getStream(), begin.getPerThread());
+      if (!where) return where.status();
+      if (begin.getMode() > CU_STREAM_CAPTURE_MODE_RELAXED) return Status(CUDA_ERROR_INVALID_VALUE, "unknown capture mode");
+      if (Status room = state.roomFor(HandleKind::kGraph); !room) return room;
+      CUresult result = driver_.cuStreamBeginCapture_v2(*where, CU_STREAM_CAPTURE_MODE_RELAXED);
+      if (result != CUDA_SUCCESS) return driverResult(result, "cuStreamBeginCapture");
+      ++activeCaptures_;
+      CUstreamCaptureStatus status = CU_STREAM_CAPTURE_STATUS_NONE;
+      cuuint64_t id = 0;
+      result = driver_.cuStreamGetCaptureInfo_v3(*where, &status, &id, nullptr, nullptr, nullptr, nullptr);
+      answer.setValues({static_cast<std::int64_t>(id)});
+      return driverResult(result, "cuStreamGetCaptureInfo");
+    }
+    case wire::Call::STREAM_END_CAPTURE: {
+      auto end = call.getStreamEndCapture();
+      auto where = stream(end.getStream(), end.getPerThread());
+      if (!where) return where.status();
+      bool wasCapturing = capturing(*where);
+      CUgraph graph = nullptr;
+      CUresult result = driver_.cuStreamEndCapture(*where, &graph);
+      if (wasCapturing && !capturing(*where) && --activeCaptures_ == 0) state.capturesOver();
+      if (result != CUDA_SUCCESS) return driverResult(result, "cuStreamEndCapture");
+      std::size_t nodes = 0;
+      driver_.cuGraphGetNodes(graph, nullptr, &nodes);
+      std::uint64_t id = state.add(HandleKind::kGraph, graph);
+      state.captureEnded(id, nodes);
+      answer.setHandle(id);
+      return Status::ok();
+    }
+    case wire::Call::GRAPH_INSTANTIATE: {
+      auto request = call.getGraphInstantiate();
+      auto graph = state.find(HandleKind::kGraph, request.getGraph());
+      if (!graph) return graph.status();
+      if (Status room = state.roomFor(HandleKind::kGraphExec); !room) return room;
+      std::size_t nodes = 0;
+      driver_.cuGraphGetNodes(static_cast<CUgraph>(*graph), nullptr, &nodes);
+      if (Status room = state.roomForGraphNodes(nodes); !room) return room;
+      CUgraphExec exec = nullptr;
+      CUresult result = driver_.cuGraphInstantiateWithFlags(&exec, static_cast<CUgraph>(*graph), request.getFlags());
+      if (result != CUDA_SUCCESS) return driverResult(result, "cuGraphInstantiate");
+      std::uint64_t id = state.add(HandleKind::kGraphExec, exec);
+      state.chargeGraphNodes(id, nodes);
+      answer.setHandle(id);
+      return Status::ok();
+    }
+    case wire::Call::GRAPH_LAUNCH: {
+      auto launch = call.getGraphLaunch();
+      auto exec = state.find(HandleKind::kGraphExec, launch.getExec());
+      if (!exec) return exec.status();
+      auto where = stream(launch.getStream(), launch.getPerThread());
+      if (!where) return where.status();
+      if (launch.getUpload()) return driverResult(driver_.cuGraphUpload(static_cast<CUgraphExec>(*exec), *where), "cuGraphUpload");
+      // One piece of work at the gate, metered like a kernel: the graph's GPU time is charged.
+      auto gate = gateFor(*where);
+      if (!gate) return gate.status();
+      scheduler::GatedWork gated(*gate, state.lease().tenant(), *where, gpuTime());
+      CUresult result = driver_.cuGraphLaunch(static_cast<CUgraphExec>(*exec), *where);
+      if (result == CUDA_SUCCESS) gated.submitted();
+      return driverResult(result, "cuGraphLaunch");
+    }
+    case wire::Call::GRAPH_EXEC_DESTROY: {
+      auto exec = state.find(HandleKind::kGraphExec, call.getGraphExecDestroy());
+      if (!exec) return exec.status();
+      state.remove(call.getGraphExecDestroy());
+      state.releaseGraphNodes(call.getGraphExecDestroy());
+      return driverResult(driver_.cuGraphExecDestroy(static_cast<CUgraphExec>(*exec)), "cuGraphExecDestroy");
+    }
+    case wire::Call::GRAPH_DESTROY: {
+      auto graph = state.find(HandleKind::kGraph, call.getGraphDestroy());
+      if (!graph) return graph.status();
+      state.remove(call.getGraphDestroy());
+      state.releaseGraphNodes(call.getGraphDestroy());
+      return driverResult(driver_.cuGraphDestroy(static_cast<CUgraph>(*graph)), "cuGraphDestroy");
+    }
+    case wire::Call::GRAPH_NODE_COUNT: {
+      auto graph = state.find(HandleKind::kGraph, call.getGraphNodeCount());
+      if (!graph) return graph.status();
+      std::size_t nodes = 0;
+      CUresult result = driver_.cuGraphGetNodes(static_cast<CUgraph>(*graph), nullptr, &nodes);
+      answer.setValues({static_cast<std::int64_t>(nodes)});
+      return driverResult(result, "cuGraphGetNodes");
+    }
+    case wire::Call::GRAPH_EXEC_UPDATE: {
+      auto update = call.getGraphExecUpdate();
+      auto exec = state.find(HandleKind::kGraphExec, update.getExec());
+      if (!exec) return exec.status();
+      auto graph = state.find(HandleKind::kGraph, update.getGraph());
+      if (!graph) return graph.status();
+      CUgraphExecUpdateResultInfo info{};
+      CUresult result =
+          driver_.cuGraphExecUpdate_v2(static_cast<CUgraphExec>(*exec), static_cast<CUgraph>(*graph), &info);
+      answer.setValues({static_cast<std::int64_t>(info.result)});
+      return driverResult(result, "cuGraphExecUpdate");
+    }
+    default:
+      return Status(CUDA_ERROR_NOT_SUPPORTED, "not a graph call");
+  }
+}
+
+}  // namespace fastgpu::server

@@ -1,0 +1,145 @@
+// CUDA graphs as frameworks use them (torch.cuda.graph, torch.compile's reduce-overhead mode,
+// vLLM's decode loop): capture a step on a stream with a fork and join through events and a copy
+// of a result into a static output buffer; instantiate; replay it; update the executable from a
+// second capture of the same shape; and the mistakes a capture does not forgive. A run through
+// FastGPU must print the same. (Graph nodes that touch host memory, a copy to the host or a host
+// function, are tested natively in tests/cudasim/graph_test.cpp: not remoted yet.)
+//   graphs FATBIN     (the test kernels; their twins must be loaded)
+#include <cuda.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <vector>
+
+#include "call_report.h"
+
+using fastgpu::e2e::failures;
+using fastgpu::e2e::report;
+
+namespace {
+
+CUfunction appendValue;
+CUdeviceptr logBuffer, length, output;
+CUstream stream, side;
+CUevent forked, joined;
+void append(CUstream where, int value) {
+  void* params[] = {&logBuffer, &length, &value};
+  report("  capture appendValue", cuLaunchKernel(appendValue, 1, 1, 1, 1, 1, 1, 0, where, params, nullptr));
+}
+
+// One training-step-like capture: reset, three kernels (two of them concurrent on a fork), the
+// length copied to a static output buffer.
+CUgraph captureStep(int first, int forkedValue, int last) {
+  CUgraph graph = nullptr;
+  report("cuStreamBeginCapture(global)", cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_GLOBAL));
+  CUstreamCaptureStatus status = CU_STREAM_CAPTURE_STATUS_NONE;
+  cuuint64_t id = 0;
+  report("cuStreamGetCaptureInfo", cuStreamGetCaptureInfo(stream, &status, &id, nullptr, nullptr, nullptr, nullptr));
+  std::printf("  capturing: %d, id given: %d\n", status == CU_STREAM_CAPTURE_STATUS_ACTIVE, id != 0);
+  report("  capture cuMemsetD32Async(length, 0)", cuMemsetD32Async(length, 0, 1, stream));
+  append(stream, first);
+  report("  capture cuEventRecord(fork)", cuEventRecord(forked, stream));
+  report("  cuStreamWaitEvent(side, fork)", cuStreamWaitEvent(side, forked, 0));
+  cuStreamIsCapturing(side, &status);
+  std::printf("  the side stream joined the capture: %d\n", status == CU_STREAM_CAPTURE_STATUS_ACTIVE);
+  append(side, forkedValue);
+  append(stream, last);
+  report("  capture cuEventRecord(join)", cuEventRecord(joined, side));
+  report("  cuStreamWaitEvent(stream, join)", cuStreamWaitEvent(stream, joined, 0));
+  report("  capture cuMemcpyDtoDAsync(output, length)", cuMemcpyDtoDAsync(output, length, sizeof(int), stream));
+  report("cuStreamEndCapture", cuStreamEndCapture(stream, &graph));
+  return graph;
+}
+
+std::vector<int> readLog() {
+  int count = 0;
+  cuMemcpyDtoH(&count, length, sizeof(count));
+  std::vector<int> values(static_cast<std::size_t>(std::clamp(count, 0, 64)));
+  if (!values.empty()) cuMemcpyDtoH(values.data(), logBuffer, values.size() * sizeof(int));
+  std::sort(values.begin(), values.end());  // forked kernels may run in either order on a GPU
+  return values;
+}
+
+void printLog(const char* when) {
+  int copied = -1;
+  cuMemcpyDtoH(&copied, output, sizeof(copied));
+  std::printf("%s: log", when);
+  for (int value : readLog()) std::printf(" %d", value);
+  std::printf("; length copied to the output %d\n", copied);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: graphs FATBIN\n");
+    return 2;
+  }
+  std::ifstream file(argv[1], std::ios::binary);
+  std::vector<char> image((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  CUcontext context;
+  CUmodule module;
+  if (cuInit(0) != CUDA_SUCCESS || cuDevicePrimaryCtxRetain(&context, 0) != CUDA_SUCCESS ||
+      cuCtxSetCurrent(context) != CUDA_SUCCESS || cuModuleLoadData(&module, image.data()) != CUDA_SUCCESS ||
+      cuModuleGetFunction(&appendValue, module, "appendValue") != CUDA_SUCCESS ||
+      cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING) != CUDA_SUCCESS ||
+      cuStreamCreate(&side, CU_STREAM_NON_BLOCKING) != CUDA_SUCCESS ||
+      cuEventCreate(&forked, CU_EVENT_DISABLE_TIMING) != CUDA_SUCCESS ||
+      cuEventCreate(&joined, CU_EVENT_DISABLE_TIMING) != CUDA_SUCCESS ||
+      cuMemAlloc(&logBuffer, 64 * sizeof(int)) != CUDA_SUCCESS || cuMemAlloc(&length, sizeof(int)) != CUDA_SUCCESS ||
+      cuMemAlloc(&output, sizeof(int)) != CUDA_SUCCESS) {
+    std::printf("graphs: setup failed\n");
+    return 1;
+  }
+  report("cuMemsetD32(length, 0)", cuMemsetD32(length, 0, 1));
+  report("cuMemsetD32(output, 0)", cuMemsetD32(output, 0, 1));
+
+  CUgraph step = captureStep(1, 2, 3);
+  cuStreamSynchronize(stream);
+  printLog("after the capture (nothing ran)");
+  std::size_t nodes = 0;
+  report("cuGraphGetNodes", cuGraphGetNodes(step, nullptr, &nodes));
+  std::printf("nodes in the graph: %zu\n", nodes);
+  CUgraphExec exec = nullptr;
+  report("cuGraphInstantiateWithFlags", cuGraphInstantiateWithFlags(&exec, step, 0));
+  for (int replay = 1; replay <= 3; ++replay) {
+    report("cuGraphLaunch", cuGraphLaunch(exec, stream));
+    report("cuStreamSynchronize", cuStreamSynchronize(stream));
+    printLog("after a replay");
+  }
+
+  // The same step with other values: the executable takes them without a new instantiation.
+  CUgraph changed = captureStep(10, 20, 30);
+  CUgraphExecUpdateResultInfo info{};
+  report("cuGraphExecUpdate", cuGraphExecUpdate(exec, changed, &info));
+  std::printf("update result: %d\n", static_cast<int>(info.result));
+  report("cuGraphLaunch (updated)", cuGraphLaunch(exec, stream));
+  report("cuStreamSynchronize", cuStreamSynchronize(stream));
+  printLog("after the updated replay");
+
+  // What a capture does not forgive: a copy to the host's memory from a thread in global mode
+  // (a potentially unsafe call), then synchronizing the capturing stream.
+  report("cuStreamBeginCapture(global)", cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_GLOBAL));
+  int host = 0;
+  report("cuMemcpyDtoH during a global capture", cuMemcpyDtoH(&host, length, sizeof(host)),
+         CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
+  CUstreamCaptureStatus status = CU_STREAM_CAPTURE_STATUS_NONE;
+  cuStreamIsCapturing(stream, &status);
+  std::printf("the capture is invalidated: %d\n", status == CU_STREAM_CAPTURE_STATUS_INVALIDATED);
+  CUgraph none = nullptr;
+  report("cuStreamEndCapture(invalidated)", cuStreamEndCapture(stream, &none), CUDA_ERROR_STREAM_CAPTURE_INVALIDATED);
+  report("cuStreamBeginCapture(thread local)", cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL));
+  report("cuStreamSynchronize(capturing)", cuStreamSynchronize(stream), CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
+  CUgraph broken = nullptr;
+  report("cuStreamEndCapture(invalidated)", cuStreamEndCapture(stream, &broken), CUDA_ERROR_STREAM_CAPTURE_INVALIDATED);
+  std::printf("no graph from an invalidated capture: %d\n", broken == nullptr);
+
+  report("cuGraphExecDestroy", cuGraphExecDestroy(exec));
+  report("cuGraphDestroy(step)", cuGraphDestroy(step));
+  report("cuGraphDestroy(changed)", cuGraphDestroy(changed));
+  report("cuGraphDestroy(destroyed)", cuGraphDestroy(changed), CUDA_ERROR_INVALID_VALUE);
+  if (failures == 0) std::printf("graphs: done\n");
+  return failures == 0 ? 0 : 1;
+}

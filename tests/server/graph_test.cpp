@@ -1,0 +1,149 @@
+// Stream capture and graphs on the server: captured work does not run and passes no gate, work
+// that would move through the server's memory is refused on a capturing stream (whatever a client
+// sends), replays run the captured work, and forged or wrong-kind graph ids are refused.
+#include <cstring>
+
+#include "session_test_support.h"
+
+namespace fastgpu::server {
+namespace {
+
+std::vector<std::uint8_t> appendParams(std::uint64_t log, std::uint64_t length, int value) {
+  std::vector<std::uint8_t> params(8 + 8 + 4);  // appendValue(int* log, int* length, int value)
+  std::memcpy(params.data(), &log, 8);
+  std::memcpy(params.data() + 8, &length, 8);
+  std::memcpy(params.data() + 16, &value, 4);
+  return params;
+}
+
+struct Graphs {
+  RawClient& client;
+
+  std::uint64_t stream() {
+    std::uint64_t id = 0;
+    EXPECT_EQ(client.call([](wire::Call::Builder c) { c.initStreamCreate().setFlags(CU_STREAM_NON_BLOCKING); }, &id).first,
+              CUDA_SUCCESS);
+    return id;
+  }
+  CUresult begin(std::uint64_t stream) {
+    return client
+        .call([&](wire::Call::Builder c) {
+          auto b = c.initStreamBeginCapture();
+          b.setStream(stream);
+          b.setMode(CU_STREAM_CAPTURE_MODE_GLOBAL);
+        })
+        .first;
+  }
+  std::pair<CUresult, std::uint64_t> end(std::uint64_t stream) {
+    std::uint64_t graph = 0;
+    CUresult result = client.call([&](wire::Call::Builder c) { c.initStreamEndCapture().setStream(stream); }, &graph).first;
+    return {result, graph};
+  }
+  std::pair<CUresult, std::uint64_t> instantiate(std::uint64_t graph) {
+    std::uint64_t exec = 0;
+    CUresult result = client.call([&](wire::Call::Builder c) { c.initGraphInstantiate().setGraph(graph); }, &exec).first;
+    return {result, exec};
+  }
+  CUresult launchAndWait(std::uint64_t exec, std::uint64_t stream) {
+    client.call([&](wire::Call::Builder c) {
+      auto l = c.initGraphLaunch();
+      l.setExec(exec);
+      l.setStream(stream);
+    });
+    return client.call([&](wire::Call::Builder c) { c.initStreamSynchronize().setStream(stream); }).first;
+  }
+  int readInt(std::uint64_t address) {
+    auto [result, bytes] = client.read(address, sizeof(int));
+    int value = -1;
+    if (result == CUDA_SUCCESS && bytes.size() == sizeof(int)) std::memcpy(&value, bytes.data(), sizeof(int));
+    return value;
+  }
+};
+
+TEST_F(ServerTest, CapturedWorkRunsOnlyInReplaysAndCopiesOfClientMemoryAreNeverCaptured) {
+  RawClient client(url);
+  client.retainPrimary();
+  Graphs graphs{client};
+  auto code = client.load();
+  ASSERT_EQ(code.result, CUDA_SUCCESS);
+  std::uint64_t log = client.allocate(256), length = client.allocate(sizeof(int));
+  std::vector<std::uint8_t> zero(sizeof(int), 0);
+  ASSERT_EQ(client.write(length, zero), CUDA_SUCCESS);
+  std::uint64_t stream = graphs.stream();
+
+  ASSERT_EQ(graphs.begin(stream), CUDA_SUCCESS);
+  EXPECT_EQ(graphs.begin(stream), CUDA_ERROR_ILLEGAL_STATE);
+  client.launch(code.kernels.at("appendValue"), appendParams(log, length, 5), stream);
+  // A client that ignores the rules: copies through the server's memory are refused, not captured.
+  std::vector<std::uint8_t> bytes(16, 1);
+  EXPECT_EQ(client
+                .call(
+                    [&](wire::Call::Builder c) {
+                      auto copy = c.initCopy();
+                      copy.setDst(log);
+                      copy.setBytes(bytes.size());
+                      copy.setStream(stream);
+                    },
+                    nullptr, bytes)
+                .first,
+            CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
+  std::vector<std::uint8_t> back;
+  EXPECT_EQ(client
+                .call(
+                    [&](wire::Call::Builder c) {
+                      auto copy = c.initCopy();
+                      copy.setSrc(log);
+                      copy.setBytes(16);
+                      copy.setStream(stream);
+                      copy.setAsync(true);
+                    },
+                    nullptr, {}, &back)
+                .first,
+            CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
+  auto [ended, graph] = graphs.end(stream);
+  ASSERT_EQ(ended, CUDA_SUCCESS);
+  EXPECT_EQ(graphs.readInt(length), 0) << "nothing ran during the capture";
+
+  std::uint64_t nodes = 0;
+  auto counted = client.call([&](wire::Call::Builder c) { c.setGraphNodeCount(graph); });
+  ASSERT_EQ(counted.first, CUDA_SUCCESS);
+  ASSERT_EQ(counted.second.size(), 1u);
+  nodes = static_cast<std::uint64_t>(counted.second[0]);
+  EXPECT_EQ(nodes, 1u) << "only the launch was captured";
+  auto [instantiated, exec] = graphs.instantiate(graph);
+  ASSERT_EQ(instantiated, CUDA_SUCCESS);
+  ASSERT_EQ(graphs.launchAndWait(exec, stream), CUDA_SUCCESS);
+  ASSERT_EQ(graphs.launchAndWait(exec, stream), CUDA_SUCCESS);
+  EXPECT_EQ(graphs.readInt(length), 2);
+}
+
+TEST_F(ServerTest, ForgedAndWrongKindGraphIdsAreRefused) {
+  RawClient client(url);
+  client.retainPrimary();
+  Graphs graphs{client};
+  std::uint64_t stream = graphs.stream();
+  EXPECT_EQ(graphs.instantiate(0x123456789).first, CUDA_ERROR_INVALID_HANDLE);
+  EXPECT_EQ(graphs.instantiate(stream).first, CUDA_ERROR_INVALID_HANDLE) << "a stream is not a graph";
+  EXPECT_EQ(graphs.end(stream).first, CUDA_ERROR_ILLEGAL_STATE) << "nothing to end";
+  ASSERT_EQ(graphs.begin(stream), CUDA_SUCCESS);
+  auto [ended, graph] = graphs.end(stream);
+  ASSERT_EQ(ended, CUDA_SUCCESS);
+  EXPECT_EQ(client.call([&](wire::Call::Builder c) {
+                    auto u = c.initGraphExecUpdate();
+                    u.setExec(graph);  // a graph where an executable belongs
+                    u.setGraph(graph);
+                  }).first,
+            CUDA_ERROR_INVALID_HANDLE);
+  // A posted launch of a forged executable comes back as the next reply's deferred error.
+  ASSERT_EQ(graphs.launchAndWait(graph, stream), CUDA_SUCCESS);
+  EXPECT_EQ(client.deferred, CUDA_ERROR_INVALID_HANDLE);
+  EXPECT_EQ(client.call([&](wire::Call::Builder c) {
+                    auto b = c.initStreamBeginCapture();
+                    b.setStream(stream);
+                    b.setMode(99);
+                  }).first,
+            CUDA_ERROR_INVALID_VALUE);
+}
+
+}  // namespace
+}  // namespace fastgpu::server

@@ -51,7 +51,7 @@ CUresult end(const char* name, CUstream stream, CUgraph* graph, bool perThread) 
     ref.setStream(idOf(stream));
     ref.setPerThread(perThread);
     auto reply = ask(client, call);
-    rt.captures().end(key);
+    HostEffects effects = rt.captures().end(key);
     if (!reply) return resultOf(client, reply, false);
     std::uint64_t id = (*reply)->get().getHandle();
     if (state->invalidated) {  // invalidated here: the server's graph is of no use
@@ -60,7 +60,7 @@ CUresult end(const char* name, CUstream stream, CUgraph* graph, bool perThread) 
       post(client, drop);
       return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
     }
-    rt.addGraphObject(id);
+    rt.addGraphObject(id, effects.empty() ? nullptr : std::make_shared<const HostEffects>(std::move(effects)));
     *graph = handleOf<CUgraph>(id);
     return CUDA_SUCCESS;
   });

@@ -1,7 +1,10 @@
 // Graphs through the server: what a captured graph is used for (instantiate, launch, update,
-// destroy, count its nodes). Building graphs node by node is not remoted yet: those calls report
-// CUDA_ERROR_NOT_SUPPORTED (their stubs).
+// destroy, count its nodes). A replay of a graph with host effects (captured copies to the host,
+// host functions: capture_mirror.h) waits for the server's replay and then delivers them here.
+// Building graphs node by node is not remoted yet: those calls report CUDA_ERROR_NOT_SUPPORTED
+// (their stubs).
 #include <cstdio>
+#include <cstring>
 
 #include "interposer/remote.h"
 
@@ -12,7 +15,8 @@ namespace {
 
 CUresult instantiate(const char* name, CUgraphExec* exec, CUgraph graph, unsigned long long flags) {
   return remoteEntry(name, [&](Runtime& rt, Client& client) -> CUresult {
-    if (exec == nullptr || !rt.hasGraphObject(idOf(graph))) return CUDA_ERROR_INVALID_VALUE;
+    auto effects = rt.graphEffects(idOf(graph));
+    if (exec == nullptr || !effects) return CUDA_ERROR_INVALID_VALUE;
     CallMessage call(rt.currentContextId());
     auto request = call->initGraphInstantiate();
     request.setGraph(idOf(graph));
@@ -20,7 +24,7 @@ CUresult instantiate(const char* name, CUgraphExec* exec, CUgraph graph, unsigne
     auto reply = ask(client, call);
     if (!reply) return resultOf(client, reply, false);
     std::uint64_t id = (*reply)->get().getHandle();
-    rt.addGraphObject(id);
+    rt.addGraphObject(id, *effects);
     *exec = handleOf<CUgraphExec>(id);
     return CUDA_SUCCESS;
   });
@@ -42,9 +46,32 @@ CUresult withLog(const char* name, CUgraphExec* exec, CUgraph graph, CUgraphNode
   return result;
 }
 
+// After a replay: the captured copies' bytes land in this process's memory, then the captured host
+// functions run, in capture order (the first read waits for the replay).
+CUresult deliver(Runtime& rt, Client& client, const HostEffects& effects, CUstream stream, bool perThread) {
+  for (const HostEffect& effect : effects) {
+    if (effect.kind == HostEffect::Kind::kHostFunction) {
+      effect.function(effect.data);
+      continue;
+    }
+    CallMessage call(rt.currentContextId());
+    auto read = call->initReadStaged();
+    read.setStaging(effect.staging);
+    read.setStream(idOf(stream));
+    read.setPerThread(perThread);
+    auto reply = ask(client, call);
+    if (!reply) return resultOf(client, reply, true);
+    auto data = (*reply)->bulk();
+    if (data.size() != effect.bytes) return CUDA_ERROR_UNKNOWN;
+    std::memcpy(effect.destination, data.data(), data.size());
+  }
+  return client.takeDeferredError();
+}
+
 CUresult launch(const char* name, CUgraphExec exec, CUstream stream, bool perThread, bool upload) {
   return remoteEntry(name, [&](Runtime& rt, Client& client) -> CUresult {
-    if (!rt.hasGraphObject(idOf(exec))) return CUDA_ERROR_INVALID_VALUE;
+    auto effects = rt.graphEffects(idOf(exec));
+    if (!effects) return CUDA_ERROR_INVALID_VALUE;
     // Launching a graph into a capture is not remoted (nor simulated) yet.
     if (CUresult refused = captureCheck(rt, stream, perThread, true, false); refused != CUDA_SUCCESS) return refused;
     CallMessage call(rt.currentContextId());
@@ -54,7 +81,9 @@ CUresult launch(const char* name, CUgraphExec exec, CUstream stream, bool perThr
     request.setPerThread(perThread);
     request.setUpload(upload);
     post(client, call);
-    return CUDA_SUCCESS;
+    // A graph whose replays reach this process's memory waits for them, as a copy to the host does.
+    if (upload || !*effects) return CUDA_SUCCESS;
+    return deliver(rt, client, **effects, stream, perThread);
   });
 }
 
@@ -69,6 +98,7 @@ CUresult update(const char* name, CUgraphExec exec, CUgraph graph, CUgraphExecUp
     std::int64_t result = CU_GRAPH_EXEC_UPDATE_ERROR;
     if (CUresult status = askValue(client, call, &result); status != CUDA_SUCCESS) return status;
     info.result = static_cast<CUgraphExecUpdateResult>(result);
+    rt.addGraphObject(idOf(exec), *rt.graphEffects(idOf(graph)));  // the new graph's copies and functions
     return CUDA_SUCCESS;
   });
 }

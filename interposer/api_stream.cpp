@@ -91,6 +91,22 @@ CUresult record(CUevent event, CUstream stream, bool perThread) {
 // call return at once.
 CUresult hostFunction(CUstream stream, CUhostFn function, void* data, bool perThread) {
   if (function == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  // Captured: the function runs here after every replay; the server's graph keeps its place.
+  CUresult captured = remoteEntry("cuLaunchHostFunc", [&](Runtime& rt, Client& client) -> CUresult {
+    auto key = CaptureMirror::keyOf(stream, perThread);
+    auto state = rt.captures().state(key);
+    if (!state) return CUDA_ERROR_NOT_FOUND;  // not capturing
+    if (state->invalidated) return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+    HostEffect effect{HostEffect::Kind::kHostFunction, 0, nullptr, 0, function, data};
+    if (CUresult refused = rt.captures().addEffect(key, effect); refused != CUDA_SUCCESS) return refused;
+    CallMessage call(rt.currentContextId());
+    auto ref = call->initCaptureHostNode();
+    ref.setStream(idOf(stream));
+    ref.setPerThread(perThread);
+    post(client, call);
+    return CUDA_SUCCESS;
+  });
+  if (captured != CUDA_ERROR_NOT_FOUND) return captured;
   CUresult result = synchronize(stream, perThread);
   if (result != CUDA_SUCCESS) return result;
   function(data);

@@ -42,17 +42,29 @@ bool CaptureMirror::endsOnThisThread(const Key& key) {
          found->capture->thread == std::this_thread::get_id();
 }
 
-void CaptureMirror::end(const Key& key) {
+HostEffects CaptureMirror::end(const Key& key) {
   std::lock_guard lock(mutex_);
   const Member* found = member(key);
-  if (found == nullptr) return;
+  if (found == nullptr) return {};
   auto capture = found->capture;
-  std::erase_if(streams_, [&](const auto& entry) { return entry.second.capture == capture; });
-  std::erase_if(events_, [&](const auto& entry) {
-    auto owner = entry.second.lock();
-    return !owner || owner == capture;
-  });
-  active_.fetch_sub(1, std::memory_order_release);
+  forget(capture);
+  return std::move(capture->effects);
+}
+
+CUresult CaptureMirror::addEffect(const Key& key, HostEffect effect) {
+  std::lock_guard lock(mutex_);
+  Member* found = member(key);
+  if (found == nullptr) return CUDA_ERROR_ILLEGAL_STATE;
+  Capture& capture = *found->capture;
+  if (capture.invalidated) return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+  bool function = effect.kind == HostEffect::Kind::kHostFunction;
+  if ((function && !(capture.origin == key)) || (!function && capture.hostFunctionTaken)) {
+    capture.invalidated = true;
+    return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+  }
+  capture.hostFunctionTaken = capture.hostFunctionTaken || function;
+  capture.effects.push_back(effect);
+  return CUDA_SUCCESS;
 }
 
 CUresult CaptureMirror::work(const Key& key, std::uint64_t context, bool capturable) {
@@ -60,7 +72,7 @@ CUresult CaptureMirror::work(const Key& key, std::uint64_t context, bool captura
   std::lock_guard lock(mutex_);
   if (Member* found = member(key)) {
     if (found->capture->invalidated) return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
-    if (capturable) return CUDA_SUCCESS;
+    if (capturable && !found->capture->hostFunctionTaken) return CUDA_SUCCESS;
     found->capture->invalidated = true;
     return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
   }
@@ -170,8 +182,22 @@ void CaptureMirror::streamDestroyed(const Key& key) {
   std::lock_guard lock(mutex_);
   Member* found = member(key);
   if (found == nullptr) return;
-  found->capture->invalidated = true;
-  if (!(found->capture->origin == key)) streams_.erase(key);
+  auto capture = found->capture;
+  capture->invalidated = true;
+  if (!(capture->origin == key)) {
+    streams_.erase(key);
+    return;
+  }
+  forget(capture);  // nobody can end it now (the server's driver drops it with its stream)
+}
+
+void CaptureMirror::forget(const std::shared_ptr<Capture>& capture) {
+  std::erase_if(streams_, [&](const auto& entry) { return entry.second.capture == capture; });
+  std::erase_if(events_, [&](const auto& entry) {
+    auto owner = entry.second.lock();
+    return !owner || owner == capture;
+  });
+  active_.fetch_sub(1, std::memory_order_release);
 }
 
 }  // namespace fastgpu::interposer

@@ -29,6 +29,20 @@
 
 namespace fastgpu::interposer {
 
+// What a replay of a captured graph does in this process once the server's replay is done (decision
+// 12: effects that land in the client are delivered in stream order when the graph's work
+// completes): a captured device-to-host copy's bytes, read from the server's staging buffer, then
+// the captured host functions, in capture order.
+struct HostEffect {
+  enum class Kind { kCopyToHost, kHostFunction } kind = Kind::kCopyToHost;
+  std::uint64_t staging = 0;  // the server's buffer (kCopyToHost)
+  void* destination = nullptr;
+  std::uint64_t bytes = 0;
+  CUhostFn function = nullptr;  // kHostFunction
+  void* data = nullptr;
+};
+using HostEffects = std::vector<HostEffect>;
+
 class CaptureMirror {
  public:
   // A stream as the client names it: a created stream's id; the legacy stream (0); the calling
@@ -53,7 +67,12 @@ class CaptureMirror {
   void begin(const Key& key, std::uint64_t id, CUstreamCaptureMode mode, std::uint64_t context, bool blocking);
   std::optional<State> state(const Key& key);
   // The capture of `key` ended (however it ended): every stream and event of it forgets it.
-  void end(const Key& key);
+  // Returns its host effects.
+  HostEffects end(const Key& key);
+  // A host effect captured on `key`'s active capture. Host functions run after the whole replay,
+  // so one must be the last work of the capture: on its origin stream, with nothing after it but
+  // more host functions (else UNSUPPORTED, invalidating).
+  CUresult addEffect(const Key& key, HostEffect effect);
   // Whether ending from this thread is allowed (a non-relaxed capture ends on its own thread).
   bool endsOnThisThread(const Key& key);
 
@@ -82,6 +101,8 @@ class CaptureMirror {
     std::thread::id thread;
     Key origin;
     bool invalidated = false;
+    HostEffects effects;
+    bool hostFunctionTaken = false;  // only host functions may follow
   };
   struct Member {
     std::shared_ptr<Capture> capture;
@@ -90,6 +111,8 @@ class CaptureMirror {
   };
 
   Member* member(const Key& key);
+  // Every stream and event of `capture` forgets it (under the mutex).
+  void forget(const std::shared_ptr<Capture>& capture);
 
   std::atomic<int> active_{0};
   std::mutex mutex_;

@@ -293,9 +293,16 @@ CUresult Runtime::loadModuleForRuntime(CUmodule* module, const void* fatbinOrWra
   return loadModule(module, fatbinOrWrapper);
 }
 
-void Runtime::addGraphObject(std::uint64_t id) {
+void Runtime::addGraphObject(std::uint64_t id, std::shared_ptr<const HostEffects> effects) {
   std::lock_guard lock(mutex_);
-  graphObjects_.insert(id);
+  graphObjects_[id] = std::move(effects);
+}
+
+std::optional<std::shared_ptr<const HostEffects>> Runtime::graphEffects(std::uint64_t id) {
+  std::lock_guard lock(mutex_);
+  auto it = graphObjects_.find(id);
+  if (it == graphObjects_.end()) return std::nullopt;
+  return it->second;
 }
 
 bool Runtime::hasGraphObject(std::uint64_t id) {

@@ -10,7 +10,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -91,9 +90,11 @@ class Runtime : public cudaabi::DriverServices {
   // ---- stream capture (what the client knows of its streams' captures) and graphs ----
   CaptureMirror& captures() { return captures_; }
   // The graphs and executables this process holds (server ids), so that a stale or forged one is
-  // refused at once.
-  void addGraphObject(std::uint64_t id);
+  // refused at once, with what their replays do in this process (capture_mirror.h).
+  void addGraphObject(std::uint64_t id, std::shared_ptr<const HostEffects> effects);
   bool hasGraphObject(std::uint64_t id);
+  // The host effects of a graph or executable (empty when it has none); nullopt for an unknown id.
+  std::optional<std::shared_ptr<const HostEffects>> graphEffects(std::uint64_t id);
   bool removeGraphObject(std::uint64_t id);
 
   // ---- DriverServices (private export tables) ----
@@ -122,7 +123,7 @@ class Runtime : public cudaabi::DriverServices {
   std::map<std::uint64_t, std::uint64_t> reserved_;     // page ranges start -> end
   std::map<std::uint64_t, HostRange> hostRanges_;
   CaptureMirror captures_;
-  std::set<std::uint64_t> graphObjects_;
+  std::map<std::uint64_t, std::shared_ptr<const HostEffects>> graphObjects_;
 };
 
 // The runtime of this process; never destroyed (entry points run from atexit handlers).

@@ -27,6 +27,7 @@ inline bool expectsReply(wire::Call::Reader call) {
     case wire::Call::GRAPH_LAUNCH:
     case wire::Call::GRAPH_EXEC_DESTROY:
     case wire::Call::GRAPH_DESTROY:
+    case wire::Call::CAPTURE_HOST_NODE:
       return false;
     case wire::Call::COPY:
       // Device-to-host copies return data; asynchronous ones to the device do not wait.

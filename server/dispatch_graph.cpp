@@ -4,7 +4,28 @@
 // allocation for other work of the session) must never be refused because a capture is under way.
 #include "server/session.h"
 
+#include "protocol/call_kinds.h"
+
 namespace fastgpu::server {
+
+namespace {
+
+// The place of a host function in a captured graph: the client runs the function itself once a
+// replay is done (interposer/api_graph.cpp); the server's node keeps the graph's shape.
+void hostNodePlace(void*) {}
+
+// The driver's id of the capture `stream` is in; 0 when it is not capturing.
+std::uint64_t captureIdOf(const cudaabi::DriverTable& driver, CUstream stream) {
+  CUstreamCaptureStatus status = CU_STREAM_CAPTURE_STATUS_NONE;
+  cuuint64_t id = 0;
+  if (driver.cuStreamGetCaptureInfo_v3(stream, &status, &id, nullptr, nullptr, nullptr, nullptr) != CUDA_SUCCESS ||
+      status == CU_STREAM_CAPTURE_STATUS_NONE) {
+    return 0;
+  }
+  return id;
+}
+
+}  // namespace
 
 bool Session::capturing(CUstream stream) {
   if (activeCaptures_ == 0) return false;  // the common case costs nothing
@@ -46,15 +67,19 @@ Status Session::executeGraphCall(wire::Call::Reader call, Answer& answer) {
       auto end = call.getStreamEndCapture();
       auto where = stream(end.getStream(), end.getPerThread());
       if (!where) return where.status();
-      bool wasCapturing = capturing(*where);
+      std::uint64_t capture = capturing(*where) ? captureIdOf(driver_, *where) : 0;
       CUgraph graph = nullptr;
       CUresult result = driver_.cuStreamEndCapture(*where, &graph);
-      if (wasCapturing && !capturing(*where) && --activeCaptures_ == 0) state.capturesOver();
-      if (result != CUDA_SUCCESS) return driverResult(result, "cuStreamEndCapture");
+      if (capture != 0 && !capturing(*where) && --activeCaptures_ == 0) state.capturesOver();
+      if (result != CUDA_SUCCESS) {
+        if (capture != 0 && !capturing(*where)) state.captureStagingEnded(capture, 0);
+        return driverResult(result, "cuStreamEndCapture");
+      }
       std::size_t nodes = 0;
       driver_.cuGraphGetNodes(graph, nullptr, &nodes);
       std::uint64_t id = state.add(HandleKind::kGraph, graph);
       state.captureEnded(id, nodes);
+      state.captureStagingEnded(capture, id);
       answer.setHandle(id);
       return Status::ok();
     }
@@ -71,6 +96,7 @@ Status Session::executeGraphCall(wire::Call::Reader call, Answer& answer) {
       if (result != CUDA_SUCCESS) return driverResult(result, "cuGraphInstantiate");
       std::uint64_t id = state.add(HandleKind::kGraphExec, exec);
       state.chargeGraphNodes(id, nodes);
+      state.shareStaging(request.getGraph(), id);
       answer.setHandle(id);
       return Status::ok();
     }
@@ -94,14 +120,18 @@ Status Session::executeGraphCall(wire::Call::Reader call, Answer& answer) {
       if (!exec) return exec.status();
       state.remove(call.getGraphExecDestroy());
       state.releaseGraphNodes(call.getGraphExecDestroy());
-      return driverResult(driver_.cuGraphExecDestroy(static_cast<CUgraphExec>(*exec)), "cuGraphExecDestroy");
+      CUresult result = driver_.cuGraphExecDestroy(static_cast<CUgraphExec>(*exec));
+      state.releaseStaging(call.getGraphExecDestroy());
+      return driverResult(result, "cuGraphExecDestroy");
     }
     case wire::Call::GRAPH_DESTROY: {
       auto graph = state.find(HandleKind::kGraph, call.getGraphDestroy());
       if (!graph) return graph.status();
       state.remove(call.getGraphDestroy());
       state.releaseGraphNodes(call.getGraphDestroy());
-      return driverResult(driver_.cuGraphDestroy(static_cast<CUgraph>(*graph)), "cuGraphDestroy");
+      CUresult result = driver_.cuGraphDestroy(static_cast<CUgraph>(*graph));
+      state.releaseStaging(call.getGraphDestroy());
+      return driverResult(result, "cuGraphDestroy");
     }
     case wire::Call::GRAPH_NODE_COUNT: {
       auto graph = state.find(HandleKind::kGraph, call.getGraphNodeCount());
@@ -121,7 +151,45 @@ Status Session::executeGraphCall(wire::Call::Reader call, Answer& answer) {
       CUresult result =
           driver_.cuGraphExecUpdate_v2(static_cast<CUgraphExec>(*exec), static_cast<CUgraph>(*graph), &info);
       answer.setValues({static_cast<std::int64_t>(info.result)});
+      // The executable's copies now write the new graph's staging buffers.
+      if (result == CUDA_SUCCESS) state.shareStaging(update.getGraph(), update.getExec());
       return driverResult(result, "cuGraphExecUpdate");
+    }
+    case wire::Call::CAPTURE_TO_HOST: {
+      auto copy = call.getCaptureToHost();
+      auto where = stream(copy.getStream(), copy.getPerThread());
+      if (!where) return where.status();
+      if (copy.getBytes() > protocol::kMaxCopyChunkBytes) return Status(CUDA_ERROR_INVALID_VALUE, "captured chunk too large");
+      if (Status status = state.checkDeviceRange(copy.getSrc(), copy.getBytes()); !status) return status;
+      std::uint64_t capture = capturing(*where) ? captureIdOf(driver_, *where) : 0;
+      if (capture == 0) return Status(CUDA_ERROR_ILLEGAL_STATE, "the stream is not capturing");
+      if (Status room = state.chargeCapturedNode(); !room) return room;
+      auto staging = state.createStaging(copy.getBytes(), capture);
+      if (!staging) return staging.status();
+      CUresult result = driver_.cuMemcpyDtoHAsync_v2(staging->second, copy.getSrc(), copy.getBytes(), *where);
+      if (result != CUDA_SUCCESS) return driverResult(result, "cuMemcpyDtoHAsync (captured)");
+      answer.setHandle(staging->first);
+      return Status::ok();
+    }
+    case wire::Call::CAPTURE_HOST_NODE: {
+      auto where = stream(call.getCaptureHostNode().getStream(), call.getCaptureHostNode().getPerThread());
+      if (!where) return where.status();
+      if (!capturing(*where)) return Status(CUDA_ERROR_ILLEGAL_STATE, "the stream is not capturing");
+      if (Status room = state.chargeCapturedNode(); !room) return room;
+      return driverResult(driver_.cuLaunchHostFunc(*where, hostNodePlace, nullptr), "cuLaunchHostFunc (captured)");
+    }
+    case wire::Call::READ_STAGED: {
+      auto read = call.getReadStaged();
+      auto buffer = state.staging(read.getStaging());
+      if (!buffer) return buffer.status();
+      auto where = stream(read.getStream(), read.getPerThread());
+      if (!where) return where.status();
+      if (Status status = refuseIfCapturing(*where, "waiting for a replay"); !status) return status;
+      if (CUresult result = driver_.cuStreamSynchronize(*where); result != CUDA_SUCCESS) {
+        return driverResult(result, "cuStreamSynchronize");
+      }
+      answer.bulk = std::span<const std::uint8_t>(static_cast<const std::uint8_t*>(buffer->first), buffer->second);
+      return Status::ok();
     }
     default:
       return Status(CUDA_ERROR_NOT_SUPPORTED, "not a graph call");

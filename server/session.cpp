@@ -323,6 +323,9 @@ Status Session::route(wire::Call::Reader call, std::span<const std::uint8_t> bul
     case wire::Call::GRAPH_DESTROY:
     case wire::Call::GRAPH_NODE_COUNT:
     case wire::Call::GRAPH_EXEC_UPDATE:
+    case wire::Call::CAPTURE_TO_HOST:
+    case wire::Call::CAPTURE_HOST_NODE:
+    case wire::Call::READ_STAGED:
       return executeGraphCall(call, answer);
     default:
       return executeCodeCall(call, answer);

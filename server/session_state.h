@@ -28,6 +28,7 @@ enum class HandleKind : std::uint8_t {
   kPool,    // a memory pool (stream-ordered allocation)
   kGraph,      // a CUDA graph (from a stream capture)
   kGraphExec,  // an instantiated graph
+  kStaging,    // a server host buffer a captured device-to-host copy writes
 };
 
 // What one session may hold of virtual memory management's objects (each costs the server
@@ -42,6 +43,8 @@ inline constexpr std::size_t kMaxPools = 256;
 inline constexpr std::uint64_t kMaxGraphNodes = 1 << 20;
 inline constexpr int kMaxGraphs = 4096;
 inline constexpr int kMaxGraphExecs = 1024;
+// Staging buffers of captured device-to-host copies are the server's host memory.
+inline constexpr std::uint64_t kMaxStagingBytes = 256ULL << 20;
 
 struct SessionContext {
   CUcontext real = nullptr;
@@ -153,6 +156,18 @@ class SessionState {
   Status roomForGraphNodes(std::uint64_t nodes) const;
   void releaseGraphNodes(std::uint64_t id);
 
+  // ---- staging buffers of captured device-to-host copies (dispatch_graph.cpp) ----
+  // A buffer for a copy captured in capture `capture` (the driver's id); held by that capture's
+  // graph once it ends, and by every executable made from or updated with that graph.
+  Result<std::pair<std::uint64_t, void*>> createStaging(std::uint64_t bytes, std::uint64_t capture);
+  Result<std::pair<void*, std::uint64_t>> staging(std::uint64_t id) const;
+  // Capture `capture` ended: into graph `owner`, or (owner 0) into nothing.
+  void captureStagingEnded(std::uint64_t capture, std::uint64_t owner);
+  // `to` (an executable) holds what `from` (a graph) holds, too.
+  void shareStaging(std::uint64_t from, std::uint64_t to);
+  // `owner` (a graph or executable) is gone; buffers nobody holds are freed.
+  void releaseStaging(std::uint64_t owner);
+
  private:
   struct Range {
     std::uint64_t bytes;
@@ -203,6 +218,16 @@ class SessionState {
   std::map<std::uint64_t, std::uint64_t> graphNodes_;   // kGraph or kGraphExec id -> nodes
   std::uint64_t capturingNodes_ = 0;                    // in captures under way
   std::uint64_t totalGraphNodes_ = 0;                   // graphNodes_ summed, plus capturingNodes_
+  struct Staging {
+    void* host = nullptr;
+    std::uint64_t bytes = 0;
+    std::uint64_t capture = 0;  // while its capture is under way
+    int holders = 0;            // graphs and executables
+  };
+  std::map<std::uint64_t, Staging> staging_;
+  std::map<std::uint64_t, std::vector<std::uint64_t>> stagingHeld_;  // graph or exec id -> staging ids
+  std::uint64_t stagingBytes_ = 0;
+  void freeStaging(std::uint64_t id);
   std::uint64_t current_ = 0;
   std::unique_ptr<scheduler::VgpuAccess> lease_;  // destroyed after the contexts
 };

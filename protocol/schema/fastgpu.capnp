@@ -171,6 +171,9 @@ struct CaptureBegin { stream @0 :UInt64; perThread @1 :Bool; mode @2 :UInt32; }
 struct GraphInstantiate { graph @0 :UInt64; flags @1 :UInt64; }
 struct GraphLaunch { exec @0 :UInt64; stream @1 :UInt64; perThread @2 :Bool; upload @3 :Bool; }
 struct GraphUpdate { exec @0 :UInt64; graph @1 :UInt64; }
+# A device-to-host copy captured into a staging buffer of the server, read back after replays.
+struct CaptureToHost { src @0 :UInt64; bytes @1 :UInt64; stream @2 :UInt64; perThread @3 :Bool; }
+struct StagedRead { staging @0 :UInt64; stream @1 :UInt64; perThread @2 :Bool; }
 
 struct Call {
   context @0 :UInt64;         # the calling thread's current context id, 0 for none
@@ -257,6 +260,9 @@ struct Call {
     graphDestroy @73 :UInt64;             # posted
     graphNodeCount @74 :UInt64;           # graph -> values [nodes]
     graphExecUpdate @75 :GraphUpdate;     # -> values [CUgraphExecUpdateResult]
+    captureToHost @76 :CaptureToHost;     # -> handle (the staging buffer)
+    captureHostNode @77 :StreamRef;       # posted: the place of a host function the client runs
+    readStaged @78 :StagedRead;           # waits for the stream -> the staging buffer's bytes (bulk)
   }
 }
 

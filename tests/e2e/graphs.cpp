@@ -1,9 +1,8 @@
 // CUDA graphs as frameworks use them (torch.cuda.graph, torch.compile's reduce-overhead mode,
-// vLLM's decode loop): capture a step on a stream with a fork and join through events and a copy
-// of a result into a static output buffer; instantiate; replay it; update the executable from a
-// second capture of the same shape; and the mistakes a capture does not forgive. A run through
-// FastGPU must print the same. (Graph nodes that touch host memory, a copy to the host or a host
-// function, are tested natively in tests/cudasim/graph_test.cpp: not remoted yet.)
+// vLLM's decode loop): capture a step on a stream with a fork and join through events, a copy of a
+// result into a static output buffer, a copy of it to pinned host memory and a host function;
+// instantiate; replay it; update the executable from a second capture of the same shape; and the
+// mistakes a capture does not forgive. A run through FastGPU must print the same.
 //   graphs FATBIN     (the test kernels; their twins must be loaded)
 #include <cuda.h>
 
@@ -24,13 +23,17 @@ CUfunction appendValue;
 CUdeviceptr logBuffer, length, output;
 CUstream stream, side;
 CUevent forked, joined;
+int* seen;  // pinned: a captured copy's destination
+int hostCalls = 0;
+
+void countOnHost(void*) { ++hostCalls; }
 void append(CUstream where, int value) {
   void* params[] = {&logBuffer, &length, &value};
   report("  capture appendValue", cuLaunchKernel(appendValue, 1, 1, 1, 1, 1, 1, 0, where, params, nullptr));
 }
 
 // One training-step-like capture: reset, three kernels (two of them concurrent on a fork), the
-// length copied to a static output buffer.
+// length copied to a static output buffer and to the host, a host function.
 CUgraph captureStep(int first, int forkedValue, int last) {
   CUgraph graph = nullptr;
   report("cuStreamBeginCapture(global)", cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_GLOBAL));
@@ -49,6 +52,8 @@ CUgraph captureStep(int first, int forkedValue, int last) {
   report("  capture cuEventRecord(join)", cuEventRecord(joined, side));
   report("  cuStreamWaitEvent(stream, join)", cuStreamWaitEvent(stream, joined, 0));
   report("  capture cuMemcpyDtoDAsync(output, length)", cuMemcpyDtoDAsync(output, length, sizeof(int), stream));
+  report("  capture cuMemcpyDtoHAsync(pinned, length)", cuMemcpyDtoHAsync(seen, length, sizeof(int), stream));
+  report("  capture cuLaunchHostFunc", cuLaunchHostFunc(stream, countOnHost, nullptr));
   report("cuStreamEndCapture", cuStreamEndCapture(stream, &graph));
   return graph;
 }
@@ -67,7 +72,8 @@ void printLog(const char* when) {
   cuMemcpyDtoH(&copied, output, sizeof(copied));
   std::printf("%s: log", when);
   for (int value : readLog()) std::printf(" %d", value);
-  std::printf("; length copied to the output %d\n", copied);
+  std::printf("; length copied to the output %d, to the host %d; host function calls %d\n", copied, *seen,
+              hostCalls);
 }
 
 }  // namespace
@@ -93,6 +99,8 @@ int main(int argc, char** argv) {
     std::printf("graphs: setup failed\n");
     return 1;
   }
+  report("cuMemAllocHost(pinned result)", cuMemAllocHost(reinterpret_cast<void**>(&seen), sizeof(int)));
+  *seen = -1;
   report("cuMemsetD32(length, 0)", cuMemsetD32(length, 0, 1));
   report("cuMemsetD32(output, 0)", cuMemsetD32(output, 0, 1));
 
@@ -140,6 +148,7 @@ int main(int argc, char** argv) {
   report("cuGraphDestroy(step)", cuGraphDestroy(step));
   report("cuGraphDestroy(changed)", cuGraphDestroy(changed));
   report("cuGraphDestroy(destroyed)", cuGraphDestroy(changed), CUDA_ERROR_INVALID_VALUE);
+  cuMemFreeHost(seen);
   if (failures == 0) std::printf("graphs: done\n");
   return failures == 0 ? 0 : 1;
 }

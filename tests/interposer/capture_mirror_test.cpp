@@ -67,6 +67,16 @@ TEST(CaptureMirror, ForbiddenCallsFailAndInvalidateTheCapture) {
   mirror.end(kStream);
   mirror.end(kSide);
   EXPECT_FALSE(mirror.anyActive());
+
+  // A destroyed stream leaves its capture invalidated; a destroyed origin ends it.
+  mirror.begin(kStream, 7, CU_STREAM_CAPTURE_MODE_RELAXED, kContext, false);
+  mirror.recorded(kStream, 0xe4);
+  ASSERT_EQ(mirror.waiting(kSide, 0xe4, 0, kContext, false), CUDA_SUCCESS);
+  mirror.streamDestroyed(kSide);
+  EXPECT_FALSE(mirror.state(kSide));
+  EXPECT_TRUE(mirror.state(kStream)->invalidated);
+  mirror.streamDestroyed(kStream);
+  EXPECT_FALSE(mirror.anyActive());
 }
 
 TEST(CaptureMirror, TheLegacyStreamIsRefusedBesideACapturingBlockingStreamOnly) {
@@ -108,6 +118,37 @@ TEST(CaptureMirror, UnsafeCallsFollowTheCaptureModesOfEveryThread) {
   EXPECT_TRUE(mirror.endsOnThisThread(kStream));
   std::thread([&] { otherThread = mirror.endsOnThisThread(kStream) ? CUDA_SUCCESS : CUDA_ERROR_UNKNOWN; }).join();
   EXPECT_EQ(otherThread, CUDA_ERROR_UNKNOWN) << "a global capture ends on its own thread";
+  mirror.end(kStream);
+}
+
+TEST(CaptureMirror, HostFunctionsEndTheCaptureOnItsOriginAndEffectsComeBackInOrder) {
+  CaptureMirror mirror;
+  int destination = 0;
+  auto copy = HostEffect{HostEffect::Kind::kCopyToHost, 0x5001, &destination, sizeof(int), nullptr, nullptr};
+  auto function = HostEffect{HostEffect::Kind::kHostFunction, 0, nullptr, 0, [](void*) {}, nullptr};
+  EXPECT_EQ(mirror.addEffect(kStream, copy), CUDA_ERROR_ILLEGAL_STATE) << "not capturing";
+  mirror.begin(kStream, 1, CU_STREAM_CAPTURE_MODE_RELAXED, kContext, false);
+  mirror.recorded(kStream, 0xe1);
+  ASSERT_EQ(mirror.waiting(kSide, 0xe1, 0, kContext, false), CUDA_SUCCESS);
+  EXPECT_EQ(mirror.addEffect(kSide, copy), CUDA_SUCCESS) << "copies to the host may be captured anywhere";
+  EXPECT_EQ(mirror.addEffect(kStream, function), CUDA_SUCCESS);
+  EXPECT_EQ(mirror.addEffect(kStream, function), CUDA_SUCCESS) << "host functions may follow host functions";
+  HostEffects effects = mirror.end(kStream);
+  ASSERT_EQ(effects.size(), 3u);
+  EXPECT_EQ(effects[0].staging, 0x5001u);
+  EXPECT_EQ(effects[1].kind, HostEffect::Kind::kHostFunction);
+
+  mirror.begin(kStream, 2, CU_STREAM_CAPTURE_MODE_RELAXED, kContext, false);
+  EXPECT_EQ(mirror.addEffect(kStream, function), CUDA_SUCCESS);
+  EXPECT_EQ(mirror.work(kStream, kContext, true), CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED)
+      << "work after a host function would have to wait for it in the client";
+  EXPECT_TRUE(mirror.state(kStream)->invalidated);
+  mirror.end(kStream);
+
+  mirror.begin(kStream, 3, CU_STREAM_CAPTURE_MODE_RELAXED, kContext, false);
+  mirror.recorded(kStream, 0xe2);
+  ASSERT_EQ(mirror.waiting(kSide, 0xe2, 0, kContext, false), CUDA_SUCCESS);
+  EXPECT_EQ(mirror.addEffect(kSide, function), CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED) << "not on the origin";
   mirror.end(kStream);
 }
 

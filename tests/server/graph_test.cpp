@@ -60,16 +60,39 @@ struct Graphs {
   }
 };
 
-TEST_F(ServerTest, CapturedWorkRunsOnlyInReplaysAndCopiesOfClientMemoryAreNeverCaptured) {
-  RawClient client(url);
-  client.retainPrimary();
-  Graphs graphs{client};
-  auto code = client.load();
-  ASSERT_EQ(code.result, CUDA_SUCCESS);
-  std::uint64_t log = client.allocate(256), length = client.allocate(sizeof(int));
-  std::vector<std::uint8_t> zero(sizeof(int), 0);
-  ASSERT_EQ(client.write(length, zero), CUDA_SUCCESS);
-  std::uint64_t stream = graphs.stream();
+// A session with the test kernels, a log of appendValue and a non-blocking stream.
+class ServerGraphTest : public ServerTest {
+ protected:
+  struct Session {
+    RawClient& client;
+    Graphs graphs;
+    RawClient::LoadedCode code;
+    std::uint64_t log, length, stream;
+  };
+  void SetUp() override {
+    ServerTest::SetUp();
+    raw = std::make_unique<RawClient>(url);
+    raw->retainPrimary();
+    auto code = raw->load();
+    ASSERT_EQ(code.result, CUDA_SUCCESS);
+    std::uint64_t log = raw->allocate(256), length = raw->allocate(sizeof(int));
+    std::vector<std::uint8_t> zero(sizeof(int), 0);
+    ASSERT_EQ(raw->write(length, zero), CUDA_SUCCESS);
+    Graphs graphs{*raw};
+    std::uint64_t stream = graphs.stream();
+    session.emplace(Session{*raw, graphs, code, log, length, stream});
+  }
+  void TearDown() override {
+    session.reset();
+    raw.reset();
+    ServerTest::TearDown();
+  }
+  std::unique_ptr<RawClient> raw;
+  std::optional<Session> session;
+};
+
+TEST_F(ServerGraphTest, CapturedWorkRunsOnlyInReplaysAndCopiesOfClientMemoryAreNeverCaptured) {
+  auto [client, graphs, code, log, length, stream] = *session;
 
   ASSERT_EQ(graphs.begin(stream), CUDA_SUCCESS);
   EXPECT_EQ(graphs.begin(stream), CUDA_ERROR_ILLEGAL_STATE);
@@ -115,6 +138,63 @@ TEST_F(ServerTest, CapturedWorkRunsOnlyInReplaysAndCopiesOfClientMemoryAreNeverC
   ASSERT_EQ(graphs.launchAndWait(exec, stream), CUDA_SUCCESS);
   ASSERT_EQ(graphs.launchAndWait(exec, stream), CUDA_SUCCESS);
   EXPECT_EQ(graphs.readInt(length), 2);
+}
+
+TEST_F(ServerGraphTest, ACapturedCopyToTheHostStagesItsBytesOnTheServerForEveryReplay) {
+  auto [client, graphs, code, log, length, stream] = *session;
+  auto captureToHost = [&](std::uint64_t bytes, std::uint64_t* staging) {
+    return client
+        .call(
+            [&](wire::Call::Builder c) {
+              auto copy = c.initCaptureToHost();
+              copy.setSrc(length);
+              copy.setBytes(bytes);
+              copy.setStream(stream);
+            },
+            staging)
+        .first;
+  };
+  std::uint64_t staging = 0;
+  EXPECT_EQ(captureToHost(sizeof(int), &staging), CUDA_ERROR_ILLEGAL_STATE) << "not capturing";
+  ASSERT_EQ(graphs.begin(stream), CUDA_SUCCESS);
+  client.launch(code.kernels.at("appendValue"), appendParams(log, length, 5), stream);
+  EXPECT_EQ(captureToHost(4096, &staging), CUDA_ERROR_INVALID_VALUE) << "beyond the allocation";
+  ASSERT_EQ(captureToHost(sizeof(int), &staging), CUDA_SUCCESS);
+  client.call([&](wire::Call::Builder c) { c.initCaptureHostNode().setStream(stream); });
+  auto [ended, graph] = graphs.end(stream);
+  ASSERT_EQ(ended, CUDA_SUCCESS);
+  auto [instantiated, exec] = graphs.instantiate(graph);
+  ASSERT_EQ(instantiated, CUDA_SUCCESS);
+  auto readStaged = [&](std::uint64_t id, std::vector<std::uint8_t>& back) {
+    return client
+        .call(
+            [&](wire::Call::Builder c) {
+              auto read = c.initReadStaged();
+              read.setStaging(id);
+              read.setStream(stream);
+            },
+            nullptr, {}, &back)
+        .first;
+  };
+  // The executable holds the buffer: destroying the graph leaves it.
+  client.call([&](wire::Call::Builder c) { c.setGraphDestroy(graph); });
+  for (int replay = 1; replay <= 2; ++replay) {
+    client.call([&](wire::Call::Builder c) {
+      auto l = c.initGraphLaunch();
+      l.setExec(exec);
+      l.setStream(stream);
+    });
+    std::vector<std::uint8_t> back;
+    ASSERT_EQ(readStaged(staging, back), CUDA_SUCCESS);
+    ASSERT_EQ(back.size(), sizeof(int));
+    int copied = 0;
+    std::memcpy(&copied, back.data(), sizeof(int));
+    EXPECT_EQ(copied, replay);
+  }
+  std::vector<std::uint8_t> back;
+  EXPECT_EQ(readStaged(exec, back), CUDA_ERROR_INVALID_HANDLE) << "an executable is not a staging buffer";
+  client.call([&](wire::Call::Builder c) { c.setGraphExecDestroy(exec); });
+  EXPECT_EQ(readStaged(staging, back), CUDA_ERROR_INVALID_HANDLE) << "freed with its last holder";
 }
 
 TEST_F(ServerTest, ForgedAndWrongKindGraphIdsAreRefused) {

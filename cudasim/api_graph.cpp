@@ -63,6 +63,12 @@ Result<NodeParams> genericParams(Driver& driver, const CUgraphNodeParams& p) {
     case CU_GRAPH_NODE_TYPE_WAIT_EVENT: return eventParams(driver, p.eventWait.event);
     case CU_GRAPH_NODE_TYPE_EVENT_RECORD: return eventParams(driver, p.eventRecord.event);
     case CU_GRAPH_NODE_TYPE_EMPTY: return NodeParams{EmptyNode{}};
+    case CU_GRAPH_NODE_TYPE_MEM_ALLOC: {
+      const auto& a = p.alloc;
+      return memAllocParams(driver, CUDA_MEM_ALLOC_NODE_PARAMS{a.poolProps, a.accessDescs, a.accessDescCount,
+                                                               a.bytesize, 0});
+    }
+    case CU_GRAPH_NODE_TYPE_MEM_FREE: return memFreeParams(driver, p.free.dptr);
     default:
       return Status(CUDA_ERROR_NOT_SUPPORTED, "cudasim does not simulate this kind of graph node");
   }
@@ -274,8 +280,13 @@ FASTGPU_SIM_EXPORT CUresult cuGraphAddEventWaitNode(CUgraphNode* out, CUgraph gr
 FASTGPU_SIM_EXPORT CUresult cuGraphAddNode_v2(CUgraphNode* out, CUgraph graph, const CUgraphNode* dependencies,
                                               const CUgraphEdgeData* edges, size_t count, CUgraphNodeParams* params) {
   if (params == nullptr || !defaultEdges(edges, count)) return CUDA_ERROR_INVALID_VALUE;
-  return addNode(__func__, out, graph, dependencies, count, params->type,
-                 [&](Driver& driver) { return genericParams(driver, *params); });
+  return addNode(__func__, out, graph, dependencies, count, params->type, [&](Driver& driver) {
+    auto made = genericParams(driver, *params);
+    if (made) {
+      if (const auto* alloc = std::get_if<MemAllocNode>(&*made)) params->alloc.dptr = alloc->params.dptr;  // out
+    }
+    return made;
+  });
 }
 FASTGPU_SIM_EXPORT CUresult cuGraphAddNode(CUgraphNode* out, CUgraph graph, const CUgraphNode* dependencies,
                                            size_t count, CUgraphNodeParams* params) {
@@ -286,6 +297,10 @@ FASTGPU_SIM_EXPORT CUresult cuGraphAddNode(CUgraphNode* out, CUgraph graph, cons
 
 FASTGPU_SIM_EXPORT CUresult cuGraphNodeSetParams(CUgraphNode node, CUgraphNodeParams* params) {
   if (params == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  // A memory node's allocation is fixed when it is made.
+  if (params->type == CU_GRAPH_NODE_TYPE_MEM_ALLOC || params->type == CU_GRAPH_NODE_TYPE_MEM_FREE) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
   return setNode(__func__, node, params->type, [&](Driver& driver) { return genericParams(driver, *params); });
 }
 FASTGPU_SIM_EXPORT CUresult cuGraphKernelNodeGetParams_v2(CUgraphNode node, CUDA_KERNEL_NODE_PARAMS_v2* out) {
@@ -433,5 +448,54 @@ FASTGPU_SIM_EXPORT CUresult cuGraphDebugDotPrint(CUgraph graph, const char* path
     std::ofstream file(path);
     file << dotText(*found);
     return file.good() ? CUDA_SUCCESS : CUDA_ERROR_OPERATING_SYSTEM;
+  });
+}
+
+// ---- graph memory (cudasim/graph_memory.h) ----
+
+FASTGPU_SIM_EXPORT CUresult cuGraphAddMemAllocNode(CUgraphNode* out, CUgraph graph, const CUgraphNode* dependencies,
+                                                   size_t count, CUDA_MEM_ALLOC_NODE_PARAMS* params) {
+  return addNode(__func__, out, graph, dependencies, count, CU_GRAPH_NODE_TYPE_MEM_ALLOC, [&](Driver& driver) {
+    if (params == nullptr) return Result<NodeParams>(Status(CUDA_ERROR_INVALID_VALUE, ""));
+    auto made = memAllocParams(driver, *params);
+    if (made) params->dptr = std::get<MemAllocNode>(*made).params.dptr;
+    return made;
+  });
+}
+FASTGPU_SIM_EXPORT CUresult cuGraphMemAllocNodeGetParams(CUgraphNode node, CUDA_MEM_ALLOC_NODE_PARAMS* out) {
+  return getNode<MemAllocNode>(__func__, node, out, [&](MemAllocNode& alloc) { *out = alloc.params; });
+}
+FASTGPU_SIM_EXPORT CUresult cuGraphAddMemFreeNode(CUgraphNode* out, CUgraph graph, const CUgraphNode* dependencies,
+                                                  size_t count, CUdeviceptr address) {
+  return addNode(__func__, out, graph, dependencies, count, CU_GRAPH_NODE_TYPE_MEM_FREE,
+                 [&](Driver& driver) { return memFreeParams(driver, address); });
+}
+FASTGPU_SIM_EXPORT CUresult cuGraphMemFreeNodeGetParams(CUgraphNode node, CUdeviceptr* out) {
+  return getNode<MemFreeNode>(__func__, node, out, [&](MemFreeNode& free) { *out = free.address; });
+}
+
+FASTGPU_SIM_EXPORT CUresult cuDeviceGetGraphMemAttribute(CUdevice ordinal, CUgraphMem_attribute attribute, void* value) {
+  return driverEntry(__func__, [&](Driver& driver) {
+    Device* device = driver.device(ordinal);
+    if (device == nullptr) return CUDA_ERROR_INVALID_DEVICE;
+    if (value == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    auto read = driver.graphMemory().attribute(*device, attribute);
+    if (!read) return fail(read);
+    *static_cast<cuuint64_t*>(value) = *read;
+    return CUDA_SUCCESS;
+  });
+}
+FASTGPU_SIM_EXPORT CUresult cuDeviceSetGraphMemAttribute(CUdevice ordinal, CUgraphMem_attribute attribute, void* value) {
+  return driverEntry(__func__, [&](Driver& driver) {
+    Device* device = driver.device(ordinal);
+    if (device == nullptr) return CUDA_ERROR_INVALID_DEVICE;
+    if (value == nullptr || *static_cast<cuuint64_t*>(value) != 0) return CUDA_ERROR_INVALID_VALUE;
+    return fail(driver.graphMemory().resetHigh(*device, attribute));
+  });
+}
+// cudasim's graph memory is exactly what graphs hold (cudasim/graph_memory.h): nothing to trim.
+FASTGPU_SIM_EXPORT CUresult cuDeviceGraphMemTrim(CUdevice ordinal) {
+  return driverEntry(__func__, [&](Driver& driver) {
+    return driver.device(ordinal) != nullptr ? CUDA_SUCCESS : CUDA_ERROR_INVALID_DEVICE;
   });
 }

@@ -73,10 +73,15 @@ CUresult instantiateWithLog(const char* name, CUgraphExec* out, CUgraph graph, C
 // alive; disabled nodes do nothing.
 CUresult enqueueGraph(Driver& driver, GraphExec& exec, Stream& stream) {
   std::vector<std::shared_ptr<Event>> events(exec.order().size());
+  bool freeOnLaunch = (exec.flags() & CUDA_GRAPH_INSTANTIATE_FLAG_AUTO_FREE_ON_LAUNCH) != 0;
   for (std::size_t i = 0; i < exec.order().size(); ++i) {
     if (const auto* event = std::get_if<EventNode>(&exec.order()[i]->params())) {
       events[i] = driver.handles().find<Event>(HandleKind::kEvent, event->event);
       if (!events[i]) return fail(Status(CUDA_ERROR_INVALID_HANDLE, "a node's event was destroyed"));
+    }
+    const auto* alloc = std::get_if<MemAllocNode>(&exec.order()[i]->params());
+    if (alloc != nullptr && alloc->allocation->live() && !freeOnLaunch) {
+      return fail(Status(CUDA_ERROR_INVALID_VALUE, "the graph's allocation from its last launch was not freed"));
     }
   }
   Context& context = stream.context();
@@ -96,6 +101,10 @@ CUresult enqueueGraph(Driver& driver, GraphExec& exec, Stream& stream) {
       context.enqueue(stream, hostOperation(host->function, host->userData));
     } else if (node.type() == CU_GRAPH_NODE_TYPE_EVENT_RECORD) {
       events[i]->setRecord(context.enqueue(stream, Operation{Operation::Kind::kHostWork, {}, {}}));
+    } else if (const auto* alloc = std::get_if<MemAllocNode>(&node.params())) {
+      alloc->allocation->setLive(true);  // its memory exists already: the node only makes it the graph's again
+    } else if (const auto* free = std::get_if<MemFreeNode>(&node.params())) {
+      if (auto allocation = driver.graphMemory().find(free->address)) allocation->setLive(false);
     } else if (node.type() == CU_GRAPH_NODE_TYPE_WAIT_EVENT) {
       Operation wait;
       if (auto record = events[i]->lastRecord()) wait.waitFor.push_back(std::move(record));
@@ -171,6 +180,10 @@ CUresult update(const char* name, CUgraphExec execHandle, CUgraph graphHandle, C
       bool typeChanged = exec->graph().nodes().size() == graph->nodes().size() && mismatch != nullptr;
       info.result = typeChanged ? CU_GRAPH_EXEC_UPDATE_ERROR_NODE_TYPE_CHANGED : CU_GRAPH_EXEC_UPDATE_ERROR_TOPOLOGY_CHANGED;
       info.errorNode = mismatch != nullptr && mismatch->handle() != 0 ? handleOf(mismatch) : nullptr;
+      return CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE;
+    }
+    if (!sameMemoryNodes(exec->graph(), *graph)) {
+      info.result = CU_GRAPH_EXEC_UPDATE_ERROR_NOT_SUPPORTED;
       return CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE;
     }
     takeParams(exec->graph(), *graph);

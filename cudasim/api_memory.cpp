@@ -71,6 +71,11 @@ FASTGPU_SIM_EXPORT CUresult cuMemFree_v2(CUdeviceptr pointer) {
   return driverEntry(__func__, [&](Driver& driver) {
     if (Status status = driver.captures().checkUnsafeCall(); !status) return fail(status);
     if (pointer == 0) return CUDA_SUCCESS;
+    if (auto allocation = driver.graphMemory().find(pointer)) {  // graph memory: its graph holds it
+      if (auto context = driver.requireCurrentContext()) (*context)->synchronize();
+      allocation->setLive(false);
+      return CUDA_SUCCESS;
+    }
     if (auto pool = driver.pools().ownerOf(pointer)) {  // a stream-ordered allocation, freed at once
       if (auto context = driver.requireCurrentContext()) (*context)->synchronize();
       driver.pools().freed(pointer);

@@ -1,6 +1,6 @@
 // Stream-ordered allocation: pools (memory_pool.h), allocations from them on a stream, and frees
 // that give a block back when the stream reaches them.
-#include "cudasim/entry.h"
+#include "cudasim/graph_api.h"
 
 using namespace fastgpu;
 using namespace fastgpu::sim;
@@ -28,14 +28,32 @@ Result<std::shared_ptr<MemoryPool>> poolOf(Driver& driver, CUmemoryPool handle) 
   return pool;
 }
 
+// cuMemAllocAsync on a capturing stream: an allocation node (cudasim/graph_memory.h), its memory
+// on the stream's device, its address known now.
+CUresult captureAllocation(Driver& driver, Stream& stream, CUdeviceptr* pointer, size_t bytes, CUmemoryPool pool) {
+  if (pool != nullptr && !driver.pools().find(pool)) return CUDA_ERROR_INVALID_VALUE;
+  CUDA_MEM_ALLOC_NODE_PARAMS params{};
+  params.poolProps.allocType = CU_MEM_ALLOCATION_TYPE_PINNED;
+  params.poolProps.location = {CU_MEM_LOCATION_TYPE_DEVICE, stream.context().device().ordinal()};
+  params.bytesize = bytes;
+  auto node = memAllocParams(driver, params);
+  if (!node) return fail(node);
+  CUdeviceptr address = std::get<MemAllocNode>(*node).params.dptr;
+  auto route = driver.captures().route(stream, CU_GRAPH_NODE_TYPE_MEM_ALLOC, [&] { return std::move(*node); });
+  if (!route) return fail(route);
+  *pointer = address;
+  return CUDA_SUCCESS;
+}
+
 CUresult allocateAsync(const char* name, CUdeviceptr* pointer, size_t bytes, CUmemoryPool handle, CUstream stream,
                        DefaultStream nullMeans) {
   return driverEntry(name, [&](Driver& driver) {
     if (pointer == nullptr || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
     auto resolved = resolveStream(driver, stream, nullMeans);
     if (!resolved) return fail(resolved);
-    // Graph memory nodes are not simulated yet: a capture refuses the allocation.
-    if (Status status = driver.captures().refuseIfCapturing(**resolved); !status) return fail(status);
+    if (driver.captures().info(**resolved).status != CU_STREAM_CAPTURE_STATUS_NONE) {
+      return captureAllocation(driver, **resolved, pointer, bytes, handle);
+    }
     Device& device = (*resolved)->context().device();
     auto pool = poolOf(driver, handle != nullptr ? handle : driver.pools().currentPool(device));
     if (!pool) return fail(pool);
@@ -52,6 +70,14 @@ CUresult freeAsync(const char* name, CUdeviceptr pointer, CUstream stream, Defau
   return driverEntry(name, [&](Driver& driver) {
     auto resolved = resolveStream(driver, stream, nullMeans);
     if (!resolved) return fail(resolved);
+    if (auto allocation = driver.graphMemory().find(pointer)) {
+      if (driver.captures().info(**resolved).status != CU_STREAM_CAPTURE_STATUS_NONE) {
+        auto route = driver.captures().route(**resolved, CU_GRAPH_NODE_TYPE_MEM_FREE, [&] { return MemFreeNode{pointer}; });
+        return route ? CUDA_SUCCESS : fail(route);
+      }
+      allocation->setLive(false);  // a graph allocation freed after its graph's launch
+      return CUDA_SUCCESS;
+    }
     if (Status status = driver.captures().refuseIfCapturing(**resolved); !status) return fail(status);
     auto pool = driver.pools().ownerOf(pointer);
     if (!pool) return CUDA_ERROR_INVALID_VALUE;

@@ -41,6 +41,7 @@ class Driver : public cudaabi::DriverServices {
   HostMemory& hostMemory() { return hostMemory_; }
   VirtualMemory& virtualMemory() { return virtualMemory_; }
   MemoryPools& pools() { return pools_; }
+  GraphMemory& graphMemory() { return graphMemory_; }
   int deviceCount() const { return static_cast<int>(devices_.size()); }
   Device* device(CUdevice ordinal);
   // The device whose address range holds `address`, or null.
@@ -83,6 +84,7 @@ class Driver : public cudaabi::DriverServices {
   SimConfig config_;
   std::unique_ptr<DeviceShares> shares_;  // before the devices that refer to it
   std::vector<std::unique_ptr<Device>> devices_;
+  GraphMemory graphMemory_;  // between the devices and the graphs (handles) whose allocations it counts
   HandleTable handles_;
   Captures captures_{handles_};
   Progress progress_;

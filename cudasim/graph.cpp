@@ -142,6 +142,21 @@ void refreshArgumentPointers(KernelNode& node) {
   }
 }
 
+bool sameMemoryNodes(const Graph& a, const Graph& b) {
+  for (std::size_t i = 0; i < a.nodes().size(); ++i) {
+    const NodeParams& x = a.nodes()[i]->params();
+    const NodeParams& y = b.nodes()[i]->params();
+    if (const auto* alloc = std::get_if<MemAllocNode>(&x)) {
+      if (alloc->allocation != std::get<MemAllocNode>(y).allocation) return false;
+    } else if (const auto* free = std::get_if<MemFreeNode>(&x)) {
+      if (free->address != std::get<MemFreeNode>(y).address) return false;
+    } else if (const auto* child = std::get_if<ChildGraphNode>(&x)) {
+      if (!sameMemoryNodes(*child->graph, *std::get<ChildGraphNode>(y).graph)) return false;
+    }
+  }
+  return true;
+}
+
 Result<std::vector<GraphNode*>> executionOrder(const Graph& graph) {
   auto order = graph.topologicalOrder();
   if (!order) return order.status();
@@ -170,6 +185,8 @@ const char* typeName(CUgraphNodeType type) {
     case CU_GRAPH_NODE_TYPE_EMPTY: return "empty";
     case CU_GRAPH_NODE_TYPE_WAIT_EVENT: return "wait_event";
     case CU_GRAPH_NODE_TYPE_EVENT_RECORD: return "event_record";
+    case CU_GRAPH_NODE_TYPE_MEM_ALLOC: return "mem_alloc";
+    case CU_GRAPH_NODE_TYPE_MEM_FREE: return "mem_free";
     default: return "node";
   }
 }

@@ -20,6 +20,7 @@
 #include <variant>
 #include <vector>
 
+#include "cudasim/graph_memory.h"
 #include "cudasim/handle_table.h"
 #include "cudasim/stream_work.h"
 
@@ -49,8 +50,16 @@ struct ChildGraphNode {
   std::shared_ptr<Graph> graph;  // the node's own copy
 };
 struct EmptyNode {};
+struct MemAllocNode {
+  CUDA_MEM_ALLOC_NODE_PARAMS params{};  // as asked, with dptr set; accessDescs not kept
+  std::shared_ptr<GraphAllocation> allocation;
+};
+struct MemFreeNode {
+  CUdeviceptr address = 0;
+};
 
-using NodeParams = std::variant<KernelNode, CopyNode, MemsetNode, HostNode, EventNode, ChildGraphNode, EmptyNode>;
+using NodeParams = std::variant<KernelNode, CopyNode, MemsetNode, HostNode, EventNode, ChildGraphNode, EmptyNode,
+                                MemAllocNode, MemFreeNode>;
 
 class GraphNode : public HandleObject {
  public:
@@ -137,6 +146,10 @@ class GraphExec : public HandleObject {
 
 // The pointers "get params" hands out for a kernel node's arguments.
 void refreshArgumentPointers(KernelNode& node);
+
+// Whether two graphs of the same topology allocate and free the same graph memory (an executable
+// cannot be updated to other memory nodes).
+bool sameMemoryNodes(const Graph& a, const Graph& b);
 
 // The order in which an executable runs `graph`'s nodes, child graphs expanded in place.
 Result<std::vector<GraphNode*>> executionOrder(const Graph& graph);

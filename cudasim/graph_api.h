@@ -60,6 +60,32 @@ inline Result<NodeParams> eventParams(Driver& driver, CUevent event) {
   return NodeParams{EventNode{event}};
 }
 
+// A graph allocation (an allocation node's memory): pinned device memory of a device, no
+// shareable handle; its address is the node's.
+inline Result<NodeParams> memAllocParams(Driver& driver, const CUDA_MEM_ALLOC_NODE_PARAMS& p) {
+  const CUmemPoolProps& props = p.poolProps;
+  if (props.allocType != CU_MEM_ALLOCATION_TYPE_PINNED || props.location.type != CU_MEM_LOCATION_TYPE_DEVICE ||
+      props.handleTypes != CU_MEM_HANDLE_TYPE_NONE ||
+      p.accessDescCount > static_cast<std::size_t>(driver.deviceCount()) ||
+      (p.accessDescCount > 0 && p.accessDescs == nullptr)) {
+    return Status(CUDA_ERROR_INVALID_VALUE, "graph allocations are pinned device memory without shareable handles");
+  }
+  Device* device = driver.device(props.location.id);
+  if (device == nullptr) return Status(CUDA_ERROR_INVALID_VALUE, "no such device");
+  auto allocation = driver.graphMemory().allocate(*device, p.bytesize);
+  if (!allocation) return allocation.status();
+  MemAllocNode node{p, *allocation};
+  node.params.dptr = (*allocation)->base();
+  node.params.accessDescs = nullptr;
+  node.params.accessDescCount = 0;
+  return NodeParams{std::move(node)};
+}
+
+inline Result<NodeParams> memFreeParams(Driver& driver, CUdeviceptr address) {
+  if (!driver.graphMemory().find(address)) return Status(CUDA_ERROR_INVALID_VALUE, "not a graph allocation");
+  return NodeParams{MemFreeNode{address}};
+}
+
 inline CUgraphNode handleOf(const GraphNode* node) { return toHandle<CUgraphNode>(node->handle()); }
 
 }  // namespace fastgpu::sim

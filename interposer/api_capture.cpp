@@ -51,16 +51,19 @@ CUresult end(const char* name, CUstream stream, CUgraph* graph, bool perThread) 
     ref.setStream(idOf(stream));
     ref.setPerThread(perThread);
     auto reply = ask(client, call);
-    HostEffects effects = rt.captures().end(key);
+    CapturedGraph captured = rt.captures().end(key);
     if (!reply) return resultOf(client, reply, false);
     std::uint64_t id = (*reply)->get().getHandle();
     if (state->invalidated) {  // invalidated here: the server's graph is of no use
+      rt.addGraphObject(id, std::make_shared<const CapturedGraph>(std::move(captured)));
+      rt.removeGraphObject(id);  // forgets its graph memory here
       CallMessage drop(rt.currentContextId());
       drop->setGraphDestroy(id);
       post(client, drop);
       return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
     }
-    rt.addGraphObject(id, effects.empty() ? nullptr : std::make_shared<const HostEffects>(std::move(effects)));
+    bool keepsNothing = captured.effects.empty() && captured.allocations.empty();
+    rt.addGraphObject(id, keepsNothing ? nullptr : std::make_shared<const CapturedGraph>(std::move(captured)));
     *graph = handleOf<CUgraph>(id);
     return CUDA_SUCCESS;
   });

@@ -15,8 +15,8 @@ namespace {
 
 CUresult instantiate(const char* name, CUgraphExec* exec, CUgraph graph, unsigned long long flags) {
   return remoteEntry(name, [&](Runtime& rt, Client& client) -> CUresult {
-    auto effects = rt.graphEffects(idOf(graph));
-    if (exec == nullptr || !effects) return CUDA_ERROR_INVALID_VALUE;
+    auto record = rt.graphRecord(idOf(graph));
+    if (exec == nullptr || !record) return CUDA_ERROR_INVALID_VALUE;
     CallMessage call(rt.currentContextId());
     auto request = call->initGraphInstantiate();
     request.setGraph(idOf(graph));
@@ -24,7 +24,8 @@ CUresult instantiate(const char* name, CUgraphExec* exec, CUgraph graph, unsigne
     auto reply = ask(client, call);
     if (!reply) return resultOf(client, reply, false);
     std::uint64_t id = (*reply)->get().getHandle();
-    rt.addGraphObject(id, *effects);
+    rt.addGraphObject(id, *record);
+    if ((flags & CUDA_GRAPH_INSTANTIATE_FLAG_AUTO_FREE_ON_LAUNCH) != 0) rt.setFreesOnLaunch(id);
     *exec = handleOf<CUgraphExec>(id);
     return CUDA_SUCCESS;
   });
@@ -70,10 +71,12 @@ CUresult deliver(Runtime& rt, Client& client, const HostEffects& effects, CUstre
 
 CUresult launch(const char* name, CUgraphExec exec, CUstream stream, bool perThread, bool upload) {
   return remoteEntry(name, [&](Runtime& rt, Client& client) -> CUresult {
-    auto effects = rt.graphEffects(idOf(exec));
-    if (!effects) return CUDA_ERROR_INVALID_VALUE;
+    auto record = rt.graphRecord(idOf(exec));
+    if (!record) return CUDA_ERROR_INVALID_VALUE;
     // Launching a graph into a capture is not remoted (nor simulated) yet.
     if (CUresult refused = captureCheck(rt, stream, perThread, true, false); refused != CUDA_SUCCESS) return refused;
+    // Checked here, as the driver checks it at the call (a posted launch would report it later).
+    if (!upload && *record && !rt.launchGraphMemory(idOf(exec), **record)) return CUDA_ERROR_INVALID_VALUE;
     CallMessage call(rt.currentContextId());
     auto request = call->initGraphLaunch();
     request.setExec(idOf(exec));
@@ -82,8 +85,8 @@ CUresult launch(const char* name, CUgraphExec exec, CUstream stream, bool perThr
     request.setUpload(upload);
     post(client, call);
     // A graph whose replays reach this process's memory waits for them, as a copy to the host does.
-    if (upload || !*effects) return CUDA_SUCCESS;
-    return deliver(rt, client, **effects, stream, perThread);
+    if (upload || !*record || (*record)->effects.empty()) return CUDA_SUCCESS;
+    return deliver(rt, client, (*record)->effects, stream, perThread);
   });
 }
 
@@ -98,7 +101,7 @@ CUresult update(const char* name, CUgraphExec exec, CUgraph graph, CUgraphExecUp
     std::int64_t result = CU_GRAPH_EXEC_UPDATE_ERROR;
     if (CUresult status = askValue(client, call, &result); status != CUDA_SUCCESS) return status;
     info.result = static_cast<CUgraphExecUpdateResult>(result);
-    rt.addGraphObject(idOf(exec), *rt.graphEffects(idOf(graph)));  // the new graph's copies and functions
+    rt.addGraphObject(idOf(exec), *rt.graphRecord(idOf(graph)));  // the new graph's copies and functions
     return CUDA_SUCCESS;
   });
 }

@@ -76,7 +76,11 @@ FASTGPU_REMOTE_EXPORT CUresult cuMemFree_v2(CUdeviceptr pointer) {
     if (pointer == 0) return CUDA_SUCCESS;
     auto allocation = rt.allocation(pointer);
     if (!allocation || allocation->first != pointer) return CUDA_ERROR_INVALID_VALUE;
-    rt.removeAllocation(pointer);
+    if (rt.isGraphMemory(pointer)) {  // graph memory: its graph holds it
+      rt.graphMemoryFreed(pointer);
+    } else {
+      rt.removeAllocation(pointer);
+    }
     CallMessage call(rt.currentContextId());
     call->setMemFree(pointer);
     post(client, call);

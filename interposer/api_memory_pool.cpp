@@ -32,8 +32,9 @@ CUresult allocateAsync(const char* name, CUdeviceptr* pointer, size_t bytes, CUm
                        bool perThread) {
   return remoteEntry(name, [&](Runtime& rt, Client& client) {
     if (pointer == nullptr || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
-    // Graph memory nodes are not remoted yet: a capture refuses the allocation.
-    if (CUresult refused = captureCheck(rt, stream, perThread, true, false); refused != CUDA_SUCCESS) return refused;
+    if (CUresult refused = captureCheck(rt, stream, perThread, true, true); refused != CUDA_SUCCESS) return refused;
+    auto key = CaptureMirror::keyOf(stream, perThread);
+    bool captured = rt.captures().state(key).has_value();  // an allocation node: graph memory
     CallMessage call(rt.currentContextId());
     auto alloc = call->initMemAllocAsync();
     alloc.setBytes(bytes);
@@ -42,7 +43,12 @@ CUresult allocateAsync(const char* name, CUdeviceptr* pointer, size_t bytes, CUm
     alloc.setPerThread(perThread);
     CUdeviceptr base = 0;
     if (CUresult result = askValue(client, call, &base); result != CUDA_SUCCESS) return result;
-    rt.addAllocation(base, bytes);
+    if (captured) {
+      rt.addGraphMemory(base, bytes);
+      rt.captures().addAllocation(key, base);
+    } else {
+      rt.addAllocation(base, bytes);
+    }
     *pointer = base;
     return CUDA_SUCCESS;
   });
@@ -52,8 +58,12 @@ CUresult freeAsync(const char* name, CUdeviceptr pointer, CUstream stream, bool 
   return remoteEntry(name, [&](Runtime& rt, Client& client) {
     auto known = rt.allocation(pointer);
     if (!known || known->first != pointer) return CUDA_ERROR_INVALID_VALUE;
-    if (CUresult refused = captureCheck(rt, stream, perThread, true, false); refused != CUDA_SUCCESS) return refused;
-    rt.removeAllocation(pointer);
+    bool graphMemory = rt.isGraphMemory(pointer);  // its graph holds it: it stays device memory
+    if (CUresult refused = captureCheck(rt, stream, perThread, true, graphMemory); refused != CUDA_SUCCESS) return refused;
+    if (!graphMemory) rt.removeAllocation(pointer);
+    auto key = CaptureMirror::keyOf(stream, perThread);
+    if (graphMemory && rt.captures().state(key)) rt.captures().freedInCapture(key, pointer);
+    if (graphMemory && !rt.captures().state(key)) rt.graphMemoryFreed(pointer);
     CallMessage call(rt.currentContextId());
     auto free = call->initMemFreeAsync();
     free.setAddress(pointer);

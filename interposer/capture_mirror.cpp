@@ -42,13 +42,26 @@ bool CaptureMirror::endsOnThisThread(const Key& key) {
          found->capture->thread == std::this_thread::get_id();
 }
 
-HostEffects CaptureMirror::end(const Key& key) {
+CapturedGraph CaptureMirror::end(const Key& key) {
   std::lock_guard lock(mutex_);
   const Member* found = member(key);
   if (found == nullptr) return {};
   auto capture = found->capture;
   forget(capture);
-  return std::move(capture->effects);
+  return std::move(capture->graph);
+}
+
+void CaptureMirror::addAllocation(const Key& key, std::uint64_t address) {
+  std::lock_guard lock(mutex_);
+  if (Member* found = member(key)) {
+    found->capture->graph.allocations.push_back(address);
+    found->capture->graph.leftLive.push_back(address);
+  }
+}
+
+void CaptureMirror::freedInCapture(const Key& key, std::uint64_t address) {
+  std::lock_guard lock(mutex_);
+  if (Member* found = member(key)) std::erase(found->capture->graph.leftLive, address);
 }
 
 CUresult CaptureMirror::addEffect(const Key& key, HostEffect effect) {
@@ -63,7 +76,7 @@ CUresult CaptureMirror::addEffect(const Key& key, HostEffect effect) {
     return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
   }
   capture.hostFunctionTaken = capture.hostFunctionTaken || function;
-  capture.effects.push_back(effect);
+  capture.graph.effects.push_back(effect);
   return CUDA_SUCCESS;
 }
 

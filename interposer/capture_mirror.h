@@ -43,6 +43,15 @@ struct HostEffect {
 };
 using HostEffects = std::vector<HostEffect>;
 
+// What the client keeps of a captured graph (and the executables made from it): its host effects
+// and the graph memory its allocation nodes hold (device addresses the client knows as device
+// memory while some graph or executable holds them).
+struct CapturedGraph {
+  HostEffects effects;
+  std::vector<std::uint64_t> allocations;
+  std::vector<std::uint64_t> leftLive;  // allocations the graph does not free itself
+};
+
 class CaptureMirror {
  public:
   // A stream as the client names it: a created stream's id; the legacy stream (0); the calling
@@ -67,8 +76,11 @@ class CaptureMirror {
   void begin(const Key& key, std::uint64_t id, CUstreamCaptureMode mode, std::uint64_t context, bool blocking);
   std::optional<State> state(const Key& key);
   // The capture of `key` ended (however it ended): every stream and event of it forgets it.
-  // Returns its host effects.
-  HostEffects end(const Key& key);
+  // Returns what its graph keeps here.
+  CapturedGraph end(const Key& key);
+  // Graph memory allocated in `key`'s capture (cuMemAllocAsync captured), and freed in it.
+  void addAllocation(const Key& key, std::uint64_t address);
+  void freedInCapture(const Key& key, std::uint64_t address);
   // A host effect captured on `key`'s active capture. Host functions run after the whole replay,
   // so one must be the last work of the capture: on its origin stream, with nothing after it but
   // more host functions (else UNSUPPORTED, invalidating).
@@ -101,7 +113,7 @@ class CaptureMirror {
     std::thread::id thread;
     Key origin;
     bool invalidated = false;
-    HostEffects effects;
+    CapturedGraph graph;
     bool hostFunctionTaken = false;  // only host functions may follow
   };
   struct Member {

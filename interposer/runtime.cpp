@@ -293,12 +293,12 @@ CUresult Runtime::loadModuleForRuntime(CUmodule* module, const void* fatbinOrWra
   return loadModule(module, fatbinOrWrapper);
 }
 
-void Runtime::addGraphObject(std::uint64_t id, std::shared_ptr<const HostEffects> effects) {
+void Runtime::addGraphObject(std::uint64_t id, std::shared_ptr<const CapturedGraph> record) {
   std::lock_guard lock(mutex_);
-  graphObjects_[id] = std::move(effects);
+  graphObjects_[id] = std::move(record);
 }
 
-std::optional<std::shared_ptr<const HostEffects>> Runtime::graphEffects(std::uint64_t id) {
+std::optional<std::shared_ptr<const CapturedGraph>> Runtime::graphRecord(std::uint64_t id) {
   std::lock_guard lock(mutex_);
   auto it = graphObjects_.find(id);
   if (it == graphObjects_.end()) return std::nullopt;
@@ -311,8 +311,54 @@ bool Runtime::hasGraphObject(std::uint64_t id) {
 }
 
 bool Runtime::removeGraphObject(std::uint64_t id) {
+  std::shared_ptr<const CapturedGraph> record;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = graphObjects_.find(id);
+    if (it == graphObjects_.end()) return false;
+    record = std::move(it->second);
+    graphObjects_.erase(it);
+  }
+  if (record && record.use_count() == 1) {  // the last graph or executable holding its memory
+    for (std::uint64_t base : record->allocations) {
+      removeAllocation(base);
+      std::lock_guard lock(mutex_);
+      graphMemory_.erase(base);
+    }
+  }
+  return true;
+}
+
+void Runtime::addGraphMemory(std::uint64_t base, std::uint64_t bytes) {
+  addAllocation(base, bytes);
   std::lock_guard lock(mutex_);
-  return graphObjects_.erase(id) > 0;
+  graphMemory_.insert(base);
+}
+
+bool Runtime::isGraphMemory(std::uint64_t base) {
+  std::lock_guard lock(mutex_);
+  return graphMemory_.count(base) > 0;
+}
+
+bool Runtime::launchGraphMemory(std::uint64_t exec, const CapturedGraph& record) {
+  std::lock_guard lock(mutex_);
+  if (freeOnLaunch_.count(exec) == 0) {
+    for (std::uint64_t base : record.leftLive) {
+      if (liveGraphMemory_.count(base) > 0) return false;
+    }
+  }
+  liveGraphMemory_.insert(record.leftLive.begin(), record.leftLive.end());
+  return true;
+}
+
+void Runtime::graphMemoryFreed(std::uint64_t base) {
+  std::lock_guard lock(mutex_);
+  liveGraphMemory_.erase(base);
+}
+
+void Runtime::setFreesOnLaunch(std::uint64_t exec) {
+  std::lock_guard lock(mutex_);
+  freeOnLaunch_.insert(exec);
 }
 
 }  // namespace fastgpu::interposer

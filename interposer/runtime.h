@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -90,12 +91,22 @@ class Runtime : public cudaabi::DriverServices {
   // ---- stream capture (what the client knows of its streams' captures) and graphs ----
   CaptureMirror& captures() { return captures_; }
   // The graphs and executables this process holds (server ids), so that a stale or forged one is
-  // refused at once, with what their replays do in this process (capture_mirror.h).
-  void addGraphObject(std::uint64_t id, std::shared_ptr<const HostEffects> effects);
+  // refused at once, with what the client keeps of them (capture_mirror.h); an executable shares
+  // its graph's record. The graph memory of a record stays device memory here until the last
+  // graph or executable sharing it is removed.
+  void addGraphObject(std::uint64_t id, std::shared_ptr<const CapturedGraph> record);
   bool hasGraphObject(std::uint64_t id);
-  // The host effects of a graph or executable (empty when it has none); nullopt for an unknown id.
-  std::optional<std::shared_ptr<const HostEffects>> graphEffects(std::uint64_t id);
+  // A graph's or executable's record (null when it keeps nothing here); nullopt for an unknown id.
+  std::optional<std::shared_ptr<const CapturedGraph>> graphRecord(std::uint64_t id);
   bool removeGraphObject(std::uint64_t id);
+  // Graph memory (an address that some captured graph allocates).
+  void addGraphMemory(std::uint64_t base, std::uint64_t bytes);
+  bool isGraphMemory(std::uint64_t base);
+  // A launch of executable `exec`: refused (false) while memory it leaves live is still live from
+  // its last launch, unless it was instantiated to free it on launch; else that memory is live.
+  bool launchGraphMemory(std::uint64_t exec, const CapturedGraph& record);
+  void graphMemoryFreed(std::uint64_t base);
+  void setFreesOnLaunch(std::uint64_t exec);
 
   // ---- DriverServices (private export tables) ----
   int driverVersion() override { return CUDA_VERSION; }
@@ -123,7 +134,10 @@ class Runtime : public cudaabi::DriverServices {
   std::map<std::uint64_t, std::uint64_t> reserved_;     // page ranges start -> end
   std::map<std::uint64_t, HostRange> hostRanges_;
   CaptureMirror captures_;
-  std::map<std::uint64_t, std::shared_ptr<const HostEffects>> graphObjects_;
+  std::map<std::uint64_t, std::shared_ptr<const CapturedGraph>> graphObjects_;
+  std::set<std::uint64_t> graphMemory_;
+  std::set<std::uint64_t> liveGraphMemory_;
+  std::set<std::uint64_t> freeOnLaunch_;  // executables
 };
 
 // The runtime of this process; never destroyed (entry points run from atexit handlers).

@@ -14,18 +14,18 @@ namespace {
 // replay is done (interposer/api_graph.cpp); the server's node keeps the graph's shape.
 void hostNodePlace(void*) {}
 
-// The driver's id of the capture `stream` is in; 0 when it is not capturing.
-std::uint64_t captureIdOf(const cudaabi::DriverTable& driver, CUstream stream) {
+}  // namespace
+
+std::uint64_t Session::captureId(CUstream stream) {
+  if (!capturing(stream)) return 0;
   CUstreamCaptureStatus status = CU_STREAM_CAPTURE_STATUS_NONE;
   cuuint64_t id = 0;
-  if (driver.cuStreamGetCaptureInfo_v3(stream, &status, &id, nullptr, nullptr, nullptr, nullptr) != CUDA_SUCCESS ||
+  if (driver_.cuStreamGetCaptureInfo_v3(stream, &status, &id, nullptr, nullptr, nullptr, nullptr) != CUDA_SUCCESS ||
       status == CU_STREAM_CAPTURE_STATUS_NONE) {
     return 0;
   }
   return id;
 }
-
-}  // namespace
 
 bool Session::capturing(CUstream stream) {
   if (activeCaptures_ == 0) return false;  // the common case costs nothing
@@ -67,19 +67,19 @@ Status Session::executeGraphCall(wire::Call::Reader call, Answer& answer) {
       auto end = call.getStreamEndCapture();
       auto where = stream(end.getStream(), end.getPerThread());
       if (!where) return where.status();
-      std::uint64_t capture = capturing(*where) ? captureIdOf(driver_, *where) : 0;
+      std::uint64_t capture = captureId(*where);
       CUgraph graph = nullptr;
       CUresult result = driver_.cuStreamEndCapture(*where, &graph);
       if (capture != 0 && !capturing(*where) && --activeCaptures_ == 0) state.capturesOver();
       if (result != CUDA_SUCCESS) {
-        if (capture != 0 && !capturing(*where)) state.captureStagingEnded(capture, 0);
+        if (capture != 0 && !capturing(*where)) state.captureResourcesEnded(capture, 0);
         return driverResult(result, "cuStreamEndCapture");
       }
       std::size_t nodes = 0;
       driver_.cuGraphGetNodes(graph, nullptr, &nodes);
       std::uint64_t id = state.add(HandleKind::kGraph, graph);
       state.captureEnded(id, nodes);
-      state.captureStagingEnded(capture, id);
+      state.captureResourcesEnded(capture, id);
       answer.setHandle(id);
       return Status::ok();
     }
@@ -96,7 +96,7 @@ Status Session::executeGraphCall(wire::Call::Reader call, Answer& answer) {
       if (result != CUDA_SUCCESS) return driverResult(result, "cuGraphInstantiate");
       std::uint64_t id = state.add(HandleKind::kGraphExec, exec);
       state.chargeGraphNodes(id, nodes);
-      state.shareStaging(request.getGraph(), id);
+      state.shareGraphResources(request.getGraph(), id);
       answer.setHandle(id);
       return Status::ok();
     }
@@ -121,7 +121,7 @@ Status Session::executeGraphCall(wire::Call::Reader call, Answer& answer) {
       state.remove(call.getGraphExecDestroy());
       state.releaseGraphNodes(call.getGraphExecDestroy());
       CUresult result = driver_.cuGraphExecDestroy(static_cast<CUgraphExec>(*exec));
-      state.releaseStaging(call.getGraphExecDestroy());
+      state.releaseGraphResources(call.getGraphExecDestroy());
       return driverResult(result, "cuGraphExecDestroy");
     }
     case wire::Call::GRAPH_DESTROY: {
@@ -130,7 +130,7 @@ Status Session::executeGraphCall(wire::Call::Reader call, Answer& answer) {
       state.remove(call.getGraphDestroy());
       state.releaseGraphNodes(call.getGraphDestroy());
       CUresult result = driver_.cuGraphDestroy(static_cast<CUgraph>(*graph));
-      state.releaseStaging(call.getGraphDestroy());
+      state.releaseGraphResources(call.getGraphDestroy());
       return driverResult(result, "cuGraphDestroy");
     }
     case wire::Call::GRAPH_NODE_COUNT: {
@@ -152,7 +152,7 @@ Status Session::executeGraphCall(wire::Call::Reader call, Answer& answer) {
           driver_.cuGraphExecUpdate_v2(static_cast<CUgraphExec>(*exec), static_cast<CUgraph>(*graph), &info);
       answer.setValues({static_cast<std::int64_t>(info.result)});
       // The executable's copies now write the new graph's staging buffers.
-      if (result == CUDA_SUCCESS) state.shareStaging(update.getGraph(), update.getExec());
+      if (result == CUDA_SUCCESS) state.shareGraphResources(update.getGraph(), update.getExec());
       return driverResult(result, "cuGraphExecUpdate");
     }
     case wire::Call::CAPTURE_TO_HOST: {
@@ -161,7 +161,7 @@ Status Session::executeGraphCall(wire::Call::Reader call, Answer& answer) {
       if (!where) return where.status();
       if (copy.getBytes() > protocol::kMaxCopyChunkBytes) return Status(CUDA_ERROR_INVALID_VALUE, "captured chunk too large");
       if (Status status = state.checkDeviceRange(copy.getSrc(), copy.getBytes()); !status) return status;
-      std::uint64_t capture = capturing(*where) ? captureIdOf(driver_, *where) : 0;
+      std::uint64_t capture = captureId(*where);
       if (capture == 0) return Status(CUDA_ERROR_ILLEGAL_STATE, "the stream is not capturing");
       if (Status room = state.chargeCapturedNode(); !room) return room;
       auto staging = state.createStaging(copy.getBytes(), capture);

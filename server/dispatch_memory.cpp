@@ -34,6 +34,9 @@ Status Session::executeMemoryCall(wire::Call::Reader call, std::span<const std::
       return Status::ok();
     }
     case wire::Call::MEM_FREE:
+      if (state.isGraphMemory(call.getMemFree())) {  // its graph holds the memory; the driver marks it free
+        return driverResult(driver_.cuMemFree_v2(call.getMemFree()), "cuMemFree (graph memory)");
+      }
       return call.getMemFree() == 0 ? Status::ok() : state.free(call.getMemFree());
     case wire::Call::COPY: {
       auto copy = call.getCopy();

@@ -59,7 +59,13 @@ Status Session::executePoolCall(wire::Call::Reader call, Answer& answer) {
       auto a = call.getMemAllocAsync();
       auto where = stream(a.getStream(), a.getPerThread());
       if (!where) return where.status();
-      auto base = state.allocateAsync(a.getBytes(), a.getPool(), *where);
+      // Captured: graph memory, charged to the quota until its graph and executables are gone.
+      std::uint64_t capture = captureId(*where);
+      if (capture != 0) {
+        if (Status room = state.chargeCapturedNode(); !room) return room;
+      }
+      auto base = capture != 0 ? state.allocateInCapture(a.getBytes(), *where, capture)
+                               : state.allocateAsync(a.getBytes(), a.getPool(), *where);
       if (!base) return base.status();
       answer.setValues({static_cast<std::int64_t>(*base)});
       return Status::ok();
@@ -68,6 +74,12 @@ Status Session::executePoolCall(wire::Call::Reader call, Answer& answer) {
       auto f = call.getMemFreeAsync();
       auto where = stream(f.getStream(), f.getPerThread());
       if (!where) return where.status();
+      if (state.isGraphMemory(f.getAddress())) {  // a free node when captured; its graph holds the memory
+        if (capturing(*where)) {
+          if (Status room = state.chargeCapturedNode(); !room) return room;
+        }
+        return driverResult(driver_.cuMemFreeAsync(f.getAddress(), *where), "cuMemFreeAsync (graph memory)");
+      }
       return state.freeAsync(f.getAddress(), *where);
     }
     default:

@@ -91,6 +91,8 @@ class Session {
   // gate (whose metering events would join the capture) and is counted as a graph node. Work that
   // reads or writes the client's memory through this process cannot be captured.
   bool capturing(CUstream stream);
+  // The driver's id of the capture `stream` is in; 0 when it is not capturing.
+  std::uint64_t captureId(CUstream stream);
   Result<scheduler::ComputeGate*> gateFor(CUstream stream);
   Status refuseIfCapturing(CUstream stream, const char* what);
   Status driverResult(CUresult result, const char* what);

@@ -13,7 +13,10 @@ SessionState::~SessionState() {
   for (const auto& [id, entry] : handles_) {
     if (kindOf(id) == HandleKind::kGraphExec) driver_.cuGraphExecDestroy(static_cast<CUgraphExec>(entry.real));
   }
-  for (const auto& [id, buffer] : staging_) driver_.cuMemFreeHost(buffer.host);
+  for (const auto& [id, resource] : graphResources_) {
+    if (resource.host != nullptr) driver_.cuMemFreeHost(resource.host);
+    if (resource.address != 0) lease_->release(resource.bytes);  // the driver frees graph memory with its graphs
+  }
   for (const auto& [id, entry] : handles_) {
     if (kindOf(id) == HandleKind::kLibrary) driver_.cuLibraryUnload(static_cast<CUlibrary>(entry.real));
     if (kindOf(id) == HandleKind::kGraph) driver_.cuGraphDestroy(static_cast<CUgraph>(entry.real));
@@ -295,73 +298,6 @@ void SessionState::releaseGraphNodes(std::uint64_t id) {
   if (it == graphNodes_.end()) return;
   totalGraphNodes_ -= std::min(totalGraphNodes_, it->second);
   graphNodes_.erase(it);
-}
-
-Result<std::pair<std::uint64_t, void*>> SessionState::createStaging(std::uint64_t bytes, std::uint64_t capture) {
-  if (bytes == 0 || bytes > kMaxStagingBytes - stagingBytes_) {
-    return Status(CUDA_ERROR_OUT_OF_MEMORY, fmt::format("captured copies to the host stage {} bytes on the server, "
-                                                        "its limit for a session is {}",
-                                                        stagingBytes_ + bytes, kMaxStagingBytes));
-  }
-  void* host = nullptr;
-  if (CUresult result = driver_.cuMemHostAlloc(&host, bytes, CU_MEMHOSTALLOC_PORTABLE); result != CUDA_SUCCESS) {
-    return Status(result, "cuMemHostAlloc for a staging buffer failed");
-  }
-  std::uint64_t id = add(HandleKind::kStaging, host);
-  staging_[id] = Staging{host, bytes, capture, 0};
-  stagingBytes_ += bytes;
-  return std::pair{id, host};
-}
-
-Result<std::pair<void*, std::uint64_t>> SessionState::staging(std::uint64_t id) const {
-  auto it = staging_.find(id);
-  if (it == staging_.end()) return Status(CUDA_ERROR_INVALID_HANDLE, "not a staging buffer of this session");
-  return std::pair{it->second.host, it->second.bytes};
-}
-
-void SessionState::freeStaging(std::uint64_t id) {
-  auto it = staging_.find(id);
-  if (it == staging_.end()) return;
-  driver_.cuMemFreeHost(it->second.host);
-  stagingBytes_ -= it->second.bytes;
-  staging_.erase(it);
-  remove(id);
-}
-
-void SessionState::captureStagingEnded(std::uint64_t capture, std::uint64_t owner) {
-  std::vector<std::uint64_t> ended;
-  for (auto& [id, buffer] : staging_) {
-    if (buffer.capture != capture || buffer.holders > 0) continue;
-    buffer.capture = 0;
-    ended.push_back(id);
-  }
-  for (std::uint64_t id : ended) {
-    if (owner == 0) {
-      freeStaging(id);
-    } else {
-      ++staging_[id].holders;
-      stagingHeld_[owner].push_back(id);
-    }
-  }
-}
-
-void SessionState::shareStaging(std::uint64_t from, std::uint64_t to) {
-  auto it = stagingHeld_.find(from);
-  if (it == stagingHeld_.end()) return;
-  for (std::uint64_t id : it->second) {
-    ++staging_[id].holders;
-    stagingHeld_[to].push_back(id);
-  }
-}
-
-void SessionState::releaseStaging(std::uint64_t owner) {
-  auto it = stagingHeld_.find(owner);
-  if (it == stagingHeld_.end()) return;
-  std::vector<std::uint64_t> held = std::move(it->second);
-  stagingHeld_.erase(it);
-  for (std::uint64_t id : held) {
-    if (--staging_[id].holders == 0) freeStaging(id);
-  }
 }
 
 }  // namespace fastgpu::server

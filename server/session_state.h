@@ -29,6 +29,7 @@ enum class HandleKind : std::uint8_t {
   kGraph,      // a CUDA graph (from a stream capture)
   kGraphExec,  // an instantiated graph
   kStaging,    // a server host buffer a captured device-to-host copy writes
+  kGraphMemory,  // an allocation of a graph (cuMemAllocAsync captured)
 };
 
 // What one session may hold of virtual memory management's objects (each costs the server
@@ -156,17 +157,22 @@ class SessionState {
   Status roomForGraphNodes(std::uint64_t nodes) const;
   void releaseGraphNodes(std::uint64_t id);
 
-  // ---- staging buffers of captured device-to-host copies (dispatch_graph.cpp) ----
-  // A buffer for a copy captured in capture `capture` (the driver's id); held by that capture's
-  // graph once it ends, and by every executable made from or updated with that graph.
+  // ---- what graphs hold (session_graph_resources.cpp) ----
+  // Made in capture `capture` (the driver's id), held by that capture's graph once it ends and by
+  // every executable made from or updated with that graph, freed with the last holder: staging
+  // buffers of captured device-to-host copies (the server's host memory), and graph memory, the
+  // allocations of cuMemAllocAsync captured (charged to the quota like any device memory, a range
+  // of the session while held).
   Result<std::pair<std::uint64_t, void*>> createStaging(std::uint64_t bytes, std::uint64_t capture);
   Result<std::pair<void*, std::uint64_t>> staging(std::uint64_t id) const;
+  Result<std::uint64_t> allocateInCapture(std::uint64_t bytes, CUstream stream, std::uint64_t capture);
+  bool isGraphMemory(std::uint64_t base) const;
   // Capture `capture` ended: into graph `owner`, or (owner 0) into nothing.
-  void captureStagingEnded(std::uint64_t capture, std::uint64_t owner);
+  void captureResourcesEnded(std::uint64_t capture, std::uint64_t owner);
   // `to` (an executable) holds what `from` (a graph) holds, too.
-  void shareStaging(std::uint64_t from, std::uint64_t to);
-  // `owner` (a graph or executable) is gone; buffers nobody holds are freed.
-  void releaseStaging(std::uint64_t owner);
+  void shareGraphResources(std::uint64_t from, std::uint64_t to);
+  // `owner` (a graph or executable) is gone; what nobody holds is freed.
+  void releaseGraphResources(std::uint64_t owner);
 
  private:
   struct Range {
@@ -218,16 +224,19 @@ class SessionState {
   std::map<std::uint64_t, std::uint64_t> graphNodes_;   // kGraph or kGraphExec id -> nodes
   std::uint64_t capturingNodes_ = 0;                    // in captures under way
   std::uint64_t totalGraphNodes_ = 0;                   // graphNodes_ summed, plus capturingNodes_
-  struct Staging {
-    void* host = nullptr;
+  struct GraphResource {
+    void* host = nullptr;       // a staging buffer
+    std::uint64_t address = 0;  // graph memory
     std::uint64_t bytes = 0;
+    CUdevice device = 0;        // graph memory's (to trim the driver's graph pool)
     std::uint64_t capture = 0;  // while its capture is under way
     int holders = 0;            // graphs and executables
   };
-  std::map<std::uint64_t, Staging> staging_;
-  std::map<std::uint64_t, std::vector<std::uint64_t>> stagingHeld_;  // graph or exec id -> staging ids
+  std::map<std::uint64_t, GraphResource> graphResources_;           // kStaging or kGraphMemory id
+  std::map<std::uint64_t, std::vector<std::uint64_t>> resourcesHeld_;  // graph or exec id -> resource ids
+  std::map<std::uint64_t, std::uint64_t> graphMemory_;               // address -> kGraphMemory id
   std::uint64_t stagingBytes_ = 0;
-  void freeStaging(std::uint64_t id);
+  void freeGraphResource(std::uint64_t id);
   std::uint64_t current_ = 0;
   std::unique_ptr<scheduler::VgpuAccess> lease_;  // destroyed after the contexts
 };

@@ -323,3 +323,119 @@ TEST_F(SimGraph, ChildGraphsClonesAndTheDotFileDescribeTheSameWork) {
 
 }  // namespace
 }  // namespace fastgpu::testing
+
+namespace fastgpu::testing {
+namespace {
+
+// Graph memory: cuMemAllocAsync/cuMemFreeAsync in a capture become allocation and free nodes whose
+// memory the graph holds; a graph whose allocation is still live cannot run again unless it frees
+// on launch; the device's graph-memory attributes count exactly what graphs hold.
+class SimGraphMemory : public SimTest {
+ protected:
+  void SetUp() override {
+    SimTest::SetUp();
+    ASSERT_CU(d.cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING));
+  }
+  void TearDown() override {
+    d.cuStreamDestroy_v2(stream);
+    SimTest::TearDown();
+  }
+  std::uint64_t graphMemory(CUgraphMem_attribute attribute) {
+    cuuint64_t value = 0;
+    EXPECT_CU(d.cuDeviceGetGraphMemAttribute(0, attribute, &value));
+    return value;
+  }
+  CUstream stream = nullptr;
+};
+
+TEST_F(SimGraphMemory, CapturedAllocationsAreGraphMemoryThatTheGraphHolds) {
+  constexpr std::size_t kBytes = 1 << 20;
+  std::uint64_t reservedBefore = graphMemory(CU_GRAPH_MEM_ATTR_RESERVED_MEM_CURRENT);
+  ASSERT_CU(d.cuStreamBeginCapture_v2(stream, CU_STREAM_CAPTURE_MODE_GLOBAL));
+  CUdeviceptr scratch = 0;
+  ASSERT_CU(d.cuMemAllocAsync(&scratch, kBytes, stream));
+  EXPECT_NE(scratch, 0u) << "the address is known during the capture";
+  ASSERT_CU(d.cuMemsetD32Async(scratch, 7, kBytes / 4, stream));
+  ASSERT_CU(d.cuMemFreeAsync(scratch, stream));
+  CUgraph graph = nullptr;
+  ASSERT_CU(d.cuStreamEndCapture(stream, &graph));
+  EXPECT_EQ(graphMemory(CU_GRAPH_MEM_ATTR_RESERVED_MEM_CURRENT), reservedBefore + kBytes);
+  CUgraphNode nodes[3] = {};
+  std::size_t count = 3;
+  ASSERT_CU(d.cuGraphGetNodes(graph, nodes, &count));
+  ASSERT_EQ(count, 3u);
+  CUgraphNodeType type;
+  ASSERT_CU(d.cuGraphNodeGetType(nodes[0], &type));
+  EXPECT_EQ(type, CU_GRAPH_NODE_TYPE_MEM_ALLOC);
+  CUDA_MEM_ALLOC_NODE_PARAMS params{};
+  ASSERT_CU(d.cuGraphMemAllocNodeGetParams(nodes[0], &params));
+  EXPECT_EQ(params.dptr, scratch);
+  EXPECT_EQ(params.bytesize, kBytes);
+  ASSERT_CU(d.cuGraphNodeGetType(nodes[2], &type));
+  EXPECT_EQ(type, CU_GRAPH_NODE_TYPE_MEM_FREE);
+
+  CUgraphExec exec = nullptr;
+  ASSERT_CU(d.cuGraphInstantiateWithFlags(&exec, graph, 0));
+  ASSERT_CU(d.cuGraphLaunch(exec, stream));
+  ASSERT_CU(d.cuGraphLaunch(exec, stream)) << "the graph freed its allocation itself";
+  ASSERT_CU(d.cuStreamSynchronize(stream));
+  EXPECT_EQ(graphMemory(CU_GRAPH_MEM_ATTR_USED_MEM_CURRENT), 0u);
+  ASSERT_CU(d.cuGraphExecDestroy(exec));
+  ASSERT_CU(d.cuGraphDestroy(graph));
+  EXPECT_EQ(graphMemory(CU_GRAPH_MEM_ATTR_RESERVED_MEM_CURRENT), reservedBefore) << "gone with its last holder";
+  EXPECT_EQ(d.cuMemFreeAsync(scratch, stream), CUDA_ERROR_INVALID_VALUE) << "no longer graph memory";
+}
+
+TEST_F(SimGraphMemory, AnAllocationLeftLiveBlocksTheNextLaunchUnlessItFreesOnLaunch) {
+  ASSERT_CU(d.cuStreamBeginCapture_v2(stream, CU_STREAM_CAPTURE_MODE_GLOBAL));
+  CUdeviceptr output = 0;
+  ASSERT_CU(d.cuMemAllocAsync(&output, 4096, stream));
+  ASSERT_CU(d.cuMemsetD8Async(output, 3, 4096, stream));
+  CUgraph graph = nullptr;
+  ASSERT_CU(d.cuStreamEndCapture(stream, &graph));
+  CUgraphExec exec = nullptr, freeing = nullptr;
+  ASSERT_CU(d.cuGraphInstantiateWithFlags(&exec, graph, 0));
+  ASSERT_CU(d.cuGraphLaunch(exec, stream));
+  ASSERT_CU(d.cuStreamSynchronize(stream));
+  unsigned char byte = 0;
+  ASSERT_CU(d.cuMemcpyDtoH_v2(&byte, output + 4095, 1));
+  EXPECT_EQ(byte, 3) << "the graph's output outlives the launch";
+  EXPECT_EQ(graphMemory(CU_GRAPH_MEM_ATTR_USED_MEM_CURRENT), 4096u);
+  EXPECT_EQ(d.cuGraphLaunch(exec, stream), CUDA_ERROR_INVALID_VALUE) << "its allocation is still live";
+  ASSERT_CU(d.cuMemFreeAsync(output, stream));
+  ASSERT_CU(d.cuGraphLaunch(exec, stream));
+  ASSERT_CU(d.cuGraphInstantiateWithFlags(&freeing, graph, CUDA_GRAPH_INSTANTIATE_FLAG_AUTO_FREE_ON_LAUNCH));
+  ASSERT_CU(d.cuGraphLaunch(freeing, stream));
+  ASSERT_CU(d.cuGraphLaunch(freeing, stream)) << "frees on launch";
+  ASSERT_CU(d.cuStreamSynchronize(stream));
+  ASSERT_CU(d.cuMemFree_v2(output));
+  EXPECT_EQ(graphMemory(CU_GRAPH_MEM_ATTR_USED_MEM_CURRENT), 0u);
+  EXPECT_GE(graphMemory(CU_GRAPH_MEM_ATTR_USED_MEM_HIGH), 4096u);
+  cuuint64_t zero = 0;
+  ASSERT_CU(d.cuDeviceSetGraphMemAttribute(0, CU_GRAPH_MEM_ATTR_USED_MEM_HIGH, &zero));
+  EXPECT_EQ(graphMemory(CU_GRAPH_MEM_ATTR_USED_MEM_HIGH), 0u);
+  EXPECT_EQ(d.cuDeviceSetGraphMemAttribute(0, CU_GRAPH_MEM_ATTR_USED_MEM_CURRENT, &zero), CUDA_ERROR_INVALID_VALUE);
+  ASSERT_CU(d.cuDeviceGraphMemTrim(0));
+  d.cuGraphExecDestroy(exec);
+  d.cuGraphExecDestroy(freeing);
+  d.cuGraphDestroy(graph);
+}
+
+TEST_F(SimGraphMemory, AnAllocationNodeBeyondTheDevicesMemoryIsRefused) {
+  CUgraph graph = nullptr;
+  ASSERT_CU(d.cuGraphCreate(&graph, 0));
+  CUDA_MEM_ALLOC_NODE_PARAMS params{};
+  params.poolProps.allocType = CU_MEM_ALLOCATION_TYPE_PINNED;
+  params.poolProps.location = {CU_MEM_LOCATION_TYPE_DEVICE, 0};
+  params.bytesize = kSimMemoryBytes * 2;
+  CUgraphNode node = nullptr;
+  EXPECT_EQ(d.cuGraphAddMemAllocNode(&node, graph, nullptr, 0, &params), CUDA_ERROR_OUT_OF_MEMORY);
+  params.bytesize = 4096;
+  params.poolProps.location.id = 9;
+  EXPECT_EQ(d.cuGraphAddMemAllocNode(&node, graph, nullptr, 0, &params), CUDA_ERROR_INVALID_VALUE);
+  EXPECT_EQ(d.cuGraphAddMemFreeNode(&node, graph, nullptr, 0, 0x1234), CUDA_ERROR_INVALID_VALUE);
+  d.cuGraphDestroy(graph);
+}
+
+}  // namespace
+}  // namespace fastgpu::testing

@@ -127,6 +127,32 @@ int main(int argc, char** argv) {
   report("cuStreamSynchronize", cuStreamSynchronize(stream));
   printLog("after the updated replay");
 
+  // Graph memory (PyTorch's cudaMallocAsync backend under a graph): scratch memory allocated and
+  // freed inside the capture, an output allocated inside it and left live after a launch.
+  report("cuStreamBeginCapture(graph memory)", cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_GLOBAL));
+  CUdeviceptr scratch = 0, result = 0;
+  report("  capture cuMemAllocAsync(scratch, 1 MiB)", cuMemAllocAsync(&scratch, 1 << 20, stream));
+  report("  capture cuMemAllocAsync(result, 4 KiB)", cuMemAllocAsync(&result, 4096, stream));
+  report("  capture cuMemsetD32Async(scratch, 9)", cuMemsetD32Async(scratch, 9, (1 << 20) / 4, stream));
+  report("  capture cuMemcpyDtoDAsync(result, scratch)", cuMemcpyDtoDAsync(result, scratch + 4096, 4096, stream));
+  report("  capture cuMemFreeAsync(scratch)", cuMemFreeAsync(scratch, stream));
+  CUgraph withMemory = nullptr;
+  report("cuStreamEndCapture", cuStreamEndCapture(stream, &withMemory));
+  CUgraphExec memoryExec = nullptr;
+  report("cuGraphInstantiateWithFlags", cuGraphInstantiateWithFlags(&memoryExec, withMemory, 0));
+  report("cuGraphLaunch", cuGraphLaunch(memoryExec, stream));
+  report("cuStreamSynchronize", cuStreamSynchronize(stream));
+  unsigned copiedWord = 0;
+  report("cuMemcpyDtoH(result)", cuMemcpyDtoH(&copiedWord, result + 4092, sizeof(copiedWord)));
+  std::printf("the graph's output after its launch: %u\n", copiedWord);
+  report("cuGraphLaunch (its output still live)", cuGraphLaunch(memoryExec, stream), CUDA_ERROR_INVALID_VALUE);
+  report("cuMemFreeAsync(result)", cuMemFreeAsync(result, stream));
+  report("cuGraphLaunch (output freed)", cuGraphLaunch(memoryExec, stream));
+  report("cuStreamSynchronize", cuStreamSynchronize(stream));
+  report("cuMemFree(result)", cuMemFree(result));
+  report("cuGraphExecDestroy", cuGraphExecDestroy(memoryExec));
+  report("cuGraphDestroy", cuGraphDestroy(withMemory));
+
   // What a capture does not forgive: a copy to the host's memory from a thread in global mode
   // (a potentially unsafe call), then synchronizing the capturing stream.
   report("cuStreamBeginCapture(global)", cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_GLOBAL));

@@ -133,7 +133,7 @@ TEST(CaptureMirror, HostFunctionsEndTheCaptureOnItsOriginAndEffectsComeBackInOrd
   EXPECT_EQ(mirror.addEffect(kSide, copy), CUDA_SUCCESS) << "copies to the host may be captured anywhere";
   EXPECT_EQ(mirror.addEffect(kStream, function), CUDA_SUCCESS);
   EXPECT_EQ(mirror.addEffect(kStream, function), CUDA_SUCCESS) << "host functions may follow host functions";
-  HostEffects effects = mirror.end(kStream);
+  HostEffects effects = mirror.end(kStream).effects;
   ASSERT_EQ(effects.size(), 3u);
   EXPECT_EQ(effects[0].staging, 0x5001u);
   EXPECT_EQ(effects[1].kind, HostEffect::Kind::kHostFunction);

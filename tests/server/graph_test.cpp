@@ -197,6 +197,41 @@ TEST_F(ServerGraphTest, ACapturedCopyToTheHostStagesItsBytesOnTheServerForEveryR
   EXPECT_EQ(readStaged(staging, back), CUDA_ERROR_INVALID_HANDLE) << "freed with its last holder";
 }
 
+// Graph memory counts against the vGPU's quota from the capture that allocates it until its graph
+// and the executables made from it are gone.
+TEST_F(ServerTest, GraphMemoryCountsAgainstTheQuotaWhileAGraphHoldsIt) {
+  RawClient client = startSmallVgpu();
+  client.retainPrimary();
+  Graphs graphs{client};
+  std::uint64_t stream = graphs.stream();
+  const std::uint64_t before = client.freeMemory();
+  auto allocate = [&](std::uint64_t bytes) {
+    auto [result, values] = client.call([&](wire::Call::Builder c) {
+      auto a = c.initMemAllocAsync();
+      a.setBytes(bytes);
+      a.setStream(stream);
+    });
+    return std::pair{result, values.empty() ? 0 : static_cast<std::uint64_t>(values[0])};
+  };
+  ASSERT_EQ(graphs.begin(stream), CUDA_SUCCESS);
+  auto [allocated, address] = allocate(6ULL << 20);
+  ASSERT_EQ(allocated, CUDA_SUCCESS);
+  EXPECT_NE(address, 0u);
+  EXPECT_EQ(client.freeMemory(), before - (6ULL << 20)) << "charged when captured";
+  EXPECT_EQ(allocate(4ULL << 20).first, CUDA_ERROR_OUT_OF_MEMORY) << "8 MiB quota";
+  auto [ended, graph] = graphs.end(stream);
+  ASSERT_EQ(ended, CUDA_SUCCESS);
+  auto [instantiated, exec] = graphs.instantiate(graph);
+  ASSERT_EQ(instantiated, CUDA_SUCCESS);
+  ASSERT_EQ(graphs.launchAndWait(exec, stream), CUDA_SUCCESS);
+  EXPECT_EQ(client.deferred, CUDA_SUCCESS);
+  EXPECT_EQ(client.freeMemory(), before - (6ULL << 20)) << "counted once, however many hold it";
+  client.call([&](wire::Call::Builder c) { c.setGraphDestroy(graph); });
+  EXPECT_EQ(client.freeMemory(), before - (6ULL << 20)) << "the executable still holds it";
+  client.call([&](wire::Call::Builder c) { c.setGraphExecDestroy(exec); });
+  EXPECT_EQ(client.freeMemory(), before) << "back with its last holder";
+}
+
 TEST_F(ServerTest, ForgedAndWrongKindGraphIdsAreRefused) {
   RawClient client(url);
   client.retainPrimary();

@@ -39,13 +39,7 @@ struct Pools {
 
 // What a pool holds, not only what it hands out, counts against the quota; trimming gives it back.
 TEST_F(ServerTest, WhatAPoolHoldsCountsAgainstTheQuotaUntilTrimmed) {
-  start(R"(
-[[vgpu]]
-name = "small"
-memory = "8MiB"
-tokens = ["t"]
-)");
-  RawClient client(url, "small", "t");
+  RawClient client = startSmallVgpu();
   client.retainPrimary();
   Pools pools{client};
   const std::uint64_t before = client.freeMemory();

@@ -64,6 +64,18 @@ class ServerTest : public ::testing::Test {
     server.reset();
   }
 
+  // Starts a server with one vGPU "small" of 8 MiB (token "t") and connects a client to it: the
+  // quota tests exceed it on purpose.
+  RawClient startSmallVgpu() {
+    start(R"(
+[[vgpu]]
+name = "small"
+memory = "8MiB"
+tokens = ["t"]
+)");
+    return RawClient(url, "small", "t");
+  }
+
   // Waits, at most `limit`, for `condition`.
   template <typename Condition>
   static bool eventually(Condition&& condition, std::chrono::milliseconds limit = std::chrono::seconds(5)) {

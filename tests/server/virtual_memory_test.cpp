@@ -56,13 +56,7 @@ struct Vmm {
 };
 
 TEST_F(ServerTest, PhysicalAllocationsChargeTheQuotaExactlyAndReservationsDoNot) {
-  start(R"(
-[[vgpu]]
-name = "small"
-memory = "8MiB"
-tokens = ["t"]
-)");
-  RawClient client(url, "small", "t");
+  RawClient client = startSmallVgpu();
   client.retainPrimary();
   Vmm vmm{client};
   const std::uint64_t before = client.freeMemory();

@@ -125,6 +125,31 @@ def case_reduce_overhead(torch):
     print("sum", repr(y.double().sum().item()))
 
 
+def case_cuda_graph(torch):
+    # torch.cuda.graph as training loops and vLLM use it: static inputs, a captured step (a pool of
+    # its own, so the capture allocates inside it), replays after copying new inputs in.
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 8)).cuda()
+    static_x = torch.randn(32, 64, device="cuda")
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.no_grad(), torch.cuda.stream(side):
+        for _ in range(3):  # warm-up on a side stream, as the PyTorch documentation does
+            model(static_x)
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.no_grad(), torch.cuda.graph(graph):
+        static_y = model(static_x)
+    sums = []
+    for step in range(3):
+        static_x.copy_(torch.full((32, 64), float(step), device="cuda"))
+        graph.replay()
+        sums.append(static_y.double().sum().item())
+    with torch.no_grad():
+        eager = model(static_x).double().sum().item()
+    print("replays", repr(sums), "eager", repr(eager))
+
+
 def allocations(torch):
     torch.manual_seed(0)
     tensors = [torch.randn(1 << 20, device="cuda") for _ in range(16)]
@@ -167,6 +192,7 @@ CASES = {
     "compile": (case_compile, {}, "exact"),
     "oom": (case_oom, {}, "oom"),
     "reduce_overhead": (case_reduce_overhead, {}, "exact"),
+    "cuda_graph": (case_cuda_graph, {}, "exact"),
     "expandable_segments": (allocations, {"PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True"}, "exact"),
     "cuda_malloc_async": (allocations, {"PYTORCH_CUDA_ALLOC_CONF": "backend:cudaMallocAsync"}, "exact"),
 }
@@ -179,6 +205,7 @@ TITLES = {
     "compile": "PyTorch: torch.compile (Triton)",
     "oom": "PyTorch: over-quota model -> OutOfMemoryError",
     "reduce_overhead": "PyTorch: compile reduce-overhead (CUDA graphs)",
+    "cuda_graph": "PyTorch: torch.cuda.graph capture and replays",
     "expandable_segments": "PyTorch: expandable_segments:True",
     "cuda_malloc_async": "PyTorch: backend:cudaMallocAsync",
 }

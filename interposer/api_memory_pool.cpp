@@ -60,10 +60,14 @@ CUresult freeAsync(const char* name, CUdeviceptr pointer, CUstream stream, bool 
     if (!known || known->first != pointer) return CUDA_ERROR_INVALID_VALUE;
     bool graphMemory = rt.isGraphMemory(pointer);  // its graph holds it: it stays device memory
     if (CUresult refused = captureCheck(rt, stream, perThread, true, graphMemory); refused != CUDA_SUCCESS) return refused;
-    if (!graphMemory) rt.removeAllocation(pointer);
     auto key = CaptureMirror::keyOf(stream, perThread);
-    if (graphMemory && rt.captures().state(key)) rt.captures().freedInCapture(key, pointer);
-    if (graphMemory && !rt.captures().state(key)) rt.graphMemoryFreed(pointer);
+    if (!graphMemory) {
+      rt.removeAllocation(pointer);
+    } else if (rt.captures().state(key)) {
+      rt.captures().freedInCapture(key, pointer);  // a free node: the graph frees it itself
+    } else {
+      rt.graphMemoryFreed(pointer);
+    }
     CallMessage call(rt.currentContextId());
     auto free = call->initMemFreeAsync();
     free.setAddress(pointer);

@@ -70,9 +70,11 @@ Status Session::executeGraphCall(wire::Call::Reader call, Answer& answer) {
       std::uint64_t capture = captureId(*where);
       CUgraph graph = nullptr;
       CUresult result = driver_.cuStreamEndCapture(*where, &graph);
-      if (capture != 0 && !capturing(*where) && --activeCaptures_ == 0) state.capturesOver();
+      // Some failures (another thread's capture, another origin) leave the capture under way.
+      bool ended = capture != 0 && !capturing(*where);
+      if (ended && --activeCaptures_ == 0) state.capturesOver();
       if (result != CUDA_SUCCESS) {
-        if (capture != 0 && !capturing(*where)) state.captureResourcesEnded(capture, 0);
+        if (ended) state.captureResourcesEnded(capture, 0);
         return driverResult(result, "cuStreamEndCapture");
       }
       std::size_t nodes = 0;

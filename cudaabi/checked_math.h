@@ -30,6 +30,19 @@ inline std::optional<std::uint64_t> pitchedExtent(std::uint64_t pitch, std::uint
   return rows ? checkedAdd(*rows, rowBytes) : std::nullopt;
 }
 
+// The bytes a 3-D region spans from its start: depth slices of `rows` rows of `pitch` bytes, of
+// which `height` rows of `rowBytes` bytes are used; 0 when empty. Nothing when rows or slices would
+// overlap or the span does not fit in 64 bits.
+inline std::optional<std::uint64_t> volumeExtent(std::uint64_t pitch, std::uint64_t rows, std::uint64_t rowBytes,
+                                                 std::uint64_t height, std::uint64_t depth) {
+  if (depth == 0 || height == 0 || rowBytes == 0) return 0;
+  if (depth > 1 && rows < height) return std::nullopt;
+  auto lastSlice = pitchedExtent(pitch, rowBytes, height);
+  auto slice = checkedMul(pitch, rows);
+  auto before = slice ? checkedMul(depth - 1, *slice) : std::nullopt;
+  return lastSlice && before ? checkedAdd(*before, *lastSlice) : std::nullopt;
+}
+
 // A region of a 2-D copy: its first byte, base + y × pitch + x, and the bytes it spans from there
 // (pitchedExtent). Nothing when any of it does not fit in 64 bits or rows would overlap.
 struct PitchedRegion {

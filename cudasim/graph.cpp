@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "cudaabi/graph_node_types.h"
 #include "cudasim/module.h"
 
 namespace fastgpu::sim {
@@ -175,22 +176,6 @@ Result<std::vector<GraphNode*>> executionOrder(const Graph& graph) {
 
 namespace {
 
-const char* typeName(CUgraphNodeType type) {
-  switch (type) {
-    case CU_GRAPH_NODE_TYPE_KERNEL: return "kernel";
-    case CU_GRAPH_NODE_TYPE_MEMCPY: return "memcpy";
-    case CU_GRAPH_NODE_TYPE_MEMSET: return "memset";
-    case CU_GRAPH_NODE_TYPE_HOST: return "host";
-    case CU_GRAPH_NODE_TYPE_GRAPH: return "graph";
-    case CU_GRAPH_NODE_TYPE_EMPTY: return "empty";
-    case CU_GRAPH_NODE_TYPE_WAIT_EVENT: return "wait_event";
-    case CU_GRAPH_NODE_TYPE_EVENT_RECORD: return "event_record";
-    case CU_GRAPH_NODE_TYPE_MEM_ALLOC: return "mem_alloc";
-    case CU_GRAPH_NODE_TYPE_MEM_FREE: return "mem_free";
-    default: return "node";
-  }
-}
-
 std::string nodeLabel(const GraphNode& node) {
   if (const auto* kernel = std::get_if<KernelNode>(&node.params())) {
     const auto& l = kernel->launch;
@@ -205,7 +190,7 @@ std::string nodeLabel(const GraphNode& node) {
     return fmt::format("memset {:#x}\\nvalue {:#x}, {} x {} of {} bytes", memset->params.dst, memset->params.value,
                        memset->params.width, memset->params.height, memset->params.elementSize);
   }
-  return typeName(node.type());
+  return cudaabi::graphNodeTypeName(node.type());
 }
 
 void appendDot(const Graph& graph, const std::string& prefix, std::string& out) {

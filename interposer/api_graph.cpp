@@ -1,8 +1,9 @@
-// Graphs through the server: what a captured graph is used for (instantiate, launch, update,
-// destroy, count its nodes). A replay of a graph with host effects (captured copies to the host,
-// host functions: capture_mirror.h) waits for the server's replay and then delivers them here.
-// Building graphs node by node is not remoted yet: those calls report CUDA_ERROR_NOT_SUPPORTED
-// (their stubs).
+// Graphs through the server: what a graph is used for (instantiate, launch, update, destroy). A
+// replay of a graph with host effects (capture_mirror.h) first fills the staging buffers of its
+// copies from this process's memory, and when its copies to this process's memory or host
+// functions exist, waits for the server's replay and then delivers them here. Building graphs node
+// by node: api_graph_build.cpp.
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -51,6 +52,7 @@ CUresult withLog(const char* name, CUgraphExec* exec, CUgraph graph, CUgraphNode
 // functions run, in capture order (the first read waits for the replay).
 CUresult deliver(Runtime& rt, Client& client, const HostEffects& effects, CUstream stream, bool perThread) {
   for (const HostEffect& effect : effects) {
+    if (effect.kind == HostEffect::Kind::kCopyFromHost) continue;  // before the replay
     if (effect.kind == HostEffect::Kind::kHostFunction) {
       effect.function(effect.data);
       continue;
@@ -69,6 +71,26 @@ CUresult deliver(Runtime& rt, Client& client, const HostEffects& effects, CUstre
   return client.takeDeferredError();
 }
 
+// Before a replay: the bytes of its copies from this process's memory, read now, go to their
+// staging buffers once the stream's earlier work is done (the server waits for it).
+void fillStaging(Runtime& rt, Client& client, const HostEffects& effects, CUstream stream, bool perThread) {
+  for (const HostEffect& effect : effects) {
+    if (effect.kind != HostEffect::Kind::kCopyFromHost) continue;
+    CallMessage call(rt.currentContextId());
+    auto write = call->initWriteStaged();
+    write.setStaging(effect.staging);
+    write.setStream(idOf(stream));
+    write.setPerThread(perThread);
+    write.setBytes(effect.bytes);
+    post(client, call, std::span(static_cast<const std::uint8_t*>(effect.source), effect.bytes));
+  }
+}
+
+bool deliversHere(const HostEffects& effects) {
+  return std::any_of(effects.begin(), effects.end(),
+                     [](const HostEffect& effect) { return effect.kind != HostEffect::Kind::kCopyFromHost; });
+}
+
 CUresult launch(const char* name, CUgraphExec exec, CUstream stream, bool perThread, bool upload) {
   return remoteEntry(name, [&](Runtime& rt, Client& client) -> CUresult {
     auto record = rt.graphRecord(idOf(exec));
@@ -77,6 +99,7 @@ CUresult launch(const char* name, CUgraphExec exec, CUstream stream, bool perThr
     if (CUresult refused = captureCheck(rt, stream, perThread, true, false); refused != CUDA_SUCCESS) return refused;
     // Checked here, as the driver checks it at the call (a posted launch would report it later).
     if (!upload && *record && !rt.launchGraphMemory(idOf(exec), **record)) return CUDA_ERROR_INVALID_VALUE;
+    if (!upload && *record) fillStaging(rt, client, (*record)->effects, stream, perThread);
     CallMessage call(rt.currentContextId());
     auto request = call->initGraphLaunch();
     request.setExec(idOf(exec));
@@ -85,7 +108,7 @@ CUresult launch(const char* name, CUgraphExec exec, CUstream stream, bool perThr
     request.setUpload(upload);
     post(client, call);
     // A graph whose replays reach this process's memory waits for them, as a copy to the host does.
-    if (upload || !*record || (*record)->effects.empty()) return CUDA_SUCCESS;
+    if (upload || !*record || !deliversHere((*record)->effects)) return CUDA_SUCCESS;
     return deliver(rt, client, (*record)->effects, stream, perThread);
   });
 }
@@ -153,16 +176,6 @@ FASTGPU_REMOTE_EXPORT CUresult cuGraphExecDestroy(CUgraphExec exec) {
 }
 FASTGPU_REMOTE_EXPORT CUresult cuGraphDestroy(CUgraph graph) {
   return destroy(__func__, idOf(graph), [](wire::Call::Builder call, std::uint64_t id) { call.setGraphDestroy(id); });
-}
-
-FASTGPU_REMOTE_EXPORT CUresult cuGraphGetNodes(CUgraph graph, CUgraphNode* nodes, size_t* count) {
-  return remoteEntry(__func__, [&](Runtime& rt, Client& client) -> CUresult {
-    if (count == nullptr || !rt.hasGraphObject(idOf(graph))) return CUDA_ERROR_INVALID_VALUE;
-    if (nodes != nullptr) return cudaabi::reportNotSupported("cuGraphGetNodes with a node array (not remoted yet)");
-    CallMessage call(rt.currentContextId());
-    call->setGraphNodeCount(idOf(graph));
-    return askValue(client, call, count);
-  });
 }
 
 FASTGPU_REMOTE_EXPORT CUresult cuGraphExecUpdate_v2(CUgraphExec exec, CUgraph graph, CUgraphExecUpdateResultInfo* info) {

@@ -66,8 +66,7 @@ void describeLaunch(wire::Launch::Builder message, CUfunction function, const Ge
 CUresult launch(const char* name, CUfunction function, const Geometry& geometry, CUstream stream, void** params,
                 void** extra, bool perThread, const CUlaunchConfig* config, bool cooperative) {
   return remoteEntry(name, [&](Runtime& rt, Client& client) {
-    const KernelLayout* layout = rt.layout(idOf(function));
-    if (layout == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+    if (rt.layout(idOf(function)) == nullptr) return CUDA_ERROR_INVALID_HANDLE;
     if (CUresult result = checkGeometry(rt, geometry); result != CUDA_SUCCESS) return result;
     if (CUresult refused = captureCheck(rt, stream, perThread, true, true); refused != CUDA_SUCCESS) return refused;
     CallMessage call(rt.currentContextId());
@@ -76,10 +75,7 @@ CUresult launch(const char* name, CUfunction function, const Geometry& geometry,
     message.setStream(idOf(stream));
     message.setPerThread(perThread);
     message.setCooperative(cooperative);
-    auto buffer = message.initParams(layout->paramBytes);
-    if (Status status = cudaabi::packLaunchParameters(*layout, params, extra, {buffer.begin(), buffer.size()}); !status) {
-      return status.code();
-    }
+    if (CUresult packed = packParameters(rt, message, function, params, extra); packed != CUDA_SUCCESS) return packed;
     post(client, call);
     return CUDA_SUCCESS;
   });
@@ -120,6 +116,27 @@ CUresult clusterOccupancy(const char* name, int* answer, CUfunction f, const CUl
 }
 
 }  // namespace
+
+CUresult interposer::packParameters(Runtime& rt, wire::Launch::Builder message, CUfunction function, void** params,
+                                    void** extra) {
+  const KernelLayout* layout = rt.layout(idOf(function));
+  if (layout == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  auto buffer = message.initParams(layout->paramBytes);
+  if (Status status = cudaabi::packLaunchParameters(*layout, params, extra, {buffer.begin(), buffer.size()}); !status) {
+    return status.code();
+  }
+  return CUDA_SUCCESS;
+}
+
+CUresult interposer::describeKernelNode(Runtime& rt, wire::Launch::Builder message, CUfunction function,
+                                        const unsigned (&grid)[3], const unsigned (&block)[3], unsigned sharedBytes,
+                                        void** params, void** extra) {
+  if (rt.layout(idOf(function)) == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  Geometry geometry{{grid[0], grid[1], grid[2]}, {block[0], block[1], block[2]}, sharedBytes};
+  if (CUresult result = checkGeometry(rt, geometry); result != CUDA_SUCCESS) return result;
+  describeLaunch(message, function, geometry, nullptr);
+  return packParameters(rt, message, function, params, extra);
+}
 
 FASTGPU_REMOTE_EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz,
                                               unsigned int bx, unsigned int by, unsigned int bz, unsigned int shared,

@@ -27,9 +27,49 @@ CUresult captureRules(Runtime& rt, StreamArg stream, bool capturable) {
   return captureCheck(rt, handleOf<CUstream>(stream.id), stream.perThread, stream.async, capturable);
 }
 
+bool activeCapture(Runtime& rt, StreamArg stream) {
+  auto state = rt.captures().state(CaptureMirror::keyOf(handleOf<CUstream>(stream.id), stream.perThread));
+  return state && !state->invalidated;
+}
+
+// A copy between the device and this process's memory captured on `stream`: the server's graph
+// copies through staging buffers that every replay first fills with what `host` holds then (from
+// the host), or whose bytes land in `host` after it (to the host; interposer/api_graph.cpp).
+CUresult captureThroughStaging(Runtime& rt, Client& client, std::uint8_t* host, std::uint64_t device,
+                               std::uint64_t bytes, StreamArg stream, bool toHost) {
+  auto key = CaptureMirror::keyOf(handleOf<CUstream>(stream.id), stream.perThread);
+  for (std::uint64_t offset = 0; offset < bytes; offset += kChunk) {
+    std::uint64_t chunk = std::min(kChunk, bytes - offset);
+    CallMessage call(rt.currentContextId());
+    if (toHost) {
+      auto copy = call->initCaptureToHost();
+      copy.setSrc(device + offset);
+      copy.setBytes(chunk);
+      copy.setStream(stream.id);
+      copy.setPerThread(stream.perThread);
+    } else {
+      auto copy = call->initCaptureFromHost();
+      copy.setDst(device + offset);
+      copy.setBytes(chunk);
+      copy.setStream(stream.id);
+      copy.setPerThread(stream.perThread);
+    }
+    auto reply = ask(client, call);
+    if (!reply) return resultOf(client, reply, false);
+    HostEffect effect{.kind = toHost ? HostEffect::Kind::kCopyToHost : HostEffect::Kind::kCopyFromHost,
+                      .staging = (*reply)->get().getHandle(), .destination = host + offset, .bytes = chunk,
+                      .source = host + offset};
+    if (CUresult refused = rt.captures().addEffect(key, effect); refused != CUDA_SUCCESS) return refused;
+  }
+  return CUDA_SUCCESS;
+}
+
 CUresult toDevice(Runtime& rt, Client& client, std::uint64_t dst, const std::uint8_t* src, std::uint64_t bytes,
                   StreamArg stream) {
   if (!rt.allocation(dst)) return CUDA_ERROR_INVALID_VALUE;
+  if (stream.async && bytes > 0 && activeCapture(rt, stream)) {
+    return captureThroughStaging(rt, client, const_cast<std::uint8_t*>(src), dst, bytes, stream, false);
+  }
   if (CUresult refused = captureRules(rt, stream, false); refused != CUDA_SUCCESS) return refused;
   std::uint64_t offset = 0;
   do {
@@ -50,35 +90,11 @@ CUresult toDevice(Runtime& rt, Client& client, std::uint64_t dst, const std::uin
   return CUDA_SUCCESS;
 }
 
-// A device-to-host copy captured on `stream`: the server's graph copies into staging buffers, and
-// every replay delivers their bytes here (interposer/api_graph.cpp).
-CUresult captureToHost(Runtime& rt, Client& client, std::uint8_t* dst, std::uint64_t src, std::uint64_t bytes,
-                       StreamArg stream) {
-  auto key = CaptureMirror::keyOf(handleOf<CUstream>(stream.id), stream.perThread);
-  for (std::uint64_t offset = 0; offset < bytes; offset += kChunk) {
-    std::uint64_t chunk = std::min(kChunk, bytes - offset);
-    CallMessage call(rt.currentContextId());
-    auto copy = call->initCaptureToHost();
-    copy.setSrc(src + offset);
-    copy.setBytes(chunk);
-    copy.setStream(stream.id);
-    copy.setPerThread(stream.perThread);
-    auto reply = ask(client, call);
-    if (!reply) return resultOf(client, reply, false);
-    HostEffect effect{HostEffect::Kind::kCopyToHost, (*reply)->get().getHandle(), dst + offset, chunk, nullptr, nullptr};
-    if (CUresult refused = rt.captures().addEffect(key, effect); refused != CUDA_SUCCESS) return refused;
-  }
-  return CUDA_SUCCESS;
-}
-
-bool activeCapture(Runtime& rt, StreamArg stream) {
-  auto state = rt.captures().state(CaptureMirror::keyOf(handleOf<CUstream>(stream.id), stream.perThread));
-  return state && !state->invalidated;
-}
-
 CUresult toHost(Runtime& rt, Client& client, std::uint8_t* dst, std::uint64_t src, std::uint64_t bytes, StreamArg stream) {
   if (!rt.allocation(src)) return CUDA_ERROR_INVALID_VALUE;
-  if (stream.async && bytes > 0 && activeCapture(rt, stream)) return captureToHost(rt, client, dst, src, bytes, stream);
+  if (stream.async && bytes > 0 && activeCapture(rt, stream)) {
+    return captureThroughStaging(rt, client, dst, src, bytes, stream, true);
+  }
   if (CUresult refused = captureRules(rt, stream, false); refused != CUDA_SUCCESS) return refused;
   for (std::uint64_t offset = 0; offset < bytes || offset == 0; offset += kChunk) {
     std::uint64_t chunk = std::min(kChunk, bytes - offset);

@@ -97,7 +97,7 @@ CUresult hostFunction(CUstream stream, CUhostFn function, void* data, bool perTh
     auto state = rt.captures().state(key);
     if (!state) return CUDA_ERROR_NOT_FOUND;  // not capturing
     if (state->invalidated) return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
-    HostEffect effect{HostEffect::Kind::kHostFunction, 0, nullptr, 0, function, data};
+    HostEffect effect{.kind = HostEffect::Kind::kHostFunction, .function = function, .data = data};
     if (CUresult refused = rt.captures().addEffect(key, effect); refused != CUDA_SUCCESS) return refused;
     CallMessage call(rt.currentContextId());
     auto ref = call->initCaptureHostNode();

@@ -29,17 +29,20 @@
 
 namespace fastgpu::interposer {
 
-// What a replay of a captured graph does in this process once the server's replay is done (decision
-// 12: effects that land in the client are delivered in stream order when the graph's work
-// completes): a captured device-to-host copy's bytes, read from the server's staging buffer, then
-// the captured host functions, in capture order.
+// What a replay of a graph does in this process (decision 12: effects that land in the client are
+// delivered in stream order when the graph's work completes). Before the replay, the bytes of
+// copies from this process's memory go to the server's staging buffers; once the server's replay
+// is done, copies to this process's memory read theirs, and host functions run, in the order they
+// were captured or added.
 struct HostEffect {
-  enum class Kind { kCopyToHost, kHostFunction } kind = Kind::kCopyToHost;
-  std::uint64_t staging = 0;  // the server's buffer (kCopyToHost)
-  void* destination = nullptr;
+  enum class Kind { kCopyToHost, kHostFunction, kCopyFromHost } kind = Kind::kCopyToHost;
+  std::uint64_t staging = 0;  // the server's buffer (copies)
+  void* destination = nullptr;  // kCopyToHost
   std::uint64_t bytes = 0;
   CUhostFn function = nullptr;  // kHostFunction
   void* data = nullptr;
+  const void* source = nullptr;  // kCopyFromHost
+  std::uint64_t node = 0;        // the graph node it belongs to, when added as a node
 };
 using HostEffects = std::vector<HostEffect>;
 

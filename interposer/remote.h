@@ -66,6 +66,12 @@ CUresult captureCheck(Runtime& rt, CUstream stream, bool perThread, bool async, 
 // mirror (a default stream: the current context, blocking).
 std::pair<std::uint64_t, bool> traitsOf(Runtime& rt, CUstream stream);
 
+// Launches and kernel nodes (api_launch.cpp): packs a kernel's parameters with the layout its load
+// brought; describes a kernel node (function, geometry checked as a launch's, parameters).
+CUresult packParameters(Runtime& rt, wire::Launch::Builder message, CUfunction function, void** params, void** extra);
+CUresult describeKernelNode(Runtime& rt, wire::Launch::Builder message, CUfunction function, const unsigned (&grid)[3],
+                            const unsigned (&block)[3], unsigned sharedBytes, void** params, void** extra);
+
 // Shared with the private export tables.
 CUresult retainPrimaryContext(CUcontext* context, CUdevice device);
 CUresult loadModule(CUmodule* module, const void* image);

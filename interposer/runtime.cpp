@@ -319,13 +319,29 @@ bool Runtime::removeGraphObject(std::uint64_t id) {
     record = std::move(it->second);
     graphObjects_.erase(it);
   }
-  if (record && record.use_count() == 1) {  // the last graph or executable holding its memory
-    for (std::uint64_t base : record->allocations) {
-      removeAllocation(base);
+  if (!record) return true;
+  for (std::uint64_t base : record->allocations) {
+    {
       std::lock_guard lock(mutex_);
+      bool held = std::any_of(graphObjects_.begin(), graphObjects_.end(), [&](const auto& entry) {
+        return entry.second && std::find(entry.second->allocations.begin(), entry.second->allocations.end(), base) !=
+                                   entry.second->allocations.end();
+      });
+      if (held) continue;  // another graph or executable still holds it
       graphMemory_.erase(base);
     }
+    removeAllocation(base);
   }
+  return true;
+}
+
+bool Runtime::amendGraphRecord(std::uint64_t id, const std::function<void(CapturedGraph&)>& change) {
+  std::lock_guard lock(mutex_);
+  auto it = graphObjects_.find(id);
+  if (it == graphObjects_.end()) return false;
+  auto amended = it->second ? std::make_shared<CapturedGraph>(*it->second) : std::make_shared<CapturedGraph>();
+  change(*amended);
+  it->second = std::move(amended);
   return true;
 }
 

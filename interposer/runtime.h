@@ -6,6 +6,7 @@
 // cuInit. Threading: every method may be called from any thread.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -92,13 +93,16 @@ class Runtime : public cudaabi::DriverServices {
   CaptureMirror& captures() { return captures_; }
   // The graphs and executables this process holds (server ids), so that a stale or forged one is
   // refused at once, with what the client keeps of them (capture_mirror.h); an executable shares
-  // its graph's record. The graph memory of a record stays device memory here until the last
-  // graph or executable sharing it is removed.
+  // its graph's record. The graph memory of a record stays device memory here until no graph or
+  // executable's record holds it.
   void addGraphObject(std::uint64_t id, std::shared_ptr<const CapturedGraph> record);
   bool hasGraphObject(std::uint64_t id);
   // A graph's or executable's record (null when it keeps nothing here); nullopt for an unknown id.
   std::optional<std::shared_ptr<const CapturedGraph>> graphRecord(std::uint64_t id);
   bool removeGraphObject(std::uint64_t id);
+  // Changes what graph `id` keeps (a node was added or removed); executables made from it keep
+  // what it kept when they were made. False for an unknown id.
+  bool amendGraphRecord(std::uint64_t id, const std::function<void(CapturedGraph&)>& change);
   // Graph memory (an address that some captured graph allocates).
   void addGraphMemory(std::uint64_t base, std::uint64_t bytes);
   bool isGraphMemory(std::uint64_t base);

@@ -28,6 +28,7 @@ inline bool expectsReply(wire::Call::Reader call) {
     case wire::Call::GRAPH_EXEC_DESTROY:
     case wire::Call::GRAPH_DESTROY:
     case wire::Call::CAPTURE_HOST_NODE:
+    case wire::Call::WRITE_STAGED:
       return false;
     case wire::Call::COPY:
       // Device-to-host copies return data; asynchronous ones to the device do not wait.
@@ -39,6 +40,13 @@ inline bool expectsReply(wire::Call::Reader call) {
     default:
       return true;
   }
+}
+
+// How many raw bytes follow a call in its frame (host bytes going to the server), 0 for none.
+inline std::uint64_t inboundBulkBytes(wire::Call::Reader call) {
+  if (call.isCopy() && call.getCopy().getSrc() == 0) return call.getCopy().getBytes();
+  if (call.isWriteStaged()) return call.getWriteStaged().getBytes();
+  return 0;
 }
 
 }  // namespace fastgpu::protocol

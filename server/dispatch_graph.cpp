@@ -4,17 +4,13 @@
 // allocation for other work of the session) must never be refused because a capture is under way.
 #include "server/session.h"
 
+#include <cstring>
+
 #include "protocol/call_kinds.h"
 
 namespace fastgpu::server {
 
-namespace {
-
-// The place of a host function in a captured graph: the client runs the function itself once a
-// replay is done (interposer/api_graph.cpp); the server's node keeps the graph's shape.
-void hostNodePlace(void*) {}
-
-}  // namespace
+void clientHostFunctionPlace(void*) {}
 
 std::uint64_t Session::captureId(CUstream stream) {
   if (!capturing(stream)) return 0;
@@ -45,7 +41,25 @@ Status Session::refuseIfCapturing(CUstream stream, const char* what) {
                 fmt::format("{} cannot be captured (it moves through the server's memory)", what));
 }
 
-Status Session::executeGraphCall(wire::Call::Reader call, Answer& answer) {
+Status Session::captureStagedCopy(std::uint64_t streamId, bool perThread, std::uint64_t device, std::uint64_t bytes,
+                                  bool toHost, Answer& answer) {
+  auto where = stream(streamId, perThread);
+  if (!where) return where.status();
+  if (bytes > protocol::kMaxCopyChunkBytes) return Status(CUDA_ERROR_INVALID_VALUE, "captured chunk too large");
+  if (Status status = state_->checkDeviceRange(device, bytes); !status) return status;
+  std::uint64_t capture = captureId(*where);
+  if (capture == 0) return Status(CUDA_ERROR_ILLEGAL_STATE, "the stream is not capturing");
+  if (Status room = state_->chargeCapturedNode(); !room) return room;
+  auto staging = state_->createStaging(bytes, capture);
+  if (!staging) return staging.status();
+  CUresult result = toHost ? driver_.cuMemcpyDtoHAsync_v2(staging->second, device, bytes, *where)
+                           : driver_.cuMemcpyHtoDAsync_v2(device, staging->second, bytes, *where);
+  if (result != CUDA_SUCCESS) return driverResult(result, "a captured copy through a staging buffer");
+  answer.setHandle(staging->first);
+  return Status::ok();
+}
+
+Status Session::executeGraphCall(wire::Call::Reader call, std::span<const std::uint8_t> bulk, Answer& answer) {
   SessionState& state = *state_;
   switch (call.which()) {
     case wire::Call::STREAM_BEGIN_CAPTURE: {
@@ -93,6 +107,7 @@ Status Session::executeGraphCall(wire::Call::Reader call, Answer& answer) {
       std::size_t nodes = 0;
       driver_.cuGraphGetNodes(static_cast<CUgraph>(*graph), nullptr, &nodes);
       if (Status room = state.roomForGraphNodes(nodes); !room) return room;
+      if (Status placed = checkClientWorkLast(static_cast<CUgraph>(*graph)); !placed) return placed;
       CUgraphExec exec = nullptr;
       CUresult result = driver_.cuGraphInstantiateWithFlags(&exec, static_cast<CUgraph>(*graph), request.getFlags());
       if (result != CUDA_SUCCESS) return driverResult(result, "cuGraphInstantiate");
@@ -159,18 +174,25 @@ Status Session::executeGraphCall(wire::Call::Reader call, Answer& answer) {
     }
     case wire::Call::CAPTURE_TO_HOST: {
       auto copy = call.getCaptureToHost();
-      auto where = stream(copy.getStream(), copy.getPerThread());
+      return captureStagedCopy(copy.getStream(), copy.getPerThread(), copy.getSrc(), copy.getBytes(), true, answer);
+    }
+    case wire::Call::CAPTURE_FROM_HOST: {
+      auto copy = call.getCaptureFromHost();
+      return captureStagedCopy(copy.getStream(), copy.getPerThread(), copy.getDst(), copy.getBytes(), false, answer);
+    }
+    case wire::Call::WRITE_STAGED: {
+      auto write = call.getWriteStaged();
+      auto buffer = state.staging(write.getStaging());
+      if (!buffer) return buffer.status();
+      if (bulk.size() != buffer->second) return Status(CUDA_ERROR_INVALID_VALUE, "staged bytes do not fill the buffer");
+      auto where = stream(write.getStream(), write.getPerThread());
       if (!where) return where.status();
-      if (copy.getBytes() > protocol::kMaxCopyChunkBytes) return Status(CUDA_ERROR_INVALID_VALUE, "captured chunk too large");
-      if (Status status = state.checkDeviceRange(copy.getSrc(), copy.getBytes()); !status) return status;
-      std::uint64_t capture = captureId(*where);
-      if (capture == 0) return Status(CUDA_ERROR_ILLEGAL_STATE, "the stream is not capturing");
-      if (Status room = state.chargeCapturedNode(); !room) return room;
-      auto staging = state.createStaging(copy.getBytes(), capture);
-      if (!staging) return staging.status();
-      CUresult result = driver_.cuMemcpyDtoHAsync_v2(staging->second, copy.getSrc(), copy.getBytes(), *where);
-      if (result != CUDA_SUCCESS) return driverResult(result, "cuMemcpyDtoHAsync (captured)");
-      answer.setHandle(staging->first);
+      if (Status status = refuseIfCapturing(*where, "filling a staging buffer"); !status) return status;
+      // The stream's earlier replays may still read the buffer.
+      if (CUresult result = driver_.cuStreamSynchronize(*where); result != CUDA_SUCCESS) {
+        return driverResult(result, "cuStreamSynchronize");
+      }
+      std::memcpy(buffer->first, bulk.data(), bulk.size());
       return Status::ok();
     }
     case wire::Call::CAPTURE_HOST_NODE: {
@@ -178,7 +200,7 @@ Status Session::executeGraphCall(wire::Call::Reader call, Answer& answer) {
       if (!where) return where.status();
       if (!capturing(*where)) return Status(CUDA_ERROR_ILLEGAL_STATE, "the stream is not capturing");
       if (Status room = state.chargeCapturedNode(); !room) return room;
-      return driverResult(driver_.cuLaunchHostFunc(*where, hostNodePlace, nullptr), "cuLaunchHostFunc (captured)");
+      return driverResult(driver_.cuLaunchHostFunc(*where, clientHostFunctionPlace, nullptr), "cuLaunchHostFunc (captured)");
     }
     case wire::Call::READ_STAGED: {
       auto read = call.getReadStaged();
@@ -194,7 +216,7 @@ Status Session::executeGraphCall(wire::Call::Reader call, Answer& answer) {
       return Status::ok();
     }
     default:
-      return Status(CUDA_ERROR_NOT_SUPPORTED, "not a graph call");
+      return executeGraphBuildCall(call, answer);
   }
 }
 

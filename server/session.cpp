@@ -141,8 +141,8 @@ Status Session::serveBatch(std::span<const std::uint8_t> payload, std::vector<st
     Status decoded = protocol::decodeSafely("call", [&] {
       auto call = message->getRoot<wire::Call>();
       std::span<const std::uint8_t> bulk;
-      if (call.isCopy() && call.getCopy().getSrc() == 0) {
-        auto taken = cursor.takeBulk(call.getCopy().getBytes());
+      if (std::uint64_t bytes = protocol::inboundBulkBytes(call); bytes > 0) {
+        auto taken = cursor.takeBulk(bytes);
         if (!taken) return taken.status();
         bulk = *taken;
       }
@@ -326,7 +326,16 @@ Status Session::route(wire::Call::Reader call, std::span<const std::uint8_t> bul
     case wire::Call::CAPTURE_TO_HOST:
     case wire::Call::CAPTURE_HOST_NODE:
     case wire::Call::READ_STAGED:
-      return executeGraphCall(call, answer);
+    case wire::Call::CAPTURE_FROM_HOST:
+    case wire::Call::GRAPH_CREATE:
+    case wire::Call::GRAPH_ADD_NODE:
+    case wire::Call::GRAPH_QUERY:
+    case wire::Call::GRAPH_EDGES:
+    case wire::Call::GRAPH_CLONE:
+    case wire::Call::GRAPH_DESTROY_NODE:
+    case wire::Call::GRAPH_KERNEL_SET:
+    case wire::Call::WRITE_STAGED:
+      return executeGraphCall(call, bulk, answer);
     default:
       return executeCodeCall(call, answer);
   }

@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -41,6 +42,10 @@ struct Answer {
   void setHandle(std::uint64_t value) { kind = Kind::kHandle, handle = value; }
   void setValues(std::vector<std::int64_t> list) { kind = Kind::kValues, values = std::move(list); }
 };
+
+// The place of a client's host function in a server graph (a captured cuLaunchHostFunc, a host
+// node): the client runs the function itself once a replay is done; this one does nothing.
+void clientHostFunctionPlace(void*);
 
 class Session {
  public:
@@ -80,7 +85,8 @@ class Session {
   Status executeTensorMapCall(wire::Call::Reader call, Answer& answer);
   Status executeVirtualMemoryCall(wire::Call::Reader call, Answer& answer);
   Status executePoolCall(wire::Call::Reader call, Answer& answer);
-  Status executeGraphCall(wire::Call::Reader call, Answer& answer);
+  Status executeGraphCall(wire::Call::Reader call, std::span<const std::uint8_t> bulk, Answer& answer);
+  Status executeGraphBuildCall(wire::Call::Reader call, Answer& answer);
   Status streamMemOps(wire::StreamMemOps::Reader request);
 
   // Helpers shared by the groups.
@@ -95,7 +101,28 @@ class Session {
   std::uint64_t captureId(CUstream stream);
   Result<scheduler::ComputeGate*> gateFor(CUstream stream);
   Status refuseIfCapturing(CUstream stream, const char* what);
+  // A copy between `device` and a new staging buffer captured on a stream (a copy to or from the
+  // client's memory); answers the buffer's id.
+  Status captureStagedCopy(std::uint64_t stream, bool perThread, std::uint64_t device, std::uint64_t bytes, bool toHost,
+                           Answer& answer);
   Status driverResult(CUresult result, const char* what);
+  // Graphs built node by node (dispatch_graph_build.cpp).
+  struct KernelArguments {  // what a kernel node's parameters point at while the driver copies them
+    std::size_t bytes = 0;
+    std::array<void*, 5> extra{};
+  };
+  Result<std::vector<CUgraphNode>> graphNodes(std::uint64_t graph, capnp::List<std::uint64_t>::Reader ids);
+  Result<CUDA_MEMCPY3D> graphCopy(wire::GraphCopy::Reader copy, std::uint64_t graph, std::uint64_t& staging);
+  Result<CUDA_MEMSET_NODE_PARAMS> graphMemset(wire::GraphMemset::Reader set);
+  Result<CUDA_KERNEL_NODE_PARAMS_v2> kernelNode(wire::Launch::Reader launch, KernelArguments& arguments);
+  // Adds the node `add` describes; returns it and its staging buffer or memory (0 if none).
+  Result<std::pair<CUgraphNode, std::uint64_t>> addNode(wire::GraphNodeAdd::Reader add, CUgraph graph,
+                                                        const std::vector<CUgraphNode>& after);
+  Status queryGraph(wire::GraphQuery::Reader query, Answer& answer);
+  static std::uint64_t edgeBits(const CUgraphEdgeData& data);
+  // Refuses a graph whose host nodes have device work after them (the client runs host functions
+  // once a replay is done).
+  Status checkClientWorkLast(CUgraph graph);
   Status loadCode(std::span<const std::uint8_t> image, bool library, Answer& answer);
   // The session's GPU time, in its slot on the board: what the gate charges its work to.
   scheduler::GpuTimeAccount* gpuTime() const { return &state_->lease().slot().gpuTime; }

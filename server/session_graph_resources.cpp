@@ -6,7 +6,8 @@
 
 namespace fastgpu::server {
 
-Result<std::pair<std::uint64_t, void*>> SessionState::createStaging(std::uint64_t bytes, std::uint64_t capture) {
+Result<std::pair<std::uint64_t, void*>> SessionState::createStaging(std::uint64_t bytes, std::uint64_t capture,
+                                                                    std::uint64_t holder) {
   if (bytes == 0 || bytes > kMaxStagingBytes - stagingBytes_) {
     return Status(CUDA_ERROR_OUT_OF_MEMORY, fmt::format("captured copies to the host stage {} bytes on the server, "
                                                         "its limit for a session is {}",
@@ -19,7 +20,21 @@ Result<std::pair<std::uint64_t, void*>> SessionState::createStaging(std::uint64_
   std::uint64_t id = add(HandleKind::kStaging, host);
   graphResources_[id] = GraphResource{host, 0, bytes, 0, capture, 0};
   stagingBytes_ += bytes;
+  stagingAt_[reinterpret_cast<std::uintptr_t>(host)] = bytes;
+  if (holder != 0) hold(id, holder);
   return std::pair{id, host};
+}
+
+bool SessionState::isStagingBuffer(std::uint64_t address) const {
+  auto it = stagingAt_.upper_bound(address);
+  if (it == stagingAt_.begin()) return false;
+  --it;
+  return address - it->first < it->second;
+}
+
+void SessionState::hold(std::uint64_t resource, std::uint64_t holder) {
+  ++graphResources_[resource].holders;
+  resourcesHeld_[holder].push_back(resource);
 }
 
 Result<std::pair<void*, std::uint64_t>> SessionState::staging(std::uint64_t id) const {
@@ -31,14 +46,24 @@ Result<std::pair<void*, std::uint64_t>> SessionState::staging(std::uint64_t id) 
 }
 
 Result<std::uint64_t> SessionState::allocateInCapture(std::uint64_t bytes, CUstream stream, std::uint64_t capture) {
+  return addGraphMemory(bytes, capture, 0, [&](CUdeviceptr* base) { return driver_.cuMemAllocAsync(base, bytes, stream); });
+}
+
+Result<std::uint64_t> SessionState::allocateInGraph(std::uint64_t bytes, std::uint64_t holder,
+                                                    const std::function<CUresult(CUdeviceptr*)>& add) {
+  return addGraphMemory(bytes, 0, holder, add);
+}
+
+Result<std::uint64_t> SessionState::addGraphMemory(std::uint64_t bytes, std::uint64_t capture, std::uint64_t holder,
+                                                   const std::function<CUresult(CUdeviceptr*)>& allocate) {
   if (current_ == 0) return Status(CUDA_ERROR_INVALID_CONTEXT, "no current context");
   if (bytes == 0) return Status(CUDA_ERROR_INVALID_VALUE, "zero bytes");
   // Charged now, while the driver only reserves the address: the quota holds whenever it runs.
   if (Status reserved = lease_->reserve(bytes); !reserved) return reserved;
   CUdeviceptr base = 0;
-  if (CUresult result = driver_.cuMemAllocAsync(&base, bytes, stream); result != CUDA_SUCCESS) {
+  if (CUresult result = allocate(&base); result != CUDA_SUCCESS) {
     lease_->release(bytes);
-    return Status(result, "cuMemAllocAsync (captured) failed");
+    return Status(result, "graph memory: the driver's allocation failed");
   }
   CUdevice device = 0;
   driver_.cuCtxGetDevice(&device);
@@ -46,6 +71,7 @@ Result<std::uint64_t> SessionState::allocateInCapture(std::uint64_t bytes, CUstr
   graphResources_[id] = GraphResource{nullptr, base, bytes, device, capture, 0};
   graphMemory_[base] = id;
   ranges_[base] = Range{bytes, current_, false};
+  if (holder != 0) hold(id, holder);
   return base;
 }
 
@@ -58,6 +84,7 @@ void SessionState::freeGraphResource(std::uint64_t id) {
   if (resource.host != nullptr) {
     driver_.cuMemFreeHost(resource.host);
     stagingBytes_ -= resource.bytes;
+    stagingAt_.erase(reinterpret_cast<std::uintptr_t>(resource.host));
   }
   if (resource.address != 0) {
     // The driver keeps graph memory in its graph pool: give it back to the GPU, then to the quota.
@@ -71,6 +98,7 @@ void SessionState::freeGraphResource(std::uint64_t id) {
 }
 
 void SessionState::captureResourcesEnded(std::uint64_t capture, std::uint64_t owner) {
+  if (capture == 0) return;  // resources of added nodes are held from the start
   std::vector<std::uint64_t> ended;
   for (auto& [id, resource] : graphResources_) {
     if (resource.capture != capture || resource.holders > 0) continue;
@@ -81,8 +109,7 @@ void SessionState::captureResourcesEnded(std::uint64_t capture, std::uint64_t ow
     if (owner == 0) {
       freeGraphResource(id);
     } else {
-      ++graphResources_[id].holders;
-      resourcesHeld_[owner].push_back(id);
+      hold(id, owner);
     }
   }
 }
@@ -90,10 +117,7 @@ void SessionState::captureResourcesEnded(std::uint64_t capture, std::uint64_t ow
 void SessionState::shareGraphResources(std::uint64_t from, std::uint64_t to) {
   auto it = resourcesHeld_.find(from);
   if (it == resourcesHeld_.end()) return;
-  for (std::uint64_t id : it->second) {
-    ++graphResources_[id].holders;
-    resourcesHeld_[to].push_back(id);
-  }
+  for (std::uint64_t id : std::vector<std::uint64_t>(it->second)) hold(id, to);
 }
 
 void SessionState::releaseGraphResources(std::uint64_t owner) {

@@ -294,10 +294,24 @@ void SessionState::chargeGraphNodes(std::uint64_t id, std::uint64_t nodes) {
 }
 
 void SessionState::releaseGraphNodes(std::uint64_t id) {
+  nodeIds_.forgetGraph(id);
   auto it = graphNodes_.find(id);
   if (it == graphNodes_.end()) return;
   totalGraphNodes_ -= std::min(totalGraphNodes_, it->second);
   graphNodes_.erase(it);
+}
+
+Status SessionState::chargeAddedNodes(std::uint64_t id, std::uint64_t nodes) {
+  if (Status room = roomForGraphNodes(nodes); !room) return room;
+  chargeGraphNodes(id, nodes);
+  return Status::ok();
+}
+
+void SessionState::releaseAddedNode(std::uint64_t id) {
+  auto it = graphNodes_.find(id);
+  if (it == graphNodes_.end() || it->second == 0) return;
+  --it->second;
+  --totalGraphNodes_;
 }
 
 }  // namespace fastgpu::server

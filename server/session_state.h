@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <unordered_map>
@@ -16,6 +17,7 @@
 
 #include "cudaabi/driver_symbols.h"
 #include "scheduler/shared_board.h"
+#include "server/graph_node_ids.h"
 
 namespace fastgpu::server {
 
@@ -29,7 +31,8 @@ enum class HandleKind : std::uint8_t {
   kGraph,      // a CUDA graph (from a stream capture)
   kGraphExec,  // an instantiated graph
   kStaging,    // a server host buffer a captured device-to-host copy writes
-  kGraphMemory,  // an allocation of a graph (cuMemAllocAsync captured)
+  kGraphMemory,  // an allocation of a graph (cuMemAllocAsync captured, or a memory allocation node)
+  kGraphNode,    // a node of a graph (graph_node_ids.h: not in the handle table)
 };
 
 // What one session may hold of virtual memory management's objects (each costs the server
@@ -156,6 +159,10 @@ class SessionState {
   void chargeGraphNodes(std::uint64_t id, std::uint64_t nodes);
   Status roomForGraphNodes(std::uint64_t nodes) const;
   void releaseGraphNodes(std::uint64_t id);
+  // Nodes added to graph `id` one by one (a child graph node counts its graph's nodes), or removed.
+  Status chargeAddedNodes(std::uint64_t id, std::uint64_t nodes);
+  void releaseAddedNode(std::uint64_t id);
+  GraphNodeIds& graphNodeIds() { return nodeIds_; }
 
   // ---- what graphs hold (session_graph_resources.cpp) ----
   // Made in capture `capture` (the driver's id), held by that capture's graph once it ends and by
@@ -163,9 +170,16 @@ class SessionState {
   // buffers of captured device-to-host copies (the server's host memory), and graph memory, the
   // allocations of cuMemAllocAsync captured (charged to the quota like any device memory, a range
   // of the session while held).
-  Result<std::pair<std::uint64_t, void*>> createStaging(std::uint64_t bytes, std::uint64_t capture);
+  // `capture` 0: made for a node added to graph `holder` (which holds it at once).
+  Result<std::pair<std::uint64_t, void*>> createStaging(std::uint64_t bytes, std::uint64_t capture,
+                                                        std::uint64_t holder = 0);
   Result<std::pair<void*, std::uint64_t>> staging(std::uint64_t id) const;
+  bool isStagingBuffer(std::uint64_t address) const;
   Result<std::uint64_t> allocateInCapture(std::uint64_t bytes, CUstream stream, std::uint64_t capture);
+  // A memory allocation node of `bytes` added to graph `holder`: `add` adds it to the driver's
+  // graph and says where its memory lies (charged to the quota first).
+  Result<std::uint64_t> allocateInGraph(std::uint64_t bytes, std::uint64_t holder,
+                                        const std::function<CUresult(CUdeviceptr*)>& add);
   bool isGraphMemory(std::uint64_t base) const;
   // Capture `capture` ended: into graph `owner`, or (owner 0) into nothing.
   void captureResourcesEnded(std::uint64_t capture, std::uint64_t owner);
@@ -236,7 +250,13 @@ class SessionState {
   std::map<std::uint64_t, std::vector<std::uint64_t>> resourcesHeld_;  // graph or exec id -> resource ids
   std::map<std::uint64_t, std::uint64_t> graphMemory_;               // address -> kGraphMemory id
   std::uint64_t stagingBytes_ = 0;
+  std::map<std::uint64_t, std::uint64_t> stagingAt_;  // a staging buffer's host address -> bytes
+  GraphNodeIds nodeIds_{static_cast<std::uint64_t>(HandleKind::kGraphNode) << 40};
   void freeGraphResource(std::uint64_t id);
+  void hold(std::uint64_t resource, std::uint64_t holder);
+  // Charges the quota, lets `allocate` place the memory, and records it as graph memory.
+  Result<std::uint64_t> addGraphMemory(std::uint64_t bytes, std::uint64_t capture, std::uint64_t holder,
+                                       const std::function<CUresult(CUdeviceptr*)>& allocate);
   std::uint64_t current_ = 0;
   std::unique_ptr<scheduler::VgpuAccess> lease_;  // destroyed after the contexts
 };

@@ -174,6 +174,56 @@ struct GraphUpdate { exec @0 :UInt64; graph @1 :UInt64; }
 # A device-to-host copy captured into a staging buffer of the server, read back after replays.
 struct CaptureToHost { src @0 :UInt64; bytes @1 :UInt64; stream @2 :UInt64; perThread @3 :Bool; }
 struct StagedRead { staging @0 :UInt64; stream @1 :UInt64; perThread @2 :Bool; }
+# A host-to-device copy captured from a staging buffer of the server, written before replays.
+struct CaptureFromHost { dst @0 :UInt64; bytes @1 :UInt64; stream @2 :UInt64; perThread @3 :Bool; }
+# Host bytes for a staging buffer (the bulk bytes that follow), written once the stream's earlier
+# work is done.
+struct StagedWrite { staging @0 :UInt64; stream @1 :UInt64; perThread @2 :Bool; bytes @3 :UInt64; }
+
+# Graphs built node by node. Nodes are session ids of their graph; a node's client-side work (a
+# host function, a copy from or to the client's memory) is the client's: the server's node keeps
+# its place (an empty host function, a copy through a staging buffer).
+struct GraphCopy {
+  # A 3-D copy between device addresses (offsets folded in), or with one side a staging buffer
+  # the server creates (toHost / fromHost: that side is packed, width * height * depth bytes).
+  dst @0 :UInt64;
+  dstPitch @1 :UInt64;
+  dstRows @2 :UInt64;         # rows per slice
+  src @3 :UInt64;
+  srcPitch @4 :UInt64;
+  srcRows @5 :UInt64;
+  width @6 :UInt64;           # bytes
+  height @7 :UInt64;
+  depth @8 :UInt64;
+  toHost @9 :Bool;
+  fromHost @10 :Bool;
+}
+struct GraphMemset {
+  dst @0 :UInt64; pitch @1 :UInt64; value @2 :UInt32; elementBytes @3 :UInt8;
+  width @4 :UInt64; height @5 :UInt64;
+}
+struct GraphNodeAdd {
+  graph @0 :UInt64;
+  dependencies @1 :List(UInt64);
+  union {
+    kernel @2 :Launch;          # no stream
+    copy @3 :GraphCopy;         # -> values [node, staging] (staging 0 between device addresses)
+    memset @4 :GraphMemset;
+    empty @5 :Void;
+    host @6 :Void;              # the place of a host function the client runs after replays
+    eventRecord @7 :UInt64;
+    eventWait @8 :UInt64;
+    childGraph @9 :UInt64;
+    memAlloc @10 :UInt64;       # bytes -> values [node, address] (charged to the quota)
+    memFree @11 :UInt64;        # address
+  }
+}
+struct GraphQuery {
+  subject @0 :UInt64;         # a graph (nodes, roots, edges) or a node
+  what @1 :UInt8;             # 0 nodes, 1 root nodes, 2 edges, 3 node type, 4 dependencies, 5 dependents
+}
+struct GraphEdges { graph @0 :UInt64; from @1 :List(UInt64); to @2 :List(UInt64); remove @3 :Bool; }
+struct GraphKernelSet { exec @0 :UInt64; node @1 :UInt64; launch @2 :Launch; }  # exec 0: the graph's node
 
 struct Call {
   context @0 :UInt64;         # the calling thread's current context id, 0 for none
@@ -263,6 +313,15 @@ struct Call {
     captureToHost @76 :CaptureToHost;     # -> handle (the staging buffer)
     captureHostNode @77 :StreamRef;       # posted: the place of a host function the client runs
     readStaged @78 :StagedRead;           # waits for the stream -> the staging buffer's bytes (bulk)
+    captureFromHost @79 :CaptureFromHost; # -> handle (the staging buffer)
+    writeStaged @80 :StagedWrite;         # posted, bulk bytes follow
+    graphCreate @81 :UInt32;              # flags -> handle
+    graphAddNode @82 :GraphNodeAdd;       # -> values [node, staging or address]
+    graphQuery @83 :GraphQuery;           # -> values [ids, or from/to/edge-data triples, or type]
+    graphEdges @84 :GraphEdges;
+    graphClone @85 :UInt64;               # -> handle
+    graphDestroyNode @86 :UInt64;         # -> handle (the node's graph)
+    graphKernelSet @87 :GraphKernelSet;
   }
 }
 

@@ -260,5 +260,159 @@ TEST_F(ServerTest, ForgedAndWrongKindGraphIdsAreRefused) {
             CUDA_ERROR_INVALID_VALUE);
 }
 
+// Graphs built node by node: every id, address and shape is checked before the driver sees it,
+// and a host node (whose function the client runs after a replay) may not have device work after it.
+TEST_F(ServerGraphTest, AddedNodesAreCheckedAndHostNodesMustEndTheirGraph) {
+  auto [client, graphs, code, log, length, stream] = *session;
+  std::uint64_t graph = 0, other = 0;
+  ASSERT_EQ(client.call([](wire::Call::Builder c) { c.setGraphCreate(0); }, &graph).first, CUDA_SUCCESS);
+  ASSERT_EQ(client.call([](wire::Call::Builder c) { c.setGraphCreate(0); }, &other).first, CUDA_SUCCESS);
+  EXPECT_EQ(client.call([](wire::Call::Builder c) { c.setGraphCreate(1); }).first, CUDA_ERROR_INVALID_VALUE);
+  auto add = [&](std::uint64_t into, std::vector<std::uint64_t> after, auto&& describe) {
+    auto [result, values] = client.call([&](wire::Call::Builder c) {
+      auto a = c.initGraphAddNode();
+      a.setGraph(into);
+      auto deps = a.initDependencies(static_cast<unsigned>(after.size()));
+      for (unsigned i = 0; i < after.size(); ++i) deps.set(i, after[i]);
+      describe(a);
+    });
+    return std::pair{result, values.empty() ? 0 : static_cast<std::uint64_t>(values[0])};
+  };
+  auto kernel = [&](wire::GraphNodeAdd::Builder a) {
+    auto k = a.initKernel();
+    k.setFunction(code.kernels.at("appendValue"));
+    auto grid = k.initGrid(3), block = k.initBlock(3);
+    for (unsigned i = 0; i < 3; ++i) grid.set(i, 1), block.set(i, 1);
+    auto params = appendParams(log, length, 3);
+    k.setParams(kj::arrayPtr(params.data(), params.size()));
+  };
+  auto [added, first] = add(graph, {}, kernel);
+  ASSERT_EQ(added, CUDA_SUCCESS);
+  auto [otherAdded, foreign] = add(other, {}, [](auto a) { a.setEmpty(); });
+  ASSERT_EQ(otherAdded, CUDA_SUCCESS);
+  EXPECT_EQ(add(graph, {0x1234}, kernel).first, CUDA_ERROR_INVALID_VALUE) << "a forged node";
+  EXPECT_EQ(add(graph, {foreign}, kernel).first, CUDA_ERROR_INVALID_VALUE) << "a node of another graph";
+  EXPECT_EQ(add(0x1234, {}, kernel).first, CUDA_ERROR_INVALID_HANDLE) << "a forged graph";
+  EXPECT_EQ(add(graph, {first},
+                [&](auto a) {
+                  auto m = a.initMemset();
+                  m.setDst(length);
+                  m.setElementBytes(4);
+                  m.setWidth(2);  // 8 bytes of a 4-byte allocation
+                  m.setHeight(1);
+                })
+                .first,
+            CUDA_ERROR_INVALID_VALUE);
+  auto copy = [&](std::uint64_t width, std::uint64_t height, std::uint64_t pitch) {
+    return add(graph, {first}, [&](auto a) {
+      auto c = a.initCopy();
+      c.setDst(log);
+      c.setDstPitch(pitch);
+      c.setDstRows(height);
+      c.setSrc(log);
+      c.setSrcPitch(pitch);
+      c.setSrcRows(height);
+      c.setWidth(width);
+      c.setHeight(height);
+      c.setDepth(1);
+    }).first;
+  };
+  EXPECT_EQ(copy(16, 1ULL << 62, 16), CUDA_ERROR_INVALID_VALUE) << "a shape that overflows";
+  EXPECT_EQ(copy(64, 4, 128), CUDA_ERROR_INVALID_VALUE) << "rows past the 256-byte allocation";
+  EXPECT_EQ(copy(64, 2, 128), CUDA_SUCCESS);
+  EXPECT_EQ(add(graph, {}, [&](auto a) { a.setMemFree(log); }).first, CUDA_ERROR_INVALID_VALUE) << "not graph memory";
+  EXPECT_EQ(client.call([&](wire::Call::Builder c) {
+                    auto q = c.initGraphQuery();
+                    q.setSubject(0x1234);
+                    q.setWhat(3);
+                  }).first,
+            CUDA_ERROR_INVALID_VALUE);
+
+  auto [hostAdded, host] = add(graph, {first}, [](auto a) { a.setHost(); });
+  ASSERT_EQ(hostAdded, CUDA_SUCCESS);
+  auto [afterAdded, after] = add(graph, {host}, kernel);
+  ASSERT_EQ(afterAdded, CUDA_SUCCESS);
+  EXPECT_EQ(graphs.instantiate(graph).first, CUDA_ERROR_NOT_SUPPORTED) << "device work after a host node";
+  std::uint64_t owner = 0;
+  ASSERT_EQ(client.call([&](wire::Call::Builder c) { c.setGraphDestroyNode(after); }, &owner).first, CUDA_SUCCESS);
+  EXPECT_EQ(owner, graph);
+  auto [instantiated, exec] = graphs.instantiate(graph);
+  ASSERT_EQ(instantiated, CUDA_SUCCESS);
+  ASSERT_EQ(graphs.launchAndWait(exec, stream), CUDA_SUCCESS);
+  EXPECT_EQ(client.deferred, CUDA_SUCCESS);
+  EXPECT_EQ(graphs.readInt(length), 1) << "the kernel node ran once";
+  EXPECT_EQ(client.call([&](wire::Call::Builder c) { c.setGraphDestroyNode(after); }).first, CUDA_ERROR_INVALID_VALUE)
+      << "already destroyed";
+}
+
+// A copy node from the client's memory copies from a staging buffer that the client fills before
+// each launch; a buffer is filled whole, and only a staging buffer of the session is.
+TEST_F(ServerGraphTest, ACopyNodeFromTheClientReadsWhatTheClientStagedBeforeTheLaunch) {
+  auto [client, graphs, code, log, length, stream] = *session;
+  std::uint64_t graph = 0;
+  ASSERT_EQ(client.call([](wire::Call::Builder c) { c.setGraphCreate(0); }, &graph).first, CUDA_SUCCESS);
+  auto [result, values] = client.call([&](wire::Call::Builder c) {
+    auto a = c.initGraphAddNode();
+    a.setGraph(graph);
+    auto copy = a.initCopy();
+    copy.setDst(length);
+    copy.setDstPitch(sizeof(int));
+    copy.setDstRows(1);
+    copy.setWidth(sizeof(int));
+    copy.setHeight(1);
+    copy.setDepth(1);
+    copy.setFromHost(true);
+  });
+  ASSERT_EQ(result, CUDA_SUCCESS);
+  ASSERT_EQ(values.size(), 2u);
+  auto staging = static_cast<std::uint64_t>(values[1]);
+  auto [instantiated, exec] = graphs.instantiate(graph);
+  ASSERT_EQ(instantiated, CUDA_SUCCESS);
+  auto stage = [&](std::uint64_t buffer, std::vector<std::uint8_t> bytes) {
+    client.call(
+        [&](wire::Call::Builder c) {
+          auto w = c.initWriteStaged();
+          w.setStaging(buffer);
+          w.setStream(stream);
+          w.setBytes(bytes.size());
+        },
+        nullptr, bytes);
+  };
+  for (std::uint8_t value : {7, 9}) {
+    stage(staging, {value, 0, 0, 0});
+    ASSERT_EQ(graphs.launchAndWait(exec, stream), CUDA_SUCCESS);
+    EXPECT_EQ(client.deferred, CUDA_SUCCESS);
+    EXPECT_EQ(graphs.readInt(length), value);
+  }
+  stage(staging, {1, 2});
+  graphs.launchAndWait(exec, stream);
+  EXPECT_EQ(client.deferred, CUDA_ERROR_INVALID_VALUE) << "staged bytes must fill the buffer";
+  stage(log, {1, 2, 3, 4});
+  graphs.launchAndWait(exec, stream);
+  EXPECT_EQ(client.deferred, CUDA_ERROR_INVALID_HANDLE) << "device memory is not a staging buffer";
+}
+
+// Memory allocation nodes charge the vGPU's quota when added, until their graph is gone.
+TEST_F(ServerTest, MemoryAllocationNodesCountAgainstTheQuota) {
+  RawClient client = startSmallVgpu();
+  client.retainPrimary();
+  const std::uint64_t before = client.freeMemory();
+  std::uint64_t graph = 0;
+  ASSERT_EQ(client.call([](wire::Call::Builder c) { c.setGraphCreate(0); }, &graph).first, CUDA_SUCCESS);
+  auto allocate = [&](std::uint64_t bytes) {
+    return client.call([&](wire::Call::Builder c) {
+      auto a = c.initGraphAddNode();
+      a.setGraph(graph);
+      a.setMemAlloc(bytes);
+    }).first;
+  };
+  ASSERT_EQ(allocate(6ULL << 20), CUDA_SUCCESS);
+  EXPECT_EQ(client.freeMemory(), before - (6ULL << 20));
+  EXPECT_EQ(allocate(4ULL << 20), CUDA_ERROR_OUT_OF_MEMORY) << "8 MiB quota";
+  EXPECT_EQ(client.freeMemory(), before - (6ULL << 20)) << "the refused node charged nothing";
+  client.call([&](wire::Call::Builder c) { c.setGraphDestroy(graph); });
+  EXPECT_EQ(client.freeMemory(), before);
+}
+
 }  // namespace
 }  // namespace fastgpu::server

@@ -1,0 +1,443 @@
+// Graphs built node by node through the server (DESIGN.md decision 12; queries: api_graph_query.cpp).
+// Nodes are the server's ids; each add is a round trip, so its errors are
+// the driver's, at the call. What a node does in this process is kept in the graph's record
+// (capture_mirror.h): a host node's function runs here after a replay; a copy node from or to this
+// process's memory copies through a staging buffer of the server, filled before a replay or read
+// after it. A host node must therefore have nothing after it but host nodes and copies to this
+// process (the server refuses to instantiate other graphs, CUDA_ERROR_NOT_SUPPORTED).
+#include "cudaabi/checked_math.h"
+#include "interposer/remote.h"
+#include "protocol/call_kinds.h"
+
+using namespace fastgpu;
+using namespace fastgpu::interposer;
+
+namespace {
+
+bool defaultEdges(const CUgraphEdgeData* data, std::size_t count) {
+  if (data == nullptr) return true;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (data[i].from_port != 0 || data[i].to_port != 0 || data[i].type != CU_GRAPH_DEPENDENCY_TYPE_DEFAULT) return false;
+  }
+  return true;
+}
+
+// What a node added here does in this process (kept in its graph's record).
+struct LocalPart {
+  std::optional<HostEffect> effect;
+  std::uint64_t allocationBytes = 0;  // a memory allocation node
+  CUdeviceptr* allocationOut = nullptr;
+  CUdeviceptr freed = 0;  // a memory free node
+};
+
+// Sends one node add; `describe` fills the node's description (or refuses it first).
+template <typename Describe>
+CUresult addNode(const char* name, CUgraphNode* out, CUgraph graph, const CUgraphNode* dependencies, std::size_t count,
+                 const CUgraphEdgeData* edgeData, Describe&& describe) {
+  return remoteEntry(name, [&](Runtime& rt, Client& client) -> CUresult {
+    if (out == nullptr || !rt.hasGraphObject(idOf(graph)) || (count > 0 && dependencies == nullptr)) {
+      return CUDA_ERROR_INVALID_VALUE;
+    }
+    if (!defaultEdges(edgeData, count)) return cudaabi::reportNotSupported("graph edges with data (ports, types)");
+    CallMessage call(rt.currentContextId());
+    auto add = call->initGraphAddNode();
+    add.setGraph(idOf(graph));
+    auto after = add.initDependencies(static_cast<unsigned>(count));
+    for (std::size_t i = 0; i < count; ++i) after.set(static_cast<unsigned>(i), idOf(dependencies[i]));
+    LocalPart local;
+    if (CUresult refused = describe(rt, add, local); refused != CUDA_SUCCESS) return refused;
+    auto reply = ask(client, call);
+    if (!reply) return resultOf(client, reply, false);
+    auto values = valuesOf(**reply);
+    if (values.size() != 2) return CUDA_ERROR_UNKNOWN;
+    auto node = static_cast<std::uint64_t>(values[0]);
+    auto extra = static_cast<std::uint64_t>(values[1]);
+    if (local.allocationOut != nullptr) {
+      *local.allocationOut = extra;
+      rt.addGraphMemory(extra, local.allocationBytes);
+    }
+    rt.amendGraphRecord(idOf(graph), [&](CapturedGraph& record) {
+      if (local.effect) {
+        local.effect->node = node;
+        if (local.effect->kind != HostEffect::Kind::kHostFunction) local.effect->staging = extra;
+        record.effects.push_back(*local.effect);
+      }
+      if (local.allocationOut != nullptr) {
+        record.allocations.push_back(extra);
+        record.leftLive.push_back(extra);
+      }
+      if (local.freed != 0) std::erase(record.leftLive, local.freed);
+    });
+    *out = handleOf<CUgraphNode>(node);
+    return CUDA_SUCCESS;
+  });
+}
+
+// One side of a copy node: a device address (offsets folded in) or this process's memory, which
+// must be one packed block (a staging buffer stands for it on the server).
+struct CopySide {
+  bool host = false;
+  std::uint64_t address = 0;
+  std::uint64_t pitch = 0;
+  std::uint64_t rows = 0;
+};
+
+std::optional<CopySide> copySide(Runtime& rt, CUmemorytype type, const void* host, CUdeviceptr device, std::size_t x,
+                                 std::size_t y, std::size_t z, std::size_t pitch, std::size_t rows,
+                                 const CUDA_MEMCPY3D& p) {
+  CopySide side;
+  side.host = type == CU_MEMORYTYPE_HOST || (type == CU_MEMORYTYPE_UNIFIED && !rt.allocation(device));
+  if (type != CU_MEMORYTYPE_HOST && type != CU_MEMORYTYPE_DEVICE && type != CU_MEMORYTYPE_UNIFIED) return std::nullopt;
+  std::uint64_t base = type == CU_MEMORYTYPE_HOST ? reinterpret_cast<std::uintptr_t>(host) : device;
+  side.pitch = pitch == 0 ? p.WidthInBytes : pitch;
+  side.rows = rows == 0 ? p.Height : rows;
+  auto slice = cudaabi::checkedMul(side.pitch, side.rows);
+  auto offset = slice ? cudaabi::checkedMul(*slice, z) : std::nullopt;
+  auto row = cudaabi::checkedMul(side.pitch, y);
+  if (offset && row) offset = cudaabi::checkedAdd(*offset, *row);
+  if (offset) offset = cudaabi::checkedAdd(*offset, x);
+  auto address = offset ? cudaabi::checkedAdd(base, *offset) : std::nullopt;
+  if (!address || base == 0) return std::nullopt;
+  side.address = *address;
+  return side;
+}
+
+CUresult describeCopy(Runtime& rt, wire::GraphNodeAdd::Builder add, LocalPart& local, const CUDA_MEMCPY3D* p) {
+  if (p == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (p->srcMemoryType == CU_MEMORYTYPE_ARRAY || p->dstMemoryType == CU_MEMORYTYPE_ARRAY) {
+    return cudaabi::reportNotSupported("graph copy nodes with CUDA arrays");
+  }
+  auto src = copySide(rt, p->srcMemoryType, p->srcHost, p->srcDevice, p->srcXInBytes, p->srcY, p->srcZ, p->srcPitch,
+                      p->srcHeight, *p);
+  auto dst = copySide(rt, p->dstMemoryType, p->dstHost, p->dstDevice, p->dstXInBytes, p->dstY, p->dstZ, p->dstPitch,
+                      p->dstHeight, *p);
+  auto packed = cudaabi::checkedMul(p->WidthInBytes, p->Height);
+  if (packed) packed = cudaabi::checkedMul(*packed, p->Depth);
+  if (!src || !dst || !packed || *packed == 0) return CUDA_ERROR_INVALID_VALUE;
+  if (src->host && dst->host) return cudaabi::reportNotSupported("graph copy nodes from host to host");
+  const CopySide& host = src->host ? *src : *dst;
+  if ((src->host || dst->host) &&
+      ((p->Height > 1 && host.pitch != p->WidthInBytes) || (p->Depth > 1 && host.rows != p->Height) ||
+       *packed > protocol::kMaxCopyChunkBytes)) {
+    return cudaabi::reportNotSupported("graph copy nodes of host memory that is strided or over 8 MiB");
+  }
+  auto copy = add.initCopy();
+  copy.setDst(dst->address);
+  copy.setDstPitch(dst->pitch);
+  copy.setDstRows(dst->rows);
+  copy.setSrc(src->address);
+  copy.setSrcPitch(src->pitch);
+  copy.setSrcRows(src->rows);
+  copy.setWidth(p->WidthInBytes);
+  copy.setHeight(p->Height);
+  copy.setDepth(p->Depth);
+  copy.setToHost(dst->host);
+  copy.setFromHost(src->host);
+  if (dst->host) {
+    local.effect = HostEffect{.kind = HostEffect::Kind::kCopyToHost,
+                              .destination = reinterpret_cast<void*>(static_cast<std::uintptr_t>(dst->address)),
+                              .bytes = *packed};
+  } else if (src->host) {
+    local.effect = HostEffect{.kind = HostEffect::Kind::kCopyFromHost, .bytes = *packed,
+                              .source = reinterpret_cast<const void*>(static_cast<std::uintptr_t>(src->address))};
+  }
+  return CUDA_SUCCESS;
+}
+
+CUresult describeMemset(wire::GraphNodeAdd::Builder add, CUdeviceptr dst, std::size_t pitch, unsigned value,
+                        unsigned elementSize, std::size_t width, std::size_t height) {
+  if (elementSize != 1 && elementSize != 2 && elementSize != 4) return CUDA_ERROR_INVALID_VALUE;
+  auto set = add.initMemset();
+  set.setDst(dst);
+  set.setPitch(pitch);
+  set.setValue(value);
+  set.setElementBytes(static_cast<std::uint8_t>(elementSize));
+  set.setWidth(width);
+  set.setHeight(height);
+  return CUDA_SUCCESS;
+}
+
+CUresult describeHost(wire::GraphNodeAdd::Builder add, LocalPart& local, CUhostFn fn, void* data) {
+  if (fn == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  add.setHost();
+  local.effect = HostEffect{.kind = HostEffect::Kind::kHostFunction, .function = fn, .data = data};
+  return CUDA_SUCCESS;
+}
+
+CUresult describeChild(Runtime& rt, wire::GraphNodeAdd::Builder add, CUgraph child) {
+  auto record = rt.graphRecord(idOf(child));
+  if (!record) return CUDA_ERROR_INVALID_VALUE;
+  if (*record && !(*record)->effects.empty()) {
+    return cudaabi::reportNotSupported("child graphs with host nodes or copies of host memory");
+  }
+  add.setChildGraph(idOf(child));
+  return CUDA_SUCCESS;
+}
+
+template <typename Params>
+CUresult describeKernel(Runtime& rt, wire::Launch::Builder message, const Params& p) {
+  CUfunction function = p.func;
+  if constexpr (requires { p.kern; }) {
+    if (function == nullptr) function = reinterpret_cast<CUfunction>(p.kern);
+  }
+  if (function == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  return describeKernelNode(rt, message, function, {p.gridDimX, p.gridDimY, p.gridDimZ},
+                            {p.blockDimX, p.blockDimY, p.blockDimZ}, p.sharedMemBytes, p.kernelParams, p.extra);
+}
+
+CUresult describeAllocation(wire::GraphNodeAdd::Builder add, LocalPart& local, const CUmemPoolProps& pool,
+                            std::size_t accessCount, std::size_t bytes, CUdeviceptr* out) {
+  if (pool.allocType != CU_MEM_ALLOCATION_TYPE_PINNED || pool.location.type != CU_MEM_LOCATION_TYPE_DEVICE || bytes == 0) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  if (accessCount > 0) return cudaabi::reportNotSupported("graph memory nodes with peer access descriptors");
+  add.setMemAlloc(bytes);
+  local.allocationBytes = bytes;
+  local.allocationOut = out;
+  return CUDA_SUCCESS;
+}
+
+CUresult describeFree(Runtime& rt, wire::GraphNodeAdd::Builder add, LocalPart& local, CUdeviceptr address) {
+  if (!rt.isGraphMemory(address)) return CUDA_ERROR_INVALID_VALUE;
+  add.setMemFree(address);
+  local.freed = address;
+  return CUDA_SUCCESS;
+}
+
+// cuGraphAddNode(_v2): one node of any kind FastGPU remotes.
+CUresult addAnyNode(const char* name, CUgraphNode* out, CUgraph graph, const CUgraphNode* dependencies,
+                    const CUgraphEdgeData* edgeData, std::size_t count, CUgraphNodeParams* params) {
+  if (params == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  CUgraphNodeParams& p = *params;
+  return addNode(name, out, graph, dependencies, count, edgeData,
+                 [&](Runtime& rt, wire::GraphNodeAdd::Builder add, LocalPart& local) -> CUresult {
+                   switch (p.type) {
+                     case CU_GRAPH_NODE_TYPE_KERNEL:
+                       return describeKernel(rt, add.initKernel(), p.kernel);
+                     case CU_GRAPH_NODE_TYPE_MEMCPY:
+                       return describeCopy(rt, add, local, &p.memcpy.copyParams);
+                     case CU_GRAPH_NODE_TYPE_MEMSET:
+                       return describeMemset(add, p.memset.dst, p.memset.pitch, p.memset.value, p.memset.elementSize,
+                                             p.memset.width, p.memset.height);
+                     case CU_GRAPH_NODE_TYPE_HOST:
+                       return describeHost(add, local, p.host.fn, p.host.userData);
+                     case CU_GRAPH_NODE_TYPE_GRAPH:
+                       if (p.graph.ownership != CU_GRAPH_CHILD_GRAPH_OWNERSHIP_CLONE) {
+                         return cudaabi::reportNotSupported("child graph nodes that take their graph (ownership move)");
+                       }
+                       return describeChild(rt, add, p.graph.graph);
+                     case CU_GRAPH_NODE_TYPE_EMPTY:
+                       add.setEmpty();
+                       return CUDA_SUCCESS;
+                     case CU_GRAPH_NODE_TYPE_EVENT_RECORD:
+                       add.setEventRecord(idOf(p.eventRecord.event));
+                       return CUDA_SUCCESS;
+                     case CU_GRAPH_NODE_TYPE_WAIT_EVENT:
+                       add.setEventWait(idOf(p.eventWait.event));
+                       return CUDA_SUCCESS;
+                     case CU_GRAPH_NODE_TYPE_MEM_ALLOC:
+                       return describeAllocation(add, local, p.alloc.poolProps, p.alloc.accessDescCount,
+                                                 p.alloc.bytesize, &p.alloc.dptr);
+                     case CU_GRAPH_NODE_TYPE_MEM_FREE:
+                       return describeFree(rt, add, local, p.free.dptr);
+                     default:
+                       return cudaabi::reportNotSupported("graph nodes of this type (cuGraphAddNode)");
+                   }
+                 });
+}
+
+CUresult changeEdges(const char* name, CUgraph graph, const CUgraphNode* from, const CUgraphNode* to,
+                     const CUgraphEdgeData* data, std::size_t count, bool remove) {
+  return remoteEntry(name, [&](Runtime& rt, Client& client) -> CUresult {
+    if (!rt.hasGraphObject(idOf(graph)) || (count > 0 && (from == nullptr || to == nullptr))) {
+      return CUDA_ERROR_INVALID_VALUE;
+    }
+    if (!defaultEdges(data, count)) return cudaabi::reportNotSupported("graph edges with data (ports, types)");
+    CallMessage call(rt.currentContextId());
+    auto request = call->initGraphEdges();
+    request.setGraph(idOf(graph));
+    request.setRemove(remove);
+    auto fromIds = request.initFrom(static_cast<unsigned>(count));
+    auto toIds = request.initTo(static_cast<unsigned>(count));
+    for (std::size_t i = 0; i < count; ++i) {
+      fromIds.set(static_cast<unsigned>(i), idOf(from[i]));
+      toIds.set(static_cast<unsigned>(i), idOf(to[i]));
+    }
+    return askResult(client, call);
+  });
+}
+
+template <typename Params>
+CUresult setKernel(const char* name, CUgraphExec exec, CUgraphNode node, const Params* params) {
+  return remoteEntry(name, [&](Runtime& rt, Client& client) -> CUresult {
+    if (params == nullptr || node == nullptr || (exec != nullptr && !rt.hasGraphObject(idOf(exec)))) {
+      return CUDA_ERROR_INVALID_VALUE;
+    }
+    CallMessage call(rt.currentContextId());
+    auto set = call->initGraphKernelSet();
+    set.setExec(idOf(exec));
+    set.setNode(idOf(node));
+    if (CUresult refused = describeKernel(rt, set.initLaunch(), *params); refused != CUDA_SUCCESS) return refused;
+    return askResult(client, call);
+  });
+}
+
+}  // namespace
+
+FASTGPU_REMOTE_EXPORT CUresult cuGraphCreate(CUgraph* graph, unsigned int flags) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client& client) -> CUresult {
+    if (graph == nullptr || flags != 0) return CUDA_ERROR_INVALID_VALUE;
+    CallMessage call(rt.currentContextId());
+    call->setGraphCreate(flags);
+    auto reply = ask(client, call);
+    if (!reply) return resultOf(client, reply, false);
+    std::uint64_t id = (*reply)->get().getHandle();
+    rt.addGraphObject(id, nullptr);
+    *graph = handleOf<CUgraph>(id);
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuGraphClone(CUgraph* clone, CUgraph original) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client& client) -> CUresult {
+    auto record = rt.graphRecord(idOf(original));
+    if (clone == nullptr || !record) return CUDA_ERROR_INVALID_VALUE;
+    CallMessage call(rt.currentContextId());
+    call->setGraphClone(idOf(original));
+    auto reply = ask(client, call);
+    if (!reply) return resultOf(client, reply, false);
+    std::uint64_t id = (*reply)->get().getHandle();
+    rt.addGraphObject(id, *record);
+    *clone = handleOf<CUgraph>(id);
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuGraphAddKernelNode_v2(CUgraphNode* out, CUgraph graph, const CUgraphNode* deps,
+                                                       size_t count, const CUDA_KERNEL_NODE_PARAMS* params) {
+  return addNode(__func__, out, graph, deps, count, nullptr, [&](Runtime& rt, auto add, LocalPart&) -> CUresult {
+    return params == nullptr ? CUDA_ERROR_INVALID_VALUE : describeKernel(rt, add.initKernel(), *params);
+  });
+}
+FASTGPU_REMOTE_EXPORT CUresult cuGraphAddKernelNode(CUgraphNode* out, CUgraph graph, const CUgraphNode* deps,
+                                                    size_t count, const CUDA_KERNEL_NODE_PARAMS_v1* params) {
+  return addNode(__func__, out, graph, deps, count, nullptr, [&](Runtime& rt, auto add, LocalPart&) -> CUresult {
+    return params == nullptr ? CUDA_ERROR_INVALID_VALUE : describeKernel(rt, add.initKernel(), *params);
+  });
+}
+FASTGPU_REMOTE_EXPORT CUresult cuGraphAddMemcpyNode(CUgraphNode* out, CUgraph graph, const CUgraphNode* deps,
+                                                    size_t count, const CUDA_MEMCPY3D* params, CUcontext) {
+  return addNode(__func__, out, graph, deps, count, nullptr, [&](Runtime& rt, auto add, LocalPart& local) {
+    return describeCopy(rt, add, local, params);
+  });
+}
+FASTGPU_REMOTE_EXPORT CUresult cuGraphAddMemsetNode(CUgraphNode* out, CUgraph graph, const CUgraphNode* deps,
+                                                    size_t count, const CUDA_MEMSET_NODE_PARAMS* p, CUcontext) {
+  return addNode(__func__, out, graph, deps, count, nullptr, [&](Runtime&, auto add, LocalPart&) -> CUresult {
+    if (p == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    return describeMemset(add, p->dst, p->pitch, p->value, p->elementSize, p->width, p->height);
+  });
+}
+FASTGPU_REMOTE_EXPORT CUresult cuGraphAddHostNode(CUgraphNode* out, CUgraph graph, const CUgraphNode* deps,
+                                                  size_t count, const CUDA_HOST_NODE_PARAMS* p) {
+  return addNode(__func__, out, graph, deps, count, nullptr, [&](Runtime&, auto add, LocalPart& local) -> CUresult {
+    return p == nullptr ? CUDA_ERROR_INVALID_VALUE : describeHost(add, local, p->fn, p->userData);
+  });
+}
+FASTGPU_REMOTE_EXPORT CUresult cuGraphAddChildGraphNode(CUgraphNode* out, CUgraph graph, const CUgraphNode* deps,
+                                                        size_t count, CUgraph child) {
+  return addNode(__func__, out, graph, deps, count, nullptr,
+                 [&](Runtime& rt, auto add, LocalPart&) { return describeChild(rt, add, child); });
+}
+FASTGPU_REMOTE_EXPORT CUresult cuGraphAddEmptyNode(CUgraphNode* out, CUgraph graph, const CUgraphNode* deps,
+                                                   size_t count) {
+  return addNode(__func__, out, graph, deps, count, nullptr, [&](Runtime&, auto add, LocalPart&) {
+    add.setEmpty();
+    return CUDA_SUCCESS;
+  });
+}
+FASTGPU_REMOTE_EXPORT CUresult cuGraphAddEventRecordNode(CUgraphNode* out, CUgraph graph, const CUgraphNode* deps,
+                                                         size_t count, CUevent event) {
+  return addNode(__func__, out, graph, deps, count, nullptr, [&](Runtime&, auto add, LocalPart&) {
+    add.setEventRecord(idOf(event));
+    return CUDA_SUCCESS;
+  });
+}
+FASTGPU_REMOTE_EXPORT CUresult cuGraphAddEventWaitNode(CUgraphNode* out, CUgraph graph, const CUgraphNode* deps,
+                                                       size_t count, CUevent event) {
+  return addNode(__func__, out, graph, deps, count, nullptr, [&](Runtime&, auto add, LocalPart&) {
+    add.setEventWait(idOf(event));
+    return CUDA_SUCCESS;
+  });
+}
+FASTGPU_REMOTE_EXPORT CUresult cuGraphAddMemAllocNode(CUgraphNode* out, CUgraph graph, const CUgraphNode* deps,
+                                                      size_t count, CUDA_MEM_ALLOC_NODE_PARAMS* p) {
+  return addNode(__func__, out, graph, deps, count, nullptr, [&](Runtime&, auto add, LocalPart& local) -> CUresult {
+    if (p == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    return describeAllocation(add, local, p->poolProps, p->accessDescCount, p->bytesize, &p->dptr);
+  });
+}
+FASTGPU_REMOTE_EXPORT CUresult cuGraphAddMemFreeNode(CUgraphNode* out, CUgraph graph, const CUgraphNode* deps,
+                                                     size_t count, CUdeviceptr address) {
+  return addNode(__func__, out, graph, deps, count, nullptr,
+                 [&](Runtime& rt, auto add, LocalPart& local) { return describeFree(rt, add, local, address); });
+}
+FASTGPU_REMOTE_EXPORT CUresult cuGraphAddNode(CUgraphNode* out, CUgraph graph, const CUgraphNode* deps, size_t count,
+                                              CUgraphNodeParams* params) {
+  return addAnyNode(__func__, out, graph, deps, nullptr, count, params);
+}
+FASTGPU_REMOTE_EXPORT CUresult cuGraphAddNode_v2(CUgraphNode* out, CUgraph graph, const CUgraphNode* deps,
+                                                 const CUgraphEdgeData* edgeData, size_t count,
+                                                 CUgraphNodeParams* params) {
+  return addAnyNode(__func__, out, graph, deps, edgeData, count, params);
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuGraphAddDependencies(CUgraph graph, const CUgraphNode* from, const CUgraphNode* to,
+                                                      size_t count) {
+  return changeEdges(__func__, graph, from, to, nullptr, count, false);
+}
+FASTGPU_REMOTE_EXPORT CUresult cuGraphAddDependencies_v2(CUgraph graph, const CUgraphNode* from,
+                                                         const CUgraphNode* to, const CUgraphEdgeData* data,
+                                                         size_t count) {
+  return changeEdges(__func__, graph, from, to, data, count, false);
+}
+FASTGPU_REMOTE_EXPORT CUresult cuGraphRemoveDependencies(CUgraph graph, const CUgraphNode* from,
+                                                         const CUgraphNode* to, size_t count) {
+  return changeEdges(__func__, graph, from, to, nullptr, count, true);
+}
+FASTGPU_REMOTE_EXPORT CUresult cuGraphRemoveDependencies_v2(CUgraph graph, const CUgraphNode* from,
+                                                            const CUgraphNode* to, const CUgraphEdgeData* data,
+                                                            size_t count) {
+  return changeEdges(__func__, graph, from, to, data, count, true);
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuGraphDestroyNode(CUgraphNode node) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client& client) -> CUresult {
+    if (node == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    CallMessage call(rt.currentContextId());
+    call->setGraphDestroyNode(idOf(node));
+    auto reply = ask(client, call);
+    if (!reply) return resultOf(client, reply, false);
+    rt.amendGraphRecord((*reply)->get().getHandle(), [&](CapturedGraph& record) {
+      std::erase_if(record.effects, [&](const HostEffect& effect) { return effect.node == idOf(node); });
+    });
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuGraphKernelNodeSetParams_v2(CUgraphNode node, const CUDA_KERNEL_NODE_PARAMS* p) {
+  return setKernel(__func__, nullptr, node, p);
+}
+FASTGPU_REMOTE_EXPORT CUresult cuGraphKernelNodeSetParams(CUgraphNode node, const CUDA_KERNEL_NODE_PARAMS_v1* p) {
+  return setKernel(__func__, nullptr, node, p);
+}
+FASTGPU_REMOTE_EXPORT CUresult cuGraphExecKernelNodeSetParams_v2(CUgraphExec exec, CUgraphNode node,
+                                                                 const CUDA_KERNEL_NODE_PARAMS* p) {
+  if (exec == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  return setKernel(__func__, exec, node, p);
+}
+FASTGPU_REMOTE_EXPORT CUresult cuGraphExecKernelNodeSetParams(CUgraphExec exec, CUgraphNode node,
+                                                              const CUDA_KERNEL_NODE_PARAMS_v1* p) {
+  if (exec == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  return setKernel(__func__, exec, node, p);
+}

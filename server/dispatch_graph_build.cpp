@@ -1,0 +1,410 @@
+// Graphs built node by node, and what can be asked of any graph's nodes (DESIGN.md decision 12).
+// Every node id, address and shape a client sends is checked here before the driver sees it:
+// nodes must be of the graph named, device sides of copies and memsets inside the session's
+// memory, shapes in checked arithmetic. Work in the client's memory keeps its place in the
+// server's graph: a host function as an empty one (clientHostFunctionPlace), a copy from or to the
+// client as a copy from or to a staging buffer the client fills before, or reads after, a replay.
+#include "cudaabi/checked_math.h"
+#include "protocol/call_kinds.h"
+#include "server/session.h"
+
+namespace fastgpu::server {
+
+namespace {
+
+constexpr std::uint64_t kMaxListed = kMaxGraphNodes;  // nodes or edges in one query or call
+
+}  // namespace
+
+Result<std::vector<CUgraphNode>> Session::graphNodes(std::uint64_t graph, capnp::List<std::uint64_t>::Reader ids) {
+  if (ids.size() > kMaxListed) return Status(CUDA_ERROR_INVALID_VALUE, "too many nodes named");
+  std::vector<CUgraphNode> nodes;
+  nodes.reserve(ids.size());
+  for (std::uint64_t id : ids) {
+    auto node = state_->graphNodeIds().find(id);
+    if (!node || node->graph != graph) return Status(CUDA_ERROR_INVALID_VALUE, "not a node of this graph");
+    nodes.push_back(node->node);
+  }
+  return nodes;
+}
+
+Result<CUDA_MEMCPY3D> Session::graphCopy(wire::GraphCopy::Reader copy, std::uint64_t graph, std::uint64_t& staging) {
+  if (copy.getToHost() && copy.getFromHost()) return Status(CUDA_ERROR_INVALID_VALUE, "a copy between two staging buffers");
+  auto packed = cudaabi::checkedMul(copy.getWidth(), copy.getHeight());
+  if (packed) packed = cudaabi::checkedMul(*packed, copy.getDepth());
+  if (!packed || *packed == 0) return Status(CUDA_ERROR_INVALID_VALUE, "empty or overflowing copy");
+  CUDA_MEMCPY3D p{};
+  p.WidthInBytes = copy.getWidth();
+  p.Height = copy.getHeight();
+  p.Depth = copy.getDepth();
+  // One side: a device region of the session, or (toHost / fromHost) a new packed staging buffer.
+  auto side = [&](bool host, std::uint64_t address, std::uint64_t pitch, std::uint64_t rows, CUmemorytype& type,
+                  CUdeviceptr& device, void*& hostPointer, std::size_t& outPitch, std::size_t& outRows) -> Status {
+    if (host) {
+      if (*packed > protocol::kMaxCopyChunkBytes) return Status(CUDA_ERROR_INVALID_VALUE, "copy node too large");
+      auto buffer = state_->createStaging(*packed, 0, graph);
+      if (!buffer) return buffer.status();
+      staging = buffer->first;
+      type = CU_MEMORYTYPE_HOST;
+      hostPointer = buffer->second;
+      outPitch = copy.getWidth();
+      outRows = copy.getHeight();
+      return Status::ok();
+    }
+    auto extent = cudaabi::volumeExtent(pitch, rows, copy.getWidth(), copy.getHeight(), copy.getDepth());
+    if (!extent) return Status(CUDA_ERROR_INVALID_VALUE, kBadPitchedShape);
+    if (Status inside = state_->checkDeviceRange(address, *extent); !inside) return inside;
+    type = CU_MEMORYTYPE_DEVICE;
+    device = address;
+    outPitch = pitch;
+    outRows = rows;
+    return Status::ok();
+  };
+  if (Status status = side(copy.getFromHost(), copy.getSrc(), copy.getSrcPitch(), copy.getSrcRows(), p.srcMemoryType,
+                           p.srcDevice, const_cast<void*&>(p.srcHost), p.srcPitch, p.srcHeight);
+      !status) {
+    return status;
+  }
+  if (Status status = side(copy.getToHost(), copy.getDst(), copy.getDstPitch(), copy.getDstRows(), p.dstMemoryType,
+                           p.dstDevice, p.dstHost, p.dstPitch, p.dstHeight);
+      !status) {
+    return status;
+  }
+  return p;
+}
+
+Result<CUDA_MEMSET_NODE_PARAMS> Session::graphMemset(wire::GraphMemset::Reader set) {
+  unsigned element = set.getElementBytes();
+  if (element != 1 && element != 2 && element != 4) return Status(CUDA_ERROR_INVALID_VALUE, "element size not 1, 2 or 4");
+  auto rowBytes = cudaabi::checkedMul(set.getWidth(), element);
+  if (!rowBytes) return Status(CUDA_ERROR_INVALID_VALUE, kBadPitchedShape);
+  std::uint64_t pitch = set.getHeight() > 1 ? set.getPitch() : *rowBytes;
+  if (Status inside = state_->checkPitchedRange(set.getDst(), pitch, *rowBytes, set.getHeight()); !inside) return inside;
+  CUDA_MEMSET_NODE_PARAMS p{};
+  p.dst = set.getDst();
+  p.pitch = pitch;
+  p.value = set.getValue();
+  p.elementSize = element;
+  p.width = set.getWidth();
+  p.height = set.getHeight();
+  return p;
+}
+
+Result<CUDA_KERNEL_NODE_PARAMS_v2> Session::kernelNode(wire::Launch::Reader launch, KernelArguments& arguments) {
+  auto found = function(launch.getFunction());
+  if (!found) return found.status();
+  if (launch.getGrid().size() != 3 || launch.getBlock().size() != 3) return Status(CUDA_ERROR_INVALID_VALUE, "bad geometry");
+  if (launch.getAttributes().size() > 0 || launch.getCooperative()) {
+    return Status(CUDA_ERROR_NOT_SUPPORTED, "launch attributes on kernel nodes are not remoted");
+  }
+  auto params = launch.getParams();
+  arguments.bytes = params.size();
+  arguments.extra = {CU_LAUNCH_PARAM_BUFFER_POINTER, const_cast<capnp::byte*>(params.begin()),
+                     CU_LAUNCH_PARAM_BUFFER_SIZE, &arguments.bytes, CU_LAUNCH_PARAM_END};
+  CUDA_KERNEL_NODE_PARAMS_v2 p{};
+  p.func = *found;
+  p.gridDimX = launch.getGrid()[0];
+  p.gridDimY = launch.getGrid()[1];
+  p.gridDimZ = launch.getGrid()[2];
+  p.blockDimX = launch.getBlock()[0];
+  p.blockDimY = launch.getBlock()[1];
+  p.blockDimZ = launch.getBlock()[2];
+  p.sharedMemBytes = launch.getSharedBytes();
+  p.extra = arguments.extra.data();
+  return p;
+}
+
+Result<std::pair<CUgraphNode, std::uint64_t>> Session::addNode(wire::GraphNodeAdd::Reader add, CUgraph graph,
+                                                               const std::vector<CUgraphNode>& after) {
+  SessionState& state = *state_;
+  std::uint64_t graphId = add.getGraph();
+  CUgraphNode node = nullptr;
+  const CUgraphNode* deps = after.data();
+  std::size_t count = after.size();
+  SessionContext* context = state.context(state.current());
+  CUcontext real = context != nullptr ? context->real : nullptr;
+  auto done = [&](CUresult result, const char* what, std::uint64_t extra = 0) -> Result<std::pair<CUgraphNode, std::uint64_t>> {
+    if (result != CUDA_SUCCESS) return driverResult(result, what);
+    return std::pair{node, extra};
+  };
+  switch (add.which()) {
+    case wire::GraphNodeAdd::KERNEL: {
+      KernelArguments arguments;
+      auto params = kernelNode(add.getKernel(), arguments);
+      if (!params) return params.status();
+      return done(driver_.cuGraphAddKernelNode_v2(&node, graph, deps, count, &*params), "cuGraphAddKernelNode");
+    }
+    case wire::GraphNodeAdd::COPY: {
+      if (real == nullptr) return Status(CUDA_ERROR_INVALID_CONTEXT, "no current context");
+      std::uint64_t staging = 0;
+      auto params = graphCopy(add.getCopy(), graphId, staging);
+      if (!params) return params.status();
+      return done(driver_.cuGraphAddMemcpyNode(&node, graph, deps, count, &*params, real), "cuGraphAddMemcpyNode",
+                  staging);
+    }
+    case wire::GraphNodeAdd::MEMSET: {
+      if (real == nullptr) return Status(CUDA_ERROR_INVALID_CONTEXT, "no current context");
+      auto params = graphMemset(add.getMemset());
+      if (!params) return params.status();
+      return done(driver_.cuGraphAddMemsetNode(&node, graph, deps, count, &*params, real), "cuGraphAddMemsetNode");
+    }
+    case wire::GraphNodeAdd::EMPTY:
+      return done(driver_.cuGraphAddEmptyNode(&node, graph, deps, count), "cuGraphAddEmptyNode");
+    case wire::GraphNodeAdd::HOST: {
+      CUDA_HOST_NODE_PARAMS p{clientHostFunctionPlace, nullptr};
+      return done(driver_.cuGraphAddHostNode(&node, graph, deps, count, &p), "cuGraphAddHostNode");
+    }
+    case wire::GraphNodeAdd::EVENT_RECORD:
+    case wire::GraphNodeAdd::EVENT_WAIT: {
+      bool record = add.isEventRecord();
+      auto found = event(record ? add.getEventRecord() : add.getEventWait());
+      if (!found) return found.status();
+      return record ? done(driver_.cuGraphAddEventRecordNode(&node, graph, deps, count, *found), "cuGraphAddEventRecordNode")
+                    : done(driver_.cuGraphAddEventWaitNode(&node, graph, deps, count, *found), "cuGraphAddEventWaitNode");
+    }
+    case wire::GraphNodeAdd::CHILD_GRAPH: {
+      auto child = state.find(HandleKind::kGraph, add.getChildGraph());
+      if (!child) return child.status();
+      auto result = done(driver_.cuGraphAddChildGraphNode(&node, graph, deps, count, static_cast<CUgraph>(*child)),
+                         "cuGraphAddChildGraphNode");
+      // The parent's replays run the child's copies and allocations: it holds what they use.
+      if (result) state.shareGraphResources(add.getChildGraph(), graphId);
+      return result;
+    }
+    case wire::GraphNodeAdd::MEM_ALLOC: {
+      if (context == nullptr) return Status(CUDA_ERROR_INVALID_CONTEXT, "no current context");
+      auto base = state.allocateInGraph(add.getMemAlloc(), graphId, [&](CUdeviceptr* address) {
+        CUDA_MEM_ALLOC_NODE_PARAMS p{};
+        p.poolProps.allocType = CU_MEM_ALLOCATION_TYPE_PINNED;
+        p.poolProps.location = CUmemLocation{CU_MEM_LOCATION_TYPE_DEVICE, state.lease().physicalDevice(context->device)};
+        p.bytesize = add.getMemAlloc();
+        CUresult result = driver_.cuGraphAddMemAllocNode(&node, graph, deps, count, &p);
+        *address = p.dptr;
+        return result;
+      });
+      if (!base) return base.status();
+      return std::pair{node, *base};
+    }
+    case wire::GraphNodeAdd::MEM_FREE:
+      if (!state.isGraphMemory(add.getMemFree())) return Status(CUDA_ERROR_INVALID_VALUE, "not graph memory");
+      return done(driver_.cuGraphAddMemFreeNode(&node, graph, deps, count, add.getMemFree()), "cuGraphAddMemFreeNode");
+  }
+  return Status(CUDA_ERROR_INVALID_VALUE, "unknown node kind");
+}
+
+Status Session::queryGraph(wire::GraphQuery::Reader query, Answer& answer) {
+  SessionState& state = *state_;
+  GraphNodeIds& ids = state.graphNodeIds();
+  std::vector<std::int64_t> values;
+  // Lists of nodes with their edge data, asked twice (count, then the nodes), as the driver wants.
+  auto listed = [&](std::uint64_t graph, auto&& ask, bool withData) -> Status {
+    std::size_t count = 0;
+    if (CUresult result = ask(nullptr, nullptr, &count); result != CUDA_SUCCESS) return driverResult(result, "graph query");
+    if (count > kMaxListed) return Status(CUDA_ERROR_OUT_OF_MEMORY, "too many nodes to list");
+    std::vector<CUgraphNode> nodes(count);
+    std::vector<CUgraphEdgeData> data(count);
+    if (CUresult result = ask(nodes.data(), withData ? data.data() : nullptr, &count); result != CUDA_SUCCESS) {
+      return driverResult(result, "graph query");
+    }
+    for (std::size_t i = 0; i < std::min(count, nodes.size()); ++i) {
+      values.push_back(static_cast<std::int64_t>(ids.idOf(graph, nodes[i])));
+      if (withData) values.push_back(static_cast<std::int64_t>(edgeBits(data[i])));
+    }
+    return Status::ok();
+  };
+  Status status = Status::ok();
+  std::uint8_t what = query.getWhat();
+  if (what <= 2) {
+    auto found = state.find(HandleKind::kGraph, query.getSubject());
+    if (!found) return found.status();
+    auto graph = static_cast<CUgraph>(*found);
+    std::uint64_t id = query.getSubject();
+    if (what == 0) {
+      status = listed(id, [&](CUgraphNode* out, CUgraphEdgeData*, std::size_t* n) { return driver_.cuGraphGetNodes(graph, out, n); }, false);
+    } else if (what == 1) {
+      status = listed(id, [&](CUgraphNode* out, CUgraphEdgeData*, std::size_t* n) { return driver_.cuGraphGetRootNodes(graph, out, n); }, false);
+    } else {
+      std::size_t count = 0;
+      if (CUresult result = driver_.cuGraphGetEdges_v2(graph, nullptr, nullptr, nullptr, &count); result != CUDA_SUCCESS) {
+        return driverResult(result, "cuGraphGetEdges");
+      }
+      if (count > kMaxListed) return Status(CUDA_ERROR_OUT_OF_MEMORY, "too many edges to list");
+      std::vector<CUgraphNode> from(count), to(count);
+      std::vector<CUgraphEdgeData> data(count);
+      if (CUresult result = driver_.cuGraphGetEdges_v2(graph, from.data(), to.data(), data.data(), &count);
+          result != CUDA_SUCCESS) {
+        return driverResult(result, "cuGraphGetEdges");
+      }
+      for (std::size_t i = 0; i < std::min(count, from.size()); ++i) {
+        values.push_back(static_cast<std::int64_t>(ids.idOf(id, from[i])));
+        values.push_back(static_cast<std::int64_t>(ids.idOf(id, to[i])));
+        values.push_back(static_cast<std::int64_t>(edgeBits(data[i])));
+      }
+    }
+  } else {
+    auto node = ids.find(query.getSubject());
+    if (!node) return Status(CUDA_ERROR_INVALID_VALUE, "not a graph node of this session");
+    CUgraphNode real = node->node;
+    if (what == 3) {
+      CUgraphNodeType type = CU_GRAPH_NODE_TYPE_EMPTY;
+      if (CUresult result = driver_.cuGraphNodeGetType(real, &type); result != CUDA_SUCCESS) {
+        return driverResult(result, "cuGraphNodeGetType");
+      }
+      values.push_back(static_cast<std::int64_t>(type));
+    } else if (what == 4) {
+      status = listed(node->graph, [&](CUgraphNode* out, CUgraphEdgeData* data, std::size_t* n) {
+        return driver_.cuGraphNodeGetDependencies_v2(real, out, data, n);
+      }, true);
+    } else if (what == 5) {
+      status = listed(node->graph, [&](CUgraphNode* out, CUgraphEdgeData* data, std::size_t* n) {
+        return driver_.cuGraphNodeGetDependentNodes_v2(real, out, data, n);
+      }, true);
+    } else {
+      return Status(CUDA_ERROR_INVALID_VALUE, "unknown graph query");
+    }
+  }
+  if (!status) return status;
+  answer.setValues(values);
+  return Status::ok();
+}
+
+std::uint64_t Session::edgeBits(const CUgraphEdgeData& data) {
+  return static_cast<std::uint64_t>(data.from_port) | static_cast<std::uint64_t>(data.to_port) << 8 |
+         static_cast<std::uint64_t>(data.type) << 16;
+}
+
+Status Session::checkClientWorkLast(CUgraph graph) {
+  // The client runs host functions after a replay: one must have nothing after it but host
+  // functions or copies to the client (delivered in order before or after it).
+  std::size_t count = 0;
+  if (CUresult result = driver_.cuGraphGetNodes(graph, nullptr, &count); result != CUDA_SUCCESS) {
+    return driverResult(result, "cuGraphGetNodes");
+  }
+  std::vector<CUgraphNode> nodes(count);
+  driver_.cuGraphGetNodes(graph, nodes.data(), &count);
+  auto clientWork = [&](CUgraphNode node) {
+    CUgraphNodeType type = CU_GRAPH_NODE_TYPE_EMPTY;
+    driver_.cuGraphNodeGetType(node, &type);
+    if (type == CU_GRAPH_NODE_TYPE_HOST) return true;
+    if (type != CU_GRAPH_NODE_TYPE_MEMCPY) return false;
+    CUDA_MEMCPY3D copy{};
+    if (driver_.cuGraphMemcpyNodeGetParams(node, &copy) != CUDA_SUCCESS) return false;
+    auto dst = copy.dstMemoryType == CU_MEMORYTYPE_HOST ? reinterpret_cast<std::uintptr_t>(copy.dstHost) : copy.dstDevice;
+    return state_->isStagingBuffer(dst);
+  };
+  for (CUgraphNode node : nodes) {
+    CUgraphNodeType type = CU_GRAPH_NODE_TYPE_EMPTY;
+    if (driver_.cuGraphNodeGetType(node, &type) != CUDA_SUCCESS || type != CU_GRAPH_NODE_TYPE_HOST) continue;
+    std::size_t after = 0;
+    driver_.cuGraphNodeGetDependentNodes(node, nullptr, &after);
+    std::vector<CUgraphNode> dependents(after);
+    driver_.cuGraphNodeGetDependentNodes(node, dependents.data(), &after);
+    for (CUgraphNode next : dependents) {
+      if (!clientWork(next)) {
+        return Status(CUDA_ERROR_NOT_SUPPORTED,
+                      "a host node is followed by device work: FastGPU runs host nodes in the client after the replay");
+      }
+    }
+  }
+  return Status::ok();
+}
+
+Status Session::executeGraphBuildCall(wire::Call::Reader call, Answer& answer) {
+  SessionState& state = *state_;
+  switch (call.which()) {
+    case wire::Call::GRAPH_CREATE: {
+      if (call.getGraphCreate() != 0) return Status(CUDA_ERROR_INVALID_VALUE, "cuGraphCreate flags must be 0");
+      if (Status room = state.roomFor(HandleKind::kGraph); !room) return room;
+      CUgraph graph = nullptr;
+      if (CUresult result = driver_.cuGraphCreate(&graph, 0); result != CUDA_SUCCESS) return driverResult(result, "cuGraphCreate");
+      answer.setHandle(state.add(HandleKind::kGraph, graph));
+      return Status::ok();
+    }
+    case wire::Call::GRAPH_ADD_NODE: {
+      auto add = call.getGraphAddNode();
+      auto graph = state.find(HandleKind::kGraph, add.getGraph());
+      if (!graph) return graph.status();
+      auto after = graphNodes(add.getGraph(), add.getDependencies());
+      if (!after) return after.status();
+      std::uint64_t nodes = 1;
+      if (add.isChildGraph()) {
+        auto child = state.find(HandleKind::kGraph, add.getChildGraph());
+        if (!child) return child.status();
+        std::size_t childNodes = 0;
+        driver_.cuGraphGetNodes(static_cast<CUgraph>(*child), nullptr, &childNodes);
+        nodes += childNodes;
+      }
+      if (Status room = state.chargeAddedNodes(add.getGraph(), nodes); !room) return room;
+      auto added = addNode(add, static_cast<CUgraph>(*graph), *after);
+      if (!added) {
+        for (std::uint64_t i = 0; i < nodes; ++i) state.releaseAddedNode(add.getGraph());
+        return added.status();
+      }
+      std::uint64_t id = state.graphNodeIds().idOf(add.getGraph(), added->first);
+      answer.setValues({static_cast<std::int64_t>(id), static_cast<std::int64_t>(added->second)});
+      return Status::ok();
+    }
+    case wire::Call::GRAPH_QUERY:
+      return queryGraph(call.getGraphQuery(), answer);
+    case wire::Call::GRAPH_EDGES: {
+      auto edges = call.getGraphEdges();
+      auto graph = state.find(HandleKind::kGraph, edges.getGraph());
+      if (!graph) return graph.status();
+      auto from = graphNodes(edges.getGraph(), edges.getFrom());
+      if (!from) return from.status();
+      auto to = graphNodes(edges.getGraph(), edges.getTo());
+      if (!to) return to.status();
+      if (from->size() != to->size()) return Status(CUDA_ERROR_INVALID_VALUE, "edge lists of different lengths");
+      auto g = static_cast<CUgraph>(*graph);
+      CUresult result = edges.getRemove() ? driver_.cuGraphRemoveDependencies(g, from->data(), to->data(), from->size())
+                                          : driver_.cuGraphAddDependencies(g, from->data(), to->data(), from->size());
+      return driverResult(result, edges.getRemove() ? "cuGraphRemoveDependencies" : "cuGraphAddDependencies");
+    }
+    case wire::Call::GRAPH_CLONE: {
+      auto original = state.find(HandleKind::kGraph, call.getGraphClone());
+      if (!original) return original.status();
+      if (Status room = state.roomFor(HandleKind::kGraph); !room) return room;
+      std::size_t nodes = 0;
+      driver_.cuGraphGetNodes(static_cast<CUgraph>(*original), nullptr, &nodes);
+      if (Status room = state.roomForGraphNodes(nodes); !room) return room;
+      CUgraph clone = nullptr;
+      if (CUresult result = driver_.cuGraphClone(&clone, static_cast<CUgraph>(*original)); result != CUDA_SUCCESS) {
+        return driverResult(result, "cuGraphClone");
+      }
+      std::uint64_t id = state.add(HandleKind::kGraph, clone);
+      state.chargeGraphNodes(id, nodes);
+      state.shareGraphResources(call.getGraphClone(), id);
+      answer.setHandle(id);
+      return Status::ok();
+    }
+    case wire::Call::GRAPH_DESTROY_NODE: {
+      auto node = state.graphNodeIds().find(call.getGraphDestroyNode());
+      if (!node) return Status(CUDA_ERROR_INVALID_VALUE, "not a graph node of this session");
+      CUresult result = driver_.cuGraphDestroyNode(node->node);
+      if (result != CUDA_SUCCESS) return driverResult(result, "cuGraphDestroyNode");
+      state.graphNodeIds().forget(call.getGraphDestroyNode());
+      state.releaseAddedNode(node->graph);
+      answer.setHandle(node->graph);
+      return Status::ok();
+    }
+    case wire::Call::GRAPH_KERNEL_SET: {
+      auto set = call.getGraphKernelSet();
+      auto node = state.graphNodeIds().find(set.getNode());
+      if (!node) return Status(CUDA_ERROR_INVALID_VALUE, "not a graph node of this session");
+      KernelArguments arguments;
+      auto params = kernelNode(set.getLaunch(), arguments);
+      if (!params) return params.status();
+      if (set.getExec() == 0) {
+        return driverResult(driver_.cuGraphKernelNodeSetParams_v2(node->node, &*params), "cuGraphKernelNodeSetParams");
+      }
+      auto exec = state.find(HandleKind::kGraphExec, set.getExec());
+      if (!exec) return exec.status();
+      return driverResult(driver_.cuGraphExecKernelNodeSetParams_v2(static_cast<CUgraphExec>(*exec), node->node, &*params),
+                          "cuGraphExecKernelNodeSetParams");
+    }
+    default:
+      return Status(CUDA_ERROR_NOT_SUPPORTED, "not a graph building call");
+  }
+}
+
+}  // namespace fastgpu::server

@@ -18,13 +18,14 @@ bool validContextFlags(unsigned flags) {
          sched == CU_CTX_SCHED_BLOCKING_SYNC;
 }
 
-// Runs `body` with the current context (CUDA_ERROR_INVALID_CONTEXT without one).
+// Runs `body` with the current context (CUDA_ERROR_INVALID_CONTEXT without one). Questions about
+// the context are answered even after a sticky error; cuCtxSynchronize reports it.
 template <typename Body>
 CUresult withCurrentContext(const char* name, Body&& body) {
   return driverEntry(name, [&](Driver& driver) -> CUresult {
-    auto context = driver.requireCurrentContext();
-    if (!context) return fail(context);
-    return body(driver, **context);
+    auto context = driver.activeContext();
+    if (!context) return CUDA_ERROR_INVALID_CONTEXT;
+    return body(driver, *context);
   });
 }
 
@@ -127,6 +128,7 @@ FASTGPU_SIM_EXPORT CUresult cuCtxDestroy_v2(CUcontext handle) {
     auto& stack = currentContextStack();
     std::erase(stack, context->handle());
     driver.destroyContext(context);
+    driver.deviceOutput().flush();
     return CUDA_SUCCESS;
   });
 }
@@ -223,7 +225,7 @@ FASTGPU_SIM_EXPORT CUresult cuCtxSynchronize() {
   return withCurrentContext(__func__, [&](Driver& driver, Context& context) {
     if (Status status = driver.captures().checkContextSynchronize(context); !status) return fail(status);
     context.synchronize();
-    driver.pools().releaseAboveThresholds();
+    driver.synchronized();
     return asyncError(context);
   });
 }
@@ -235,7 +237,7 @@ FASTGPU_SIM_EXPORT CUresult cuCtxSynchronize_v2(CUcontext handle) {
     if (!context) return CUDA_ERROR_INVALID_CONTEXT;
     if (Status status = driver.captures().checkContextSynchronize(*context); !status) return fail(status);
     context->synchronize();
-    driver.pools().releaseAboveThresholds();
+    driver.synchronized();
     return asyncError(*context);
   });
 }

@@ -19,6 +19,7 @@ CUresult submit(Driver& driver, Stream& stream, CUgraphNodeType type, Node&& nod
   auto completion = stream.context().enqueue(stream, std::move(operation));
   if (!wait) return CUDA_SUCCESS;
   driver.progress().wait(*completion);
+  driver.deviceOutput().flush();  // a blocking copy is one of the driver's printf flush points
   return asyncError(stream.context());
 }
 

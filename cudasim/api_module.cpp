@@ -56,6 +56,7 @@ Result<std::vector<char>> readFile(const char* path) {
 
 CUresult loadModule(CUmodule* handle, const void* image) {
   return driverEntry("cuModuleLoadData", [&](Driver& driver) {
+    driver.deviceOutput().flush();
     auto context = driver.requireCurrentContext();
     if (!context) return fail(context);
     if (handle == nullptr || image == nullptr) return CUDA_ERROR_INVALID_VALUE;
@@ -190,6 +191,7 @@ FASTGPU_SIM_EXPORT CUresult cuModuleUnload(CUmodule handle) {
     auto module = driver.handles().find<Module>(HandleKind::kModule, handle);
     if (!module) return CUDA_ERROR_INVALID_HANDLE;
     driver.unloadModule(module);
+    driver.deviceOutput().flush();
     return CUDA_SUCCESS;
   });
 }

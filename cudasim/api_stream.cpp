@@ -60,7 +60,7 @@ CUresult streamSynchronize(CUstream handle, DefaultStream nullMeans) {
   return withStream("cuStreamSynchronize", handle, nullMeans, [](Driver& driver, Stream& stream) {
     if (Status status = driver.captures().refuseIfCapturing(stream); !status) return fail(status);
     stream.synchronize();
-    driver.pools().releaseAboveThresholds();
+    driver.synchronized();
     return asyncError(stream.context());
   });
 }
@@ -273,7 +273,7 @@ FASTGPU_SIM_EXPORT CUresult cuEventSynchronize(CUevent handle) {
   return withEvent(__func__, handle, [](Driver& driver, Event& event) {
     if (Status status = driver.captures().checkEventSynchronize(event); !status) return fail(status);
     if (auto record = event.lastRecord()) driver.progress().wait(*record);
-    driver.pools().releaseAboveThresholds();
+    driver.synchronized();
     auto context = driver.findContext(toHandle<CUcontext>(event.contextHandle()));
     return context ? asyncError(*context) : CUDA_SUCCESS;
   });

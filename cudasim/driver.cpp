@@ -101,6 +101,11 @@ std::shared_ptr<Context> Driver::activeContext() {
 Result<std::shared_ptr<Context>> Driver::requireCurrentContext() {
   auto context = activeContext();
   if (!context) return Status(CUDA_ERROR_INVALID_CONTEXT, "no current context (or it was destroyed)");
+  // A context that met a sticky error (an illegal address, a failed assert) stays failed, as on a
+  // GPU: work that needs it fails with that error until it is destroyed or reset.
+  if (CUresult sticky = context->errors().sticky(); sticky != CUDA_SUCCESS) {
+    return Status(sticky, "the context failed earlier with a sticky error");
+  }
   return context;
 }
 

@@ -18,6 +18,7 @@
 #include "cudasim/host_memory.h"
 #include "cudasim/memory_pool.h"
 #include "cudasim/virtual_memory.h"
+#include "cudasim/device_output.h"
 #include "cudasim/module.h"
 #include "cudasim/sim_config.h"
 #include "cudasim/twin_registry.h"
@@ -42,6 +43,13 @@ class Driver : public cudaabi::DriverServices {
   VirtualMemory& virtualMemory() { return virtualMemory_; }
   MemoryPools& pools() { return pools_; }
   GraphMemory& graphMemory() { return graphMemory_; }
+  DeviceOutput& deviceOutput() { return deviceOutput_; }
+  // A synchronization completed (of a context, stream or event): pools give back what is above
+  // their release thresholds, and what kernels printed is written out.
+  void synchronized() {
+    pools_.releaseAboveThresholds();
+    deviceOutput_.flush();
+  }
   int deviceCount() const { return static_cast<int>(devices_.size()); }
   Device* device(CUdevice ordinal);
   // The device whose address range holds `address`, or null.
@@ -56,6 +64,8 @@ class Driver : public cudaabi::DriverServices {
   void own(const Context& context, std::uint64_t handle);
   // The thread's current context (a live one), or null.
   std::shared_ptr<Context> activeContext();
+  // The current context for work: CUDA_ERROR_INVALID_CONTEXT without one, its sticky error when
+  // it failed earlier.
   Result<std::shared_ptr<Context>> requireCurrentContext();
 
   // Primary contexts.
@@ -92,6 +102,7 @@ class Driver : public cudaabi::DriverServices {
   HostMemory hostMemory_;
   VirtualMemory virtualMemory_;
   MemoryPools pools_;
+  DeviceOutput deviceOutput_;
   std::mutex ownedMutex_;
   std::map<std::uint64_t, std::vector<std::uint64_t>> owned_;  // context handle -> its objects
 };

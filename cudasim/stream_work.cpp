@@ -1,5 +1,7 @@
 #include "cudasim/stream_work.h"
 
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <set>
@@ -44,6 +46,47 @@ void* globalAddress(const fastgpu_sim_launch* launch, const char* name, size_t* 
   return reinterpret_cast<void*>(global->address);
 }
 
+// ABI 2: what a twin prints, a failed assert's message (as a GPU words it), device attributes.
+int devicePrintf(const fastgpu_sim_launch*, const char* format, ...) {
+  if (format == nullptr) return -1;
+  std::va_list arguments;
+  va_start(arguments, format);
+  std::va_list again;
+  va_copy(again, arguments);
+  int length = std::vsnprintf(nullptr, 0, format, arguments);
+  va_end(arguments);
+  if (length < 0) {
+    va_end(again);
+    return -1;
+  }
+  std::string text(static_cast<std::size_t>(length) + 1, '\0');
+  std::vsnprintf(text.data(), text.size(), format, again);
+  va_end(again);
+  text.resize(static_cast<std::size_t>(length));
+  if (Driver* driver = Driver::instance()) driver->deviceOutput().print(text);
+  return length;
+}
+
+void assertFailed(const fastgpu_sim_launch* launch, const char* expression, const char* file, int line,
+                  fastgpu_dim3 block, fastgpu_dim3 thread) {
+  Driver* driver = Driver::instance();
+  if (driver == nullptr) return;
+  driver->deviceOutput().assertFailed(fmt::format(
+      "{}:{}: {}: block: [{},{},{}], thread: [{},{},{}] Assertion `{}` failed.\n", file != nullptr ? file : "?", line,
+      launch->kernel_name, block.x, block.y, block.z, thread.x, thread.y, thread.z,
+      expression != nullptr ? expression : "?"));
+}
+
+int deviceAttribute(const fastgpu_sim_launch* launch, int attribute, int* value) {
+  Driver* driver = Driver::instance();
+  Device* device = driver != nullptr ? driver->device(launch->device_ordinal) : nullptr;
+  if (device == nullptr || value == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  auto read = device->attribute(static_cast<CUdevice_attribute>(attribute));
+  if (!read) return read.status().code();
+  *value = *read;
+  return CUDA_SUCCESS;
+}
+
 Status missingTwin(const std::string& kernel) {
   static std::mutex mutex;
   static std::set<std::string> reported;
@@ -61,6 +104,7 @@ Status missingTwin(const std::string& kernel) {
 
 Result<KernelLaunch> prepareKernelLaunch(Driver& driver, const void* handle, fastgpu_dim3 grid, fastgpu_dim3 block,
                                          unsigned sharedBytes, void** params, void** extra) {
+  driver.deviceOutput().flush();  // a launch is one of the driver's printf flush points
   auto function = resolveFunction(driver, handle);
   if (!function) return function.status();
   if (Status status = checkGeometry(grid, block, sharedBytes, **function); !status) return status;
@@ -91,7 +135,10 @@ Operation kernelOperation(const KernelLaunch& launch) {
                                    static_cast<std::uint32_t>(launch.parameters.size()),
                                    launch.ordinal,
                                    globalAddress,
-                                   launch.function.get()};
+                                   launch.function.get(),
+                                   devicePrintf,
+                                   assertFailed,
+                                   deviceAttribute};
     return static_cast<CUresult>(launch.function->twin()(&description));
   };
   return Operation{Operation::Kind::kDeviceWork, std::move(work), {}};

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,13 +24,19 @@ class TwinRegistry {
 
   // Loads each plugin and runs its init; fails naming the plugin and the reason.
   Status loadPlugins(const std::vector<std::string>& paths);
-  // Registers a twin; false when the name is taken by a different twin.
-  bool add(const std::string& mangledName, fastgpu_sim_twin_fn twin);
+  // Registers a twin. A name registered again takes the later twin (logged), so a plugin listed
+  // after another (a user's --twins after the shipped ones) replaces its twins.
+  void add(const std::string& mangledName, fastgpu_sim_twin_fn twin);
   // Fault injection (FASTGPU_SIM_FAULT): from now on a launch of `mangledName` raises `signal`
   // in the process, whatever twin it had.
   void injectFault(const std::string& mangledName, int signal);
-  // The twin of a kernel, or null.
+  // The twin of a kernel, or null. A kernel of internal linkage is also found under its base name:
+  // `__nv_static_<n>__<file tag>_<name>` (nvcc -rdc=true names file-static kernels so, with a
+  // hash that changes with the source path) under <name>, and a kernel in an anonymous namespace,
+  // `_ZN<n>_GLOBAL__N_<...><k><name>E<params>`, under `_Z<k><name><params>`.
   fastgpu_sim_twin_fn find(const std::string& mangledName) const;
+  // The base name of a kernel of internal linkage (see find), or nothing for other names.
+  static std::optional<std::string> baseName(const std::string& mangledName);
 
  private:
   mutable std::mutex mutex_;

@@ -246,6 +246,8 @@ Result<std::unique_ptr<ReplyMessage>> Client::call(capnp::MessageBuilder& call, 
       return Status(ErrorKind::kDisconnected, static_cast<CUresult>(root.getResult()), root.getMessage().cStr());
     }
     deferError(static_cast<CUresult>(root.getDeferredError()));
+    writeDeviceOutput(root.getDeviceOutput(), stdout);
+    writeDeviceOutput(root.getDeviceErrors(), stderr);
     if (root.getBulkBytes() == 0) return Status::ok();
     auto taken = cursor.takeBulk(root.getBulkBytes());
     if (taken) reply->bulk_ = *taken;
@@ -257,6 +259,13 @@ Result<std::unique_ptr<ReplyMessage>> Client::call(capnp::MessageBuilder& call, 
     return broken_;
   }
   return reply;
+}
+
+void Client::writeDeviceOutput(capnp::Data::Reader text, std::FILE* to) {
+  if (text.size() == 0) return;
+  // Through stdio, after what the program itself wrote there, as a local driver writes it.
+  std::fwrite(text.begin(), 1, text.size(), to);
+  std::fflush(to);
 }
 
 ReplyMessage::~ReplyMessage() { owner_.recycle(std::move(payload_)); }

@@ -10,11 +10,13 @@
 // Threading: every method may be called from any thread; one mutex orders the call stream.
 #pragma once
 
+
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdio>
 #include <memory>
 #include <optional>
 #include <mutex>
@@ -99,6 +101,8 @@ class Client {
   CUresult takeDeferredError();
   // Records a deferred error from a reply (first one wins).
   void deferError(CUresult error);
+  // What the server's kernels printed, or its driver wrote to stderr, delivered with a reply.
+  static void writeDeviceOutput(capnp::Data::Reader text, std::FILE* to);
 
   ClientStats stats() const;
   // Takes back a receive buffer for reuse (ReplyMessage's destructor).

@@ -1,5 +1,6 @@
 #include "server/logging.h"
 
+#include <spdlog/sinks/ansicolor_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 
 #include <fmt/format.h>
@@ -13,6 +14,16 @@ std::shared_ptr<spdlog::logger> serverLogger() {
     return created;
   }();
   return logger;
+}
+
+void logToDescriptor(int fd) {
+  std::FILE* file = fdopen(fd, "w");
+  if (file == nullptr) return;
+  auto logger = serverLogger();
+  logger->sinks().clear();
+  logger->sinks().push_back(
+      std::make_shared<spdlog::sinks::ansicolor_sink<spdlog::details::console_mutex>>(file, spdlog::color_mode::automatic));
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 }
 
 std::string escapeForLog(std::string_view text, std::size_t maxBytes) {

@@ -11,6 +11,9 @@ namespace fastgpu::server {
 
 // Created on first use, writing to stderr; thread-safe.
 std::shared_ptr<spdlog::logger> serverLogger();
+// From now on the server's logger writes to descriptor `fd` (a session worker's original stderr,
+// once its stderr is relayed to the client: device_output_relay.h). Call before other threads log.
+void logToDescriptor(int fd);
 
 // Text from a client or a network peer, made safe for one log line: bytes outside printable
 // ASCII (control characters, ANSI escapes, newlines that would forge a line, invalid UTF-8) and

@@ -183,6 +183,14 @@ void Session::writeReply(const Status& status, const Answer& answer, std::vector
   reply.setDeferredError(deferred_.code());
   if (!deferred_) reply.setDeferredMessage(deferred_.message());
   deferred_ = Status::ok();
+  if (relay_ != nullptr) {
+    auto printed = relay_->take();
+    auto bytes = [](const std::string& text) {
+      return kj::arrayPtr(reinterpret_cast<const capnp::byte*>(text.data()), text.size());
+    };
+    if (!printed.output.empty()) reply.setDeviceOutput(bytes(printed.output));
+    if (!printed.errors.empty()) reply.setDeviceErrors(bytes(printed.errors));
+  }
   switch (answer.kind) {
     case Answer::Kind::kNone: reply.setNone(); break;
     case Answer::Kind::kHandle: reply.setHandle(answer.handle); break;

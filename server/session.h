@@ -20,6 +20,7 @@
 
 #include "protocol/schema/fastgpu.capnp.h"
 #include "protocol/transport/transport.h"
+#include "server/device_output_relay.h"
 #include "server/session_state.h"
 
 namespace fastgpu::server {
@@ -54,6 +55,9 @@ class Session {
   Session(std::unique_ptr<protocol::Connection> connection, const cudaabi::DriverTable& driver,
           std::unique_ptr<scheduler::VgpuAccess> lease, std::uint64_t id, scheduler::SessionLimits limits = {});
   ~Session();
+  // Replies carry what the worker's driver printed (device printf, assert messages); none when
+  // null (a session served in the main process, as in tests).
+  void relayDeviceOutput(DeviceOutputRelay* relay) { relay_ = relay; }
 
   // Greets the client and serves it until it leaves; then frees everything. Returns why it ended.
   Status run();
@@ -133,7 +137,8 @@ class Session {
   std::shared_ptr<spdlog::logger> log_;
   std::unique_ptr<SessionState> state_;  // reset when the session ends: frees everything
   Status deferred_;  // the first error of asynchronous calls since the last reply
-  int activeCaptures_ = 0;  // begun on this session's streams and not ended
+  int activeCaptures_ = 0;
+  DeviceOutputRelay* relay_ = nullptr;  // begun on this session's streams and not ended
   std::vector<std::uint8_t> staging_;  // device-to-host data on its way out; reused
   const scheduler::SessionLimits limits_;
   std::mutex sendMutex_;  // one sender at a time; guards lastSent_

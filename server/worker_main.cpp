@@ -8,6 +8,7 @@
 
 #include "scheduler/shared_board.h"
 #include "server/loaded_driver.h"
+#include "server/device_output_relay.h"
 #include "server/logging.h"
 #include "server/session.h"
 #include "server/worker_launch.h"
@@ -36,7 +37,7 @@ Result<std::unique_ptr<scheduler::VgpuAccess>> accessFor(const WorkerSpec& spec,
                                                  spec.tenant);
 }
 
-int serve(const WorkerSpec& spec, const WorkerCommand& command) {
+int serve(const WorkerSpec& spec, const WorkerCommand& command, DeviceOutputRelay* relay) {
   auto log = serverLogger();
   auto board = scheduler::mapBoard(kWorkerBoardFd);
   if (!board) {
@@ -56,6 +57,7 @@ int serve(const WorkerSpec& spec, const WorkerCommand& command) {
   }
   Session session(protocol::adoptStream(kWorkerConnectionFd, spec.peer), (*driver)->api(), std::move(*access),
                   spec.session, spec.limits);
+  session.relayDeviceOutput(relay);
   (void)session.run();
   // Everything of the session is freed; the driver and its threads go with the process.
   log->flush();
@@ -80,7 +82,15 @@ int runSessionWorker(int argc, char** argv) {
     return 2;
   }
   serverLogger()->set_level(spdlog::level::from_str(command.logLevel));
-  int status = serve(*spec, command);
+  // What the driver prints for the session's kernels goes to the client, the log stays here.
+  auto relay = DeviceOutputRelay::start();
+  if (relay) {
+    logToDescriptor((*relay)->logFd());
+  } else {
+    serverLogger()->warn("session={} device printf stays in the server's output: {}", spec->session,
+                         relay.status().message());
+  }
+  int status = serve(*spec, command, relay ? relay->get() : nullptr);
   serverLogger()->flush();
   return status;
 }

@@ -338,6 +338,10 @@ struct Reply {
   bulkBytes @9 :UInt64;       # raw bytes that follow this reply in its frame (device-to-host data)
   sessionEnded @10 :Bool;     # the server ended the session (eviction, a time limit, a crash of its
                               # worker, shutdown): `message` says why; nothing follows
+  deviceOutput @11 :Data;     # what the session's kernels printed (device printf) since the last
+                              # reply: the client writes it to its stdout
+  deviceErrors @12 :Data;     # what the driver wrote to stderr meanwhile (failed device asserts):
+                              # the client writes it to its stderr
   union {
     none @4 :Void;
     handle @5 :UInt64;

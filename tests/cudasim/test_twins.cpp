@@ -15,6 +15,20 @@ int appendValueTwin(const fastgpu_sim_launch* launch) {
 FASTGPU_SIM_TWIN("failWith", failWithTwin);
 int failWithTwin(const fastgpu_sim_launch* launch) { return param<int>(launch, 0); }
 
+FASTGPU_SIM_TWIN("report", reportTwin);
+int reportTwin(const fastgpu_sim_launch* launch) {
+  int value = param<int>(launch, 0);
+  bool failed = false;
+  fastgpu::sim::forEachThread(launch, [&](fastgpu_dim3 block, fastgpu_dim3 thread) {
+    if (thread.x == 0) launch->device_printf(launch, "block %u of %u says %d\n", block.x, launch->grid_dim.x, value);
+    if (value <= 0 && !failed) {
+      launch->assert_failed(launch, "value > 0", "test_kernels.cu", 37, block, thread);
+      failed = true;
+    }
+  });
+  return failed ? 710 : 0;  // CUDA_ERROR_ASSERT
+}
+
 FASTGPU_SIM_TWIN("touch", touchTwin);
 int touchTwin(const fastgpu_sim_launch* launch) {
   *param<int*>(launch, 0) = param<int>(launch, 1);

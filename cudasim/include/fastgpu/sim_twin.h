@@ -1,5 +1,5 @@
 /*
- * cudasim host twins: the plugin interface (stable C ABI, version 1).
+ * cudasim host twins: the plugin interface (stable C ABI, version 2).
  *
  * cudasim runs a kernel by calling its *host twin*: a C or C++ function, registered under the
  * kernel's mangled name, that does on the CPU what the kernel does on the GPU. Twins live in
@@ -15,7 +15,8 @@
  * concurrently. A twin must not call the CUDA API.
  *
  * ABI rules: fields are only ever appended; a plugin checks abi_version before reading fields
- * newer than the version it was built against.
+ * newer than the version it was built against. Version 2 added device_printf, assert_failed and
+ * device_attribute.
  */
 #ifndef FASTGPU_SIM_TWIN_H_
 #define FASTGPU_SIM_TWIN_H_
@@ -29,7 +30,7 @@
 extern "C" {
 #endif
 
-#define FASTGPU_SIM_TWIN_ABI_VERSION 1u
+#define FASTGPU_SIM_TWIN_ABI_VERSION 2u
 
 typedef struct fastgpu_dim3 {
   uint32_t x, y, z;
@@ -50,6 +51,28 @@ typedef struct fastgpu_sim_launch {
   /* The address and size of a __device__ variable of the kernel's module, or NULL. */
   void* (*global_address)(const struct fastgpu_sim_launch* launch, const char* name, size_t* size);
   void* host_private; /* the host's; do not touch */
+
+  /* ---- since ABI version 2 (check launch->abi_version >= 2 before use) ---- */
+
+  /* The kernel's printf: formats as printf does into the device's output buffer, which reaches
+   * the process's stdout at the driver's flush points (synchronizations, blocking copies, the next
+   * launch, module loads, context destruction), as a GPU's printf does. Output past 1 MiB (a
+   * GPU's default printf FIFO size) between two flushes is dropped, as on a GPU. Returns the
+   * number of characters formatted, or -1. */
+  int (*device_printf)(const struct fastgpu_sim_launch* launch, const char* format, ...)
+#if defined(__GNUC__)
+      __attribute__((format(printf, 2, 3)))
+#endif
+      ;
+  /* A failed device assert(expression) at file:line in thread `thread` of block `block`: the
+   * message a GPU prints goes to the process's stderr at the next flush point. The twin then
+   * returns CUDA_ERROR_ASSERT (710), which is sticky, as a GPU's failed assert is. */
+  void (*assert_failed)(const struct fastgpu_sim_launch* launch, const char* expression, const char* file, int line,
+                        fastgpu_dim3 block, fastgpu_dim3 thread);
+  /* A device attribute (a CUdevice_attribute value) of the launch's device, as
+   * cuDeviceGetAttribute gives it (clock rate, multiprocessor count, ...). Returns 0, or a
+   * CUresult value when the attribute is unknown. */
+  int (*device_attribute)(const struct fastgpu_sim_launch* launch, int attribute, int* value);
 } fastgpu_sim_launch;
 
 /* A twin returns 0 (CUDA_SUCCESS) or a CUresult value, which becomes the launch's asynchronous
@@ -58,8 +81,9 @@ typedef int (*fastgpu_sim_twin_fn)(const fastgpu_sim_launch* launch);
 
 typedef struct fastgpu_sim_host {
   uint32_t abi_version;
-  /* Registers `twin` under `mangled_name` (copied). Returns 0, or -1 when the name is already
-   * taken by another twin. */
+  /* Registers `twin` under `mangled_name` (copied). A name registered again, by the same plugin or
+   * a later one in FASTGPU_SIM_KERNELS, takes the later twin (logged once), so a plugin of your own
+   * can replace a shipped twin. Returns 0, or -1 for a NULL name or twin. */
   int (*register_twin)(const struct fastgpu_sim_host* host, const char* mangled_name, fastgpu_sim_twin_fn twin);
   void* host_private;
 } fastgpu_sim_host;

@@ -1,0 +1,43 @@
+// Which twin a kernel name finds: exact names, the names nvcc gives kernels of internal linkage
+// (file-static under -rdc=true, anonymous namespaces), and twins registered twice.
+#include "cudasim/twin_registry.h"
+
+#include <gtest/gtest.h>
+
+namespace fastgpu::sim {
+namespace {
+
+int first(const fastgpu_sim_launch*) { return 1; }
+int second(const fastgpu_sim_launch*) { return 2; }
+
+TEST(TwinRegistry, InternalLinkageNamesFindTheTwinOfTheirBaseName) {
+  EXPECT_EQ(TwinRegistry::baseName("__nv_static_43__30_kernels_cpp1_ii_7126c51d_scale_cu__Z5scalePfi"),
+            std::nullopt)
+      << "a tag that does not end where its length says";
+  EXPECT_EQ(TwinRegistry::baseName("__nv_static_27__14_coords_cpp1_ii_7126c51d__Z5scalePfi"), "_Z5scalePfi");
+  EXPECT_EQ(TwinRegistry::baseName("__nv_static_27__14_coords_cpp1_ii_7126c51d_plainKernel"), "plainKernel");
+  EXPECT_EQ(TwinRegistry::baseName("_ZN32_GLOBAL__N__7126c51d_6_k_cu_0c1f5scaleEPfi"), "_Z5scalePfi");
+  EXPECT_EQ(TwinRegistry::baseName("_ZN2ns5scaleEPfi"), std::nullopt) << "a named namespace is part of the name";
+  EXPECT_EQ(TwinRegistry::baseName("_Z5scalePfi"), std::nullopt);
+  EXPECT_EQ(TwinRegistry::baseName("__nv_static_99999999999999__x"), std::nullopt);
+  EXPECT_EQ(TwinRegistry::baseName("__nv_static_5__abc"), std::nullopt) << "nothing left after the tag";
+
+  TwinRegistry registry;
+  registry.add("_Z5scalePfi", first);
+  EXPECT_EQ(registry.find("_Z5scalePfi"), first);
+  EXPECT_EQ(registry.find("__nv_static_27__14_coords_cpp1_ii_7126c51d__Z5scalePfi"), first);
+  EXPECT_EQ(registry.find("__nv_static_27__14_other0_cpp1_ii_00000000__Z5scalePfi"), first) << "any file's hash";
+  EXPECT_EQ(registry.find("_ZN32_GLOBAL__N__7126c51d_6_k_cu_0c1f5scaleEPfi"), first);
+  EXPECT_EQ(registry.find("_Z5scalePii"), nullptr);
+}
+
+TEST(TwinRegistry, ATwinRegisteredAgainReplacesTheEarlierOne) {
+  TwinRegistry registry;
+  registry.add("_Z4stepv", first);
+  registry.add("_Z4stepv", second);
+  EXPECT_EQ(registry.find("_Z4stepv"), second);
+  EXPECT_NE(registry.find(kSpinKernelName), nullptr) << "the built-in twin";
+}
+
+}  // namespace
+}  // namespace fastgpu::sim

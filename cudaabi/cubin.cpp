@@ -152,6 +152,19 @@ Status parseGlobals(const ByteReader& elf, const std::vector<Section>& sections,
 
 }  // namespace
 
+Result<std::span<const std::uint8_t>> elfSection(std::span<const std::uint8_t> bytes, std::string_view name) {
+  ByteReader elf(bytes);
+  auto sections = readSections(elf);
+  if (!sections) return sections.status();
+  for (const Section& section : *sections) {
+    if (section.name != name || section.type == kSectionNobits) continue;
+    auto slice = elf.slice(section.offset, section.size);
+    if (!slice) return bad("section out of bounds");
+    return *slice;
+  }
+  return Status(CUDA_ERROR_NOT_FOUND, fmt::format("no {} section", name));
+}
+
 Result<KernelImage> parseCubin(std::span<const std::uint8_t> bytes) {
   ByteReader elf(bytes);
   auto sections = readSections(elf);

@@ -54,6 +54,9 @@ Result<ImageKind> detectImageKind(std::span<const std::uint8_t> bytes);
 
 // Parses a fatbin, cubin or PTX image.
 Result<KernelImage> parseKernelImage(std::span<const std::uint8_t> bytes);
+// The bytes of section `name` of a 64-bit ELF file (a host program's or library's .nv_fatbin,
+// where nvcc puts the fat binaries it embeds); CUDA_ERROR_NOT_FOUND when there is none.
+Result<std::span<const std::uint8_t>> elfSection(std::span<const std::uint8_t> elf, std::string_view name);
 
 // Lower-level pieces, exposed for tests.
 struct FatbinEntry {

@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "cudaabi/kernel_names.h"
 #include "cudaabi/log.h"
 #include "cudasim/work_clock.h"
 
@@ -49,14 +50,6 @@ int registerFromPlugin(const fastgpu_sim_host* host, const char* name, fastgpu_s
   return 0;
 }
 
-// Reads the decimal length at `at` (advancing past it); nothing when there is none.
-std::optional<std::size_t> lengthAt(const std::string& name, std::size_t& at) {
-  std::size_t start = at, value = 0;
-  while (at < name.size() && name[at] >= '0' && name[at] <= '9' && at - start < 6) value = value * 10 + (name[at++] - '0');
-  if (at == start) return std::nullopt;
-  return value;
-}
-
 }  // namespace
 
 TwinRegistry::TwinRegistry() { twins_[kSpinKernelName] = spinTwin; }
@@ -69,32 +62,6 @@ void TwinRegistry::add(const std::string& mangledName, fastgpu_sim_twin_fn twin)
   it->second = twin;
 }
 
-std::optional<std::string> TwinRegistry::baseName(const std::string& name) {
-  static const std::string kStatic = "__nv_static_";
-  if (name.starts_with(kStatic)) {  // __nv_static_<n>__<n characters of file tag><name>
-    std::size_t at = kStatic.size();
-    auto tag = lengthAt(name, at);
-    // The tag (<file>_cpp1_ii_<hash>_) ends with '_'; a name follows it.
-    if (!tag || *tag == 0 || name.compare(at, 2, "__") != 0 || name.size() - at - 2 <= *tag ||
-        name[at + 2 + *tag - 1] != '_') {
-      return std::nullopt;
-    }
-    return name.substr(at + 2 + *tag);
-  }
-  static const std::string kNested = "_ZN";
-  if (name.starts_with(kNested)) {  // _ZN<n><_GLOBAL__N_...><k><name>E<params>
-    std::size_t at = kNested.size();
-    auto space = lengthAt(name, at);
-    if (!space || name.compare(at, 11, "_GLOBAL__N_") != 0 || name.size() - at <= *space) return std::nullopt;
-    at += *space;
-    std::size_t nameStart = at;
-    auto length = lengthAt(name, at);
-    if (!length || name.size() - at <= *length || name[at + *length] != 'E') return std::nullopt;
-    return "_Z" + name.substr(nameStart, at - nameStart + *length) + name.substr(at + *length + 1);
-  }
-  return std::nullopt;
-}
-
 void TwinRegistry::injectFault(const std::string& mangledName, int signal) {
   std::lock_guard lock(mutex_);
   gFaultSignal = signal;
@@ -105,7 +72,7 @@ fastgpu_sim_twin_fn TwinRegistry::find(const std::string& mangledName) const {
   std::lock_guard lock(mutex_);
   auto it = twins_.find(mangledName);
   if (it != twins_.end()) return it->second;
-  if (auto base = baseName(mangledName)) {
+  if (auto base = cudaabi::internalLinkageBaseName(mangledName)) {
     if (auto found = twins_.find(*base); found != twins_.end()) return found->second;
   }
   return nullptr;

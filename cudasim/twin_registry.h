@@ -5,7 +5,6 @@
 
 #include <map>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,13 +29,9 @@ class TwinRegistry {
   // Fault injection (FASTGPU_SIM_FAULT): from now on a launch of `mangledName` raises `signal`
   // in the process, whatever twin it had.
   void injectFault(const std::string& mangledName, int signal);
-  // The twin of a kernel, or null. A kernel of internal linkage is also found under its base name:
-  // `__nv_static_<n>__<file tag>_<name>` (nvcc -rdc=true names file-static kernels so, with a
-  // hash that changes with the source path) under <name>, and a kernel in an anonymous namespace,
-  // `_ZN<n>_GLOBAL__N_<...><k><name>E<params>`, under `_Z<k><name><params>`.
+  // The twin of a kernel, or null. A kernel of internal linkage is also found under its base name
+  // (cudaabi/kernel_names.h): nvcc's names for them hold a hash of the source path.
   fastgpu_sim_twin_fn find(const std::string& mangledName) const;
-  // The base name of a kernel of internal linkage (see find), or nothing for other names.
-  static std::optional<std::string> baseName(const std::string& mangledName);
 
  private:
   mutable std::mutex mutex_;

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "cudaabi/kernel_names.h"
+
 namespace fastgpu::sim {
 namespace {
 
@@ -11,16 +13,22 @@ int first(const fastgpu_sim_launch*) { return 1; }
 int second(const fastgpu_sim_launch*) { return 2; }
 
 TEST(TwinRegistry, InternalLinkageNamesFindTheTwinOfTheirBaseName) {
-  EXPECT_EQ(TwinRegistry::baseName("__nv_static_43__30_kernels_cpp1_ii_7126c51d_scale_cu__Z5scalePfi"),
+  EXPECT_EQ(cudaabi::internalLinkageBaseName("__nv_static_43__30_kernels_cpp1_ii_7126c51d_scale_cu__Z5scalePfi"),
             std::nullopt)
       << "a tag that does not end where its length says";
-  EXPECT_EQ(TwinRegistry::baseName("__nv_static_27__14_coords_cpp1_ii_7126c51d__Z5scalePfi"), "_Z5scalePfi");
-  EXPECT_EQ(TwinRegistry::baseName("__nv_static_27__14_coords_cpp1_ii_7126c51d_plainKernel"), "plainKernel");
-  EXPECT_EQ(TwinRegistry::baseName("_ZN32_GLOBAL__N__7126c51d_6_k_cu_0c1f5scaleEPfi"), "_Z5scalePfi");
-  EXPECT_EQ(TwinRegistry::baseName("_ZN2ns5scaleEPfi"), std::nullopt) << "a named namespace is part of the name";
-  EXPECT_EQ(TwinRegistry::baseName("_Z5scalePfi"), std::nullopt);
-  EXPECT_EQ(TwinRegistry::baseName("__nv_static_99999999999999__x"), std::nullopt);
-  EXPECT_EQ(TwinRegistry::baseName("__nv_static_5__abc"), std::nullopt) << "nothing left after the tag";
+  EXPECT_EQ(cudaabi::internalLinkageBaseName("__nv_static_27__14_coords_cpp1_ii_7126c51d__Z5scalePfi"), "_Z5scalePfi");
+  EXPECT_EQ(cudaabi::internalLinkageBaseName("__nv_static_27__14_coords_cpp1_ii_7126c51d_plainKernel"), "plainKernel");
+  EXPECT_EQ(cudaabi::internalLinkageBaseName("_ZN32_GLOBAL__N__7126c51d_6_k_cu_0c1f5scaleEPfi"), "_Z5scalePfi");
+  // As nvcc 13 names them (fastgpu kernels on a program built with and without -rdc=true):
+  EXPECT_EQ(cudaabi::internalLinkageBaseName("__nv_static_25__d44c9764_4_k_cu_3c7ab8be__Z5scalePff"), "_Z5scalePff");
+  EXPECT_EQ(cudaabi::internalLinkageBaseName("_ZN36_GLOBAL__N__d44c9764_4_k_cu_3c7ab8be5shiftEPf"), "_Z5shiftPf");
+  EXPECT_EQ(cudaabi::internalLinkageBaseName(
+                "__nv_static_25__d44c9764_4_k_cu_3c7ab8be__ZN36_GLOBAL__N__d44c9764_4_k_cu_3c7ab8be5shiftEPf"),
+            "_Z5shiftPf");
+  EXPECT_EQ(cudaabi::internalLinkageBaseName("_ZN2ns5scaleEPfi"), std::nullopt) << "a named namespace is part of the name";
+  EXPECT_EQ(cudaabi::internalLinkageBaseName("_Z5scalePfi"), std::nullopt);
+  EXPECT_EQ(cudaabi::internalLinkageBaseName("__nv_static_99999999999999__x"), std::nullopt);
+  EXPECT_EQ(cudaabi::internalLinkageBaseName("__nv_static_5__abc"), std::nullopt) << "nothing left after the tag";
 
   TwinRegistry registry;
   registry.add("_Z5scalePfi", first);

@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include "tools/fastgpu/admin_commands.h"
+#include "tools/fastgpu/kernels_command.h"
 #include "tools/fastgpu/run_command.h"
 #include "tools/fastgpu/sim_command.h"
 
@@ -10,6 +11,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   fastgpu::tools::addRunCommand(app);
   fastgpu::tools::addSimCommand(app);
+  fastgpu::tools::addKernelsCommand(app);
   fastgpu::tools::addAdminCommands(app);
   CLI11_PARSE(app, argc, argv);
   return 0;

@@ -1,6 +1,7 @@
 #include "cudasim/device_memory.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -12,9 +13,10 @@
 namespace fastgpu::sim {
 namespace {
 
-constexpr std::uint64_t kSmallAlignment = 512;       // what cuMemAlloc guarantees (and more)
+// Whole pages, more than the 256 bytes cuMemAlloc guarantees: an allocation shares no page with
+// another, so it alone can be shared with another process (cuIpcGetMemHandle).
+constexpr std::uint64_t kSmallAlignment = 4096;
 constexpr std::uint64_t kLargeAlignment = 2ULL << 20;  // large allocations get whole 2 MiB pages
-constexpr std::uint64_t kPageBytes = 4096;
 
 std::uint64_t roundUp(std::uint64_t value, std::uint64_t alignment) {
   return (value + alignment - 1) / alignment * alignment;
@@ -50,21 +52,26 @@ std::uint64_t DeviceMemory::footprint(std::uint64_t bytes) {
 }
 
 Result<std::uint64_t> DeviceMemory::allocate(std::uint64_t bytes, std::uint64_t owner) {
+  return place(bytes, owner, -1);
+}
+
+Result<std::uint64_t> DeviceMemory::place(std::uint64_t bytes, std::uint64_t owner, int importFd) {
   if (bytes == 0 || bytes > capacity_) return Status(CUDA_ERROR_OUT_OF_MEMORY, "allocation larger than the device");
   std::uint64_t length = footprint(bytes);
   std::uint64_t alignment = bytes >= kLargeAlignment ? kLargeAlignment : kSmallAlignment;
+  bool imported = importFd >= 0;
   std::lock_guard lock(mutex_);
   for (auto it = free_.begin(); it != free_.end(); ++it) {
     std::uint64_t start = roundUp(it->first, alignment);
     std::uint64_t end = it->first + it->second;
     if (start + length > end) continue;
-    if (!share_.take(length, capacity_)) break;  // other processes hold the rest
-    // Open the allocation's pages (a page it shares with a neighbour is open already).
-    std::uint64_t firstPage = (begin_ + start) / kPageBytes * kPageBytes;
-    std::uint64_t endPage = roundUp(begin_ + start + length, kPageBytes);
-    if (mprotect(reinterpret_cast<void*>(firstPage), endPage - firstPage, PROT_READ | PROT_WRITE) != 0) {
-      share_.giveBack(length);
-      return Status(CUDA_ERROR_OUT_OF_MEMORY, fmt::format("cannot commit device memory: {}", std::strerror(errno)));
+    if (!imported && !share_.take(length, capacity_)) break;  // other processes hold the rest
+    void* at = reinterpret_cast<void*>(begin_ + start);
+    bool opened = imported ? mmap(at, length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, importFd, 0) != MAP_FAILED
+                           : mprotect(at, length, PROT_READ | PROT_WRITE) == 0;
+    if (!opened) {
+      if (!imported) share_.giveBack(length);
+      return Status(CUDA_ERROR_OUT_OF_MEMORY, fmt::format("cannot open device memory: {}", std::strerror(errno)));
     }
     // Split the free block into what stays free before and after the allocation.
     std::uint64_t before = start - it->first;
@@ -74,25 +81,78 @@ Result<std::uint64_t> DeviceMemory::allocate(std::uint64_t bytes, std::uint64_t 
     if (before > 0) free_[blockStart] = before;
     if (after > 0) free_[start + length] = after;
     std::uint64_t base = begin_ + start;
-    allocations_[base] = DeviceAllocation{base, bytes, owner};
+    allocations_[base] = DeviceAllocation{base, bytes, owner, imported};
     return base;
   }
   return Status(CUDA_ERROR_OUT_OF_MEMORY,
                 fmt::format("out of memory: {} bytes asked, {} of {} in use", bytes, share_.used(), capacity_));
 }
 
+Result<ExportedMemory> DeviceMemory::exportAllocation(std::uint64_t base) {
+  std::lock_guard lock(mutex_);
+  auto it = allocations_.find(base);
+  if (it == allocations_.end() || it->second.imported) {
+    return Status(CUDA_ERROR_INVALID_VALUE, fmt::format("{:#x} is not the start of an allocation of this process", base));
+  }
+  if (auto done = exported_.find(base); done != exported_.end()) return done->second;
+  ExportedMemory exported{-1, ++exportSerial_, footprint(it->second.size)};
+  exported.fd = memfd_create(fmt::format("cudasim-ipc-{}", exported.serial).c_str(), MFD_CLOEXEC);
+  void* at = reinterpret_cast<void*>(base);
+  auto failed = [&](const char* what) -> Status {
+    int error = errno;
+    if (exported.fd >= 0) close(exported.fd);
+    return Status(CUDA_ERROR_OUT_OF_MEMORY, fmt::format("cannot share device memory ({}): {}", what, std::strerror(error)));
+  };
+  if (exported.fd < 0) return failed("memfd_create");
+  if (ftruncate(exported.fd, static_cast<off_t>(exported.length)) != 0) return failed("ftruncate");
+  // The contents move into the shared pages, which then replace the private ones in place.
+  for (std::uint64_t done = 0; done < exported.length;) {
+    ssize_t wrote = pwrite(exported.fd, static_cast<const char*>(at) + done, exported.length - done,
+                           static_cast<off_t>(done));
+    if (wrote <= 0) return failed("copying the contents");
+    done += static_cast<std::uint64_t>(wrote);
+  }
+  if (mmap(at, exported.length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, exported.fd, 0) == MAP_FAILED) {
+    return failed("mmap");
+  }
+  exported_[base] = exported;
+  return exported;
+}
+
+Result<std::uint64_t> DeviceMemory::mapImported(int fd, std::uint64_t bytes, std::uint64_t length, std::uint64_t owner) {
+  if (footprint(bytes) != length) return Status(CUDA_ERROR_INVALID_VALUE, "the shared memory's size does not match");
+  return place(bytes, owner, fd);
+}
+
+Status DeviceMemory::unmapImported(std::uint64_t base) {
+  std::lock_guard lock(mutex_);
+  auto it = allocations_.find(base);
+  if (it == allocations_.end() || !it->second.imported) {
+    return Status(CUDA_ERROR_INVALID_VALUE, fmt::format("{:#x} is not memory opened from another process", base));
+  }
+  releaseLocked(it);
+  return Status::ok();
+}
+
 void DeviceMemory::releaseLocked(std::map<std::uint64_t, DeviceAllocation>::iterator it) {
   std::uint64_t offset = it->first - begin_;
   std::uint64_t length = footprint(it->second.size);
+  void* at = reinterpret_cast<void*>(it->first);
+  bool shared = it->second.imported;
+  if (!it->second.imported) share_.giveBack(length);  // opened memory counts against its owner
+  if (auto exported = exported_.find(it->first); exported != exported_.end()) {
+    close(exported->second.fd);  // processes that opened it keep their mapping
+    exported_.erase(exported);
+    shared = true;
+  }
   allocations_.erase(it);
-  share_.giveBack(length);
-  // Give whole pages back to the OS so that freed memory stops counting against the host, and
-  // close them: touching freed memory faults.
-  std::uint64_t firstPage = roundUp(begin_ + offset, kPageBytes);
-  std::uint64_t lastPage = (begin_ + offset + length) / kPageBytes * kPageBytes;
-  if (lastPage > firstPage) {
-    madvise(reinterpret_cast<void*>(firstPage), lastPage - firstPage, MADV_DONTNEED);
-    mprotect(reinterpret_cast<void*>(firstPage), lastPage - firstPage, PROT_NONE);
+  // Give the pages back to the OS so that freed memory stops counting against the host, and
+  // close them: touching freed memory faults. Shared pages are replaced by private ones again.
+  if (shared) {
+    mmap(at, length, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+  } else {
+    madvise(at, length, MADV_DONTNEED);
+    mprotect(at, length, PROT_NONE);
   }
   // Coalesce with the neighbouring free blocks.
   auto next = free_.lower_bound(offset);
@@ -113,7 +173,7 @@ void DeviceMemory::releaseLocked(std::map<std::uint64_t, DeviceAllocation>::iter
 Status DeviceMemory::free(std::uint64_t base) {
   std::lock_guard lock(mutex_);
   auto it = allocations_.find(base);
-  if (it == allocations_.end()) {
+  if (it == allocations_.end() || it->second.imported) {
     return Status(CUDA_ERROR_INVALID_VALUE, fmt::format("{:#x} is not the start of a live allocation", base));
   }
   releaseLocked(it);

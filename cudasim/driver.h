@@ -19,6 +19,7 @@
 #include "cudasim/memory_pool.h"
 #include "cudasim/virtual_memory.h"
 #include "cudasim/device_output.h"
+#include "cudasim/ipc.h"
 #include "cudasim/module.h"
 #include "cudasim/sim_config.h"
 #include "cudasim/twin_registry.h"
@@ -44,6 +45,7 @@ class Driver : public cudaabi::DriverServices {
   MemoryPools& pools() { return pools_; }
   GraphMemory& graphMemory() { return graphMemory_; }
   DeviceOutput& deviceOutput() { return deviceOutput_; }
+  IpcImports& ipcImports() { return ipcImports_; }
   // A synchronization completed (of a context, stream or event): pools give back what is above
   // their release thresholds, and what kernels printed is written out.
   void synchronized() {
@@ -103,6 +105,7 @@ class Driver : public cudaabi::DriverServices {
   VirtualMemory virtualMemory_;
   MemoryPools pools_;
   DeviceOutput deviceOutput_;
+  IpcImports ipcImports_;
   std::mutex ownedMutex_;
   std::map<std::uint64_t, std::vector<std::uint64_t>> owned_;  // context handle -> its objects
 };

@@ -75,7 +75,7 @@ FASTGPU_REMOTE_EXPORT CUresult cuMemFree_v2(CUdeviceptr pointer) {
     if (CUresult refused = rt.captures().unsafeCall(); refused != CUDA_SUCCESS) return refused;
     if (pointer == 0) return CUDA_SUCCESS;
     auto allocation = rt.allocation(pointer);
-    if (!allocation || allocation->first != pointer) return CUDA_ERROR_INVALID_VALUE;
+    if (!allocation || allocation->first != pointer || rt.isIpcOpened(pointer)) return CUDA_ERROR_INVALID_VALUE;
     if (rt.isGraphMemory(pointer)) {  // graph memory: its graph holds it
       rt.graphMemoryFreed(pointer);
     } else {

@@ -345,6 +345,20 @@ bool Runtime::amendGraphRecord(std::uint64_t id, const std::function<void(Captur
   return true;
 }
 
+void Runtime::setIpcOpened(std::uint64_t base, bool opened) {
+  std::lock_guard lock(mutex_);
+  if (opened) {
+    ipcOpened_.insert(base);
+  } else {
+    ipcOpened_.erase(base);
+  }
+}
+
+bool Runtime::isIpcOpened(std::uint64_t base) {
+  std::lock_guard lock(mutex_);
+  return ipcOpened_.count(base) > 0;
+}
+
 void Runtime::addGraphMemory(std::uint64_t base, std::uint64_t bytes) {
   addAllocation(base, bytes);
   std::lock_guard lock(mutex_);

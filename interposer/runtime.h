@@ -77,6 +77,10 @@ class Runtime : public cudaabi::DriverServices {
   // Reserves [base, base + bytes) here without it being memory yet (cuMemAddressReserve).
   void reserveDeviceAddresses(std::uint64_t base, std::uint64_t bytes);
   void removeAllocation(std::uint64_t base);
+  // Memory of another process opened through IPC: device memory here, freed only by
+  // cuIpcCloseMemHandle (which tells, with the server's count, when the last opening closed).
+  void setIpcOpened(std::uint64_t base, bool opened);
+  bool isIpcOpened(std::uint64_t base);
   // The remote allocation containing address, as (base, bytes).
   std::optional<std::pair<std::uint64_t, std::uint64_t>> allocation(std::uint64_t address);
   // Adds [base, base + range.bytes) unless it overlaps a range known already (checked and added
@@ -142,6 +146,7 @@ class Runtime : public cudaabi::DriverServices {
   std::set<std::uint64_t> graphMemory_;
   std::set<std::uint64_t> liveGraphMemory_;
   std::set<std::uint64_t> freeOnLaunch_;  // executables
+  std::set<std::uint64_t> ipcOpened_;
 };
 
 // The runtime of this process; never destroyed (entry points run from atexit handlers).

@@ -17,6 +17,7 @@
 
 #include "scheduler/compute_gate.h"
 #include "scheduler/gate_board.h"
+#include "scheduler/ipc_exports.h"
 #include "scheduler/memory_quota.h"
 #include "cudaabi/process_shared.h"
 #include "scheduler/vgpu_usage.h"
@@ -46,7 +47,7 @@ struct VgpuEntry {
 };
 
 struct BoardLayout {
-  static constexpr std::uint64_t kMagic = 0x4653'4750'4244'0001;  // "FSGPBD", layout 1
+  static constexpr std::uint64_t kMagic = 0x4653'4750'4244'0002;  // "FSGPBD", layout 2
   static constexpr int kMaxGpus = 16;
   static constexpr int kMaxVgpus = 512;
   static constexpr int kMaxSessions = 4096;  // the most max_connections may be
@@ -57,6 +58,7 @@ struct BoardLayout {
   // Constructed in place by SharedBoard when a vGPU takes the place.
   alignas(VgpuEntry) unsigned char vgpus[kMaxVgpus][sizeof(VgpuEntry)];
   SessionSlot sessions[kMaxSessions];
+  IpcExports ipc;  // device memory shared between sessions of a vGPU
 
   VgpuEntry& vgpu(int place) { return *std::launder(reinterpret_cast<VgpuEntry*>(vgpus[place])); }
 };
@@ -104,6 +106,14 @@ class VgpuAccess {
   VgpuAccess(std::vector<PhysicalGpu> devices, SessionSlot& slot, VgpuEntry* vgpu = nullptr, ComputeGate* gate = nullptr,
              GatePolicy::TenantId tenant = 0)
       : devices_(std::move(devices)), slot_(slot), vgpu_(vgpu), gate_(gate), tenant_(tenant) {}
+  // Where the session shares device memory with the other sessions of its vGPU (place `place`,
+  // -1 for an open server's); none: IPC is refused.
+  void shareThrough(IpcExports* exports, int place) {
+    ipc_ = exports;
+    vgpuPlace_ = place;
+  }
+  IpcExports* ipc() const { return ipc_; }
+  int vgpuPlace() const { return vgpuPlace_; }
 
   const std::vector<PhysicalGpu>& devices() const { return devices_; }
   // The driver ordinal behind a client ordinal, or -1.
@@ -126,6 +136,8 @@ class VgpuAccess {
   VgpuEntry* vgpu_;
   ComputeGate* gate_;
   GatePolicy::TenantId tenant_;
+  IpcExports* ipc_ = nullptr;
+  int vgpuPlace_ = -1;
 };
 
 }  // namespace fastgpu::scheduler

@@ -344,6 +344,10 @@ Status Session::route(wire::Call::Reader call, std::span<const std::uint8_t> bul
     case wire::Call::GRAPH_KERNEL_SET:
     case wire::Call::WRITE_STAGED:
       return executeGraphCall(call, bulk, answer);
+    case wire::Call::IPC_GET_MEM_HANDLE:
+    case wire::Call::IPC_OPEN_MEM_HANDLE:
+    case wire::Call::IPC_CLOSE_MEM_HANDLE:
+      return executeIpcCall(call, answer);
     default:
       return executeCodeCall(call, answer);
   }

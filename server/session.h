@@ -91,6 +91,7 @@ class Session {
   Status executePoolCall(wire::Call::Reader call, Answer& answer);
   Status executeGraphCall(wire::Call::Reader call, std::span<const std::uint8_t> bulk, Answer& answer);
   Status executeGraphBuildCall(wire::Call::Reader call, Answer& answer);
+  Status executeIpcCall(wire::Call::Reader call, Answer& answer);
   Status streamMemOps(wire::StreamMemOps::Reader request);
 
   // Helpers shared by the groups.

@@ -210,6 +210,8 @@ void SessionProcess::cleanUp() {
     vgpu->gate().abandon(vgpu->tenant(), held.pieces);
     vgpu->quota().releaseAll(held.memory);
   }
+  // What the session shared can no longer be opened (its memory went with its worker).
+  host_.registry.board().layout().ipc.withdrawSession(held.session.load());
   host_.registry.board().giveBackSession(slot_);
   std::unique_ptr<scheduler::VgpuLease> lease;
   {

@@ -211,6 +211,31 @@ Status SessionState::free(std::uint64_t base) {
   return result == CUDA_SUCCESS ? Status::ok() : Status(result, "cuMemFree failed");
 }
 
+bool SessionState::isOwnAllocation(std::uint64_t base) const {
+  auto it = ranges_.find(base);
+  return it != ranges_.end() && it->second.freeable && it->second.pool == 0;
+}
+
+std::uint64_t SessionState::allocationBytes(std::uint64_t base) const {
+  auto it = ranges_.find(base);
+  return it != ranges_.end() ? it->second.bytes : 0;
+}
+
+void SessionState::opened(std::uint64_t base, std::uint64_t bytes) {
+  if (openings_[base]++ == 0) ranges_[base] = Range{bytes, current_, false};
+}
+
+Result<int> SessionState::closedOpening(std::uint64_t base) {
+  auto it = openings_.find(base);
+  if (it == openings_.end()) return Status(CUDA_ERROR_INVALID_VALUE, fmt::format("{:#x} is not memory opened by IPC", base));
+  int left = --it->second;
+  if (left == 0) {
+    openings_.erase(it);
+    ranges_.erase(base);
+  }
+  return left;
+}
+
 Status SessionState::charge(std::uint64_t owner, std::uint64_t bytes) {
   if (lease_->quota() == nullptr || bytes == 0) return Status::ok();
   if (Status status = lease_->reserve(bytes); !status) return status;

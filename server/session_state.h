@@ -148,6 +148,17 @@ class SessionState {
   // Charges every pool's holdings as they are now (after a synchronization gave memory back).
   void settlePoolCharges();
 
+  // ---- interprocess sharing (dispatch_ipc.cpp) ----
+  // Whether `base` starts an allocation of this session (cuMemAlloc), which it may share.
+  bool isOwnAllocation(std::uint64_t base) const;
+  std::uint64_t allocationBytes(std::uint64_t base) const;
+  // Memory of another session opened here (`bytes` at `base`): a range of the session, charged
+  // nothing (it counts against its owner), not freeable; opened again, counted again.
+  void opened(std::uint64_t base, std::uint64_t bytes);
+  // One opening of `base` closed: the openings left (the range goes with the last); an error for
+  // memory not opened here.
+  Result<int> closedOpening(std::uint64_t base);
+
   // ---- graph nodes (kMaxGraphNodes) ----
   // One more node captured into a capture under way; refused past the bound.
   Status chargeCapturedNode();
@@ -250,6 +261,7 @@ class SessionState {
   std::map<std::uint64_t, std::vector<std::uint64_t>> resourcesHeld_;  // graph or exec id -> resource ids
   std::map<std::uint64_t, std::uint64_t> graphMemory_;               // address -> kGraphMemory id
   std::uint64_t stagingBytes_ = 0;
+  std::map<std::uint64_t, int> openings_;  // memory of other sessions opened here: base -> count
   std::map<std::uint64_t, std::uint64_t> stagingAt_;  // a staging buffer's host address -> bytes
   GraphNodeIds nodeIds_{static_cast<std::uint64_t>(HandleKind::kGraphNode) << 40};
   void freeGraphResource(std::uint64_t id);

@@ -55,6 +55,7 @@ int serve(const WorkerSpec& spec, const WorkerCommand& command, DeviceOutputRela
     log->error("session={} worker: {}", spec.session, access.status().message());
     return 1;
   }
+  (*access)->shareThrough(&board->second->ipc, spec.vgpuPlace);
   Session session(protocol::adoptStream(kWorkerConnectionFd, spec.peer), (*driver)->api(), std::move(*access),
                   spec.session, spec.limits);
   session.relayDeviceOutput(relay);

@@ -322,6 +322,9 @@ struct Call {
     graphClone @85 :UInt64;               # -> handle
     graphDestroyNode @86 :UInt64;         # -> handle (the node's graph)
     graphKernelSet @87 :GraphKernelSet;
+    ipcGetMemHandle @88 :UInt64;          # an allocation's base -> data (the client's 64-byte handle)
+    ipcOpenMemHandle @89 :Data;           # a client's handle -> values [address, bytes]
+    ipcCloseMemHandle @90 :UInt64;        # -> values [openings left]
   }
 }
 

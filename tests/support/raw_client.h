@@ -110,6 +110,18 @@ class RawClient {
     return {static_cast<CUresult>(reply.getResult()), values};
   }
 
+  // A call answered with data: the result and the bytes.
+  template <typename Build>
+  std::pair<CUresult, std::vector<std::uint8_t>> callForData(Build&& build) {
+    bool posted = false;
+    auto answered = send(build, {}, &posted);
+    if (answered == nullptr) return {CUDA_ERROR_DEVICE_UNAVAILABLE, {}};
+    auto reply = answered->reply();
+    std::vector<std::uint8_t> data;
+    if (reply.isData()) data.assign(reply.getData().begin(), reply.getData().end());
+    return {static_cast<CUresult>(reply.getResult()), data};
+  }
+
   void retainPrimary() {
     ASSERT_EQ(call([](wire::Call::Builder c) { c.setPrimaryRetain(0); }, &context).first, CUDA_SUCCESS);
   }

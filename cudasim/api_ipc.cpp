@@ -1,0 +1,66 @@
+// Interprocess sharing of device memory (cudasim/ipc.h). IPC events are not simulated.
+#include <unistd.h>
+
+#include <cstring>
+
+#include "cudasim/entry.h"
+
+using namespace fastgpu;
+using namespace fastgpu::sim;
+
+namespace {
+
+CUresult openHandle(const char* name, CUdeviceptr* pointer, const CUipcMemHandle& handle, unsigned flags) {
+  return driverEntry(name, [&](Driver& driver) {
+    if (pointer == nullptr || (flags & ~static_cast<unsigned>(CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS)) != 0) {
+      return CUDA_ERROR_INVALID_VALUE;
+    }
+    auto context = driver.requireCurrentContext();
+    if (!context) return fail(context);
+    IpcMemHandleContents contents;
+    std::memcpy(&contents, handle.reserved, sizeof(contents));
+    auto base = driver.ipcImports().open(contents, (*context)->device(), (*context)->handle());
+    if (!base) return fail(base);
+    *pointer = *base;
+    return CUDA_SUCCESS;
+  });
+}
+
+}  // namespace
+
+FASTGPU_SIM_EXPORT CUresult cuIpcGetMemHandle(CUipcMemHandle* handle, CUdeviceptr pointer) {
+  return driverEntry(__func__, [&](Driver& driver) {
+    if (handle == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    auto context = driver.requireCurrentContext();
+    if (!context) return fail(context);
+    Device* device = driver.deviceOfAddress(pointer);
+    if (device == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    auto exported = device->memory().exportAllocation(pointer);
+    if (!exported) return fail(exported);
+    IpcMemHandleContents contents;
+    contents.pid = static_cast<std::uint32_t>(getpid());
+    contents.fd = exported->fd;
+    contents.serial = exported->serial;
+    contents.bytes = device->memory().find(pointer)->size;
+    contents.length = exported->length;
+    std::memset(handle->reserved, 0, sizeof(handle->reserved));
+    std::memcpy(handle->reserved, &contents, sizeof(contents));
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_SIM_EXPORT CUresult cuIpcOpenMemHandle_v2(CUdeviceptr* pointer, CUipcMemHandle handle, unsigned int flags) {
+  return openHandle(__func__, pointer, handle, flags);
+}
+FASTGPU_SIM_EXPORT CUresult cuIpcOpenMemHandle(CUdeviceptr* pointer, CUipcMemHandle handle, unsigned int flags) {
+  return openHandle(__func__, pointer, handle, flags);
+}
+
+FASTGPU_SIM_EXPORT CUresult cuIpcCloseMemHandle(CUdeviceptr pointer) {
+  return driverEntry(__func__, [&](Driver& driver) {
+    auto context = driver.requireCurrentContext();
+    if (!context) return fail(context);
+    (*context)->synchronize();  // work that may still use it
+    return fail(driver.ipcImports().close(pointer));
+  });
+}

@@ -1,0 +1,69 @@
+// Device memory shared between processes (server/dispatch_ipc.cpp): handles are the server's
+// opaque tokens, opened only by sessions of the same vGPU. IPC events are not remoted.
+#include <cstring>
+
+#include "interposer/remote.h"
+
+using namespace fastgpu;
+using namespace fastgpu::interposer;
+
+namespace {
+
+CUresult openHandle(const char* name, CUdeviceptr* pointer, const CUipcMemHandle& handle, unsigned flags) {
+  return remoteEntry(name, [&](Runtime& rt, Client& client) -> CUresult {
+    if (pointer == nullptr || (flags & ~static_cast<unsigned>(CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS)) != 0) {
+      return CUDA_ERROR_INVALID_VALUE;
+    }
+    CallMessage call(rt.currentContextId());
+    call->setIpcOpenMemHandle(kj::arrayPtr(reinterpret_cast<const capnp::byte*>(handle.reserved), sizeof(handle.reserved)));
+    auto reply = ask(client, call);
+    if (!reply) return resultOf(client, reply, false);
+    auto values = valuesOf(**reply);
+    if (values.size() != 2) return CUDA_ERROR_UNKNOWN;
+    auto base = static_cast<std::uint64_t>(values[0]);
+    if (!rt.isIpcOpened(base)) {
+      rt.addAllocation(base, static_cast<std::uint64_t>(values[1]));
+      rt.setIpcOpened(base, true);
+    }
+    *pointer = base;
+    return CUDA_SUCCESS;
+  });
+}
+
+}  // namespace
+
+FASTGPU_REMOTE_EXPORT CUresult cuIpcGetMemHandle(CUipcMemHandle* handle, CUdeviceptr pointer) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client& client) -> CUresult {
+    if (handle == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    CallMessage call(rt.currentContextId());
+    call->setIpcGetMemHandle(pointer);
+    auto reply = ask(client, call);
+    if (!reply) return resultOf(client, reply, false);
+    auto root = (*reply)->get();
+    if (!root.isData() || root.getData().size() != sizeof(handle->reserved)) return CUDA_ERROR_UNKNOWN;
+    std::memcpy(handle->reserved, root.getData().begin(), sizeof(handle->reserved));
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuIpcOpenMemHandle_v2(CUdeviceptr* pointer, CUipcMemHandle handle, unsigned int flags) {
+  return openHandle(__func__, pointer, handle, flags);
+}
+FASTGPU_REMOTE_EXPORT CUresult cuIpcOpenMemHandle(CUdeviceptr* pointer, CUipcMemHandle handle, unsigned int flags) {
+  return openHandle(__func__, pointer, handle, flags);
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuIpcCloseMemHandle(CUdeviceptr pointer) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client& client) -> CUresult {
+    if (!rt.isIpcOpened(pointer)) return CUDA_ERROR_INVALID_VALUE;
+    CallMessage call(rt.currentContextId());
+    call->setIpcCloseMemHandle(pointer);
+    std::int64_t left = 0;
+    if (CUresult result = askValue(client, call, &left); result != CUDA_SUCCESS) return result;
+    if (left == 0) {
+      rt.setIpcOpened(pointer, false);
+      rt.removeAllocation(pointer);
+    }
+    return CUDA_SUCCESS;
+  });
+}

@@ -1,0 +1,91 @@
+// Device memory shared between sessions (IPC): a handle opens only in a session of the exporter's
+// vGPU, holds no driver handle, is refused in its own session and when forged, and opened memory
+// counts once, against its owner, and cannot be freed by the session that opened it.
+#include <cstring>
+
+#include "session_test_support.h"
+
+namespace fastgpu::server {
+namespace {
+
+class ServerIpcTest : public ServerTest {
+ protected:
+  void SetUp() override {
+    ServerTest::SetUp();
+    start(R"(
+[[vgpu]]
+name = "a"
+memory = "64MiB"
+tokens = ["ta"]
+
+[[vgpu]]
+name = "b"
+memory = "64MiB"
+tokens = ["tb"]
+)");
+  }
+  static std::pair<CUresult, std::vector<std::uint8_t>> share(RawClient& client, std::uint64_t base) {
+    return client.callForData([&](wire::Call::Builder c) { c.setIpcGetMemHandle(base); });
+  }
+  static std::pair<CUresult, std::vector<std::int64_t>> open(RawClient& client, const std::vector<std::uint8_t>& handle) {
+    return client.call([&](wire::Call::Builder c) { c.setIpcOpenMemHandle(kj::arrayPtr(handle.data(), handle.size())); });
+  }
+};
+
+TEST_F(ServerIpcTest, AHandleOpensOnlyInAnotherSessionOfTheSameVgpu) {
+  RawClient owner(url, "a", "ta"), sibling(url, "a", "ta"), stranger(url, "b", "tb");
+  for (RawClient* client : {&owner, &sibling, &stranger}) client->retainPrimary();
+  std::uint64_t base = owner.allocate(1 << 20);
+  std::vector<std::uint8_t> pattern(16, 0xab);
+  ASSERT_EQ(owner.write(base, pattern), CUDA_SUCCESS);
+  EXPECT_EQ(share(owner, base + 4).first, CUDA_ERROR_INVALID_VALUE) << "not an allocation's start";
+  auto [shared, handle] = share(owner, base);
+  ASSERT_EQ(shared, CUDA_SUCCESS);
+  ASSERT_EQ(handle.size(), 64u);
+  EXPECT_EQ(share(owner, base).second, handle) << "the same allocation, the same handle";
+
+  EXPECT_EQ(open(owner, handle).first, CUDA_ERROR_INVALID_CONTEXT) << "its own session";
+  EXPECT_EQ(open(stranger, handle).first, CUDA_ERROR_INVALID_HANDLE) << "another vGPU";
+  std::vector<std::uint8_t> forged = handle;
+  forged[12] ^= 1;
+  EXPECT_EQ(open(sibling, forged).first, CUDA_ERROR_INVALID_HANDLE) << "a forged token";
+  EXPECT_EQ(open(sibling, std::vector<std::uint8_t>(64, 0)).first, CUDA_ERROR_INVALID_VALUE) << "not a handle";
+
+  const std::uint64_t freeBefore = sibling.freeMemory();
+  auto [opened, values] = open(sibling, handle);
+  ASSERT_EQ(opened, CUDA_SUCCESS);
+  ASSERT_EQ(values.size(), 2u);
+  auto address = static_cast<std::uint64_t>(values[0]);
+  EXPECT_EQ(static_cast<std::uint64_t>(values[1]), 1u << 20);
+  EXPECT_EQ(sibling.freeMemory(), freeBefore) << "opened memory counts against its owner only";
+  auto [read, bytes] = sibling.read(address, pattern.size());
+  EXPECT_EQ(read, CUDA_SUCCESS);
+  EXPECT_EQ(bytes, pattern);
+  EXPECT_EQ(sibling.call([&](wire::Call::Builder c) { c.setMemFree(address); }).first, CUDA_SUCCESS);  // posted
+  EXPECT_EQ(sibling.synchronize(), CUDA_SUCCESS);
+  EXPECT_EQ(sibling.deferred, CUDA_ERROR_INVALID_VALUE) << "opened memory is not the opener's to free";
+  auto [closed, left] = sibling.call([&](wire::Call::Builder c) { c.setIpcCloseMemHandle(address); });
+  EXPECT_EQ(closed, CUDA_SUCCESS);
+  EXPECT_EQ(left, std::vector<std::int64_t>{0});
+  EXPECT_EQ(sibling.read(address, 4).first, CUDA_ERROR_INVALID_VALUE) << "closed: no longer the session's";
+  EXPECT_EQ(sibling.call([&](wire::Call::Builder c) { c.setIpcCloseMemHandle(address); }).first,
+            CUDA_ERROR_INVALID_VALUE);
+}
+
+TEST_F(ServerIpcTest, AHandleDiesWithItsSession) {
+  RawClient sibling(url, "a", "ta");
+  sibling.retainPrimary();
+  std::vector<std::uint8_t> handle;
+  {
+    RawClient owner(url, "a", "ta");
+    owner.retainPrimary();
+    std::uint64_t base = owner.allocate(4096);
+    handle = share(owner, base).second;
+    ASSERT_EQ(handle.size(), 64u);
+  }
+  EXPECT_TRUE(eventually([&] { return open(sibling, handle).first == CUDA_ERROR_INVALID_HANDLE; }))
+      << "the exporter's session ended";
+}
+
+}  // namespace
+}  // namespace fastgpu::server

@@ -306,3 +306,27 @@ FASTGPU_SIM_EXPORT CUresult cuProfilerStart() {
   return withCurrentContext(__func__, [](Driver&, Context&) { return CUDA_SUCCESS; });
 }
 FASTGPU_SIM_EXPORT CUresult cuProfilerStop() { return cuProfilerStart(); }  // the same nothing, the same check
+
+// Peer access: a context may use the memory of a context on another device once it enabled it
+// (cudasim's devices share one address space, so nothing else changes).
+FASTGPU_SIM_EXPORT CUresult cuCtxEnablePeerAccess(CUcontext peerHandle, unsigned int flags) {
+  return driverEntry(__func__, [&](Driver& driver) {
+    auto context = driver.requireCurrentContext();
+    if (!context) return fail(context);
+    if (flags != 0) return CUDA_ERROR_INVALID_VALUE;
+    auto peer = driver.findContext(peerHandle);
+    if (!peer) return CUDA_ERROR_INVALID_CONTEXT;
+    if (&peer->device() == &(*context)->device()) return CUDA_ERROR_INVALID_DEVICE;
+    return fail((*context)->enablePeer(peer->handle()));
+  });
+}
+
+FASTGPU_SIM_EXPORT CUresult cuCtxDisablePeerAccess(CUcontext peerHandle) {
+  return driverEntry(__func__, [&](Driver& driver) {
+    auto context = driver.requireCurrentContext();
+    if (!context) return fail(context);
+    auto peer = driver.findContext(peerHandle);
+    if (!peer) return CUDA_ERROR_INVALID_CONTEXT;
+    return fail((*context)->disablePeer(peer->handle()));
+  });
+}

@@ -58,7 +58,19 @@ Context::Context(Device& device, unsigned flags, bool primary, Progress& progres
              {CU_LIMIT_PERSISTING_L2_CACHE_SIZE, 0}};
 }
 
-Context::~Context() = default;  // streams drain and join as they are destroyed
+Context::~Context() = default;
+
+Status Context::enablePeer(std::uint64_t peer) {
+  std::lock_guard lock(mutex_);
+  if (!peers_.insert(peer).second) return Status(CUDA_ERROR_PEER_ACCESS_ALREADY_ENABLED, "peer access is enabled already");
+  return Status::ok();
+}
+
+Status Context::disablePeer(std::uint64_t peer) {
+  std::lock_guard lock(mutex_);
+  if (peers_.erase(peer) == 0) return Status(CUDA_ERROR_PEER_ACCESS_NOT_ENABLED, "peer access is not enabled");
+  return Status::ok();
+}  // streams drain and join as they are destroyed
 
 std::shared_ptr<Stream> Context::perThreadStream() {
   std::lock_guard lock(mutex_);

@@ -10,6 +10,7 @@
 
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -60,6 +61,11 @@ class Context : public HandleObject {
   Result<std::size_t> limit(CUlimit limit) const;
   Status setLimit(CUlimit limit, std::size_t value);
 
+  // Peer access from this context to the memory of context `peer` (its handle) on another device:
+  // PEER_ACCESS_ALREADY_ENABLED / PEER_ACCESS_NOT_ENABLED as the driver reports them.
+  Status enablePeer(std::uint64_t peer);
+  Status disablePeer(std::uint64_t peer);
+
  private:
   Device& device_;
   const unsigned flags_;
@@ -72,6 +78,7 @@ class Context : public HandleObject {
   std::vector<std::shared_ptr<Stream>> created_;
   std::map<std::thread::id, std::shared_ptr<Stream>> perThread_;
   std::map<CUlimit, std::size_t> limits_;
+  std::set<std::uint64_t> peers_;
 };
 
 }  // namespace fastgpu::sim

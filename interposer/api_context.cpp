@@ -257,3 +257,26 @@ FASTGPU_REMOTE_EXPORT CUresult cuCtxGetStreamPriorityRange(int* least, int* grea
     return CUDA_SUCCESS;
   });
 }
+
+// Peer access between two contexts of the session (on GPUs of the same server).
+namespace {
+
+CUresult peerAccess(const char* name, CUcontext peer, bool enable) {
+  return remoteEntry(name, [&](Runtime& rt, Client& client) -> CUresult {
+    if (rt.currentContextId() == 0) return CUDA_ERROR_INVALID_CONTEXT;
+    CallMessage call(rt.currentContextId());
+    auto access = call->initPeerAccess();
+    access.setPeer(idOf(peer));
+    access.setEnable(enable);
+    return askResult(client, call);
+  });
+}
+
+}  // namespace
+
+FASTGPU_REMOTE_EXPORT CUresult cuCtxEnablePeerAccess(CUcontext peer, unsigned int flags) {
+  if (flags != 0) return CUDA_ERROR_INVALID_VALUE;
+  return peerAccess(__func__, peer, true);
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuCtxDisablePeerAccess(CUcontext peer) { return peerAccess(__func__, peer, false); }

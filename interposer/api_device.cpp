@@ -114,13 +114,34 @@ FASTGPU_REMOTE_EXPORT CUresult cuDeviceGetByPCIBusId(CUdevice* device, const cha
   });
 }
 
-FASTGPU_REMOTE_EXPORT CUresult cuDeviceCanAccessPeer(int* canAccess, CUdevice ordinal, CUdevice peer) {
-  return withDevice(__func__, ordinal, [&](wire::DeviceInfo::Reader) {
-    if (canAccess == nullptr) return CUDA_ERROR_INVALID_VALUE;
-    if (peer < 0 || peer >= runtime().deviceCount()) return CUDA_ERROR_INVALID_DEVICE;
-    *canAccess = 0;  // TODO(perf): peer copies are not remoted yet
-    return CUDA_SUCCESS;
+namespace {
+
+// Peer questions are the server's driver's (the GPUs behind the session's devices); -1: whether
+// `ordinal` can access `peer` at all.
+CUresult peerQuery(const char* name, int* value, int attribute, CUdevice ordinal, CUdevice peer) {
+  return remoteEntry(name, [&](Runtime& rt, Client& client) -> CUresult {
+    if (value == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    if (ordinal < 0 || ordinal >= rt.deviceCount() || peer < 0 || peer >= rt.deviceCount()) {
+      return CUDA_ERROR_INVALID_DEVICE;
+    }
+    CallMessage call(rt.currentContextId());
+    auto query = call->initPeerQuery();
+    query.setDevice(ordinal);
+    query.setPeer(peer);
+    query.setAttribute(attribute);
+    return askValue(client, call, value);
   });
+}
+
+}  // namespace
+
+FASTGPU_REMOTE_EXPORT CUresult cuDeviceCanAccessPeer(int* canAccess, CUdevice ordinal, CUdevice peer) {
+  return peerQuery(__func__, canAccess, -1, ordinal, peer);
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuDeviceGetP2PAttribute(int* value, CUdevice_P2PAttribute attribute, CUdevice source,
+                                                       CUdevice destination) {
+  return peerQuery(__func__, value, static_cast<int>(attribute), source, destination);
 }
 
 FASTGPU_REMOTE_EXPORT CUresult cuModuleGetLoadingMode(CUmoduleLoadingMode* mode) {

@@ -65,6 +65,27 @@ Status Session::executeContextCall(wire::Call::Reader call, Answer& answer) {
       return driverResult(driver_.cuCtxSetLimit(static_cast<CUlimit>(call.getSetLimit().getLimit()),
                                                 call.getSetLimit().getValue()),
                           "cuCtxSetLimit");
+    case wire::Call::PEER_QUERY: {
+      auto query = call.getPeerQuery();
+      int device = state.lease().physicalDevice(query.getDevice());
+      int peer = state.lease().physicalDevice(query.getPeer());
+      if (device < 0 || peer < 0) return Status(CUDA_ERROR_INVALID_DEVICE, "a device outside the session's view");
+      int value = 0;
+      CUresult result = query.getAttribute() < 0
+                            ? driver_.cuDeviceCanAccessPeer(&value, device, peer)
+                            : driver_.cuDeviceGetP2PAttribute(&value, static_cast<CUdevice_P2PAttribute>(query.getAttribute()),
+                                                              device, peer);
+      answer.setValues({value});
+      return driverResult(result, query.getAttribute() < 0 ? "cuDeviceCanAccessPeer" : "cuDeviceGetP2PAttribute");
+    }
+    case wire::Call::PEER_ACCESS: {
+      auto access = call.getPeerAccess();
+      SessionContext* peer = state.context(access.getPeer());
+      if (peer == nullptr) return Status(CUDA_ERROR_INVALID_CONTEXT, "not a context of this session");
+      if (state.current() == 0) return Status(CUDA_ERROR_INVALID_CONTEXT, "no current context");
+      return access.getEnable() ? driverResult(driver_.cuCtxEnablePeerAccess(peer->real, 0), "cuCtxEnablePeerAccess")
+                                : driverResult(driver_.cuCtxDisablePeerAccess(peer->real), "cuCtxDisablePeerAccess");
+    }
     case wire::Call::STREAM_PRIORITY_RANGE: {
       int least = 0, greatest = 0;
       CUresult result = driver_.cuCtxGetStreamPriorityRange(&least, &greatest);

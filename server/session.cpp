@@ -276,6 +276,8 @@ Status Session::route(wire::Call::Reader call, std::span<const std::uint8_t> bul
     case wire::Call::GET_LIMIT:
     case wire::Call::SET_LIMIT:
     case wire::Call::STREAM_PRIORITY_RANGE:
+    case wire::Call::PEER_QUERY:
+    case wire::Call::PEER_ACCESS:
       return executeContextCall(call, answer);
     case wire::Call::MEM_GET_INFO:
     case wire::Call::MEM_ALLOC:

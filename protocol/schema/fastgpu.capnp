@@ -167,6 +167,10 @@ struct MemOp {
 struct StreamMemOps { stream @0 :UInt64; perThread @1 :Bool; ops @2 :List(MemOp); }
 
 # Stream capture and graphs (DESIGN.md decision 12): graphs and executables are server objects.
+# Peer access between the session's devices (client ordinals) and contexts.
+struct PeerQuery { device @0 :Int32; peer @1 :Int32; attribute @2 :Int32; }  # attribute -1: can access
+struct PeerAccess { peer @0 :UInt64; enable @1 :Bool; }                       # the peer context's id
+
 struct CaptureBegin { stream @0 :UInt64; perThread @1 :Bool; mode @2 :UInt32; }
 struct GraphInstantiate { graph @0 :UInt64; flags @1 :UInt64; }
 struct GraphLaunch { exec @0 :UInt64; stream @1 :UInt64; perThread @2 :Bool; upload @3 :Bool; }
@@ -325,6 +329,8 @@ struct Call {
     ipcGetMemHandle @88 :UInt64;          # an allocation's base -> data (the client's 64-byte handle)
     ipcOpenMemHandle @89 :Data;           # a client's handle -> values [address, bytes]
     ipcCloseMemHandle @90 :UInt64;        # -> values [openings left]
+    peerQuery @91 :PeerQuery;             # -> values [value]
+    peerAccess @92 :PeerAccess;
   }
 }
 

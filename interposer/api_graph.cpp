@@ -191,3 +191,44 @@ FASTGPU_REMOTE_EXPORT CUresult cuGraphExecUpdate(CUgraphExec exec, CUgraph graph
   *result = info.result;
   return status;
 }
+
+// Graph memory attributes, from what this process's graphs hold (Runtime::graphMemoryUsage); the
+// server gives graph memory back to its GPU (trimmed) with the last graph holding it, so a trim
+// has nothing left to do.
+FASTGPU_REMOTE_EXPORT CUresult cuDeviceGetGraphMemAttribute(CUdevice device, CUgraphMem_attribute attribute,
+                                                            void* value) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client&) -> CUresult {
+    if (device < 0 || device >= rt.deviceCount()) return CUDA_ERROR_INVALID_DEVICE;
+    if (value == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    Runtime::GraphMemoryUsage usage = rt.graphMemoryUsage();
+    cuuint64_t answer = 0;
+    switch (attribute) {
+      case CU_GRAPH_MEM_ATTR_USED_MEM_CURRENT: answer = usage.used; break;
+      case CU_GRAPH_MEM_ATTR_USED_MEM_HIGH: answer = usage.usedHigh; break;
+      case CU_GRAPH_MEM_ATTR_RESERVED_MEM_CURRENT: answer = usage.reserved; break;
+      case CU_GRAPH_MEM_ATTR_RESERVED_MEM_HIGH: answer = usage.reservedHigh; break;
+      default: return CUDA_ERROR_INVALID_VALUE;
+    }
+    *static_cast<cuuint64_t*>(value) = answer;
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuDeviceSetGraphMemAttribute(CUdevice device, CUgraphMem_attribute attribute,
+                                                            void* value) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client&) -> CUresult {
+    if (device < 0 || device >= rt.deviceCount()) return CUDA_ERROR_INVALID_DEVICE;
+    if (value == nullptr || *static_cast<cuuint64_t*>(value) != 0) return CUDA_ERROR_INVALID_VALUE;
+    if (attribute != CU_GRAPH_MEM_ATTR_USED_MEM_HIGH && attribute != CU_GRAPH_MEM_ATTR_RESERVED_MEM_HIGH) {
+      return CUDA_ERROR_INVALID_VALUE;
+    }
+    rt.resetGraphMemoryHigh(attribute == CU_GRAPH_MEM_ATTR_USED_MEM_HIGH);
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuDeviceGraphMemTrim(CUdevice device) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client&) -> CUresult {
+    return device >= 0 && device < rt.deviceCount() ? CUDA_SUCCESS : CUDA_ERROR_INVALID_DEVICE;
+  });
+}

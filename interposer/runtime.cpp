@@ -363,6 +363,37 @@ void Runtime::addGraphMemory(std::uint64_t base, std::uint64_t bytes) {
   addAllocation(base, bytes);
   std::lock_guard lock(mutex_);
   graphMemory_.insert(base);
+  graphReservedHigh_ = std::max(graphReservedHigh_, graphBytesLocked(graphMemory_));
+}
+
+template <typename Bases>
+std::uint64_t Runtime::graphBytesLocked(const Bases& bases) const {
+  std::uint64_t total = 0;
+  for (std::uint64_t base : bases) {
+    if (auto it = allocations_.find(base); it != allocations_.end()) total += it->second;
+  }
+  return total;
+}
+
+Runtime::GraphMemoryUsage Runtime::graphMemoryUsage() {
+  std::lock_guard lock(mutex_);
+  GraphMemoryUsage usage;
+  usage.used = graphBytesLocked(liveGraphMemory_);
+  usage.reserved = graphBytesLocked(graphMemory_);
+  graphUsedHigh_ = std::max(graphUsedHigh_, usage.used);
+  graphReservedHigh_ = std::max(graphReservedHigh_, usage.reserved);
+  usage.usedHigh = graphUsedHigh_;
+  usage.reservedHigh = graphReservedHigh_;
+  return usage;
+}
+
+void Runtime::resetGraphMemoryHigh(bool used) {
+  std::lock_guard lock(mutex_);
+  if (used) {
+    graphUsedHigh_ = graphBytesLocked(liveGraphMemory_);
+  } else {
+    graphReservedHigh_ = graphBytesLocked(graphMemory_);
+  }
 }
 
 bool Runtime::isGraphMemory(std::uint64_t base) {
@@ -377,6 +408,10 @@ bool Runtime::launchGraphMemory(std::uint64_t exec, const CapturedGraph& record)
       if (liveGraphMemory_.count(base) > 0) return false;
     }
   }
+  // During the replay every allocation of the graph may be live at once.
+  std::set<std::uint64_t> during = liveGraphMemory_;
+  during.insert(record.allocations.begin(), record.allocations.end());
+  graphUsedHigh_ = std::max(graphUsedHigh_, graphBytesLocked(during));
   liveGraphMemory_.insert(record.leftLive.begin(), record.leftLive.end());
   return true;
 }

@@ -114,6 +114,14 @@ class Runtime : public cudaabi::DriverServices {
   // its last launch, unless it was instantiated to free it on launch; else that memory is live.
   bool launchGraphMemory(std::uint64_t exec, const CapturedGraph& record);
   void graphMemoryFreed(std::uint64_t base);
+  // cuDeviceGetGraphMemAttribute, from what this process's graphs hold: reserved = the graph
+  // memory graphs and executables hold, used = what launches left live; the highs since the last
+  // reset (a launch counts all its graph's allocations live at once).
+  struct GraphMemoryUsage {
+    std::uint64_t used = 0, usedHigh = 0, reserved = 0, reservedHigh = 0;
+  };
+  GraphMemoryUsage graphMemoryUsage();
+  void resetGraphMemoryHigh(bool used);
   void setFreesOnLaunch(std::uint64_t exec);
 
   // ---- DriverServices (private export tables) ----
@@ -147,6 +155,10 @@ class Runtime : public cudaabi::DriverServices {
   std::set<std::uint64_t> liveGraphMemory_;
   std::set<std::uint64_t> freeOnLaunch_;  // executables
   std::set<std::uint64_t> ipcOpened_;
+  std::uint64_t graphUsedHigh_ = 0, graphReservedHigh_ = 0;
+  // The bytes of graph memory in `bases` (under mutex_).
+  template <typename Bases>
+  std::uint64_t graphBytesLocked(const Bases& bases) const;
 };
 
 // The runtime of this process; never destroyed (entry points run from atexit handlers).

@@ -108,6 +108,20 @@ void printShape(CUgraph graph) {
   std::printf("the last node depends on %zu, the first has %zu dependents\n", dependencies, dependents);
 }
 
+// What the device's graph memory attributes say.
+void printGraphMemory(const char* when) {
+  const CUgraphMem_attribute attributes[] = {CU_GRAPH_MEM_ATTR_USED_MEM_CURRENT, CU_GRAPH_MEM_ATTR_USED_MEM_HIGH,
+                                             CU_GRAPH_MEM_ATTR_RESERVED_MEM_CURRENT,
+                                             CU_GRAPH_MEM_ATTR_RESERVED_MEM_HIGH};
+  std::printf("graph memory %s: used, high, reserved, high:", when);
+  for (CUgraphMem_attribute attribute : attributes) {
+    cuuint64_t value = 0;
+    CUresult result = cuDeviceGetGraphMemAttribute(0, attribute, &value);
+    std::printf(" %llu%s", static_cast<unsigned long long>(value), result == CUDA_SUCCESS ? "" : "(failed)");
+  }
+  std::printf("\n");
+}
+
 void launchAndShow(CUgraphExec exec, const char* when) {
   report("cuGraphLaunch", cuGraphLaunch(exec, stream));
   report("cuStreamSynchronize", cuStreamSynchronize(stream));
@@ -234,6 +248,14 @@ int main(int argc, char** argv) {
   int saved = 0;
   report("cuMemcpyDtoH(result)", cuMemcpyDtoH(&saved, result, sizeof(saved)));
   std::printf("a word of the graph's memory: %d\n", saved);
+  printGraphMemory("after its launch");
+  cuuint64_t resetTo = 0, notZero = 1;
+  report("cuDeviceSetGraphMemAttribute(used high, 0)",
+         cuDeviceSetGraphMemAttribute(0, CU_GRAPH_MEM_ATTR_USED_MEM_HIGH, &resetTo));
+  report("cuDeviceSetGraphMemAttribute(used high, 1)",
+         cuDeviceSetGraphMemAttribute(0, CU_GRAPH_MEM_ATTR_USED_MEM_HIGH, &notZero), CUDA_ERROR_INVALID_VALUE);
+  report("cuDeviceGraphMemTrim", cuDeviceGraphMemTrim(0));
+  printGraphMemory("after a reset of the used high");
 
   // A child graph, and nodes added through cuGraphAddNode.
   CUgraph child = nullptr, parent = nullptr;
@@ -289,6 +311,7 @@ int main(int argc, char** argv) {
   }
   for (CUgraph g : {graph, clone, withMemory, child, parent, captured}) report("cuGraphDestroy", cuGraphDestroy(g));
   report("cuGraphGetNodes(destroyed graph)", cuGraphGetNodes(graph, nullptr, &count), CUDA_ERROR_INVALID_VALUE);
+  printGraphMemory("after every graph is gone");
   if (failures == 0) std::printf("graph_nodes: done\n");
   return failures == 0 ? 0 : 1;
 }

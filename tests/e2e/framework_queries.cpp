@@ -99,6 +99,16 @@ int main() {
   cuStreamGetId(CU_STREAM_LEGACY, &idOfLegacy);
   std::printf("%-58s -> same %d, distinct from the legacy stream %d\n", "stream ids", idOfStream == idAgain,
               idOfStream != idOfLegacy);
+  // Managed-memory hints on memory that is not managed: accepted, they change nothing.
+  CUdeviceptr buffer = 0;
+  cuMemAlloc(&buffer, 1 << 20);
+  CUmemLocation onDevice{CU_MEM_LOCATION_TYPE_DEVICE, 0};
+  show("cuMemPrefetchAsync(device memory)", cuMemPrefetchAsync(buffer, 1 << 20, onDevice, 0, stream));
+  show("cuMemPrefetchAsync(past its end)", cuMemPrefetchAsync(buffer, (1 << 20) + 1, onDevice, 0, stream));
+  show("cuMemAdvise(read mostly)", cuMemAdvise(buffer, 4096, CU_MEM_ADVISE_SET_READ_MOSTLY, onDevice));
+  show("cuMemAdvise(advice 99)", cuMemAdvise(buffer, 4096, static_cast<CUmem_advise>(99), onDevice));
+  show("cuMemAdvise(not memory)", cuMemAdvise(0x1000, 4096, CU_MEM_ADVISE_SET_READ_MOSTLY, onDevice));
+  cuMemFree(buffer);
   cuStreamDestroy(stream);
   cuCtxSetCurrent(nullptr);
   show("cuProfilerStart without a context", cuProfilerStart());

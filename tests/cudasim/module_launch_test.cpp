@@ -117,6 +117,21 @@ TEST_F(SimModules, LaunchesWithParamsWithTheExtraBufferAndThroughLibraries) {
   EXPECT_EQ(d.cuLaunchKernel(appendValue, 1, 1, 1, 1, 1, 1, 0, nullptr, params, nullptr), CUDA_ERROR_INVALID_HANDLE);
 }
 
+// Twins read their device's attributes through the ABI (version 2).
+TEST_F(SimModules, ATwinReadsItsDevicesAttributes) {
+  CUdeviceptr word = 0;
+  ASSERT_CU(d.cuMemAlloc_v2(&word, sizeof(int)));
+  CUfunction touch = function(loadTestModule(), "touch");
+  int askForSmCount = -16;
+  void* params[] = {&word, &askForSmCount};
+  ASSERT_CU(d.cuLaunchKernel(touch, 1, 1, 1, 1, 1, 1, 0, nullptr, params, nullptr));
+  int written = 0, smCount = 0;
+  ASSERT_CU(d.cuMemcpyDtoH_v2(&written, word, sizeof(written)));
+  ASSERT_CU(d.cuDeviceGetAttribute(&smCount, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, 0));
+  EXPECT_EQ(written, smCount);
+  EXPECT_EQ(smCount, 132);
+}
+
 TEST_F(SimModules, LaunchAttributesThatNameEventsRecordThem) {
   CUmodule module = loadTestModule();
   CUfunction spin = function(module, "fastgpu_spin");

@@ -1,10 +1,14 @@
 // Which twin a kernel name finds: exact names, the names nvcc gives kernels of internal linkage
-// (file-static under -rdc=true, anonymous namespaces), and twins registered twice.
+// (file-static under -rdc=true, anonymous namespaces), and twins registered twice; and the C++
+// helpers twins use over ABI 2.
 #include "cudasim/twin_registry.h"
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 #include "cudaabi/kernel_names.h"
+#include "fastgpu/sim_twin.hpp"
 
 namespace fastgpu::sim {
 namespace {
@@ -45,6 +49,37 @@ TEST(TwinRegistry, ATwinRegisteredAgainReplacesTheEarlierOne) {
   registry.add("_Z4stepv", second);
   EXPECT_EQ(registry.find("_Z4stepv"), second);
   EXPECT_NE(registry.find(kSpinKernelName), nullptr) << "the built-in twin";
+}
+
+// The C++ helpers over ABI 2 (sim_twin.hpp), against a host of each version.
+std::string failedExpression;
+void recordAssert(const fastgpu_sim_launch*, const char* expression, const char*, int, fastgpu_dim3, fastgpu_dim3) {
+  failedExpression = expression;
+}
+int smCount(const fastgpu_sim_launch*, int attribute, int* value) {
+  if (attribute != 16) return 1;
+  *value = 132;
+  return 0;
+}
+
+TEST(TwinHelpers, AssertsAndAttributesGoThroughTheHostWhenItHasThem) {
+  fastgpu_sim_launch launch{};
+  launch.abi_version = 2;
+  launch.assert_failed = recordAssert;
+  launch.device_attribute = smCount;
+  fastgpu_dim3 block{0, 0, 0}, thread{1, 0, 0};
+  int value = 0;
+  EXPECT_TRUE(FASTGPU_SIM_ASSERT(&launch, value == 0));
+  EXPECT_EQ(failedExpression, "");
+  EXPECT_FALSE(FASTGPU_SIM_ASSERT(&launch, value > 0));
+  EXPECT_EQ(failedExpression, "value > 0");
+  EXPECT_EQ(deviceAttribute(&launch, 16, -1), 132);
+  EXPECT_EQ(deviceAttribute(&launch, 999, -1), -1) << "an attribute the host does not know";
+  launch.abi_version = 1;  // an older host: the fields are not there
+  launch.device_attribute = nullptr;
+  launch.assert_failed = nullptr;
+  EXPECT_EQ(deviceAttribute(&launch, 16, -1), -1);
+  EXPECT_FALSE(FASTGPU_SIM_ASSERT(&launch, value > 0));
 }
 
 }  // namespace

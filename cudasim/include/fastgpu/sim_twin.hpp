@@ -54,6 +54,24 @@ void forEachBlock(const fastgpu_sim_launch* launch, Body&& body) {
       }
 }
 
+// A device attribute (a CUdevice_attribute value) of the launch's device, or `fallback` on a host
+// older than ABI 2 or for an attribute it does not know.
+inline int deviceAttribute(const fastgpu_sim_launch* launch, int attribute, int fallback) {
+  int value = fallback;
+  if (launch->abi_version < 2 || launch->device_attribute(launch, attribute, &value) != 0) return fallback;
+  return value;
+}
+
+// The kernel's assert(condition) in thread `thread` of block `block`: false (and the message a GPU
+// prints recorded) when it fails; the twin then returns kAssertFailed. Needs ABI 2 for the message.
+inline constexpr int kAssertFailed = 710;  // CUDA_ERROR_ASSERT
+inline bool deviceAssert(const fastgpu_sim_launch* launch, bool condition, const char* expression, const char* file,
+                         int line, fastgpu_dim3 block, fastgpu_dim3 thread) {
+  if (condition) return true;
+  if (launch->abi_version >= 2) launch->assert_failed(launch, expression, file, line, block, thread);
+  return false;
+}
+
 namespace detail {
 struct TwinEntry {
   const char* name;
@@ -78,6 +96,11 @@ struct TwinRegistrar {
   int function(const fastgpu_sim_launch* launch);                                               \
   static ::fastgpu::sim::detail::TwinRegistrar FASTGPU_SIM_CONCAT(fastgpuTwinRegistrar, __LINE__)( \
       mangledName, function)
+
+// assert(condition) inside a forEachThread body whose parameters are named block and thread:
+// evaluates to false when it fails (see deviceAssert).
+#define FASTGPU_SIM_ASSERT(launch, condition) \
+  ::fastgpu::sim::deviceAssert((launch), (condition), #condition, __FILE__, __LINE__, block, thread)
 
 // Defines the plugin's init function, registering every FASTGPU_SIM_TWIN of the plugin.
 #define FASTGPU_SIM_PLUGIN()                                                                     \

@@ -6,21 +6,14 @@
 
 #include "cudaabi/graph_node_types.h"
 #include "interposer/remote.h"
+#include "protocol/graph_edge_data.h"
 
 using namespace fastgpu;
 using namespace fastgpu::interposer;
 
 namespace {
 
-enum Query : std::uint8_t { kNodes = 0, kRoots, kEdges, kType, kDependencies, kDependents };
-
-CUgraphEdgeData edgeOf(std::uint64_t bits) {
-  CUgraphEdgeData data{};
-  data.from_port = static_cast<unsigned char>(bits & 0xff);
-  data.to_port = static_cast<unsigned char>((bits >> 8) & 0xff);
-  data.type = static_cast<unsigned char>((bits >> 16) & 0xff);
-  return data;
-}
+using Query = wire::GraphQuery::What;
 
 // A query answered with values.
 CUresult askValues(Runtime& rt, Client& client, std::uint64_t subject, Query what, std::vector<std::int64_t>& values) {
@@ -53,7 +46,7 @@ CUresult listOut(const std::vector<std::int64_t>& values, std::size_t stride, bo
 CUresult listNodes(const char* name, std::uint64_t graph, Query what, CUgraphNode* nodes, std::size_t* count) {
   return remoteEntry(name, [&](Runtime& rt, Client& client) -> CUresult {
     if (count == nullptr || !rt.hasGraphObject(graph)) return CUDA_ERROR_INVALID_VALUE;
-    if (nodes == nullptr && what == kNodes) {  // the count alone, as PyTorch asks it
+    if (nodes == nullptr && what == Query::NODES) {  // the count alone, as PyTorch asks it
       CallMessage call(rt.currentContextId());
       call->setGraphNodeCount(graph);
       return askValue(client, call, count);
@@ -74,7 +67,7 @@ CUresult neighbours(const char* name, CUgraphNode node, Query what, CUgraphNode*
     bool lossy = false;
     CUresult result = listOut(values, 2, out != nullptr, count, [&](std::size_t i, const std::int64_t* v) {
       out[i] = handleOf<CUgraphNode>(v[0]);
-      CUgraphEdgeData edge = edgeOf(static_cast<std::uint64_t>(v[1]));
+      CUgraphEdgeData edge = protocol::unpackEdgeData(static_cast<std::uint64_t>(v[1]));
       if (data != nullptr) data[i] = edge;
       lossy = lossy || (data == nullptr && v[1] != 0);
     });
@@ -89,12 +82,12 @@ CUresult edges(const char* name, CUgraph graph, CUgraphNode* from, CUgraphNode* 
       return CUDA_ERROR_INVALID_VALUE;
     }
     std::vector<std::int64_t> values;
-    if (CUresult result = askValues(rt, client, idOf(graph), kEdges, values); result != CUDA_SUCCESS) return result;
+    if (CUresult result = askValues(rt, client, idOf(graph), Query::EDGES, values); result != CUDA_SUCCESS) return result;
     bool lossy = false;
     CUresult result = listOut(values, 3, from != nullptr, count, [&](std::size_t i, const std::int64_t* v) {
       from[i] = handleOf<CUgraphNode>(v[0]);
       to[i] = handleOf<CUgraphNode>(v[1]);
-      if (data != nullptr) data[i] = edgeOf(static_cast<std::uint64_t>(v[2]));
+      if (data != nullptr) data[i] = protocol::unpackEdgeData(static_cast<std::uint64_t>(v[2]));
       lossy = lossy || (data == nullptr && v[2] != 0);
     });
     return lossy ? CUDA_ERROR_LOSSY_QUERY : result;
@@ -107,12 +100,12 @@ CUresult dotPrint(CUgraph graph, const char* path) {
   return remoteEntry("cuGraphDebugDotPrint", [&](Runtime& rt, Client& client) -> CUresult {
     if (path == nullptr || !rt.hasGraphObject(idOf(graph))) return CUDA_ERROR_INVALID_VALUE;
     std::vector<std::int64_t> nodes, links;
-    if (CUresult result = askValues(rt, client, idOf(graph), kNodes, nodes); result != CUDA_SUCCESS) return result;
-    if (CUresult result = askValues(rt, client, idOf(graph), kEdges, links); result != CUDA_SUCCESS) return result;
+    if (CUresult result = askValues(rt, client, idOf(graph), Query::NODES, nodes); result != CUDA_SUCCESS) return result;
+    if (CUresult result = askValues(rt, client, idOf(graph), Query::EDGES, links); result != CUDA_SUCCESS) return result;
     std::string text = "digraph dot {\n";
     for (std::int64_t node : nodes) {
       std::vector<std::int64_t> type;
-      if (CUresult result = askValues(rt, client, static_cast<std::uint64_t>(node), kType, type); result != CUDA_SUCCESS) {
+      if (CUresult result = askValues(rt, client, static_cast<std::uint64_t>(node), Query::TYPE, type); result != CUDA_SUCCESS) {
         return result;
       }
       text += fmt::format("  \"n{:x}\" [label=\"{}\"];\n", node, cudaabi::graphNodeTypeName(static_cast<CUgraphNodeType>(type.empty() ? -1 : type[0])));
@@ -131,10 +124,10 @@ CUresult dotPrint(CUgraph graph, const char* path) {
 }  // namespace
 
 FASTGPU_REMOTE_EXPORT CUresult cuGraphGetNodes(CUgraph graph, CUgraphNode* nodes, size_t* count) {
-  return listNodes(__func__, idOf(graph), kNodes, nodes, count);
+  return listNodes(__func__, idOf(graph), Query::NODES, nodes, count);
 }
 FASTGPU_REMOTE_EXPORT CUresult cuGraphGetRootNodes(CUgraph graph, CUgraphNode* nodes, size_t* count) {
-  return listNodes(__func__, idOf(graph), kRoots, nodes, count);
+  return listNodes(__func__, idOf(graph), Query::ROOTS, nodes, count);
 }
 FASTGPU_REMOTE_EXPORT CUresult cuGraphGetEdges(CUgraph graph, CUgraphNode* from, CUgraphNode* to, size_t* count) {
   return edges(__func__, graph, from, to, nullptr, count);
@@ -147,25 +140,25 @@ FASTGPU_REMOTE_EXPORT CUresult cuGraphNodeGetType(CUgraphNode node, CUgraphNodeT
   return remoteEntry(__func__, [&](Runtime& rt, Client& client) -> CUresult {
     if (type == nullptr || node == nullptr) return CUDA_ERROR_INVALID_VALUE;
     std::vector<std::int64_t> values;
-    if (CUresult result = askValues(rt, client, idOf(node), kType, values); result != CUDA_SUCCESS) return result;
+    if (CUresult result = askValues(rt, client, idOf(node), Query::TYPE, values); result != CUDA_SUCCESS) return result;
     if (values.size() != 1) return CUDA_ERROR_UNKNOWN;
     *type = static_cast<CUgraphNodeType>(values[0]);
     return CUDA_SUCCESS;
   });
 }
 FASTGPU_REMOTE_EXPORT CUresult cuGraphNodeGetDependencies(CUgraphNode node, CUgraphNode* out, size_t* count) {
-  return neighbours(__func__, node, kDependencies, out, nullptr, count);
+  return neighbours(__func__, node, Query::DEPENDENCIES, out, nullptr, count);
 }
 FASTGPU_REMOTE_EXPORT CUresult cuGraphNodeGetDependencies_v2(CUgraphNode node, CUgraphNode* out,
                                                              CUgraphEdgeData* data, size_t* count) {
-  return neighbours(__func__, node, kDependencies, out, data, count);
+  return neighbours(__func__, node, Query::DEPENDENCIES, out, data, count);
 }
 FASTGPU_REMOTE_EXPORT CUresult cuGraphNodeGetDependentNodes(CUgraphNode node, CUgraphNode* out, size_t* count) {
-  return neighbours(__func__, node, kDependents, out, nullptr, count);
+  return neighbours(__func__, node, Query::DEPENDENTS, out, nullptr, count);
 }
 FASTGPU_REMOTE_EXPORT CUresult cuGraphNodeGetDependentNodes_v2(CUgraphNode node, CUgraphNode* out,
                                                                CUgraphEdgeData* data, size_t* count) {
-  return neighbours(__func__, node, kDependents, out, data, count);
+  return neighbours(__func__, node, Query::DEPENDENTS, out, data, count);
 }
 FASTGPU_REMOTE_EXPORT CUresult cuGraphDebugDotPrint(CUgraph graph, const char* path, unsigned int) {
   return dotPrint(graph, path);

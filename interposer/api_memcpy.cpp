@@ -41,18 +41,16 @@ CUresult captureThroughStaging(Runtime& rt, Client& client, std::uint8_t* host, 
   for (std::uint64_t offset = 0; offset < bytes; offset += kChunk) {
     std::uint64_t chunk = std::min(kChunk, bytes - offset);
     CallMessage call(rt.currentContextId());
+    auto describe = [&](auto copy) {
+      copy.setBytes(chunk);
+      copy.setStream(stream.id);
+      copy.setPerThread(stream.perThread);
+      return copy;
+    };
     if (toHost) {
-      auto copy = call->initCaptureToHost();
-      copy.setSrc(device + offset);
-      copy.setBytes(chunk);
-      copy.setStream(stream.id);
-      copy.setPerThread(stream.perThread);
+      describe(call->initCaptureToHost()).setSrc(device + offset);
     } else {
-      auto copy = call->initCaptureFromHost();
-      copy.setDst(device + offset);
-      copy.setBytes(chunk);
-      copy.setStream(stream.id);
-      copy.setPerThread(stream.perThread);
+      describe(call->initCaptureFromHost()).setDst(device + offset);
     }
     auto reply = ask(client, call);
     if (!reply) return resultOf(client, reply, false);

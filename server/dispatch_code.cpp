@@ -24,28 +24,6 @@ std::vector<std::pair<std::uint32_t, std::uint32_t>> layoutOf(ParamInfo paramInf
   return layout;
 }
 
-// The configuration a Launch message describes, its attributes translated into `storage`. The
-// stream is left for the caller: occupancy queries have none.
-Result<CUlaunchConfig> launchConfig(wire::Launch::Reader launch, std::span<CUlaunchAttribute> storage,
-                                    const EventLookup& event) {
-  if (launch.getGrid().size() != 3 || launch.getBlock().size() != 3) {
-    return Status(CUDA_ERROR_INVALID_VALUE, "launch dimensions must have three values");
-  }
-  auto attributeCount = convertLaunchAttributes(launch.getAttributes(), storage, event);
-  if (!attributeCount) return attributeCount.status();
-  CUlaunchConfig config{};
-  config.gridDimX = launch.getGrid()[0];
-  config.gridDimY = launch.getGrid()[1];
-  config.gridDimZ = launch.getGrid()[2];
-  config.blockDimX = launch.getBlock()[0];
-  config.blockDimY = launch.getBlock()[1];
-  config.blockDimZ = launch.getBlock()[2];
-  config.sharedMemBytes = launch.getSharedBytes();
-  config.attrs = storage.data();
-  config.numAttrs = static_cast<unsigned>(*attributeCount);
-  return config;
-}
-
 }  // namespace
 
 Result<CUfunction> Session::function(std::uint64_t id) {
@@ -228,10 +206,7 @@ Status Session::executeCodeCall(wire::Call::Reader call, Answer& answer) {
       if (!found) return found.status();
       auto where = stream(launch.getStream(), launch.getPerThread());
       if (!where) return where.status();
-      auto params = launch.getParams();
-      std::size_t paramBytes = params.size();
-      void* extra[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, const_cast<capnp::byte*>(params.begin()),
-                       CU_LAUNCH_PARAM_BUFFER_SIZE, &paramBytes, CU_LAUNCH_PARAM_END};
+      PackedParameters parameters(launch);
       // One place left after them for the cooperative flag.
       std::array<CUlaunchAttribute, kMaxLaunchAttributes> converted;  // set as far as used
       auto described = launchConfig(launch, std::span(converted).first(kMaxLaunchAttributes - 1),
@@ -250,8 +225,8 @@ Status Session::executeCodeCall(wire::Call::Reader call, Answer& answer) {
       CUresult result = config.numAttrs == 0
                             ? driver_.cuLaunchKernel(*found, config.gridDimX, config.gridDimY, config.gridDimZ,
                                                      config.blockDimX, config.blockDimY, config.blockDimZ,
-                                                     config.sharedMemBytes, *where, nullptr, extra)
-                            : driver_.cuLaunchKernelEx(&config, *found, nullptr, extra);
+                                                     config.sharedMemBytes, *where, nullptr, parameters.extra())
+                            : driver_.cuLaunchKernelEx(&config, *found, nullptr, parameters.extra());
       if (result == CUDA_SUCCESS) gated.submitted();
       return driverResult(result, "cuLaunchKernel");
     }

@@ -6,6 +6,7 @@
 // client as a copy from or to a staging buffer the client fills before, or reads after, a replay.
 #include "cudaabi/checked_math.h"
 #include "protocol/call_kinds.h"
+#include "protocol/graph_edge_data.h"
 #include "server/session.h"
 
 namespace fastgpu::server {
@@ -90,27 +91,24 @@ Result<CUDA_MEMSET_NODE_PARAMS> Session::graphMemset(wire::GraphMemset::Reader s
   return p;
 }
 
-Result<CUDA_KERNEL_NODE_PARAMS_v2> Session::kernelNode(wire::Launch::Reader launch, KernelArguments& arguments) {
+Result<CUDA_KERNEL_NODE_PARAMS_v2> Session::kernelNode(wire::Launch::Reader launch, PackedParameters& parameters) {
   auto found = function(launch.getFunction());
   if (!found) return found.status();
-  if (launch.getGrid().size() != 3 || launch.getBlock().size() != 3) return Status(CUDA_ERROR_INVALID_VALUE, "bad geometry");
   if (launch.getAttributes().size() > 0 || launch.getCooperative()) {
     return Status(CUDA_ERROR_NOT_SUPPORTED, "launch attributes on kernel nodes are not remoted");
   }
-  auto params = launch.getParams();
-  arguments.bytes = params.size();
-  arguments.extra = {CU_LAUNCH_PARAM_BUFFER_POINTER, const_cast<capnp::byte*>(params.begin()),
-                     CU_LAUNCH_PARAM_BUFFER_SIZE, &arguments.bytes, CU_LAUNCH_PARAM_END};
+  auto config = launchConfig(launch, {}, [this](std::uint64_t id) { return event(id); });
+  if (!config) return config.status();
   CUDA_KERNEL_NODE_PARAMS_v2 p{};
   p.func = *found;
-  p.gridDimX = launch.getGrid()[0];
-  p.gridDimY = launch.getGrid()[1];
-  p.gridDimZ = launch.getGrid()[2];
-  p.blockDimX = launch.getBlock()[0];
-  p.blockDimY = launch.getBlock()[1];
-  p.blockDimZ = launch.getBlock()[2];
-  p.sharedMemBytes = launch.getSharedBytes();
-  p.extra = arguments.extra.data();
+  p.gridDimX = config->gridDimX;
+  p.gridDimY = config->gridDimY;
+  p.gridDimZ = config->gridDimZ;
+  p.blockDimX = config->blockDimX;
+  p.blockDimY = config->blockDimY;
+  p.blockDimZ = config->blockDimZ;
+  p.sharedMemBytes = config->sharedMemBytes;
+  p.extra = parameters.extra();
   return p;
 }
 
@@ -129,8 +127,8 @@ Result<std::pair<CUgraphNode, std::uint64_t>> Session::addNode(wire::GraphNodeAd
   };
   switch (add.which()) {
     case wire::GraphNodeAdd::KERNEL: {
-      KernelArguments arguments;
-      auto params = kernelNode(add.getKernel(), arguments);
+      PackedParameters parameters(add.getKernel());
+      auto params = kernelNode(add.getKernel(), parameters);
       if (!params) return params.status();
       return done(driver_.cuGraphAddKernelNode_v2(&node, graph, deps, count, &*params), "cuGraphAddKernelNode");
     }
@@ -208,20 +206,21 @@ Status Session::queryGraph(wire::GraphQuery::Reader query, Answer& answer) {
     }
     for (std::size_t i = 0; i < std::min(count, nodes.size()); ++i) {
       values.push_back(static_cast<std::int64_t>(ids.idOf(graph, nodes[i])));
-      if (withData) values.push_back(static_cast<std::int64_t>(edgeBits(data[i])));
+      if (withData) values.push_back(static_cast<std::int64_t>(protocol::packEdgeData(data[i])));
     }
     return Status::ok();
   };
   Status status = Status::ok();
-  std::uint8_t what = query.getWhat();
-  if (what <= 2) {
+  using What = wire::GraphQuery::What;
+  What what = query.getWhat();
+  if (what == What::NODES || what == What::ROOTS || what == What::EDGES) {
     auto found = state.find(HandleKind::kGraph, query.getSubject());
     if (!found) return found.status();
     auto graph = static_cast<CUgraph>(*found);
     std::uint64_t id = query.getSubject();
-    if (what == 0) {
+    if (what == What::NODES) {
       status = listed(id, [&](CUgraphNode* out, CUgraphEdgeData*, std::size_t* n) { return driver_.cuGraphGetNodes(graph, out, n); }, false);
-    } else if (what == 1) {
+    } else if (what == What::ROOTS) {
       status = listed(id, [&](CUgraphNode* out, CUgraphEdgeData*, std::size_t* n) { return driver_.cuGraphGetRootNodes(graph, out, n); }, false);
     } else {
       std::size_t count = 0;
@@ -238,24 +237,24 @@ Status Session::queryGraph(wire::GraphQuery::Reader query, Answer& answer) {
       for (std::size_t i = 0; i < std::min(count, from.size()); ++i) {
         values.push_back(static_cast<std::int64_t>(ids.idOf(id, from[i])));
         values.push_back(static_cast<std::int64_t>(ids.idOf(id, to[i])));
-        values.push_back(static_cast<std::int64_t>(edgeBits(data[i])));
+        values.push_back(static_cast<std::int64_t>(protocol::packEdgeData(data[i])));
       }
     }
   } else {
     auto node = ids.find(query.getSubject());
     if (!node) return Status(CUDA_ERROR_INVALID_VALUE, "not a graph node of this session");
     CUgraphNode real = node->node;
-    if (what == 3) {
+    if (what == What::TYPE) {
       CUgraphNodeType type = CU_GRAPH_NODE_TYPE_EMPTY;
       if (CUresult result = driver_.cuGraphNodeGetType(real, &type); result != CUDA_SUCCESS) {
         return driverResult(result, "cuGraphNodeGetType");
       }
       values.push_back(static_cast<std::int64_t>(type));
-    } else if (what == 4) {
+    } else if (what == What::DEPENDENCIES) {
       status = listed(node->graph, [&](CUgraphNode* out, CUgraphEdgeData* data, std::size_t* n) {
         return driver_.cuGraphNodeGetDependencies_v2(real, out, data, n);
       }, true);
-    } else if (what == 5) {
+    } else if (what == What::DEPENDENTS) {
       status = listed(node->graph, [&](CUgraphNode* out, CUgraphEdgeData* data, std::size_t* n) {
         return driver_.cuGraphNodeGetDependentNodes_v2(real, out, data, n);
       }, true);
@@ -266,11 +265,6 @@ Status Session::queryGraph(wire::GraphQuery::Reader query, Answer& answer) {
   if (!status) return status;
   answer.setValues(values);
   return Status::ok();
-}
-
-std::uint64_t Session::edgeBits(const CUgraphEdgeData& data) {
-  return static_cast<std::uint64_t>(data.from_port) | static_cast<std::uint64_t>(data.to_port) << 8 |
-         static_cast<std::uint64_t>(data.type) << 16;
 }
 
 Status Session::checkClientWorkLast(CUgraph graph) {
@@ -337,7 +331,7 @@ Status Session::executeGraphBuildCall(wire::Call::Reader call, Answer& answer) {
       if (Status room = state.chargeAddedNodes(add.getGraph(), nodes); !room) return room;
       auto added = addNode(add, static_cast<CUgraph>(*graph), *after);
       if (!added) {
-        for (std::uint64_t i = 0; i < nodes; ++i) state.releaseAddedNode(add.getGraph());
+        state.releaseAddedNodes(add.getGraph(), nodes);
         return added.status();
       }
       std::uint64_t id = state.graphNodeIds().idOf(add.getGraph(), added->first);
@@ -383,7 +377,7 @@ Status Session::executeGraphBuildCall(wire::Call::Reader call, Answer& answer) {
       CUresult result = driver_.cuGraphDestroyNode(node->node);
       if (result != CUDA_SUCCESS) return driverResult(result, "cuGraphDestroyNode");
       state.graphNodeIds().forget(call.getGraphDestroyNode());
-      state.releaseAddedNode(node->graph);
+      state.releaseAddedNodes(node->graph, 1);
       answer.setHandle(node->graph);
       return Status::ok();
     }
@@ -391,8 +385,8 @@ Status Session::executeGraphBuildCall(wire::Call::Reader call, Answer& answer) {
       auto set = call.getGraphKernelSet();
       auto node = state.graphNodeIds().find(set.getNode());
       if (!node) return Status(CUDA_ERROR_INVALID_VALUE, "not a graph node of this session");
-      KernelArguments arguments;
-      auto params = kernelNode(set.getLaunch(), arguments);
+      PackedParameters parameters(set.getLaunch());
+      auto params = kernelNode(set.getLaunch(), parameters);
       if (!params) return params.status();
       if (set.getExec() == 0) {
         return driverResult(driver_.cuGraphKernelNodeSetParams_v2(node->node, &*params), "cuGraphKernelNodeSetParams");

@@ -64,4 +64,29 @@ Result<std::size_t> convertLaunchAttributes(capnp::List<wire::LaunchAttribute>::
   return static_cast<std::size_t>(attributes.size());
 }
 
+Result<CUlaunchConfig> launchConfig(wire::Launch::Reader launch, std::span<CUlaunchAttribute> storage,
+                                    const EventLookup& event) {
+  if (launch.getGrid().size() != 3 || launch.getBlock().size() != 3) {
+    return Status(CUDA_ERROR_INVALID_VALUE, "launch dimensions must have three values");
+  }
+  auto attributeCount = convertLaunchAttributes(launch.getAttributes(), storage, event);
+  if (!attributeCount) return attributeCount.status();
+  CUlaunchConfig config{};
+  config.gridDimX = launch.getGrid()[0];
+  config.gridDimY = launch.getGrid()[1];
+  config.gridDimZ = launch.getGrid()[2];
+  config.blockDimX = launch.getBlock()[0];
+  config.blockDimY = launch.getBlock()[1];
+  config.blockDimZ = launch.getBlock()[2];
+  config.sharedMemBytes = launch.getSharedBytes();
+  config.attrs = storage.data();
+  config.numAttrs = static_cast<unsigned>(*attributeCount);
+  return config;
+}
+
+PackedParameters::PackedParameters(wire::Launch::Reader launch)
+    : bytes_(launch.getParams().size()),
+      extra_{CU_LAUNCH_PARAM_BUFFER_POINTER, const_cast<capnp::byte*>(launch.getParams().begin()),
+             CU_LAUNCH_PARAM_BUFFER_SIZE, &bytes_, CU_LAUNCH_PARAM_END} {}
+
 }  // namespace fastgpu::server

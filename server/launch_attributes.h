@@ -1,10 +1,12 @@
-// Launch attributes from the wire, as the driver takes them (cuLaunchKernelEx). A client's value
+// Launches from the wire, as the driver takes them: the configuration, the packed parameters, and
+// the launch attributes (cuLaunchKernelEx). A client's attribute value
 // is an attacker's: plain values are copied, the events that PROGRAMMATIC_EVENT and
 // LAUNCH_COMPLETION_EVENT carry are looked up in the session's own table (a raw pointer would
 // reach the driver otherwise), and an attribute this server does not know — which might carry a
 // pointer or a handle — is refused.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -23,5 +25,25 @@ using EventLookup = std::function<Result<CUevent>(std::uint64_t id)>;
 // CUDA_ERROR_NOT_SUPPORTED for what needs graphs.
 Result<std::size_t> convertLaunchAttributes(capnp::List<wire::LaunchAttribute>::Reader attributes,
                                             std::span<CUlaunchAttribute> into, const EventLookup& event);
+
+// The configuration a Launch message describes (geometry, shared memory), its attributes translated
+// into `storage`. The stream is left for the caller: occupancy queries and graph nodes have none.
+Result<CUlaunchConfig> launchConfig(wire::Launch::Reader launch, std::span<CUlaunchAttribute> storage,
+                                    const EventLookup& event);
+
+// The packed parameter buffer of a Launch as the driver's `extra` array names it (launches and
+// kernel nodes). Points into the message: valid while it is, and only as long as the driver call
+// that copies the parameters.
+class PackedParameters {
+ public:
+  explicit PackedParameters(wire::Launch::Reader launch);
+  PackedParameters(const PackedParameters&) = delete;
+  PackedParameters& operator=(const PackedParameters&) = delete;
+  void** extra() { return extra_.data(); }
+
+ private:
+  std::size_t bytes_;
+  std::array<void*, 5> extra_;
+};
 
 }  // namespace fastgpu::server

@@ -21,6 +21,7 @@
 #include "protocol/schema/fastgpu.capnp.h"
 #include "protocol/transport/transport.h"
 #include "server/device_output_relay.h"
+#include "server/launch_attributes.h"
 #include "server/session_state.h"
 
 namespace fastgpu::server {
@@ -112,19 +113,15 @@ class Session {
                            Answer& answer);
   Status driverResult(CUresult result, const char* what);
   // Graphs built node by node (dispatch_graph_build.cpp).
-  struct KernelArguments {  // what a kernel node's parameters point at while the driver copies them
-    std::size_t bytes = 0;
-    std::array<void*, 5> extra{};
-  };
   Result<std::vector<CUgraphNode>> graphNodes(std::uint64_t graph, capnp::List<std::uint64_t>::Reader ids);
   Result<CUDA_MEMCPY3D> graphCopy(wire::GraphCopy::Reader copy, std::uint64_t graph, std::uint64_t& staging);
   Result<CUDA_MEMSET_NODE_PARAMS> graphMemset(wire::GraphMemset::Reader set);
-  Result<CUDA_KERNEL_NODE_PARAMS_v2> kernelNode(wire::Launch::Reader launch, KernelArguments& arguments);
+  // A kernel node's parameters; they point into `parameters` (see PackedParameters).
+  Result<CUDA_KERNEL_NODE_PARAMS_v2> kernelNode(wire::Launch::Reader launch, PackedParameters& parameters);
   // Adds the node `add` describes; returns it and its staging buffer or memory (0 if none).
   Result<std::pair<CUgraphNode, std::uint64_t>> addNode(wire::GraphNodeAdd::Reader add, CUgraph graph,
                                                         const std::vector<CUgraphNode>& after);
   Status queryGraph(wire::GraphQuery::Reader query, Answer& answer);
-  static std::uint64_t edgeBits(const CUgraphEdgeData& data);
   // Refuses a graph whose host nodes have device work after them (the client runs host functions
   // once a replay is done).
   Status checkClientWorkLast(CUgraph graph);

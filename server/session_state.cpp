@@ -332,11 +332,12 @@ Status SessionState::chargeAddedNodes(std::uint64_t id, std::uint64_t nodes) {
   return Status::ok();
 }
 
-void SessionState::releaseAddedNode(std::uint64_t id) {
+void SessionState::releaseAddedNodes(std::uint64_t id, std::uint64_t nodes) {
   auto it = graphNodes_.find(id);
-  if (it == graphNodes_.end() || it->second == 0) return;
-  --it->second;
-  --totalGraphNodes_;
+  if (it == graphNodes_.end()) return;
+  std::uint64_t released = std::min(nodes, it->second);
+  it->second -= released;
+  totalGraphNodes_ -= std::min(totalGraphNodes_, released);
 }
 
 }  // namespace fastgpu::server

@@ -172,7 +172,7 @@ class SessionState {
   void releaseGraphNodes(std::uint64_t id);
   // Nodes added to graph `id` one by one (a child graph node counts its graph's nodes), or removed.
   Status chargeAddedNodes(std::uint64_t id, std::uint64_t nodes);
-  void releaseAddedNode(std::uint64_t id);
+  void releaseAddedNodes(std::uint64_t id, std::uint64_t nodes);
   GraphNodeIds& graphNodeIds() { return nodeIds_; }
 
   // ---- what graphs hold (session_graph_resources.cpp) ----

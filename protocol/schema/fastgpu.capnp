@@ -223,8 +223,9 @@ struct GraphNodeAdd {
   }
 }
 struct GraphQuery {
-  subject @0 :UInt64;         # a graph (nodes, roots, edges) or a node
-  what @1 :UInt8;             # 0 nodes, 1 root nodes, 2 edges, 3 node type, 4 dependencies, 5 dependents
+  subject @0 :UInt64;         # a graph (nodes, roots, edges) or a node (the others)
+  what @1 :What;
+  enum What { nodes @0; roots @1; edges @2; type @3; dependencies @4; dependents @5; }
 }
 struct GraphEdges { graph @0 :UInt64; from @1 :List(UInt64); to @2 :List(UInt64); remove @3 :Bool; }
 struct GraphKernelSet { exec @0 :UInt64; node @1 :UInt64; launch @2 :Launch; }  # exec 0: the graph's node

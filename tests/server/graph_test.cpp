@@ -324,7 +324,7 @@ TEST_F(ServerGraphTest, AddedNodesAreCheckedAndHostNodesMustEndTheirGraph) {
   EXPECT_EQ(client.call([&](wire::Call::Builder c) {
                     auto q = c.initGraphQuery();
                     q.setSubject(0x1234);
-                    q.setWhat(3);
+                    q.setWhat(wire::GraphQuery::What::TYPE);
                   }).first,
             CUDA_ERROR_INVALID_VALUE);
 

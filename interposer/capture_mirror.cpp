@@ -20,11 +20,18 @@ CaptureMirror::Member* CaptureMirror::member(const Key& key) {
 }
 
 void CaptureMirror::begin(const Key& key, std::uint64_t id, CUstreamCaptureMode mode, std::uint64_t context,
-                          bool blocking) {
+                          bool blocking, std::uint64_t into) {
   auto capture = std::make_shared<Capture>(Capture{id, mode, std::this_thread::get_id(), key, false});
+  capture->graphId = into;
+  capture->intoGraph = into != 0;
   std::lock_guard lock(mutex_);
   streams_[key] = Member{capture, context, blocking};
   active_.fetch_add(1, std::memory_order_release);
+}
+
+void CaptureMirror::learnedGraph(const Key& key, std::uint64_t graph) {
+  std::lock_guard lock(mutex_);
+  if (Member* found = member(key)) found->capture->graphId = graph;
 }
 
 std::optional<CaptureMirror::State> CaptureMirror::state(const Key& key) {
@@ -32,7 +39,8 @@ std::optional<CaptureMirror::State> CaptureMirror::state(const Key& key) {
   std::lock_guard lock(mutex_);
   const Member* found = member(key);
   if (found == nullptr) return std::nullopt;
-  return State{found->capture->id, found->capture->invalidated, found->capture->origin == key};
+  const Capture& capture = *found->capture;
+  return State{capture.id, capture.invalidated, capture.origin == key, capture.graphId, capture.intoGraph};
 }
 
 bool CaptureMirror::endsOnThisThread(const Key& key) {

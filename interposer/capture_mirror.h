@@ -71,12 +71,18 @@ class CaptureMirror {
     std::uint64_t id = 0;  // the driver's capture id
     bool invalidated = false;
     bool origin = false;  // the stream that began the capture
+    std::uint64_t graph = 0;  // the capture's graph (server id), once the client knows it
+    bool intoGraph = false;   // cuStreamBeginCaptureToGraph: the graph is the program's, not the capture's
   };
 
   bool anyActive() const { return active_.load(std::memory_order_acquire) > 0; }
 
-  // A capture began on `key` (of context `context`; `blocking`: not CU_STREAM_NON_BLOCKING).
-  void begin(const Key& key, std::uint64_t id, CUstreamCaptureMode mode, std::uint64_t context, bool blocking);
+  // A capture began on `key` (of context `context`; `blocking`: not CU_STREAM_NON_BLOCKING), into
+  // graph `into` (cuStreamBeginCaptureToGraph) or, `into` 0, into a graph of its own.
+  void begin(const Key& key, std::uint64_t id, CUstreamCaptureMode mode, std::uint64_t context, bool blocking,
+             std::uint64_t into = 0);
+  // The server named the graph of `key`'s capture (cuStreamGetCaptureInfo).
+  void learnedGraph(const Key& key, std::uint64_t graph);
   std::optional<State> state(const Key& key);
   // The capture of `key` ended (however it ended): every stream and event of it forgets it.
   // Returns what its graph keeps here.
@@ -118,6 +124,8 @@ class CaptureMirror {
     bool invalidated = false;
     CapturedGraph graph;
     bool hostFunctionTaken = false;  // only host functions may follow
+    std::uint64_t graphId = 0;       // State::graph
+    bool intoGraph = false;
   };
   struct Member {
     std::shared_ptr<Capture> capture;

@@ -67,6 +67,7 @@ Status Session::run() {
   }
   connection_->shutdown();
   // Free every resource of the session now; the process ends next.
+  forgetCaptureGraphs();
   state_.reset();
   log_->info("session={} resources freed", id_);
   return status;
@@ -327,16 +328,19 @@ Status Session::route(wire::Call::Reader call, std::span<const std::uint8_t> bul
       return executeTensorMapCall(call, answer);
     case wire::Call::STREAM_BEGIN_CAPTURE:
     case wire::Call::STREAM_END_CAPTURE:
+    case wire::Call::CAPTURE_INFO:
+    case wire::Call::CAPTURE_DEPENDENCIES:
+    case wire::Call::CAPTURE_TO_HOST:
+    case wire::Call::CAPTURE_FROM_HOST:
+    case wire::Call::CAPTURE_HOST_NODE:
+      return executeCaptureCall(call, answer);
     case wire::Call::GRAPH_INSTANTIATE:
     case wire::Call::GRAPH_LAUNCH:
     case wire::Call::GRAPH_EXEC_DESTROY:
     case wire::Call::GRAPH_DESTROY:
     case wire::Call::GRAPH_NODE_COUNT:
     case wire::Call::GRAPH_EXEC_UPDATE:
-    case wire::Call::CAPTURE_TO_HOST:
-    case wire::Call::CAPTURE_HOST_NODE:
     case wire::Call::READ_STAGED:
-    case wire::Call::CAPTURE_FROM_HOST:
     case wire::Call::GRAPH_CREATE:
     case wire::Call::GRAPH_ADD_NODE:
     case wire::Call::GRAPH_QUERY:

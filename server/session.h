@@ -102,6 +102,17 @@ class Session {
   // Stream capture (dispatch_graph.cpp). Work on a capturing stream does not run: it passes no
   // gate (whose metering events would join the capture) and is counted as a graph node. Work that
   // reads or writes the client's memory through this process cannot be captured.
+  Status executeCaptureCall(wire::Call::Reader call, Answer& answer);
+  Status beginCapture(wire::CaptureBegin::Reader begin, Answer& answer);
+  Status endCapture(wire::StreamRef::Reader end, Answer& answer);
+  Status captureInfo(wire::StreamRef::Reader ref, Answer& answer);
+  Status updateCaptureDependencies(wire::CaptureDependencies::Reader update);
+  // The session id of capture `capture`'s graph `graph`, given one the first time it is asked for.
+  Result<std::uint64_t> captureGraphId(std::uint64_t capture, CUgraph graph);
+  // Whether graph `graph` (a session id) is being captured into.
+  bool isCaptureGraph(std::uint64_t graph) const;
+  // The session ends: the graphs of captures still under way leave the handle table unfreed.
+  void forgetCaptureGraphs();
   bool capturing(CUstream stream);
   // The driver's id of the capture `stream` is in; 0 when it is not capturing.
   std::uint64_t captureId(CUstream stream);
@@ -136,6 +147,11 @@ class Session {
   std::unique_ptr<SessionState> state_;  // reset when the session ends: frees everything
   Status deferred_;  // the first error of asynchronous calls since the last reply
   int activeCaptures_ = 0;
+  struct CaptureGraph {
+    std::uint64_t id;  // the graph's session id
+    bool owned;        // made by the capture (else cuStreamBeginCaptureToGraph's, the client's)
+  };
+  std::map<std::uint64_t, CaptureGraph> captureGraphs_;  // the driver's capture id -> its graph, once known
   DeviceOutputRelay* relay_ = nullptr;  // begun on this session's streams and not ended
   std::vector<std::uint8_t> staging_;  // device-to-host data on its way out; reused
   const scheduler::SessionLimits limits_;

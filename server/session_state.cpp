@@ -301,7 +301,10 @@ Status SessionState::chargeCapturedNode() {
 }
 
 void SessionState::captureEnded(std::uint64_t id, std::uint64_t nodes) {
-  // A capture's nodes were counted one by one as they came: they move into its graph.
+  // A capture's nodes were counted one by one as they came: they move into its graph. Nodes the
+  // graph had already (cuStreamBeginCaptureToGraph's, or added to a capture's graph) are counted.
+  std::uint64_t& counted = graphNodes_[id];
+  nodes -= std::min(nodes, counted);
   std::uint64_t fromCaptures = std::min(nodes, capturingNodes_);
   capturingNodes_ -= fromCaptures;
   totalGraphNodes_ += nodes - fromCaptures;

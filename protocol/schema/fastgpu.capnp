@@ -171,7 +171,15 @@ struct StreamMemOps { stream @0 :UInt64; perThread @1 :Bool; ops @2 :List(MemOp)
 struct PeerQuery { device @0 :Int32; peer @1 :Int32; attribute @2 :Int32; }  # attribute -1: can access
 struct PeerAccess { peer @0 :UInt64; enable @1 :Bool; }                       # the peer context's id
 
-struct CaptureBegin { stream @0 :UInt64; perThread @1 :Bool; mode @2 :UInt32; }
+# graph 0: a capture into a new graph; else cuStreamBeginCaptureToGraph, after `dependencies`.
+struct CaptureBegin {
+  stream @0 :UInt64; perThread @1 :Bool; mode @2 :UInt32;
+  graph @3 :UInt64; dependencies @4 :List(UInt64); edgeData @5 :List(UInt64);  # graph_edge_data.h
+}
+# cuStreamUpdateCaptureDependencies: edgeData empty (default edges) or one per node.
+struct CaptureDependencies {
+  stream @0 :UInt64; perThread @1 :Bool; nodes @2 :List(UInt64); edgeData @3 :List(UInt64); flags @4 :UInt32;
+}
 struct GraphInstantiate { graph @0 :UInt64; flags @1 :UInt64; }
 struct GraphLaunch { exec @0 :UInt64; stream @1 :UInt64; perThread @2 :Bool; upload @3 :Bool; }
 struct GraphUpdate { exec @0 :UInt64; graph @1 :UInt64; }
@@ -307,7 +315,7 @@ struct Call {
     memFreeAsync @65 :PoolFree;           # posted
     streamMemOps @66 :StreamMemOps;       # posted
     streamGetId @67 :StreamRef;           # -> values [the driver's stream id]
-    streamBeginCapture @68 :CaptureBegin; # -> values [the driver's capture id, graph handle]
+    streamBeginCapture @68 :CaptureBegin; # -> values [the driver's capture id]
     streamEndCapture @69 :StreamRef;      # -> handle (the captured graph)
     graphInstantiate @70 :GraphInstantiate;  # -> handle (the executable)
     graphLaunch @71 :GraphLaunch;         # posted
@@ -332,6 +340,8 @@ struct Call {
     ipcCloseMemHandle @90 :UInt64;        # -> values [openings left]
     peerQuery @91 :PeerQuery;             # -> values [value]
     peerAccess @92 :PeerAccess;
+    captureInfo @93 :StreamRef;           # -> values [graph, n, n node ids, n edge data]
+    captureDependencies @94 :CaptureDependencies;
   }
 }
 

@@ -232,6 +232,90 @@ TEST_F(ServerTest, GraphMemoryCountsAgainstTheQuotaWhileAGraphHoldsIt) {
   EXPECT_EQ(client.freeMemory(), before) << "back with its last holder";
 }
 
+// A capture's graph gets one id when the client asks for it, keeps it when the capture ends, and
+// cannot be destroyed while the capture owns it; dependencies the client sends are checked.
+TEST_F(ServerGraphTest, ACaptureGraphIsNamedOnceAndItsDependenciesAreChecked) {
+  auto [client, graphs, code, log, length, stream] = *session;
+  auto info = [&](std::uint64_t of) {
+    return client.call([&](wire::Call::Builder c) { c.initCaptureInfo().setStream(of); });
+  };
+  auto update = [&](std::vector<std::uint64_t> nodes, std::vector<std::uint64_t> edges, unsigned flags) {
+    return client
+        .call([&](wire::Call::Builder c) {
+          auto u = c.initCaptureDependencies();
+          u.setStream(stream);
+          u.setFlags(flags);
+          auto n = u.initNodes(static_cast<unsigned>(nodes.size()));
+          for (unsigned i = 0; i < nodes.size(); ++i) n.set(i, nodes[i]);
+          auto e = u.initEdgeData(static_cast<unsigned>(edges.size()));
+          for (unsigned i = 0; i < edges.size(); ++i) e.set(i, edges[i]);
+        })
+        .first;
+  };
+  EXPECT_EQ(info(stream).first, CUDA_ERROR_ILLEGAL_STATE) << "not capturing";
+  ASSERT_EQ(graphs.begin(stream), CUDA_SUCCESS);
+  EXPECT_EQ(update({}, {}, CU_STREAM_SET_CAPTURE_DEPENDENCIES), CUDA_SUCCESS) << "no dependencies at all";
+  client.launch(code.kernels.at("appendValue"), appendParams(log, length, 5), stream);
+  auto [asked, values] = info(stream);
+  ASSERT_EQ(asked, CUDA_SUCCESS);
+  ASSERT_EQ(values.size(), 4u);  // graph, one dependency, its id, its (default) edge data
+  auto graph = static_cast<std::uint64_t>(values[0]);
+  auto kernel = static_cast<std::uint64_t>(values[2]);
+  EXPECT_EQ(values[1], 1);
+  EXPECT_EQ(values[3], 0);
+  auto again = info(stream);
+  ASSERT_EQ(again.first, CUDA_SUCCESS);
+  EXPECT_EQ(again.second, values) << "one id for the graph and its nodes";
+
+  EXPECT_EQ(update({0x1234}, {}, CU_STREAM_SET_CAPTURE_DEPENDENCIES), CUDA_ERROR_INVALID_VALUE) << "a forged node";
+  EXPECT_EQ(update({kernel}, {0, 0}, CU_STREAM_SET_CAPTURE_DEPENDENCIES), CUDA_ERROR_INVALID_VALUE) << "edge count";
+  EXPECT_EQ(update({kernel}, {1ULL << 40}, CU_STREAM_SET_CAPTURE_DEPENDENCIES), CUDA_ERROR_INVALID_VALUE)
+      << "malformed edge data";
+  EXPECT_EQ(update({kernel}, {}, 7), CUDA_ERROR_INVALID_VALUE) << "unknown flags";
+  EXPECT_EQ(update({kernel}, {}, CU_STREAM_SET_CAPTURE_DEPENDENCIES), CUDA_SUCCESS);
+
+  // Destroying the graph a capture owns is refused (posted: the next reply carries the error).
+  client.call([&](wire::Call::Builder c) { c.setGraphDestroy(graph); });
+  EXPECT_EQ(info(stream).first, CUDA_SUCCESS);
+  EXPECT_EQ(client.deferred, CUDA_ERROR_ILLEGAL_STATE);
+  EXPECT_EQ(client.call([&](wire::Call::Builder c) {
+                    auto b = c.initStreamBeginCapture();
+                    b.setStream(graphs.stream());
+                    b.setGraph(graph);
+                  }).first,
+            CUDA_ERROR_ILLEGAL_STATE)
+      << "a second capture into the graph a capture owns";
+
+  auto [ended, endedGraph] = graphs.end(stream);
+  ASSERT_EQ(ended, CUDA_SUCCESS);
+  EXPECT_EQ(endedGraph, graph) << "the graph keeps the id its capture's queries gave it";
+  auto [instantiated, exec] = graphs.instantiate(graph);
+  ASSERT_EQ(instantiated, CUDA_SUCCESS);
+  ASSERT_EQ(graphs.launchAndWait(exec, stream), CUDA_SUCCESS);
+  EXPECT_EQ(graphs.readInt(length), 1);
+  EXPECT_EQ(update({}, {}, CU_STREAM_SET_CAPTURE_DEPENDENCIES), CUDA_ERROR_ILLEGAL_STATE) << "the capture is over";
+
+  // A capture into that graph, after its kernel; a session that ends mid-capture frees nothing twice.
+  ASSERT_EQ(client.call([&](wire::Call::Builder c) {
+                    auto b = c.initStreamBeginCapture();
+                    b.setStream(stream);
+                    b.setGraph(graph);
+                    b.initDependencies(1).set(0, kernel);
+                  }).first,
+            CUDA_SUCCESS);
+  client.launch(code.kernels.at("appendValue"), appendParams(log, length, 6), stream);
+  ASSERT_EQ(graphs.end(stream), std::make_pair(CUDA_SUCCESS, graph));
+  auto counted = client.call([&](wire::Call::Builder c) { c.setGraphNodeCount(graph); });
+  ASSERT_EQ(counted.second.size(), 1u);
+  EXPECT_EQ(counted.second[0], 2);
+  RawClient leaving(url);
+  leaving.retainPrimary();
+  Graphs left{leaving};
+  std::uint64_t leftStream = left.stream();
+  ASSERT_EQ(left.begin(leftStream), CUDA_SUCCESS);
+  ASSERT_EQ(leaving.call([&](wire::Call::Builder c) { c.initCaptureInfo().setStream(leftStream); }).first, CUDA_SUCCESS);
+}
+
 TEST_F(ServerTest, ForgedAndWrongKindGraphIdsAreRefused) {
   RawClient client(url);
   client.retainPrimary();

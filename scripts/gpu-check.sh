@@ -67,6 +67,10 @@ compare "async_errors: remote equals native" "$FASTGPU_BUILD/tests/async_errors"
 compare "framework_queries: remote equals native" "$FASTGPU_BUILD/tests/framework_queries"
 compare "expandable_segments: remote equals native" "$FASTGPU_BUILD/tests/expandable_segments" "$FASTGPU_BUILD/tests/data/test_kernels.fatbin"
 compare "stream_ordered: remote equals native" "$FASTGPU_BUILD/tests/stream_ordered" "$FASTGPU_BUILD/tests/data/test_kernels.fatbin"
+# Graphs captured and built, a capture's dependencies, a TMA descriptor in a kernel, device printf.
+for program in graphs graph_nodes capture_dependencies tensor_map device_output; do
+  compare "$program: remote equals native" "$FASTGPU_BUILD/tests/$program" "$FASTGPU_BUILD/tests/data/test_kernels.fatbin"
+done
 if out=$("$FASTGPU_ROOT/tests/e2e/round_trips.sh" "$FASTGPU_BUILD" "$FASTGPU_BUILD/tests/launch_storm" \
   "$FASTGPU_BUILD/tests/data/test_kernels.fatbin" 2>&1); then
   record "10000 launches: extra round trips" "PASS (${out##*cost })"

@@ -32,7 +32,7 @@ copy() {  # copy FROM... TO_DIR (relative to the bundle)
 copy "$build"/bin/{fastgpu,fastgpu-server,fastgpu_bench,vector_ops,driver_api,errors} bin
 copy "$build"/lib/fastgpu/libcuda.so.1 "$build"/lib/fastgpu/libcuda.so lib/fastgpu
 copy "$build"/lib/cudasim/libcuda.so.1 "$build"/lib/cudasim/libcuda.so "$build"/lib/cudasim/twins lib/cudasim
-copy "$build"/tests/{big_copy,launch_storm,async_errors,framework_queries,expandable_segments,stream_ordered,memory_probe} tests
+copy "$build"/tests/{big_copy,launch_storm,async_errors,framework_queries,expandable_segments,stream_ordered,memory_probe,graphs,graph_nodes,capture_dependencies,tensor_map,device_output} tests
 copy "$build"/tests/libfastgpu_test_twins.so "$build"/tests/data/test_kernels.fatbin tests/data
 copy "$root"/tests/e2e/round_trips.sh tests/e2e
 copy "$root"/tests/gpu/torch_suite.py tests/gpu

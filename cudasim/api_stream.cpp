@@ -75,7 +75,16 @@ CUresult streamWaitEvent(CUstream handle, CUevent eventHandle, unsigned flags, D
     if (*route == Captures::Route::kCaptured) return CUDA_SUCCESS;
     Operation wait;
     // Waits for the record that is latest now; a never-recorded event is already complete.
-    if (auto record = event->lastRecord()) wait.waitFor.push_back(std::move(record));
+    if (const auto& shared = event->shared()) {
+      std::uint64_t generation = shared->newest();
+      if (shared->isReached(generation)) return CUDA_SUCCESS;
+      wait = Operation{Operation::Kind::kHostWork, [shared, generation] {
+                         shared->waitFor(generation);
+                         return CUDA_SUCCESS;
+                       }, {}};
+    } else if (auto record = event->lastRecord()) {
+      wait.waitFor.push_back(std::move(record));
+    }
     stream.context().enqueue(stream, std::move(wait));
     return CUDA_SUCCESS;
   });
@@ -89,7 +98,14 @@ CUresult eventRecord(CUevent eventHandle, CUstream handle, DefaultStream nullMea
     auto route = driver.captures().recordEvent(stream, *event);
     if (!route) return fail(route);
     if (*route == Captures::Route::kCaptured) return CUDA_SUCCESS;
-    event->setRecord(stream.context().enqueue(stream, Operation{Operation::Kind::kHostWork, {}, {}}));
+    Operation record{Operation::Kind::kHostWork, {}, {}};
+    if (const auto& shared = event->shared()) {  // other processes see the record reached
+      record.work = [shared, generation = shared->recordMade()] {
+        shared->reached(generation);
+        return CUDA_SUCCESS;
+      };
+    }
+    event->setRecord(stream.context().enqueue(stream, std::move(record)));
     return CUDA_SUCCESS;
   });
 }
@@ -229,7 +245,13 @@ FASTGPU_SIM_EXPORT CUresult cuEventCreate(CUevent* handle, unsigned int flags) {
     if (handle == nullptr || (flags & ~kKnown) != 0) return CUDA_ERROR_INVALID_VALUE;
     // An interprocess event must also disable timing.
     if ((flags & CU_EVENT_INTERPROCESS) != 0 && (flags & CU_EVENT_DISABLE_TIMING) == 0) return CUDA_ERROR_INVALID_VALUE;
-    auto event = std::make_shared<Event>(flags, (*context)->handle());
+    std::shared_ptr<SharedEventState> shared;
+    if ((flags & CU_EVENT_INTERPROCESS) != 0) {
+      auto made = SharedEventState::create();
+      if (!made) return fail(made);
+      shared = std::move(*made);
+    }
+    auto event = std::make_shared<Event>(flags, (*context)->handle(), std::move(shared));
     driver.handles().add(HandleKind::kEvent, event);
     driver.own(**context, event->handle());
     *handle = toHandle<CUevent>(event->handle());
@@ -264,6 +286,9 @@ FASTGPU_SIM_EXPORT CUresult cuEventRecordWithFlags_ptsz(CUevent event, CUstream 
 FASTGPU_SIM_EXPORT CUresult cuEventQuery(CUevent handle) {
   return withEvent(__func__, handle, [](Driver& driver, Event& event) {
     if (Status status = driver.captures().checkEventSynchronize(event); !status) return fail(status);
+    if (const auto& shared = event.shared()) {
+      return shared->isReached(shared->newest()) ? CUDA_SUCCESS : CUDA_ERROR_NOT_READY;
+    }
     auto record = event.lastRecord();
     return !record || driver.progress().isDone(*record) ? CUDA_SUCCESS : CUDA_ERROR_NOT_READY;
   });
@@ -272,7 +297,11 @@ FASTGPU_SIM_EXPORT CUresult cuEventQuery(CUevent handle) {
 FASTGPU_SIM_EXPORT CUresult cuEventSynchronize(CUevent handle) {
   return withEvent(__func__, handle, [](Driver& driver, Event& event) {
     if (Status status = driver.captures().checkEventSynchronize(event); !status) return fail(status);
-    if (auto record = event.lastRecord()) driver.progress().wait(*record);
+    if (const auto& shared = event.shared()) {
+      shared->waitFor(shared->newest());
+    } else if (auto record = event.lastRecord()) {
+      driver.progress().wait(*record);
+    }
     driver.synchronized();
     auto context = driver.findContext(toHandle<CUcontext>(event.contextHandle()));
     return context ? asyncError(*context) : CUDA_SUCCESS;

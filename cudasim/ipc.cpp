@@ -14,27 +14,31 @@
 
 namespace fastgpu::sim {
 
+Result<int> openSharedMemfd(std::uint32_t pid, int fd, const std::string& name, std::uint64_t minimumBytes) {
+  std::string path = fmt::format("/proc/{}/fd/{}", pid, fd);
+  char target[256] = {};
+  ssize_t length = readlink(path.c_str(), target, sizeof(target) - 1);
+  std::string expected = fmt::format("/memfd:{} ", name);
+  if (length <= 0 || std::string(target, static_cast<std::size_t>(length)).rfind(expected, 0) != 0) {
+    return Status(CUDA_ERROR_INVALID_HANDLE, "what this IPC handle names is gone (freed, or its process ended)");
+  }
+  int opened = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (opened < 0) {
+    return Status(CUDA_ERROR_INVALID_HANDLE, fmt::format("cannot open what this IPC handle names: {}", std::strerror(errno)));
+  }
+  struct stat status {};
+  if (fstat(opened, &status) != 0 || static_cast<std::uint64_t>(status.st_size) < minimumBytes) {
+    ::close(opened);
+    return Status(CUDA_ERROR_INVALID_HANDLE, "what this IPC handle names is smaller than it says");
+  }
+  return opened;
+}
+
 namespace {
 
 // The exporter's memfd, checked to be the one the handle names.
 Result<int> openExported(const IpcMemHandleContents& handle) {
-  std::string path = fmt::format("/proc/{}/fd/{}", handle.pid, handle.fd);
-  char target[256] = {};
-  ssize_t length = readlink(path.c_str(), target, sizeof(target) - 1);
-  std::string expected = fmt::format("/memfd:cudasim-ipc-{} ", handle.serial);
-  if (length <= 0 || std::string(target, static_cast<std::size_t>(length)).rfind(expected, 0) != 0) {
-    return Status(CUDA_ERROR_INVALID_HANDLE, "the memory of this IPC handle is gone (freed, or its process ended)");
-  }
-  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) {
-    return Status(CUDA_ERROR_INVALID_HANDLE, fmt::format("cannot open the memory of this IPC handle: {}", std::strerror(errno)));
-  }
-  struct stat status {};
-  if (fstat(fd, &status) != 0 || static_cast<std::uint64_t>(status.st_size) < handle.length) {
-    ::close(fd);
-    return Status(CUDA_ERROR_INVALID_HANDLE, "the memory of this IPC handle is smaller than it says");
-  }
-  return fd;
+  return openSharedMemfd(handle.pid, handle.fd, fmt::format("cudasim-ipc-{}", handle.serial), handle.length);
 }
 
 }  // namespace

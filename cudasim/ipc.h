@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <string>
 #include <utility>
 
 #include "cudaabi/cuda_api.h"
@@ -19,6 +20,10 @@
 namespace fastgpu::sim {
 
 class Device;
+
+// Opens memfd `fd` of process `pid` (of this user) through /proc, checking that it is the memfd
+// named `name` (a reused descriptor number is refused) and holds at least `minimumBytes`.
+Result<int> openSharedMemfd(std::uint32_t pid, int fd, const std::string& name, std::uint64_t minimumBytes);
 
 // What cudasim writes into a CUipcMemHandle's 64 bytes.
 struct IpcMemHandleContents {

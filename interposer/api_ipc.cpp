@@ -1,5 +1,5 @@
-// Device memory shared between processes (server/dispatch_ipc.cpp): handles are the server's
-// opaque tokens, opened only by sessions of the same vGPU. IPC events are not remoted.
+// Device memory and events shared between processes (server/dispatch_ipc.cpp): handles are the
+// server's opaque tokens, opened only by sessions of the same vGPU.
 #include <cstring>
 
 #include "interposer/remote.h"
@@ -30,13 +30,13 @@ CUresult openHandle(const char* name, CUdeviceptr* pointer, const CUipcMemHandle
   });
 }
 
-}  // namespace
-
-FASTGPU_REMOTE_EXPORT CUresult cuIpcGetMemHandle(CUipcMemHandle* handle, CUdeviceptr pointer) {
-  return remoteEntry(__func__, [&](Runtime& rt, Client& client) -> CUresult {
+// Asks the server for a handle to share (memory's or an event's): its 64 bytes.
+template <typename Handle, typename Describe>
+CUresult getHandle(const char* name, Handle* handle, Describe&& describe) {
+  return remoteEntry(name, [&](Runtime& rt, Client& client) -> CUresult {
     if (handle == nullptr) return CUDA_ERROR_INVALID_VALUE;
     CallMessage call(rt.currentContextId());
-    call->setIpcGetMemHandle(pointer);
+    describe(call.call());
     auto reply = ask(client, call);
     if (!reply) return resultOf(client, reply, false);
     auto root = (*reply)->get();
@@ -44,6 +44,12 @@ FASTGPU_REMOTE_EXPORT CUresult cuIpcGetMemHandle(CUipcMemHandle* handle, CUdevic
     std::memcpy(handle->reserved, root.getData().begin(), sizeof(handle->reserved));
     return CUDA_SUCCESS;
   });
+}
+
+}  // namespace
+
+FASTGPU_REMOTE_EXPORT CUresult cuIpcGetMemHandle(CUipcMemHandle* handle, CUdeviceptr pointer) {
+  return getHandle(__func__, handle, [&](wire::Call::Builder call) { call.setIpcGetMemHandle(pointer); });
 }
 
 FASTGPU_REMOTE_EXPORT CUresult cuIpcOpenMemHandle_v2(CUdeviceptr* pointer, CUipcMemHandle handle, unsigned int flags) {
@@ -64,6 +70,23 @@ FASTGPU_REMOTE_EXPORT CUresult cuIpcCloseMemHandle(CUdeviceptr pointer) {
       rt.setIpcOpened(pointer, false);
       rt.removeAllocation(pointer);
     }
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuIpcGetEventHandle(CUipcEventHandle* handle, CUevent event) {
+  return getHandle(__func__, handle, [&](wire::Call::Builder call) { call.setIpcGetEventHandle(idOf(event)); });
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuIpcOpenEventHandle(CUevent* event, CUipcEventHandle handle) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client& client) -> CUresult {
+    if (event == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    CallMessage call(rt.currentContextId());
+    call->setIpcOpenEventHandle(
+        kj::arrayPtr(reinterpret_cast<const capnp::byte*>(handle.reserved), sizeof(handle.reserved)));
+    auto reply = ask(client, call);
+    if (!reply) return resultOf(client, reply, false);
+    *event = handleOf<CUevent>((*reply)->get().getHandle());
     return CUDA_SUCCESS;
   });
 }

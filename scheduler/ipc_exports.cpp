@@ -25,8 +25,8 @@ Result<IpcToken> randomToken() {
 
 }  // namespace
 
-Result<IpcToken> IpcExports::publish(std::uint64_t session, int vgpuPlace, const DriverIpcHandle& handle,
-                                     std::uint64_t bytes) {
+Result<IpcToken> IpcExports::publish(std::uint64_t session, int vgpuPlace, IpcKind kind,
+                                     const DriverIpcHandle& handle, std::uint64_t bytes) {
   std::lock_guard lock(mutex_);
   Entry* free = nullptr;
   int mine = 0;
@@ -36,27 +36,27 @@ Result<IpcToken> IpcExports::publish(std::uint64_t session, int vgpuPlace, const
       continue;
     }
     if (entry.session != session) continue;
-    if (entry.handle == handle) return entry.token;
+    if (entry.kind == kind && entry.handle == handle) return entry.token;
     ++mine;
   }
   if (mine >= kMaxPerSession) {
-    return Status(CUDA_ERROR_OUT_OF_MEMORY, fmt::format("the session shares {} allocations, its limit", kMaxPerSession));
+    return Status(CUDA_ERROR_OUT_OF_MEMORY, fmt::format("the session shares {} allocations and events, its limit", kMaxPerSession));
   }
-  if (free == nullptr) return Status(CUDA_ERROR_OUT_OF_MEMORY, "the server's table of shared allocations is full");
+  if (free == nullptr) return Status(CUDA_ERROR_OUT_OF_MEMORY, "the server's table of shared allocations and events is full");
   auto token = randomToken();
   if (!token) return token.status();
-  *free = Entry{session, vgpuPlace, *token, handle, bytes};
+  *free = Entry{session, vgpuPlace, kind, *token, handle, bytes};
   return *token;
 }
 
-Result<IpcExports::Found> IpcExports::find(const IpcToken& token, int vgpuPlace) {
+Result<IpcExports::Found> IpcExports::find(const IpcToken& token, int vgpuPlace, IpcKind kind) {
   std::lock_guard lock(mutex_);
   for (const Entry& entry : entries_) {
     if (entry.session == 0 || entry.token != token) continue;
-    if (entry.vgpuPlace != vgpuPlace) break;
+    if (entry.vgpuPlace != vgpuPlace || entry.kind != kind) break;
     return Found{entry.handle, entry.bytes, entry.session};
   }
-  return Status(CUDA_ERROR_INVALID_HANDLE, "not an IPC handle of this vGPU (or its memory is gone)");
+  return Status(CUDA_ERROR_INVALID_HANDLE, "not an IPC handle of this vGPU (or what it shared is gone)");
 }
 
 void IpcExports::withdrawSession(std::uint64_t session) {

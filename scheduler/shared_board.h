@@ -47,7 +47,7 @@ struct VgpuEntry {
 };
 
 struct BoardLayout {
-  static constexpr std::uint64_t kMagic = 0x4653'4750'4244'0002;  // "FSGPBD", layout 2
+  static constexpr std::uint64_t kMagic = 0x4653'4750'4244'0003;  // "FSGPBD", layout 3
   static constexpr int kMaxGpus = 16;
   static constexpr int kMaxVgpus = 512;
   static constexpr int kMaxSessions = 4096;  // the most max_connections may be

@@ -1,7 +1,8 @@
-// Device memory shared between sessions of one vGPU (scheduler/ipc_exports.h): the driver's IPC
-// handles stay on the server; a client's handle holds a token that only sessions of the exporter's
-// vGPU can open. Opened memory is a range of the opening session (so copies and kernels may use
-// it), charged to nobody but its owner, and cannot be freed there.
+// Device memory and events shared between sessions of one vGPU (scheduler/ipc_exports.h): the
+// driver's IPC handles stay on the server; a client's handle holds a token that only sessions of
+// the exporter's vGPU can open. Opened memory is a range of the opening session (so copies and
+// kernels may use it), charged to nobody but its owner, and cannot be freed there. An opened event
+// is an event of the opening session like any other.
 #include <cstring>
 
 #include "server/session.h"
@@ -10,24 +11,36 @@ namespace fastgpu::server {
 
 namespace {
 
-// A client's handle: a magic, then the token; the rest is zero.
-constexpr std::uint32_t kClientHandleMagic = 0x50494746;  // "FGIP"
+// A client's handle: a magic (which kind it shares), then the token; the rest is zero.
+constexpr std::uint32_t kMemoryHandleMagic = 0x50494746;  // "FGIP"
+constexpr std::uint32_t kEventHandleMagic = 0x45494746;   // "FGIE"
 
-std::array<std::uint8_t, 64> clientHandle(const scheduler::IpcToken& token) {
+void answerClientHandle(std::uint32_t magic, const scheduler::IpcToken& token, Answer& answer) {
   std::array<std::uint8_t, 64> handle{};
-  std::memcpy(handle.data(), &kClientHandleMagic, sizeof(kClientHandleMagic));
+  std::memcpy(handle.data(), &magic, sizeof(magic));
   std::memcpy(handle.data() + 8, token.data(), token.size());
-  return handle;
+  answer.kind = Answer::Kind::kData;
+  answer.data.assign(handle.begin(), handle.end());
 }
 
-Result<scheduler::IpcToken> tokenOf(capnp::Data::Reader handle) {
+Result<scheduler::IpcToken> tokenOf(capnp::Data::Reader handle, std::uint32_t expected) {
   std::uint32_t magic = 0;
   if (handle.size() != 64) return Status(CUDA_ERROR_INVALID_VALUE, "an IPC handle is 64 bytes");
   std::memcpy(&magic, handle.begin(), sizeof(magic));
-  if (magic != kClientHandleMagic) return Status(CUDA_ERROR_INVALID_VALUE, "not an IPC memory handle of FastGPU");
+  if (magic != expected) {
+    return Status(CUDA_ERROR_INVALID_VALUE, expected == kEventHandleMagic ? "not an IPC event handle of FastGPU"
+                                                                          : "not an IPC memory handle of FastGPU");
+  }
   scheduler::IpcToken token{};
   std::memcpy(token.data(), handle.begin() + 8, token.size());
   return token;
+}
+
+template <typename Handle>
+scheduler::DriverIpcHandle driverHandleOf(const Handle& real) {
+  scheduler::DriverIpcHandle handle{};
+  std::memcpy(handle.data(), real.reserved, handle.size());
+  return handle;
 }
 
 }  // namespace
@@ -47,19 +60,16 @@ Status Session::executeIpcCall(wire::Call::Reader call, Answer& answer) {
       if (CUresult result = driver_.cuIpcGetMemHandle(&real, base); result != CUDA_SUCCESS) {
         return driverResult(result, "cuIpcGetMemHandle");
       }
-      scheduler::DriverIpcHandle driverHandle{};
-      std::memcpy(driverHandle.data(), real.reserved, driverHandle.size());
-      auto token = exports->publish(id_, place, driverHandle, state.allocationBytes(base));
+      auto token = exports->publish(id_, place, scheduler::IpcKind::kMemory, driverHandleOf(real),
+                                    state.allocationBytes(base));
       if (!token) return token.status();
-      auto handle = clientHandle(*token);
-      answer.kind = Answer::Kind::kData;
-      answer.data.assign(handle.begin(), handle.end());
+      answerClientHandle(kMemoryHandleMagic, *token, answer);
       return Status::ok();
     }
     case wire::Call::IPC_OPEN_MEM_HANDLE: {
-      auto token = tokenOf(call.getIpcOpenMemHandle());
+      auto token = tokenOf(call.getIpcOpenMemHandle(), kMemoryHandleMagic);
       if (!token) return token.status();
-      auto found = exports->find(*token, place);
+      auto found = exports->find(*token, place, scheduler::IpcKind::kMemory);
       if (!found) return found.status();
       if (found->session == id_) {
         return Status(CUDA_ERROR_INVALID_CONTEXT, "an IPC handle cannot be opened by the session that made it");
@@ -80,6 +90,36 @@ Status Session::executeIpcCall(wire::Call::Reader call, Answer& answer) {
       CUresult result = driver_.cuIpcCloseMemHandle(base);
       answer.setValues({*left});
       return driverResult(result, "cuIpcCloseMemHandle");
+    }
+    case wire::Call::IPC_GET_EVENT_HANDLE: {
+      auto found = event(call.getIpcGetEventHandle());
+      if (!found) return found.status();
+      CUipcEventHandle real{};
+      if (CUresult result = driver_.cuIpcGetEventHandle(&real, *found); result != CUDA_SUCCESS) {
+        return driverResult(result, "cuIpcGetEventHandle");
+      }
+      auto token = exports->publish(id_, place, scheduler::IpcKind::kEvent, driverHandleOf(real), 0);
+      if (!token) return token.status();
+      answerClientHandle(kEventHandleMagic, *token, answer);
+      return Status::ok();
+    }
+    case wire::Call::IPC_OPEN_EVENT_HANDLE: {
+      auto token = tokenOf(call.getIpcOpenEventHandle(), kEventHandleMagic);
+      if (!token) return token.status();
+      auto found = exports->find(*token, place, scheduler::IpcKind::kEvent);
+      if (!found) return found.status();
+      if (found->session == id_) {
+        return Status(CUDA_ERROR_INVALID_CONTEXT, "an IPC event handle cannot be opened by the session that made it");
+      }
+      if (Status room = state.roomFor(HandleKind::kEvent); !room) return room;
+      CUipcEventHandle real{};
+      std::memcpy(real.reserved, found->handle.data(), found->handle.size());
+      CUevent opened = nullptr;
+      if (CUresult result = driver_.cuIpcOpenEventHandle(&opened, real); result != CUDA_SUCCESS) {
+        return driverResult(result, "cuIpcOpenEventHandle");
+      }
+      answer.setHandle(state.add(HandleKind::kEvent, opened, state.current()));
+      return Status::ok();
     }
     default:
       return Status(CUDA_ERROR_NOT_SUPPORTED, "not an IPC call");

@@ -353,6 +353,8 @@ Status Session::route(wire::Call::Reader call, std::span<const std::uint8_t> bul
     case wire::Call::IPC_GET_MEM_HANDLE:
     case wire::Call::IPC_OPEN_MEM_HANDLE:
     case wire::Call::IPC_CLOSE_MEM_HANDLE:
+    case wire::Call::IPC_GET_EVENT_HANDLE:
+    case wire::Call::IPC_OPEN_EVENT_HANDLE:
       return executeIpcCall(call, answer);
     default:
       return executeCodeCall(call, answer);

@@ -342,6 +342,8 @@ struct Call {
     peerAccess @92 :PeerAccess;
     captureInfo @93 :StreamRef;           # -> values [graph, n, n node ids, n edge data]
     captureDependencies @94 :CaptureDependencies;
+    ipcGetEventHandle @95 :UInt64;        # an interprocess event -> data (the client's 64-byte handle)
+    ipcOpenEventHandle @96 :Data;         # a client's handle -> handle (an event of the session)
   }
 }
 

@@ -72,6 +72,49 @@ TEST_F(ServerIpcTest, AHandleOpensOnlyInAnotherSessionOfTheSameVgpu) {
             CUDA_ERROR_INVALID_VALUE);
 }
 
+// An interprocess event: shared as a token of its own kind, opened only by another session of the
+// exporter's vGPU, and its records seen there.
+TEST_F(ServerIpcTest, AnEventHandleOpensOnlyAsAnEventInAnotherSessionOfTheSameVgpu) {
+  RawClient owner(url, "a", "ta"), sibling(url, "a", "ta"), stranger(url, "b", "tb");
+  for (RawClient* client : {&owner, &sibling, &stranger}) client->retainPrimary();
+  auto create = [&](unsigned flags) {
+    std::uint64_t event = 0;
+    EXPECT_EQ(owner.call([&](wire::Call::Builder c) { c.setEventCreate(flags); }, &event).first, CUDA_SUCCESS);
+    return event;
+  };
+  auto shareEvent = [&](std::uint64_t event) {
+    return owner.callForData([&](wire::Call::Builder c) { c.setIpcGetEventHandle(event); });
+  };
+  auto openEvent = [&](RawClient& client, const std::vector<std::uint8_t>& handle, std::uint64_t* event) {
+    return client
+        .call([&](wire::Call::Builder c) { c.setIpcOpenEventHandle(kj::arrayPtr(handle.data(), handle.size())); }, event)
+        .first;
+  };
+  EXPECT_EQ(shareEvent(create(CU_EVENT_DISABLE_TIMING)).first, CUDA_ERROR_INVALID_VALUE) << "not interprocess";
+  EXPECT_EQ(shareEvent(0x1234).first, CUDA_ERROR_INVALID_HANDLE) << "a forged event";
+  std::uint64_t event = create(CU_EVENT_INTERPROCESS | CU_EVENT_DISABLE_TIMING);
+  auto [shared, handle] = shareEvent(event);
+  ASSERT_EQ(shared, CUDA_SUCCESS);
+  ASSERT_EQ(handle.size(), 64u);
+  EXPECT_EQ(shareEvent(event).second, handle) << "the same event, the same handle";
+  std::uint64_t opened = 0;
+  EXPECT_EQ(openEvent(owner, handle, &opened), CUDA_ERROR_INVALID_CONTEXT) << "its own session";
+  EXPECT_EQ(openEvent(stranger, handle, &opened), CUDA_ERROR_INVALID_HANDLE) << "another vGPU";
+  EXPECT_EQ(open(sibling, handle).first, CUDA_ERROR_INVALID_VALUE) << "an event's handle opened as memory";
+  std::uint64_t base = owner.allocate(4096);
+  auto memory = share(owner, base).second;
+  EXPECT_EQ(openEvent(sibling, memory, &opened), CUDA_ERROR_INVALID_VALUE) << "memory's handle opened as an event";
+  std::vector<std::uint8_t> relabelled = memory;
+  std::memcpy(relabelled.data(), handle.data(), 4);  // an event's magic on memory's token
+  EXPECT_EQ(openEvent(sibling, relabelled, &opened), CUDA_ERROR_INVALID_HANDLE) << "a token of another kind";
+
+  ASSERT_EQ(owner.call([&](wire::Call::Builder c) { c.initEventRecord().setEvent(event); }).first, CUDA_SUCCESS);
+  ASSERT_EQ(owner.synchronize(), CUDA_SUCCESS);
+  ASSERT_EQ(openEvent(sibling, handle, &opened), CUDA_SUCCESS);
+  EXPECT_EQ(sibling.call([&](wire::Call::Builder c) { c.setEventSynchronize(opened); }).first, CUDA_SUCCESS);
+  EXPECT_EQ(sibling.call([&](wire::Call::Builder c) { c.setEventQuery(opened); }).first, CUDA_SUCCESS);
+}
+
 TEST_F(ServerIpcTest, AHandleDiesWithItsSession) {
   RawClient sibling(url, "a", "ta");
   sibling.retainPrimary();

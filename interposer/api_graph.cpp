@@ -26,7 +26,7 @@ CUresult instantiate(const char* name, CUgraphExec* exec, CUgraph graph, unsigne
     if (!reply) return resultOf(client, reply, false);
     std::uint64_t id = (*reply)->get().getHandle();
     rt.addGraphObject(id, *record);
-    if ((flags & CUDA_GRAPH_INSTANTIATE_FLAG_AUTO_FREE_ON_LAUNCH) != 0) rt.setFreesOnLaunch(id);
+    rt.setExecFlags(id, flags);
     *exec = handleOf<CUgraphExec>(id);
     return CUDA_SUCCESS;
   });
@@ -230,5 +230,15 @@ FASTGPU_REMOTE_EXPORT CUresult cuDeviceSetGraphMemAttribute(CUdevice device, CUg
 FASTGPU_REMOTE_EXPORT CUresult cuDeviceGraphMemTrim(CUdevice device) {
   return remoteEntry(__func__, [&](Runtime& rt, Client&) -> CUresult {
     return device >= 0 && device < rt.deviceCount() ? CUDA_SUCCESS : CUDA_ERROR_INVALID_DEVICE;
+  });
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuGraphExecGetFlags(CUgraphExec exec, cuuint64_t* flags) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client&) -> CUresult {
+    if (flags == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    auto known = rt.execFlags(idOf(exec));
+    if (!known) return CUDA_ERROR_INVALID_VALUE;
+    *flags = *known;
+    return CUDA_SUCCESS;
   });
 }

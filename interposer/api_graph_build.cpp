@@ -5,6 +5,8 @@
 // process's memory copies through a staging buffer of the server, filled before a replay or read
 // after it. A host node must therefore have nothing after it but host nodes and copies to this
 // process (the server refuses to instantiate other graphs, CUDA_ERROR_NOT_SUPPORTED).
+#include <algorithm>
+
 #include "cudaabi/checked_math.h"
 #include "interposer/remote.h"
 #include "protocol/call_kinds.h"
@@ -440,4 +442,37 @@ FASTGPU_REMOTE_EXPORT CUresult cuGraphExecKernelNodeSetParams(CUgraphExec exec, 
                                                               const CUDA_KERNEL_NODE_PARAMS_v1* p) {
   if (exec == nullptr) return CUDA_ERROR_INVALID_VALUE;
   return setKernel(__func__, exec, node, p);
+}
+
+// Node enabling in an executable. A node whose work lands in this process (a host node, a copy of
+// this process's memory) cannot be disabled: the client would still deliver it after the replay.
+FASTGPU_REMOTE_EXPORT CUresult cuGraphNodeSetEnabled(CUgraphExec exec, CUgraphNode node, unsigned int enabled) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client& client) -> CUresult {
+    auto record = rt.graphRecord(idOf(exec));
+    if (!record || node == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    bool local = *record && std::any_of((*record)->effects.begin(), (*record)->effects.end(),
+                                        [&](const HostEffect& effect) { return effect.node == idOf(node); });
+    if (local && enabled == 0) return cudaabi::reportNotSupported("disabling a graph node whose work lands in the client");
+    CallMessage call(rt.currentContextId());
+    auto request = call->initGraphNodeEnabled();
+    request.setExec(idOf(exec));
+    request.setNode(idOf(node));
+    request.setSet(true);
+    request.setEnabled(enabled != 0);
+    return askResult(client, call);
+  });
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuGraphNodeGetEnabled(CUgraphExec exec, CUgraphNode node, unsigned int* enabled) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client& client) -> CUresult {
+    if (enabled == nullptr || node == nullptr || !rt.hasGraphObject(idOf(exec))) return CUDA_ERROR_INVALID_VALUE;
+    CallMessage call(rt.currentContextId());
+    auto request = call->initGraphNodeEnabled();
+    request.setExec(idOf(exec));
+    request.setNode(idOf(node));
+    std::int64_t value = 0;
+    if (CUresult result = askValue(client, call, &value); result != CUDA_SUCCESS) return result;
+    *enabled = static_cast<unsigned>(value);
+    return CUDA_SUCCESS;
+  });
 }

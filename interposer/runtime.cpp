@@ -318,6 +318,7 @@ bool Runtime::removeGraphObject(std::uint64_t id) {
     if (it == graphObjects_.end()) return false;
     record = std::move(it->second);
     graphObjects_.erase(it);
+    execFlags_.erase(id);
   }
   if (!record) return true;
   for (std::uint64_t base : record->allocations) {
@@ -403,7 +404,8 @@ bool Runtime::isGraphMemory(std::uint64_t base) {
 
 bool Runtime::launchGraphMemory(std::uint64_t exec, const CapturedGraph& record) {
   std::lock_guard lock(mutex_);
-  if (freeOnLaunch_.count(exec) == 0) {
+  auto flags = execFlags_.find(exec);
+  if (flags == execFlags_.end() || (flags->second & CUDA_GRAPH_INSTANTIATE_FLAG_AUTO_FREE_ON_LAUNCH) == 0) {
     for (std::uint64_t base : record.leftLive) {
       if (liveGraphMemory_.count(base) > 0) return false;
     }
@@ -421,9 +423,16 @@ void Runtime::graphMemoryFreed(std::uint64_t base) {
   liveGraphMemory_.erase(base);
 }
 
-void Runtime::setFreesOnLaunch(std::uint64_t exec) {
+void Runtime::setExecFlags(std::uint64_t exec, std::uint64_t flags) {
   std::lock_guard lock(mutex_);
-  freeOnLaunch_.insert(exec);
+  execFlags_[exec] = flags;
+}
+
+std::optional<std::uint64_t> Runtime::execFlags(std::uint64_t exec) {
+  std::lock_guard lock(mutex_);
+  auto it = execFlags_.find(exec);
+  if (it == execFlags_.end()) return std::nullopt;
+  return it->second;
 }
 
 }  // namespace fastgpu::interposer

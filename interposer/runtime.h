@@ -122,7 +122,9 @@ class Runtime : public cudaabi::DriverServices {
   };
   GraphMemoryUsage graphMemoryUsage();
   void resetGraphMemoryHigh(bool used);
-  void setFreesOnLaunch(std::uint64_t exec);
+  // The flags executable `exec` was instantiated with (cuGraphExecGetFlags; auto-free on launch).
+  void setExecFlags(std::uint64_t exec, std::uint64_t flags);
+  std::optional<std::uint64_t> execFlags(std::uint64_t exec);
 
   // ---- DriverServices (private export tables) ----
   int driverVersion() override { return CUDA_VERSION; }
@@ -153,7 +155,7 @@ class Runtime : public cudaabi::DriverServices {
   std::map<std::uint64_t, std::shared_ptr<const CapturedGraph>> graphObjects_;
   std::set<std::uint64_t> graphMemory_;
   std::set<std::uint64_t> liveGraphMemory_;
-  std::set<std::uint64_t> freeOnLaunch_;  // executables
+  std::map<std::uint64_t, std::uint64_t> execFlags_;  // executable -> its instantiation flags
   std::set<std::uint64_t> ipcOpened_;
   std::uint64_t graphUsedHigh_ = 0, graphReservedHigh_ = 0;
   // The bytes of graph memory in `bases` (under mutex_).

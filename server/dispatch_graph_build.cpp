@@ -396,6 +396,22 @@ Status Session::executeGraphBuildCall(wire::Call::Reader call, Answer& answer) {
       return driverResult(driver_.cuGraphExecKernelNodeSetParams_v2(static_cast<CUgraphExec>(*exec), node->node, &*params),
                           "cuGraphExecKernelNodeSetParams");
     }
+    case wire::Call::GRAPH_NODE_ENABLED: {
+      auto request = call.getGraphNodeEnabled();
+      auto node = state.graphNodeIds().find(request.getNode());
+      if (!node) return Status(CUDA_ERROR_INVALID_VALUE, "not a graph node of this session");
+      auto exec = state.find(HandleKind::kGraphExec, request.getExec());
+      if (!exec) return exec.status();
+      auto real = static_cast<CUgraphExec>(*exec);
+      if (request.getSet()) {
+        return driverResult(driver_.cuGraphNodeSetEnabled(real, node->node, request.getEnabled() ? 1 : 0),
+                            "cuGraphNodeSetEnabled");
+      }
+      unsigned enabled = 0;
+      CUresult result = driver_.cuGraphNodeGetEnabled(real, node->node, &enabled);
+      answer.setValues({static_cast<std::int64_t>(enabled)});
+      return driverResult(result, "cuGraphNodeGetEnabled");
+    }
     default:
       return Status(CUDA_ERROR_NOT_SUPPORTED, "not a graph building call");
   }

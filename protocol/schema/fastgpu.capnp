@@ -236,6 +236,7 @@ struct GraphQuery {
   enum What { nodes @0; roots @1; edges @2; type @3; dependencies @4; dependents @5; }
 }
 struct GraphEdges { graph @0 :UInt64; from @1 :List(UInt64); to @2 :List(UInt64); remove @3 :Bool; }
+struct GraphNodeEnabled { exec @0 :UInt64; node @1 :UInt64; set @2 :Bool; enabled @3 :Bool; }  # -> values [enabled]
 struct GraphKernelSet { exec @0 :UInt64; node @1 :UInt64; launch @2 :Launch; }  # exec 0: the graph's node
 
 struct Call {
@@ -344,6 +345,7 @@ struct Call {
     captureDependencies @94 :CaptureDependencies;
     ipcGetEventHandle @95 :UInt64;        # an interprocess event -> data (the client's 64-byte handle)
     ipcOpenEventHandle @96 :Data;         # a client's handle -> handle (an event of the session)
+    graphNodeEnabled @97 :GraphNodeEnabled;
   }
 }
 

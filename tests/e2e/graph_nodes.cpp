@@ -217,6 +217,21 @@ int main(int argc, char** argv) {
   CUgraphExec changedExec = nullptr;
   report("cuGraphInstantiateWithFlags(changed)", cuGraphInstantiateWithFlags(&changedExec, graph, 0));
   launchAndShow(changedExec, "after the graph's kernel changed");
+  // A node disabled in one executable, then enabled again; the executable's flags.
+  unsigned enabled = 9;
+  report("cuGraphNodeGetEnabled", cuGraphNodeGetEnabled(changedExec, append, &enabled));
+  std::printf("the kernel node is enabled: %u\n", enabled);
+  report("cuGraphNodeSetEnabled(0)", cuGraphNodeSetEnabled(changedExec, append, 0));
+  report("cuGraphNodeGetEnabled", cuGraphNodeGetEnabled(changedExec, append, &enabled));
+  std::printf("after disabling it: %u\n", enabled);
+  launchAndShow(changedExec, "with the kernel node disabled");
+  report("cuGraphNodeSetEnabled(1)", cuGraphNodeSetEnabled(changedExec, append, 1));
+  launchAndShow(changedExec, "with it enabled again");
+  report("cuGraphNodeGetEnabled(a destroyed node)", cuGraphNodeGetEnabled(changedExec, record, &enabled),
+         CUDA_ERROR_INVALID_VALUE);
+  cuuint64_t flags = 99;
+  report("cuGraphExecGetFlags", cuGraphExecGetFlags(changedExec, &flags));
+  std::printf("its flags: %llu\n", static_cast<unsigned long long>(flags));
   std::size_t dependencies = 99;
   report("cuGraphNodeGetDependencies(destroyed node)", cuGraphNodeGetDependencies(record, nullptr, nullptr, &dependencies),
          CUDA_ERROR_INVALID_VALUE);
@@ -242,7 +257,10 @@ int main(int argc, char** argv) {
   report("cuGraphAddMemFreeNode(not graph memory)", cuGraphAddMemFreeNode(&release, withMemory, &keep, 1, input),
          CUDA_ERROR_INVALID_VALUE);
   CUgraphExec memoryExec = nullptr;
-  report("cuGraphInstantiateWithFlags(graph memory)", cuGraphInstantiateWithFlags(&memoryExec, withMemory, 0));
+  report("cuGraphInstantiateWithFlags(graph memory)",
+         cuGraphInstantiateWithFlags(&memoryExec, withMemory, CUDA_GRAPH_INSTANTIATE_FLAG_AUTO_FREE_ON_LAUNCH));
+  report("cuGraphExecGetFlags", cuGraphExecGetFlags(memoryExec, &flags));
+  std::printf("flags of the executable with graph memory: %llu\n", static_cast<unsigned long long>(flags));
   report("cuGraphLaunch(graph memory)", cuGraphLaunch(memoryExec, stream));
   report("cuStreamSynchronize", cuStreamSynchronize(stream));
   int saved = 0;

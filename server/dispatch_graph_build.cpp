@@ -396,6 +396,8 @@ Status Session::executeGraphBuildCall(wire::Call::Reader call, Answer& answer) {
       return driverResult(driver_.cuGraphExecKernelNodeSetParams_v2(static_cast<CUgraphExec>(*exec), node->node, &*params),
                           "cuGraphExecKernelNodeSetParams");
     }
+    case wire::Call::GRAPH_NODE_PARAMS:
+      return graphNodeParams(call.getGraphNodeParams(), answer);
     case wire::Call::GRAPH_NODE_ENABLED: {
       auto request = call.getGraphNodeEnabled();
       auto node = state.graphNodeIds().find(request.getNode());

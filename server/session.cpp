@@ -349,6 +349,7 @@ Status Session::route(wire::Call::Reader call, std::span<const std::uint8_t> bul
     case wire::Call::GRAPH_DESTROY_NODE:
     case wire::Call::GRAPH_KERNEL_SET:
     case wire::Call::GRAPH_NODE_ENABLED:
+    case wire::Call::GRAPH_NODE_PARAMS:
     case wire::Call::WRITE_STAGED:
       return executeGraphCall(call, bulk, answer);
     case wire::Call::IPC_GET_MEM_HANDLE:

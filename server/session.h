@@ -133,6 +133,8 @@ class Session {
   Result<std::pair<CUgraphNode, std::uint64_t>> addNode(wire::GraphNodeAdd::Reader add, CUgraph graph,
                                                         const std::vector<CUgraphNode>& after);
   Status queryGraph(wire::GraphQuery::Reader query, Answer& answer);
+  // A node's parameters read or set (dispatch_graph_params.cpp).
+  Status graphNodeParams(wire::GraphNodeParams::Reader request, Answer& answer);
   // Refuses a graph whose host nodes have device work after them (the client runs host functions
   // once a replay is done).
   Status checkClientWorkLast(CUgraph graph);

@@ -91,6 +91,13 @@ void SessionState::chargeCode(std::uint64_t owner, std::uint64_t bytes) {
   totalCodeBytes_ += bytes;
 }
 
+std::optional<std::uint64_t> SessionState::idOf(HandleKind kind, const void* real) const {
+  for (const auto& [id, entry] : handles_) {
+    if (kindOf(id) == kind && entry.real == real) return id;
+  }
+  return std::nullopt;
+}
+
 Result<void*> SessionState::find(HandleKind kind, std::uint64_t id) const {
   auto it = handles_.find(id);
   if (it == handles_.end() || kindOf(id) != kind) {

@@ -77,6 +77,8 @@ class SessionState {
   Result<void*> find(HandleKind kind, std::uint64_t id) const;
   // Forgets `id` and, recursively, every handle it owns.
   void remove(std::uint64_t id);
+  // The id of the handle of `kind` behind `real` (a linear search: for rare queries only).
+  std::optional<std::uint64_t> idOf(HandleKind kind, const void* real) const;
   // Whether the session may create one more object of `kind` (streams, events, contexts,
   // modules and libraries are limited); CUDA_ERROR_OUT_OF_MEMORY naming the limit if not.
   Status roomFor(HandleKind kind) const;

@@ -237,6 +237,12 @@ struct GraphQuery {
 }
 struct GraphEdges { graph @0 :UInt64; from @1 :List(UInt64); to @2 :List(UInt64); remove @3 :Bool; }
 struct GraphNodeEnabled { exec @0 :UInt64; node @1 :UInt64; set @2 :Bool; enabled @3 :Bool; }  # -> values [enabled]
+# A node's parameters read or set (exec 0: in its graph, else in that executable); set: in `value`.
+struct GraphNodeParams {
+  exec @0 :UInt64; node @1 :UInt64; kind @2 :Kind; set @3 :Bool; value @4 :GraphNodeAdd;
+  enum Kind { memset @0; eventRecord @1; eventWait @2; memAlloc @3; memFree @4; }
+}  # get -> values: memset [dst, pitch, value, element bytes, width, height]; events [event];
+   #        memAlloc [address, bytes]; memFree [address]
 struct GraphKernelSet { exec @0 :UInt64; node @1 :UInt64; launch @2 :Launch; }  # exec 0: the graph's node
 
 struct Call {
@@ -346,6 +352,7 @@ struct Call {
     ipcGetEventHandle @95 :UInt64;        # an interprocess event -> data (the client's 64-byte handle)
     ipcOpenEventHandle @96 :Data;         # a client's handle -> handle (an event of the session)
     graphNodeEnabled @97 :GraphNodeEnabled;
+    graphNodeParams @98 :GraphNodeParams;
   }
 }
 

@@ -275,6 +275,67 @@ int main(int argc, char** argv) {
   report("cuDeviceGraphMemTrim", cuDeviceGraphMemTrim(0));
   printGraphMemory("after a reset of the used high");
 
+  // Node parameters read and changed: a memset (in the graph, then in an executable), event nodes,
+  // the memory nodes above.
+  CUDA_MEM_ALLOC_NODE_PARAMS readAllocation{};
+  report("cuGraphMemAllocNodeGetParams", cuGraphMemAllocNodeGetParams(allocate, &readAllocation));
+  std::printf("allocation node: %zu bytes at the node's address %d, pinned %d, device %d\n", readAllocation.bytesize,
+              readAllocation.dptr == allocation.dptr, readAllocation.poolProps.allocType == CU_MEM_ALLOCATION_TYPE_PINNED,
+              readAllocation.poolProps.location.id);
+  CUdeviceptr freedAt = 0;
+  report("cuGraphMemFreeNodeGetParams", cuGraphMemFreeNodeGetParams(release, &freedAt));
+  std::printf("free node frees the allocation: %d\n", freedAt == allocation.dptr);
+  report("cuGraphMemFreeNodeGetParams(an allocation node)", cuGraphMemFreeNodeGetParams(allocate, &freedAt),
+         CUDA_ERROR_INVALID_VALUE);
+  CUgraph tweaked = nullptr;
+  CUgraphNode fiveNode, recordNode, waitNode;
+  CUevent other = nullptr;
+  report("cuEventCreate(other)", cuEventCreate(&other, CU_EVENT_DISABLE_TIMING));
+  report("cuGraphCreate(tweaked)", cuGraphCreate(&tweaked, 0));
+  CUDA_MEMSET_NODE_PARAMS five{result, 4, 5, 4, 1, 1};
+  report("cuGraphAddMemsetNode(five)", cuGraphAddMemsetNode(&fiveNode, tweaked, nullptr, 0, &five, context));
+  report("cuGraphAddEventRecordNode", cuGraphAddEventRecordNode(&recordNode, tweaked, &fiveNode, 1, done));
+  report("cuGraphAddEventWaitNode", cuGraphAddEventWaitNode(&waitNode, tweaked, &recordNode, 1, done));
+  CUDA_MEMSET_NODE_PARAMS readSet{};
+  report("cuGraphMemsetNodeGetParams", cuGraphMemsetNodeGetParams(fiveNode, &readSet));
+  std::printf("memset node: value %u, element %u, width %zu, height %zu, pitch %zu, at result %d\n", readSet.value,
+              readSet.elementSize, readSet.width, readSet.height, readSet.pitch, readSet.dst == result);
+  report("cuGraphMemsetNodeGetParams(an event node)", cuGraphMemsetNodeGetParams(recordNode, &readSet),
+         CUDA_ERROR_INVALID_VALUE);
+  CUDA_MEMSET_NODE_PARAMS six = five;
+  six.value = 6;
+  report("cuGraphMemsetNodeSetParams(six)", cuGraphMemsetNodeSetParams(fiveNode, &six));
+  CUDA_MEMSET_NODE_PARAMS outside = five;
+  outside.dst = 0x10;
+  report("cuGraphMemsetNodeSetParams(outside memory)", cuGraphMemsetNodeSetParams(fiveNode, &outside),
+         CUDA_ERROR_INVALID_VALUE);
+  CUevent named = nullptr;
+  report("cuGraphEventRecordNodeGetEvent", cuGraphEventRecordNodeGetEvent(recordNode, &named));
+  std::printf("the record node's event is the one added: %d\n", named == done);
+  report("cuGraphEventWaitNodeSetEvent(other)", cuGraphEventWaitNodeSetEvent(waitNode, other));
+  report("cuGraphEventWaitNodeGetEvent", cuGraphEventWaitNodeGetEvent(waitNode, &named));
+  std::printf("the wait node's event is the new one: %d\n", named == other);
+  CUgraphExec tweakedExec = nullptr;
+  report("cuGraphInstantiateWithFlags(tweaked)", cuGraphInstantiateWithFlags(&tweakedExec, tweaked, 0));
+  report("cuGraphLaunch(tweaked)", cuGraphLaunch(tweakedExec, stream));
+  report("cuStreamSynchronize", cuStreamSynchronize(stream));
+  report("cuMemcpyDtoH(result)", cuMemcpyDtoH(&saved, result, sizeof(saved)));
+  std::printf("the memset wrote %d\n", saved);
+  CUDA_MEMSET_NODE_PARAMS eight = five;
+  eight.value = 8;
+  report("cuGraphExecMemsetNodeSetParams(eight)", cuGraphExecMemsetNodeSetParams(tweakedExec, fiveNode, &eight, context));
+  report("cuGraphExecEventRecordNodeSetEvent(other)", cuGraphExecEventRecordNodeSetEvent(tweakedExec, recordNode, other));
+  report("cuGraphExecEventWaitNodeSetEvent(other)", cuGraphExecEventWaitNodeSetEvent(tweakedExec, waitNode, other));
+  report("cuGraphLaunch(tweaked)", cuGraphLaunch(tweakedExec, stream));
+  report("cuStreamSynchronize", cuStreamSynchronize(stream));
+  report("cuMemcpyDtoH(result)", cuMemcpyDtoH(&saved, result, sizeof(saved)));
+  std::printf("after the executable's memset changed it wrote %d\n", saved);
+  report("cuGraphMemsetNodeGetParams(the graph's, unchanged)", cuGraphMemsetNodeGetParams(fiveNode, &readSet));
+  std::printf("the graph's memset value is still %u\n", readSet.value);
+  report("cuGraphExecDestroy(tweaked)", cuGraphExecDestroy(tweakedExec));
+  report("cuGraphDestroy(tweaked)", cuGraphDestroy(tweaked));
+  report("cuEventDestroy(other)", cuEventDestroy(other));
+
   // A child graph, and nodes added through cuGraphAddNode.
   CUgraph child = nullptr, parent = nullptr;
   report("cuGraphCreate(child)", cuGraphCreate(&child, 0));

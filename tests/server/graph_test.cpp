@@ -316,6 +316,70 @@ TEST_F(ServerGraphTest, ACaptureGraphIsNamedOnceAndItsDependenciesAreChecked) {
   ASSERT_EQ(leaving.call([&](wire::Call::Builder c) { c.initCaptureInfo().setStream(leftStream); }).first, CUDA_SUCCESS);
 }
 
+// A node's parameters read and set: forged nodes, executables and events are refused, a memset's
+// new range is checked, and an event comes back as the session's id for it.
+TEST_F(ServerGraphTest, NodeParametersAreCheckedAndAnsweredInTheSessionsTerms) {
+  auto [client, graphs, code, log, length, stream] = *session;
+  std::uint64_t graph = 0, event = 0;
+  ASSERT_EQ(client.call([](wire::Call::Builder c) { c.setGraphCreate(0); }, &graph).first, CUDA_SUCCESS);
+  ASSERT_EQ(client.call([](wire::Call::Builder c) { c.setEventCreate(CU_EVENT_DISABLE_TIMING); }, &event).first,
+            CUDA_SUCCESS);
+  auto add = [&](auto&& describe) {
+    auto [result, values] = client.call([&](wire::Call::Builder c) {
+      auto a = c.initGraphAddNode();
+      a.setGraph(graph);
+      describe(a);
+    });
+    EXPECT_EQ(result, CUDA_SUCCESS);
+    return values.empty() ? 0 : static_cast<std::uint64_t>(values[0]);
+  };
+  std::uint64_t memset = add([&](wire::GraphNodeAdd::Builder a) {
+    auto m = a.initMemset();
+    m.setDst(length);
+    m.setElementBytes(4);
+    m.setWidth(1);
+    m.setHeight(1);
+    m.setValue(3);
+  });
+  std::uint64_t record = add([&](wire::GraphNodeAdd::Builder a) { a.setEventRecord(event); });
+  using Kind = wire::GraphNodeParams::Kind;
+  auto params = [&](std::uint64_t exec, std::uint64_t node, Kind kind, bool set, auto&& describe) {
+    return client.call([&](wire::Call::Builder c) {
+      auto p = c.initGraphNodeParams();
+      p.setExec(exec);
+      p.setNode(node);
+      p.setKind(kind);
+      p.setSet(set);
+      describe(p.initValue());
+    });
+  };
+  auto none = [](wire::GraphNodeAdd::Builder) {};
+  auto [read, values] = params(0, memset, Kind::MEMSET, false, none);
+  ASSERT_EQ(read, CUDA_SUCCESS);
+  ASSERT_EQ(values.size(), 6u);
+  EXPECT_EQ(static_cast<std::uint64_t>(values[0]), length);
+  EXPECT_EQ(values[2], 3);
+  EXPECT_EQ(params(0, 0x1234, Kind::MEMSET, false, none).first, CUDA_ERROR_INVALID_VALUE) << "a forged node";
+  EXPECT_EQ(params(0x1234, memset, Kind::MEMSET, true, none).first, CUDA_ERROR_INVALID_HANDLE) << "a forged executable";
+  auto outside = [&](wire::GraphNodeAdd::Builder v) {
+    auto m = v.initMemset();
+    m.setDst(length);
+    m.setElementBytes(4);
+    m.setWidth(1 << 20);  // past the end of the allocation
+    m.setHeight(1);
+  };
+  EXPECT_EQ(params(0, memset, Kind::MEMSET, true, outside).first, CUDA_ERROR_INVALID_VALUE);
+  EXPECT_EQ(params(0, memset, Kind::MEMSET, true, none).first, CUDA_ERROR_INVALID_VALUE) << "no parameters";
+  auto [asked, named] = params(0, record, Kind::EVENT_RECORD, false, none);
+  ASSERT_EQ(asked, CUDA_SUCCESS);
+  EXPECT_EQ(named, std::vector<std::int64_t>{static_cast<std::int64_t>(event)});
+  EXPECT_EQ(params(0, record, Kind::EVENT_RECORD, true, [&](wire::GraphNodeAdd::Builder v) { v.setEventRecord(graph); })
+                .first,
+            CUDA_ERROR_INVALID_HANDLE)
+      << "a graph where an event belongs";
+  EXPECT_EQ(params(0, memset, Kind::MEM_ALLOC, true, none).first, CUDA_ERROR_INVALID_VALUE) << "allocations are only read";
+}
+
 TEST_F(ServerTest, ForgedAndWrongKindGraphIdsAreRefused) {
   RawClient client(url);
   client.retainPrimary();

@@ -310,6 +310,10 @@ FASTGPU_REMOTE_EXPORT CUresult cuGraphClone(CUgraph* clone, CUgraph original) {
     if (!reply) return resultOf(client, reply, false);
     std::uint64_t id = (*reply)->get().getHandle();
     rt.addGraphObject(id, *record);
+    // The clone's nodes have ids of their own: its effects are no longer the original nodes'.
+    rt.amendGraphRecord(id, [](CapturedGraph& copy) {
+      for (HostEffect& effect : copy.effects) effect.node = 0;
+    });
     *clone = handleOf<CUgraph>(id);
     return CUDA_SUCCESS;
   });

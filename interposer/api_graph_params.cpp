@@ -1,6 +1,8 @@
 // A graph node's parameters read or changed through the server (server/dispatch_graph_params.cpp):
 // memset, event record and wait nodes (in the graph and in executables), memory allocation and
-// free nodes (read). Each is a round trip, so its errors are the driver's, at the call.
+// free nodes (read). Each is a round trip, so its errors are the driver's, at the call. A host
+// node's function runs here, so its parameters are the client's own (the graph's record, or an
+// executable's copy of it), read and changed with no round trip.
 #include "interposer/remote.h"
 
 using namespace fastgpu;
@@ -74,7 +76,54 @@ CUresult getEvent(const char* name, CUgraphNode node, CUevent* event, bool recor
   return result;
 }
 
+// The host function of `node` in a graph's or an executable's record.
+HostEffect* hostFunctionOf(CapturedGraph& record, CUgraphNode node) {
+  for (HostEffect& effect : record.effects) {
+    if (effect.node == idOf(node) && effect.kind == HostEffect::Kind::kHostFunction) return &effect;
+  }
+  return nullptr;
+}
+
+// Changes the host function of `node` in executable `exec`'s record (null: in its graph's).
+CUresult setHost(const char* name, CUgraphExec exec, CUgraphNode node, const CUDA_HOST_NODE_PARAMS* p) {
+  return remoteEntry(name, [&](Runtime& rt, Client&) -> CUresult {
+    std::uint64_t owner = exec != nullptr ? idOf(exec) : rt.graphHoldingNode(idOf(node));
+    if (p == nullptr || p->fn == nullptr || node == nullptr || owner == 0) return CUDA_ERROR_INVALID_VALUE;
+    bool found = false;
+    rt.amendGraphRecord(owner, [&](CapturedGraph& record) {
+      if (HostEffect* effect = hostFunctionOf(record, node)) {
+        effect->function = p->fn;
+        effect->data = p->userData;
+        found = true;
+      }
+    });
+    return found ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+  });
+}
+
 }  // namespace
+
+FASTGPU_REMOTE_EXPORT CUresult cuGraphHostNodeGetParams(CUgraphNode node, CUDA_HOST_NODE_PARAMS* p) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client&) -> CUresult {
+    if (p == nullptr || node == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    auto record = rt.graphRecord(rt.graphHoldingNode(idOf(node)));
+    if (!record || !*record) return CUDA_ERROR_INVALID_VALUE;
+    CapturedGraph copy = **record;
+    const HostEffect* effect = hostFunctionOf(copy, node);
+    if (effect == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    p->fn = effect->function;
+    p->userData = effect->data;
+    return CUDA_SUCCESS;
+  });
+}
+FASTGPU_REMOTE_EXPORT CUresult cuGraphHostNodeSetParams(CUgraphNode node, const CUDA_HOST_NODE_PARAMS* p) {
+  return setHost(__func__, nullptr, node, p);
+}
+FASTGPU_REMOTE_EXPORT CUresult cuGraphExecHostNodeSetParams(CUgraphExec exec, CUgraphNode node,
+                                                            const CUDA_HOST_NODE_PARAMS* p) {
+  if (exec == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  return setHost(__func__, exec, node, p);
+}
 
 FASTGPU_REMOTE_EXPORT CUresult cuGraphMemsetNodeGetParams(CUgraphNode node, CUDA_MEMSET_NODE_PARAMS* p) {
   if (p == nullptr) return CUDA_ERROR_INVALID_VALUE;

@@ -336,6 +336,17 @@ bool Runtime::removeGraphObject(std::uint64_t id) {
   return true;
 }
 
+std::uint64_t Runtime::graphHoldingNode(std::uint64_t node) {
+  std::lock_guard lock(mutex_);
+  for (const auto& [id, record] : graphObjects_) {
+    if (!record || execFlags_.count(id) > 0) continue;
+    for (const HostEffect& effect : record->effects) {
+      if (effect.node == node) return id;
+    }
+  }
+  return 0;
+}
+
 bool Runtime::amendGraphRecord(std::uint64_t id, const std::function<void(CapturedGraph&)>& change) {
   std::lock_guard lock(mutex_);
   auto it = graphObjects_.find(id);

@@ -107,6 +107,8 @@ class Runtime : public cudaabi::DriverServices {
   // Changes what graph `id` keeps (a node was added or removed); executables made from it keep
   // what it kept when they were made. False for an unknown id.
   bool amendGraphRecord(std::uint64_t id, const std::function<void(CapturedGraph&)>& change);
+  // The graph (not an executable) whose record holds a host effect of node `node`; 0 if none.
+  std::uint64_t graphHoldingNode(std::uint64_t node);
   // Graph memory (an address that some captured graph allocates).
   void addGraphMemory(std::uint64_t base, std::uint64_t bytes);
   bool isGraphMemory(std::uint64_t base);

@@ -275,6 +275,25 @@ int main(int argc, char** argv) {
   report("cuDeviceGraphMemTrim", cuDeviceGraphMemTrim(0));
   printGraphMemory("after a reset of the used high");
 
+  // A host node's function read, and changed in the graph and in an executable.
+  CUDA_HOST_NODE_PARAMS readHost{};
+  report("cuGraphHostNodeGetParams", cuGraphHostNodeGetParams(onHost, &readHost));
+  std::printf("host node: the function added %d, its data %d\n", readHost.fn == countOnHost,
+              readHost.userData == &hostIncrement);
+  report("cuGraphHostNodeGetParams(a kernel node)", cuGraphHostNodeGetParams(append, &readHost), CUDA_ERROR_INVALID_VALUE);
+  int hostTen = 10, hostHundred = 100;
+  CUDA_HOST_NODE_PARAMS byTen{countOnHost, &hostTen}, byHundred{countOnHost, &hostHundred};
+  report("cuGraphExecHostNodeSetParams(by 100)", cuGraphExecHostNodeSetParams(changedExec, onHost, &byHundred));
+  launchAndShow(changedExec, "after the executable's host node changed");
+  report("cuGraphHostNodeSetParams(by 10)", cuGraphHostNodeSetParams(onHost, &byTen));
+  report("cuGraphHostNodeGetParams", cuGraphHostNodeGetParams(onHost, &readHost));
+  std::printf("the graph's host node data is the new one: %d\n", readHost.userData == &hostTen);
+  launchAndShow(changedExec, "the executable keeps its own");
+  CUgraphExec byTenExec = nullptr;
+  report("cuGraphInstantiateWithFlags(host node changed)", cuGraphInstantiateWithFlags(&byTenExec, graph, 0));
+  launchAndShow(byTenExec, "an executable of the changed graph");
+  report("cuGraphExecDestroy", cuGraphExecDestroy(byTenExec));
+
   // Node parameters read and changed: a memset (in the graph, then in an executable), event nodes,
   // the memory nodes above.
   CUDA_MEM_ALLOC_NODE_PARAMS readAllocation{};

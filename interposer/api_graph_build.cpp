@@ -32,6 +32,25 @@ struct LocalPart {
   CUdeviceptr freed = 0;  // a memory free node
 };
 
+// A kernel node's description, from the launch sent for it (its parameters packed by the layout).
+std::shared_ptr<const KernelNodeDescription> kernelDescription(Runtime& rt, wire::Launch::Reader launch) {
+  auto description = std::make_shared<KernelNodeDescription>();
+  description->function = handleOf<CUfunction>(launch.getFunction());
+  for (unsigned i = 0; i < 3 && i < launch.getGrid().size() && i < launch.getBlock().size(); ++i) {
+    description->grid[i] = launch.getGrid()[i];
+    description->block[i] = launch.getBlock()[i];
+  }
+  description->sharedBytes = launch.getSharedBytes();
+  description->bytes.assign(launch.getParams().begin(), launch.getParams().end());
+  if (const KernelLayout* layout = rt.layout(launch.getFunction())) {
+    for (const cudaabi::KernelParam& param : layout->params) {
+      if (param.offset + std::uint64_t{param.size} > description->bytes.size()) break;
+      description->pointers.push_back(description->bytes.data() + param.offset);
+    }
+  }
+  return description;
+}
+
 // Sends one node add; `describe` fills the node's description (or refuses it first).
 template <typename Describe>
 CUresult addNode(const char* name, CUgraphNode* out, CUgraph graph, const CUgraphNode* dependencies, std::size_t count,
@@ -58,6 +77,8 @@ CUresult addNode(const char* name, CUgraphNode* out, CUgraph graph, const CUgrap
       *local.allocationOut = extra;
       rt.addGraphMemory(extra, local.allocationBytes);
     }
+    // Made before the record is changed: the change runs under the runtime's lock.
+    auto kernel = add.isKernel() ? kernelDescription(rt, add.getKernel().asReader()) : nullptr;
     rt.amendGraphRecord(idOf(graph), [&](CapturedGraph& record) {
       if (local.effect) {
         local.effect->node = node;
@@ -69,6 +90,7 @@ CUresult addNode(const char* name, CUgraphNode* out, CUgraph graph, const CUgrap
         record.leftLive.push_back(extra);
       }
       if (local.freed != 0) std::erase(record.leftLive, local.freed);
+      if (kernel) record.kernels[node] = kernel;
     });
     *out = handleOf<CUgraphNode>(node);
     return CUDA_SUCCESS;
@@ -280,7 +302,15 @@ CUresult setKernel(const char* name, CUgraphExec exec, CUgraphNode node, const P
     set.setExec(idOf(exec));
     set.setNode(idOf(node));
     if (CUresult refused = describeKernel(rt, set.initLaunch(), *params); refused != CUDA_SUCCESS) return refused;
-    return askResult(client, call);
+    if (CUresult result = askResult(client, call); result != CUDA_SUCCESS) return result;
+    // What the node reads back: the graph's (an executable's change stays the executable's).
+    if (exec == nullptr) {
+      auto description = kernelDescription(rt, set.getLaunch().asReader());
+      if (std::uint64_t graph = rt.graphHoldingNode(idOf(node)); graph != 0) {
+        rt.amendGraphRecord(graph, [&](CapturedGraph& record) { record.kernels[idOf(node)] = description; });
+      }
+    }
+    return CUDA_SUCCESS;
   });
 }
 
@@ -313,6 +343,7 @@ FASTGPU_REMOTE_EXPORT CUresult cuGraphClone(CUgraph* clone, CUgraph original) {
     // The clone's nodes have ids of their own: its effects are no longer the original nodes'.
     rt.amendGraphRecord(id, [](CapturedGraph& copy) {
       for (HostEffect& effect : copy.effects) effect.node = 0;
+      copy.kernels.clear();
     });
     *clone = handleOf<CUgraph>(id);
     return CUDA_SUCCESS;
@@ -426,6 +457,7 @@ FASTGPU_REMOTE_EXPORT CUresult cuGraphDestroyNode(CUgraphNode node) {
     if (!reply) return resultOf(client, reply, false);
     rt.amendGraphRecord((*reply)->get().getHandle(), [&](CapturedGraph& record) {
       std::erase_if(record.effects, [&](const HostEffect& effect) { return effect.node == idOf(node); });
+      record.kernels.erase(idOf(node));
     });
     return CUDA_SUCCESS;
   });
@@ -479,4 +511,34 @@ FASTGPU_REMOTE_EXPORT CUresult cuGraphNodeGetEnabled(CUgraphExec exec, CUgraphNo
     *enabled = static_cast<unsigned>(value);
     return CUDA_SUCCESS;
   });
+}
+
+// A kernel node's parameters as the program last described them in its graph. Kernel nodes a
+// capture made are the server's alone: CUDA_ERROR_NOT_SUPPORTED.
+template <typename Params>
+CUresult getKernel(const char* name, CUgraphNode node, Params* out) {
+  CUresult result = remoteEntry(name, [&](Runtime& rt, Client&) -> CUresult {
+    if (out == nullptr || node == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    auto record = rt.graphRecord(rt.graphHoldingNode(idOf(node)));
+    if (!record || !*record || (*record)->kernels.count(idOf(node)) == 0) return CUDA_ERROR_NOT_FOUND;
+    const KernelNodeDescription& d = *(*record)->kernels.at(idOf(node));
+    *out = Params{};
+    out->func = d.function;
+    out->gridDimX = d.grid[0], out->gridDimY = d.grid[1], out->gridDimZ = d.grid[2];
+    out->blockDimX = d.block[0], out->blockDimY = d.block[1], out->blockDimZ = d.block[2];
+    out->sharedMemBytes = d.sharedBytes;
+    out->kernelParams = const_cast<void**>(d.pointers.data());
+    return CUDA_SUCCESS;
+  });
+  if (result != CUDA_ERROR_NOT_FOUND) return result;
+  CUgraphNodeType type = CU_GRAPH_NODE_TYPE_EMPTY;
+  if (cuGraphNodeGetType(node, &type) != CUDA_SUCCESS || type != CU_GRAPH_NODE_TYPE_KERNEL) return CUDA_ERROR_INVALID_VALUE;
+  return cudaabi::reportNotSupported("kernel node parameters read back from nodes the program did not add or set");
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuGraphKernelNodeGetParams_v2(CUgraphNode node, CUDA_KERNEL_NODE_PARAMS* p) {
+  return getKernel(__func__, node, p);
+}
+FASTGPU_REMOTE_EXPORT CUresult cuGraphKernelNodeGetParams(CUgraphNode node, CUDA_KERNEL_NODE_PARAMS_v1* p) {
+  return getKernel(__func__, node, p);
 }

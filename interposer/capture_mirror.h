@@ -46,11 +46,24 @@ struct HostEffect {
 };
 using HostEffects = std::vector<HostEffect>;
 
+// A kernel node as the program described it (added or set through this process), so that its
+// parameters read back with no round trip. `pointers` point into `bytes`, one per parameter, and
+// stay valid while the description lives (until the node's parameters change).
+struct KernelNodeDescription {
+  CUfunction function = nullptr;
+  unsigned grid[3] = {1, 1, 1};
+  unsigned block[3] = {1, 1, 1};
+  unsigned sharedBytes = 0;
+  std::vector<std::uint8_t> bytes;
+  std::vector<void*> pointers;
+};
+
 // What the client keeps of a captured graph (and the executables made from it): its host effects
 // and the graph memory its allocation nodes hold (device addresses the client knows as device
-// memory while some graph or executable holds them).
+// memory while some graph or executable holds them), and the kernel nodes the program described.
 struct CapturedGraph {
   HostEffects effects;
+  std::map<std::uint64_t, std::shared_ptr<const KernelNodeDescription>> kernels;  // node -> description
   std::vector<std::uint64_t> allocations;
   std::vector<std::uint64_t> leftLive;  // allocations the graph does not free itself
 };

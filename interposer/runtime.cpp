@@ -340,6 +340,7 @@ std::uint64_t Runtime::graphHoldingNode(std::uint64_t node) {
   std::lock_guard lock(mutex_);
   for (const auto& [id, record] : graphObjects_) {
     if (!record || execFlags_.count(id) > 0) continue;
+    if (record->kernels.count(node) > 0) return id;
     for (const HostEffect& effect : record->effects) {
       if (effect.node == node) return id;
     }

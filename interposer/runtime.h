@@ -105,9 +105,11 @@ class Runtime : public cudaabi::DriverServices {
   std::optional<std::shared_ptr<const CapturedGraph>> graphRecord(std::uint64_t id);
   bool removeGraphObject(std::uint64_t id);
   // Changes what graph `id` keeps (a node was added or removed); executables made from it keep
-  // what it kept when they were made. False for an unknown id.
+  // what it kept when they were made. False for an unknown id. `change` runs under the runtime's
+  // lock: it must not call back into the runtime.
   bool amendGraphRecord(std::uint64_t id, const std::function<void(CapturedGraph&)>& change);
-  // The graph (not an executable) whose record holds a host effect of node `node`; 0 if none.
+  // The graph (not an executable) whose record holds a host effect or a kernel description of node
+  // `node`; 0 if none.
   std::uint64_t graphHoldingNode(std::uint64_t node);
   // Graph memory (an address that some captured graph allocates).
   void addGraphMemory(std::uint64_t base, std::uint64_t bytes);

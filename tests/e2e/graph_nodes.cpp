@@ -209,7 +209,18 @@ int main(int argc, char** argv) {
   int eleven = 11;
   void* elevenParams[] = {&logBuffer, &length, &eleven};
   CUDA_KERNEL_NODE_PARAMS withEleven = kernelNode(appendValue, elevenParams);
+  CUDA_KERNEL_NODE_PARAMS readKernel{};
+  report("cuGraphKernelNodeGetParams", cuGraphKernelNodeGetParams(append, &readKernel));
+  std::printf("kernel node: the function added %d, grid %u, block %u, shared %u, value %d\n",
+              readKernel.func == appendValue, readKernel.gridDimX, readKernel.blockDimX, readKernel.sharedMemBytes,
+              *static_cast<int*>(readKernel.kernelParams[2]));
   report("cuGraphKernelNodeSetParams", cuGraphKernelNodeSetParams(append, &withEleven));
+  report("cuGraphKernelNodeGetParams", cuGraphKernelNodeGetParams(append, &readKernel));
+  std::printf("after setting it: value %d, the log at the same address %d\n",
+              *static_cast<int*>(readKernel.kernelParams[2]),
+              *static_cast<CUdeviceptr*>(readKernel.kernelParams[0]) == logBuffer);
+  report("cuGraphKernelNodeGetParams(a memset node)", cuGraphKernelNodeGetParams(reset, &readKernel),
+         CUDA_ERROR_INVALID_VALUE);
   report("cuGraphDestroyNode(event record)", cuGraphDestroyNode(record));
   std::size_t count = 0;
   report("cuGraphGetNodes(count)", cuGraphGetNodes(graph, nullptr, &count));

@@ -10,6 +10,8 @@
 #include <iterator>
 #include <vector>
 
+#include "test_kernels_setup.h"
+
 namespace {
 
 const char* nameOf(CUresult result) {
@@ -22,18 +24,11 @@ void report(const char* what, CUresult result) { std::printf("%-58s %s\n", what,
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: async_errors FATBIN\n");
-    return 2;
-  }
-  std::ifstream file(argv[1], std::ios::binary);
-  std::vector<char> image((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
   CUcontext context;
   CUmodule module;
   CUfunction failWith, mixedParams;
   CUstream stream;
-  if (cuInit(0) != CUDA_SUCCESS || cuDevicePrimaryCtxRetain(&context, 0) != CUDA_SUCCESS ||
-      cuCtxSetCurrent(context) != CUDA_SUCCESS || cuModuleLoadData(&module, image.data()) != CUDA_SUCCESS ||
+  if (!fastgpu::e2e::loadTestKernels(argc, argv, context, module) ||
       cuModuleGetFunction(&failWith, module, "failWith") != CUDA_SUCCESS ||
       cuModuleGetFunction(&mixedParams, module, "_Z11mixedParamsc4PairPKis") != CUDA_SUCCESS ||
       cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING) != CUDA_SUCCESS) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "call_report.h"
+#include "test_kernels_setup.h"
 
 // The forms programs built against CUDA 12 call (the toolkit's header now names the newer ones).
 extern "C" CUresult cuStreamGetCaptureInfo_v2(CUstream, CUstreamCaptureStatus*, cuuint64_t*, CUgraph*,
@@ -75,16 +76,9 @@ void printDependencies(const char* when, CUstream on) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: capture_dependencies FATBIN\n");
-    return 2;
-  }
-  std::ifstream file(argv[1], std::ios::binary);
-  std::vector<char> image((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
   CUcontext context;
   CUmodule module;
-  if (cuInit(0) != CUDA_SUCCESS || cuDevicePrimaryCtxRetain(&context, 0) != CUDA_SUCCESS ||
-      cuCtxSetCurrent(context) != CUDA_SUCCESS || cuModuleLoadData(&module, image.data()) != CUDA_SUCCESS ||
+  if (!fastgpu::e2e::loadTestKernels(argc, argv, context, module) ||
       cuModuleGetFunction(&appendValue, module, "appendValue") != CUDA_SUCCESS ||
       cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING) != CUDA_SUCCESS ||
       cuStreamCreate(&other, CU_STREAM_NON_BLOCKING) != CUDA_SUCCESS ||

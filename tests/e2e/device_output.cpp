@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "call_report.h"
+#include "test_kernels_setup.h"
 
 using fastgpu::e2e::failures;
 using fastgpu::e2e::report;
@@ -51,17 +52,10 @@ std::string stderrOf(Body&& body) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: device_output FATBIN\n");
-    return 2;
-  }
-  std::ifstream file(argv[1], std::ios::binary);
-  std::vector<char> image((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
   CUcontext context;
   CUmodule module;
   CUdeviceptr word;
-  if (cuInit(0) != CUDA_SUCCESS || cuDevicePrimaryCtxRetain(&context, 0) != CUDA_SUCCESS ||
-      cuCtxSetCurrent(context) != CUDA_SUCCESS || cuModuleLoadData(&module, image.data()) != CUDA_SUCCESS ||
+  if (!fastgpu::e2e::loadTestKernels(argc, argv, context, module) ||
       cuModuleGetFunction(&reportKernel, module, "report") != CUDA_SUCCESS ||
       cuMemAlloc(&word, sizeof(int)) != CUDA_SUCCESS) {
     std::printf("device_output: setup failed\n");

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "call_report.h"
+#include "test_kernels_setup.h"
 
 using fastgpu::e2e::failures;
 using fastgpu::e2e::report;
@@ -79,16 +80,9 @@ void printLog(const char* when) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: graphs FATBIN\n");
-    return 2;
-  }
-  std::ifstream file(argv[1], std::ios::binary);
-  std::vector<char> image((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
   CUcontext context;
   CUmodule module;
-  if (cuInit(0) != CUDA_SUCCESS || cuDevicePrimaryCtxRetain(&context, 0) != CUDA_SUCCESS ||
-      cuCtxSetCurrent(context) != CUDA_SUCCESS || cuModuleLoadData(&module, image.data()) != CUDA_SUCCESS ||
+  if (!fastgpu::e2e::loadTestKernels(argc, argv, context, module) ||
       cuModuleGetFunction(&appendValue, module, "appendValue") != CUDA_SUCCESS ||
       cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING) != CUDA_SUCCESS ||
       cuStreamCreate(&side, CU_STREAM_NON_BLOCKING) != CUDA_SUCCESS ||

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "call_report.h"
+#include "test_kernels_setup.h"
 
 constexpr std::size_t kMiB = 1 << 20;
 
@@ -17,18 +18,11 @@ using fastgpu::e2e::failures;
 using fastgpu::e2e::report;
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: stream_ordered FATBIN\n");
-    return 2;
-  }
-  std::ifstream file(argv[1], std::ios::binary);
-  std::vector<char> image((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
   CUcontext context;
   CUmodule module;
   CUfunction appendValue;
   CUstream first, second;
-  if (cuInit(0) != CUDA_SUCCESS || cuDevicePrimaryCtxRetain(&context, 0) != CUDA_SUCCESS ||
-      cuCtxSetCurrent(context) != CUDA_SUCCESS || cuModuleLoadData(&module, image.data()) != CUDA_SUCCESS ||
+  if (!fastgpu::e2e::loadTestKernels(argc, argv, context, module) ||
       cuModuleGetFunction(&appendValue, module, "appendValue") != CUDA_SUCCESS ||
       cuStreamCreate(&first, CU_STREAM_NON_BLOCKING) != CUDA_SUCCESS ||
       cuStreamCreate(&second, CU_STREAM_NON_BLOCKING) != CUDA_SUCCESS) {

@@ -21,16 +21,10 @@ struct CaptureTarget {
   std::size_t count = 0;
 };
 
-// Edge data the way the server takes it: none when every edge is a default one.
+// Edge data the way the server takes it (sent only when some edge is not a default one).
 template <typename List>
 void packEdges(List list, const CUgraphEdgeData* edges, std::size_t count) {
   for (std::size_t i = 0; i < count; ++i) list.set(static_cast<unsigned>(i), protocol::packEdgeData(edges[i]));
-}
-bool allDefault(const CUgraphEdgeData* edges, std::size_t count) {
-  for (std::size_t i = 0; edges != nullptr && i < count; ++i) {
-    if (protocol::packEdgeData(edges[i]) != 0) return false;
-  }
-  return true;
 }
 
 CUresult begin(const char* name, CUstream stream, CUstreamCaptureMode mode, bool perThread, CaptureTarget target = {}) {
@@ -54,7 +48,7 @@ CUresult begin(const char* name, CUstream stream, CUstreamCaptureMode mode, bool
       request.setGraph(idOf(target.graph));
       auto after = request.initDependencies(static_cast<unsigned>(target.count));
       for (std::size_t i = 0; i < target.count; ++i) after.set(static_cast<unsigned>(i), idOf(target.dependencies[i]));
-      if (!allDefault(target.edges, target.count)) {
+      if (!protocol::allDefaultEdges(target.edges, target.count)) {
         packEdges(request.initEdgeData(static_cast<unsigned>(target.count)), target.edges, target.count);
       }
     }
@@ -204,7 +198,7 @@ CUresult updateDependencies(const char* name, CUstream stream, bool perThread, C
     update.setFlags(flags);
     auto list = update.initNodes(static_cast<unsigned>(count));
     for (std::size_t i = 0; i < count; ++i) list.set(static_cast<unsigned>(i), idOf(nodes[i]));
-    if (!allDefault(edges, count)) packEdges(update.initEdgeData(static_cast<unsigned>(count)), edges, count);
+    if (!protocol::allDefaultEdges(edges, count)) packEdges(update.initEdgeData(static_cast<unsigned>(count)), edges, count);
     return askResult(client, call);
   });
 }

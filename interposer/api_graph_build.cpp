@@ -10,19 +10,12 @@
 #include "cudaabi/checked_math.h"
 #include "interposer/remote.h"
 #include "protocol/call_kinds.h"
+#include "protocol/graph_edge_data.h"
 
 using namespace fastgpu;
 using namespace fastgpu::interposer;
 
 namespace {
-
-bool defaultEdges(const CUgraphEdgeData* data, std::size_t count) {
-  if (data == nullptr) return true;
-  for (std::size_t i = 0; i < count; ++i) {
-    if (data[i].from_port != 0 || data[i].to_port != 0 || data[i].type != CU_GRAPH_DEPENDENCY_TYPE_DEFAULT) return false;
-  }
-  return true;
-}
 
 // What a node added here does in this process (kept in its graph's record).
 struct LocalPart {
@@ -59,7 +52,7 @@ CUresult addNode(const char* name, CUgraphNode* out, CUgraph graph, const CUgrap
     if (out == nullptr || !rt.hasGraphObject(idOf(graph)) || (count > 0 && dependencies == nullptr)) {
       return CUDA_ERROR_INVALID_VALUE;
     }
-    if (!defaultEdges(edgeData, count)) return cudaabi::reportNotSupported("graph edges with data (ports, types)");
+    if (!protocol::allDefaultEdges(edgeData, count)) return cudaabi::reportNotSupported("graph edges with data (ports, types)");
     CallMessage call(rt.currentContextId());
     auto add = call->initGraphAddNode();
     add.setGraph(idOf(graph));
@@ -276,7 +269,7 @@ CUresult changeEdges(const char* name, CUgraph graph, const CUgraphNode* from, c
     if (!rt.hasGraphObject(idOf(graph)) || (count > 0 && (from == nullptr || to == nullptr))) {
       return CUDA_ERROR_INVALID_VALUE;
     }
-    if (!defaultEdges(data, count)) return cudaabi::reportNotSupported("graph edges with data (ports, types)");
+    if (!protocol::allDefaultEdges(data, count)) return cudaabi::reportNotSupported("graph edges with data (ports, types)");
     CallMessage call(rt.currentContextId());
     auto request = call->initGraphEdges();
     request.setGraph(idOf(graph));

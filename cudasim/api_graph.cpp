@@ -32,6 +32,10 @@ CUresult withNode(const char* name, CUgraphNode handle, Body&& body) {
   });
 }
 
+}  // namespace
+
+namespace fastgpu::sim {
+
 // ---- node parameters: from the API's structures, checked, and back ----
 
 Result<NodeParams> childParams(Driver& driver, CUgraph child) {
@@ -40,7 +44,6 @@ Result<NodeParams> childParams(Driver& driver, CUgraph child) {
   return NodeParams{ChildGraphNode{graph->clone()}};
 }
 
-// The parameters of cuGraphAddNode / cuGraphNodeSetParams / cuGraphExecNodeSetParams.
 Result<NodeParams> genericParams(Driver& driver, const CUgraphNodeParams& p) {
   switch (p.type) {
     case CU_GRAPH_NODE_TYPE_KERNEL: {
@@ -73,6 +76,10 @@ Result<NodeParams> genericParams(Driver& driver, const CUgraphNodeParams& p) {
       return Status(CUDA_ERROR_NOT_SUPPORTED, "cudasim does not simulate this kind of graph node");
   }
 }
+
+}  // namespace fastgpu::sim
+
+namespace {
 
 // Adds a node made by `make(driver)` (a Result<NodeParams>) to a graph.
 template <typename Make>

@@ -277,6 +277,29 @@ FASTGPU_SIM_EXPORT CUresult cuGraphExecHostNodeSetParams(CUgraphExec exec, CUgra
   return setExecNode(__func__, exec, node, CU_GRAPH_NODE_TYPE_HOST,
                      [&](Driver&) { return Result<NodeParams>(NodeParams{HostNode{params->fn, params->userData}}); });
 }
+FASTGPU_SIM_EXPORT CUresult cuGraphExecChildGraphNodeSetParams(CUgraphExec exec, CUgraphNode node, CUgraph child) {
+  return withExecNode(__func__, exec, node, [&](Driver& driver, GraphNode& found) {
+    auto* into = std::get_if<ChildGraphNode>(&found.params());
+    auto graph = driver.handles().find<Graph>(HandleKind::kGraph, child);
+    const GraphNode* mismatch = nullptr;
+    // The executable's child keeps its shape; only its nodes' parameters change.
+    if (into == nullptr || !graph || !into->graph->sameTopology(*graph, &mismatch)) return CUDA_ERROR_INVALID_VALUE;
+    takeParams(*into->graph, *graph);
+    return CUDA_SUCCESS;
+  });
+}
+FASTGPU_SIM_EXPORT CUresult cuGraphExecNodeSetParams(CUgraphExec exec, CUgraphNode node, CUgraphNodeParams* params) {
+  if (params == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  switch (params->type) {
+    case CU_GRAPH_NODE_TYPE_GRAPH:
+      return cuGraphExecChildGraphNodeSetParams(exec, node, params->graph.graph);
+    case CU_GRAPH_NODE_TYPE_MEM_ALLOC:
+    case CU_GRAPH_NODE_TYPE_MEM_FREE:
+      return CUDA_ERROR_INVALID_VALUE;  // an executable's memory nodes are fixed
+    default:
+      return setExecNode(__func__, exec, node, params->type, [&](Driver& driver) { return genericParams(driver, *params); });
+  }
+}
 FASTGPU_SIM_EXPORT CUresult cuGraphExecEventRecordNodeSetEvent(CUgraphExec exec, CUgraphNode node, CUevent event) {
   return setExecNode(__func__, exec, node, CU_GRAPH_NODE_TYPE_EVENT_RECORD,
                      [&](Driver& driver) { return eventParams(driver, event); });

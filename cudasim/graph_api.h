@@ -60,6 +60,11 @@ inline Result<NodeParams> eventParams(Driver& driver, CUevent event) {
   return NodeParams{EventNode{event}};
 }
 
+// A child graph node's: a clone of `child`.
+Result<NodeParams> childParams(Driver& driver, CUgraph child);
+// The parameters of cuGraphAddNode / cuGraphNodeSetParams / cuGraphExecNodeSetParams.
+Result<NodeParams> genericParams(Driver& driver, const CUgraphNodeParams& p);
+
 // A graph allocation (an allocation node's memory): pinned device memory of a device, no
 // shareable handle; its address is the node's.
 inline Result<NodeParams> memAllocParams(Driver& driver, const CUDA_MEM_ALLOC_NODE_PARAMS& p) {

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "cudaabi/checked_math.h"
+#include "interposer/graph_node_description.h"
 #include "interposer/remote.h"
 #include "protocol/call_kinds.h"
 #include "protocol/graph_edge_data.h"
@@ -23,6 +24,7 @@ struct LocalPart {
   std::uint64_t allocationBytes = 0;  // a memory allocation node
   CUdeviceptr* allocationOut = nullptr;
   CUdeviceptr freed = 0;  // a memory free node
+  std::optional<CUDA_MEMCPY3D> copy;  // a copy node, as the program described it
 };
 
 // A kernel node's description, from the launch sent for it (its parameters packed by the layout).
@@ -84,81 +86,17 @@ CUresult addNode(const char* name, CUgraphNode* out, CUgraph graph, const CUgrap
       }
       if (local.freed != 0) std::erase(record.leftLive, local.freed);
       if (kernel) record.kernels[node] = kernel;
+      if (local.copy) record.copies[node] = *local.copy;
     });
     *out = handleOf<CUgraphNode>(node);
     return CUDA_SUCCESS;
   });
 }
 
-// One side of a copy node: a device address (offsets folded in) or this process's memory, which
-// must be one packed block (a staging buffer stands for it on the server).
-struct CopySide {
-  bool host = false;
-  std::uint64_t address = 0;
-  std::uint64_t pitch = 0;
-  std::uint64_t rows = 0;
-};
-
-std::optional<CopySide> copySide(Runtime& rt, CUmemorytype type, const void* host, CUdeviceptr device, std::size_t x,
-                                 std::size_t y, std::size_t z, std::size_t pitch, std::size_t rows,
-                                 const CUDA_MEMCPY3D& p) {
-  CopySide side;
-  side.host = type == CU_MEMORYTYPE_HOST || (type == CU_MEMORYTYPE_UNIFIED && !rt.allocation(device));
-  if (type != CU_MEMORYTYPE_HOST && type != CU_MEMORYTYPE_DEVICE && type != CU_MEMORYTYPE_UNIFIED) return std::nullopt;
-  std::uint64_t base = type == CU_MEMORYTYPE_HOST ? reinterpret_cast<std::uintptr_t>(host) : device;
-  side.pitch = pitch == 0 ? p.WidthInBytes : pitch;
-  side.rows = rows == 0 ? p.Height : rows;
-  auto slice = cudaabi::checkedMul(side.pitch, side.rows);
-  auto offset = slice ? cudaabi::checkedMul(*slice, z) : std::nullopt;
-  auto row = cudaabi::checkedMul(side.pitch, y);
-  if (offset && row) offset = cudaabi::checkedAdd(*offset, *row);
-  if (offset) offset = cudaabi::checkedAdd(*offset, x);
-  auto address = offset ? cudaabi::checkedAdd(base, *offset) : std::nullopt;
-  if (!address || base == 0) return std::nullopt;
-  side.address = *address;
-  return side;
-}
-
 CUresult describeCopy(Runtime& rt, wire::GraphNodeAdd::Builder add, LocalPart& local, const CUDA_MEMCPY3D* p) {
-  if (p == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  if (p->srcMemoryType == CU_MEMORYTYPE_ARRAY || p->dstMemoryType == CU_MEMORYTYPE_ARRAY) {
-    return cudaabi::reportNotSupported("graph copy nodes with CUDA arrays");
-  }
-  auto src = copySide(rt, p->srcMemoryType, p->srcHost, p->srcDevice, p->srcXInBytes, p->srcY, p->srcZ, p->srcPitch,
-                      p->srcHeight, *p);
-  auto dst = copySide(rt, p->dstMemoryType, p->dstHost, p->dstDevice, p->dstXInBytes, p->dstY, p->dstZ, p->dstPitch,
-                      p->dstHeight, *p);
-  auto packed = cudaabi::checkedMul(p->WidthInBytes, p->Height);
-  if (packed) packed = cudaabi::checkedMul(*packed, p->Depth);
-  if (!src || !dst || !packed || *packed == 0) return CUDA_ERROR_INVALID_VALUE;
-  if (src->host && dst->host) return cudaabi::reportNotSupported("graph copy nodes from host to host");
-  const CopySide& host = src->host ? *src : *dst;
-  if ((src->host || dst->host) &&
-      ((p->Height > 1 && host.pitch != p->WidthInBytes) || (p->Depth > 1 && host.rows != p->Height) ||
-       *packed > protocol::kMaxCopyChunkBytes)) {
-    return cudaabi::reportNotSupported("graph copy nodes of host memory that is strided or over 8 MiB");
-  }
-  auto copy = add.initCopy();
-  copy.setDst(dst->address);
-  copy.setDstPitch(dst->pitch);
-  copy.setDstRows(dst->rows);
-  copy.setSrc(src->address);
-  copy.setSrcPitch(src->pitch);
-  copy.setSrcRows(src->rows);
-  copy.setWidth(p->WidthInBytes);
-  copy.setHeight(p->Height);
-  copy.setDepth(p->Depth);
-  copy.setToHost(dst->host);
-  copy.setFromHost(src->host);
-  if (dst->host) {
-    local.effect = HostEffect{.kind = HostEffect::Kind::kCopyToHost,
-                              .destination = reinterpret_cast<void*>(static_cast<std::uintptr_t>(dst->address)),
-                              .bytes = *packed};
-  } else if (src->host) {
-    local.effect = HostEffect{.kind = HostEffect::Kind::kCopyFromHost, .bytes = *packed,
-                              .source = reinterpret_cast<const void*>(static_cast<std::uintptr_t>(src->address))};
-  }
-  return CUDA_SUCCESS;
+  CUresult result = describeCopyNode(rt, add, p, local.effect);
+  if (result == CUDA_SUCCESS) local.copy = *p;
+  return result;
 }
 
 CUresult describeMemset(wire::GraphNodeAdd::Builder add, CUdeviceptr dst, std::size_t pitch, unsigned value,
@@ -178,16 +116,6 @@ CUresult describeHost(wire::GraphNodeAdd::Builder add, LocalPart& local, CUhostF
   if (fn == nullptr) return CUDA_ERROR_INVALID_VALUE;
   add.setHost();
   local.effect = HostEffect{.kind = HostEffect::Kind::kHostFunction, .function = fn, .data = data};
-  return CUDA_SUCCESS;
-}
-
-CUresult describeChild(Runtime& rt, wire::GraphNodeAdd::Builder add, CUgraph child) {
-  auto record = rt.graphRecord(idOf(child));
-  if (!record) return CUDA_ERROR_INVALID_VALUE;
-  if (*record && !(*record)->effects.empty()) {
-    return cudaabi::reportNotSupported("child graphs with host nodes or copies of host memory");
-  }
-  add.setChildGraph(idOf(child));
   return CUDA_SUCCESS;
 }
 
@@ -242,7 +170,7 @@ CUresult addAnyNode(const char* name, CUgraphNode* out, CUgraph graph, const CUg
                        if (p.graph.ownership != CU_GRAPH_CHILD_GRAPH_OWNERSHIP_CLONE) {
                          return cudaabi::reportNotSupported("child graph nodes that take their graph (ownership move)");
                        }
-                       return describeChild(rt, add, p.graph.graph);
+                       return describeChildNode(rt, add, p.graph.graph);
                      case CU_GRAPH_NODE_TYPE_EMPTY:
                        add.setEmpty();
                        return CUDA_SUCCESS;
@@ -337,8 +265,46 @@ FASTGPU_REMOTE_EXPORT CUresult cuGraphClone(CUgraph* clone, CUgraph original) {
     rt.amendGraphRecord(id, [](CapturedGraph& copy) {
       for (HostEffect& effect : copy.effects) effect.node = 0;
       copy.kernels.clear();
+      copy.copies.clear();
     });
     *clone = handleOf<CUgraph>(id);
+    return CUDA_SUCCESS;
+  });
+}
+
+namespace {
+
+// Node `node` of a clone is node `original` of the graph it was cloned from (record `from`): its
+// description and effects carry over (the clone's effects are the original's, in the same order).
+void learnClonedNode(const CapturedGraph& from, std::uint64_t original, CapturedGraph& clone, std::uint64_t node) {
+  if (auto it = from.kernels.find(original); it != from.kernels.end()) clone.kernels[node] = it->second;
+  if (auto it = from.copies.find(original); it != from.copies.end()) clone.copies[node] = it->second;
+  for (std::size_t i = 0; i < from.effects.size() && i < clone.effects.size(); ++i) {
+    if (from.effects[i].node == original && clone.effects[i].staging == from.effects[i].staging) {
+      clone.effects[i].node = node;
+    }
+  }
+}
+
+}  // namespace
+
+FASTGPU_REMOTE_EXPORT CUresult cuGraphNodeFindInClone(CUgraphNode* found, CUgraphNode original, CUgraph clone) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client& client) -> CUresult {
+    if (found == nullptr || original == nullptr || !rt.hasGraphObject(idOf(clone))) return CUDA_ERROR_INVALID_VALUE;
+    CallMessage call(rt.currentContextId());
+    auto request = call->initGraphFindInClone();
+    request.setNode(idOf(original));
+    request.setClone(idOf(clone));
+    auto reply = ask(client, call);
+    if (!reply) return resultOf(client, reply, false);
+    std::uint64_t node = (*reply)->get().getHandle();
+    // What the original node's graph keeps of it, the clone's node now has too.
+    auto held = rt.graphRecord(rt.graphHoldingNode(idOf(original)));
+    if (held && *held) {
+      std::shared_ptr<const CapturedGraph> from = *held;
+      rt.amendGraphRecord(idOf(clone), [&](CapturedGraph& record) { learnClonedNode(*from, idOf(original), record, node); });
+    }
+    *found = handleOf<CUgraphNode>(node);
     return CUDA_SUCCESS;
   });
 }
@@ -377,7 +343,7 @@ FASTGPU_REMOTE_EXPORT CUresult cuGraphAddHostNode(CUgraphNode* out, CUgraph grap
 FASTGPU_REMOTE_EXPORT CUresult cuGraphAddChildGraphNode(CUgraphNode* out, CUgraph graph, const CUgraphNode* deps,
                                                         size_t count, CUgraph child) {
   return addNode(__func__, out, graph, deps, count, nullptr,
-                 [&](Runtime& rt, auto add, LocalPart&) { return describeChild(rt, add, child); });
+                 [&](Runtime& rt, auto add, LocalPart&) { return describeChildNode(rt, add, child); });
 }
 FASTGPU_REMOTE_EXPORT CUresult cuGraphAddEmptyNode(CUgraphNode* out, CUgraph graph, const CUgraphNode* deps,
                                                    size_t count) {

@@ -1,8 +1,10 @@
 // A graph node's parameters read or changed through the server (server/dispatch_graph_params.cpp):
-// memset, event record and wait nodes (in the graph and in executables), memory allocation and
-// free nodes (read). Each is a round trip, so its errors are the driver's, at the call. A host
-// node's function runs here, so its parameters are the client's own (the graph's record, or an
-// executable's copy of it), read and changed with no round trip.
+// memset, copy, event record and wait nodes (in the graph and in executables), memory allocation
+// and free nodes (read), an executable's child graphs. Each is a round trip, so its errors are the
+// driver's, at the call. A host node's function runs here, so its parameters are the client's own
+// (the graph's record, or an executable's copy of it), read and changed with no round trip; so are
+// a copy node's, read back as the program described it when it was added or set here.
+#include "interposer/graph_node_description.h"
 #include "interposer/remote.h"
 
 using namespace fastgpu;
@@ -74,6 +76,85 @@ CUresult getEvent(const char* name, CUgraphNode node, CUevent* event, bool recor
   CUresult result = get(name, node, record ? Kind::EVENT_RECORD : Kind::EVENT_WAIT, values, 1);
   if (result == CUDA_SUCCESS) *event = handleOf<CUevent>(static_cast<std::uint64_t>(values[0]));
   return result;
+}
+
+// A copy node's parameters as the program described them here; false if it did not.
+bool describedCopy(Runtime& rt, CUgraphNode node, CUDA_MEMCPY3D& out) {
+  auto record = rt.graphRecord(rt.graphHoldingNode(idOf(node)));
+  if (!record || !*record) return false;
+  auto it = (*record)->copies.find(idOf(node));
+  if (it == (*record)->copies.end()) return false;
+  out = it->second;
+  return true;
+}
+
+// A copy node's parameters as the server's driver holds them (a captured node), in its memory
+// types: a side in this process's memory is a staging buffer there, found here by the graph's
+// host effect.
+CUresult copyFromServer(const char* name, CUgraphNode node, CUDA_MEMCPY3D& out) {
+  std::vector<std::int64_t> values;
+  CUresult result = get(name, node, Kind::MEMCPY, values, 13);
+  if (result != CUDA_SUCCESS) return result;
+  return remoteEntry(name, [&](Runtime& rt, Client&) -> CUresult {
+    out = CUDA_MEMCPY3D{};
+    out.WidthInBytes = static_cast<std::size_t>(values[10]);
+    out.Height = static_cast<std::size_t>(values[11]);
+    out.Depth = static_cast<std::size_t>(values[12]);
+    auto side = [&](std::size_t at, CUmemorytype& type, CUdeviceptr& device, const void*& host, std::size_t& pitch,
+                    std::size_t& rows) -> bool {
+      type = static_cast<CUmemorytype>(values[at]);
+      pitch = static_cast<std::size_t>(values[at + 3]);
+      rows = static_cast<std::size_t>(values[at + 4]);
+      auto address = static_cast<std::uint64_t>(values[at + 2]);
+      if (values[at + 1] != 0) {
+        auto effect = rt.stagedEffect(static_cast<std::uint64_t>(values[at + 1]));
+        if (!effect) return false;
+        const void* mine = effect->kind == HostEffect::Kind::kCopyToHost ? effect->destination : effect->source;
+        address = reinterpret_cast<std::uintptr_t>(mine);
+      }
+      if (type == CU_MEMORYTYPE_HOST) {
+        host = reinterpret_cast<const void*>(static_cast<std::uintptr_t>(address));
+      } else {
+        device = address;
+      }
+      return true;
+    };
+    const void* destination = nullptr;
+    if (!side(0, out.srcMemoryType, out.srcDevice, out.srcHost, out.srcPitch, out.srcHeight) ||
+        !side(5, out.dstMemoryType, out.dstDevice, destination, out.dstPitch, out.dstHeight)) {
+      return cudaabi::reportNotSupported("reading a copy node of memory this process does not know");
+    }
+    out.dstHost = const_cast<void*>(destination);
+    return CUDA_SUCCESS;
+  });
+}
+
+// Changes copy node `node` in executable `exec` (null: in its graph) to `p`. A side in this
+// process's memory keeps its staging buffer on the server; the record's effect now copies from or
+// to the new memory.
+CUresult setCopy(const char* name, CUgraphExec exec, CUgraphNode node, const CUDA_MEMCPY3D* p) {
+  std::optional<HostEffect> effect;
+  std::vector<std::int64_t> values;
+  CUresult result = nodeParams(
+      name, exec, node, Kind::MEMCPY, true,
+      [&](Runtime& rt, wire::GraphNodeAdd::Builder value) { return describeCopyNode(rt, value, p, effect); }, &values);
+  if (result != CUDA_SUCCESS) return result;
+  if (values.size() != 3) return CUDA_ERROR_UNKNOWN;
+  return remoteEntry(name, [&](Runtime& rt, Client&) -> CUresult {
+    std::uint64_t owner = exec != nullptr ? idOf(exec) : static_cast<std::uint64_t>(values[0]);
+    rt.amendGraphRecord(owner, [&](CapturedGraph& record) {
+      for (HostEffect& known : record.effects) {
+        if (!effect || known.kind != effect->kind) continue;
+        auto staging = static_cast<std::uint64_t>(effect->kind == HostEffect::Kind::kCopyToHost ? values[2] : values[1]);
+        if (known.staging != staging) continue;
+        known.destination = effect->destination;
+        known.source = effect->source;
+        known.bytes = effect->bytes;
+      }
+      if (exec == nullptr) record.copies[idOf(node)] = *p;
+    });
+    return CUDA_SUCCESS;
+  });
 }
 
 // The host function of `node` in a graph's or an executable's record.
@@ -189,4 +270,85 @@ FASTGPU_REMOTE_EXPORT CUresult cuGraphMemFreeNodeGetParams(CUgraphNode node, CUd
   CUresult result = get(__func__, node, Kind::MEM_FREE, values, 1);
   if (result == CUDA_SUCCESS) *address = static_cast<CUdeviceptr>(values[0]);
   return result;
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuGraphMemcpyNodeGetParams(CUgraphNode node, CUDA_MEMCPY3D* p) {
+  if (p == nullptr || node == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  bool described = false;
+  CUresult result = remoteEntry(__func__, [&](Runtime& rt, Client&) {
+    described = describedCopy(rt, node, *p);
+    return CUDA_SUCCESS;
+  });
+  if (result != CUDA_SUCCESS || described) return result;
+  return copyFromServer(__func__, node, *p);
+}
+FASTGPU_REMOTE_EXPORT CUresult cuGraphMemcpyNodeSetParams(CUgraphNode node, const CUDA_MEMCPY3D* p) {
+  return setCopy(__func__, nullptr, node, p);
+}
+FASTGPU_REMOTE_EXPORT CUresult cuGraphExecMemcpyNodeSetParams(CUgraphExec exec, CUgraphNode node,
+                                                              const CUDA_MEMCPY3D* p, CUcontext) {
+  if (exec == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  return setCopy(__func__, exec, node, p);
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuGraphExecChildGraphNodeSetParams(CUgraphExec exec, CUgraphNode node, CUgraph child) {
+  if (exec == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  return nodeParams(__func__, exec, node, Kind::CHILD_GRAPH, true,
+                    [&](Runtime& rt, wire::GraphNodeAdd::Builder value) { return describeChildNode(rt, value, child); });
+}
+
+namespace {
+
+// cuGraphNodeSetParams / cuGraphExecNodeSetParams (exec null: the graph's node): the call of the
+// node's own kind. A node of another kind than `p->type` is refused by the call of that kind.
+CUresult setAnyNode(CUgraphExec exec, CUgraphNode node, CUgraphNodeParams* p) {
+  if (p == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  switch (p->type) {
+    case CU_GRAPH_NODE_TYPE_KERNEL: {
+      const CUDA_KERNEL_NODE_PARAMS_v3& k = p->kernel;
+      CUDA_KERNEL_NODE_PARAMS_v2 kernel{k.func,      k.gridDimX,      k.gridDimY,      k.gridDimZ,
+                                        k.blockDimX, k.blockDimY,     k.blockDimZ,     k.sharedMemBytes,
+                                        k.kernelParams, k.extra,      k.kern,          k.ctx};
+      return exec != nullptr ? cuGraphExecKernelNodeSetParams_v2(exec, node, &kernel)
+                             : cuGraphKernelNodeSetParams_v2(node, &kernel);
+    }
+    case CU_GRAPH_NODE_TYPE_MEMCPY:
+      if (p->memcpy.flags != 0 || p->memcpy.reserved != 0) return CUDA_ERROR_INVALID_VALUE;
+      return exec != nullptr ? cuGraphExecMemcpyNodeSetParams(exec, node, &p->memcpy.copyParams, p->memcpy.copyCtx)
+                             : cuGraphMemcpyNodeSetParams(node, &p->memcpy.copyParams);
+    case CU_GRAPH_NODE_TYPE_MEMSET: {
+      const CUDA_MEMSET_NODE_PARAMS_v2& m = p->memset;
+      CUDA_MEMSET_NODE_PARAMS set{m.dst, m.pitch, m.value, m.elementSize, m.width, m.height};
+      return exec != nullptr ? cuGraphExecMemsetNodeSetParams(exec, node, &set, m.ctx)
+                             : cuGraphMemsetNodeSetParams(node, &set);
+    }
+    case CU_GRAPH_NODE_TYPE_HOST: {
+      CUDA_HOST_NODE_PARAMS host{p->host.fn, p->host.userData};
+      return exec != nullptr ? cuGraphExecHostNodeSetParams(exec, node, &host) : cuGraphHostNodeSetParams(node, &host);
+    }
+    case CU_GRAPH_NODE_TYPE_EVENT_RECORD:
+      return exec != nullptr ? cuGraphExecEventRecordNodeSetEvent(exec, node, p->eventRecord.event)
+                             : cuGraphEventRecordNodeSetEvent(node, p->eventRecord.event);
+    case CU_GRAPH_NODE_TYPE_WAIT_EVENT:
+      return exec != nullptr ? cuGraphExecEventWaitNodeSetEvent(exec, node, p->eventWait.event)
+                             : cuGraphEventWaitNodeSetEvent(node, p->eventWait.event);
+    case CU_GRAPH_NODE_TYPE_GRAPH:
+      if (exec != nullptr) return cuGraphExecChildGraphNodeSetParams(exec, node, p->graph.graph);
+      return cudaabi::reportNotSupported("a child graph node's graph replaced in its graph");
+    case CU_GRAPH_NODE_TYPE_MEM_ALLOC:
+    case CU_GRAPH_NODE_TYPE_MEM_FREE:
+      return CUDA_ERROR_INVALID_VALUE;  // a memory node's allocation is fixed when it is made
+    default:
+      return cudaabi::reportNotSupported("setting the parameters of this kind of graph node");
+  }
+}
+
+}  // namespace
+
+FASTGPU_REMOTE_EXPORT CUresult cuGraphNodeSetParams(CUgraphNode node, CUgraphNodeParams* p) {
+  return setAnyNode(nullptr, node, p);
+}
+FASTGPU_REMOTE_EXPORT CUresult cuGraphExecNodeSetParams(CUgraphExec exec, CUgraphNode node, CUgraphNodeParams* p) {
+  if (exec == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  return setAnyNode(exec, node, p);
 }

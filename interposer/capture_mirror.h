@@ -60,10 +60,12 @@ struct KernelNodeDescription {
 
 // What the client keeps of a captured graph (and the executables made from it): its host effects
 // and the graph memory its allocation nodes hold (device addresses the client knows as device
-// memory while some graph or executable holds them), and the kernel nodes the program described.
+// memory while some graph or executable holds them), and the kernel and copy nodes the program
+// described (added or set through this process), as it described them.
 struct CapturedGraph {
   HostEffects effects;
   std::map<std::uint64_t, std::shared_ptr<const KernelNodeDescription>> kernels;  // node -> description
+  std::map<std::uint64_t, CUDA_MEMCPY3D> copies;                                   // node -> parameters
   std::vector<std::uint64_t> allocations;
   std::vector<std::uint64_t> leftLive;  // allocations the graph does not free itself
 };

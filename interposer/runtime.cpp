@@ -340,12 +340,23 @@ std::uint64_t Runtime::graphHoldingNode(std::uint64_t node) {
   std::lock_guard lock(mutex_);
   for (const auto& [id, record] : graphObjects_) {
     if (!record || execFlags_.count(id) > 0) continue;
-    if (record->kernels.count(node) > 0) return id;
+    if (record->kernels.count(node) > 0 || record->copies.count(node) > 0) return id;
     for (const HostEffect& effect : record->effects) {
       if (effect.node == node) return id;
     }
   }
   return 0;
+}
+
+std::optional<HostEffect> Runtime::stagedEffect(std::uint64_t staging) {
+  std::lock_guard lock(mutex_);
+  for (const auto& [id, record] : graphObjects_) {
+    if (!record || execFlags_.count(id) > 0) continue;
+    for (const HostEffect& effect : record->effects) {
+      if (effect.staging == staging && effect.kind != HostEffect::Kind::kHostFunction) return effect;
+    }
+  }
+  return std::nullopt;
 }
 
 bool Runtime::amendGraphRecord(std::uint64_t id, const std::function<void(CapturedGraph&)>& change) {

@@ -108,9 +108,11 @@ class Runtime : public cudaabi::DriverServices {
   // what it kept when they were made. False for an unknown id. `change` runs under the runtime's
   // lock: it must not call back into the runtime.
   bool amendGraphRecord(std::uint64_t id, const std::function<void(CapturedGraph&)>& change);
-  // The graph (not an executable) whose record holds a host effect or a kernel description of node
-  // `node`; 0 if none.
+  // The graph (not an executable) whose record holds a host effect, a kernel or a copy description
+  // of node `node`; 0 if none.
   std::uint64_t graphHoldingNode(std::uint64_t node);
+  // The copy effect of some graph's record that goes through staging buffer `staging`.
+  std::optional<HostEffect> stagedEffect(std::uint64_t staging);
   // Graph memory (an address that some captured graph allocates).
   void addGraphMemory(std::uint64_t base, std::uint64_t bytes);
   bool isGraphMemory(std::uint64_t base);

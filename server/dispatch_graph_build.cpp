@@ -29,7 +29,7 @@ Result<std::vector<CUgraphNode>> Session::graphNodes(std::uint64_t graph, capnp:
   return nodes;
 }
 
-Result<CUDA_MEMCPY3D> Session::graphCopy(wire::GraphCopy::Reader copy, std::uint64_t graph, std::uint64_t& staging) {
+Result<CUDA_MEMCPY3D> Session::graphCopy(wire::GraphCopy::Reader copy, const StagingSide& staging) {
   if (copy.getToHost() && copy.getFromHost()) return Status(CUDA_ERROR_INVALID_VALUE, "a copy between two staging buffers");
   auto packed = cudaabi::checkedMul(copy.getWidth(), copy.getHeight());
   if (packed) packed = cudaabi::checkedMul(*packed, copy.getDepth());
@@ -38,16 +38,16 @@ Result<CUDA_MEMCPY3D> Session::graphCopy(wire::GraphCopy::Reader copy, std::uint
   p.WidthInBytes = copy.getWidth();
   p.Height = copy.getHeight();
   p.Depth = copy.getDepth();
-  // One side: a device region of the session, or (toHost / fromHost) a new packed staging buffer.
-  auto side = [&](bool host, std::uint64_t address, std::uint64_t pitch, std::uint64_t rows, CUmemorytype& type,
-                  CUdeviceptr& device, void*& hostPointer, std::size_t& outPitch, std::size_t& outRows) -> Status {
+  // One side: a device region of the session, or (toHost / fromHost) a packed staging buffer.
+  auto side = [&](bool host, bool toHost, std::uint64_t address, std::uint64_t pitch, std::uint64_t rows,
+                  CUmemorytype& type, CUdeviceptr& device, void*& hostPointer, std::size_t& outPitch,
+                  std::size_t& outRows) -> Status {
     if (host) {
       if (*packed > protocol::kMaxCopyChunkBytes) return Status(CUDA_ERROR_INVALID_VALUE, "copy node too large");
-      auto buffer = state_->createStaging(*packed, 0, graph);
+      auto buffer = staging(toHost, *packed);
       if (!buffer) return buffer.status();
-      staging = buffer->first;
       type = CU_MEMORYTYPE_HOST;
-      hostPointer = buffer->second;
+      hostPointer = *buffer;
       outPitch = copy.getWidth();
       outRows = copy.getHeight();
       return Status::ok();
@@ -61,13 +61,13 @@ Result<CUDA_MEMCPY3D> Session::graphCopy(wire::GraphCopy::Reader copy, std::uint
     outRows = rows;
     return Status::ok();
   };
-  if (Status status = side(copy.getFromHost(), copy.getSrc(), copy.getSrcPitch(), copy.getSrcRows(), p.srcMemoryType,
-                           p.srcDevice, const_cast<void*&>(p.srcHost), p.srcPitch, p.srcHeight);
+  if (Status status = side(copy.getFromHost(), false, copy.getSrc(), copy.getSrcPitch(), copy.getSrcRows(),
+                           p.srcMemoryType, p.srcDevice, const_cast<void*&>(p.srcHost), p.srcPitch, p.srcHeight);
       !status) {
     return status;
   }
-  if (Status status = side(copy.getToHost(), copy.getDst(), copy.getDstPitch(), copy.getDstRows(), p.dstMemoryType,
-                           p.dstDevice, p.dstHost, p.dstPitch, p.dstHeight);
+  if (Status status = side(copy.getToHost(), true, copy.getDst(), copy.getDstPitch(), copy.getDstRows(),
+                           p.dstMemoryType, p.dstDevice, p.dstHost, p.dstPitch, p.dstHeight);
       !status) {
     return status;
   }
@@ -135,7 +135,12 @@ Result<std::pair<CUgraphNode, std::uint64_t>> Session::addNode(wire::GraphNodeAd
     case wire::GraphNodeAdd::COPY: {
       if (real == nullptr) return Status(CUDA_ERROR_INVALID_CONTEXT, "no current context");
       std::uint64_t staging = 0;
-      auto params = graphCopy(add.getCopy(), graphId, staging);
+      auto params = graphCopy(add.getCopy(), [&](bool, std::uint64_t bytes) -> Result<void*> {
+        auto buffer = state.createStaging(bytes, 0, graphId);
+        if (!buffer) return buffer.status();
+        staging = buffer->first;
+        return buffer->second;
+      });
       if (!params) return params.status();
       return done(driver_.cuGraphAddMemcpyNode(&node, graph, deps, count, &*params, real), "cuGraphAddMemcpyNode",
                   staging);
@@ -369,6 +374,18 @@ Status Session::executeGraphBuildCall(wire::Call::Reader call, Answer& answer) {
       state.chargeGraphNodes(id, nodes);
       state.shareGraphResources(call.getGraphClone(), id);
       answer.setHandle(id);
+      return Status::ok();
+    }
+    case wire::Call::GRAPH_FIND_IN_CLONE: {
+      auto request = call.getGraphFindInClone();
+      auto node = state.graphNodeIds().find(request.getNode());
+      auto clone = state.find(HandleKind::kGraph, request.getClone());
+      if (!node) return Status(CUDA_ERROR_INVALID_VALUE, "not a graph node of this session");
+      if (!clone) return clone.status();
+      CUgraphNode found = nullptr;
+      CUresult result = driver_.cuGraphNodeFindInClone(&found, node->node, static_cast<CUgraph>(*clone));
+      if (result != CUDA_SUCCESS) return driverResult(result, "cuGraphNodeFindInClone");
+      answer.setHandle(state.graphNodeIds().idOf(request.getClone(), found));
       return Status::ok();
     }
     case wire::Call::GRAPH_DESTROY_NODE: {

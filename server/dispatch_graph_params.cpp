@@ -1,8 +1,11 @@
 // A graph node's parameters read or changed, in its graph or in an executable made from it
-// (DESIGN.md decision 12): memset, event record and wait, memory allocation and free nodes. Nodes
-// are the session's (graph_node_ids.h), events and executables too, and a memset's new range is
-// checked like an added one's. What the driver answers goes back in the session's terms: an event
-// as its session id.
+// (DESIGN.md decision 12): memset, copy, event record and wait, memory allocation and free nodes,
+// an executable's child graphs.
+// Nodes are the session's (graph_node_ids.h), events and executables too, and a memset's or copy's
+// new range is checked like an added one's. What the driver answers goes back in the session's
+// terms: an event as its session id, a copy's side in the client's memory as its staging buffer.
+#include <array>
+
 #include "server/session.h"
 
 namespace fastgpu::server {
@@ -12,6 +15,96 @@ namespace {
 using Kind = wire::GraphNodeParams::Kind;
 
 }  // namespace
+
+Status Session::copyNodeParams(std::uint64_t graph, CUgraphNode node, CUgraphExec exec,
+                               wire::GraphNodeParams::Reader request, Answer& answer) {
+  CUDA_MEMCPY3D current{};
+  if (CUresult result = driver_.cuGraphMemcpyNodeGetParams(node, &current); result != CUDA_SUCCESS) {
+    return driverResult(result, "cuGraphMemcpyNodeGetParams");
+  }
+  // A side in the client's memory is a staging buffer (named as host or unified memory); which
+  // one, and its size.
+  auto addressOf = [](CUmemorytype type, const void* host, CUdeviceptr device) -> std::uint64_t {
+    return type == CU_MEMORYTYPE_HOST ? reinterpret_cast<std::uintptr_t>(host) : device;
+  };
+  auto stagingOf = [&](CUmemorytype type, const void* host, CUdeviceptr device) {
+    std::optional<std::pair<std::uint64_t, std::uint64_t>> none;
+    if (type != CU_MEMORYTYPE_HOST && type != CU_MEMORYTYPE_UNIFIED) return none;
+    return state_->stagingStartingAt(addressOf(type, host, device));
+  };
+  auto fromStaging = stagingOf(current.srcMemoryType, current.srcHost, current.srcDevice);
+  auto toStaging = stagingOf(current.dstMemoryType, current.dstHost, current.dstDevice);
+  if (!request.getSet()) {
+    if (exec != nullptr) return Status(CUDA_ERROR_INVALID_VALUE, "parameters are read from a graph's node");
+    auto sessions = [&](CUmemorytype type, bool staged) {
+      return staged || type == CU_MEMORYTYPE_DEVICE || type == CU_MEMORYTYPE_UNIFIED;
+    };
+    if (!sessions(current.srcMemoryType, fromStaging.has_value()) ||
+        !sessions(current.dstMemoryType, toStaging.has_value())) {
+      return Status(CUDA_ERROR_NOT_SUPPORTED, "the copy node's memory is not the session's");
+    }
+    // A side: [memory type, staging id, address (0 when staged; offsets folded in), pitch, rows].
+    auto side = [&](CUmemorytype type, const std::optional<std::pair<std::uint64_t, std::uint64_t>>& staging,
+                    const void* host, CUdeviceptr device, std::size_t x, std::size_t y, std::size_t z,
+                    std::size_t pitch, std::size_t rows) {
+      std::uint64_t address = staging ? 0 : addressOf(type, host, device) + x + y * pitch + z * pitch * rows;
+      return std::array<std::int64_t, 5>{type, static_cast<std::int64_t>(staging ? staging->first : 0),
+                                         static_cast<std::int64_t>(address), static_cast<std::int64_t>(pitch),
+                                         static_cast<std::int64_t>(rows)};
+    };
+    auto src = side(current.srcMemoryType, fromStaging, current.srcHost, current.srcDevice, current.srcXInBytes,
+                    current.srcY, current.srcZ, current.srcPitch, current.srcHeight);
+    auto dst = side(current.dstMemoryType, toStaging, current.dstHost, current.dstDevice, current.dstXInBytes,
+                    current.dstY, current.dstZ, current.dstPitch, current.dstHeight);
+    std::vector<std::int64_t> values(src.begin(), src.end());
+    values.insert(values.end(), dst.begin(), dst.end());
+    values.insert(values.end(), {static_cast<std::int64_t>(current.WidthInBytes),
+                                 static_cast<std::int64_t>(current.Height), static_cast<std::int64_t>(current.Depth)});
+    answer.setValues(std::move(values));
+    return Status::ok();
+  }
+  if (!request.getValue().isCopy()) return Status(CUDA_ERROR_INVALID_VALUE, "no copy parameters");
+  auto copy = request.getValue().getCopy();
+  if (copy.getFromHost() != fromStaging.has_value() || copy.getToHost() != toStaging.has_value()) {
+    return Status(CUDA_ERROR_NOT_SUPPORTED,
+                  "a copy node's side cannot change between the client's memory and the device's remotely");
+  }
+  // The node keeps its staging buffers; the new copy must fit in them.
+  auto params = graphCopy(copy, [&](bool toHost, std::uint64_t bytes) -> Result<void*> {
+    const auto& staging = toHost ? toStaging : fromStaging;
+    if (bytes > staging->second) {
+      return Status(CUDA_ERROR_NOT_SUPPORTED, "a copy node of the client's memory cannot grow past its first size");
+    }
+    return reinterpret_cast<void*>(static_cast<std::uintptr_t>(
+        toHost ? addressOf(current.dstMemoryType, current.dstHost, current.dstDevice)
+               : addressOf(current.srcMemoryType, current.srcHost, current.srcDevice)));
+  });
+  if (!params) return params.status();
+  // A staged side keeps the memory type the driver gave it (a captured copy's may be unified).
+  if (fromStaging && current.srcMemoryType == CU_MEMORYTYPE_UNIFIED) {
+    params->srcMemoryType = CU_MEMORYTYPE_UNIFIED;
+    params->srcDevice = reinterpret_cast<std::uintptr_t>(params->srcHost);
+    params->srcHost = nullptr;
+  }
+  if (toStaging && current.dstMemoryType == CU_MEMORYTYPE_UNIFIED) {
+    params->dstMemoryType = CU_MEMORYTYPE_UNIFIED;
+    params->dstDevice = reinterpret_cast<std::uintptr_t>(params->dstHost);
+    params->dstHost = nullptr;
+  }
+  CUresult result = CUDA_SUCCESS;
+  if (exec == nullptr) {
+    result = driver_.cuGraphMemcpyNodeSetParams(node, &*params);
+  } else {
+    SessionContext* context = state_->context(state_->current());
+    if (context == nullptr) return Status(CUDA_ERROR_INVALID_CONTEXT, "no current context");
+    result = driver_.cuGraphExecMemcpyNodeSetParams(exec, node, &*params, context->real);
+  }
+  if (result != CUDA_SUCCESS) return driverResult(result, "cuGraph(Exec)MemcpyNodeSetParams");
+  // The client changes its record of the node: which graph, which staging buffers.
+  answer.setValues({static_cast<std::int64_t>(graph), static_cast<std::int64_t>(fromStaging ? fromStaging->first : 0),
+                    static_cast<std::int64_t>(toStaging ? toStaging->first : 0)});
+  return Status::ok();
+}
 
 Status Session::graphNodeParams(wire::GraphNodeParams::Reader request, Answer& answer) {
   SessionState& state = *state_;
@@ -67,6 +160,17 @@ Status Session::graphNodeParams(wire::GraphNodeParams::Reader request, Answer& a
                             : (record ? driver_.cuGraphExecEventRecordNodeSetEvent(exec, node->node, *found)
                                       : driver_.cuGraphExecEventWaitNodeSetEvent(exec, node->node, *found));
       return driverResult(result, "cuGraph(Exec)Event*NodeSetEvent");
+    }
+    case Kind::MEMCPY:
+      return copyNodeParams(node->graph, node->node, exec, request, answer);
+    case Kind::CHILD_GRAPH: {
+      if (!request.getSet() || exec == nullptr || !value.isChildGraph()) {
+        return Status(CUDA_ERROR_INVALID_VALUE, "a child graph is changed in an executable only");
+      }
+      auto child = state.find(HandleKind::kGraph, value.getChildGraph());
+      if (!child) return child.status();
+      return driverResult(driver_.cuGraphExecChildGraphNodeSetParams(exec, node->node, static_cast<CUgraph>(*child)),
+                          "cuGraphExecChildGraphNodeSetParams");
     }
     case Kind::MEM_ALLOC: {
       if (request.getSet() || exec != nullptr) return Status(CUDA_ERROR_INVALID_VALUE, "allocation nodes are only read");

@@ -346,6 +346,7 @@ Status Session::route(wire::Call::Reader call, std::span<const std::uint8_t> bul
     case wire::Call::GRAPH_QUERY:
     case wire::Call::GRAPH_EDGES:
     case wire::Call::GRAPH_CLONE:
+    case wire::Call::GRAPH_FIND_IN_CLONE:
     case wire::Call::GRAPH_DESTROY_NODE:
     case wire::Call::GRAPH_KERNEL_SET:
     case wire::Call::GRAPH_NODE_ENABLED:

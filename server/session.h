@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <memory>
 #include <string>
@@ -125,7 +126,10 @@ class Session {
   Status driverResult(CUresult result, const char* what);
   // Graphs built node by node (dispatch_graph_build.cpp).
   Result<std::vector<CUgraphNode>> graphNodes(std::uint64_t graph, capnp::List<std::uint64_t>::Reader ids);
-  Result<CUDA_MEMCPY3D> graphCopy(wire::GraphCopy::Reader copy, std::uint64_t graph, std::uint64_t& staging);
+  // Where a copy node's side in the client's memory lies here: a staging buffer of `bytes`
+  // (`toHost`: the destination side's).
+  using StagingSide = std::function<Result<void*>(bool toHost, std::uint64_t bytes)>;
+  Result<CUDA_MEMCPY3D> graphCopy(wire::GraphCopy::Reader copy, const StagingSide& staging);
   Result<CUDA_MEMSET_NODE_PARAMS> graphMemset(wire::GraphMemset::Reader set);
   // A kernel node's parameters; they point into `parameters` (see PackedParameters).
   Result<CUDA_KERNEL_NODE_PARAMS_v2> kernelNode(wire::Launch::Reader launch, PackedParameters& parameters);
@@ -135,6 +139,9 @@ class Session {
   Status queryGraph(wire::GraphQuery::Reader query, Answer& answer);
   // A node's parameters read or set (dispatch_graph_params.cpp).
   Status graphNodeParams(wire::GraphNodeParams::Reader request, Answer& answer);
+  // A copy node's parameters read or set (in executable `exec`, null: in its graph `graph`).
+  Status copyNodeParams(std::uint64_t graph, CUgraphNode node, CUgraphExec exec, wire::GraphNodeParams::Reader request,
+                        Answer& answer);
   // Refuses a graph whose host nodes have device work after them (the client runs host functions
   // once a replay is done).
   Status checkClientWorkLast(CUgraph graph);

@@ -20,7 +20,7 @@ Result<std::pair<std::uint64_t, void*>> SessionState::createStaging(std::uint64_
   std::uint64_t id = add(HandleKind::kStaging, host);
   graphResources_[id] = GraphResource{host, 0, bytes, 0, capture, 0};
   stagingBytes_ += bytes;
-  stagingAt_[reinterpret_cast<std::uintptr_t>(host)] = bytes;
+  stagingAt_[reinterpret_cast<std::uintptr_t>(host)] = StagingPlace{bytes, id};
   if (holder != 0) hold(id, holder);
   return std::pair{id, host};
 }
@@ -29,7 +29,13 @@ bool SessionState::isStagingBuffer(std::uint64_t address) const {
   auto it = stagingAt_.upper_bound(address);
   if (it == stagingAt_.begin()) return false;
   --it;
-  return address - it->first < it->second;
+  return address - it->first < it->second.bytes;
+}
+
+std::optional<std::pair<std::uint64_t, std::uint64_t>> SessionState::stagingStartingAt(std::uint64_t address) const {
+  auto it = stagingAt_.find(address);
+  if (it == stagingAt_.end()) return std::nullopt;
+  return std::pair{it->second.id, it->second.bytes};
 }
 
 void SessionState::hold(std::uint64_t resource, std::uint64_t holder) {

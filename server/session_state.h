@@ -188,6 +188,8 @@ class SessionState {
                                                         std::uint64_t holder = 0);
   Result<std::pair<void*, std::uint64_t>> staging(std::uint64_t id) const;
   bool isStagingBuffer(std::uint64_t address) const;
+  // The staging buffer that starts at `address`: its id and bytes.
+  std::optional<std::pair<std::uint64_t, std::uint64_t>> stagingStartingAt(std::uint64_t address) const;
   Result<std::uint64_t> allocateInCapture(std::uint64_t bytes, CUstream stream, std::uint64_t capture);
   // A memory allocation node of `bytes` added to graph `holder`: `add` adds it to the driver's
   // graph and says where its memory lies (charged to the quota first).
@@ -264,7 +266,11 @@ class SessionState {
   std::map<std::uint64_t, std::uint64_t> graphMemory_;               // address -> kGraphMemory id
   std::uint64_t stagingBytes_ = 0;
   std::map<std::uint64_t, int> openings_;  // memory of other sessions opened here: base -> count
-  std::map<std::uint64_t, std::uint64_t> stagingAt_;  // a staging buffer's host address -> bytes
+  struct StagingPlace {
+    std::uint64_t bytes;
+    std::uint64_t id;
+  };
+  std::map<std::uint64_t, StagingPlace> stagingAt_;  // a staging buffer's host address -> what it is
   GraphNodeIds nodeIds_{static_cast<std::uint64_t>(HandleKind::kGraphNode) << 40};
   void freeGraphResource(std::uint64_t id);
   void hold(std::uint64_t resource, std::uint64_t holder);

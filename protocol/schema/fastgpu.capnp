@@ -240,9 +240,15 @@ struct GraphNodeEnabled { exec @0 :UInt64; node @1 :UInt64; set @2 :Bool; enable
 # A node's parameters read or set (exec 0: in its graph, else in that executable); set: in `value`.
 struct GraphNodeParams {
   exec @0 :UInt64; node @1 :UInt64; kind @2 :Kind; set @3 :Bool; value @4 :GraphNodeAdd;
-  enum Kind { memset @0; eventRecord @1; eventWait @2; memAlloc @3; memFree @4; }
+  enum Kind { memset @0; eventRecord @1; eventWait @2; memAlloc @3; memFree @4; memcpy @5; childGraph @6; }
 }  # get -> values: memset [dst, pitch, value, element bytes, width, height]; events [event];
-   #        memAlloc [address, bytes]; memFree [address]
+   #        memAlloc [address, bytes]; memFree [address];
+   #        memcpy [src: memory type, staging, address, pitch, rows; dst: the same; width, height, depth]
+   #                (a staged side: its staging buffer's id, address 0; else staging 0 and the address)
+   # set memcpy: `value.copy`; a side stays this process's memory or the device's (its staging buffer kept)
+   #   -> values [the node's graph, src staging, dst staging]
+   # set childGraph (an executable's node only): `value.childGraph`, a graph of the node's graph's shape.
+struct GraphFindInClone { node @0 :UInt64; clone @1 :UInt64; }  # a node of the graph `clone` was cloned from
 struct GraphKernelSet { exec @0 :UInt64; node @1 :UInt64; launch @2 :Launch; }  # exec 0: the graph's node
 
 struct Call {
@@ -353,6 +359,7 @@ struct Call {
     ipcOpenEventHandle @96 :Data;         # a client's handle -> handle (an event of the session)
     graphNodeEnabled @97 :GraphNodeEnabled;
     graphNodeParams @98 :GraphNodeParams;
+    graphFindInClone @99 :GraphFindInClone;  # -> handle (the node's id in the clone)
   }
 }
 

@@ -13,9 +13,11 @@
 #include <vector>
 
 #include "call_report.h"
+#include "linear_copy.h"
 #include "test_kernels_setup.h"
 
 using fastgpu::e2e::failures;
+using fastgpu::e2e::linearCopy;
 using fastgpu::e2e::report;
 
 namespace {
@@ -30,14 +32,6 @@ int hostCalls = 0;
 
 void countOnHost(void* data) { hostCalls += *static_cast<int*>(data); }
 int hostIncrement = 1;
-
-CUDA_MEMCPY3D linearCopy(std::size_t bytes) {
-  CUDA_MEMCPY3D copy{};
-  copy.WidthInBytes = bytes;
-  copy.Height = 1;
-  copy.Depth = 1;
-  return copy;
-}
 
 CUDA_KERNEL_NODE_PARAMS kernelNode(CUfunction function, void** params) {
   CUDA_KERNEL_NODE_PARAMS p{};

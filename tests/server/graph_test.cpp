@@ -380,6 +380,102 @@ TEST_F(ServerGraphTest, NodeParametersAreCheckedAndAnsweredInTheSessionsTerms) {
   EXPECT_EQ(params(0, memset, Kind::MEM_ALLOC, true, none).first, CUDA_ERROR_INVALID_VALUE) << "allocations are only read";
 }
 
+TEST_F(ServerGraphTest, CopyNodeChangesKeepTheirSidesAndStayInsideTheSessionsMemory) {
+  auto [client, graphs, code, log, length, stream] = *session;
+  std::uint64_t graph = 0;
+  ASSERT_EQ(client.call([](wire::Call::Builder c) { c.setGraphCreate(0); }, &graph).first, CUDA_SUCCESS);
+  // Packed copies of `bytes`: `toHost` from log to a staging buffer, else log to length.
+  auto describe = [&](wire::GraphCopy::Builder copy, bool toHost, std::uint64_t bytes, std::uint64_t src) {
+    copy.setSrc(src);
+    copy.setDst(toHost ? 0 : length);
+    copy.setWidth(bytes);
+    copy.setHeight(1);
+    copy.setDepth(1);
+    copy.setToHost(toHost);
+  };
+  auto add = [&](bool toHost) {
+    auto [result, values] = client.call([&](wire::Call::Builder c) {
+      auto a = c.initGraphAddNode();
+      a.setGraph(graph);
+      describe(a.initCopy(), toHost, 4, log);
+    });
+    EXPECT_EQ(result, CUDA_SUCCESS);
+    EXPECT_EQ(values.size(), 2u);
+    return values.size() == 2 ? std::pair{static_cast<std::uint64_t>(values[0]), static_cast<std::uint64_t>(values[1])}
+                              : std::pair<std::uint64_t, std::uint64_t>{};
+  };
+  auto [staged, staging] = add(true);
+  auto [device, none] = add(false);
+  EXPECT_NE(staging, 0u);
+  EXPECT_EQ(none, 0u);
+  using Kind = wire::GraphNodeParams::Kind;
+  auto set = [&](std::uint64_t node, bool toHost, std::uint64_t bytes, std::uint64_t src) {
+    return client.call([&](wire::Call::Builder c) {
+      auto p = c.initGraphNodeParams();
+      p.setNode(node);
+      p.setKind(Kind::MEMCPY);
+      p.setSet(true);
+      describe(p.initValue().initCopy(), toHost, bytes, src);
+    });
+  };
+  auto [read, values] = client.call([&](wire::Call::Builder c) {
+    auto p = c.initGraphNodeParams();
+    p.setNode(staged);
+    p.setKind(Kind::MEMCPY);
+  });
+  ASSERT_EQ(read, CUDA_SUCCESS);
+  ASSERT_EQ(values.size(), 13u);
+  EXPECT_EQ(static_cast<std::uint64_t>(values[2]), log) << "the device side as an address";
+  EXPECT_EQ(static_cast<std::uint64_t>(values[6]), staging) << "the client's side as its staging buffer";
+  EXPECT_EQ(values[7], 0) << "never the server's own address";
+
+  auto [moved, answer] = set(staged, true, 4, log + 4);
+  EXPECT_EQ(moved, CUDA_SUCCESS);
+  EXPECT_EQ(answer, (std::vector<std::int64_t>{static_cast<std::int64_t>(graph), 0, static_cast<std::int64_t>(staging)}));
+  EXPECT_EQ(set(staged, true, 8, log).first, CUDA_ERROR_NOT_SUPPORTED) << "a staging buffer does not grow";
+  EXPECT_EQ(set(staged, false, 4, log).first, CUDA_ERROR_NOT_SUPPORTED) << "the client's side stays the client's";
+  EXPECT_EQ(set(device, true, 4, log).first, CUDA_ERROR_NOT_SUPPORTED) << "a device side stays the device's";
+  EXPECT_EQ(set(device, false, 1 << 20, log).first, CUDA_ERROR_INVALID_VALUE) << "past the end of the allocation";
+  EXPECT_EQ(set(device, false, 4, 0x1000).first, CUDA_ERROR_INVALID_VALUE) << "not the session's memory";
+  EXPECT_EQ(set(device, false, ~0ULL, log).first, CUDA_ERROR_INVALID_VALUE) << "an overflowing size";
+  EXPECT_EQ(set(0x777, false, 4, log).first, CUDA_ERROR_INVALID_VALUE) << "a forged node";
+  EXPECT_EQ(client
+                .call([&](wire::Call::Builder c) {
+                  auto p = c.initGraphNodeParams();
+                  p.setNode(device);
+                  p.setKind(Kind::CHILD_GRAPH);
+                  p.setSet(true);
+                  p.initValue().setChildGraph(graph);
+                })
+                .first,
+            CUDA_ERROR_INVALID_VALUE)
+      << "a child graph changes in an executable only";
+
+  // A node found in a clone has an id of the clone's; a forged clone or node is refused.
+  std::uint64_t clone = 0;
+  ASSERT_EQ(client.call([&](wire::Call::Builder c) { c.setGraphClone(graph); }, &clone).first, CUDA_SUCCESS);
+  auto find = [&](std::uint64_t node, std::uint64_t in) {
+    std::uint64_t found = 0;
+    CUresult result = client
+                          .call(
+                              [&](wire::Call::Builder c) {
+                                auto f = c.initGraphFindInClone();
+                                f.setNode(node);
+                                f.setClone(in);
+                              },
+                              &found)
+                          .first;
+    return std::pair{result, found};
+  };
+  auto [inClone, id] = find(device, clone);
+  EXPECT_EQ(inClone, CUDA_SUCCESS);
+  EXPECT_NE(id, 0u);
+  EXPECT_NE(id, device);
+  EXPECT_EQ(find(device, graph).first, CUDA_ERROR_INVALID_VALUE) << "a graph is not its own clone";
+  EXPECT_EQ(find(0x777, clone).first, CUDA_ERROR_INVALID_VALUE);
+  EXPECT_EQ(find(device, stream).first, CUDA_ERROR_INVALID_HANDLE) << "a stream where a graph belongs";
+}
+
 TEST_F(ServerTest, ForgedAndWrongKindGraphIdsAreRefused) {
   RawClient client(url);
   client.retainPrimary();

@@ -1,0 +1,97 @@
+// Graph nodes described for the server (graph_node_description.h).
+#include "interposer/graph_node_description.h"
+
+#include "cudaabi/checked_math.h"
+#include "cudaabi/log.h"
+#include "interposer/remote.h"
+#include "protocol/call_kinds.h"
+
+namespace fastgpu::interposer {
+
+namespace {
+
+// One side of a copy node: a device address (offsets folded in) or this process's memory, which
+// must be one packed block (a staging buffer stands for it on the server).
+struct CopySide {
+  bool host = false;
+  std::uint64_t address = 0;
+  std::uint64_t pitch = 0;
+  std::uint64_t rows = 0;
+};
+
+std::optional<CopySide> copySide(Runtime& rt, CUmemorytype type, const void* host, CUdeviceptr device, std::size_t x,
+                                 std::size_t y, std::size_t z, std::size_t pitch, std::size_t rows,
+                                 const CUDA_MEMCPY3D& p) {
+  CopySide side;
+  side.host = type == CU_MEMORYTYPE_HOST || (type == CU_MEMORYTYPE_UNIFIED && !rt.allocation(device));
+  if (type != CU_MEMORYTYPE_HOST && type != CU_MEMORYTYPE_DEVICE && type != CU_MEMORYTYPE_UNIFIED) return std::nullopt;
+  std::uint64_t base = type == CU_MEMORYTYPE_HOST ? reinterpret_cast<std::uintptr_t>(host) : device;
+  side.pitch = pitch == 0 ? p.WidthInBytes : pitch;
+  side.rows = rows == 0 ? p.Height : rows;
+  auto slice = cudaabi::checkedMul(side.pitch, side.rows);
+  auto offset = slice ? cudaabi::checkedMul(*slice, z) : std::nullopt;
+  auto row = cudaabi::checkedMul(side.pitch, y);
+  if (offset && row) offset = cudaabi::checkedAdd(*offset, *row);
+  if (offset) offset = cudaabi::checkedAdd(*offset, x);
+  auto address = offset ? cudaabi::checkedAdd(base, *offset) : std::nullopt;
+  if (!address || base == 0) return std::nullopt;
+  side.address = *address;
+  return side;
+}
+
+}  // namespace
+
+CUresult describeCopyNode(Runtime& rt, wire::GraphNodeAdd::Builder add, const CUDA_MEMCPY3D* p,
+                          std::optional<HostEffect>& effect) {
+  if (p == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (p->srcMemoryType == CU_MEMORYTYPE_ARRAY || p->dstMemoryType == CU_MEMORYTYPE_ARRAY) {
+    return cudaabi::reportNotSupported("graph copy nodes with CUDA arrays");
+  }
+  auto src = copySide(rt, p->srcMemoryType, p->srcHost, p->srcDevice, p->srcXInBytes, p->srcY, p->srcZ, p->srcPitch,
+                      p->srcHeight, *p);
+  auto dst = copySide(rt, p->dstMemoryType, p->dstHost, p->dstDevice, p->dstXInBytes, p->dstY, p->dstZ, p->dstPitch,
+                      p->dstHeight, *p);
+  auto packed = cudaabi::checkedMul(p->WidthInBytes, p->Height);
+  if (packed) packed = cudaabi::checkedMul(*packed, p->Depth);
+  if (!src || !dst || !packed || *packed == 0) return CUDA_ERROR_INVALID_VALUE;
+  if (src->host && dst->host) return cudaabi::reportNotSupported("graph copy nodes from host to host");
+  const CopySide& host = src->host ? *src : *dst;
+  if ((src->host || dst->host) &&
+      ((p->Height > 1 && host.pitch != p->WidthInBytes) || (p->Depth > 1 && host.rows != p->Height) ||
+       *packed > protocol::kMaxCopyChunkBytes)) {
+    return cudaabi::reportNotSupported("graph copy nodes of host memory that is strided or over 8 MiB");
+  }
+  auto copy = add.initCopy();
+  copy.setDst(dst->address);
+  copy.setDstPitch(dst->pitch);
+  copy.setDstRows(dst->rows);
+  copy.setSrc(src->address);
+  copy.setSrcPitch(src->pitch);
+  copy.setSrcRows(src->rows);
+  copy.setWidth(p->WidthInBytes);
+  copy.setHeight(p->Height);
+  copy.setDepth(p->Depth);
+  copy.setToHost(dst->host);
+  copy.setFromHost(src->host);
+  if (dst->host) {
+    effect = HostEffect{.kind = HostEffect::Kind::kCopyToHost,
+                              .destination = reinterpret_cast<void*>(static_cast<std::uintptr_t>(dst->address)),
+                              .bytes = *packed};
+  } else if (src->host) {
+    effect = HostEffect{.kind = HostEffect::Kind::kCopyFromHost, .bytes = *packed,
+                              .source = reinterpret_cast<const void*>(static_cast<std::uintptr_t>(src->address))};
+  }
+  return CUDA_SUCCESS;
+}
+
+CUresult describeChildNode(Runtime& rt, wire::GraphNodeAdd::Builder node, CUgraph child) {
+  auto record = rt.graphRecord(idOf(child));
+  if (!record) return CUDA_ERROR_INVALID_VALUE;
+  if (*record && !(*record)->effects.empty()) {
+    return cudaabi::reportNotSupported("child graphs with host nodes or copies of host memory");
+  }
+  node.setChildGraph(idOf(child));
+  return CUDA_SUCCESS;
+}
+
+}  // namespace fastgpu::interposer

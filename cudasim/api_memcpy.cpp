@@ -1,6 +1,7 @@
 // Copies and memsets, synchronous and asynchronous, in every direction. Every device range is
 // checked against live allocations before anything is queued: an out-of-range or freed pointer
 // fails the call with CUDA_ERROR_INVALID_VALUE and changes nothing.
+#include "cudaabi/copy_shape.h"
 #include "cudasim/entry.h"
 
 using namespace fastgpu;
@@ -65,24 +66,7 @@ std::uint64_t address(const void* pointer) { return reinterpret_cast<std::uint64
 CUresult copy2D(const char* name, const CUDA_MEMCPY2D* p, CUstream handle, bool async, DefaultStream nullMeans) {
   return driverEntry(name, [&](Driver& driver) -> CUresult {
     if (p == nullptr) return CUDA_ERROR_INVALID_VALUE;
-    CUDA_MEMCPY3D p3{};
-    p3.srcXInBytes = p->srcXInBytes;
-    p3.srcY = p->srcY;
-    p3.srcMemoryType = p->srcMemoryType;
-    p3.srcHost = p->srcHost;
-    p3.srcDevice = p->srcDevice;
-    p3.srcArray = p->srcArray;
-    p3.srcPitch = p->srcPitch;
-    p3.dstXInBytes = p->dstXInBytes;
-    p3.dstY = p->dstY;
-    p3.dstMemoryType = p->dstMemoryType;
-    p3.dstHost = p->dstHost;
-    p3.dstDevice = p->dstDevice;
-    p3.dstArray = p->dstArray;
-    p3.dstPitch = p->dstPitch;
-    p3.WidthInBytes = p->WidthInBytes;
-    p3.Height = p->Height;
-    p3.Depth = 1;
+    CUDA_MEMCPY3D p3 = cudaabi::asVolumeCopy(*p);
     return copy3D(driver, p3, handle, async, nullMeans);
   });
 }

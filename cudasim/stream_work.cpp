@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "cudaabi/checked_math.h"
+#include "cudaabi/copy_shape.h"
 #include "cudaabi/launch_params.h"
 #include "cudasim/entry.h"
 #include "cudasim/functions.h"
@@ -197,17 +198,11 @@ Result<CopySide> sideOf(Driver& driver, CUmemorytype type, const void* host, CUd
   if (pitch == 0) pitch = p.WidthInBytes;
   if (p.Height > 0 && pitch < p.WidthInBytes) return Status(CUDA_ERROR_INVALID_VALUE, "pitch smaller than the width");
   if (p.Depth > 1 && sliceRows < p.Height) return Status(CUDA_ERROR_INVALID_VALUE, "slice height smaller than the height");
-  auto slice = cudaabi::checkedMul(pitch, p.Depth > 1 ? sliceRows : p.Height);
-  auto firstRow = cudaabi::checkedMul(z, sliceRows);
-  if (firstRow) firstRow = cudaabi::checkedAdd(*firstRow, y);
-  auto rows = p.Depth == 0 ? std::optional<std::uint64_t>(0) : cudaabi::checkedMul(p.Depth - 1, sliceRows);
-  if (rows) rows = cudaabi::checkedAdd(*rows, p.Height);
-  auto region = slice && firstRow && rows ? cudaabi::pitchedRegion(base, x, *firstRow, pitch, p.WidthInBytes, *rows)
-                                          : std::nullopt;
+  auto region = cudaabi::volumeSide(base, x, y, z, pitch, sliceRows, p);
   if (!region) return Status(CUDA_ERROR_INVALID_VALUE, "copy region: its offset or size overflows");
   auto kind = classify(driver, region->first, region->extent, mustBeDevice);
   if (!kind) return kind.status();
-  return CopySide{region->first, pitch, *slice, *kind};
+  return CopySide{region->first, region->pitch, region->slice, *kind};
 }
 
 }  // namespace

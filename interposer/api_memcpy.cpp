@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "cudaabi/checked_math.h"
+#include "cudaabi/copy_shape.h"
 #include "interposer/remote.h"
 #include "protocol/call_kinds.h"
 
@@ -131,6 +132,20 @@ CUresult deviceToDevice(Runtime& rt, Client& client, std::uint64_t dst, std::uin
   return sendInStreamOrder(client, call);
 }
 
+// A copy with both sides in this process's memory: in stream order means after the stream's
+// earlier work, so `copy` runs once the stream is drained. It cannot be captured.
+template <typename Copy>
+CUresult onHostInStreamOrder(Runtime& rt, Client& client, StreamArg stream, Copy&& copy) {
+  if (CUresult refused = captureRules(rt, stream, false); refused != CUDA_SUCCESS) return refused;
+  CallMessage call(rt.currentContextId());
+  auto sync = call->initStreamSynchronize();
+  sync.setStream(stream.id);
+  sync.setPerThread(stream.perThread);
+  if (CUresult result = askResult(client, call, true); result != CUDA_SUCCESS) return result;
+  copy();
+  return CUDA_SUCCESS;
+}
+
 // cuMemcpy with unified addressing: which side each pointer is on comes from the local tables.
 CUresult unified(Runtime& rt, Client& client, std::uint64_t dst, std::uint64_t src, std::uint64_t bytes,
                  StreamArg stream) {
@@ -140,15 +155,9 @@ CUresult unified(Runtime& rt, Client& client, std::uint64_t dst, std::uint64_t s
   if (dstDevice) return toDevice(rt, client, dst, reinterpret_cast<const std::uint8_t*>(src), bytes, stream);
   if (srcDevice) return toHost(rt, client, reinterpret_cast<std::uint8_t*>(dst), src, bytes, stream);
   if (bytes > 0 && (dst == 0 || src == 0)) return CUDA_ERROR_INVALID_VALUE;
-  if (CUresult refused = captureRules(rt, stream, false); refused != CUDA_SUCCESS) return refused;
-  // Both on the host: in stream order means after the stream's earlier work.
-  CallMessage call(rt.currentContextId());
-  auto sync = call->initStreamSynchronize();
-  sync.setStream(stream.id);
-  sync.setPerThread(stream.perThread);
-  if (CUresult result = askResult(client, call, true); result != CUDA_SUCCESS) return result;
-  std::memmove(reinterpret_cast<void*>(dst), reinterpret_cast<const void*>(src), bytes);
-  return CUDA_SUCCESS;
+  return onHostInStreamOrder(rt, client, stream, [&] {
+    std::memmove(reinterpret_cast<void*>(dst), reinterpret_cast<const void*>(src), bytes);
+  });
 }
 
 StreamArg streamArg(CUstream stream, bool async, bool perThread) { return {idOf(stream), async, perThread}; }
@@ -173,68 +182,126 @@ CUresult memset(const char* name, CUdeviceptr dst, std::size_t pitch, std::uint3
   });
 }
 
-CUresult copy2D(const char* name, const CUDA_MEMCPY2D* p, StreamArg stream) {
+// One side of a strided (2-D or 3-D) copy once checked: device memory or this process's, the
+// first byte copied, the row pitch and the slice pitch.
+struct StridedSide {
+  bool device = false;
+  std::uint64_t first = 0;
+  std::uint64_t pitch = 0;
+  std::uint64_t slice = 0;
+};
+
+// A side of copy `p` (cudaabi/copy_shape.h): device memory when the program says so or unified
+// addressing finds it in an allocation. The server checks the device side's pieces again.
+std::optional<StridedSide> stridedSide(Runtime& rt, CUmemorytype type, const void* host, CUdeviceptr device,
+                                       std::size_t x, std::size_t y, std::size_t z, std::size_t pitch,
+                                       std::size_t sliceRows, const CUDA_MEMCPY3D& p) {
+  if (type != CU_MEMORYTYPE_HOST && type != CU_MEMORYTYPE_DEVICE && type != CU_MEMORYTYPE_UNIFIED) return std::nullopt;
+  std::uint64_t base = type == CU_MEMORYTYPE_HOST ? reinterpret_cast<std::uintptr_t>(host) : device;
+  StridedSide side;
+  side.device = type == CU_MEMORYTYPE_DEVICE || (type == CU_MEMORYTYPE_UNIFIED && rt.allocation(device));
+  auto region = cudaabi::volumeSide(base, x, y, z, pitch, sliceRows, p);
+  if (!region) return std::nullopt;
+  side.pitch = region->pitch;
+  side.first = region->first;
+  side.slice = region->slice;
+  return side;
+}
+
+// One piece of a strided copy (at most kChunk packed bytes) as one Copy2D call: host rows packed
+// into the message, or asked for and unpacked. `wait`: a synchronous copy's last piece.
+CUresult sendPiece(Runtime& rt, Client& client, const StridedSide& src, const StridedSide& dst, std::uint64_t width,
+                   std::uint64_t height, StreamArg stream, bool wait) {
+  CallMessage call(rt.currentContextId());
+  auto copy = call->initCopy2D();
+  copy.setWidth(width);
+  copy.setHeight(height);
+  copy.setStream(stream.id);
+  copy.setAsync(stream.async || !wait);
+  copy.setPerThread(stream.perThread);
+  std::vector<std::uint8_t> packed;
+  if (src.device) {
+    copy.setSrc(src.first);
+    copy.setSrcPitch(src.pitch);
+  } else {
+    packed.resize(width * height);
+    const auto* first = reinterpret_cast<const std::uint8_t*>(src.first);
+    for (std::uint64_t row = 0; row < height; ++row) std::memcpy(packed.data() + row * width, first + row * src.pitch, width);
+    copy.setData(kj::arrayPtr(packed.data(), packed.size()));
+  }
+  if (dst.device) {
+    copy.setDst(dst.first);
+    copy.setDstPitch(dst.pitch);
+    return sendInStreamOrder(client, call);
+  }
+  copy.setToHost(true);
+  auto reply = ask(client, call);
+  if (!reply) return resultOf(client, reply, true);
+  auto data = (*reply)->get().getData();
+  if (data.size() != width * height) return CUDA_ERROR_UNKNOWN;
+  auto* first = reinterpret_cast<std::uint8_t*>(dst.first);
+  for (std::uint64_t row = 0; row < height; ++row) std::memcpy(first + row * dst.pitch, data.begin() + row * width, width);
+  return CUDA_SUCCESS;
+}
+
+// Copy `p` (sides checked) slice by slice, each in bands of whole rows of at most kChunk bytes, or
+// in parts of one row when a row alone is larger.
+CUresult sendStrided(Runtime& rt, Client& client, const StridedSide& src, const StridedSide& dst,
+                     const CUDA_MEMCPY3D& p, StreamArg stream) {
+  std::uint64_t width = p.WidthInBytes;
+  std::uint64_t rowsPerBand = width >= kChunk ? 1 : kChunk / width;
+  std::uint64_t columns = std::min<std::uint64_t>(width, kChunk);
+  for (std::uint64_t z = 0; z < p.Depth; ++z) {
+    for (std::uint64_t row = 0; row < p.Height; row += rowsPerBand) {
+      std::uint64_t rows = std::min<std::uint64_t>(rowsPerBand, p.Height - row);
+      for (std::uint64_t column = 0; column < width; column += columns) {
+        // Inside the regions stridedSide checked: no offset here can wrap.
+        StridedSide from = src, to = dst;
+        from.first += z * src.slice + row * src.pitch + column;
+        to.first += z * dst.slice + row * dst.pitch + column;
+        bool last = z + 1 == p.Depth && row + rows == p.Height && column + columns >= width;
+        CUresult result = sendPiece(rt, client, from, to, std::min(columns, width - column), rows, stream, last);
+        if (result != CUDA_SUCCESS) return result;
+      }
+    }
+  }
+  return dst.device ? CUDA_SUCCESS : client.takeDeferredError();
+}
+
+// cuMemcpy3D and cuMemcpy2D (as a copy of one slice).
+CUresult copy3D(const char* name, const CUDA_MEMCPY3D* p, StreamArg stream) {
   return remoteEntry(name, [&](Runtime& rt, Client& client) {
-    if (p == nullptr) return CUDA_ERROR_INVALID_VALUE;
-    auto deviceSide = [&](CUmemorytype type, CUdeviceptr device) {
-      return type == CU_MEMORYTYPE_DEVICE || (type == CU_MEMORYTYPE_UNIFIED && rt.allocation(device));
-    };
+    if (p == nullptr || p->srcLOD != 0 || p->dstLOD != 0 || p->reserved0 != nullptr || p->reserved1 != nullptr) {
+      return CUDA_ERROR_INVALID_VALUE;
+    }
     if (p->srcMemoryType == CU_MEMORYTYPE_ARRAY || p->dstMemoryType == CU_MEMORYTYPE_ARRAY) {
-      return cudaabi::reportNotSupported("cuMemcpy2D with CUDA arrays");
+      return cudaabi::reportNotSupported("copies with CUDA arrays");
     }
-    bool srcDevice = deviceSide(p->srcMemoryType, p->srcDevice);
-    bool dstDevice = deviceSide(p->dstMemoryType, p->dstDevice);
-    std::size_t width = p->WidthInBytes, height = p->Height;
-    std::size_t srcPitch = p->srcPitch == 0 ? width : p->srcPitch;
-    std::size_t dstPitch = p->dstPitch == 0 ? width : p->dstPitch;
-    const auto* srcHost = static_cast<const std::uint8_t*>(p->srcMemoryType == CU_MEMORYTYPE_UNIFIED
-                                                               ? reinterpret_cast<const void*>(p->srcDevice)
-                                                               : p->srcHost);
-    auto* dstHost = static_cast<std::uint8_t*>(p->dstMemoryType == CU_MEMORYTYPE_UNIFIED
-                                                   ? reinterpret_cast<void*>(p->dstDevice)
-                                                   : p->dstHost);
-    if (!srcDevice && !dstDevice) return cudaabi::reportNotSupported("cuMemcpy2D host to host");
-    // Shapes in checked arithmetic (as the server checks them again): rows that overlap or sizes
-    // and offsets that wrap are the caller's error, not a small copy.
-    auto packedBytes = cudaabi::checkedMul(width, height);
-    auto src = cudaabi::pitchedRegion(srcDevice ? p->srcDevice : reinterpret_cast<std::uint64_t>(srcHost), p->srcXInBytes,
-                                      p->srcY, srcPitch, width, height);
-    auto dst = cudaabi::pitchedRegion(dstDevice ? p->dstDevice : reinterpret_cast<std::uint64_t>(dstHost), p->dstXInBytes,
-                                      p->dstY, dstPitch, width, height);
-    if (!packedBytes || !src || !dst) return CUDA_ERROR_INVALID_VALUE;
-    if (*packedBytes > kChunk) return cudaabi::reportNotSupported("cuMemcpy2D over 8 MiB");
-    if (CUresult refused = captureRules(rt, stream, srcDevice && dstDevice); refused != CUDA_SUCCESS) return refused;
-    CallMessage call(rt.currentContextId());
-    auto copy = call->initCopy2D();
-    copy.setWidth(width);
-    copy.setHeight(height);
-    copy.setStream(stream.id);
-    copy.setAsync(stream.async);
-    copy.setPerThread(stream.perThread);
-    std::vector<std::uint8_t> packed;
-    if (srcDevice) {
-      copy.setSrc(src->first);
-      copy.setSrcPitch(srcPitch);
-    } else {
-      packed.resize(*packedBytes);
-      const auto* first = reinterpret_cast<const std::uint8_t*>(src->first);
-      for (std::size_t row = 0; row < height; ++row) std::memcpy(packed.data() + row * width, first + row * srcPitch, width);
-      copy.setData(kj::arrayPtr(packed.data(), packed.size()));
+    auto src = stridedSide(rt, p->srcMemoryType, p->srcHost, p->srcDevice, p->srcXInBytes, p->srcY, p->srcZ, p->srcPitch,
+                           p->srcHeight, *p);
+    auto dst = stridedSide(rt, p->dstMemoryType, p->dstHost, p->dstDevice, p->dstXInBytes, p->dstY, p->dstZ, p->dstPitch,
+                           p->dstHeight, *p);
+    if (!src || !dst) return CUDA_ERROR_INVALID_VALUE;
+    if (p->WidthInBytes == 0 || p->Height == 0 || p->Depth == 0) return CUDA_SUCCESS;
+    if (!src->device && !dst->device) {
+      return onHostInStreamOrder(rt, client, stream, [&] {
+        for (std::uint64_t z = 0; z < p->Depth; ++z) {
+          for (std::uint64_t row = 0; row < p->Height; ++row) {
+            std::memmove(reinterpret_cast<void*>(dst->first + z * dst->slice + row * dst->pitch),
+                         reinterpret_cast<const void*>(src->first + z * src->slice + row * src->pitch), p->WidthInBytes);
+          }
+        }
+      });
     }
-    if (dstDevice) {
-      copy.setDst(dst->first);
-      copy.setDstPitch(dstPitch);
-      return sendInStreamOrder(client, call);
-    }
-    copy.setToHost(true);
-    auto reply = ask(client, call);
-    if (!reply) return resultOf(client, reply, true);
-    auto data = (*reply)->get().getData();
-    if (data.size() != *packedBytes) return CUDA_ERROR_UNKNOWN;
-    auto* first = reinterpret_cast<std::uint8_t*>(dst->first);
-    for (std::size_t row = 0; row < height; ++row) std::memcpy(first + row * dstPitch, data.begin() + row * width, width);
-    return client.takeDeferredError();
+    if (CUresult refused = captureRules(rt, stream, src->device && dst->device); refused != CUDA_SUCCESS) return refused;
+    return sendStrided(rt, client, *src, *dst, *p, stream);
   });
+}
+
+CUresult copy2D(const char* name, const CUDA_MEMCPY2D* p, StreamArg stream) {
+  if (p == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  CUDA_MEMCPY3D slice = cudaabi::asVolumeCopy(*p);
+  return copy3D(name, &slice, stream);
 }
 
 }  // namespace
@@ -277,11 +344,29 @@ FASTGPU_COPY(cuMemcpyAsync(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream 
 FASTGPU_COPY(cuMemcpyAsync_ptsz(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s),
              unified(rt, client, dst, src, n, streamArg(s, true, true)))
 
+FASTGPU_REMOTE_EXPORT CUresult cuMemcpy3D_v2(const CUDA_MEMCPY3D* p) {
+  return copy3D(__func__, p, streamArg(nullptr, false, false));
+}
+FASTGPU_REMOTE_EXPORT CUresult cuMemcpy3D_v2_ptds(const CUDA_MEMCPY3D* p) {
+  return copy3D(__func__, p, streamArg(nullptr, false, true));
+}
+FASTGPU_REMOTE_EXPORT CUresult cuMemcpy3DAsync_v2(const CUDA_MEMCPY3D* p, CUstream s) {
+  return copy3D(__func__, p, streamArg(s, true, false));
+}
+FASTGPU_REMOTE_EXPORT CUresult cuMemcpy3DAsync_v2_ptsz(const CUDA_MEMCPY3D* p, CUstream s) {
+  return copy3D(__func__, p, streamArg(s, true, true));
+}
 FASTGPU_REMOTE_EXPORT CUresult cuMemcpy2D_v2(const CUDA_MEMCPY2D* p) {
   return copy2D(__func__, p, streamArg(nullptr, false, false));
 }
 FASTGPU_REMOTE_EXPORT CUresult cuMemcpy2DUnaligned_v2(const CUDA_MEMCPY2D* p) {
   return copy2D(__func__, p, streamArg(nullptr, false, false));
+}
+FASTGPU_REMOTE_EXPORT CUresult cuMemcpy2D_v2_ptds(const CUDA_MEMCPY2D* p) {
+  return copy2D(__func__, p, streamArg(nullptr, false, true));
+}
+FASTGPU_REMOTE_EXPORT CUresult cuMemcpy2DUnaligned_v2_ptds(const CUDA_MEMCPY2D* p) {
+  return copy2D(__func__, p, streamArg(nullptr, false, true));
 }
 FASTGPU_REMOTE_EXPORT CUresult cuMemcpy2DAsync_v2(const CUDA_MEMCPY2D* p, CUstream s) {
   return copy2D(__func__, p, streamArg(s, true, false));

@@ -236,9 +236,6 @@ FASTGPU_REMOTE_EXPORT CUresult cuMemcpyPeerAsync(CUdeviceptr dst, CUcontext, CUd
                                                  CUstream s) {
   return cuMemcpyDtoDAsync_v2(dst, src, n, s);
 }
-// TODO: the per-thread default stream of a 2-D copy (rare) runs on the legacy one.
-FASTGPU_REMOTE_EXPORT CUresult cuMemcpy2D_v2_ptds(const CUDA_MEMCPY2D* p) { return cuMemcpy2D_v2(p); }
-FASTGPU_REMOTE_EXPORT CUresult cuMemcpy2DUnaligned_v2_ptds(const CUDA_MEMCPY2D* p) { return cuMemcpy2D_v2(p); }
 
 FASTGPU_REMOTE_EXPORT CUresult cuLaunchCooperativeKernel_ptsz(CUfunction f, unsigned int gx, unsigned int gy,
                                                               unsigned int gz, unsigned int bx, unsigned int by,

@@ -87,6 +87,23 @@ FASTGPU_SIM_EXPORT CUresult cuDeviceGetAttribute(int* value, CUdevice_attribute 
   });
 }
 
+FASTGPU_SIM_EXPORT CUresult cuDeviceGetTexture1DLinearMaxWidth(size_t* elements, CUarray_format format,
+                                                               unsigned channels, CUdevice ordinal) {
+  return withDevice(__func__, ordinal, [&](Driver&, Device&) {
+    // The element formats of linear textures (the block-compressed, video and normalized packed
+    // formats are for arrays); one, two or four channels.
+    bool linearFormat = format == CU_AD_FORMAT_UNSIGNED_INT8 || format == CU_AD_FORMAT_UNSIGNED_INT16 ||
+                        format == CU_AD_FORMAT_UNSIGNED_INT32 || format == CU_AD_FORMAT_SIGNED_INT8 ||
+                        format == CU_AD_FORMAT_SIGNED_INT16 || format == CU_AD_FORMAT_SIGNED_INT32 ||
+                        format == CU_AD_FORMAT_HALF || format == CU_AD_FORMAT_FLOAT;
+    if (elements == nullptr || !linearFormat || (channels != 1 && channels != 2 && channels != 4)) {
+      return CUDA_ERROR_INVALID_VALUE;
+    }
+    *elements = kTexture1DLinearMaxWidth;
+    return CUDA_SUCCESS;
+  });
+}
+
 FASTGPU_SIM_EXPORT CUresult cuDeviceComputeCapability(int* major, int* minor, CUdevice ordinal) {
   return withDevice(__func__, ordinal, [&](Driver&, Device&) {
     if (major == nullptr || minor == nullptr) return CUDA_ERROR_INVALID_VALUE;

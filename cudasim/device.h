@@ -17,6 +17,10 @@ namespace fastgpu::sim {
 
 class Context;
 
+// The most elements a 1-D texture bound to linear memory may span (Hopper's, for every format and
+// channel count cudasim accepts).
+inline constexpr int kTexture1DLinearMaxWidth = 1 << 28;
+
 class Device {
  public:
   // `share` is what the device shares with other processes using it (device_share.h); it must

@@ -144,6 +144,26 @@ FASTGPU_REMOTE_EXPORT CUresult cuDeviceGetP2PAttribute(int* value, CUdevice_P2PA
   return peerQuery(__func__, value, static_cast<int>(attribute), source, destination);
 }
 
+// The server's driver knows its GPU's texture limits: one round trip (a rare question).
+FASTGPU_REMOTE_EXPORT CUresult cuDeviceGetTexture1DLinearMaxWidth(size_t* elements, CUarray_format format,
+                                                                  unsigned channels, CUdevice ordinal) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client& client) -> CUresult {
+    if (elements == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    if (ordinal < 0 || ordinal >= rt.deviceCount()) return CUDA_ERROR_INVALID_DEVICE;
+    CallMessage call(rt.currentContextId());
+    auto query = call->initTexture1DLinearMaxWidth();
+    query.setDevice(ordinal);
+    query.setFormat(static_cast<std::uint32_t>(format));
+    query.setChannels(channels);
+    auto reply = ask(client, call);
+    if (!reply) return resultOf(client, reply, false);
+    auto values = valuesOf(**reply);
+    if (values.size() != 1) return CUDA_ERROR_UNKNOWN;
+    *elements = static_cast<std::size_t>(values[0]);
+    return CUDA_SUCCESS;
+  });
+}
+
 FASTGPU_REMOTE_EXPORT CUresult cuModuleGetLoadingMode(CUmoduleLoadingMode* mode) {
   if (mode == nullptr) return CUDA_ERROR_INVALID_VALUE;
   *mode = CU_MODULE_LAZY_LOADING;

@@ -78,6 +78,16 @@ Status Session::executeContextCall(wire::Call::Reader call, Answer& answer) {
       answer.setValues({value});
       return driverResult(result, query.getAttribute() < 0 ? "cuDeviceCanAccessPeer" : "cuDeviceGetP2PAttribute");
     }
+    case wire::Call::TEXTURE1_D_LINEAR_MAX_WIDTH: {
+      auto query = call.getTexture1DLinearMaxWidth();
+      int device = state.lease().physicalDevice(query.getDevice());
+      if (device < 0) return Status(CUDA_ERROR_INVALID_DEVICE, "a device outside the session's view");
+      std::size_t elements = 0;
+      CUresult result = driver_.cuDeviceGetTexture1DLinearMaxWidth(
+          &elements, static_cast<CUarray_format>(query.getFormat()), query.getChannels(), device);
+      answer.setValues({static_cast<std::int64_t>(elements)});
+      return driverResult(result, "cuDeviceGetTexture1DLinearMaxWidth");
+    }
     case wire::Call::PEER_ACCESS: {
       auto access = call.getPeerAccess();
       SessionContext* peer = state.context(access.getPeer());

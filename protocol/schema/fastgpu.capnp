@@ -168,6 +168,7 @@ struct StreamMemOps { stream @0 :UInt64; perThread @1 :Bool; ops @2 :List(MemOp)
 
 # Stream capture and graphs (DESIGN.md decision 12): graphs and executables are server objects.
 # Peer access between the session's devices (client ordinals) and contexts.
+struct TextureFormat { device @0 :Int32; format @1 :UInt32; channels @2 :UInt32; }
 struct PeerQuery { device @0 :Int32; peer @1 :Int32; attribute @2 :Int32; }  # attribute -1: can access
 struct PeerAccess { peer @0 :UInt64; enable @1 :Bool; }                       # the peer context's id
 
@@ -360,6 +361,7 @@ struct Call {
     graphNodeEnabled @97 :GraphNodeEnabled;
     graphNodeParams @98 :GraphNodeParams;
     graphFindInClone @99 :GraphFindInClone;  # -> handle (the node's id in the clone)
+    texture1DLinearMaxWidth @100 :TextureFormat;  # -> values [elements]
   }
 }
 

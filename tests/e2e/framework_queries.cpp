@@ -80,6 +80,15 @@ int main() {
     CUresult result = cuDeviceGetAttribute(&value, promise.attribute, 0);
     std::printf("attribute %-48s -> %d, %d\n", promise.name, static_cast<int>(result), value);
   }
+  // Texture limits (cuDNN and texture code ask before binding linear memory).
+  std::size_t linearWidth = 0;
+  CUresult asked = cuDeviceGetTexture1DLinearMaxWidth(&linearWidth, CU_AD_FORMAT_FLOAT, 4, 0);
+  std::printf("%-58s -> %d, %zu\n", "cuDeviceGetTexture1DLinearMaxWidth(float4)", static_cast<int>(asked), linearWidth);
+  show("cuDeviceGetTexture1DLinearMaxWidth(3 channels)",
+       cuDeviceGetTexture1DLinearMaxWidth(&linearWidth, CU_AD_FORMAT_FLOAT, 3, 0));
+  show("cuDeviceGetTexture1DLinearMaxWidth(device 99)",
+       cuDeviceGetTexture1DLinearMaxWidth(&linearWidth, CU_AD_FORMAT_FLOAT, 1, 99));
+  show("cuDeviceGetTexture1DLinearMaxWidth(null)", cuDeviceGetTexture1DLinearMaxWidth(nullptr, CU_AD_FORMAT_FLOAT, 1, 0));
   // Context and stream queries.
   CUsharedconfig banks = CU_SHARED_MEM_CONFIG_DEFAULT_BANK_SIZE;
   CUresult got = cuCtxGetSharedMemConfig(&banks);

@@ -56,6 +56,20 @@ TEST_F(VgpuServerTest, TheVgpusDeviceIsItsPlacedGpu) {
   ASSERT_EQ(client.welcome().getDevices().size(), 1u);
   // gpu = 1: the second simulated device's PCI bus id (0x3b), seen as device 0.
   EXPECT_STREQ(client.welcome().getDevices()[0].getPciBusId().cStr(), "0000:3b:00.0");
+  // Device questions name the session's devices only: its device 0, never the GPU's own ordinal.
+  auto textureWidth = [&](int device) {
+    return client.call([&](wire::Call::Builder c) {
+      auto query = c.initTexture1DLinearMaxWidth();
+      query.setDevice(device);
+      query.setFormat(CU_AD_FORMAT_FLOAT);
+      query.setChannels(1);
+    });
+  };
+  auto [asked, width] = textureWidth(0);
+  EXPECT_EQ(asked, CUDA_SUCCESS);
+  EXPECT_EQ(width.size(), 1u);
+  EXPECT_EQ(textureWidth(1).first, CUDA_ERROR_INVALID_DEVICE) << "the placed GPU's ordinal is not the session's";
+  EXPECT_EQ(textureWidth(-5).first, CUDA_ERROR_INVALID_DEVICE);
 }
 
 TEST_F(VgpuServerTest, WrongTokenUnknownVgpuAndAFullVgpuAreRefusedClearly) {

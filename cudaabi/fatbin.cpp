@@ -154,6 +154,58 @@ Result<std::vector<FatbinEntry>> parseFatbin(std::span<const std::uint8_t> bytes
   return entries;
 }
 
+std::vector<std::uint8_t> writeFatbin(std::span<const FatbinEntry> entries) {
+  constexpr std::uint32_t kEntryHeaderBytes = 64;
+  std::vector<std::uint8_t> out(sizeof(FatbinHeader));
+  auto put = [&](std::size_t at, auto value) { std::memcpy(out.data() + at, &value, sizeof(value)); };
+  for (const FatbinEntry& entry : entries) {
+    std::size_t at = out.size();
+    std::size_t padded = (entry.payload.size() + 7) / 8 * 8;  // the next entry 8-byte aligned
+    out.resize(at + kEntryHeaderBytes + padded, 0);
+    put(at, entry.kind);
+    put(at + 2, std::uint16_t{0x101});
+    put(at + 4, kEntryHeaderBytes);
+    put(at + 8, static_cast<std::uint32_t>(padded));
+    put(at + 28, entry.smVersion);
+    put(at + 56, static_cast<std::uint64_t>(entry.payload.size()));
+    std::memcpy(out.data() + at + kEntryHeaderBytes, entry.payload.data(), entry.payload.size());
+  }
+  FatbinHeader header{kFatbinMagic, 1, sizeof(FatbinHeader), out.size() - sizeof(FatbinHeader)};
+  std::memcpy(out.data(), &header, sizeof(header));
+  return out;
+}
+
+Result<std::vector<std::span<const std::uint8_t>>> archiveMembers(std::span<const std::uint8_t> archive) {
+  constexpr std::string_view kArchiveMagic = "!<arch>\n";
+  constexpr std::size_t kMemberHeaderBytes = 60;
+  auto text = [&](std::size_t at, std::size_t bytes) {
+    return std::string_view(reinterpret_cast<const char*>(archive.data()) + at, bytes);
+  };
+  if (archive.size() < kArchiveMagic.size() || text(0, kArchiveMagic.size()) != kArchiveMagic) {
+    return Status(CUDA_ERROR_INVALID_IMAGE, "not an ar archive");
+  }
+  std::vector<std::span<const std::uint8_t>> members;
+  std::size_t offset = kArchiveMagic.size();
+  while (offset + kMemberHeaderBytes <= archive.size()) {
+    if (text(offset + 58, 2) != "`\n") return Status(CUDA_ERROR_INVALID_IMAGE, "an ar member header is damaged");
+    std::uint64_t size = 0;
+    for (char c : text(offset + 48, 10)) {
+      if (c == ' ') break;
+      if (c < '0' || c > '9') return Status(CUDA_ERROR_INVALID_IMAGE, "an ar member size is not a number");
+      size = size * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    std::size_t start = offset + kMemberHeaderBytes;
+    if (size > archive.size() - start) return Status(CUDA_ERROR_INVALID_IMAGE, "an ar member runs past the archive");
+    std::string_view name = text(offset, 16);
+    // "/" and "/SYM64/" are symbol tables, "//" the long-name table.
+    if (!name.starts_with("/ ") && !name.starts_with("// ") && !name.starts_with("/SYM64/")) {
+      members.push_back(archive.subspan(start, size));
+    }
+    offset = start + size + (size % 2);  // members start on even offsets
+  }
+  return members;
+}
+
 Result<ImageKind> detectImageKind(std::span<const std::uint8_t> bytes) {
   ByteReader reader(bytes);
   if (auto magic = reader.read<std::uint32_t>(0)) {

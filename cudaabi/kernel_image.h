@@ -66,6 +66,11 @@ struct FatbinEntry {
   std::vector<std::uint8_t> payload;  // decompressed
 };
 Result<std::vector<FatbinEntry>> parseFatbin(std::span<const std::uint8_t> bytes);
+// One fatbin container holding `entries`, uncompressed (what cudasim's linker produces).
+std::vector<std::uint8_t> writeFatbin(std::span<const FatbinEntry> entries);
+// The members of a Unix `ar` archive (a static library of host objects), bounds-checked; the
+// archive's symbol and name tables are left out.
+Result<std::vector<std::span<const std::uint8_t>>> archiveMembers(std::span<const std::uint8_t> archive);
 Result<KernelImage> parseCubin(std::span<const std::uint8_t> bytes);
 Result<KernelImage> parsePtx(std::string_view text);
 

@@ -24,6 +24,7 @@ enum class HandleKind : std::uint8_t {
   kGraph,
   kGraphNode,
   kGraphExec,
+  kLink,
 };
 
 class HandleObject {

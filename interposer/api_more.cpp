@@ -38,15 +38,6 @@ FASTGPU_REMOTE_EXPORT CUresult cuDeviceGetAttribute(int* value, CUdevice_attribu
 
 namespace {
 
-Result<std::vector<char>> readFile(const char* path) {
-  if (path == nullptr) return Status(CUDA_ERROR_INVALID_VALUE, "NULL path");
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return Status(CUDA_ERROR_FILE_NOT_FOUND, path);
-  std::vector<char> bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-  bytes.push_back('\0');
-  return bytes;
-}
-
 CUresult addCallback(CUstream stream, CUstreamCallback callback, void* data, unsigned flags, bool perThread) {
   if (callback == nullptr || flags != 0) return CUDA_ERROR_INVALID_VALUE;
   // As cuLaunchHostFunc: drain the stream, then call back here. TODO(perf)
@@ -216,7 +207,7 @@ FASTGPU_REMOTE_EXPORT CUresult cuLibraryGetKernelCount(unsigned int* count, CUli
 }
 
 FASTGPU_REMOTE_EXPORT CUresult cuModuleLoad(CUmodule* module, const char* path) {
-  auto bytes = readFile(path);
+  auto bytes = readFileWithNul(path);
   if (!bytes) return bytes.code();
   return cuModuleLoadData(module, bytes->data());
 }
@@ -224,7 +215,7 @@ FASTGPU_REMOTE_EXPORT CUresult cuModuleLoad(CUmodule* module, const char* path) 
 FASTGPU_REMOTE_EXPORT CUresult cuLibraryLoadFromFile(CUlibrary* library, const char* path, CUjit_option* options,
                                                      void** values, unsigned int count, CUlibraryOption* libraryOptions,
                                                      void** libraryValues, unsigned int libraryCount) {
-  auto bytes = readFile(path);
+  auto bytes = readFileWithNul(path);
   if (!bytes) return bytes.code();
   return cuLibraryLoadData(library, bytes->data(), options, values, count, libraryOptions, libraryValues, libraryCount);
 }

@@ -360,6 +360,11 @@ Status Session::route(wire::Call::Reader call, std::span<const std::uint8_t> bul
     case wire::Call::IPC_GET_EVENT_HANDLE:
     case wire::Call::IPC_OPEN_EVENT_HANDLE:
       return executeIpcCall(call, answer);
+    case wire::Call::LINK_CREATE:
+    case wire::Call::LINK_ADD_DATA:
+    case wire::Call::LINK_COMPLETE:
+    case wire::Call::LINK_DESTROY:
+      return executeLinkCall(call, answer);
     default:
       return executeCodeCall(call, answer);
   }

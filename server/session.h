@@ -94,6 +94,7 @@ class Session {
   Status executeGraphCall(wire::Call::Reader call, std::span<const std::uint8_t> bulk, Answer& answer);
   Status executeGraphBuildCall(wire::Call::Reader call, Answer& answer);
   Status executeIpcCall(wire::Call::Reader call, Answer& answer);
+  Status executeLinkCall(wire::Call::Reader call, Answer& answer);  // dispatch_link.cpp
   Status streamMemOps(wire::StreamMemOps::Reader request);
 
   // Helpers shared by the groups.

@@ -9,7 +9,8 @@
 namespace fastgpu::server {
 
 SessionState::~SessionState() {
-  // Libraries and graphs are not tied to a context; contexts take everything else with them.
+  // Libraries, graphs and links are not tied to a context; contexts take everything else with them.
+  for (const auto& [id, link] : links_) driver_.cuLinkDestroy(link->state);
   for (const auto& [id, entry] : handles_) {
     if (kindOf(id) == HandleKind::kGraphExec) driver_.cuGraphExecDestroy(static_cast<CUgraphExec>(entry.real));
   }
@@ -67,6 +68,9 @@ Status SessionState::roomFor(HandleKind kind) const {
     case HandleKind::kGraph:
       if (count(kind) >= kMaxGraphs) return refuse(kMaxGraphs, "graphs", "a constant, kMaxGraphs");
       break;
+    case HandleKind::kLink:
+      if (count(kind) >= kMaxLinks) return refuse(kMaxLinks, "links in progress", "a constant, kMaxLinks");
+      break;
     case HandleKind::kGraphExec:
       if (count(kind) >= kMaxGraphExecs) return refuse(kMaxGraphExecs, "executable graphs", "a constant, kMaxGraphExecs");
       break;
@@ -121,6 +125,26 @@ void SessionState::remove(std::uint64_t id) {
     totalCodeBytes_ -= code->second;
     codeBytes_.erase(code);
   }
+}
+
+Result<std::uint64_t> SessionState::addLink(std::unique_ptr<LinkInProgress> link) {
+  if (Status room = roomFor(HandleKind::kLink); !room) return room;
+  std::uint64_t id = add(HandleKind::kLink, link.get());
+  links_[id] = std::move(link);
+  return id;
+}
+
+LinkInProgress* SessionState::link(std::uint64_t id) {
+  auto it = links_.find(id);
+  return it == links_.end() ? nullptr : it->second.get();
+}
+
+void SessionState::destroyLink(std::uint64_t id) {
+  auto it = links_.find(id);
+  if (it == links_.end()) return;
+  driver_.cuLinkDestroy(it->second->state);
+  links_.erase(it);
+  remove(id);  // gives back the code bytes its inputs were charged
 }
 
 Result<std::uint64_t> SessionState::createContext(int device, unsigned flags, bool primary) {

@@ -7,10 +7,12 @@
 // Threading: owned and used by the session's thread only.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <unordered_map>
 #include <vector>
@@ -33,6 +35,14 @@ enum class HandleKind : std::uint8_t {
   kStaging,    // a server host buffer a captured device-to-host copy writes
   kGraphMemory,  // an allocation of a graph (cuMemAllocAsync captured, or a memory allocation node)
   kGraphNode,    // a node of a graph (graph_node_ids.h: not in the handle table)
+  kLink,         // a link in progress (cuLinkCreate)
+};
+
+// A link in progress: the driver's state and the error log it writes (the driver keeps the
+// buffer's address until the link is destroyed).
+struct LinkInProgress {
+  CUlinkState state = nullptr;
+  std::array<char, 8192> errors{};
 };
 
 // What one session may hold of virtual memory management's objects (each costs the server
@@ -47,6 +57,8 @@ inline constexpr std::size_t kMaxPools = 256;
 inline constexpr std::uint64_t kMaxGraphNodes = 1 << 20;
 inline constexpr int kMaxGraphs = 4096;
 inline constexpr int kMaxGraphExecs = 1024;
+// Links in progress hold their inputs in the driver (charged as code bytes while they live).
+inline constexpr int kMaxLinks = 16;
 // Staging buffers of captured device-to-host copies are the server's host memory.
 inline constexpr std::uint64_t kMaxStagingBytes = 256ULL << 20;
 
@@ -89,6 +101,11 @@ class SessionState {
   static HandleKind kindOf(std::uint64_t id) { return static_cast<HandleKind>(id >> 40); }
 
   const scheduler::VgpuAccess& lease() const { return *lease_; }
+
+  // ---- links in progress (cuLinkCreate .. cuLinkDestroy) ----
+  Result<std::uint64_t> addLink(std::unique_ptr<LinkInProgress> link);
+  LinkInProgress* link(std::uint64_t id);
+  void destroyLink(std::uint64_t id);
 
   // ---- contexts (devices are the client's ordinals, mapped through the lease) ----
   Result<std::uint64_t> createContext(int device, unsigned flags, bool primary);
@@ -270,7 +287,8 @@ class SessionState {
     std::uint64_t bytes;
     std::uint64_t id;
   };
-  std::map<std::uint64_t, StagingPlace> stagingAt_;  // a staging buffer's host address -> what it is
+  std::map<std::uint64_t, StagingPlace> stagingAt_;
+  std::map<std::uint64_t, std::unique_ptr<LinkInProgress>> links_;  // a staging buffer's host address -> what it is
   GraphNodeIds nodeIds_{static_cast<std::uint64_t>(HandleKind::kGraphNode) << 40};
   void freeGraphResource(std::uint64_t id);
   void hold(std::uint64_t resource, std::uint64_t holder);

@@ -168,6 +168,7 @@ struct StreamMemOps { stream @0 :UInt64; perThread @1 :Bool; ops @2 :List(MemOp)
 
 # Stream capture and graphs (DESIGN.md decision 12): graphs and executables are server objects.
 # Peer access between the session's devices (client ordinals) and contexts.
+struct LinkInput { link @0 :UInt64; type @1 :UInt32; name @2 :Text; data @3 :Data; }  # type: CUjitInputType
 struct TextureFormat { device @0 :Int32; format @1 :UInt32; channels @2 :UInt32; }
 struct PeerQuery { device @0 :Int32; peer @1 :Int32; attribute @2 :Int32; }  # attribute -1: can access
 struct PeerAccess { peer @0 :UInt64; enable @1 :Bool; }                       # the peer context's id
@@ -362,6 +363,10 @@ struct Call {
     graphNodeParams @98 :GraphNodeParams;
     graphFindInClone @99 :GraphFindInClone;  # -> handle (the node's id in the clone)
     texture1DLinearMaxWidth @100 :TextureFormat;  # -> values [elements]
+    linkCreate @101 :Void;                # -> handle (a link in progress)
+    linkAddData @102 :LinkInput;
+    linkComplete @103 :UInt64;            # -> data (the linked image)
+    linkDestroy @104 :UInt64;
   }
 }
 

@@ -17,14 +17,15 @@ Result<Device*> deviceAt(Driver& driver, const CUmemLocation& location) {
   return device;
 }
 
-// What an allocation may be: pinned device memory with no shareable handle (shareable handles,
-// and what the attributes announce of them, are not implemented).
+// What an allocation may be: pinned device memory, with no shareable handle or a POSIX file
+// descriptor (the fabric and Windows handles are not simulated).
 Result<Device*> checkProperties(Driver& driver, const CUmemAllocationProp* prop) {
   if (prop == nullptr || prop->type != CU_MEM_ALLOCATION_TYPE_PINNED) {
     return Status(CUDA_ERROR_INVALID_VALUE, "allocation type must be pinned");
   }
-  if (prop->requestedHandleTypes != CU_MEM_HANDLE_TYPE_NONE) {
-    return Status(CUDA_ERROR_NOT_SUPPORTED, "shareable allocation handles are not implemented");
+  if (prop->requestedHandleTypes != CU_MEM_HANDLE_TYPE_NONE &&
+      prop->requestedHandleTypes != CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR) {
+    return Status(CUDA_ERROR_NOT_SUPPORTED, "only POSIX file descriptors are simulated as shareable handles");
   }
   return deviceAt(driver, prop->location);
 }
@@ -70,7 +71,8 @@ FASTGPU_SIM_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle* handle, si
     if (handle == nullptr || flags != 0) return CUDA_ERROR_INVALID_VALUE;
     auto device = checkProperties(driver, prop);
     if (!device) return fail(device);
-    auto created = driver.virtualMemory().create(**device, size);
+    bool shareable = prop->requestedHandleTypes == CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR;
+    auto created = driver.virtualMemory().create(**device, size, shareable);
     if (!created) return fail(created);
     *handle = *created;
     return CUDA_SUCCESS;
@@ -143,8 +145,35 @@ FASTGPU_SIM_EXPORT CUresult cuMemGetAllocationPropertiesFromHandle(CUmemAllocati
     *prop = CUmemAllocationProp{};
     prop->type = CU_MEM_ALLOCATION_TYPE_PINNED;
     prop->location.type = CU_MEM_LOCATION_TYPE_DEVICE;
-    prop->location.id = properties->first;
-    prop->requestedHandleTypes = CU_MEM_HANDLE_TYPE_NONE;
+    prop->location.id = properties->device;
+    prop->requestedHandleTypes =
+        properties->shareable ? CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR : CU_MEM_HANDLE_TYPE_NONE;
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_SIM_EXPORT CUresult cuMemExportToShareableHandle(void* shareable, CUmemGenericAllocationHandle handle,
+                                                         CUmemAllocationHandleType type, unsigned long long flags) {
+  return driverEntry(__func__, [&](Driver& driver) {
+    if (shareable == nullptr || flags != 0) return CUDA_ERROR_INVALID_VALUE;
+    if (type != CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR) return CUDA_ERROR_NOT_SUPPORTED;
+    auto fd = driver.virtualMemory().exportDescriptor(handle);
+    if (!fd) return fail(fd);
+    *static_cast<int*>(shareable) = *fd;
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_SIM_EXPORT CUresult cuMemImportFromShareableHandle(CUmemGenericAllocationHandle* handle, void* shareable,
+                                                           CUmemAllocationHandleType type) {
+  return driverEntry(__func__, [&](Driver& driver) {
+    if (handle == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    if (type != CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR) return CUDA_ERROR_NOT_SUPPORTED;
+    // The descriptor travels in the pointer's bits, as the driver takes it.
+    int fd = static_cast<int>(reinterpret_cast<std::intptr_t>(shareable));
+    auto imported = driver.virtualMemory().importDescriptor(fd, [&](int ordinal) { return driver.device(ordinal); });
+    if (!imported) return fail(imported);
+    *handle = *imported;
     return CUDA_SUCCESS;
   });
 }

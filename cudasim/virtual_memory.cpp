@@ -1,10 +1,15 @@
 #include "cudasim/virtual_memory.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
@@ -115,12 +120,13 @@ Status VirtualMemory::free(std::uint64_t base, std::uint64_t size) {
   return Status::ok();
 }
 
-Result<CUmemGenericAllocationHandle> VirtualMemory::create(Device& device, std::uint64_t size) {
+Result<CUmemGenericAllocationHandle> VirtualMemory::create(Device& device, std::uint64_t size, bool shareable) {
   if (size == 0 || !granular(size)) return invalid("allocation size not a multiple of the granularity");
   if (!device.memory().takeCapacity(size)) {
     return Status(CUDA_ERROR_OUT_OF_MEMORY, fmt::format("out of memory: {} bytes asked", size));
   }
-  int fd = memfd_create("cudasim-physical", MFD_CLOEXEC);
+  std::string name = fmt::format("{}{}", kPhysicalMemfdPrefix, device.ordinal());
+  int fd = memfd_create(name.c_str(), MFD_CLOEXEC);
   if (fd < 0 || ftruncate(fd, static_cast<off_t>(size)) != 0) {
     if (fd >= 0) close(fd);
     device.memory().returnCapacity(size);
@@ -128,7 +134,43 @@ Result<CUmemGenericAllocationHandle> VirtualMemory::create(Device& device, std::
   }
   std::lock_guard lock(mutex_);
   CUmemGenericAllocationHandle handle = nextHandle_++;
-  physical_[handle] = Physical{&device, size, fd};
+  physical_[handle] = Physical{&device, size, fd, 1, 0, shareable, true};
+  return handle;
+}
+
+Result<int> VirtualMemory::exportDescriptor(CUmemGenericAllocationHandle handle) const {
+  std::lock_guard lock(mutex_);
+  auto it = physical_.find(handle);
+  if (it == physical_.end() || it->second.references == 0) return invalid("not a live allocation handle");
+  if (!it->second.shareable) return invalid("the allocation was not made to be shared (requestedHandleTypes)");
+  int fd = fcntl(it->second.fd, F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) return Status(CUDA_ERROR_OUT_OF_MEMORY, fmt::format("cannot export: {}", std::strerror(errno)));
+  return fd;
+}
+
+Result<CUmemGenericAllocationHandle> VirtualMemory::importDescriptor(int fd,
+                                                                     const std::function<Device*(int)>& deviceOf) {
+  // Only cudasim's physical memory: a memfd named for its device, whole granules long.
+  char target[256] = {};
+  std::string link = fmt::format("/proc/self/fd/{}", fd);
+  ssize_t length = fd < 0 ? -1 : readlink(link.c_str(), target, sizeof(target) - 1);
+  std::string_view name(target, length > 0 ? static_cast<std::size_t>(length) : 0);
+  std::string_view prefix = "/memfd:";
+  if (!name.starts_with(prefix) || !name.substr(prefix.size()).starts_with(kPhysicalMemfdPrefix)) {
+    return invalid("not a descriptor of a shareable allocation");
+  }
+  int ordinal = std::atoi(std::string(name.substr(prefix.size() + std::strlen(kPhysicalMemfdPrefix))).c_str());
+  Device* device = deviceOf(ordinal);
+  struct stat info {};
+  if (device == nullptr || fstat(fd, &info) != 0 || info.st_size <= 0 ||
+      !granular(static_cast<std::uint64_t>(info.st_size))) {
+    return invalid("not a descriptor of a shareable allocation");
+  }
+  int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (own < 0) return Status(CUDA_ERROR_OUT_OF_MEMORY, fmt::format("cannot import: {}", std::strerror(errno)));
+  std::lock_guard lock(mutex_);
+  CUmemGenericAllocationHandle handle = nextHandle_++;
+  physical_[handle] = Physical{device, static_cast<std::uint64_t>(info.st_size), own, 1, 0, true, false};
   return handle;
 }
 
@@ -136,7 +178,7 @@ void VirtualMemory::dropIfUnusedLocked(CUmemGenericAllocationHandle handle) {
   auto it = physical_.find(handle);
   if (it == physical_.end() || it->second.references > 0 || it->second.mappings > 0) return;
   close(it->second.fd);
-  it->second.device->memory().returnCapacity(it->second.size);
+  if (it->second.charged) it->second.device->memory().returnCapacity(it->second.size);
   physical_.erase(it);
 }
 
@@ -159,11 +201,11 @@ Result<CUmemGenericAllocationHandle> VirtualMemory::retain(std::uint64_t address
   return it->second.handle;
 }
 
-Result<std::pair<int, std::uint64_t>> VirtualMemory::properties(CUmemGenericAllocationHandle handle) const {
+Result<VirtualMemory::Properties> VirtualMemory::properties(CUmemGenericAllocationHandle handle) const {
   std::lock_guard lock(mutex_);
   auto it = physical_.find(handle);
   if (it == physical_.end() || it->second.references == 0) return invalid("not a live allocation handle");
-  return std::make_pair(it->second.device->ordinal(), it->second.size);
+  return Properties{it->second.device->ordinal(), it->second.size, it->second.shareable};
 }
 
 Status VirtualMemory::map(std::uint64_t base, std::uint64_t size, std::uint64_t offset,

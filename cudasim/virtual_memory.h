@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -29,6 +30,7 @@ class Device;
 inline constexpr std::uint64_t kVirtualBase = 0x400000000000ULL;  // 64 TiB, above the devices' windows
 inline constexpr std::uint64_t kVirtualWindowBytes = 16ULL << 40;
 inline constexpr std::uint64_t kVmmGranularity = 2ULL << 20;      // minimum and recommended
+inline constexpr const char* kPhysicalMemfdPrefix = "cudasim-physical-d";  // + the device ordinal
 
 // What a mapped address reaches.
 struct VirtualMapping {
@@ -52,14 +54,25 @@ class VirtualMemory {
   Status free(std::uint64_t base, std::uint64_t size);
 
   // ---- physical memory ----
-  Result<CUmemGenericAllocationHandle> create(Device& device, std::uint64_t size);
+  // `shareable`: made to be exported as a POSIX file descriptor.
+  Result<CUmemGenericAllocationHandle> create(Device& device, std::uint64_t size, bool shareable = false);
+  // A new descriptor of a shareable allocation's memory, close-on-exec, the caller's to close.
+  Result<int> exportDescriptor(CUmemGenericAllocationHandle handle) const;
+  // An allocation of the memory behind descriptor `fd` (exported by cudasim, in any process of
+  // this user); `deviceOf` finds the device of an ordinal.
+  Result<CUmemGenericAllocationHandle> importDescriptor(int fd, const std::function<Device*(int)>& deviceOf);
   // Drops one reference (create and retain each take one); the memory goes with the last
   // reference and the last mapping.
   Status release(CUmemGenericAllocationHandle handle);
   // The allocation mapped at `address`, with one more reference (cuMemRetainAllocationHandle).
   Result<CUmemGenericAllocationHandle> retain(std::uint64_t address);
-  // The allocation's device and size.
-  Result<std::pair<int, std::uint64_t>> properties(CUmemGenericAllocationHandle handle) const;
+  // The allocation's device and size, and whether it is shareable.
+  struct Properties {
+    int device;
+    std::uint64_t size;
+    bool shareable;
+  };
+  Result<Properties> properties(CUmemGenericAllocationHandle handle) const;
 
   // ---- mappings ----
   Status map(std::uint64_t base, std::uint64_t size, std::uint64_t offset, CUmemGenericAllocationHandle handle);
@@ -81,6 +94,8 @@ class VirtualMemory {
     int fd;
     int references = 1;
     int mappings = 0;
+    bool shareable = false;
+    bool charged = true;  // false for imported memory: its maker's device capacity holds it
   };
   struct Mapping {
     std::uint64_t size;

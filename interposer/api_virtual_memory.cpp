@@ -17,14 +17,17 @@ VirtualMemoryMirror& mirror() {
   return *known;
 }
 
-// Pinned device memory with no shareable handle: what can be asked for. Shareable handles are
-// not implemented (and the attributes say so).
+// Pinned device memory, with no shareable handle or a POSIX descriptor as its handle type: what
+// can be asked for (PyTorch's expandable segments ask for POSIX descriptors). Exporting the
+// handle is not remoted yet (cuMemExportToShareableHandle: CUDA_ERROR_NOT_SUPPORTED).
 CUresult checkProperties(const CUmemAllocationProp* prop) {
   if (prop == nullptr || prop->type != CU_MEM_ALLOCATION_TYPE_PINNED ||
       prop->location.type != CU_MEM_LOCATION_TYPE_DEVICE) {
     return CUDA_ERROR_INVALID_VALUE;
   }
-  return prop->requestedHandleTypes == CU_MEM_HANDLE_TYPE_NONE ? CUDA_SUCCESS : CUDA_ERROR_NOT_SUPPORTED;
+  bool remoted = prop->requestedHandleTypes == CU_MEM_HANDLE_TYPE_NONE ||
+                 prop->requestedHandleTypes == CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR;
+  return remoted ? CUDA_SUCCESS : CUDA_ERROR_NOT_SUPPORTED;
 }
 
 void setRange(wire::VmRange::Builder range, CUdeviceptr address, size_t size) {
@@ -81,10 +84,11 @@ FASTGPU_REMOTE_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle* handle,
     auto create = call->initMemCreate();
     create.setDevice(prop->location.id);
     create.setSize(size);
+    create.setHandleTypes(static_cast<std::uint32_t>(prop->requestedHandleTypes));
     auto reply = ask(client, call);
     if (!reply) return resultOf(client, reply, false);
     *handle = (*reply)->get().getHandle();
-    mirror().created(*handle, prop->location.id, size);
+    mirror().created(*handle, prop->location.id, size, prop->requestedHandleTypes);
     return CUDA_SUCCESS;
   });
 }
@@ -183,7 +187,7 @@ FASTGPU_REMOTE_EXPORT CUresult cuMemGetAllocationPropertiesFromHandle(CUmemAlloc
     prop->type = CU_MEM_ALLOCATION_TYPE_PINNED;
     prop->location.type = CU_MEM_LOCATION_TYPE_DEVICE;
     prop->location.id = physical->device;
-    prop->requestedHandleTypes = CU_MEM_HANDLE_TYPE_NONE;
+    prop->requestedHandleTypes = physical->handleTypes;
     return CUDA_SUCCESS;
   });
 }

@@ -18,6 +18,7 @@ class VirtualMemoryMirror {
   struct Physical {
     int device;
     std::uint64_t bytes;
+    CUmemAllocationHandleType handleTypes = CU_MEM_HANDLE_TYPE_NONE;
     int references = 1;
   };
   struct Mapping {
@@ -26,9 +27,10 @@ class VirtualMemoryMirror {
     unsigned access = 0;  // CUmemAccess_flags
   };
 
-  void created(std::uint64_t handle, int device, std::uint64_t bytes) {
+  void created(std::uint64_t handle, int device, std::uint64_t bytes,
+               CUmemAllocationHandleType handleTypes = CU_MEM_HANDLE_TYPE_NONE) {
     std::lock_guard lock(mutex_);
-    physical_[handle] = Physical{device, bytes};
+    physical_[handle] = Physical{device, bytes, handleTypes};
   }
   std::optional<Physical> physical(std::uint64_t handle) {
     std::lock_guard lock(mutex_);

@@ -17,7 +17,8 @@ Status Session::executeVirtualMemoryCall(wire::Call::Reader call, Answer& answer
     case wire::Call::MEM_ADDRESS_FREE:
       return state.freeAddresses(call.getMemAddressFree().getAddress(), call.getMemAddressFree().getSize());
     case wire::Call::MEM_CREATE: {
-      auto id = state.createPhysical(call.getMemCreate().getDevice(), call.getMemCreate().getSize());
+      auto create = call.getMemCreate();
+      auto id = state.createPhysical(create.getDevice(), create.getSize(), create.getHandleTypes());
       if (!id) return id.status();
       answer.setHandle(*id);
       return Status::ok();

@@ -140,7 +140,8 @@ class SessionState {
   // longer mapped; mapped ranges become ranges of the session (checkDeviceRange) until unmapped.
   Result<std::uint64_t> reserveAddresses(std::uint64_t size, std::uint64_t alignment, std::uint64_t hint);
   Status freeAddresses(std::uint64_t base, std::uint64_t size);
-  Result<std::uint64_t> createPhysical(int device, std::uint64_t size);  // -> a kMemory id
+  // -> a kMemory id; `handleTypes`: NONE or POSIX_FILE_DESCRIPTOR (shareable handles it may export).
+  Result<std::uint64_t> createPhysical(int device, std::uint64_t size, std::uint32_t handleTypes = 0);
   Status releasePhysical(std::uint64_t id);
   Status mapPhysical(std::uint64_t base, std::uint64_t size, std::uint64_t offset, std::uint64_t id);
   Status unmapRange(std::uint64_t base, std::uint64_t size);

@@ -51,8 +51,12 @@ Status SessionState::freeAddresses(std::uint64_t base, std::uint64_t size) {
   return Status::ok();
 }
 
-Result<std::uint64_t> SessionState::createPhysical(int device, std::uint64_t size) {
+Result<std::uint64_t> SessionState::createPhysical(int device, std::uint64_t size, std::uint32_t handleTypes) {
   if (physical_.size() >= kMaxPhysicalAllocations) return tooMany(kMaxPhysicalAllocations, "physical allocations");
+  // Made shareable as a POSIX descriptor (PyTorch's expandable segments ask it), or not at all.
+  if (handleTypes != CU_MEM_HANDLE_TYPE_NONE && handleTypes != CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR) {
+    return Status(CUDA_ERROR_NOT_SUPPORTED, "only POSIX file descriptors are remoted as shareable handle types");
+  }
   int physicalDevice = lease_->physicalDevice(device);
   if (physicalDevice < 0) return Status(CUDA_ERROR_INVALID_DEVICE, fmt::format("device {} is not in this session's view", device));
   if (Status reserved = lease_->reserve(size); !reserved) return reserved;
@@ -60,6 +64,7 @@ Result<std::uint64_t> SessionState::createPhysical(int device, std::uint64_t siz
   prop.type = CU_MEM_ALLOCATION_TYPE_PINNED;
   prop.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
   prop.location.id = physicalDevice;
+  prop.requestedHandleTypes = static_cast<CUmemAllocationHandleType>(handleTypes);
   CUmemGenericAllocationHandle handle = 0;
   if (CUresult result = driver_.cuMemCreate(&handle, size, &prop, 0); result != CUDA_SUCCESS) {
     lease_->release(size);

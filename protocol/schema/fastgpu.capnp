@@ -144,7 +144,7 @@ struct TensorMapAddress { map @0 :Data; address @1 :UInt64; }   # map: 128 bytes
 # Virtual memory management (cuMemAddressReserve, cuMemCreate, cuMemMap, ...).
 struct VmReserve { size @0 :UInt64; alignment @1 :UInt64; hint @2 :UInt64; }
 struct VmRange { address @0 :UInt64; size @1 :UInt64; }
-struct VmCreate { device @0 :Int32; size @1 :UInt64; }
+struct VmCreate { device @0 :Int32; size @1 :UInt64; handleTypes @2 :UInt32; }  # CUmemAllocationHandleType bits
 struct VmMap { address @0 :UInt64; size @1 :UInt64; offset @2 :UInt64; handle @3 :UInt64; }
 struct VmAccess { address @0 :UInt64; size @1 :UInt64; devices @2 :List(Int32); flags @3 :List(UInt32); }
 struct VmGranularity { device @0 :Int32; option @1 :UInt32; }

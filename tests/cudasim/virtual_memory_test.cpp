@@ -1,6 +1,9 @@
 // cudasim's virtual memory management: the call sequence of PyTorch's expandable segments
 // (reserve large, map chunks as the segment grows, unmap, release), what a mapping reaches, and
 // every refusal the driver documents.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cstring>
 #include <vector>
 
@@ -119,14 +122,66 @@ TEST_F(SimVirtualMemory, OneAllocationMappedTwiceIsTheSameMemory) {
   ASSERT_CU(d.cuMemAddressFree(second, kChunk));
 }
 
+TEST_F(SimVirtualMemory, AShareableAllocationExportsADescriptorThatImportsAsTheSameMemory) {
+  CUmemAllocationProp prop = pinnedOnDevice0();
+  prop.requestedHandleTypes = CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR;
+  std::size_t before = freeMemory();
+  CUmemGenericAllocationHandle made = 0, imported = 0, plain = create(kChunk);
+  ASSERT_CU(d.cuMemCreate(&made, kChunk, &prop, 0));
+  CUmemAllocationProp asked{};
+  ASSERT_CU(d.cuMemGetAllocationPropertiesFromHandle(&asked, made));
+  EXPECT_EQ(asked.requestedHandleTypes, CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR);
+  int fd = -1;
+  ASSERT_CU(d.cuMemExportToShareableHandle(&fd, made, CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR, 0));
+  ASSERT_GE(fd, 0);
+  ASSERT_CU(d.cuMemImportFromShareableHandle(&imported, reinterpret_cast<void*>(static_cast<std::intptr_t>(fd)),
+                                            CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR));
+  close(fd);  // the import holds the memory itself
+  EXPECT_EQ(freeMemory(), before - 2 * kChunk) << "imported memory is not charged again";
+  CUdeviceptr mine = 0, theirs = 0;
+  ASSERT_CU(d.cuMemAddressReserve(&mine, kChunk, 0, 0, 0));
+  ASSERT_CU(d.cuMemAddressReserve(&theirs, kChunk, 0, 0, 0));
+  ASSERT_CU(d.cuMemMap(mine, kChunk, 0, made, 0));
+  ASSERT_CU(d.cuMemMap(theirs, kChunk, 0, imported, 0));
+  ASSERT_CU(grant(mine, kChunk));
+  ASSERT_CU(grant(theirs, kChunk));
+  ASSERT_CU(d.cuMemsetD32_v2(mine + 4096, 0x1234, 1));
+  unsigned seen = 0;
+  ASSERT_CU(d.cuMemcpyDtoH_v2(&seen, theirs + 4096, sizeof(seen)));
+  EXPECT_EQ(seen, 0x1234u) << "the imported allocation is the same memory";
+  // Refused: exporting what was not made shareable, other handle types, descriptors that are not
+  // cudasim's allocations.
+  int other = -1;
+  EXPECT_EQ(d.cuMemExportToShareableHandle(&other, plain, CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR, 0),
+            CUDA_ERROR_INVALID_VALUE);
+  EXPECT_EQ(d.cuMemExportToShareableHandle(&other, made, CU_MEM_HANDLE_TYPE_FABRIC, 0), CUDA_ERROR_NOT_SUPPORTED);
+  EXPECT_EQ(d.cuMemExportToShareableHandle(&other, made, CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR, 1),
+            CUDA_ERROR_INVALID_VALUE);
+  CUmemGenericAllocationHandle bogus = 0;
+  int devNull = open("/dev/null", O_RDONLY);
+  EXPECT_EQ(d.cuMemImportFromShareableHandle(&bogus, reinterpret_cast<void*>(static_cast<std::intptr_t>(devNull)),
+                                             CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR),
+            CUDA_ERROR_INVALID_VALUE);
+  close(devNull);
+  EXPECT_EQ(d.cuMemImportFromShareableHandle(&bogus, reinterpret_cast<void*>(static_cast<std::intptr_t>(-1)),
+                                             CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR),
+            CUDA_ERROR_INVALID_VALUE);
+  ASSERT_CU(d.cuMemUnmap(mine, kChunk));
+  ASSERT_CU(d.cuMemUnmap(theirs, kChunk));
+  for (CUmemGenericAllocationHandle h : {made, imported, plain}) ASSERT_CU(d.cuMemRelease(h));
+  EXPECT_EQ(freeMemory(), before) << "every chunk given back";
+  ASSERT_CU(d.cuMemAddressFree(mine, kChunk));
+  ASSERT_CU(d.cuMemAddressFree(theirs, kChunk));
+}
+
 TEST_F(SimVirtualMemory, EveryMisuseIsRefusedAndChangesNothing) {
   CUmemAllocationProp prop = pinnedOnDevice0();
   CUmemGenericAllocationHandle handle = 0;
   EXPECT_EQ(d.cuMemCreate(&handle, kChunk + 4096, &prop, 0), CUDA_ERROR_INVALID_VALUE) << "not granular";
   EXPECT_EQ(d.cuMemCreate(&handle, 2 * kSimMemoryBytes, &prop, 0), CUDA_ERROR_OUT_OF_MEMORY) << "over capacity";
   CUmemAllocationProp shareable = prop;
-  shareable.requestedHandleTypes = CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR;
-  EXPECT_EQ(d.cuMemCreate(&handle, kChunk, &shareable, 0), CUDA_ERROR_NOT_SUPPORTED);
+  shareable.requestedHandleTypes = CU_MEM_HANDLE_TYPE_FABRIC;
+  EXPECT_EQ(d.cuMemCreate(&handle, kChunk, &shareable, 0), CUDA_ERROR_NOT_SUPPORTED) << "fabric handles";
   CUmemAllocationProp elsewhere = prop;
   elsewhere.location.id = 7;
   EXPECT_EQ(d.cuMemCreate(&handle, kChunk, &elsewhere, 0), CUDA_ERROR_INVALID_DEVICE);

@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
   prop.type = CU_MEM_ALLOCATION_TYPE_PINNED;
   prop.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
   prop.location.id = 0;
+  // PyTorch asks for chunks it can share with other processes (POSIX descriptors).
+  prop.requestedHandleTypes = CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR;
   size_t chunk = 0;
   report("cuMemGetAllocationGranularity", cuMemGetAllocationGranularity(&chunk, &prop, CU_MEM_ALLOC_GRANULARITY_RECOMMENDED));
   std::printf("granularity: %zu MiB\n", chunk >> 20);
@@ -52,6 +54,10 @@ int main(int argc, char** argv) {
   }
   cuMemGetInfo(&freeNow, &total);
   std::printf("memory taken by 4 chunks: %zu MiB\n", (freeBefore - freeNow) >> 20);
+  CUmemAllocationProp made{};
+  report("cuMemGetAllocationPropertiesFromHandle", cuMemGetAllocationPropertiesFromHandle(&made, chunks[0]));
+  std::printf("a chunk's device %d, shareable as a descriptor %d\n", made.location.id,
+              made.requestedHandleTypes == CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR);
 
   // A tensor across the boundary of chunks 1 and 2: filled, appended to by a kernel, copied back.
   const CUdeviceptr log = segment + 2 * chunk - 8;  // two ints before the boundary, more after

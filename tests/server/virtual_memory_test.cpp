@@ -88,6 +88,34 @@ TEST_F(ServerTest, PhysicalAllocationsChargeTheQuotaExactlyAndReservationsDoNot)
   EXPECT_EQ(client.freeMemory(), before);
 }
 
+TEST_F(ServerTest, AllocationsAreMadeShareableAsDescriptorsOnlyAndChargedAlike) {
+  RawClient client(url);
+  client.retainPrimary();
+  auto create = [&](std::uint32_t handleTypes) {
+    std::uint64_t handle = 0;
+    CUresult result = client
+                          .call(
+                              [&](wire::Call::Builder c) {
+                                auto create = c.initMemCreate();
+                                create.setSize(kChunk);
+                                create.setHandleTypes(handleTypes);
+                              },
+                              &handle)
+                          .first;
+    return std::pair{result, handle};
+  };
+  std::uint64_t before = client.freeMemory();
+  auto [shareable, handle] = create(CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR);
+  EXPECT_EQ(shareable, CUDA_SUCCESS) << "PyTorch's expandable segments ask for POSIX descriptors";
+  EXPECT_EQ(client.freeMemory(), before - kChunk);
+  EXPECT_EQ(create(CU_MEM_HANDLE_TYPE_FABRIC).first, CUDA_ERROR_NOT_SUPPORTED);
+  EXPECT_EQ(create(CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR | CU_MEM_HANDLE_TYPE_FABRIC).first, CUDA_ERROR_NOT_SUPPORTED);
+  EXPECT_EQ(create(0x40000).first, CUDA_ERROR_NOT_SUPPORTED) << "an unknown type";
+  EXPECT_EQ(client.freeMemory(), before - kChunk) << "nothing charged for the refusals";
+  EXPECT_EQ(client.call([&](wire::Call::Builder c) { c.setMemRelease(handle); }).first, CUDA_SUCCESS);
+  EXPECT_EQ(client.freeMemory(), before);
+}
+
 TEST_F(ServerTest, VirtualMemoryTheSessionDoesNotHoldIsRefused) {
   RawClient client(url);
   client.retainPrimary();

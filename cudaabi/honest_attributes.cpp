@@ -38,8 +38,6 @@ int remoteSessionAttribute(CUdevice_attribute attribute, int value) {
     case CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY:
     case CU_DEVICE_ATTRIBUTE_CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM:
     case CU_DEVICE_ATTRIBUTE_HOST_NATIVE_ATOMIC_SUPPORTED:
-    // Allocations are made shareable as POSIX descriptors, but exporting one is not remoted yet.
-    case CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR_SUPPORTED:
       return 0;
     default:
       return announcesUnimplementedFeature(attribute) ? 0 : value;

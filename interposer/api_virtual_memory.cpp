@@ -2,6 +2,16 @@
 // and mirrored here (the reserved range is reserved in this process too, decision 8; a mapping
 // is device memory to pointer queries and unified copies); physical allocations are charged to
 // the vGPU's quota on the server. Queries are answered from the mirror.
+//
+// A shareable allocation exported as a POSIX descriptor gives the program a descriptor of a small
+// memory file holding FastGPU's handle (a token of the server's board, server/dispatch_ipc.cpp):
+// the program passes it to another process as it would the driver's, and importing it there
+// reads the handle back and asks the server, which shares the memory between sessions of the
+// same vGPU only.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "interposer/remote.h"
 #include "interposer/virtual_memory_mirror.h"
 
@@ -18,8 +28,7 @@ VirtualMemoryMirror& mirror() {
 }
 
 // Pinned device memory, with no shareable handle or a POSIX descriptor as its handle type: what
-// can be asked for (PyTorch's expandable segments ask for POSIX descriptors). Exporting the
-// handle is not remoted yet (cuMemExportToShareableHandle: CUDA_ERROR_NOT_SUPPORTED).
+// can be asked for (PyTorch's expandable segments ask for POSIX descriptors).
 CUresult checkProperties(const CUmemAllocationProp* prop) {
   if (prop == nullptr || prop->type != CU_MEM_ALLOCATION_TYPE_PINNED ||
       prop->location.type != CU_MEM_LOCATION_TYPE_DEVICE) {
@@ -188,6 +197,62 @@ FASTGPU_REMOTE_EXPORT CUresult cuMemGetAllocationPropertiesFromHandle(CUmemAlloc
     prop->location.type = CU_MEM_LOCATION_TYPE_DEVICE;
     prop->location.id = physical->device;
     prop->requestedHandleTypes = physical->handleTypes;
+    return CUDA_SUCCESS;
+  });
+}
+
+namespace {
+
+constexpr std::size_t kSharedHandleBytes = 64;
+
+}  // namespace
+
+FASTGPU_REMOTE_EXPORT CUresult cuMemExportToShareableHandle(void* shareable, CUmemGenericAllocationHandle handle,
+                                                            CUmemAllocationHandleType type, unsigned long long flags) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client& client) -> CUresult {
+    if (shareable == nullptr || flags != 0) return CUDA_ERROR_INVALID_VALUE;
+    if (type != CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR) return cudaabi::reportNotSupported("shareable handles but POSIX descriptors");
+    auto physical = mirror().physical(handle);
+    if (!physical || physical->handleTypes != CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR) return CUDA_ERROR_INVALID_VALUE;
+    CallMessage call(rt.currentContextId());
+    call->setMemExport(handle);
+    auto reply = ask(client, call);
+    if (!reply) return resultOf(client, reply, false);
+    auto data = (*reply)->get().getData();
+    if (data.size() != kSharedHandleBytes) return CUDA_ERROR_UNKNOWN;
+    // The program's descriptor: a sealed memory file holding the handle.
+    int fd = memfd_create("fastgpu-shareable-handle", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0) return CUDA_ERROR_OUT_OF_MEMORY;
+    if (pwrite(fd, data.begin(), data.size(), 0) != static_cast<ssize_t>(data.size()) ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
+      close(fd);
+      return CUDA_ERROR_OPERATING_SYSTEM;
+    }
+    *static_cast<int*>(shareable) = fd;
+    return CUDA_SUCCESS;
+  });
+}
+
+FASTGPU_REMOTE_EXPORT CUresult cuMemImportFromShareableHandle(CUmemGenericAllocationHandle* handle, void* shareable,
+                                                              CUmemAllocationHandleType type) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client& client) -> CUresult {
+    if (handle == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    if (type != CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR) return cudaabi::reportNotSupported("shareable handles but POSIX descriptors");
+    int fd = static_cast<int>(reinterpret_cast<std::intptr_t>(shareable));
+    std::uint8_t bytes[kSharedHandleBytes] = {};
+    if (fd < 0 || pread(fd, bytes, sizeof(bytes), 0) != static_cast<ssize_t>(sizeof(bytes))) {
+      return CUDA_ERROR_INVALID_VALUE;  // not a descriptor FastGPU made
+    }
+    CallMessage call(rt.currentContextId());
+    call->setMemImport(kj::arrayPtr(bytes, sizeof(bytes)));
+    auto reply = ask(client, call);
+    if (!reply) return resultOf(client, reply, false);
+    auto values = valuesOf(**reply);
+    if (values.size() != 3) return CUDA_ERROR_UNKNOWN;
+    auto id = static_cast<std::uint64_t>(values[0]);
+    mirror().created(id, static_cast<int>(values[1]), static_cast<std::uint64_t>(values[2]),
+                     CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR);
+    *handle = id;
     return CUDA_SUCCESS;
   });
 }

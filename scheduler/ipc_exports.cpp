@@ -67,4 +67,11 @@ void IpcExports::withdrawSession(std::uint64_t session) {
   }
 }
 
+void IpcExports::withdraw(IpcKind kind, const DriverIpcHandle& handle) {
+  std::lock_guard lock(mutex_);
+  for (Entry& entry : entries_) {
+    if (entry.session != 0 && entry.kind == kind && entry.handle == handle) entry = Entry{};
+  }
+}
+
 }  // namespace fastgpu::scheduler

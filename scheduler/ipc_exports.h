@@ -21,7 +21,8 @@ namespace fastgpu::scheduler {
 
 using IpcToken = std::array<std::uint8_t, 16>;
 using DriverIpcHandle = std::array<std::uint8_t, 64>;
-enum class IpcKind : std::uint32_t { kMemory = 1, kEvent = 2 };
+// kPhysical: a physical allocation of virtual memory management, shared as a POSIX descriptor.
+enum class IpcKind : std::uint32_t { kMemory = 1, kEvent = 2, kPhysical = 3 };
 
 class IpcExports {
  public:
@@ -46,6 +47,8 @@ class IpcExports {
 
   // Forgets every export of `session`.
   void withdrawSession(std::uint64_t session);
+  // Forgets the export of `kind` behind driver handle `handle` (its object is gone).
+  void withdraw(IpcKind kind, const DriverIpcHandle& handle);
 
  private:
   struct Entry {

@@ -3,7 +3,20 @@
 // the exporter's vGPU can open. Opened memory is a range of the opening session (so copies and
 // kernels may use it), charged to nobody but its owner, and cannot be freed there. An opened event
 // is an event of the opening session like any other.
+//
+// Physical allocations of virtual memory management shared as POSIX descriptors
+// (cuMemExportToShareableHandle): the exporting worker keeps the driver's descriptor and publishes
+// where it is (its process, descriptor number, and the file's identity); an importing worker of
+// the same vGPU takes its own copy of that descriptor (reopening it through /proc, or with
+// pidfd_getfd where it cannot be reopened), checks it is the same file, and imports it. Imported
+// memory is charged to its exporter only.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <cstring>
+#include <string>
 
 #include "server/session.h"
 
@@ -14,6 +27,43 @@ namespace {
 // A client's handle: a magic (which kind it shares), then the token; the rest is zero.
 constexpr std::uint32_t kMemoryHandleMagic = 0x50494746;  // "FGIP"
 constexpr std::uint32_t kEventHandleMagic = 0x45494746;   // "FGIE"
+constexpr std::uint32_t kPhysicalHandleMagic = 0x58504746;  // "FGPX"
+
+// Where an exported physical allocation's descriptor is, as the board publishes it.
+struct PhysicalExport {
+  std::int32_t pid = 0;
+  std::int32_t fd = -1;
+  std::int32_t gpu = -1;
+  std::int32_t reserved = 0;
+  std::uint64_t device = 0;  // the file's st_dev and st_ino: a reused descriptor number is refused
+  std::uint64_t inode = 0;
+  std::uint64_t bytes = 0;
+};
+static_assert(sizeof(PhysicalExport) <= sizeof(scheduler::DriverIpcHandle));
+
+// This worker's own copy of descriptor `fd` of process `pid`, if it is still the file exported.
+int copyDescriptor(const PhysicalExport& at) {
+  int fd = -1;
+  if (at.pid == getpid()) {
+    fd = fcntl(at.fd, F_DUPFD_CLOEXEC, 0);
+  } else {
+    std::string path = "/proc/" + std::to_string(at.pid) + "/fd/" + std::to_string(at.fd);
+    fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) {  // a device's descriptor cannot be reopened: take a copy from its process
+      int process = static_cast<int>(syscall(SYS_pidfd_open, at.pid, 0));
+      if (process >= 0) {
+        fd = static_cast<int>(syscall(SYS_pidfd_getfd, process, at.fd, 0));
+        close(process);
+      }
+    }
+  }
+  struct stat info {};
+  if (fd >= 0 && (fstat(fd, &info) != 0 || info.st_dev != at.device || info.st_ino != at.inode)) {
+    close(fd);
+    fd = -1;
+  }
+  return fd;
+}
 
 void answerClientHandle(std::uint32_t magic, const scheduler::IpcToken& token, Answer& answer) {
   std::array<std::uint8_t, 64> handle{};
@@ -90,6 +140,46 @@ Status Session::executeIpcCall(wire::Call::Reader call, Answer& answer) {
       CUresult result = driver_.cuIpcCloseMemHandle(base);
       answer.setValues({*left});
       return driverResult(result, "cuIpcCloseMemHandle");
+    }
+    case wire::Call::MEM_EXPORT: {
+      std::uint64_t id = call.getMemExport();
+      auto shape = state.physicalShape(id);
+      if (!shape) return shape.status();
+      auto fd = state.exportDescriptor(id);
+      if (!fd) return fd.status();
+      struct stat info {};
+      if (fstat(*fd, &info) != 0) return Status(CUDA_ERROR_OPERATING_SYSTEM, "the exported descriptor cannot be read");
+      PhysicalExport where{getpid(), *fd, shape->second, 0, info.st_dev, info.st_ino, shape->first};
+      scheduler::DriverIpcHandle handle{};
+      std::memcpy(handle.data(), &where, sizeof(where));
+      auto token = exports->publish(id_, place, scheduler::IpcKind::kPhysical, handle, shape->first);
+      if (!token) return token.status();
+      state.published(id, handle);
+      answerClientHandle(kPhysicalHandleMagic, *token, answer);
+      return Status::ok();
+    }
+    case wire::Call::MEM_IMPORT: {
+      auto token = tokenOf(call.getMemImport(), kPhysicalHandleMagic);
+      if (!token) return token.status();
+      auto found = exports->find(*token, place, scheduler::IpcKind::kPhysical);
+      if (!found) return found.status();
+      PhysicalExport where;
+      std::memcpy(&where, found->handle.data(), sizeof(where));
+      int ordinal = -1;  // the device in this session's terms
+      for (int i = 0; i < static_cast<int>(state.lease().devices().size()); ++i) {
+        if (state.lease().physicalDevice(i) == where.gpu) ordinal = i;
+      }
+      if (ordinal < 0) return Status(CUDA_ERROR_INVALID_DEVICE, "the shared allocation's device is not in this session's view");
+      int fd = copyDescriptor(where);
+      if (fd < 0) {
+        return Status(CUDA_ERROR_NOT_SUPPORTED,
+                      "the exporter's descriptor cannot be taken (it is gone, or this host forbids pidfd_getfd)");
+      }
+      auto id = state.importPhysical(fd, where.bytes, where.gpu);
+      close(fd);  // the driver holds the memory now
+      if (!id) return id.status();
+      answer.setValues({static_cast<std::int64_t>(*id), ordinal, static_cast<std::int64_t>(where.bytes)});
+      return Status::ok();
     }
     case wire::Call::IPC_GET_EVENT_HANDLE: {
       auto found = event(call.getIpcGetEventHandle());

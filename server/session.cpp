@@ -359,6 +359,8 @@ Status Session::route(wire::Call::Reader call, std::span<const std::uint8_t> bul
     case wire::Call::IPC_CLOSE_MEM_HANDLE:
     case wire::Call::IPC_GET_EVENT_HANDLE:
     case wire::Call::IPC_OPEN_EVENT_HANDLE:
+    case wire::Call::MEM_EXPORT:
+    case wire::Call::MEM_IMPORT:
       return executeIpcCall(call, answer);
     case wire::Call::LINK_CREATE:
     case wire::Call::LINK_ADD_DATA:

@@ -29,7 +29,10 @@ SessionState::~SessionState() {
     if (range.freeable) lease_->release(range.bytes);
   }
   for (const auto& [owner, bytes] : charges_) lease_->release(bytes);
-  for (const auto& [id, physical] : physical_) lease_->release(physical.bytes);
+  for (auto& [id, physical] : physical_) {
+    if (physical.charged) lease_->release(physical.bytes);
+    forgetExport(physical);
+  }
   for (const auto& [id, charged] : poolCharges_) lease_->release(charged);
 }
 

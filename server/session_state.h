@@ -143,6 +143,15 @@ class SessionState {
   // -> a kMemory id; `handleTypes`: NONE or POSIX_FILE_DESCRIPTOR (shareable handles it may export).
   Result<std::uint64_t> createPhysical(int device, std::uint64_t size, std::uint32_t handleTypes = 0);
   Status releasePhysical(std::uint64_t id);
+  // The driver's POSIX descriptor of shareable allocation `id` (made once, kept by the session
+  // until the memory goes), and the identity the board publishes it under (set by the caller).
+  Result<int> exportDescriptor(std::uint64_t id);
+  // The size and device (the driver's ordinal) of allocation `id`.
+  Result<std::pair<std::uint64_t, int>> physicalShape(std::uint64_t id) const;
+  void published(std::uint64_t id, const scheduler::DriverIpcHandle& handle);
+  // An allocation of another session's memory imported from the driver's descriptor: a kMemory
+  // id of this session, not charged (its exporter's quota holds it).
+  Result<std::uint64_t> importPhysical(int fd, std::uint64_t bytes, int gpu);
   Status mapPhysical(std::uint64_t base, std::uint64_t size, std::uint64_t offset, std::uint64_t id);
   Status unmapRange(std::uint64_t base, std::uint64_t size);
   // `access`: (client device ordinal, CUmemAccess_flags) pairs.
@@ -234,10 +243,17 @@ class SessionState {
     std::uint64_t bytes;
     int mappings = 0;
     bool released = false;
+    bool shareable = false;  // made with POSIX descriptors as its handle type
+    bool charged = true;     // false when imported: its exporter's quota holds it
+    int gpu = -1;            // the driver's ordinal of its device
+    int exportFd = -1;       // the driver's descriptor, once exported; kept until the memory goes
+    scheduler::DriverIpcHandle published{};  // what the board names it by, once exported
   };
   // The mapped ranges exactly covering [base, base + size), in order; empty if they do not.
   std::vector<std::map<std::uint64_t, Range>::iterator> mappingsCovering(std::uint64_t base, std::uint64_t size);
   void forgetPhysicalIfUnused(std::uint64_t id);
+  // Closes an exported allocation's descriptor and withdraws it from the board.
+  void forgetExport(Physical& physical);
   Result<CUmemGenericAllocationHandle> physicalHandle(std::uint64_t id) const;
   Result<CUmemoryPool> poolHandle(std::uint64_t id) const;
   // Charges pool `id` what it holds now; fails (charging what it can) when that is over quota.

@@ -2,6 +2,8 @@
 // vGPU's quota, a reservation does not; a mapping is a range of the session (copies, memsets and
 // launches may name it) until it is unmapped. Every id and range the client names is checked
 // here before the driver sees it, so the bookkeeping stays the driver's mirror.
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include "server/session_state.h"
@@ -72,13 +74,60 @@ Result<std::uint64_t> SessionState::createPhysical(int device, std::uint64_t siz
   }
   std::uint64_t id = add(HandleKind::kMemory, reinterpret_cast<void*>(static_cast<std::uintptr_t>(handle)));
   physical_[id] = Physical{size};
+  physical_[id].shareable = handleTypes == CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR;
+  physical_[id].gpu = physicalDevice;
   return id;
+}
+
+Result<int> SessionState::exportDescriptor(std::uint64_t id) {
+  auto handle = physicalHandle(id);
+  if (!handle) return handle.status();
+  Physical& physical = physical_.at(id);
+  if (!physical.shareable) return Status(CUDA_ERROR_INVALID_VALUE, "the allocation was not made to be shared");
+  if (physical.exportFd >= 0) return physical.exportFd;
+  int fd = -1;
+  CUresult result = driver_.cuMemExportToShareableHandle(&fd, *handle, CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR, 0);
+  if (result != CUDA_SUCCESS) return Status(result, "cuMemExportToShareableHandle failed");
+  physical.exportFd = fd;
+  return fd;
+}
+
+void SessionState::published(std::uint64_t id, const scheduler::DriverIpcHandle& handle) {
+  if (auto it = physical_.find(id); it != physical_.end()) it->second.published = handle;
+}
+
+Result<std::pair<std::uint64_t, int>> SessionState::physicalShape(std::uint64_t id) const {
+  auto handle = physicalHandle(id);
+  if (!handle) return handle.status();
+  const Physical& physical = physical_.at(id);
+  return std::pair{physical.bytes, physical.gpu};
+}
+
+Result<std::uint64_t> SessionState::importPhysical(int fd, std::uint64_t bytes, int gpu) {
+  if (physical_.size() >= kMaxPhysicalAllocations) return tooMany(kMaxPhysicalAllocations, "physical allocations");
+  CUmemGenericAllocationHandle handle = 0;
+  CUresult result = driver_.cuMemImportFromShareableHandle(&handle, reinterpret_cast<void*>(static_cast<std::intptr_t>(fd)),
+                                                          CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR);
+  if (result != CUDA_SUCCESS) return Status(result, "cuMemImportFromShareableHandle failed");
+  std::uint64_t id = add(HandleKind::kMemory, reinterpret_cast<void*>(static_cast<std::uintptr_t>(handle)));
+  physical_[id] = Physical{bytes};
+  physical_[id].charged = false;
+  physical_[id].gpu = gpu;
+  return id;
+}
+
+void SessionState::forgetExport(Physical& physical) {
+  if (physical.exportFd < 0) return;
+  if (lease_->ipc() != nullptr) lease_->ipc()->withdraw(scheduler::IpcKind::kPhysical, physical.published);
+  ::close(physical.exportFd);
+  physical.exportFd = -1;
 }
 
 void SessionState::forgetPhysicalIfUnused(std::uint64_t id) {
   auto it = physical_.find(id);
   if (it == physical_.end() || !it->second.released || it->second.mappings > 0) return;
-  lease_->release(it->second.bytes);
+  if (it->second.charged) lease_->release(it->second.bytes);
+  forgetExport(it->second);
   physical_.erase(it);
 }
 

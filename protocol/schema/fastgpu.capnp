@@ -367,6 +367,8 @@ struct Call {
     linkAddData @102 :LinkInput;
     linkComplete @103 :UInt64;            # -> data (the linked image)
     linkDestroy @104 :UInt64;
+    memExport @105 :UInt64;               # a shareable physical allocation -> data (the client's 64-byte handle)
+    memImport @106 :Data;                 # a client's handle -> values [allocation, device, bytes]
   }
 }
 

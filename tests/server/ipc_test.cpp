@@ -72,6 +72,61 @@ TEST_F(ServerIpcTest, AHandleOpensOnlyInAnotherSessionOfTheSameVgpu) {
             CUDA_ERROR_INVALID_VALUE);
 }
 
+// A physical allocation shared as a POSIX descriptor: exported only when made shareable, imported
+// only by sessions of the exporter's vGPU, not charged to the importer, never as another kind.
+TEST_F(ServerIpcTest, AShareableAllocationImportsOnlyInTheSameVgpuAndCountsOnce) {
+  RawClient owner(url, "a", "ta"), sibling(url, "a", "ta"), stranger(url, "b", "tb");
+  for (RawClient* client : {&owner, &sibling, &stranger}) client->retainPrimary();
+  constexpr std::uint64_t kChunk = 2 << 20;
+  auto create = [&](std::uint32_t types) {
+    std::uint64_t handle = 0;
+    EXPECT_EQ(owner
+                  .call(
+                      [&](wire::Call::Builder c) {
+                        auto create = c.initMemCreate();
+                        create.setSize(kChunk);
+                        create.setHandleTypes(types);
+                      },
+                      &handle)
+                  .first,
+              CUDA_SUCCESS);
+    return handle;
+  };
+  std::uint64_t shareable = create(CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR), plain = create(0);
+  auto exportOf = [&](std::uint64_t id) {
+    return owner.callForData([&](wire::Call::Builder c) { c.setMemExport(id); });
+  };
+  EXPECT_EQ(exportOf(plain).first, CUDA_ERROR_INVALID_VALUE) << "not made shareable";
+  EXPECT_EQ(exportOf(0x1234).first, CUDA_ERROR_INVALID_VALUE) << "forged (as every forged allocation handle)";
+  auto [exported, handle] = exportOf(shareable);
+  ASSERT_EQ(exported, CUDA_SUCCESS);
+  ASSERT_EQ(handle.size(), 64u);
+  EXPECT_EQ(exportOf(shareable).second, handle) << "exported twice, the same handle";
+  auto import = [&](RawClient& client, const std::vector<std::uint8_t>& bytes) {
+    return client.call([&](wire::Call::Builder c) { c.setMemImport(kj::arrayPtr(bytes.data(), bytes.size())); });
+  };
+  EXPECT_EQ(import(stranger, handle).first, CUDA_ERROR_INVALID_HANDLE) << "another vGPU";
+  std::vector<std::uint8_t> forged = handle;
+  forged[12] ^= 1;
+  EXPECT_EQ(import(sibling, forged).first, CUDA_ERROR_INVALID_HANDLE) << "a forged token";
+  EXPECT_EQ(open(sibling, handle).first, CUDA_ERROR_INVALID_VALUE) << "not an IPC memory handle";
+  std::uint64_t freeBefore = sibling.freeMemory();
+  auto [imported, values] = import(sibling, handle);
+  ASSERT_EQ(imported, CUDA_SUCCESS);
+  ASSERT_EQ(values.size(), 3u);
+  EXPECT_EQ(values[1], 0) << "device 0 of the importer";
+  EXPECT_EQ(static_cast<std::uint64_t>(values[2]), kChunk);
+  EXPECT_EQ(sibling.freeMemory(), freeBefore) << "imported memory counts against its exporter only";
+  // Released by its exporter, the export is withdrawn: no new imports.
+  EXPECT_EQ(owner.call([&](wire::Call::Builder c) { c.setMemRelease(shareable); }).first, CUDA_SUCCESS);
+  EXPECT_EQ(import(sibling, handle).first, CUDA_ERROR_INVALID_HANDLE) << "the allocation is gone";
+  std::uint64_t freeAfter = sibling.freeMemory();
+  EXPECT_EQ(freeAfter, freeBefore + kChunk) << "the exporter's release gives back the quota (one vGPU)";
+  EXPECT_EQ(sibling.call([&](wire::Call::Builder c) { c.setMemRelease(static_cast<std::uint64_t>(values[0])); }).first,
+            CUDA_SUCCESS);
+  EXPECT_EQ(sibling.freeMemory(), freeAfter) << "the import's release gives back nothing it was not charged";
+}
+
 // An interprocess event: shared as a token of its own kind, opened only by another session of the
 // exporter's vGPU, and its records seen there.
 TEST_F(ServerIpcTest, AnEventHandleOpensOnlyAsAnEventInAnotherSessionOfTheSameVgpu) {

@@ -67,9 +67,15 @@ compare "async_errors: remote equals native" "$FASTGPU_BUILD/tests/async_errors"
 compare "framework_queries: remote equals native" "$FASTGPU_BUILD/tests/framework_queries"
 compare "expandable_segments: remote equals native" "$FASTGPU_BUILD/tests/expandable_segments" "$FASTGPU_BUILD/tests/data/test_kernels.fatbin"
 compare "stream_ordered: remote equals native" "$FASTGPU_BUILD/tests/stream_ordered" "$FASTGPU_BUILD/tests/data/test_kernels.fatbin"
-# Graphs captured and built, a capture's dependencies, a TMA descriptor in a kernel, device printf.
-for program in graphs graph_nodes capture_dependencies tensor_map device_output; do
+# Graphs captured and built, a capture's dependencies, a TMA descriptor in a kernel, device printf,
+# linking at run time (the real driver's linker).
+for program in graphs graph_nodes capture_dependencies tensor_map device_output link; do
   compare "$program: remote equals native" "$FASTGPU_BUILD/tests/$program" "$FASTGPU_BUILD/tests/data/test_kernels.fatbin"
+done
+# Graph nodes changed after they were made, 2-D/3-D copies of any size, VMM memory shared between
+# two processes as POSIX descriptors (worker to worker through pidfd_getfd on a real GPU).
+for program in graph_node_updates strided_copies shareable_memory; do
+  compare "$program: remote equals native" "$FASTGPU_BUILD/tests/$program"
 done
 if out=$("$FASTGPU_ROOT/tests/e2e/round_trips.sh" "$FASTGPU_BUILD" "$FASTGPU_BUILD/tests/launch_storm" \
   "$FASTGPU_BUILD/tests/data/test_kernels.fatbin" 2>&1); then

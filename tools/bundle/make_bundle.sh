@@ -43,7 +43,9 @@ copy "$root"/docs/*.md docs
 echo "$version" >"$dest/FASTGPU_BUNDLE"
 
 is_elf() { [[ -f $1 && ! -L $1 && $(head -c4 "$1" | od -An -c | tr -d ' ') == '177ELF' ]]; }
-mapfile -t elves < <(find "$dest" -type f | sort | while read -r f; do is_elf "$f" && echo "$f"; done)
+# Programs and libraries; test data (a cubin, a host object) is ELF too, but input, not code to run.
+mapfile -t elves < <(find "$dest" -type f -not -path "$dest/tests/data/*.cubin" -not -path "$dest/tests/data/*.o" \
+  | sort | while read -r f; do is_elf "$f" && echo "$f"; done)
 
 # Libraries every Linux host has in a compatible version, and the driver, which must stay the host's.
 system_library='^(libc|libm|libdl|libpthread|librt|libutil|libresolv|ld-linux-x86-64|libstdc\+\+|libgcc_s|libcuda)\.so'

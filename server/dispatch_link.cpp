@@ -66,12 +66,14 @@ Status Session::executeLinkCall(wire::Call::Reader call, Answer& answer) {
       if (data.size() == 0) return Status(CUDA_ERROR_INVALID_VALUE, "an empty input");
       if (Status room = state.roomForCode(data.size()); !room) return room;
       std::string name(input.getName().cStr(), std::min<std::size_t>(input.getName().size(), 256));
-      // The driver may keep pointers into the input until it completes: it copies what it keeps.
+      // The message goes after this call; the driver may read the input until it completes.
+      link->inputs.emplace_back(data.begin(), data.end());
       link->errors.fill('\0');
       CUresult result = driver_.cuLinkAddData_v2(link->state, static_cast<CUjitInputType>(input.getType()),
-                                                 const_cast<std::uint8_t*>(data.begin()), data.size(), name.c_str(), 0,
-                                                 nullptr, nullptr);
+                                                 link->inputs.back().data(), data.size(), name.c_str(), 0, nullptr,
+                                                 nullptr);
       if (result != CUDA_SUCCESS) {
+        link->inputs.pop_back();
         return linkFailure(result, "cuLinkAddData", *link);
       }
       state.chargeCode(input.getLink(), data.size());

@@ -43,6 +43,8 @@ enum class HandleKind : std::uint8_t {
 struct LinkInProgress {
   CUlinkState state = nullptr;
   std::array<char, 8192> errors{};
+  // The inputs' bytes, kept until the link goes: the driver may read them until it completes.
+  std::vector<std::vector<std::uint8_t>> inputs;
 };
 
 // What one session may hold of virtual memory management's objects (each costs the server

@@ -34,6 +34,9 @@ struct RunOptions {
   // programs linked against it with a path that would bypass the search.
   setenv("LD_LIBRARY_PATH", prependToPathList(layout.interposerLibraryDir().string(), "LD_LIBRARY_PATH").c_str(), 1);
   setenv("LD_PRELOAD", prependToPathList(interposer.string(), "LD_PRELOAD").c_str(), 1);
+  // Triton links its launcher with -lcuda from this folder (FastGPU's libcuda.so is there), not
+  // from a local driver's.
+  setenv("TRITON_LIBCUDA_PATH", layout.interposerLibraryDir().string().c_str(), 1);
   if (!options.server.empty()) setenv("FASTGPU_SERVER", options.server.c_str(), 1);
   if (std::getenv("FASTGPU_SERVER") == nullptr) setenv("FASTGPU_SERVER", "tcp://127.0.0.1:7600", 1);
   if (!options.vgpu.empty()) setenv("FASTGPU_VGPU", options.vgpu.c_str(), 1);
@@ -51,7 +54,8 @@ void addRunCommand(CLI::App& app) {
   CLI::App* run = app.add_subcommand("run", "Run a program with its CUDA calls executed by a fastgpu-server.");
   run->footer(
       "Preloads FastGPU's libcuda.so.1 and sets FASTGPU_SERVER, FASTGPU_VGPU, FASTGPU_TOKEN and, for tls://\n"
-      "servers, FASTGPU_TLS_CA, FASTGPU_TLS_CERT and FASTGPU_TLS_KEY, then runs PROGRAM.\n"
+      "servers, FASTGPU_TLS_CA, FASTGPU_TLS_CERT and FASTGPU_TLS_KEY, then runs PROGRAM. TRITON_LIBCUDA_PATH\n"
+      "names the folder of FastGPU's libcuda.so, so that Triton links its launchers against it.\n"
       "The server defaults to $FASTGPU_SERVER, else tcp://127.0.0.1:7600. FASTGPU_STATS=1 prints round trips at exit.\n"
       "Example: fastgpu run --server tls://gpu1:7600 --tls-ca ca.pem -- python train.py");
   run->add_option("--server", options->server, "the server's URL, e.g. tcp://gpu1:7600 or tls://gpu1:7600");

@@ -2,6 +2,7 @@
 #include "interposer/graph_node_description.h"
 
 #include "cudaabi/checked_math.h"
+#include "cudaabi/copy_shape.h"
 #include "cudaabi/log.h"
 #include "interposer/remote.h"
 #include "protocol/call_kinds.h"
@@ -22,21 +23,16 @@ struct CopySide {
 std::optional<CopySide> copySide(Runtime& rt, CUmemorytype type, const void* host, CUdeviceptr device, std::size_t x,
                                  std::size_t y, std::size_t z, std::size_t pitch, std::size_t rows,
                                  const CUDA_MEMCPY3D& p) {
-  CopySide side;
-  side.host = type == CU_MEMORYTYPE_HOST || (type == CU_MEMORYTYPE_UNIFIED && !rt.allocation(device));
   if (type != CU_MEMORYTYPE_HOST && type != CU_MEMORYTYPE_DEVICE && type != CU_MEMORYTYPE_UNIFIED) return std::nullopt;
   std::uint64_t base = type == CU_MEMORYTYPE_HOST ? reinterpret_cast<std::uintptr_t>(host) : device;
-  side.pitch = pitch == 0 ? p.WidthInBytes : pitch;
-  side.rows = rows == 0 ? p.Height : rows;
-  auto slice = cudaabi::checkedMul(side.pitch, side.rows);
-  auto offset = slice ? cudaabi::checkedMul(*slice, z) : std::nullopt;
-  auto row = cudaabi::checkedMul(side.pitch, y);
-  if (offset && row) offset = cudaabi::checkedAdd(*offset, *row);
-  if (offset) offset = cudaabi::checkedAdd(*offset, x);
-  auto address = offset ? cudaabi::checkedAdd(base, *offset) : std::nullopt;
-  if (!address || base == 0) return std::nullopt;
-  side.address = *address;
-  return side;
+  // A 2-D node's slice is its copy's rows; the server gets the rows either way.
+  std::uint64_t sliceRows = rows == 0 ? p.Height : rows;
+  auto volume = cudaabi::volumeSide(base, x, y, z, pitch, sliceRows, p);
+  if (!volume || base == 0) return std::nullopt;
+  return CopySide{.host = type == CU_MEMORYTYPE_HOST || (type == CU_MEMORYTYPE_UNIFIED && !rt.allocation(device)),
+                  .address = volume->first,
+                  .pitch = volume->pitch,
+                  .rows = sliceRows};
 }
 
 }  // namespace

@@ -164,6 +164,13 @@ int main(int argc, char** argv) {
   third.srcXInBytes = 2 * sizeof(int);
   third.dstDevice = result;
   report("cuGraphAddMemcpyNode(device to device)", cuGraphAddMemcpyNode(&pick, graph, &copyIn, 1, &third, context));
+  CUDA_MEMCPY3D narrow = third;  // two rows, the source's pitch narrower than a row
+  narrow.WidthInBytes = 2 * sizeof(int);
+  narrow.Height = 2;
+  narrow.srcPitch = sizeof(int);
+  CUgraphNode refused = nullptr;
+  report("cuGraphAddMemcpyNode(pitch narrower than a row)", cuGraphAddMemcpyNode(&refused, graph, nullptr, 0, &narrow, context),
+         CUDA_ERROR_INVALID_VALUE);
   CUDA_MEMCPY3D out = linearCopy(sizeof(int));
   out.srcMemoryType = CU_MEMORYTYPE_DEVICE;
   out.srcDevice = result;

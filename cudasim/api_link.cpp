@@ -5,14 +5,11 @@
 // when it is added, so a bad one fails there, as with the driver's linker. JIT options are accepted
 // are accepted and ignored (docs/cudasim.md), but for the error log buffer, which gets the reason
 // a call failed.
-#include <algorithm>
-#include <cstring>
-#include <fstream>
-#include <iterator>
 #include <mutex>
 
 #include <fmt/format.h>
 
+#include "cudaabi/jit_inputs.h"
 #include "cudaabi/kernel_image.h"
 #include "cudasim/entry.h"
 
@@ -23,8 +20,7 @@ namespace {
 
 struct Link : HandleObject {
   std::mutex mutex;
-  char* errorLog = nullptr;  // the program's, from CU_JIT_ERROR_LOG_BUFFER(_SIZE_BYTES)
-  std::size_t errorLogBytes = 0;
+  cudaabi::JitErrorLog errorLog;  // the program's
   std::vector<cudaabi::FatbinEntry> entries;
   std::vector<std::uint8_t> image;  // once completed; valid until the link is destroyed
 };
@@ -89,11 +85,7 @@ CUresult withLink(const char* name, CUlinkState state, Body&& body) {
     if (!link) return CUDA_ERROR_INVALID_HANDLE;
     std::lock_guard lock(link->mutex);
     Status status = body(driver, *link);
-    if (!status && link->errorLog != nullptr && link->errorLogBytes > 0) {
-      std::size_t bytes = std::min(link->errorLogBytes - 1, status.message().size());
-      std::memcpy(link->errorLog, status.message().data(), bytes);
-      link->errorLog[bytes] = '\0';
-    }
+    if (!status) link->errorLog.write(status.message());
     return fail(status);
   });
 }
@@ -107,11 +99,7 @@ FASTGPU_SIM_EXPORT CUresult cuLinkCreate_v2(unsigned int count, CUjit_option* op
     auto context = driver.requireCurrentContext();
     if (!context) return fail(context);
     auto link = std::make_shared<Link>();
-    for (unsigned i = 0; i < count; ++i) {
-      if (options[i] == CU_JIT_ERROR_LOG_BUFFER) link->errorLog = static_cast<char*>(values[i]);
-      if (options[i] == CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES) link->errorLogBytes = reinterpret_cast<std::uintptr_t>(values[i]);
-    }
-    if (link->errorLog != nullptr && link->errorLogBytes > 0) link->errorLog[0] = '\0';
+    link->errorLog = cudaabi::jitErrorLog(count, options, values);
     *out = toHandle<CUlinkState>(driver.handles().add(HandleKind::kLink, std::move(link)));
     return CUDA_SUCCESS;
   });
@@ -135,12 +123,9 @@ FASTGPU_SIM_EXPORT CUresult cuLinkAddData(CUlinkState state, CUjitInputType type
 
 FASTGPU_SIM_EXPORT CUresult cuLinkAddFile_v2(CUlinkState state, CUjitInputType type, const char* path, unsigned int count,
                                              CUjit_option* options, void** values) {
-  if (path == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return CUDA_ERROR_FILE_NOT_FOUND;
-  std::vector<char> bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-  if (bytes.empty()) return CUDA_ERROR_INVALID_IMAGE;
-  return cuLinkAddData_v2(state, type, bytes.data(), bytes.size(), path, count, options, values);
+  auto bytes = cudaabi::readJitInputFile(path, type);
+  if (!bytes) return bytes.code();
+  return cuLinkAddData_v2(state, type, bytes->data(), bytes->size(), path, count, options, values);
 }
 FASTGPU_SIM_EXPORT CUresult cuLinkAddFile(CUlinkState state, CUjitInputType type, const char* path, unsigned int count,
                                           CUjit_option* options, void** values) {

@@ -1,10 +1,9 @@
 // Modules, libraries, functions and kernels: loading code images, looking up kernels and
 // globals, parameter layouts, attributes and occupancy.
-#include <fstream>
-#include <iterator>
 
 #include <fmt/format.h>
 
+#include "cudaabi/jit_inputs.h"
 #include "cudasim/entry.h"
 #include "cudasim/functions.h"
 
@@ -43,15 +42,6 @@ Result<std::shared_ptr<const cudaabi::KernelImage>> parseImage(const void* image
   auto parsed = cudaabi::parseKernelImage(*bytes);
   if (!parsed) return parsed.status();
   return std::make_shared<const cudaabi::KernelImage>(std::move(*parsed));
-}
-
-Result<std::vector<char>> readFile(const char* path) {
-  if (path == nullptr) return Status(CUDA_ERROR_INVALID_VALUE, "NULL path");
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return Status(CUDA_ERROR_FILE_NOT_FOUND, fmt::format("cannot open {}", path));
-  std::vector<char> bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-  bytes.push_back('\0');  // PTX text must end in NUL
-  return bytes;
 }
 
 CUresult loadModule(CUmodule* handle, const void* image) {
@@ -181,7 +171,7 @@ FASTGPU_SIM_EXPORT CUresult cuModuleLoadFatBinary(CUmodule* module, const void* 
 }
 
 FASTGPU_SIM_EXPORT CUresult cuModuleLoad(CUmodule* module, const char* path) {
-  auto bytes = readFile(path);
+  auto bytes = cudaabi::readFileWithNul(path);
   if (!bytes) return fail(bytes);
   return loadModule(module, bytes->data());
 }
@@ -236,7 +226,7 @@ FASTGPU_SIM_EXPORT CUresult cuLibraryLoadData(CUlibrary* library, const void* co
 
 FASTGPU_SIM_EXPORT CUresult cuLibraryLoadFromFile(CUlibrary* library, const char* path, CUjit_option*, void**,
                                                   unsigned int, CUlibraryOption*, void**, unsigned int) {
-  auto bytes = readFile(path);
+  auto bytes = cudaabi::readFileWithNul(path);
   if (!bytes) return fail(bytes);
   return loadLibrary(library, bytes->data());
 }

@@ -3,10 +3,10 @@
 // program named it), the linked image comes back at cuLinkComplete and stays here until
 // cuLinkDestroy, for the program to load as any module. The program's error log buffer gets the
 // driver's log (from the failed call's message); its info log is left empty.
-#include <cstring>
 #include <map>
 #include <mutex>
 
+#include "cudaabi/jit_inputs.h"
 #include "interposer/remote.h"
 
 using namespace fastgpu;
@@ -16,8 +16,7 @@ namespace {
 
 // What a link keeps in this process: the program's error log buffer and the linked image.
 struct ClientLink {
-  char* errorLog = nullptr;
-  std::size_t errorLogBytes = 0;
+  cudaabi::JitErrorLog errorLog;
   std::vector<std::uint8_t> image;
 };
 
@@ -54,12 +53,7 @@ ClientLinks& links() {
 // The result of a link call; a failure's message goes to the program's error log.
 CUresult answered(Client& client, CUlinkState state, const Result<std::unique_ptr<ReplyMessage>>& reply) {
   if (!reply) {
-    links().with(idOf(state), [&](ClientLink& link) {
-      if (link.errorLog == nullptr || link.errorLogBytes == 0) return;
-      std::size_t bytes = std::min(link.errorLogBytes - 1, reply.status().message().size());
-      std::memcpy(link.errorLog, reply.status().message().data(), bytes);
-      link.errorLog[bytes] = '\0';
-    });
+    links().with(idOf(state), [&](ClientLink& link) { link.errorLog.write(reply.status().message()); });
   }
   return resultOf(client, reply, false);
 }
@@ -70,17 +64,7 @@ FASTGPU_REMOTE_EXPORT CUresult cuLinkCreate_v2(unsigned int count, CUjit_option*
                                                CUlinkState* out) {
   return remoteEntry(__func__, [&](Runtime& rt, Client& client) -> CUresult {
     if (out == nullptr || (count > 0 && (options == nullptr || values == nullptr))) return CUDA_ERROR_INVALID_VALUE;
-    ClientLink link;
-    for (unsigned i = 0; i < count; ++i) {
-      if (options[i] == CU_JIT_ERROR_LOG_BUFFER) link.errorLog = static_cast<char*>(values[i]);
-      if (options[i] == CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES) link.errorLogBytes = reinterpret_cast<std::uintptr_t>(values[i]);
-      if (options[i] == CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES && reinterpret_cast<std::uintptr_t>(values[i]) > 0) {
-        for (unsigned j = 0; j < count; ++j) {
-          if (options[j] == CU_JIT_INFO_LOG_BUFFER && values[j] != nullptr) *static_cast<char*>(values[j]) = '\0';
-        }
-      }
-    }
-    if (link.errorLog != nullptr && link.errorLogBytes > 0) link.errorLog[0] = '\0';
+    ClientLink link{.errorLog = cudaabi::jitErrorLog(count, options, values)};
     CallMessage call(rt.currentContextId());
     call->setLinkCreate();
     auto reply = ask(client, call);
@@ -116,12 +100,9 @@ FASTGPU_REMOTE_EXPORT CUresult cuLinkAddData(CUlinkState state, CUjitInputType t
 
 FASTGPU_REMOTE_EXPORT CUresult cuLinkAddFile_v2(CUlinkState state, CUjitInputType type, const char* path,
                                                 unsigned int count, CUjit_option* options, void** values) {
-  auto bytes = readFileWithNul(path);
+  auto bytes = cudaabi::readJitInputFile(path, type);
   if (!bytes) return bytes.code();
-  // The NUL goes with PTX text only; binaries are sent as the file holds them.
-  std::size_t size = type == CU_JIT_INPUT_PTX ? bytes->size() : bytes->size() - 1;
-  if (size == 0) return CUDA_ERROR_INVALID_IMAGE;
-  return cuLinkAddData_v2(state, type, bytes->data(), size, path, count, options, values);
+  return cuLinkAddData_v2(state, type, bytes->data(), bytes->size(), path, count, options, values);
 }
 FASTGPU_REMOTE_EXPORT CUresult cuLinkAddFile(CUlinkState state, CUjitInputType type, const char* path,
                                              unsigned int count, CUjit_option* options, void** values) {

@@ -1,8 +1,7 @@
 // The rest of the surface cudasim implements: older and per-thread forms of calls defined in the
 // other api_*.cpp files, and queries answered from local state.
-#include <fstream>
-#include <iterator>
 
+#include "cudaabi/jit_inputs.h"
 #include "interposer/remote.h"
 
 using namespace fastgpu;
@@ -207,7 +206,7 @@ FASTGPU_REMOTE_EXPORT CUresult cuLibraryGetKernelCount(unsigned int* count, CUli
 }
 
 FASTGPU_REMOTE_EXPORT CUresult cuModuleLoad(CUmodule* module, const char* path) {
-  auto bytes = readFileWithNul(path);
+  auto bytes = cudaabi::readFileWithNul(path);
   if (!bytes) return bytes.code();
   return cuModuleLoadData(module, bytes->data());
 }
@@ -215,7 +214,7 @@ FASTGPU_REMOTE_EXPORT CUresult cuModuleLoad(CUmodule* module, const char* path) 
 FASTGPU_REMOTE_EXPORT CUresult cuLibraryLoadFromFile(CUlibrary* library, const char* path, CUjit_option* options,
                                                      void** values, unsigned int count, CUlibraryOption* libraryOptions,
                                                      void** libraryValues, unsigned int libraryCount) {
-  auto bytes = readFileWithNul(path);
+  auto bytes = cudaabi::readFileWithNul(path);
   if (!bytes) return bytes.code();
   return cuLibraryLoadData(library, bytes->data(), options, values, count, libraryOptions, libraryValues, libraryCount);
 }

@@ -1,7 +1,5 @@
 #include "interposer/remote.h"
 
-#include <fstream>
-#include <iterator>
 
 #include "cudaabi/check.h"
 #include "protocol/call_kinds.h"
@@ -12,15 +10,6 @@ void post(Client& client, CallMessage& call, std::span<const std::uint8_t> bulk)
   FASTGPU_CHECK(!protocol::expectsReply(call.call().asReader()), "posting call {} that gets a reply",
                 static_cast<int>(call.call().which()));
   client.post(call.builder(), bulk);
-}
-
-Result<std::vector<char>> readFileWithNul(const char* path) {
-  if (path == nullptr) return Status(CUDA_ERROR_INVALID_VALUE, "NULL path");
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return Status(CUDA_ERROR_FILE_NOT_FOUND, path);
-  std::vector<char> bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-  bytes.push_back('\0');
-  return bytes;
 }
 
 Result<std::unique_ptr<ReplyMessage>> ask(Client& client, CallMessage& call, std::span<const std::uint8_t> bulk) {

@@ -30,10 +30,6 @@ CUresult remoteEntry(const char* name, Body&& body) noexcept {
   }
 }
 
-// A file the program names (a module, a link input) read whole, with a NUL after it (PTX text
-// must end in one); CUDA_ERROR_FILE_NOT_FOUND when it cannot be opened.
-Result<std::vector<char>> readFileWithNul(const char* path);
-
 // Posts an asynchronous call. Which calls are posted is protocol::expectsReply's rule alone; a
 // call that gets a reply must be ask()ed, or the replies would fall out of step.
 void post(Client& client, CallMessage& call, std::span<const std::uint8_t> bulk = {});

@@ -48,13 +48,7 @@ Status Session::executeLinkCall(wire::Call::Reader call, Answer& answer) {
       if (Status room = state.roomFor(HandleKind::kLink); !room) return room;
       CUresult result = driver_.cuLinkCreate_v2(2, options, values, &link->state);
       if (result != CUDA_SUCCESS) return driverResult(result, "cuLinkCreate");
-      CUlinkState made = link->state;
-      auto id = state.addLink(std::move(link));
-      if (!id) {
-        driver_.cuLinkDestroy(made);
-        return id.status();
-      }
-      answer.setHandle(*id);
+      answer.setHandle(state.addLink(std::move(link)));
       return Status::ok();
     }
     case wire::Call::LINK_ADD_DATA: {

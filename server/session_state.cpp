@@ -130,8 +130,7 @@ void SessionState::remove(std::uint64_t id) {
   }
 }
 
-Result<std::uint64_t> SessionState::addLink(std::unique_ptr<LinkInProgress> link) {
-  if (Status room = roomFor(HandleKind::kLink); !room) return room;
+std::uint64_t SessionState::addLink(std::unique_ptr<LinkInProgress> link) {
   std::uint64_t id = add(HandleKind::kLink, link.get());
   links_[id] = std::move(link);
   return id;

@@ -105,7 +105,8 @@ class SessionState {
   const scheduler::VgpuAccess& lease() const { return *lease_; }
 
   // ---- links in progress (cuLinkCreate .. cuLinkDestroy) ----
-  Result<std::uint64_t> addLink(std::unique_ptr<LinkInProgress> link);
+  // The caller has made sure of room (roomFor(kLink)) before it made the driver's link.
+  std::uint64_t addLink(std::unique_ptr<LinkInProgress> link);
   LinkInProgress* link(std::uint64_t id);
   void destroyLink(std::uint64_t id);
 

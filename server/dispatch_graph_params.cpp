@@ -6,6 +6,7 @@
 // terms: an event as its session id, a copy's side in the client's memory as its staging buffer.
 #include <array>
 
+#include "cudaabi/copy_shape.h"
 #include "server/session.h"
 
 namespace fastgpu::server {
@@ -46,8 +47,10 @@ Status Session::copyNodeParams(std::uint64_t graph, CUgraphNode node, CUgraphExe
     // A side: [memory type, staging id, address (0 when staged; offsets folded in), pitch, rows].
     auto side = [&](CUmemorytype type, const std::optional<std::pair<std::uint64_t, std::uint64_t>>& staging,
                     const void* host, CUdeviceptr device, std::size_t x, std::size_t y, std::size_t z,
-                    std::size_t pitch, std::size_t rows) {
-      std::uint64_t address = staging ? 0 : addressOf(type, host, device) + x + y * pitch + z * pitch * rows;
+                    std::size_t pitch, std::size_t rows) -> std::optional<std::array<std::int64_t, 5>> {
+      auto volume = cudaabi::volumeSide(addressOf(type, host, device), x, y, z, pitch, rows, current);
+      if (!volume) return std::nullopt;
+      std::uint64_t address = staging ? 0 : volume->first;
       return std::array<std::int64_t, 5>{type, static_cast<std::int64_t>(staging ? staging->first : 0),
                                          static_cast<std::int64_t>(address), static_cast<std::int64_t>(pitch),
                                          static_cast<std::int64_t>(rows)};
@@ -56,8 +59,9 @@ Status Session::copyNodeParams(std::uint64_t graph, CUgraphNode node, CUgraphExe
                     current.srcY, current.srcZ, current.srcPitch, current.srcHeight);
     auto dst = side(current.dstMemoryType, toStaging, current.dstHost, current.dstDevice, current.dstXInBytes,
                     current.dstY, current.dstZ, current.dstPitch, current.dstHeight);
-    std::vector<std::int64_t> values(src.begin(), src.end());
-    values.insert(values.end(), dst.begin(), dst.end());
+    if (!src || !dst) return Status(CUDA_ERROR_INVALID_VALUE, "the driver's copy node does not fit in 64 bits");
+    std::vector<std::int64_t> values(src->begin(), src->end());
+    values.insert(values.end(), dst->begin(), dst->end());
     values.insert(values.end(), {static_cast<std::int64_t>(current.WidthInBytes),
                                  static_cast<std::int64_t>(current.Height), static_cast<std::int64_t>(current.Depth)});
     answer.setValues(std::move(values));

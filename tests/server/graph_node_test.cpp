@@ -1,0 +1,324 @@
+// Graphs built and changed node by node on the server: node parameters are checked and answered
+// in the session's terms, copy nodes stay inside the session's memory and its staging buffers,
+// host nodes end their graph, and memory allocation nodes are charged.
+#include "graph_test_support.h"
+
+namespace fastgpu::server {
+namespace {
+
+// A node's parameters read and set: forged nodes, executables and events are refused, a memset's
+// new range is checked, and an event comes back as the session's id for it.
+TEST_F(ServerGraphTest, NodeParametersAreCheckedAndAnsweredInTheSessionsTerms) {
+  auto [client, graphs, code, log, length, stream] = *session;
+  std::uint64_t graph = 0, event = 0;
+  ASSERT_EQ(client.call([](wire::Call::Builder c) { c.setGraphCreate(0); }, &graph).first, CUDA_SUCCESS);
+  ASSERT_EQ(client.call([](wire::Call::Builder c) { c.setEventCreate(CU_EVENT_DISABLE_TIMING); }, &event).first,
+            CUDA_SUCCESS);
+  auto add = [&](auto&& describe) {
+    auto [result, values] = client.call([&](wire::Call::Builder c) {
+      auto a = c.initGraphAddNode();
+      a.setGraph(graph);
+      describe(a);
+    });
+    EXPECT_EQ(result, CUDA_SUCCESS);
+    return values.empty() ? 0 : static_cast<std::uint64_t>(values[0]);
+  };
+  std::uint64_t memset = add([&](wire::GraphNodeAdd::Builder a) {
+    auto m = a.initMemset();
+    m.setDst(length);
+    m.setElementBytes(4);
+    m.setWidth(1);
+    m.setHeight(1);
+    m.setValue(3);
+  });
+  std::uint64_t record = add([&](wire::GraphNodeAdd::Builder a) { a.setEventRecord(event); });
+  using Kind = wire::GraphNodeParams::Kind;
+  auto params = [&](std::uint64_t exec, std::uint64_t node, Kind kind, bool set, auto&& describe) {
+    return client.call([&](wire::Call::Builder c) {
+      auto p = c.initGraphNodeParams();
+      p.setExec(exec);
+      p.setNode(node);
+      p.setKind(kind);
+      p.setSet(set);
+      describe(p.initValue());
+    });
+  };
+  auto none = [](wire::GraphNodeAdd::Builder) {};
+  auto [read, values] = params(0, memset, Kind::MEMSET, false, none);
+  ASSERT_EQ(read, CUDA_SUCCESS);
+  ASSERT_EQ(values.size(), 6u);
+  EXPECT_EQ(static_cast<std::uint64_t>(values[0]), length);
+  EXPECT_EQ(values[2], 3);
+  EXPECT_EQ(params(0, 0x1234, Kind::MEMSET, false, none).first, CUDA_ERROR_INVALID_VALUE) << "a forged node";
+  EXPECT_EQ(params(0x1234, memset, Kind::MEMSET, true, none).first, CUDA_ERROR_INVALID_HANDLE) << "a forged executable";
+  auto outside = [&](wire::GraphNodeAdd::Builder v) {
+    auto m = v.initMemset();
+    m.setDst(length);
+    m.setElementBytes(4);
+    m.setWidth(1 << 20);  // past the end of the allocation
+    m.setHeight(1);
+  };
+  EXPECT_EQ(params(0, memset, Kind::MEMSET, true, outside).first, CUDA_ERROR_INVALID_VALUE);
+  EXPECT_EQ(params(0, memset, Kind::MEMSET, true, none).first, CUDA_ERROR_INVALID_VALUE) << "no parameters";
+  auto [asked, named] = params(0, record, Kind::EVENT_RECORD, false, none);
+  ASSERT_EQ(asked, CUDA_SUCCESS);
+  EXPECT_EQ(named, std::vector<std::int64_t>{static_cast<std::int64_t>(event)});
+  EXPECT_EQ(params(0, record, Kind::EVENT_RECORD, true, [&](wire::GraphNodeAdd::Builder v) { v.setEventRecord(graph); })
+                .first,
+            CUDA_ERROR_INVALID_HANDLE)
+      << "a graph where an event belongs";
+  EXPECT_EQ(params(0, memset, Kind::MEM_ALLOC, true, none).first, CUDA_ERROR_INVALID_VALUE) << "allocations are only read";
+}
+
+TEST_F(ServerGraphTest, CopyNodeChangesKeepTheirSidesAndStayInsideTheSessionsMemory) {
+  auto [client, graphs, code, log, length, stream] = *session;
+  std::uint64_t graph = 0;
+  ASSERT_EQ(client.call([](wire::Call::Builder c) { c.setGraphCreate(0); }, &graph).first, CUDA_SUCCESS);
+  // Packed copies of `bytes`: `toHost` from log to a staging buffer, else log to length.
+  auto describe = [&](wire::GraphCopy::Builder copy, bool toHost, std::uint64_t bytes, std::uint64_t src) {
+    copy.setSrc(src);
+    copy.setDst(toHost ? 0 : length);
+    copy.setWidth(bytes);
+    copy.setHeight(1);
+    copy.setDepth(1);
+    copy.setToHost(toHost);
+  };
+  auto add = [&](bool toHost) {
+    auto [result, values] = client.call([&](wire::Call::Builder c) {
+      auto a = c.initGraphAddNode();
+      a.setGraph(graph);
+      describe(a.initCopy(), toHost, 4, log);
+    });
+    EXPECT_EQ(result, CUDA_SUCCESS);
+    EXPECT_EQ(values.size(), 2u);
+    return values.size() == 2 ? std::pair{static_cast<std::uint64_t>(values[0]), static_cast<std::uint64_t>(values[1])}
+                              : std::pair<std::uint64_t, std::uint64_t>{};
+  };
+  auto [staged, staging] = add(true);
+  auto [device, none] = add(false);
+  EXPECT_NE(staging, 0u);
+  EXPECT_EQ(none, 0u);
+  using Kind = wire::GraphNodeParams::Kind;
+  auto set = [&](std::uint64_t node, bool toHost, std::uint64_t bytes, std::uint64_t src) {
+    return client.call([&](wire::Call::Builder c) {
+      auto p = c.initGraphNodeParams();
+      p.setNode(node);
+      p.setKind(Kind::MEMCPY);
+      p.setSet(true);
+      describe(p.initValue().initCopy(), toHost, bytes, src);
+    });
+  };
+  auto [read, values] = client.call([&](wire::Call::Builder c) {
+    auto p = c.initGraphNodeParams();
+    p.setNode(staged);
+    p.setKind(Kind::MEMCPY);
+  });
+  ASSERT_EQ(read, CUDA_SUCCESS);
+  ASSERT_EQ(values.size(), 13u);
+  EXPECT_EQ(static_cast<std::uint64_t>(values[2]), log) << "the device side as an address";
+  EXPECT_EQ(static_cast<std::uint64_t>(values[6]), staging) << "the client's side as its staging buffer";
+  EXPECT_EQ(values[7], 0) << "never the server's own address";
+
+  auto [moved, answer] = set(staged, true, 4, log + 4);
+  EXPECT_EQ(moved, CUDA_SUCCESS);
+  EXPECT_EQ(answer, (std::vector<std::int64_t>{static_cast<std::int64_t>(graph), 0, static_cast<std::int64_t>(staging)}));
+  EXPECT_EQ(set(staged, true, 8, log).first, CUDA_ERROR_NOT_SUPPORTED) << "a staging buffer does not grow";
+  EXPECT_EQ(set(staged, false, 4, log).first, CUDA_ERROR_NOT_SUPPORTED) << "the client's side stays the client's";
+  EXPECT_EQ(set(device, true, 4, log).first, CUDA_ERROR_NOT_SUPPORTED) << "a device side stays the device's";
+  EXPECT_EQ(set(device, false, 1 << 20, log).first, CUDA_ERROR_INVALID_VALUE) << "past the end of the allocation";
+  EXPECT_EQ(set(device, false, 4, 0x1000).first, CUDA_ERROR_INVALID_VALUE) << "not the session's memory";
+  EXPECT_EQ(set(device, false, ~0ULL, log).first, CUDA_ERROR_INVALID_VALUE) << "an overflowing size";
+  EXPECT_EQ(set(0x777, false, 4, log).first, CUDA_ERROR_INVALID_VALUE) << "a forged node";
+  EXPECT_EQ(client
+                .call([&](wire::Call::Builder c) {
+                  auto p = c.initGraphNodeParams();
+                  p.setNode(device);
+                  p.setKind(Kind::CHILD_GRAPH);
+                  p.setSet(true);
+                  p.initValue().setChildGraph(graph);
+                })
+                .first,
+            CUDA_ERROR_INVALID_VALUE)
+      << "a child graph changes in an executable only";
+
+  // A node found in a clone has an id of the clone's; a forged clone or node is refused.
+  std::uint64_t clone = 0;
+  ASSERT_EQ(client.call([&](wire::Call::Builder c) { c.setGraphClone(graph); }, &clone).first, CUDA_SUCCESS);
+  auto find = [&](std::uint64_t node, std::uint64_t in) {
+    std::uint64_t found = 0;
+    CUresult result = client
+                          .call(
+                              [&](wire::Call::Builder c) {
+                                auto f = c.initGraphFindInClone();
+                                f.setNode(node);
+                                f.setClone(in);
+                              },
+                              &found)
+                          .first;
+    return std::pair{result, found};
+  };
+  auto [inClone, id] = find(device, clone);
+  EXPECT_EQ(inClone, CUDA_SUCCESS);
+  EXPECT_NE(id, 0u);
+  EXPECT_NE(id, device);
+  EXPECT_EQ(find(device, graph).first, CUDA_ERROR_INVALID_VALUE) << "a graph is not its own clone";
+  EXPECT_EQ(find(0x777, clone).first, CUDA_ERROR_INVALID_VALUE);
+  EXPECT_EQ(find(device, stream).first, CUDA_ERROR_INVALID_HANDLE) << "a stream where a graph belongs";
+}
+
+// Graphs built node by node: every id, address and shape is checked before the driver sees it,
+// and a host node (whose function the client runs after a replay) may not have device work after it.
+TEST_F(ServerGraphTest, AddedNodesAreCheckedAndHostNodesMustEndTheirGraph) {
+  auto [client, graphs, code, log, length, stream] = *session;
+  std::uint64_t graph = 0, other = 0;
+  ASSERT_EQ(client.call([](wire::Call::Builder c) { c.setGraphCreate(0); }, &graph).first, CUDA_SUCCESS);
+  ASSERT_EQ(client.call([](wire::Call::Builder c) { c.setGraphCreate(0); }, &other).first, CUDA_SUCCESS);
+  EXPECT_EQ(client.call([](wire::Call::Builder c) { c.setGraphCreate(1); }).first, CUDA_ERROR_INVALID_VALUE);
+  auto add = [&](std::uint64_t into, std::vector<std::uint64_t> after, auto&& describe) {
+    auto [result, values] = client.call([&](wire::Call::Builder c) {
+      auto a = c.initGraphAddNode();
+      a.setGraph(into);
+      auto deps = a.initDependencies(static_cast<unsigned>(after.size()));
+      for (unsigned i = 0; i < after.size(); ++i) deps.set(i, after[i]);
+      describe(a);
+    });
+    return std::pair{result, values.empty() ? 0 : static_cast<std::uint64_t>(values[0])};
+  };
+  auto kernel = [&](wire::GraphNodeAdd::Builder a) {
+    auto k = a.initKernel();
+    k.setFunction(code.kernels.at("appendValue"));
+    auto grid = k.initGrid(3), block = k.initBlock(3);
+    for (unsigned i = 0; i < 3; ++i) grid.set(i, 1), block.set(i, 1);
+    auto params = appendParams(log, length, 3);
+    k.setParams(kj::arrayPtr(params.data(), params.size()));
+  };
+  auto [added, first] = add(graph, {}, kernel);
+  ASSERT_EQ(added, CUDA_SUCCESS);
+  auto [otherAdded, foreign] = add(other, {}, [](auto a) { a.setEmpty(); });
+  ASSERT_EQ(otherAdded, CUDA_SUCCESS);
+  EXPECT_EQ(add(graph, {0x1234}, kernel).first, CUDA_ERROR_INVALID_VALUE) << "a forged node";
+  EXPECT_EQ(add(graph, {foreign}, kernel).first, CUDA_ERROR_INVALID_VALUE) << "a node of another graph";
+  EXPECT_EQ(add(0x1234, {}, kernel).first, CUDA_ERROR_INVALID_HANDLE) << "a forged graph";
+  EXPECT_EQ(add(graph, {first},
+                [&](auto a) {
+                  auto m = a.initMemset();
+                  m.setDst(length);
+                  m.setElementBytes(4);
+                  m.setWidth(2);  // 8 bytes of a 4-byte allocation
+                  m.setHeight(1);
+                })
+                .first,
+            CUDA_ERROR_INVALID_VALUE);
+  auto copy = [&](std::uint64_t width, std::uint64_t height, std::uint64_t pitch) {
+    return add(graph, {first}, [&](auto a) {
+      auto c = a.initCopy();
+      c.setDst(log);
+      c.setDstPitch(pitch);
+      c.setDstRows(height);
+      c.setSrc(log);
+      c.setSrcPitch(pitch);
+      c.setSrcRows(height);
+      c.setWidth(width);
+      c.setHeight(height);
+      c.setDepth(1);
+    }).first;
+  };
+  EXPECT_EQ(copy(16, 1ULL << 62, 16), CUDA_ERROR_INVALID_VALUE) << "a shape that overflows";
+  EXPECT_EQ(copy(64, 4, 128), CUDA_ERROR_INVALID_VALUE) << "rows past the 256-byte allocation";
+  EXPECT_EQ(copy(64, 2, 128), CUDA_SUCCESS);
+  EXPECT_EQ(add(graph, {}, [&](auto a) { a.setMemFree(log); }).first, CUDA_ERROR_INVALID_VALUE) << "not graph memory";
+  EXPECT_EQ(client.call([&](wire::Call::Builder c) {
+                    auto q = c.initGraphQuery();
+                    q.setSubject(0x1234);
+                    q.setWhat(wire::GraphQuery::What::TYPE);
+                  }).first,
+            CUDA_ERROR_INVALID_VALUE);
+
+  auto [hostAdded, host] = add(graph, {first}, [](auto a) { a.setHost(); });
+  ASSERT_EQ(hostAdded, CUDA_SUCCESS);
+  auto [afterAdded, after] = add(graph, {host}, kernel);
+  ASSERT_EQ(afterAdded, CUDA_SUCCESS);
+  EXPECT_EQ(graphs.instantiate(graph).first, CUDA_ERROR_NOT_SUPPORTED) << "device work after a host node";
+  std::uint64_t owner = 0;
+  ASSERT_EQ(client.call([&](wire::Call::Builder c) { c.setGraphDestroyNode(after); }, &owner).first, CUDA_SUCCESS);
+  EXPECT_EQ(owner, graph);
+  auto [instantiated, exec] = graphs.instantiate(graph);
+  ASSERT_EQ(instantiated, CUDA_SUCCESS);
+  ASSERT_EQ(graphs.launchAndWait(exec, stream), CUDA_SUCCESS);
+  EXPECT_EQ(client.deferred, CUDA_SUCCESS);
+  EXPECT_EQ(graphs.readInt(length), 1) << "the kernel node ran once";
+  EXPECT_EQ(client.call([&](wire::Call::Builder c) { c.setGraphDestroyNode(after); }).first, CUDA_ERROR_INVALID_VALUE)
+      << "already destroyed";
+}
+
+// A copy node from the client's memory copies from a staging buffer that the client fills before
+// each launch; a buffer is filled whole, and only a staging buffer of the session is.
+TEST_F(ServerGraphTest, ACopyNodeFromTheClientReadsWhatTheClientStagedBeforeTheLaunch) {
+  auto [client, graphs, code, log, length, stream] = *session;
+  std::uint64_t graph = 0;
+  ASSERT_EQ(client.call([](wire::Call::Builder c) { c.setGraphCreate(0); }, &graph).first, CUDA_SUCCESS);
+  auto [result, values] = client.call([&](wire::Call::Builder c) {
+    auto a = c.initGraphAddNode();
+    a.setGraph(graph);
+    auto copy = a.initCopy();
+    copy.setDst(length);
+    copy.setDstPitch(sizeof(int));
+    copy.setDstRows(1);
+    copy.setWidth(sizeof(int));
+    copy.setHeight(1);
+    copy.setDepth(1);
+    copy.setFromHost(true);
+  });
+  ASSERT_EQ(result, CUDA_SUCCESS);
+  ASSERT_EQ(values.size(), 2u);
+  auto staging = static_cast<std::uint64_t>(values[1]);
+  auto [instantiated, exec] = graphs.instantiate(graph);
+  ASSERT_EQ(instantiated, CUDA_SUCCESS);
+  auto stage = [&](std::uint64_t buffer, std::vector<std::uint8_t> bytes) {
+    client.call(
+        [&](wire::Call::Builder c) {
+          auto w = c.initWriteStaged();
+          w.setStaging(buffer);
+          w.setStream(stream);
+          w.setBytes(bytes.size());
+        },
+        nullptr, bytes);
+  };
+  for (std::uint8_t value : {7, 9}) {
+    stage(staging, {value, 0, 0, 0});
+    ASSERT_EQ(graphs.launchAndWait(exec, stream), CUDA_SUCCESS);
+    EXPECT_EQ(client.deferred, CUDA_SUCCESS);
+    EXPECT_EQ(graphs.readInt(length), value);
+  }
+  stage(staging, {1, 2});
+  graphs.launchAndWait(exec, stream);
+  EXPECT_EQ(client.deferred, CUDA_ERROR_INVALID_VALUE) << "staged bytes must fill the buffer";
+  stage(log, {1, 2, 3, 4});
+  graphs.launchAndWait(exec, stream);
+  EXPECT_EQ(client.deferred, CUDA_ERROR_INVALID_HANDLE) << "device memory is not a staging buffer";
+}
+
+// Memory allocation nodes charge the vGPU's quota when added, until their graph is gone.
+TEST_F(ServerTest, MemoryAllocationNodesCountAgainstTheQuota) {
+  RawClient client = startSmallVgpu();
+  client.retainPrimary();
+  const std::uint64_t before = client.freeMemory();
+  std::uint64_t graph = 0;
+  ASSERT_EQ(client.call([](wire::Call::Builder c) { c.setGraphCreate(0); }, &graph).first, CUDA_SUCCESS);
+  auto allocate = [&](std::uint64_t bytes) {
+    return client.call([&](wire::Call::Builder c) {
+      auto a = c.initGraphAddNode();
+      a.setGraph(graph);
+      a.setMemAlloc(bytes);
+    }).first;
+  };
+  ASSERT_EQ(allocate(6ULL << 20), CUDA_SUCCESS);
+  EXPECT_EQ(client.freeMemory(), before - (6ULL << 20));
+  EXPECT_EQ(allocate(4ULL << 20), CUDA_ERROR_OUT_OF_MEMORY) << "8 MiB quota";
+  EXPECT_EQ(client.freeMemory(), before - (6ULL << 20)) << "the refused node charged nothing";
+  client.call([&](wire::Call::Builder c) { c.setGraphDestroy(graph); });
+  EXPECT_EQ(client.freeMemory(), before);
+}
+
+}  // namespace
+}  // namespace fastgpu::server

@@ -17,8 +17,13 @@
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-parameter"
-#define FASTGPU_DRIVER_FN(symbol, pfn, params, args) \
-  FASTGPU_DRIVER_EXPORT __attribute__((weak)) CUresult symbol params { return ::fastgpu::cudaabi::reportNotSupported(#symbol); }
+// fastgpu_absent_<symbol>: the stub, hidden; <symbol>: a weak alias of it, which a strong
+// definition elsewhere in the library replaces.
+#define FASTGPU_DRIVER_FN(symbol, pfn, params, args)                                                     \
+  extern "C" __attribute__((visibility("hidden"))) CUresult fastgpu_absent_##symbol params {             \
+    return ::fastgpu::cudaabi::reportNotSupported(#symbol);                                             \
+  }                                                                                                     \
+  FASTGPU_DRIVER_EXPORT __attribute__((weak, alias("fastgpu_absent_" #symbol))) CUresult symbol params;
 #include "cudaabi/driver_api.inc"
 #undef FASTGPU_DRIVER_FN
 #pragma GCC diagnostic pop
@@ -26,13 +31,23 @@
 namespace fastgpu::cudaabi {
 
 std::span<void* const> driverExportAddresses() {
-  static void* const addresses[] = {
+  static void* const* const addresses = [] {
+    static void* const linked[] = {
 #define FASTGPU_DRIVER_FN(symbol, pfn, params, args) reinterpret_cast<void*>(&::symbol),
 #include "cudaabi/driver_api.inc"
 #undef FASTGPU_DRIVER_FN
-  };
-  static_assert(std::size(addresses) == kDriverSymbolCount);
-  return addresses;
+    };
+    static void* const stubs[] = {
+#define FASTGPU_DRIVER_FN(symbol, pfn, params, args) reinterpret_cast<void*>(&::fastgpu_absent_##symbol),
+#include "cudaabi/driver_api.inc"
+#undef FASTGPU_DRIVER_FN
+    };
+    static_assert(std::size(linked) == kDriverSymbolCount && std::size(stubs) == kDriverSymbolCount);
+    static void* implemented[kDriverSymbolCount];
+    for (std::size_t i = 0; i < kDriverSymbolCount; ++i) implemented[i] = linked[i] == stubs[i] ? nullptr : linked[i];
+    return implemented;
+  }();
+  return {addresses, kDriverSymbolCount};
 }
 
 }  // namespace fastgpu::cudaabi

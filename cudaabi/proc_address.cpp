@@ -65,8 +65,13 @@ CUresult getProcAddress(const char* symbol, void** pfn, int cudaVersion, cuuint6
     return CUDA_ERROR_INVALID_VALUE;
   }
   ProcAddressAnswer answer = lookupProcAddress(symbol, cudaVersion, flags);
+  // A function the library does not implement is absent, whatever its version.
+  if (answer.status == CU_GET_PROC_ADDRESS_SUCCESS &&
+      (answer.symbolIndex >= addresses.size() || addresses[answer.symbolIndex] == nullptr)) {
+    answer.status = CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND;
+  }
   if (symbolStatus != nullptr) *symbolStatus = answer.status;
-  if (answer.status != CU_GET_PROC_ADDRESS_SUCCESS || answer.symbolIndex >= addresses.size()) {
+  if (answer.status != CU_GET_PROC_ADDRESS_SUCCESS) {
     *pfn = nullptr;
     return CUDA_ERROR_NOT_FOUND;
   }

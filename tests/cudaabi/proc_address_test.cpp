@@ -111,5 +111,18 @@ TEST(ProcAddress, EntryPointRejectsBadArguments) {
   EXPECT_EQ(pfn, nullptr);
 }
 
+// A known name whose function the library does not implement (a null address) is not found.
+TEST(ProcAddress, AFunctionTheLibraryLacksIsNotFound) {
+  void* table[kDriverSymbolCount] = {};
+  void* pfn = reinterpret_cast<void*>(1);
+  CUdriverProcAddressQueryResult status = CU_GET_PROC_ADDRESS_SUCCESS;
+  EXPECT_EQ(getProcAddress("cuInit", &pfn, 13000, 0, &status, table), CUDA_ERROR_NOT_FOUND);
+  EXPECT_EQ(status, CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND);
+  EXPECT_EQ(pfn, nullptr);
+  table[static_cast<std::size_t>(DriverSymbol::cuInit)] = &status;
+  EXPECT_EQ(getProcAddress("cuInit", &pfn, 13000, 0, &status, table), CUDA_SUCCESS);
+  EXPECT_EQ(pfn, &status);
+}
+
 }  // namespace
 }  // namespace fastgpu::cudaabi

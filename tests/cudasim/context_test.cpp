@@ -206,8 +206,12 @@ TEST(SimContexts, GetProcAddressAnswersWithTheDriversOwnFunctions) {
   ASSERT_CU(d.cuGetErrorName(CUDA_ERROR_OUT_OF_MEMORY, &name));
   EXPECT_STREQ(name, "CUDA_ERROR_OUT_OF_MEMORY");
   EXPECT_EQ(d.cuGetErrorName(static_cast<CUresult>(12345), &name), CUDA_ERROR_INVALID_VALUE);
-  // A function cudasim does not implement says so.
-  EXPECT_EQ(d.cuGraphicsUnregisterResource(nullptr), CUDA_ERROR_NOT_SUPPORTED);
+  // A function cudasim does not implement is absent, to dlsym and to cuGetProcAddress alike.
+  EXPECT_EQ(d.cuGraphicsUnregisterResource, nullptr);
+  pfn = &status;
+  EXPECT_EQ(d.cuGetProcAddress_v2("cuGraphicsUnregisterResource", &pfn, 13000, 0, &status), CUDA_ERROR_NOT_FOUND);
+  EXPECT_EQ(status, CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND);
+  EXPECT_EQ(pfn, nullptr);
 }
 
 }  // namespace

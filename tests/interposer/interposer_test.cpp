@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include "cudaabi/driver_symbols.h"
+#include "cudaabi/proc_address.h"
 #include "fastgpu/sim_tensor_map.h"
 #include "tests/support/raw_client.h"
 #include "tests/support/server_process.h"
@@ -524,6 +525,50 @@ TEST_F(Interposer, AttributesPromiseNothingARemoteSessionCannotDo) {
   EXPECT_EQ(value, 1) << "pools are remoted";
   ASSERT_CU(cu.cuDeviceGetAttribute(&value, CU_DEVICE_ATTRIBUTE_HOST_REGISTER_SUPPORTED, 0));
   EXPECT_EQ(value, 1) << "registered host memory works remotely";
+}
+
+// A probe tells the truth (DESIGN.md decision 15): a driver function the client does not remote
+// is absent to dlsym and to cuGetProcAddress alike, so frameworks take their fallbacks; one it
+// remotes is the same function by either path.
+TEST_F(Interposer, SymbolProbesFindOnlyWhatIsRemotedAndBothPathsAgree) {
+  void* pfn = &context;
+  CUdriverProcAddressQueryResult status = CU_GET_PROC_ADDRESS_SUCCESS;
+  EXPECT_EQ(dlsym(InterposerEnvironment::handle, "cuGraphicsUnregisterResource"), nullptr);
+  EXPECT_EQ(cu.cuGetProcAddress_v2("cuGraphicsUnregisterResource", &pfn, 13000, 0, &status), CUDA_ERROR_NOT_FOUND);
+  EXPECT_EQ(status, CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND);
+  EXPECT_EQ(pfn, nullptr);
+  std::size_t found = 0, absent = 0;
+  for (std::size_t i = 0; i < cudaabi::kDriverSymbolCount; ++i) {
+    std::string symbol(cudaabi::driverSymbolName(i));
+    void* direct = dlsym(InterposerEnvironment::handle, symbol.c_str());
+    // The name a program asks cuGetProcAddress for: the symbol without its version or stream suffix.
+    std::string name = symbol;
+    for (const char* suffix : {"_ptds", "_ptsz"}) {
+      if (name.ends_with(suffix)) name.resize(name.size() - 5);
+    }
+    if (auto v = name.rfind("_v"); v != std::string::npos && name.find_first_not_of("0123456789", v + 2) == std::string::npos) {
+      name.resize(v);
+    }
+    for (std::uint64_t flags : {0u, 2u}) {
+      auto answer = cudaabi::lookupProcAddress(name, 13000, flags);
+      if (answer.status != CU_GET_PROC_ADDRESS_SUCCESS || answer.symbolIndex != i) continue;
+      pfn = &context;
+      CUresult result = cu.cuGetProcAddress_v2(name.c_str(), &pfn, 13000, flags, &status);
+      EXPECT_EQ(pfn, direct) << name << " flags " << flags << " (" << symbol << ")";
+      EXPECT_EQ(result, direct != nullptr ? CUDA_SUCCESS : CUDA_ERROR_NOT_FOUND) << name;
+      ++(direct != nullptr ? found : absent);
+    }
+  }
+  EXPECT_GT(found, 300u) << "most of the surface frameworks use is remoted";
+  // PyTorch's driver-API helper fails unless it finds these, at version 12000.
+  for (const char* required :
+       {"cuDeviceGet", "cuDeviceGetAttribute", "cuMemGetAddressRange", "cuMemAddressReserve", "cuMemRelease",
+        "cuMemMap", "cuMemAddressFree", "cuMemSetAccess", "cuMemUnmap", "cuMemCreate", "cuMemGetAllocationGranularity",
+        "cuMemExportToShareableHandle", "cuMemImportFromShareableHandle", "cuMemRetainAllocationHandle",
+        "cuMemGetAllocationPropertiesFromHandle", "cuMemsetD32Async", "cuStreamWriteValue32", "cuGetErrorString"}) {
+    EXPECT_EQ(cu.cuGetProcAddress_v2(required, &pfn, 12000, 0, &status), CUDA_SUCCESS) << required;
+  }
+  EXPECT_GT(absent, 100u) << "graphics interop, arrays, textures and more are not";
 }
 
 }  // namespace

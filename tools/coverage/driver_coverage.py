@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """docs/driver-coverage.md: every driver function of the toolkit, and whether cudasim implements it
 and whether the interposer remotes it, read from the built libraries (a defined, non-weak symbol
-is an implementation; a weak one is the generated stub that answers CUDA_ERROR_NOT_SUPPORTED).
+is an implementation; the generated stubs are not exported).
 
   driver_coverage.py --driver-api driver_api.inc --cudasim LIB --interposer LIB --out FILE
   driver_coverage.py ... --check FILE   exit 1, naming each function, when FILE is stale
@@ -41,8 +41,8 @@ def render(functions, sim, remote):
         "--target driver_coverage_doc`); the test `driver_coverage_doc_is_current` fails when it is stale.",
         "Every driver function the toolkit declares (one row per exported symbol: versions and `_ptsz` /",
         "`_ptds` forms are separate symbols), whether cudasim implements it, and whether FastGPU's client",
-        "library remotes it. A function marked `no` returns `CUDA_ERROR_NOT_SUPPORTED` and logs its name",
-        "once.",
+        "library remotes it. A function marked `no` is absent from that library: it does not export it,",
+        "and `cuGetProcAddress` answers `CUDA_ERROR_NOT_FOUND` (docs/driver-abi.md, \"Honest probes\").",
         "",
         f"Of {len(functions)} functions: cudasim implements {sum(1 for f in functions if f in sim)}, the client "
         f"remotes {sum(1 for f in functions if f in remote)}, both {both}.",

@@ -8,24 +8,9 @@ Run before the link, on the library's own objects.
 
 Standard library only."""
 import argparse
-import re
-import subprocess
 import sys
 
-
-def driver_functions(path):
-    with open(path, encoding="utf-8") as source:
-        return set(re.findall(r"FASTGPU_DRIVER_FN\((\w+),", source.read()))
-
-
-def strong_definitions(nm, objects):
-    listing = subprocess.run([nm, "--defined-only", *objects], check=True, capture_output=True, text=True)
-    names = set()
-    for line in listing.stdout.splitlines():
-        fields = line.split()
-        if len(fields) == 3 and fields[1] == "T":
-            names.add(fields[2])
-    return names
+from driver_symbol_lists import driver_functions, strong_definitions
 
 
 def render(names):
@@ -43,7 +28,7 @@ def main():
     parser.add_argument("--out", required=True)
     parser.add_argument("objects", nargs="+")
     args = parser.parse_args()
-    names = driver_functions(args.driver_api) & strong_definitions(args.nm, args.objects)
+    names = driver_functions(args.driver_api) & strong_definitions(args.objects, nm=args.nm)
     if not names:
         sys.exit("gen_export_map.py: the objects define no driver function")
     text = render(names)

@@ -10,26 +10,18 @@ The check compares only functions this toolkit declares, so a different toolkit 
 make it fail; an implementation the file does not list, or lists wrongly, does. Standard library
 only."""
 import argparse
+import os
 import re
-import subprocess
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "codegen"))
+from driver_symbol_lists import driver_functions, strong_definitions  # noqa: E402
 
 ROW = re.compile(r"^\| `(\w+)` \| (yes|no) \| (yes|no) \|$")
 
 
-def driver_functions(path):
-    with open(path, encoding="utf-8") as source:
-        return sorted(set(re.findall(r"FASTGPU_DRIVER_FN\((\w+),", source.read())))
-
-
 def implemented(library):
-    listing = subprocess.run(["nm", "-D", "--defined-only", library], check=True, capture_output=True, text=True)
-    names = set()
-    for line in listing.stdout.splitlines():
-        fields = line.split()
-        if len(fields) == 3 and fields[1] == "T":
-            names.add(fields[2])
-    return names
+    return strong_definitions([library], dynamic=True)
 
 
 def render(functions, sim, remote):
@@ -83,7 +75,7 @@ def main():
     target.add_argument("--out")
     target.add_argument("--check")
     args = parser.parse_args()
-    functions = driver_functions(args.driver_api)
+    functions = sorted(driver_functions(args.driver_api))
     sim, remote = implemented(args.cudasim), implemented(args.interposer)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as out:

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
@@ -231,8 +232,19 @@ CUresult integrityCheck(std::uint32_t version, std::uint64_t unixTime, std::uint
   return CUDA_SUCCESS;
 }
 
+// ---- FastGPU's session table (session_table.h) ----
+
+CUresult vgpuStatus(int device, VgpuStatus* status) noexcept {
+  if (status == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (services() == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  *status = VgpuStatus{};
+  return services()->vgpuStatus(device, *status);
+}
+
+void* gSessionTable[kSessionTableSlots] = {tableSize(kSessionTableSlots), slot(vgpuStatus)};
+
 struct KnownTable {
-  std::uint8_t id[16];
+  std::array<std::uint8_t, 16> id;
   void** table;
 };
 
@@ -245,6 +257,7 @@ const KnownTable kKnownTables[] = {
      gContextLocalStorage},
     {{0x26, 0x3e, 0x88, 0x60, 0x7c, 0xd2, 0x61, 0x43, 0x92, 0xf6, 0xbb, 0xd5, 0x00, 0x6d, 0xfa, 0x7e}, gContextChecks},
     {{0xd4, 0x08, 0x20, 0x55, 0xbd, 0xe6, 0x70, 0x4b, 0x8d, 0x34, 0xba, 0x12, 0x3c, 0x66, 0xe1, 0xf2}, gIntegrityCheck},
+    {std::to_array(kSessionTableId), gSessionTable},
 };
 
 }  // namespace
@@ -256,7 +269,7 @@ void installDriverServices(DriverServices* driverServices) {
 CUresult getExportTable(const void** table, const CUuuid* tableId) {
   if (table == nullptr || tableId == nullptr) return CUDA_ERROR_INVALID_VALUE;
   for (const auto& known : kKnownTables) {
-    if (std::memcmp(known.id, tableId->bytes, sizeof(known.id)) == 0) {
+    if (std::memcmp(known.id.data(), tableId->bytes, known.id.size()) == 0) {
       *table = known.table;
       return CUDA_SUCCESS;
     }

@@ -8,6 +8,7 @@
 
 #include "cudaabi/cuda_api.h"
 #include "cudaabi/integrity_check.h"
+#include "cudaabi/session_table.h"
 
 namespace fastgpu::cudaabi {
 
@@ -31,6 +32,8 @@ class DriverServices {
   virtual CUresult loadModuleForRuntime(CUmodule* module, const void* fatbinOrWrapper) = 0;
   // The calling thread's current context, or null.
   virtual CUcontext currentContext() = 0;
+  // FastGPU's session table (session_table.h): device `device` as the program's session sees it.
+  virtual CUresult vgpuStatus(int device, VgpuStatus& status) = 0;
 };
 
 // Installs the services; `services` must live for the rest of the process. Thread-safe; the

@@ -1,6 +1,9 @@
 #include "cudasim/driver.h"
 
+#include <unistd.h>
+
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <mutex>
 
@@ -150,6 +153,20 @@ std::vector<cudaabi::IntegrityDeviceRecord> Driver::integrityDevices() {
     records.push_back(record);
   }
   return records;
+}
+
+// cudasim has no vGPU: a device's memory is this process's, and its GPU time is not metered.
+CUresult Driver::vgpuStatus(int ordinal, cudaabi::VgpuStatus& status) {
+  Device* target = device(ordinal);
+  if (target == nullptr) return CUDA_ERROR_INVALID_DEVICE;
+  status.totalBytes = target->memory().capacity();
+  status.usedBytes = target->memory().used();
+  status.atNanos = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                  std::chrono::steady_clock::now().time_since_epoch())
+                                                  .count());
+  status.processCount = 1;
+  status.processes[0] = {static_cast<std::uint32_t>(getpid()), status.usedBytes};
+  return CUDA_SUCCESS;
 }
 
 CUresult Driver::retainPrimaryContextForRuntime(CUcontext* context, CUdevice ordinal) {

@@ -88,6 +88,7 @@ class Driver : public cudaabi::DriverServices {
   CUresult retainPrimaryContextForRuntime(CUcontext* context, CUdevice device) override;
   CUresult loadModuleForRuntime(CUmodule* module, const void* fatbinOrWrapper) override;
   CUcontext currentContext() override;
+  CUresult vgpuStatus(int device, cudaabi::VgpuStatus& status) override;
 
  private:
   Driver() = default;

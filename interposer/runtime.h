@@ -138,6 +138,7 @@ class Runtime : public cudaabi::DriverServices {
   CUresult retainPrimaryContextForRuntime(CUcontext* context, CUdevice device) override;
   CUresult loadModuleForRuntime(CUmodule* module, const void* fatbinOrWrapper) override;
   CUcontext currentContext() override;
+  CUresult vgpuStatus(int device, cudaabi::VgpuStatus& status) override;  // session_status.cpp
 
  private:
   void reserve(std::uint64_t base, std::uint64_t bytes);

@@ -1,5 +1,6 @@
 #include "scheduler/shared_board.h"
 
+#include <algorithm>
 #include <new>
 
 namespace fastgpu::scheduler {
@@ -87,6 +88,31 @@ void VgpuAccess::release(std::uint64_t bytes) const {
   } else {
     slot_.memory.remove(bytes);
   }
+}
+
+VgpuAccess::Snapshot VgpuAccess::snapshot() const {
+  Snapshot snapshot;
+  if (vgpu_ != nullptr) {
+    snapshot.limitBytes = vgpu_->quota.limit();
+    snapshot.heldBytes = snapshot.limitBytes - std::min(snapshot.limitBytes, vgpu_->quota.available());
+    snapshot.metered = gate_ != nullptr;
+    snapshot.gpuNanos = vgpu_->usage.endedGpuNanos.load();
+  }
+  auto count = [&](const SessionSlot& session) {
+    if (vgpu_ == nullptr) snapshot.heldBytes += session.memory.heldBytes.load();
+    snapshot.gpuNanos += session.gpuTime.nanos.load();
+    if (snapshot.processes.size() < Snapshot::kMaxProcesses) {
+      snapshot.processes.push_back({session.pid.load(), session.memory.heldBytes.load()});
+    }
+  };
+  if (sessions_.empty()) {
+    count(slot_);
+    return snapshot;
+  }
+  for (const SessionSlot& session : sessions_) {
+    if (session.session.load() != 0 && session.vgpuPlace.load() == vgpuPlace_) count(session);
+  }
+  return snapshot;
 }
 
 }  // namespace fastgpu::scheduler

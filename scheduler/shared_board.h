@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "scheduler/compute_gate.h"
@@ -34,6 +35,10 @@ struct PhysicalGpu {
 // main process.
 struct SessionSlot {
   std::atomic<std::uint64_t> session{0};  // the session id while in use; 0 when free
+  // Set by the main process when the session starts; vgpuPlace goes back to -2 (no vGPU's)
+  // before its GPU time moves to the vGPU's ended sessions.
+  std::atomic<std::int32_t> vgpuPlace{-2};  // -1: an open server's session
+  std::atomic<std::uint32_t> pid{0};         // the client's, as it said (its own host's)
   SessionCounters counters;
   GpuTimeAccount gpuTime;
   SessionMemory memory;  // under its vGPU quota's lock when it has one
@@ -47,7 +52,7 @@ struct VgpuEntry {
 };
 
 struct BoardLayout {
-  static constexpr std::uint64_t kMagic = 0x4653'4750'4244'0003;  // "FSGPBD", layout 3
+  static constexpr std::uint64_t kMagic = 0x4653'4750'4244'0004;  // "FSGPBD", layout 4
   static constexpr int kMaxGpus = 16;
   static constexpr int kMaxVgpus = 512;
   static constexpr int kMaxSessions = 4096;  // the most max_connections may be
@@ -114,6 +119,23 @@ class VgpuAccess {
   }
   IpcExports* ipc() const { return ipc_; }
   int vgpuPlace() const { return vgpuPlace_; }
+  // Where the sessions of every vGPU are, for snapshot(); none: the snapshot has only this one.
+  void seeSessions(std::span<const SessionSlot> sessions) { sessions_ = sessions; }
+
+  // The vGPU as its sessions see it (what NVML reports to a client).
+  struct Snapshot {
+    static constexpr std::size_t kMaxProcesses = 64;
+    struct Process {
+      std::uint32_t pid = 0;
+      std::uint64_t heldBytes = 0;
+    };
+    std::uint64_t heldBytes = 0;   // what the vGPU's sessions hold (an open server's: all sessions)
+    std::uint64_t limitBytes = 0;  // the quota; 0 for an open server
+    bool metered = false;          // GPU time is metered (a vGPU with a gate)
+    std::uint64_t gpuNanos = 0;    // GPU time its work has used, its ended sessions' included
+    std::vector<Process> processes;  // its live sessions, at most kMaxProcesses
+  };
+  Snapshot snapshot() const;
 
   const std::vector<PhysicalGpu>& devices() const { return devices_; }
   // The driver ordinal behind a client ordinal, or -1.
@@ -138,6 +160,7 @@ class VgpuAccess {
   GatePolicy::TenantId tenant_;
   IpcExports* ipc_ = nullptr;
   int vgpuPlace_ = -1;
+  std::span<const SessionSlot> sessions_;
 };
 
 }  // namespace fastgpu::scheduler

@@ -13,6 +13,7 @@ struct VgpuUsage {
   std::atomic<std::uint64_t> bytesToDevice{0};
   std::atomic<std::uint64_t> bytesFromDevice{0};
   std::atomic<std::uint64_t> sessionsServed{0};
+  std::atomic<std::uint64_t> endedGpuNanos{0};  // GPU time of its sessions that have ended
   // Latency of answered calls on the server, in buckets of kLatencyBoundsSeconds (+Inf last).
   static constexpr double kLatencyBoundsSeconds[] = {1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10};
   std::atomic<std::uint64_t> latencyBuckets[std::size(kLatencyBoundsSeconds) + 1] = {};

@@ -77,6 +77,13 @@ done
 for program in graph_node_updates strided_copies shareable_memory; do
   compare "$program: remote equals native" "$FASTGPU_BUILD/tests/$program"
 done
+# FastGPU's NVML inside the vGPU (not the host's NVML): the quota, the session's memory, metering.
+if out=$("$FASTGPU_BUILD/bin/fastgpu" run -- "$FASTGPU_BUILD/tests/nvml_probe" 2>&1) && \
+  grep -q '^nvml_probe: all checks passed$' <<<"$out"; then
+  record "nvml_probe: NVML describes the vGPU" "PASS"
+else
+  record "nvml_probe: NVML describes the vGPU" "FAIL: $(grep -m3 -E 'FAILED|failed' <<<"$out" | tr '\n' ' ')"
+fi
 if out=$("$FASTGPU_ROOT/tests/e2e/round_trips.sh" "$FASTGPU_BUILD" "$FASTGPU_BUILD/tests/launch_storm" \
   "$FASTGPU_BUILD/tests/data/test_kernels.fatbin" 2>&1); then
   record "10000 launches: extra round trips" "PASS (${out##*cost })"

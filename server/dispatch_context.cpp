@@ -1,5 +1,8 @@
 // Calls on contexts: the client's primary contexts are virtualized on contexts of the session
 // (DESIGN.md, decision 3); tenants never share a driver context.
+#include <algorithm>
+#include <chrono>
+
 #include <fmt/format.h>
 
 #include "server/session.h"
@@ -87,6 +90,30 @@ Status Session::executeContextCall(wire::Call::Reader call, Answer& answer) {
           &elements, static_cast<CUarray_format>(query.getFormat()), query.getChannels(), device);
       answer.setValues({static_cast<std::int64_t>(elements)});
       return driverResult(result, "cuDeviceGetTexture1DLinearMaxWidth");
+    }
+    case wire::Call::VGPU_STATUS: {
+      int device = state.lease().physicalDevice(static_cast<int>(call.getVgpuStatus()));
+      if (device < 0) return Status(CUDA_ERROR_INVALID_DEVICE, "a device outside the session's view");
+      auto snapshot = state.lease().snapshot();
+      std::uint64_t total = snapshot.limitBytes;
+      if (total == 0) {  // an open server: the GPU's memory
+        std::size_t bytes = 0;
+        if (CUresult result = driver_.cuDeviceTotalMem_v2(&bytes, device); result != CUDA_SUCCESS) {
+          return driverResult(result, "cuDeviceTotalMem");
+        }
+        total = bytes;
+      }
+      auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::chrono::steady_clock::now().time_since_epoch());
+      std::vector<std::int64_t> values{static_cast<std::int64_t>(std::min(snapshot.heldBytes, total)),
+                                       static_cast<std::int64_t>(total), snapshot.metered ? 1 : 0,
+                                       static_cast<std::int64_t>(snapshot.gpuNanos), now.count()};
+      for (const auto& process : snapshot.processes) {
+        values.push_back(process.pid);
+        values.push_back(static_cast<std::int64_t>(process.heldBytes));
+      }
+      answer.setValues(std::move(values));
+      return Status::ok();
     }
     case wire::Call::PEER_ACCESS: {
       auto access = call.getPeerAccess();

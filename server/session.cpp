@@ -280,6 +280,7 @@ Status Session::route(wire::Call::Reader call, std::span<const std::uint8_t> bul
     case wire::Call::PEER_QUERY:
     case wire::Call::PEER_ACCESS:
     case wire::Call::TEXTURE1_D_LINEAR_MAX_WIDTH:
+    case wire::Call::VGPU_STATUS:
       return executeContextCall(call, answer);
     case wire::Call::MEM_GET_INFO:
     case wire::Call::MEM_ALLOC:

@@ -45,6 +45,11 @@ void SessionProcess::run() {
   if (lease) {
     slot = host_.registry.board().takeSession(id_);
     if (!slot) log->warn("session={} peer={} refused: no free session slot", id_, info.peer);
+    if (slot) {
+      scheduler::SessionSlot& taken = host_.registry.board().layout().sessions[*slot];
+      taken.pid = info.pid;
+      taken.vgpuPlace = (*lease)->vgpu() != nullptr ? (*lease)->vgpu()->place() : -1;
+    }
   }
   {
     std::lock_guard lock(mutex_);
@@ -206,9 +211,11 @@ void SessionProcess::tellClient(int status) {
 void SessionProcess::cleanUp() {
   scheduler::SessionSlot& held = host_.registry.board().layout().sessions[slot_];
   recordUsage(held, true);
+  held.vgpuPlace = -2;  // no longer one of its vGPU's live sessions
   if (scheduler::Vgpu* vgpu = lease_->vgpu()) {
     vgpu->gate().abandon(vgpu->tenant(), held.pieces);
     vgpu->quota().releaseAll(held.memory);
+    vgpu->usage().endedGpuNanos.fetch_add(held.gpuTime.nanos.load());
   }
   // What the session shared can no longer be opened (its memory went with its worker).
   host_.registry.board().layout().ipc.withdrawSession(held.session.load());

@@ -56,6 +56,7 @@ int serve(const WorkerSpec& spec, const WorkerCommand& command, DeviceOutputRela
     return 1;
   }
   (*access)->shareThrough(&board->second->ipc, spec.vgpuPlace);
+  (*access)->seeSessions(board->second->sessions);
   Session session(protocol::adoptStream(kWorkerConnectionFd, spec.peer), (*driver)->api(), std::move(*access),
                   spec.session, spec.limits);
   session.relayDeviceOutput(relay);

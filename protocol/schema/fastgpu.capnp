@@ -369,6 +369,9 @@ struct Call {
     linkDestroy @104 :UInt64;
     memExport @105 :UInt64;               # a shareable physical allocation -> data (the client's 64-byte handle)
     memImport @106 :Data;                 # a client's handle -> values [allocation, device, bytes]
+    vgpuStatus @107 :UInt32;              # a client device ordinal -> values [heldBytes, totalBytes,
+                                          # metered, gpuNanos, steadyNanos, then pid, heldBytes per live
+                                          # session of the vGPU] (FastGPU's NVML library)
   }
 }
 

@@ -12,17 +12,7 @@ class ServerIpcTest : public ServerTest {
  protected:
   void SetUp() override {
     ServerTest::SetUp();
-    start(R"(
-[[vgpu]]
-name = "a"
-memory = "64MiB"
-tokens = ["ta"]
-
-[[vgpu]]
-name = "b"
-memory = "64MiB"
-tokens = ["tb"]
-)");
+    startTwoVgpus();
   }
   static std::pair<CUresult, std::vector<std::uint8_t>> share(RawClient& client, std::uint64_t base) {
     return client.callForData([&](wire::Call::Builder c) { c.setIpcGetMemHandle(base); });

@@ -64,6 +64,21 @@ class ServerTest : public ::testing::Test {
     server.reset();
   }
 
+  // Starts a server with two vGPUs of 64 MiB each: "a" (token "ta") and "b" (token "tb").
+  void startTwoVgpus() {
+    start(R"(
+[[vgpu]]
+name = "a"
+memory = "64MiB"
+tokens = ["ta"]
+
+[[vgpu]]
+name = "b"
+memory = "64MiB"
+tokens = ["tb"]
+)");
+  }
+
   // Starts a server with one vGPU "small" of 8 MiB (token "t") and connects a client to it: the
   // quota tests exceed it on purpose.
   RawClient startSmallVgpu() {

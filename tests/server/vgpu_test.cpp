@@ -1,5 +1,7 @@
 // vGPUs in fastgpu-server: admission (token, name, session limit), the device view, and the
 // memory quota shared by a vGPU's sessions.
+#include <set>
+
 #include "session_test_support.h"
 
 namespace fastgpu::server {
@@ -113,6 +115,36 @@ TEST_F(VgpuServerTest, AnEndedSessionGivesBackItsMemoryAndItsSlot) {
 
 namespace fastgpu::server {
 namespace {
+
+// What FastGPU's NVML reports (vgpuStatus): the vGPU's quota and what its sessions hold, and its
+// live sessions only: another vGPU's sessions are never listed nor counted.
+TEST_F(ServerTest, TheVgpuStatusShowsOnlyTheSessionsOwnVgpu) {
+  startTwoVgpus();
+  RawClient first(url, "a", "ta"), second(url, "a", "ta"), other(url, "b", "tb");
+  for (RawClient* client : {&first, &second, &other}) client->retainPrimary();
+  ASSERT_NE(first.allocate(1 * kMiB), 0u);
+  ASSERT_NE(second.allocate(2 * kMiB), 0u);
+  ASSERT_NE(other.allocate(4 * kMiB), 0u);
+  auto status = [](RawClient& client, std::uint32_t device) {
+    return client.call([&](wire::Call::Builder c) { c.setVgpuStatus(device); });
+  };
+  auto [result, values] = status(first, 0);
+  ASSERT_EQ(result, CUDA_SUCCESS);
+  ASSERT_EQ(values.size(), 5u + 2 * 2) << "two live sessions of vGPU a";
+  EXPECT_EQ(values[0], static_cast<std::int64_t>(3 * kMiB)) << "held by a's sessions";
+  EXPECT_EQ(values[1], static_cast<std::int64_t>(64 * kMiB)) << "a's quota";
+  EXPECT_EQ(values[2], 1) << "a vGPU's GPU time is metered";
+  std::multiset<std::int64_t> held{values[6], values[8]};
+  EXPECT_EQ(held, (std::multiset<std::int64_t>{1 * kMiB, 2 * kMiB}));
+  auto [otherResult, otherValues] = status(other, 0);
+  ASSERT_EQ(otherResult, CUDA_SUCCESS);
+  ASSERT_EQ(otherValues.size(), 5u + 2);
+  EXPECT_EQ(otherValues[0], static_cast<std::int64_t>(4 * kMiB));
+  EXPECT_EQ(otherValues[1], static_cast<std::int64_t>(64 * kMiB));
+  EXPECT_EQ(otherValues[6], static_cast<std::int64_t>(4 * kMiB));
+  EXPECT_EQ(status(first, 1).first, CUDA_ERROR_INVALID_DEVICE) << "a vGPU shows one device";
+  EXPECT_EQ(status(first, 0xFFFFFFFFu).first, CUDA_ERROR_INVALID_DEVICE);
+}
 
 TEST_F(ServerTest, FailedLoginsAreRateLimitedPerAddress) {
   start(R"(

@@ -30,10 +30,16 @@ struct RunOptions {
                interposer.string());
     std::exit(2);
   }
-  // Both: LD_LIBRARY_PATH for programs that dlopen libcuda.so.1 (libcudart), LD_PRELOAD for
-  // programs linked against it with a path that would bypass the search.
+  // Both: LD_LIBRARY_PATH for programs that dlopen libcuda.so.1 (libcudart) or
+  // libnvidia-ml.so.1 (PyTorch, NCCL), LD_PRELOAD for programs linked against them with a path
+  // (an RPATH) that would bypass the search. FastGPU's NVML answers for the vGPU, not for the
+  // client machine's own GPUs.
   setenv("LD_LIBRARY_PATH", prependToPathList(layout.interposerLibraryDir().string(), "LD_LIBRARY_PATH").c_str(), 1);
-  setenv("LD_PRELOAD", prependToPathList(interposer.string(), "LD_PRELOAD").c_str(), 1);
+  std::string preload = interposer.string();
+  if (auto nvml = layout.interposerLibraryDir() / "libnvidia-ml.so.1"; std::filesystem::exists(nvml)) {
+    preload += ":" + nvml.string();
+  }
+  setenv("LD_PRELOAD", prependToPathList(preload, "LD_PRELOAD").c_str(), 1);
   // Triton links its launcher with -lcuda from this folder (FastGPU's libcuda.so is there), not
   // from a local driver's.
   setenv("TRITON_LIBCUDA_PATH", layout.interposerLibraryDir().string().c_str(), 1);
@@ -53,7 +59,7 @@ void addRunCommand(CLI::App& app) {
   auto options = std::make_shared<RunOptions>();
   CLI::App* run = app.add_subcommand("run", "Run a program with its CUDA calls executed by a fastgpu-server.");
   run->footer(
-      "Preloads FastGPU's libcuda.so.1 and sets FASTGPU_SERVER, FASTGPU_VGPU, FASTGPU_TOKEN and, for tls://\n"
+      "Preloads FastGPU's libcuda.so.1 and libnvidia-ml.so.1 (NVML answering for the vGPU) and sets FASTGPU_SERVER, FASTGPU_VGPU, FASTGPU_TOKEN and, for tls://\n"
       "servers, FASTGPU_TLS_CA, FASTGPU_TLS_CERT and FASTGPU_TLS_KEY, then runs PROGRAM. TRITON_LIBCUDA_PATH\n"
       "names the folder of FastGPU's libcuda.so, so that Triton links its launchers against it.\n"
       "The server defaults to $FASTGPU_SERVER, else tcp://127.0.0.1:7600. FASTGPU_STATS=1 prints round trips at exit.\n"

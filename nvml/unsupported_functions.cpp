@@ -1,0 +1,51 @@
+// NVML functions that programs commonly call and a vGPU cannot answer truthfully (sensors,
+// clocks, power, NVLink, MIG, topology): they exist, so that a program that requires the symbol
+// loads (PyTorch's driver-API helper requires the NVLink ones), and return
+// NVML_ERROR_NOT_SUPPORTED, as NVML does on a GPU without the feature.
+#include "nvml/nvml_api.h"
+#include "nvml/nvml_export.h"
+
+#define FASTGPU_NVML_NOT_SUPPORTED(name) \
+  FASTGPU_NVML_EXPORT nvmlReturn_t name(...) { return NVML_ERROR_NOT_SUPPORTED; }
+
+FASTGPU_NVML_NOT_SUPPORTED(nvmlDeviceGetNvLinkRemoteDeviceType)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlDeviceGetNvLinkRemotePciInfo_v2)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlDeviceGetNvLinkState)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlDeviceGetNvLinkCapability)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlDeviceGetGpuFabricInfo)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlDeviceGetGpuFabricInfoV)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlDeviceGetP2PStatus)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlDeviceGetTopologyCommonAncestor)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlDeviceGetCpuAffinity)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlDeviceGetCpuAffinityWithinScope)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlDeviceGetMemoryAffinity)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlDeviceGetMinorNumber)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlDeviceGetSerial)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlDeviceGetBoardId)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlDeviceGetBrand)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlDeviceGetArchitecture)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlDeviceGetTemperature)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlDeviceGetPowerUsage)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlDeviceGetPowerManagementLimit)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlDeviceGetEnforcedPowerLimit)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlDeviceGetTotalEnergyConsumption)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlDeviceGetClockInfo)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlDeviceGetMaxClockInfo)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlDeviceGetFanSpeed)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlDeviceGetPerformanceState)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlDeviceGetPersistenceMode)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlDeviceGetComputeMode)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlDeviceGetEccMode)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlDeviceGetMigMode)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlDeviceGetBAR1MemoryInfo)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlDeviceGetCurrPcieLinkGeneration)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlDeviceGetCurrPcieLinkWidth)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlDeviceGetGraphicsRunningProcesses)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlDeviceGetGraphicsRunningProcesses_v2)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlDeviceGetGraphicsRunningProcesses_v3)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlDeviceGetMPSComputeRunningProcesses_v3)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlDeviceGetPciInfo)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlSystemGetDriverVersion)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlSystemGetNVMLVersion)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlSystemGetProcessName)
+FASTGPU_NVML_NOT_SUPPORTED(nvmlUnitGetCount)

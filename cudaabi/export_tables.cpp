@@ -10,6 +10,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <utility>
 
@@ -32,15 +33,42 @@ void* slot(Fn* fn) {
   return reinterpret_cast<void*>(fn);
 }
 
-// Slots whose meaning is unknown: they say so once and fail, rather than pretend.
+// The tables by the number unknownSlot names them with, as their UUIDs read.
+constexpr const char* kTableUuids[] = {"",
+                                       "6bd5fb6c-5bf4-e74a-8987-d93912fd9df9",   // 1: cudart interface
+                                       "42d85a81-23f6-cb47-8298-f6e78a3aecdc",   // 2: tools TLS
+                                       "a094798c-2e74-2e74-93f2-0800200c0a66",   // 3: tools callback hooks
+                                       "c693336e-1121-df11-a8c3-68f355d89593",   // 4: context-local storage
+                                       "263e8860-7cd2-6143-92f6-bbd5006dfa7e",   // 5: context checks
+                                       "d4082055-bde6-704b-8d34-ba123c66e1f2"};  // 6: integrity check
+
+// Slots whose meaning is unknown: they say so once, by table UUID and slot, and fail, rather
+// than pretend.
 template <int kTable, int kSlot>
 CUresult unknownSlot() noexcept {
+  static_assert(kTable > 0 && kTable < static_cast<int>(std::size(kTableUuids)));
   static std::once_flag once;
   std::call_once(once, [] {
-    driverLogger().warn("private driver table {} slot {} is not implemented; returning CUDA_ERROR_NOT_SUPPORTED",
-                        kTable, kSlot);
+    driverLogger().warn("private driver table {{{}}} slot {} is not implemented; returning CUDA_ERROR_NOT_SUPPORTED",
+                        kTableUuids[kTable], kSlot);
   });
   return CUDA_ERROR_NOT_SUPPORTED;
+}
+
+// Logs a table the driver does not have once per UUID (libraries ask again and again).
+void reportUnknownTable(const CUuuid& id) {
+  static std::mutex mutex;
+  static std::set<std::array<std::uint8_t, 16>> reported;
+  std::array<std::uint8_t, 16> bytes;
+  std::memcpy(bytes.data(), id.bytes, bytes.size());
+  {
+    std::lock_guard lock(mutex);
+    if (!reported.insert(bytes).second) return;
+  }
+  driverLogger().info("cuGetExportTable: no table {{{:02x}-{:02x}-{:02x}-{:02x}-{:02x}}}; refused",
+                      fmt::join(bytes.begin(), bytes.begin() + 4, ""), fmt::join(bytes.begin() + 4, bytes.begin() + 6, ""),
+                      fmt::join(bytes.begin() + 6, bytes.begin() + 8, ""),
+                      fmt::join(bytes.begin() + 8, bytes.begin() + 10, ""), fmt::join(bytes.begin() + 10, bytes.end(), ""));
 }
 
 // ---- cudart interface {6bd5fb6c-5bf4-e74a-8987-d93912fd9df9} ----
@@ -275,9 +303,7 @@ CUresult getExportTable(const void** table, const CUuuid* tableId) {
     }
   }
   // Unknown tables are refused, as the real driver refuses tables it does not have.
-  driverLogger().debug("cuGetExportTable: no table {:02x}",
-                       fmt::join(reinterpret_cast<const std::uint8_t*>(tableId->bytes),
-                                 reinterpret_cast<const std::uint8_t*>(tableId->bytes) + 16, ""));
+  reportUnknownTable(*tableId);
   *table = nullptr;
   return CUDA_ERROR_INVALID_VALUE;
 }

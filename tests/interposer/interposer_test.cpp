@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -569,6 +570,30 @@ TEST_F(Interposer, SymbolProbesFindOnlyWhatIsRemotedAndBothPathsAgree) {
     EXPECT_EQ(cu.cuGetProcAddress_v2(required, &pfn, 12000, 0, &status), CUDA_SUCCESS) << required;
   }
   EXPECT_GT(absent, 100u) << "graphics interop, arrays, textures and more are not";
+}
+
+// A program that execs (a shell, a compiler, a DataLoader worker started fresh) does not hand
+// its session's connection to the new program: every descriptor the client opens is
+// close-on-exec.
+TEST_F(Interposer, TheSessionsConnectionIsNotInheritedAcrossExec) {
+  auto sockets = [](const std::string& listing) {
+    std::size_t count = 0;
+    for (auto at = listing.find("socket:"); at != std::string::npos; at = listing.find("socket:", at + 1)) ++count;
+    return count;
+  };
+  std::string here;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code error;
+    here += std::filesystem::read_symlink(entry.path(), error).string() + "\n";
+  }
+  ASSERT_GE(sockets(here), 1u) << "the session's connection is open here";
+  std::FILE* child = popen("ls -l /proc/self/fd/", "r");
+  ASSERT_NE(child, nullptr);
+  std::string listing;
+  char buffer[512];
+  while (std::fgets(buffer, sizeof(buffer), child) != nullptr) listing += buffer;
+  ASSERT_EQ(pclose(child), 0);
+  EXPECT_EQ(sockets(listing), 0u) << listing;
 }
 
 }  // namespace

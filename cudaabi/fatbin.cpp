@@ -59,42 +59,50 @@ Result<std::vector<std::uint8_t>> decompress(std::span<const std::uint8_t> paylo
   return out;
 }
 
-// Parses the entries of one container whose entries span `entries`.
-Status parseEntries(std::span<const std::uint8_t> entries, std::vector<FatbinEntry>& out) {
+// The entries of one container whose entries span `entries`, as they lie.
+Status rawEntries(std::span<const std::uint8_t> entries, std::vector<RawFatbinEntry>& out) {
   ByteReader reader(entries);
   std::uint64_t offset = 0;
   while (offset < entries.size()) {
     auto kind = reader.read<std::uint16_t>(offset);
     auto headerSize = reader.read<std::uint32_t>(offset + 4);
     auto payloadSize = reader.read<std::uint32_t>(offset + 8);
-    auto compressedSize = reader.read<std::uint32_t>(offset + 16);
     auto sm = reader.read<std::uint32_t>(offset + 28);
-    auto flags = reader.read<std::uint64_t>(offset + 40);
     auto uncompressedSize = reader.read<std::uint64_t>(offset + 56);
-    if (!kind || !headerSize || !payloadSize || !compressedSize || !sm || !flags || !uncompressedSize) {
+    if (!kind || !headerSize || !payloadSize || !sm || !uncompressedSize) {
       return bad(fmt::format("entry header at offset {} is truncated", offset));
     }
     if (*headerSize < 64) return bad(fmt::format("entry header size {} is too small", *headerSize));
-    auto payload = reader.slice(offset + *headerSize, *payloadSize);
-    if (!payload) return bad(fmt::format("entry at offset {} runs past its container", offset));
-
-    FatbinEntry entry;
-    entry.kind = *kind;
-    entry.smVersion = *sm;
-    if ((*flags & (kFlagLz4 | kFlagZstd)) != 0) {
-      std::span<const std::uint8_t> compressed = *payload;
-      if (*compressedSize != 0 && *compressedSize <= compressed.size()) compressed = compressed.first(*compressedSize);
-      auto bytes = decompress(compressed, *flags, *uncompressedSize);
-      if (!bytes) return bytes.status();
-      entry.payload = std::move(*bytes);
-      entry.wasCompressed = true;
-    } else {
-      entry.payload.assign(payload->begin(), payload->end());
-    }
-    out.push_back(std::move(entry));
+    auto whole = reader.slice(offset, std::uint64_t{*headerSize} + *payloadSize);
+    if (!whole) return bad(fmt::format("entry at offset {} runs past its container", offset));
+    out.push_back(RawFatbinEntry{*kind, *sm, *whole});
     offset += *headerSize + static_cast<std::uint64_t>(*payloadSize);
   }
   return Status::ok();
+}
+
+// An entry's payload, decompressed.
+Result<FatbinEntry> decodeEntry(const RawFatbinEntry& raw) {
+  std::uint32_t headerSize, compressedSize;
+  std::uint64_t flags, uncompressedSize;
+  std::memcpy(&headerSize, raw.bytes.data() + 4, sizeof(headerSize));
+  std::memcpy(&compressedSize, raw.bytes.data() + 16, sizeof(compressedSize));
+  std::memcpy(&flags, raw.bytes.data() + 40, sizeof(flags));
+  std::memcpy(&uncompressedSize, raw.bytes.data() + 56, sizeof(uncompressedSize));
+  auto payload = raw.bytes.subspan(headerSize);
+  FatbinEntry entry;
+  entry.kind = raw.kind;
+  entry.smVersion = raw.smVersion;
+  if ((flags & (kFlagLz4 | kFlagZstd)) != 0) {
+    if (compressedSize != 0 && compressedSize <= payload.size()) payload = payload.first(compressedSize);
+    auto bytes = decompress(payload, flags, uncompressedSize);
+    if (!bytes) return bytes.status();
+    entry.payload = std::move(*bytes);
+    entry.wasCompressed = true;
+  } else {
+    entry.payload.assign(payload.begin(), payload.end());
+  }
+  return entry;
 }
 
 template <typename T>
@@ -130,8 +138,8 @@ std::uint64_t elfExtent(const std::uint8_t* image) {
 
 }  // namespace
 
-Result<std::vector<FatbinEntry>> parseFatbin(std::span<const std::uint8_t> bytes) {
-  std::vector<FatbinEntry> entries;
+Result<std::vector<RawFatbinEntry>> rawFatbinEntries(std::span<const std::uint8_t> bytes) {
+  std::vector<RawFatbinEntry> entries;
   ByteReader reader(bytes);
   std::uint64_t offset = 0;
   // Several containers may sit back to back; trailing zero padding ends the list.
@@ -148,10 +156,30 @@ Result<std::vector<FatbinEntry>> parseFatbin(std::span<const std::uint8_t> bytes
     if (header->headerSize < sizeof(FatbinHeader)) return bad("container header too small");
     auto body = reader.slice(offset + header->headerSize, header->fatSize);
     if (!body) return bad(fmt::format("container at offset {} claims {} bytes past the end", offset, header->fatSize));
-    if (Status status = parseEntries(*body, entries); !status) return status;
+    if (Status status = rawEntries(*body, entries); !status) return status;
     offset += header->headerSize + header->fatSize;
   }
   return entries;
+}
+
+Result<std::vector<FatbinEntry>> parseFatbin(std::span<const std::uint8_t> bytes) {
+  auto raw = rawFatbinEntries(bytes);
+  if (!raw) return raw.status();
+  std::vector<FatbinEntry> entries;
+  for (const RawFatbinEntry& entry : *raw) {
+    auto decoded = decodeEntry(entry);
+    if (!decoded) return decoded.status();
+    entries.push_back(std::move(*decoded));
+  }
+  return entries;
+}
+
+std::vector<std::uint8_t> writeRawFatbin(std::span<const RawFatbinEntry> entries) {
+  std::vector<std::uint8_t> out(sizeof(FatbinHeader));
+  for (const RawFatbinEntry& entry : entries) out.insert(out.end(), entry.bytes.begin(), entry.bytes.end());
+  FatbinHeader header{kFatbinMagic, 1, sizeof(FatbinHeader), out.size() - sizeof(FatbinHeader)};
+  std::memcpy(out.data(), &header, sizeof(header));
+  return out;
 }
 
 std::vector<std::uint8_t> writeFatbin(std::span<const FatbinEntry> entries) {

@@ -68,6 +68,16 @@ struct FatbinEntry {
 Result<std::vector<FatbinEntry>> parseFatbin(std::span<const std::uint8_t> bytes);
 // One fatbin container holding `entries`, uncompressed (what cudasim's linker produces).
 std::vector<std::uint8_t> writeFatbin(std::span<const FatbinEntry> entries);
+// An entry of a fat binary as it lies in the bytes: its header and payload (compressed or not).
+struct RawFatbinEntry {
+  std::uint16_t kind = 0;  // 1 PTX, 2 ELF cubin
+  std::uint32_t smVersion = 0;
+  std::span<const std::uint8_t> bytes;  // the entry's header and payload, in the parsed bytes
+};
+// Every entry of every container in `bytes`, bounds-checked, without decompressing.
+Result<std::vector<RawFatbinEntry>> rawFatbinEntries(std::span<const std::uint8_t> bytes);
+// One container holding `entries` byte for byte.
+std::vector<std::uint8_t> writeRawFatbin(std::span<const RawFatbinEntry> entries);
 // The members of a Unix `ar` archive (a static library of host objects), bounds-checked; the
 // archive's symbol and name tables are left out.
 Result<std::vector<std::span<const std::uint8_t>>> archiveMembers(std::span<const std::uint8_t> archive);

@@ -1,5 +1,7 @@
 // Modules, libraries and functions. A load sends the image and gets back every kernel's id and
-// parameter layout (decision 6): looking up kernels and packing launches need no round trip.
+// parameter layout (decision 6): looking up kernels and packing launches need no round trip. Of a
+// fat binary only what the session's GPUs can use is sent (cudaabi/fatbin_selection.h).
+#include "cudaabi/fatbin_selection.h"
 #include "cudaabi/kernel_image.h"
 #include "interposer/remote.h"
 
@@ -8,13 +10,30 @@ using namespace fastgpu::interposer;
 
 namespace {
 
+// The SM versions (10 * major + minor) of the session's devices.
+std::vector<std::uint32_t> sessionSmVersions(Runtime& rt) {
+  std::vector<std::uint32_t> versions;
+  for (int ordinal = 0; ordinal < rt.deviceCount(); ++ordinal) {
+    auto attributes = rt.device(ordinal).getAttributes();
+    auto attribute = [&](CUdevice_attribute which) {
+      return static_cast<unsigned>(which) < attributes.size() ? attributes[which] : 0;
+    };
+    int major = attribute(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR);
+    int minor = attribute(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR);
+    if (major > 0 && minor >= 0) versions.push_back(static_cast<std::uint32_t>(10 * major + minor));
+  }
+  return versions;
+}
+
 CUresult load(const void* image, bool library, std::uint64_t* handle) {
   return remoteEntry(library ? "cuLibraryLoadData" : "cuModuleLoadData", [&](Runtime& rt, Client& client) {
     if (handle == nullptr || image == nullptr) return CUDA_ERROR_INVALID_VALUE;
     auto bytes = cudaabi::imageBytesFromPointer(image);
     if (!bytes) return bytes.code();
+    auto selected = cudaabi::fatbinForDevices(*bytes, sessionSmVersions(rt));
+    std::span<const std::uint8_t> sent = selected ? std::span<const std::uint8_t>(*selected) : *bytes;
     CallMessage call(rt.currentContextId());
-    auto data = kj::arrayPtr(bytes->data(), bytes->size());
+    auto data = kj::arrayPtr(sent.data(), sent.size());
     if (library) call->setLibraryLoad(data);
     else call->setModuleLoad(data);
     auto reply = ask(client, call);

@@ -1,10 +1,15 @@
-// Parsing nvcc-built images: fatbins (compressed and not), cubins and PTX, plus damaged ones.
+// Parsing nvcc-built images: fatbins (compressed and not), cubins and PTX, plus damaged ones; and
+// choosing what of a fatbin a set of devices can use.
 #include "cudaabi/kernel_image.h"
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
+#include <optional>
 
 #include <gtest/gtest.h>
+
+#include "cudaabi/fatbin_selection.h"
 
 namespace fastgpu::cudaabi {
 namespace {
@@ -151,6 +156,73 @@ TEST(KernelImage, RejectsGarbage) {
   std::vector<std::uint8_t> garbage(256, 0xab);
   EXPECT_FALSE(parseKernelImage(garbage));
   EXPECT_FALSE(parseKernelImage({}));
+}
+
+}  // namespace
+}  // namespace fastgpu::cudaabi
+
+namespace fastgpu::cudaabi {
+namespace {
+
+// The (kind, SM version) of every entry of a fat binary.
+std::vector<std::pair<std::uint16_t, std::uint32_t>> entriesOf(std::span<const std::uint8_t> bytes) {
+  std::vector<std::pair<std::uint16_t, std::uint32_t>> kinds;
+  auto raw = rawFatbinEntries(bytes);
+  EXPECT_TRUE(raw) << raw.status().message();
+  if (raw) {
+    for (const auto& entry : *raw) kinds.emplace_back(entry.kind, entry.smVersion);
+  }
+  return kinds;
+}
+
+using Kinds = std::vector<std::pair<std::uint16_t, std::uint32_t>>;
+constexpr std::uint16_t kPtx = 1, kSass = 2;
+
+// The driver's choice, made before sending: a device's own SASS, else SASS of its major with a
+// lower minor, else the newest PTX it can compile.
+TEST(FatbinSelection, KeepsWhatEachDeviceWouldRun) {
+  std::vector<FatbinEntry> all = {{kSass, 80, false, {1, 2, 3}}, {kSass, 90, false, {4, 5}},
+                                  {kSass, 100, false, {6}},      {kPtx, 80, false, {'a', 0}},
+                                  {kPtx, 90, false, {'b', 0}}};
+  auto image = writeFatbin(all);
+  auto pick = [&](std::vector<std::uint32_t> devices) -> std::optional<Kinds> {
+    auto kept = fatbinForDevices(image, devices);
+    if (!kept) return std::nullopt;
+    return entriesOf(*kept);
+  };
+  EXPECT_EQ(pick({90}), (Kinds{{kSass, 90}}));
+  EXPECT_EQ(pick({86}), (Kinds{{kSass, 80}})) << "sm_80 SASS runs on 8.6";
+  EXPECT_EQ(pick({120}), (Kinds{{kPtx, 90}})) << "no SASS of major 12: the newest PTX";
+  EXPECT_EQ(pick({90, 80}), (Kinds{{kSass, 80}, {kSass, 90}})) << "every device's";
+  EXPECT_EQ(pick({75}), std::nullopt) << "nothing 7.5 can run: the driver says so, with the whole image";
+  EXPECT_EQ(pick({}), std::nullopt);
+  std::vector<FatbinEntry> one = {{kSass, 90, false, {7}}};
+  EXPECT_EQ(fatbinForDevices(writeFatbin(one), std::vector<std::uint32_t>{90}), std::nullopt) << "nothing left out";
+  std::vector<std::uint8_t> cubin = {0x7f, 'E', 'L', 'F', 2, 1, 1, 0};
+  EXPECT_EQ(fatbinForDevices(cubin, std::vector<std::uint32_t>{90}), std::nullopt) << "not a fat binary";
+}
+
+// nvcc's fat binary: what is kept is byte for byte what was there (compressed stays compressed),
+// and still holds every kernel.
+TEST(FatbinSelection, KeptEntriesAreTheOriginalBytes) {
+  auto bytes = readTestFile("test_kernels.fatbin");
+  auto original = rawFatbinEntries(bytes);
+  ASSERT_TRUE(original);
+  for (std::uint32_t device : {90u, 100u}) {
+    auto kept = fatbinForDevices(bytes, std::vector<std::uint32_t>{device});
+    ASSERT_TRUE(kept) << device;
+    EXPECT_LT(kept->size(), bytes.size());
+    auto entries = rawFatbinEntries(*kept);
+    ASSERT_TRUE(entries);
+    ASSERT_EQ(entries->size(), 1u);
+    std::uint16_t wanted = device == 90 ? kSass : kPtx;  // Blackwell gets the PTX
+    auto same = std::find_if(original->begin(), original->end(), [&](const RawFatbinEntry& e) { return e.kind == wanted; });
+    ASSERT_NE(same, original->end());
+    EXPECT_TRUE(std::equal(same->bytes.begin(), same->bytes.end(), (*entries)[0].bytes.begin(), (*entries)[0].bytes.end()));
+    auto image = parseKernelImage(*kept);
+    ASSERT_TRUE(image) << image.status().message();
+    expectTestKernels(*image);
+  }
 }
 
 }  // namespace

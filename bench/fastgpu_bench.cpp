@@ -5,6 +5,7 @@
 //   fastgpu_bench launches  --interposer LIB --cudasim LIB --fatbin F   remote vs native launches
 //   fastgpu_bench bandwidth --interposer LIB            256 MiB copies vs raw TCP throughput
 //   fastgpu_bench startup   --interposer LIB --cudasim LIB   a session's start vs native cuInit
+//   fastgpu_bench modules   --interposer LIB --cudasim LIB --fatbin F   a 100+ MB fat binary's first launch
 //   fastgpu_bench tls       --interposer LIB --tcp URL --tls URL   the same over TLS vs plain TCP
 //
 // The interposer needs FASTGPU_SERVER (scripts/bench.sh starts a server on cudasim).
@@ -20,6 +21,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,6 +29,8 @@
 #include <CLI/CLI.hpp>
 
 #include "cudaabi/driver_symbols.h"
+#include "cudaabi/fatbin_selection.h"
+#include "cudaabi/kernel_image.h"
 
 namespace {
 
@@ -279,6 +283,92 @@ int startup(const std::string& interposer, const std::string& cudasim, int itera
   return 0;
 }
 
+// ---- a large fat binary's first launch ----
+
+// A fat binary of at least `megabytes` MB shaped like libtorch's: `fatbin`'s entries, and its
+// SASS again for a dozen other architectures, each padded to an equal share of the size.
+std::vector<std::uint8_t> largeFatbin(const std::string& fatbin, std::size_t megabytes) {
+  std::ifstream file(fatbin, std::ios::binary);
+  std::vector<std::uint8_t> image((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  auto entries = fastgpu::cudaabi::parseFatbin(image);
+  if (!entries) {
+    std::fprintf(stderr, "%s: %s\n", fatbin.c_str(), entries.status().message().c_str());
+    std::exit(1);
+  }
+  std::vector<fastgpu::cudaabi::FatbinEntry> all = *entries;
+  auto sass = std::find_if(entries->begin(), entries->end(), [](const auto& e) { return e.kind == 2; });
+  if (sass == entries->end()) std::exit(1);
+  const std::uint32_t others[] = {50, 52, 60, 61, 70, 75, 80, 86, 89, 100, 103, 120};
+  std::size_t share = (megabytes << 20) / std::size(others);
+  for (std::uint32_t sm : others) {
+    fastgpu::cudaabi::FatbinEntry copy = *sass;
+    copy.smVersion = sm;
+    copy.payload.resize(std::max(copy.payload.size(), share), 0);
+    all.push_back(std::move(copy));
+  }
+  return fastgpu::cudaabi::writeFatbin(all);
+}
+
+// Seconds from loading `driver` to a first launch of a kernel of `image` completed, in a child
+// process (a process start, as a program's); nothing when the load fails.
+std::optional<double> firstLaunch(const std::string& driver, const std::vector<std::uint8_t>& image) {
+  auto start = Clock::now();
+  pid_t child = fork();
+  if (child == 0) {
+    const DriverTable d = loadDriver(driver);
+    useDevice(d);
+    CUmodule module;
+    if (d.cuModuleLoadData(&module, image.data()) != CUDA_SUCCESS) std::_Exit(3);
+    CUfunction spin;
+    check(d.cuModuleGetFunction(&spin, module, "fastgpu_spin"), "cuModuleGetFunction");
+    unsigned long long micros = 0;
+    void* params[] = {&micros};
+    check(d.cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, nullptr, params, nullptr), "launch");
+    check(d.cuCtxSynchronize(), "cuCtxSynchronize");
+    std::_Exit(0);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 3) return std::nullopt;
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::fprintf(stderr, "a first launch on %s failed\n", driver.c_str());
+    std::exit(1);
+  }
+  return seconds(Clock::now() - start);
+}
+
+int modules(const std::string& interposer, const std::string& cudasim, const std::string& fatbin, std::size_t megabytes,
+            int rounds) {
+  auto image = largeFatbin(fatbin, megabytes);
+  auto kept = fastgpu::cudaabi::fatbinForDevices(image, std::vector<std::uint32_t>{90});
+  std::size_t sent = kept ? kept->size() : image.size();
+  std::vector<double> selected, whole, native;
+  auto measure = [](const std::string& driver, const std::vector<std::uint8_t>& bytes, std::vector<double>& into) {
+    if (auto taken = firstLaunch(driver, bytes)) into.push_back(*taken * 1e3);
+  };
+  for (int i = 0; i < rounds; ++i) {  // interleaved: all see the same machine
+    unsetenv("FASTGPU_SEND_WHOLE_IMAGES");
+    measure(interposer, image, selected);
+    setenv("FASTGPU_SEND_WHOLE_IMAGES", "1", 1);
+    measure(interposer, image, whole);
+    measure(cudasim, image, native);
+  }
+  unsetenv("FASTGPU_SEND_WHOLE_IMAGES");
+  if (selected.empty() || native.empty()) {
+    std::fprintf(stderr, "the module did not load\n");
+    return 1;
+  }
+  char wholeText[96] = "refused (a load travels in one frame of at most 64 MiB)";
+  if (!whole.empty()) std::snprintf(wholeText, sizeof(wholeText), "%.1f ms", median(whole));
+  std::printf("a %.1f MB fat binary (13 architectures), process start to first launch done, median of %d: FastGPU "
+              "sending what an sm_90 GPU uses (%.3f MB, %.5fx of the bytes) %.1f ms, native cudasim %.1f ms "
+              "(%.2fx); sending it whole: %s\n",
+              static_cast<double>(image.size()) / 1e6, rounds, static_cast<double>(sent) / 1e6,
+              static_cast<double>(sent) / static_cast<double>(image.size()), median(selected), median(native),
+              median(selected) / median(native), wholeText);
+  return 0;
+}
+
 // ---- TLS against plain TCP ----
 struct SessionNumbers {
   double roundTripMicros = 0;  // median
@@ -354,6 +444,14 @@ int main(int argc, char** argv) {
   start->add_option("--interposer", interposer)->required();
   start->add_option("--cudasim", cudasim)->required();
   start->add_option("--iterations", starts);
+  std::size_t megabytes = 120;
+  int moduleRounds = 3;
+  auto* mod = app.add_subcommand("modules", "a 100+ MB fat binary: process start to first launch, remote vs native");
+  mod->add_option("--interposer", interposer)->required();
+  mod->add_option("--cudasim", cudasim)->required();
+  mod->add_option("--fatbin", fatbin, "a fat binary with fastgpu_spin (the test kernels')")->required();
+  mod->add_option("--megabytes", megabytes);
+  mod->add_option("--rounds", moduleRounds);
   std::string tcpUrl, tlsUrl;
   int rounds = 3;
   auto* tls = app.add_subcommand("tls", "copies and round trips over tls:// vs tcp:// to the same server");
@@ -364,6 +462,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (tls->parsed()) return tlsAgainstTcp(interposer, tcpUrl, tlsUrl, rounds);
   if (start->parsed()) return startup(interposer, cudasim, starts);
+  if (mod->parsed()) return modules(interposer, cudasim, fatbin, megabytes, moduleRounds);
   if (lat->parsed()) return latency(interposer, iterations);
   if (launch->parsed()) return launches(interposer, cudasim, fatbin, count);
   return bandwidth(interposer, 256ULL << 20);

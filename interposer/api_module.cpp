@@ -30,7 +30,12 @@ CUresult load(const void* image, bool library, std::uint64_t* handle) {
     if (handle == nullptr || image == nullptr) return CUDA_ERROR_INVALID_VALUE;
     auto bytes = cudaabi::imageBytesFromPointer(image);
     if (!bytes) return bytes.code();
-    auto selected = cudaabi::fatbinForDevices(*bytes, sessionSmVersions(rt));
+    // FASTGPU_SEND_WHOLE_IMAGES=1 sends every entry (for comparisons: bench/ modules).
+    static const bool whole = [] {
+      const char* value = std::getenv("FASTGPU_SEND_WHOLE_IMAGES");
+      return value != nullptr && std::string_view(value) == "1";
+    }();
+    auto selected = whole ? std::nullopt : cudaabi::fatbinForDevices(*bytes, sessionSmVersions(rt));
     std::span<const std::uint8_t> sent = selected ? std::span<const std::uint8_t>(*selected) : *bytes;
     CallMessage call(rt.currentContextId());
     auto data = kj::arrayPtr(sent.data(), sent.size());

@@ -21,4 +21,6 @@ FASTGPU_STATS=1 "$bench" launches --interposer "$interposer" --cudasim "$FASTGPU
   --fatbin "$FASTGPU_BUILD/tests/data/test_kernels.fatbin"
 "$bench" bandwidth --interposer "$interposer"
 "$bench" startup --interposer "$interposer" --cudasim "$FASTGPU_BUILD/lib/cudasim/libcuda.so.1"
+"$bench" modules --interposer "$interposer" --cudasim "$FASTGPU_BUILD/lib/cudasim/libcuda.so.1" \
+  --fatbin "$FASTGPU_BUILD/tests/data/test_kernels.fatbin"
 FASTGPU_TLS_CA=$certs/ca.pem "$bench" tls --interposer "$interposer" --tcp "$tcp_url" --tls "$tls_url"

@@ -4,6 +4,13 @@
 # symbols locally (-Bsymbolic), so that the addresses cuGetProcAddress hands out are always our
 # own functions.
 find_package(Python3 REQUIRED COMPONENTS Interpreter)
+# Libraries a program may load in another version of its own are linked into the driver libraries
+# from their static archives (Debian's are position-independent), hidden by the version script:
+# OpenSSL, zstd, lz4. --as-needed then drops the shared copies the static libraries they are
+# linked with ask for. capnp/kj, fmt and spdlog stay shared: Debian ships no usable archive.
+foreach(_archive ssl crypto zstd lz4)
+  find_library(FASTGPU_${_archive}_ARCHIVE NAMES lib${_archive}.a REQUIRED)
+endforeach()
 function(fastgpu_driver_library target)
   set_target_properties(${target} PROPERTIES
     OUTPUT_NAME cuda
@@ -18,5 +25,7 @@ function(fastgpu_driver_library target)
             "$<TARGET_OBJECTS:${target}>"
     COMMAND_EXPAND_LISTS
     VERBATIM)
-  target_link_options(${target} PRIVATE -Wl,-Bsymbolic -Wl,--no-undefined -Wl,--version-script=${_map})
+  target_link_options(${target} PRIVATE -Wl,-Bsymbolic -Wl,--no-undefined -Wl,--as-needed -Wl,--version-script=${_map})
+  target_link_libraries(${target} PRIVATE ${FASTGPU_ssl_ARCHIVE} ${FASTGPU_crypto_ARCHIVE} ${FASTGPU_zstd_ARCHIVE}
+                                          ${FASTGPU_lz4_ARCHIVE})
 endfunction()

@@ -78,7 +78,7 @@ for program in graph_node_updates strided_copies shareable_memory; do
   compare "$program: remote equals native" "$FASTGPU_BUILD/tests/$program"
 done
 # FastGPU's NVML inside the vGPU (not the host's NVML): the quota, the session's memory, metering.
-if out=$("$FASTGPU_BUILD/bin/fastgpu" run -- "$FASTGPU_BUILD/tests/nvml_probe" 2>&1) && \
+if out=$("$FASTGPU_BUILD/bin/fastgpu" run -- "$FASTGPU_BUILD/tests/nvml_probe" remote 2>&1) && \
   grep -q '^nvml_probe: all checks passed$' <<<"$out"; then
   record "nvml_probe: NVML describes the vGPU" "PASS"
 else

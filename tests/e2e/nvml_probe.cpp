@@ -1,8 +1,10 @@
-// FastGPU's NVML as a framework meets it (torch.cuda.device_count, OOM messages, vLLM): run under
-// `fastgpu run` inside a vGPU, it loads libnvidia-ml.so.1 by name, as PyTorch does, and checks
-// that NVML describes the session's vGPU: the driver's devices, the quota as total memory, what
-// the vGPU's sessions hold as used memory, this process among the running ones, and NVML's
-// errors for bad arguments. Prints one line per check; the last says whether all held.
+// FastGPU's NVML as a framework meets it (torch.cuda.device_count, OOM messages, vLLM): it loads
+// libnvidia-ml.so.1 by name, as PyTorch does, and checks that NVML describes the devices the
+// program's driver shows: the driver's devices, their memory (a vGPU's quota) as total, what is
+// held as used, this process among the running ones, and NVML's errors for bad arguments.
+//   nvml_probe remote   under `fastgpu run` inside a vGPU (GPU time is metered)
+//   nvml_probe sim      under `fastgpu sim`, natively on cudasim (nothing is metered)
+// Prints one line per check; the last says whether all held.
 #include <cuda.h>
 #include <dlfcn.h>
 #include <unistd.h>
@@ -39,7 +41,8 @@ std::string uuidOf(const CUuuid& uuid) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  const bool remote = argc < 2 || std::string(argv[1]) != "sim";
   void* nvml = dlopen("libnvidia-ml.so.1", RTLD_NOW);
   if (nvml == nullptr) {
     std::printf("FAILED: libnvidia-ml.so.1 does not load: %s\n", dlerror());
@@ -47,7 +50,7 @@ int main() {
   }
   Dl_info where{};
   dladdr(dlsym(nvml, "nvmlInit_v2"), &where);
-  check(where.dli_fname != nullptr && std::strstr(where.dli_fname, "/lib/fastgpu/") != nullptr,
+  check(where.dli_fname != nullptr && std::strstr(where.dli_fname, remote ? "/lib/fastgpu/" : "/lib/cudasim/") != nullptr,
         "the NVML loaded is FastGPU's");
   auto init = find<nvmlReturn_t (*)()>(nvml, "nvmlInit");
   auto shutdown = find<nvmlReturn_t (*)()>(nvml, "nvmlShutdown");
@@ -114,7 +117,7 @@ int main() {
   nvmlMemory_t before{}, during{}, after{};
   nvmlReturn_t measured = memory(device, &before);
   check(measured == NVML_SUCCESS && before.total == cudaTotal && before.used + before.free == before.total,
-        "total memory is the vGPU's quota (" + std::to_string(before.total) + " bytes)");
+        "total memory is the driver's (" + std::to_string(before.total) + " bytes)");
   constexpr std::size_t kBytes = 64ULL << 20;
   CUdeviceptr block = 0;
   check(cuMemAlloc_v2(&block, kBytes) == CUDA_SUCCESS, "cuMemAlloc of 64 MiB");
@@ -138,7 +141,11 @@ int main() {
   versioned.version = nvmlMemory_v2;
   check(memoryV2(device, &versioned) == NVML_SUCCESS && versioned.total == before.total, "nvmlMemory_v2_t");
   nvmlUtilization_t busy{};
-  check(utilization(device, &busy) == NVML_SUCCESS && busy.gpu <= 100, "the vGPU's utilization is metered");
+  if (remote) {
+    check(utilization(device, &busy) == NVML_SUCCESS && busy.gpu <= 100, "the vGPU's utilization is metered");
+  } else {
+    check(utilization(device, &busy) == NVML_ERROR_NOT_SUPPORTED, "cudasim meters no GPU time");
+  }
 
   auto forged = reinterpret_cast<nvmlDevice_t>(&busy);
   check(name(forged, text, sizeof(text)) == NVML_ERROR_INVALID_ARGUMENT, "a forged handle is INVALID_ARGUMENT");

@@ -31,7 +31,8 @@ copy() {  # copy FROM... TO_DIR (relative to the bundle)
 }
 copy "$build"/bin/{fastgpu,fastgpu-server,fastgpu_bench,vector_ops,driver_api,errors} bin
 copy "$build"/lib/fastgpu/libcuda.so.1 "$build"/lib/fastgpu/libcuda.so "$build"/lib/fastgpu/libnvidia-ml.so.1 lib/fastgpu
-copy "$build"/lib/cudasim/libcuda.so.1 "$build"/lib/cudasim/libcuda.so "$build"/lib/cudasim/twins lib/cudasim
+copy "$build"/lib/cudasim/libcuda.so.1 "$build"/lib/cudasim/libcuda.so "$build"/lib/cudasim/libnvidia-ml.so.1 \
+  "$build"/lib/cudasim/twins lib/cudasim
 copy "$build"/tests/{big_copy,launch_storm,async_errors,framework_queries,expandable_segments,stream_ordered,memory_probe,graphs,graph_nodes,graph_node_updates,capture_dependencies,tensor_map,device_output,strided_copies,link,shareable_memory,nvml_probe} tests
 copy "$build"/tests/libfastgpu_test_twins.so "$build"/tests/data/{test_kernels.fatbin,test_kernels.cubin,test_kernels.ptx,test_kernels.o,libtest_kernels.a} tests/data
 copy "$root"/tests/e2e/round_trips.sh tests/e2e

@@ -45,7 +45,8 @@ void addSimCommand(CLI::App& app) {
   CLI::App* sim = app.add_subcommand(
       "sim", "Run a program natively on cudasim, the CPU-simulated CUDA driver (no GPU needed).");
   sim->footer(
-      "Sets LD_LIBRARY_PATH to cudasim's libcuda.so.1 and FASTGPU_SIM_KERNELS to the shipped host-twin plugins\n"
+      "Sets LD_LIBRARY_PATH to cudasim's libcuda.so.1 (and FastGPU's libnvidia-ml.so.1, which then describes the\n"
+      "simulated devices) and FASTGPU_SIM_KERNELS to the shipped host-twin plugins\n"
       "plus any --twins, then runs PROGRAM. Example: fastgpu sim --devices 2 --memory 16GiB -- ./my_cuda_app");
   sim->add_option("--devices", options->devices, "number of simulated devices (1-16; default 1)")
       ->check(CLI::Range(1, 16));

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <vector>
 
+#include "cudaabi/gpu_uuid_text.h"
 #include "nvml/nvml_api.h"
 #include "nvml/nvml_export.h"
 #include "nvml/session_driver.h"
@@ -68,17 +69,39 @@ nvmlReturn_t fromCuda(CUresult result) {
   }
 }
 
-// Runs `body` with the library initialized and `device` one of the session's.
+// Runs `body` with the library locked and initialized.
 template <typename Body>
-nvmlReturn_t withDevice(nvmlDevice_t device, Body&& body) {
+nvmlReturn_t withLibrary(Body&& body) {
   Library& lib = library();
   std::lock_guard lock(lib.mutex);
   if (lib.initCount == 0) return NVML_ERROR_UNINITIALIZED;
-  auto* first = &lib.devices[0];
-  if (device < first || device >= first + std::min(lib.driver.deviceCount(), kMaxDevices)) {
-    return NVML_ERROR_INVALID_ARGUMENT;
-  }
-  return body(lib, device->ordinal);
+  return body(lib);
+}
+
+int deviceCount(const Library& lib) { return std::min(lib.driver.deviceCount(), kMaxDevices); }
+
+// Runs `body` with the library initialized and `device` one of the session's.
+template <typename Body>
+nvmlReturn_t withDevice(nvmlDevice_t device, Body&& body) {
+  return withLibrary([&](Library& lib) {
+    auto* first = &lib.devices[0];
+    if (device < first || device >= first + deviceCount(lib)) return NVML_ERROR_INVALID_ARGUMENT;
+    return body(lib, device->ordinal);
+  });
+}
+
+// The first of the session's devices `matches` (an ordinal), into `device`; NOT_FOUND if none.
+template <typename Matches>
+nvmlReturn_t findDevice(nvmlDevice_t* device, Matches&& matches) {
+  return withLibrary([&](Library& lib) {
+    for (int i = 0; i < deviceCount(lib); ++i) {
+      if (matches(lib, i)) {
+        *device = &lib.devices[i];
+        return NVML_SUCCESS;
+      }
+    }
+    return NVML_ERROR_NOT_FOUND;
+  });
 }
 
 nvmlReturn_t initialize(unsigned flags) {
@@ -93,7 +116,7 @@ nvmlReturn_t initialize(unsigned flags) {
     lib.opened = true;
   }
   if (lib.initCount == 0) {  // the first sample of each device, for utilization
-    for (int i = 0; i < std::min(lib.driver.deviceCount(), kMaxDevices); ++i) {
+    for (int i = 0; i < deviceCount(lib); ++i) {
       cudaabi::VgpuStatus status;
       if (lib.driver.status(i, status) == CUDA_SUCCESS) lib.samples[i] = {status.gpuNanos, status.atNanos};
     }
@@ -108,14 +131,6 @@ nvmlReturn_t copyOut(const std::string& text, char* out, unsigned length) {
   if (text.size() + 1 > length) return NVML_ERROR_INSUFFICIENT_SIZE;
   std::memcpy(out, text.c_str(), text.size() + 1);
   return NVML_SUCCESS;
-}
-
-std::string uuidText(const CUuuid& uuid) {
-  const auto* b = reinterpret_cast<const unsigned char*>(uuid.bytes);
-  char text[64];
-  std::snprintf(text, sizeof(text), "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-                b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-  return text;
 }
 
 nvmlReturn_t pciInfo(const SessionDriver& driver, int ordinal, nvmlPciInfo_t& pci) {
@@ -181,11 +196,10 @@ FASTGPU_NVML_EXPORT nvmlReturn_t nvmlInit_v2() { return initialize(0); }
 FASTGPU_NVML_EXPORT nvmlReturn_t nvmlInit() { return initialize(0); }
 
 FASTGPU_NVML_EXPORT nvmlReturn_t nvmlShutdown() {
-  Library& lib = library();
-  std::lock_guard lock(lib.mutex);
-  if (lib.initCount == 0) return NVML_ERROR_UNINITIALIZED;
-  --lib.initCount;  // the session stays: it is the program's, not NVML's
-  return NVML_SUCCESS;
+  return withLibrary([](Library& lib) {
+    --lib.initCount;  // the session stays: it is the program's, not NVML's
+    return NVML_SUCCESS;
+  });
 }
 
 FASTGPU_NVML_EXPORT const char* nvmlErrorString(nvmlReturn_t result) {
@@ -206,11 +220,10 @@ FASTGPU_NVML_EXPORT const char* nvmlErrorString(nvmlReturn_t result) {
 
 FASTGPU_NVML_EXPORT nvmlReturn_t nvmlSystemGetCudaDriverVersion(int* version) {
   if (version == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
-  Library& lib = library();
-  std::lock_guard lock(lib.mutex);
-  if (lib.initCount == 0) return NVML_ERROR_UNINITIALIZED;
-  *version = lib.driver.driverVersion();
-  return NVML_SUCCESS;
+  return withLibrary([&](Library& lib) {
+    *version = lib.driver.driverVersion();
+    return NVML_SUCCESS;
+  });
 }
 FASTGPU_NVML_EXPORT nvmlReturn_t nvmlSystemGetCudaDriverVersion_v2(int* version) {
   return nvmlSystemGetCudaDriverVersion(version);
@@ -218,22 +231,20 @@ FASTGPU_NVML_EXPORT nvmlReturn_t nvmlSystemGetCudaDriverVersion_v2(int* version)
 
 FASTGPU_NVML_EXPORT nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int* count) {
   if (count == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
-  Library& lib = library();
-  std::lock_guard lock(lib.mutex);
-  if (lib.initCount == 0) return NVML_ERROR_UNINITIALIZED;
-  *count = static_cast<unsigned>(std::min(lib.driver.deviceCount(), kMaxDevices));
-  return NVML_SUCCESS;
+  return withLibrary([&](Library& lib) {
+    *count = static_cast<unsigned>(deviceCount(lib));
+    return NVML_SUCCESS;
+  });
 }
 FASTGPU_NVML_EXPORT nvmlReturn_t nvmlDeviceGetCount(unsigned int* count) { return nvmlDeviceGetCount_v2(count); }
 
 FASTGPU_NVML_EXPORT nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t* device) {
   if (device == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
-  Library& lib = library();
-  std::lock_guard lock(lib.mutex);
-  if (lib.initCount == 0) return NVML_ERROR_UNINITIALIZED;
-  if (index >= static_cast<unsigned>(std::min(lib.driver.deviceCount(), kMaxDevices))) return NVML_ERROR_INVALID_ARGUMENT;
-  *device = &lib.devices[index];
-  return NVML_SUCCESS;
+  return withLibrary([&](Library& lib) {
+    if (index >= static_cast<unsigned>(deviceCount(lib))) return NVML_ERROR_INVALID_ARGUMENT;
+    *device = &lib.devices[index];
+    return NVML_SUCCESS;
+  });
 }
 FASTGPU_NVML_EXPORT nvmlReturn_t nvmlDeviceGetHandleByIndex(unsigned int index, nvmlDevice_t* device) {
   return nvmlDeviceGetHandleByIndex_v2(index, device);
@@ -259,23 +270,16 @@ FASTGPU_NVML_EXPORT nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t device, char* uu
   return withDevice(device, [&](Library& lib, int ordinal) {
     CUuuid id;
     if (CUresult r = lib.driver.uuid(ordinal, id); r != CUDA_SUCCESS) return fromCuda(r);
-    return copyOut(uuidText(id), uuid, length);
+    return copyOut(fastgpu::cudaabi::gpuUuidText(id), uuid, length);
   });
 }
 
 FASTGPU_NVML_EXPORT nvmlReturn_t nvmlDeviceGetHandleByUUID(const char* uuid, nvmlDevice_t* device) {
   if (uuid == nullptr || device == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
-  Library& lib = library();
-  std::lock_guard lock(lib.mutex);
-  if (lib.initCount == 0) return NVML_ERROR_UNINITIALIZED;
-  for (int i = 0; i < std::min(lib.driver.deviceCount(), kMaxDevices); ++i) {
+  return findDevice(device, [&](Library& lib, int ordinal) {
     CUuuid id;
-    if (lib.driver.uuid(i, id) == CUDA_SUCCESS && uuidText(id) == uuid) {
-      *device = &lib.devices[i];
-      return NVML_SUCCESS;
-    }
-  }
-  return NVML_ERROR_NOT_FOUND;
+    return lib.driver.uuid(ordinal, id) == CUDA_SUCCESS && fastgpu::cudaabi::gpuUuidText(id) == uuid;
+  });
 }
 
 FASTGPU_NVML_EXPORT nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t device, nvmlPciInfo_t* pci) {
@@ -288,18 +292,11 @@ FASTGPU_NVML_EXPORT nvmlReturn_t nvmlDeviceGetPciInfo_v2(nvmlDevice_t device, nv
 
 FASTGPU_NVML_EXPORT nvmlReturn_t nvmlDeviceGetHandleByPciBusId_v2(const char* busId, nvmlDevice_t* device) {
   if (busId == nullptr || device == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
-  Library& lib = library();
-  std::lock_guard lock(lib.mutex);
-  if (lib.initCount == 0) return NVML_ERROR_UNINITIALIZED;
-  for (int i = 0; i < std::min(lib.driver.deviceCount(), kMaxDevices); ++i) {
+  return findDevice(device, [&](Library& lib, int ordinal) {
     nvmlPciInfo_t pci;
-    if (pciInfo(lib.driver, i, pci) != NVML_SUCCESS) continue;
-    if (strcasecmp(busId, pci.busId) == 0 || strcasecmp(busId, pci.busIdLegacy) == 0) {
-      *device = &lib.devices[i];
-      return NVML_SUCCESS;
-    }
-  }
-  return NVML_ERROR_NOT_FOUND;
+    return pciInfo(lib.driver, ordinal, pci) == NVML_SUCCESS &&
+           (strcasecmp(busId, pci.busId) == 0 || strcasecmp(busId, pci.busIdLegacy) == 0);
+  });
 }
 FASTGPU_NVML_EXPORT nvmlReturn_t nvmlDeviceGetHandleByPciBusId(const char* busId, nvmlDevice_t* device) {
   return nvmlDeviceGetHandleByPciBusId_v2(busId, device);

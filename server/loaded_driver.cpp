@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "cudaabi/error_strings.h"
+#include "cudaabi/gpu_uuid_text.h"
 
 namespace fastgpu::server {
 
@@ -37,11 +38,7 @@ Result<std::vector<scheduler::PhysicalGpu>> LoadedDriver::devices(const std::vec
     std::size_t memory = 0;
     table_.cuDeviceGetUuid_v2(&uuid, ordinal);
     table_.cuDeviceTotalMem_v2(&memory, ordinal);
-    const auto* b = reinterpret_cast<const unsigned char*>(uuid.bytes);
-    std::string text = fmt::format("GPU-{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
-                                   b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-                                   b[14], b[15]);
-    devices.push_back(scheduler::PhysicalGpu{ordinal, text, memory});
+    devices.push_back(scheduler::PhysicalGpu{ordinal, cudaabi::gpuUuidText(uuid), memory});
   }
   for (int wanted : only) {
     if (wanted < 0 || wanted >= count) {

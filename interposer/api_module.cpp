@@ -1,9 +1,11 @@
 // Modules, libraries and functions. A load sends the image and gets back every kernel's id and
 // parameter layout (decision 6): looking up kernels and packing launches need no round trip. Of a
-// fat binary only what the session's GPUs can use is sent (cudaabi/fatbin_selection.h).
+// fat binary only what the session's GPUs can use is sent (cudaabi/fatbin_selection.h), and a
+// large image the server keeps in its module cache only by digest (protocol/code_digest.h).
 #include "cudaabi/fatbin_selection.h"
 #include "cudaabi/kernel_image.h"
 #include "interposer/remote.h"
+#include "protocol/code_digest.h"
 
 using namespace fastgpu;
 using namespace fastgpu::interposer;
@@ -25,6 +27,32 @@ std::vector<std::uint32_t> sessionSmVersions(Runtime& rt) {
   return versions;
 }
 
+// Asks the server to load the image named by `image`'s digest, if it holds it (the module cache);
+// none when it does not, or keeps no cache.
+std::optional<Result<std::unique_ptr<ReplyMessage>>> loadByDigest(Client& client, std::uint64_t context,
+                                                                   std::span<const std::uint8_t> image, bool library) {
+  if (image.size() < protocol::kCachedImageMinBytes || !client.welcome().getModuleCache()) return std::nullopt;
+  protocol::CodeDigest digest = protocol::codeDigest(image);
+  CallMessage call(context);
+  auto cached = call->initCodeLoadCached();
+  cached.setDigest(kj::arrayPtr(digest.data(), digest.size()));
+  cached.setLibrary(library);
+  auto reply = ask(client, call);
+  if (!reply && reply.code() == CUDA_ERROR_NOT_FOUND) return std::nullopt;
+  return reply;
+}
+
+// Loads `image` on the server: by digest when it holds it, else with its bytes.
+Result<std::unique_ptr<ReplyMessage>> sendImage(Client& client, std::uint64_t context,
+                                                std::span<const std::uint8_t> image, bool library) {
+  if (auto reply = loadByDigest(client, context, image, library)) return std::move(*reply);
+  CallMessage call(context);
+  auto data = kj::arrayPtr(image.data(), image.size());
+  if (library) call->setLibraryLoad(data);
+  else call->setModuleLoad(data);
+  return ask(client, call);
+}
+
 CUresult load(const void* image, bool library, std::uint64_t* handle) {
   return remoteEntry(library ? "cuLibraryLoadData" : "cuModuleLoadData", [&](Runtime& rt, Client& client) {
     if (handle == nullptr || image == nullptr) return CUDA_ERROR_INVALID_VALUE;
@@ -37,11 +65,7 @@ CUresult load(const void* image, bool library, std::uint64_t* handle) {
     }();
     auto selected = whole ? std::nullopt : cudaabi::fatbinForDevices(*bytes, sessionSmVersions(rt));
     std::span<const std::uint8_t> sent = selected ? std::span<const std::uint8_t>(*selected) : *bytes;
-    CallMessage call(rt.currentContextId());
-    auto data = kj::arrayPtr(sent.data(), sent.size());
-    if (library) call->setLibraryLoad(data);
-    else call->setModuleLoad(data);
-    auto reply = ask(client, call);
+    auto reply = sendImage(client, rt.currentContextId(), sent, library);
     if (!reply) return resultOf(client, reply, false);
     auto module = (*reply)->get().getModule();
     rt.addKernels(module.getHandle(), module);

@@ -196,6 +196,7 @@ Status Client::flushLocked(std::span<const std::uint8_t> bulk) {
 }
 
 Status Client::sendLocked(std::span<const std::span<const std::uint8_t>> parts) {
+  for (const auto& part : parts) stats_.bytesSent += part.size();
   if (Status status = connection_->send(parts); !status) {
     broken_ = status.code() == CUDA_ERROR_TIMEOUT ? silentServer("took", timeout_) : status;
     connection_->shutdown();

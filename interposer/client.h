@@ -57,6 +57,7 @@ struct ClientStats {
   std::uint64_t roundTrips = 0;   // calls that waited for an answer
   std::uint64_t postedCalls = 0;  // calls sent without waiting
   std::uint64_t flushes = 0;      // batches sent
+  std::uint64_t bytesSent = 0;    // frame payloads sent (calls, bulk data, code images)
 };
 
 struct ClientConfig {

@@ -55,9 +55,9 @@ void Runtime::printStatsAtExit() {
   client_->quiesce();
   if (ClientConfig::fromEnvironment().printStats) {
     ClientStats stats = client_->stats();
-    std::fprintf(stderr, "fastgpu: round trips=%llu posted calls=%llu batches=%llu\n",
+    std::fprintf(stderr, "fastgpu: round trips=%llu posted calls=%llu batches=%llu bytes sent=%llu\n",
                  static_cast<unsigned long long>(stats.roundTrips), static_cast<unsigned long long>(stats.postedCalls),
-                 static_cast<unsigned long long>(stats.flushes));
+                 static_cast<unsigned long long>(stats.flushes), static_cast<unsigned long long>(stats.bytesSent));
   }
 }
 

@@ -220,6 +220,21 @@ ServerLimits parseLimits(const std::string& origin, const toml::node& node) {
   return limits;
 }
 
+// module_cache_dir defaults to a directory in state_dir (none without one); a size of 0 is none.
+void parseModuleCache(const std::string& origin, const toml::table& root, ServerConfig& config) {
+  ModuleCacheConfig& cache = config.limits.moduleCache;
+  cache.dir = config.stateDir.empty() ? std::string() : config.stateDir + "/module-cache";
+  if (const toml::node* dir = root.get("module_cache_dir")) {
+    cache.dir = required<std::string>(origin, *dir, "module_cache_dir");
+  }
+  if (const toml::node* value = root.get("module_cache_bytes")) {
+    auto bytes = parseByteSize(required<std::string>(origin, *value, "module_cache_bytes"));
+    if (!bytes) fail(origin, value->source(), bytes.status().message());
+    cache.bytesPerVgpu = *bytes;
+  }
+  if (cache.bytesPerVgpu == 0) cache.dir.clear();
+}
+
 // tls_cert and tls_key go together; tls:// listeners, an https:// admin API and client CAs need
 // them.
 void parseTls(const std::string& origin, const toml::table& root, ServerConfig& config) {
@@ -250,7 +265,7 @@ void parseTls(const std::string& origin, const toml::table& root, ServerConfig& 
 ServerConfig parse(const toml::table& root, const std::string& origin) {
   static const std::set<std::string> kKeys = {"listen",   "driver",  "gpus",          "placement",    "overcommit",
                                               "state_dir", "tls_cert", "tls_key",      "tls_client_ca", "admin_listen",
-                                              "admin_token", "vgpu",   "limits"};
+                                              "admin_token", "vgpu",   "limits", "module_cache_dir", "module_cache_bytes"};
   for (const auto& [key, node] : root) {
     if (!kKeys.contains(std::string(key.str()))) fail(origin, key.source(), fmt::format("unknown key '{}'", key.str()));
   }
@@ -284,6 +299,7 @@ ServerConfig parse(const toml::table& root, const std::string& origin) {
     config.adminTokenHash = hashToken(required<std::string>(origin, *token, "admin_token"));
   }
   if (const toml::node* limits = root.get("limits")) config.limits = parseLimits(origin, *limits);
+  parseModuleCache(origin, root, config);
   std::set<std::string> names;
   if (const toml::node* vgpus = root.get("vgpu")) {
     const toml::array* list = vgpus->as_array();

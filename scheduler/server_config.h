@@ -2,6 +2,7 @@
 //
 //   listen = ["tcp://0.0.0.0:7600"]     driver = "libcuda.so.1"     gpus = [0, 1]
 //   placement = "binpack" | "spread"    state_dir = "..."           admin_listen, admin_token
+//   module_cache_dir (default STATE_DIR/module-cache; "" for none), module_cache_bytes ("4GiB")
 //   tls_cert, tls_key, tls_client_ca (PEM files, for tls:// listeners and an https:// admin API)
 //   [[vgpu]] name, gpu (index, UUID or "auto"), memory ("8GiB"), compute_share, compute_cap,
 //            max_kernel_ms
@@ -58,6 +59,13 @@ struct SessionLimits {
   std::uint32_t frameBytes = 64u << 20;
 };
 
+// Code images kept on disk for a vGPU's next sessions (module_cache_dir, module_cache_bytes): a
+// client then sends an image's digest instead of the image (docs/operations.md, "Module cache").
+struct ModuleCacheConfig {
+  std::string dir;  // one directory per vGPU under it; empty: no cache
+  std::uint64_t bytesPerVgpu = 4ULL << 30;
+};
+
 // What a peer can make the server spend before and around login ([limits] in the file).
 struct ServerLimits {
   int maxConnections = 1024;    // connections at once, logged in or not
@@ -72,6 +80,7 @@ struct ServerLimits {
   // many; then its logins are refused unchecked until its budget recovers. 0: no limit.
   double loginFailuresPerMinute = 10;
   SessionLimits session;
+  ModuleCacheConfig moduleCache;  // the disk the sessions' code may take
 };
 
 struct ServerConfig {

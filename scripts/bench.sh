@@ -5,11 +5,11 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 prepare
 export FASTGPU_SIM_MEMORY=${FASTGPU_SIM_MEMORY:-2GiB}
-# One server on plain TCP and TLS, with certificates made for the run.
+# One server on plain TCP and TLS, with certificates made for the run, and a module cache.
 certs=$(mktemp -d)
 trap 'stop_fastgpu_server; rm -rf "$certs"' EXIT
 "$FASTGPU_BUILD/tests/fastgpu-test-certs" "$certs"
-printf 'tls_cert = "%s/server.pem"\ntls_key = "%s/server.key"\n' "$certs" "$certs" >"$certs/server.toml"
+printf 'tls_cert = "%s/server.pem"\ntls_key = "%s/server.key"\nmodule_cache_dir = "%s/module-cache"\n' "$certs" "$certs" "$certs" >"$certs/server.toml"
 FASTGPU_SERVER_LISTEN="tcp://127.0.0.1:0 tls://127.0.0.1:0" FASTGPU_SERVER_CONFIG=$certs/server.toml \
   start_fastgpu_server "$FASTGPU_BUILD/lib/cudasim/libcuda.so.1"
 read -r tcp_url tls_url <<<"$FASTGPU_SERVER_URLS"
@@ -22,5 +22,5 @@ FASTGPU_STATS=1 "$bench" launches --interposer "$interposer" --cudasim "$FASTGPU
 "$bench" bandwidth --interposer "$interposer"
 "$bench" startup --interposer "$interposer" --cudasim "$FASTGPU_BUILD/lib/cudasim/libcuda.so.1"
 "$bench" modules --interposer "$interposer" --cudasim "$FASTGPU_BUILD/lib/cudasim/libcuda.so.1" \
-  --fatbin "$FASTGPU_BUILD/tests/data/test_kernels.fatbin"
+  --fatbin "$FASTGPU_BUILD/tests/data/test_kernels.fatbin" --module-cache "$certs/module-cache"
 FASTGPU_TLS_CA=$certs/ca.pem "$bench" tls --interposer "$interposer" --tcp "$tcp_url" --tls "$tls_url"

@@ -151,6 +151,7 @@ void AdminApi::routes() {
     for (const auto& session : server_.sessions()) {
       if (session.admitted && session.vgpu == name) server_.evict(session.id);
     }
+    server_.dropModuleCache(name);
     serverLogger()->info("vgpu={} deleted by the administrator; its sessions end", name);
     if (Status saved = persist(); !saved) return error(response, saved, 500);
     json(response, {{"deleted", name}});

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "cudaabi/kernel_image.h"
+#include "protocol/code_digest.h"
 #include "server/launch_attributes.h"
 #include "server/session.h"
 
@@ -33,7 +34,7 @@ Result<CUfunction> Session::function(std::uint64_t id) {
   return static_cast<CUfunction>(*found);  // a CUkernel is launched as a CUfunction
 }
 
-Status Session::loadCode(std::span<const std::uint8_t> image, bool library, Answer& answer) {
+Status Session::loadCode(std::span<const std::uint8_t> image, bool library, bool fromCache, Answer& answer) {
   if (Status room = state_->roomFor(library ? HandleKind::kLibrary : HandleKind::kModule); !room) return room;
   if (Status room = state_->roomForCode(image.size()); !room) return room;
   auto parsed = cudaabi::parseKernelImage(image);
@@ -63,6 +64,7 @@ Status Session::loadCode(std::span<const std::uint8_t> image, bool library, Answ
     }
   }
   state_->chargeCode(answer.handle, image.size());
+  if (moduleCache_ != nullptr && !fromCache && image.size() >= protocol::kCachedImageMinBytes) moduleCache_->keep(image);
   answer.kind = Answer::Kind::kModule;
   void* owner = *state_->find(library ? HandleKind::kLibrary : HandleKind::kModule, answer.handle);
   for (const auto& kernel : parsed->kernels) {
@@ -86,6 +88,17 @@ Status Session::loadCode(std::span<const std::uint8_t> image, bool library, Answ
   return Status::ok();
 }
 
+Status Session::loadCachedCode(wire::CachedCode::Reader cached, Answer& answer) {
+  protocol::CodeDigest digest;
+  if (cached.getDigest().size() != digest.size()) {
+    return Status(CUDA_ERROR_INVALID_VALUE, "a code digest is 32 bytes (SHA-256)");
+  }
+  std::memcpy(digest.data(), cached.getDigest().begin(), digest.size());
+  std::optional<std::vector<std::uint8_t>> image = moduleCache_ ? moduleCache_->find(digest) : std::nullopt;
+  if (!image) return Status(CUDA_ERROR_NOT_FOUND, "the server does not hold this image: send it");
+  return loadCode(*image, cached.getLibrary(), true, answer);
+}
+
 Status Session::executeCodeCall(wire::Call::Reader call, Answer& answer) {
   SessionState& state = *state_;
   auto bytesOf = [](capnp::Data::Reader data) { return std::span<const std::uint8_t>(data.begin(), data.size()); };
@@ -97,9 +110,11 @@ Status Session::executeCodeCall(wire::Call::Reader call, Answer& answer) {
   };
   switch (call.which()) {
     case wire::Call::MODULE_LOAD:
-      return loadCode(bytesOf(call.getModuleLoad()), false, answer);
+      return loadCode(bytesOf(call.getModuleLoad()), false, false, answer);
     case wire::Call::LIBRARY_LOAD:
-      return loadCode(bytesOf(call.getLibraryLoad()), true, answer);
+      return loadCode(bytesOf(call.getLibraryLoad()), true, false, answer);
+    case wire::Call::CODE_LOAD_CACHED:
+      return loadCachedCode(call.getCodeLoadCached(), answer);
     case wire::Call::MODULE_UNLOAD: {
       auto found = state.find(HandleKind::kModule, call.getModuleUnload());
       if (!found) return found.status();

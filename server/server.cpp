@@ -1,5 +1,6 @@
 #include "server/server.h"
 
+#include <filesystem>
 #include <chrono>
 #include <system_error>
 
@@ -163,6 +164,13 @@ std::vector<SessionInfo> Server::sessions() {
     if (!running.session->finished()) infos.push_back(running.session->info());
   }
   return infos;
+}
+
+void Server::dropModuleCache(const std::string& name) {
+  if (host_.limits.moduleCache.dir.empty()) return;
+  std::error_code error;
+  std::filesystem::remove_all(host_.limits.moduleCache.dir + "/" + name, error);
+  if (error) serverLogger()->warn("vgpu={} module cache not removed: {}", name, error.message());
 }
 
 bool Server::evict(std::uint64_t session) {

@@ -39,6 +39,9 @@ class Server {
   // Ends a session at once (its worker is killed; the driver frees its memory and the quota is
   // free again); false when unknown.
   bool evict(std::uint64_t session);
+  // Removes the module cache of vGPU `name` (deleted: a vGPU made later under its name starts
+  // with none of its code).
+  void dropModuleCache(const std::string& name);
   scheduler::VgpuRegistry& registry() { return *registry_; }
   scheduler::UsageLedger* ledger() { return ledger_.get(); }
 

@@ -82,6 +82,7 @@ Status Session::welcome() {
   driver_.cuDriverGetVersion(&version);
   welcome.setDriverVersion(version);
   welcome.setResult(CUDA_SUCCESS);
+  welcome.setModuleCache(moduleCache_ != nullptr);
   const std::vector<scheduler::PhysicalGpu>& view = state_->lease().devices();
   const scheduler::MemoryQuota* quota = state_->lease().quota();
   auto devices = welcome.initDevices(static_cast<unsigned>(view.size()));

@@ -23,6 +23,7 @@
 #include "protocol/transport/transport.h"
 #include "server/device_output_relay.h"
 #include "server/launch_attributes.h"
+#include "server/module_cache.h"
 #include "server/session_state.h"
 
 namespace fastgpu::server {
@@ -60,6 +61,8 @@ class Session {
   // Replies carry what the worker's driver printed (device printf, assert messages); none when
   // null (a session served in the main process, as in tests).
   void relayDeviceOutput(DeviceOutputRelay* relay) { relay_ = relay; }
+  // Large code images are kept in `cache` and may be loaded from it by digest; none without.
+  void useModuleCache(std::unique_ptr<ModuleCache> cache) { moduleCache_ = std::move(cache); }
 
   // Greets the client and serves it until it leaves; then frees everything. Returns why it ended.
   Status run();
@@ -146,7 +149,9 @@ class Session {
   // Refuses a graph whose host nodes have device work after them (the client runs host functions
   // once a replay is done).
   Status checkClientWorkLast(CUgraph graph);
-  Status loadCode(std::span<const std::uint8_t> image, bool library, Answer& answer);
+  // Loads `image`; one the client sent (not read from the cache) is kept in the module cache.
+  Status loadCode(std::span<const std::uint8_t> image, bool library, bool fromCache, Answer& answer);
+  Status loadCachedCode(wire::CachedCode::Reader cached, Answer& answer);
   // The session's GPU time, in its slot on the board: what the gate charges its work to.
   scheduler::GpuTimeAccount* gpuTime() const { return &state_->lease().slot().gpuTime; }
 
@@ -163,6 +168,7 @@ class Session {
   };
   std::map<std::uint64_t, CaptureGraph> captureGraphs_;  // the driver's capture id -> its graph, once known
   DeviceOutputRelay* relay_ = nullptr;  // begun on this session's streams and not ended
+  std::unique_ptr<ModuleCache> moduleCache_;
   std::vector<std::uint8_t> staging_;  // device-to-host data on its way out; reused
   const scheduler::SessionLimits limits_;
   std::mutex sendMutex_;  // one sender at a time; guards lastSent_

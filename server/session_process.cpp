@@ -104,6 +104,13 @@ bool SessionProcess::startWorker() {
   }
   spec.peer = info_.peer;
   spec.limits = host_.limits.session;
+  if (const auto& cache = host_.limits.moduleCache; !cache.dir.empty()) {
+    // One directory per vGPU: no tenant learns what another loaded. vGPU names are safe file
+    // names (server_config.cpp); '@' is in none, so an open server's cannot be one.
+    scheduler::Vgpu* vgpu = lease_->vgpu();
+    spec.moduleCacheDir = cache.dir + "/" + (vgpu != nullptr ? vgpu->name() : std::string("@open"));
+    spec.moduleCacheBytes = cache.bytesPerVgpu;
+  }
   if (killedFor_) return false;
   int fd = connection_->detach();
   if (fd < 0) {

@@ -77,6 +77,8 @@ Result<pid_t> launchWorker(const WorkerCommand& command, const WorkerSpec& spec,
                                                     spec.limits.events, spec.limits.contexts, spec.limits.modules,
                                                     spec.limits.moduleBytes, spec.limits.silenceSeconds,
                                                     spec.limits.heartbeatSeconds, spec.limits.frameBytes),
+                                        "--module-cache-bytes=" + std::to_string(spec.moduleCacheBytes),
+                                        "--module-cache-dir=" + spec.moduleCacheDir,
                                         "--driver=" + command.driverPath,
                                         "--log-level=" + command.logLevel};
   std::vector<char*> argv;
@@ -125,7 +127,8 @@ Result<WorkerSpec> parseWorkerArguments(int argc, char** argv, WorkerCommand& co
   WorkerSpec spec;
   bool ok = parseNumber(values["session"], spec.session) && parseNumber(values["slot"], spec.slot) &&
             parseNumber(values["vgpu-place"], spec.vgpuPlace) && parseNumber(values["gpu"], spec.gpu) &&
-            parseNumber(values["tenant"], spec.tenant);
+            parseNumber(values["tenant"], spec.tenant) &&
+            parseNumber(values["module-cache-bytes"], spec.moduleCacheBytes);
   for (std::string_view field : splitCommas(values["devices"])) {
     int ordinal = 0;
     ok = ok && parseNumber(field, ordinal);
@@ -139,6 +142,7 @@ Result<WorkerSpec> parseWorkerArguments(int argc, char** argv, WorkerCommand& co
        spec.limits.frameBytes <= protocol::kMaxFrameBytes;
   if (!ok) return Status(CUDA_ERROR_INVALID_VALUE, "bad worker arguments");
   spec.peer = values["peer"];
+  spec.moduleCacheDir = values["module-cache-dir"];
   command.driverPath = values["driver"];
   command.logLevel = values["log-level"];
   return spec;

@@ -34,6 +34,9 @@ struct WorkerSpec {
   int tenant = 0;              // the vGPU's tenant in that gate
   std::string peer;            // for log lines
   scheduler::SessionLimits limits;  // what the session may hold
+  // The vGPU's module cache directory (module_cache.h); empty: none.
+  std::string moduleCacheDir;
+  std::uint64_t moduleCacheBytes = 0;
 };
 
 // The descriptors a worker finds its connection and the board at.

@@ -60,6 +60,11 @@ int serve(const WorkerSpec& spec, const WorkerCommand& command, DeviceOutputRela
   Session session(protocol::adoptStream(kWorkerConnectionFd, spec.peer), (*driver)->api(), std::move(*access),
                   spec.session, spec.limits);
   session.relayDeviceOutput(relay);
+  if (!spec.moduleCacheDir.empty()) {
+    auto cache = ModuleCache::open(spec.moduleCacheDir, spec.moduleCacheBytes);
+    if (cache) session.useModuleCache(std::move(*cache));
+    else log->warn("session={} no module cache: {}", spec.session, cache.status().message());
+  }
   (void)session.run();
   // Everything of the session is freed; the driver and its threads go with the process.
   log->flush();

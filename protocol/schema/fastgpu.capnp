@@ -37,6 +37,8 @@ struct Welcome {
   session @3 :UInt64;
   driverVersion @4 :Int32;
   devices @5 :List(DeviceInfo);
+  moduleCache @6 :Bool;       # the server keeps code images: a large one may be asked for by
+                              # digest first (codeLoadCached)
 }
 
 struct KernelParam {
@@ -251,6 +253,10 @@ struct GraphNodeParams {
    #   -> values [the node's graph, src staging, dst staging]
    # set childGraph (an executable's node only): `value.childGraph`, a graph of the node's graph's shape.
 struct GraphFindInClone { node @0 :UInt64; clone @1 :UInt64; }  # a node of the graph `clone` was cloned from
+struct CachedCode {
+  digest @0 :Data;            # the image's SHA-256 (protocol/code_digest.h)
+  library @1 :Bool;           # load it as a library (cuLibraryLoadData), else as a module
+}
 struct GraphKernelSet { exec @0 :UInt64; node @1 :UInt64; launch @2 :Launch; }  # exec 0: the graph's node
 
 struct Call {
@@ -372,6 +378,8 @@ struct Call {
     vgpuStatus @107 :UInt32;              # a client device ordinal -> values [heldBytes, totalBytes,
                                           # metered, gpuNanos, steadyNanos, then pid, heldBytes per live
                                           # session of the vGPU] (FastGPU's NVML library)
+    codeLoadCached @108 :CachedCode;      # -> module, as moduleLoad / libraryLoad; NOT_FOUND: the
+                                          # server does not hold the image, send it
   }
 }
 

@@ -121,6 +121,8 @@ TEST(ServerConfig, RefusesBadFilesNamingTheLineAndTheReason) {
       {"[limits]\nsession_streams = 0\n", "session_streams must be 1 to"},
       {"[limits]\nframe_bytes = \"1MiB\"\n", "frame_bytes must be 16MiB to 64MiB"},
       {"[limits]\nsession_module_bytes = \"1KiB\"\n", "session_module_bytes must be at least 1MiB"},
+      {"module_cache_bytes = \"lots\"\n", "bad.toml:1:22: 'lots' is not a size"},
+      {"module_cache_dir = 7\n", "module_cache_dir has the wrong type"},
       {"[[vgpu]]\nname = \"a\"\nmemory = \"1GiB\"\ntokens = [\"t\"]\nmax_kernel_ms = -1\n", "max_kernel_ms must be"},
       // TLS: a certificate goes with its key; what needs one names the line.
       {"tls_cert = \"s.pem\"\n", "bad.toml:1:12: tls_cert and tls_key go together"},
@@ -260,6 +262,25 @@ TEST(MemoryQuotaTest, WhatADeadSessionHeldGoesBackExactly) {
   EXPECT_EQ(quota.used(), 20u);
   EXPECT_EQ(dead.heldBytes.load(), 0u);
   EXPECT_TRUE(quota.reserve(80, alive));
+}
+
+// The module cache a configuration file gives (it must parse).
+ModuleCacheConfig moduleCacheOf(const std::string& text) {
+  auto config = parseServerConfig(text, "a.toml");
+  EXPECT_TRUE(config) << text << ": " << config.status().message();
+  return config ? config->limits.moduleCache : ModuleCacheConfig{"unparsed", 0};
+}
+
+TEST(ServerConfig, TheModuleCacheLivesInTheStateDirectoryUnlessToldOtherwise) {
+  EXPECT_EQ(moduleCacheOf("").dir, "") << "no state_dir: no cache";
+  ModuleCacheConfig inState = moduleCacheOf("state_dir = \"/var/lib/fastgpu\"\n");
+  EXPECT_EQ(inState.dir, "/var/lib/fastgpu/module-cache");
+  EXPECT_EQ(inState.bytesPerVgpu, 4ULL << 30);
+  ModuleCacheConfig placed = moduleCacheOf("module_cache_dir = \"/cache\"\nmodule_cache_bytes = \"512MiB\"\n");
+  EXPECT_EQ(placed.dir, "/cache");
+  EXPECT_EQ(placed.bytesPerVgpu, 512ULL << 20);
+  EXPECT_EQ(moduleCacheOf("state_dir = \"/s\"\nmodule_cache_bytes = \"0\"\n").dir, "") << "a size of 0 turns it off";
+  EXPECT_EQ(moduleCacheOf("state_dir = \"/s\"\nmodule_cache_dir = \"\"\n").dir, "");
 }
 
 }  // namespace

@@ -2,11 +2,15 @@
 // test did.
 #include <httplib.h>
 
+#include <filesystem>
+
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "server/admin_api.h"
 #include "tests/support/test_certificates.h"
 #include "session_test_support.h"
+#include "tests/support/scratch_directory.h"
 
 namespace fastgpu::server {
 namespace {
@@ -20,8 +24,11 @@ tokens = ["secret-a"]
 
 class AdminApiTest : public ServerTest {
  protected:
-  void SetUp() override {
-    start(kConfig);
+  void SetUp() override { startWith(kConfig); }
+  // (Re)starts the server with `config` and its admin API.
+  void startWith(const std::string& config) {
+    if (admin) admin->stop();
+    start(config);
     admin = std::make_unique<AdminApi>(*server, scheduler::hashToken("admin-secret"));
     ASSERT_TRUE(admin->start("tcp://127.0.0.1:0"));
     http = std::make_unique<httplib::Client>(admin->url());
@@ -141,6 +148,20 @@ TEST_F(AdminApiTest, DeletingAVgpuEndsItsSessionsAndRefusesNewOnes) {
   RawClient refused(url, "team-a", "secret-a");
   EXPECT_EQ(refused.welcome().getResult(), CUDA_ERROR_INVALID_DEVICE) << refused.welcome().getMessage().cStr();
   EXPECT_EQ(http->Delete("/v1/vgpus/team-a")->status, 404) << "deleting twice";
+}
+
+TEST_F(AdminApiTest, DeletingAVgpuDropsItsModuleCache) {
+  testing::ScratchDirectory scratch;
+  startWith(fmt::format("module_cache_dir = \"{}\"\n{}", scratch.path(), kConfig));
+  {
+    RawClient client(url, "team-a", "secret-a");
+    client.retainPrimary();
+    ASSERT_EQ(client.loadImage(largeTestPtx()).result, CUDA_SUCCESS);
+  }
+  std::string kept = scratch.path() + "/team-a";
+  ASSERT_FALSE(std::filesystem::is_empty(kept)) << "the vGPU's image is kept under its name";
+  ASSERT_EQ(http->Delete("/v1/vgpus/team-a")->status, 200);
+  EXPECT_FALSE(std::filesystem::exists(kept)) << "a vGPU made later under this name must not find team-a's code";
 }
 
 TEST_F(AdminApiTest, AVgpuCreatedLiveAdmitsItsClientsAndAnUpdateChangesItsQuota) {

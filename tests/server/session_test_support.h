@@ -6,10 +6,12 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <thread>
 
 #include <gtest/gtest.h>
 
+#include "protocol/code_digest.h"
 #include "scheduler/server_config.h"
 #include "server/server.h"
 #include "server/session_state.h"
@@ -19,6 +21,19 @@ namespace fastgpu::server {
 
 using testing::kMiB;
 using testing::RawClient;
+
+// The test kernels as PTX text padded with comments past the size whose digest a client sends
+// first (the module cache keeps it).
+inline std::vector<std::uint8_t> largeTestPtx() {
+  std::ifstream in(std::string(FASTGPU_TEST_DATA_DIR) + "/test_kernels.ptx", std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_FALSE(text.empty());
+  while (text.size() < protocol::kCachedImageMinBytes + 1000) text += "\n// padding: a large module has many kernels";
+  text += '\n';
+  std::vector<std::uint8_t> image(text.begin(), text.end());
+  image.push_back(0);
+  return image;
+}
 
 class ServerTest : public ::testing::Test {
  public:  // test helpers outside the fixture use these too
@@ -64,9 +79,10 @@ class ServerTest : public ::testing::Test {
     server.reset();
   }
 
-  // Starts a server with two vGPUs of 64 MiB each: "a" (token "ta") and "b" (token "tb").
-  void startTwoVgpus() {
-    start(R"(
+  // Starts a server with two vGPUs of 64 MiB each: "a" (token "ta") and "b" (token "tb"), and
+  // the server keys `serverKeys` (TOML).
+  void startTwoVgpus(const std::string& serverKeys = "") {
+    start(serverKeys + R"(
 [[vgpu]]
 name = "a"
 memory = "64MiB"

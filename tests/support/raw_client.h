@@ -177,14 +177,28 @@ class RawClient {
     std::ifstream in(std::string(FASTGPU_TEST_DATA_DIR) + "/" + file, std::ios::binary);
     std::vector<std::uint8_t> image((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     EXPECT_FALSE(image.empty()) << file;
-    auto answered = send([&](wire::Call::Builder c) {
+    return loadImage(image, library);
+  }
+  // Loads `image`, sent whole.
+  LoadedCode loadImage(std::span<const std::uint8_t> image, bool library = false) {
+    return loadedFrom(send([&](wire::Call::Builder c) {
       auto bytes = kj::arrayPtr(image.data(), image.size());
       if (library) {
         c.setLibraryLoad(bytes);
       } else {
         c.setModuleLoad(bytes);
       }
-    });
+    }));
+  }
+  // Loads the image whose digest is `digest` from the server's module cache.
+  LoadedCode loadCached(std::span<const std::uint8_t> digest, bool library = false) {
+    return loadedFrom(send([&](wire::Call::Builder c) {
+      auto cached = c.initCodeLoadCached();
+      cached.setDigest(kj::arrayPtr(digest.data(), digest.size()));
+      cached.setLibrary(library);
+    }));
+  }
+  static LoadedCode loadedFrom(std::unique_ptr<Answered> answered) {
     LoadedCode loaded;
     if (answered == nullptr) return loaded;
     auto reply = answered->reply();

@@ -374,7 +374,7 @@ int modules(const std::string& interposer, const std::string& cudasim, const std
     std::fprintf(stderr, "the module did not load\n");
     return 1;
   }
-  char wholeText[96] = "refused (a load travels in one frame of at most 64 MiB)";
+  char wholeText[96] = "refused";
   if (!whole.empty()) std::snprintf(wholeText, sizeof(wholeText), "%.1f ms", median(whole));
   std::printf("a %.1f MB fat binary (13 architectures), process start to first launch done, median of %d: FastGPU "
               "sending what an sm_90 GPU uses (%.3f MB, %.5fx of the bytes) %.1f ms, native cudasim %.1f ms "

@@ -5,6 +5,7 @@
 #include "cudaabi/fatbin_selection.h"
 #include "cudaabi/kernel_image.h"
 #include "interposer/remote.h"
+#include "protocol/call_kinds.h"
 #include "protocol/code_digest.h"
 
 using namespace fastgpu;
@@ -42,10 +43,28 @@ std::optional<Result<std::unique_ptr<ReplyMessage>>> loadByDigest(Client& client
   return reply;
 }
 
+// Sends an image too large for one frame in parts, then asks the server to load it.
+Result<std::unique_ptr<ReplyMessage>> uploadImage(Client& client, std::uint64_t context,
+                                                  std::span<const std::uint8_t> image, bool library) {
+  for (std::size_t offset = 0; offset < image.size(); offset += protocol::kMaxCopyChunkBytes) {
+    CallMessage part(context);
+    auto upload = part->initCodeUpload();
+    upload.setOffset(offset);
+    upload.setTotal(image.size());
+    auto bytes = image.subspan(offset, std::min<std::size_t>(protocol::kMaxCopyChunkBytes, image.size() - offset));
+    upload.setBytes(bytes.size());
+    post(client, part, bytes);
+  }
+  CallMessage load(context);
+  load->setCodeLoadUploaded(library);
+  return ask(client, load);
+}
+
 // Loads `image` on the server: by digest when it holds it, else with its bytes.
 Result<std::unique_ptr<ReplyMessage>> sendImage(Client& client, std::uint64_t context,
                                                 std::span<const std::uint8_t> image, bool library) {
   if (auto reply = loadByDigest(client, context, image, library)) return std::move(*reply);
+  if (image.size() > protocol::kMaxInlineImageBytes) return uploadImage(client, context, image, library);
   CallMessage call(context);
   auto data = kj::arrayPtr(image.data(), image.size());
   if (library) call->setLibraryLoad(data);

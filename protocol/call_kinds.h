@@ -10,6 +10,9 @@ namespace fastgpu::protocol {
 // Bulk copies travel in chunks of at most this many bytes per call (each way): a frame stays
 // far below kMaxFrameBytes and transfer overlaps with copying on the other side.
 inline constexpr std::uint64_t kMaxCopyChunkBytes = 8ULL << 20;
+// A code image larger than this is uploaded in parts of kMaxCopyChunkBytes (codeUpload), then
+// loaded (codeLoadUploaded); a smaller one travels in its load call.
+inline constexpr std::uint64_t kMaxInlineImageBytes = 32ULL << 20;
 
 inline bool expectsReply(wire::Call::Reader call) {
   switch (call.which()) {
@@ -29,6 +32,7 @@ inline bool expectsReply(wire::Call::Reader call) {
     case wire::Call::GRAPH_DESTROY:
     case wire::Call::CAPTURE_HOST_NODE:
     case wire::Call::WRITE_STAGED:
+    case wire::Call::CODE_UPLOAD:
       return false;
     case wire::Call::COPY:
       // Device-to-host copies return data; asynchronous ones to the device do not wait.
@@ -46,6 +50,7 @@ inline bool expectsReply(wire::Call::Reader call) {
 inline std::uint64_t inboundBulkBytes(wire::Call::Reader call) {
   if (call.isCopy() && call.getCopy().getSrc() == 0) return call.getCopy().getBytes();
   if (call.isWriteStaged()) return call.getWriteStaged().getBytes();
+  if (call.isCodeUpload()) return call.getCodeUpload().getBytes();
   return 0;
 }
 

@@ -5,14 +5,14 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 prepare
 export FASTGPU_SIM_MEMORY=${FASTGPU_SIM_MEMORY:-2GiB}
-# One server on plain TCP and TLS, with certificates made for the run, and a module cache.
+# One server on plain TCP, TLS and a Unix socket, with certificates made for the run, and a module cache.
 certs=$(mktemp -d)
 trap 'stop_fastgpu_server; rm -rf "$certs"' EXIT
 "$FASTGPU_BUILD/tests/fastgpu-test-certs" "$certs"
 printf 'tls_cert = "%s/server.pem"\ntls_key = "%s/server.key"\nmodule_cache_dir = "%s/module-cache"\n' "$certs" "$certs" "$certs" >"$certs/server.toml"
-FASTGPU_SERVER_LISTEN="tcp://127.0.0.1:0 tls://127.0.0.1:0" FASTGPU_SERVER_CONFIG=$certs/server.toml \
-  start_fastgpu_server "$FASTGPU_BUILD/lib/cudasim/libcuda.so.1"
-read -r tcp_url tls_url <<<"$FASTGPU_SERVER_URLS"
+FASTGPU_SERVER_LISTEN="tcp://127.0.0.1:0 tls://127.0.0.1:0 unix://$certs/fastgpu.sock" \
+  FASTGPU_SERVER_CONFIG=$certs/server.toml start_fastgpu_server "$FASTGPU_BUILD/lib/cudasim/libcuda.so.1"
+read -r tcp_url tls_url unix_url <<<"$FASTGPU_SERVER_URLS"
 bench=$FASTGPU_BUILD/bin/fastgpu_bench
 interposer=$FASTGPU_BUILD/lib/fastgpu/libcuda.so.1
 log "Machine: $(nproc) cores, $(uname -r), $(date -u +%Y-%m-%d)"
@@ -23,4 +23,7 @@ FASTGPU_STATS=1 "$bench" launches --interposer "$interposer" --cudasim "$FASTGPU
 "$bench" startup --interposer "$interposer" --cudasim "$FASTGPU_BUILD/lib/cudasim/libcuda.so.1"
 "$bench" modules --interposer "$interposer" --cudasim "$FASTGPU_BUILD/lib/cudasim/libcuda.so.1" \
   --fatbin "$FASTGPU_BUILD/tests/data/test_kernels.fatbin" --module-cache "$certs/module-cache"
+log "Over the Unix socket ($unix_url)"
+FASTGPU_SERVER=$unix_url "$bench" latency --interposer "$interposer"
+FASTGPU_SERVER=$unix_url "$bench" bandwidth --interposer "$interposer"
 FASTGPU_TLS_CA=$certs/ca.pem "$bench" tls --interposer "$interposer" --tcp "$tcp_url" --tls "$tls_url"

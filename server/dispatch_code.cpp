@@ -2,9 +2,11 @@
 // and parameter layout (DESIGN.md, decision 6), so the client packs launches without asking.
 #include <array>
 #include <cstring>
+#include <utility>
 
 #include <fmt/format.h>
 
+#include "cudaabi/checked_math.h"
 #include "cudaabi/kernel_image.h"
 #include "protocol/code_digest.h"
 #include "server/launch_attributes.h"
@@ -99,6 +101,39 @@ Status Session::loadCachedCode(wire::CachedCode::Reader cached, Answer& answer) 
   return loadCode(*image, cached.getLibrary(), true, answer);
 }
 
+// A part's failure is kept for the load that follows (a posted call's error would otherwise
+// surface at some later, unrelated synchronizing call), and what arrived is dropped.
+Status Session::uploadCode(wire::CodeUpload::Reader part, std::span<const std::uint8_t> bytes) {
+  if (part.getOffset() == 0) {
+    // A new image: room for it is checked before anything is kept (the claimed total bounds what
+    // the parts may add, so a client that never finishes holds at most its module limit).
+    upload_ = {};
+    upload_.total = part.getTotal();
+    if (Status room = state_->roomForCode(part.getTotal()); !room) upload_.failure = room;
+  }
+  if (!upload_.failure) {
+    std::optional<std::uint64_t> end = cudaabi::checkedAdd(part.getOffset(), bytes.size());
+    bool fits = part.getOffset() == upload_.bytes.size() && part.getTotal() == upload_.total && end &&
+                *end <= upload_.total && !bytes.empty();
+    if (fits) {
+      upload_.bytes.insert(upload_.bytes.end(), bytes.begin(), bytes.end());
+    } else {
+      upload_.failure = Status(CUDA_ERROR_INVALID_VALUE, "a code upload's parts must arrive in order, within its size");
+    }
+  }
+  if (upload_.failure) upload_.bytes = {};
+  return Status::ok();
+}
+
+Status Session::loadUploadedCode(bool library, Answer& answer) {
+  CodeUploadInProgress upload = std::exchange(upload_, {});
+  if (upload.failure) return *upload.failure;
+  if (upload.total == 0 || upload.bytes.size() != upload.total) {
+    return Status(CUDA_ERROR_INVALID_VALUE, "no whole code image was uploaded");
+  }
+  return loadCode(upload.bytes, library, false, answer);
+}
+
 Status Session::executeCodeCall(wire::Call::Reader call, Answer& answer) {
   SessionState& state = *state_;
   auto bytesOf = [](capnp::Data::Reader data) { return std::span<const std::uint8_t>(data.begin(), data.size()); };
@@ -115,6 +150,8 @@ Status Session::executeCodeCall(wire::Call::Reader call, Answer& answer) {
       return loadCode(bytesOf(call.getLibraryLoad()), true, false, answer);
     case wire::Call::CODE_LOAD_CACHED:
       return loadCachedCode(call.getCodeLoadCached(), answer);
+    case wire::Call::CODE_LOAD_UPLOADED:
+      return loadUploadedCode(call.getCodeLoadUploaded(), answer);
     case wire::Call::MODULE_UNLOAD: {
       auto found = state.find(HandleKind::kModule, call.getModuleUnload());
       if (!found) return found.status();

@@ -35,6 +35,12 @@ void LoginThrottle::failed(const std::string& address, Clock::time_point now) {
 }
 
 std::string LoginThrottle::addressOf(const std::string& peer) {
+  // A Unix socket's peers are told apart by user: each of a user's processes has its own pid.
+  if (peer.starts_with("unix://")) {
+    auto uid = peer.rfind(" uid=");
+    if (uid == std::string::npos) return "unix";
+    return "unix" + peer.substr(uid, peer.find(' ', uid + 1) - uid);
+  }
   auto scheme = peer.find("://");
   std::string rest = scheme == std::string::npos ? peer : peer.substr(scheme + 3);
   auto colon = rest.rfind(':');

@@ -28,7 +28,8 @@ class LoginThrottle {
   // A login from `address` failed.
   void failed(const std::string& address, Clock::time_point now = Clock::now());
 
-  // The address part of a peer URL ("tcp://10.0.0.2:51234" -> "10.0.0.2").
+  // The address part of a peer URL ("tcp://10.0.0.2:51234" -> "10.0.0.2"); a Unix socket's
+  // peer is its user ("unix:///run/f.sock uid=1000 pid=42" -> "unix uid=1000").
   static std::string addressOf(const std::string& peer);
 
  private:

@@ -34,8 +34,9 @@ int main(int argc, char** argv) {
   Options options;
   CLI::App app{"fastgpu-server: runs the CUDA calls of FastGPU clients on this host's GPUs, shared as vGPUs"};
   app.add_option("--listen", options.listen,
-                 "where to listen, e.g. tcp://0.0.0.0:7600 or tls://0.0.0.0:7600 (TLS: tls_cert and tls_key in "
-                 "the configuration file) (repeatable)");
+                 "where to listen, e.g. tcp://0.0.0.0:7600, tls://0.0.0.0:7600 (TLS: tls_cert and tls_key in "
+                 "the configuration file) or unix:///run/fastgpu/fastgpu.sock (clients on this host; mode 0660) "
+                 "(repeatable)");
   app.add_option("--driver", options.driver,
                  "the libcuda.so.1 to load (default: the system's; cudasim's for tests and demos)");
   app.add_option("--config", options.config,

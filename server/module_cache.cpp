@@ -13,7 +13,6 @@
 
 #include <fmt/format.h>
 
-#include "protocol/frame.h"
 #include "server/logging.h"
 
 namespace fastgpu::server {
@@ -84,9 +83,9 @@ std::optional<std::vector<std::uint8_t>> ModuleCache::find(const protocol::CodeD
   Descriptor file{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW)};
   if (file.fd < 0) return std::nullopt;
   struct stat info {};
-  // Nothing larger than one frame was ever kept: a larger file is not ours.
+  // Nothing larger than the bound is ever kept: a larger file is not ours.
   bool usable = ::fstat(file.fd, &info) == 0 && S_ISREG(info.st_mode) &&
-                static_cast<std::uint64_t>(info.st_size) <= protocol::kMaxFrameBytes;
+                static_cast<std::uint64_t>(info.st_size) <= capacityBytes_;
   std::vector<std::uint8_t> image;
   if (usable) {
     image.resize(static_cast<std::size_t>(info.st_size));

@@ -364,6 +364,8 @@ Status Session::route(wire::Call::Reader call, std::span<const std::uint8_t> bul
     case wire::Call::MEM_EXPORT:
     case wire::Call::MEM_IMPORT:
       return executeIpcCall(call, answer);
+    case wire::Call::CODE_UPLOAD:
+      return uploadCode(call.getCodeUpload(), bulk);
     case wire::Call::LINK_CREATE:
     case wire::Call::LINK_ADD_DATA:
     case wire::Call::LINK_COMPLETE:

@@ -16,6 +16,7 @@
 #include <functional>
 #include <mutex>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -152,6 +153,10 @@ class Session {
   // Loads `image`; one the client sent (not read from the cache) is kept in the module cache.
   Status loadCode(std::span<const std::uint8_t> image, bool library, bool fromCache, Answer& answer);
   Status loadCachedCode(wire::CachedCode::Reader cached, Answer& answer);
+  // An image too large for one frame arrives in parts, in order, then is loaded whole; what went
+  // wrong with the parts is the load's result.
+  Status uploadCode(wire::CodeUpload::Reader part, std::span<const std::uint8_t> bytes);
+  Status loadUploadedCode(bool library, Answer& answer);
   // The session's GPU time, in its slot on the board: what the gate charges its work to.
   scheduler::GpuTimeAccount* gpuTime() const { return &state_->lease().slot().gpuTime; }
 
@@ -169,6 +174,11 @@ class Session {
   std::map<std::uint64_t, CaptureGraph> captureGraphs_;  // the driver's capture id -> its graph, once known
   DeviceOutputRelay* relay_ = nullptr;  // begun on this session's streams and not ended
   std::unique_ptr<ModuleCache> moduleCache_;
+  struct CodeUploadInProgress {
+    std::uint64_t total = 0;
+    std::vector<std::uint8_t> bytes;  // what has arrived; grows with the parts, never to more than total
+    std::optional<Status> failure;    // why the upload failed: its load says so
+  } upload_;
   std::vector<std::uint8_t> staging_;  // device-to-host data on its way out; reused
   const scheduler::SessionLimits limits_;
   std::mutex sendMutex_;  // one sender at a time; guards lastSent_

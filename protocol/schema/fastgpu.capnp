@@ -253,6 +253,11 @@ struct GraphNodeParams {
    #   -> values [the node's graph, src staging, dst staging]
    # set childGraph (an executable's node only): `value.childGraph`, a graph of the node's graph's shape.
 struct GraphFindInClone { node @0 :UInt64; clone @1 :UInt64; }  # a node of the graph `clone` was cloned from
+struct CodeUpload {
+  offset @0 :UInt64;          # where the part's bytes go in the image
+  total @1 :UInt64;           # the whole image's size
+  bytes @2 :UInt64;           # the part's size: the bulk bytes that follow the call
+}
 struct CachedCode {
   digest @0 :Data;            # the image's SHA-256 (protocol/code_digest.h)
   library @1 :Bool;           # load it as a library (cuLibraryLoadData), else as a module
@@ -380,6 +385,9 @@ struct Call {
                                           # session of the vGPU] (FastGPU's NVML library)
     codeLoadCached @108 :CachedCode;      # -> module, as moduleLoad / libraryLoad; NOT_FOUND: the
                                           # server does not hold the image, send it
+    codeUpload @109 :CodeUpload;          # posted, bulk bytes follow: a part of an image too large
+                                          # for one frame, in order from offset 0
+    codeLoadUploaded @110 :Bool;          # library? -> module: loads the image just uploaded
   }
 }
 

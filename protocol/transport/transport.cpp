@@ -11,13 +11,14 @@
 #include "protocol/transport/stream_connection.h"
 #include "protocol/transport/tcp.h"
 #include "protocol/transport/tls.h"
+#include "protocol/transport/unix_socket.h"
 
 namespace fastgpu::protocol {
 namespace {
 
 Status unknownScheme(std::string_view url) {
   return Status(ErrorKind::kUnimplemented, CUDA_ERROR_INVALID_VALUE,
-                fmt::format("unsupported transport URL '{}' (expected tcp://HOST:PORT or tls://HOST:PORT)", url));
+                fmt::format("unsupported transport URL '{}' (expected tcp://HOST:PORT, tls://HOST:PORT or unix:///PATH)", url));
 }
 
 }  // namespace
@@ -25,12 +26,14 @@ Status unknownScheme(std::string_view url) {
 Result<std::unique_ptr<Connection>> connect(std::string_view url, const ConnectOptions& options) {
   if (url.starts_with(kTcpScheme)) return connectTcp(url, options.timeout);
   if (url.starts_with(kTlsScheme)) return connectTls(url, options);
+  if (url.starts_with(kUnixScheme)) return connectUnix(url, options.timeout);
   return unknownScheme(url);
 }
 
 Result<std::unique_ptr<Listener>> listen(std::string_view url, const ListenOptions& options) {
   if (url.starts_with(kTcpScheme)) return listenTcp(url);
   if (url.starts_with(kTlsScheme)) return listenTls(url, options.tls);
+  if (url.starts_with(kUnixScheme)) return listenUnix(url);
   return unknownScheme(url);
 }
 

@@ -4,6 +4,8 @@
 //   tcp://HOST:PORT    TCP (TCP_NODELAY), the default across machines
 //   tls://HOST:PORT    TCP with TLS (OpenSSL): the server's certificate checked against HOST,
 //                      optionally a client certificate
+//   unix:///PATH       a Unix stream socket, for clients on the server's host (mode 0660; the
+//                      peer's uid and pid in peer())
 //   loopback           an in-process pair (socketpair), for tests
 //
 // Threading: one thread may send while another receives on the same connection; two threads

@@ -20,6 +20,7 @@
 #include "protocol/transport/transport.h"
 #include "tests/protocol/tls_fixture.h"
 #include "tests/support/blocked_thread.h"
+#include "tests/support/scratch_directory.h"
 
 namespace fastgpu::protocol {
 namespace {
@@ -30,20 +31,30 @@ struct LoopbackTransport {
   static Pair makePair() { return loopbackPair(); }
 };
 
+// A pair through a listener at `url`: the connecting end first.
+Pair pairThrough(const std::string& url) {
+  auto listener = listen(url);
+  EXPECT_TRUE(listener) << listener.status().message();
+  std::unique_ptr<Connection> server;
+  std::thread acceptor([&] {
+    auto accepted = (*listener)->accept();
+    EXPECT_TRUE(accepted) << accepted.status().message();
+    if (accepted) server = std::move(*accepted);
+  });
+  auto client = connect((*listener)->url());
+  EXPECT_TRUE(client) << client.status().message();
+  acceptor.join();
+  return {std::move(*client), std::move(server)};
+}
+
 struct TcpTransport {
+  static Pair makePair() { return pairThrough("tcp://127.0.0.1:0"); }
+};
+
+struct UnixTransport {
   static Pair makePair() {
-    auto listener = listen("tcp://127.0.0.1:0");
-    EXPECT_TRUE(listener) << listener.status().message();
-    std::unique_ptr<Connection> server;
-    std::thread acceptor([&] {
-      auto accepted = (*listener)->accept();
-      EXPECT_TRUE(accepted) << accepted.status().message();
-      if (accepted) server = std::move(*accepted);
-    });
-    auto client = connect((*listener)->url());
-    EXPECT_TRUE(client) << client.status().message();
-    acceptor.join();
-    return {std::move(*client), std::move(server)};
+    testing::ScratchDirectory scratch;  // the pair outlives the socket file
+    return pairThrough("unix://" + scratch.path() + "/fastgpu.sock");
   }
 };
 
@@ -71,7 +82,7 @@ class TransportConformance : public ::testing::Test {
   std::unique_ptr<Connection> b;
 };
 
-using Transports = ::testing::Types<LoopbackTransport, TcpTransport, TlsTransport, TlsRelayTransport>;
+using Transports = ::testing::Types<LoopbackTransport, TcpTransport, UnixTransport, TlsTransport, TlsRelayTransport>;
 TYPED_TEST_SUITE(TransportConformance, Transports);
 
 std::vector<std::uint8_t> pattern(std::size_t bytes, std::uint8_t seed) {

@@ -180,6 +180,9 @@ TEST(LoginThrottle, RefillsAtItsRateAndForgetsTheQuietestAddressWhenFull) {
   throttle.failed("c", now + 31s);  // a third address: the quietest one is forgotten
   EXPECT_EQ(LoginThrottle::addressOf("tcp://10.0.0.2:51234"), "10.0.0.2");
   EXPECT_EQ(LoginThrottle::addressOf("tcp://[::1]:7600"), "[::1]");
+  EXPECT_EQ(LoginThrottle::addressOf("unix:///run/fastgpu.sock uid=1000 pid=42"), "unix uid=1000");
+  EXPECT_EQ(LoginThrottle::addressOf("unix:///run/fastgpu.sock uid=1000 pid=43"), "unix uid=1000");
+  EXPECT_EQ(LoginThrottle::addressOf("unix:///run/fastgpu.sock"), "unix");
 }
 
 }  // namespace

@@ -64,7 +64,7 @@ void addRunCommand(CLI::App& app) {
       "names the folder of FastGPU's libcuda.so, so that Triton links its launchers against it.\n"
       "The server defaults to $FASTGPU_SERVER, else tcp://127.0.0.1:7600. FASTGPU_STATS=1 prints round trips at exit.\n"
       "Example: fastgpu run --server tls://gpu1:7600 --tls-ca ca.pem -- python train.py");
-  run->add_option("--server", options->server, "the server's URL, e.g. tcp://gpu1:7600 or tls://gpu1:7600");
+  run->add_option("--server", options->server, "the server's URL, e.g. tcp://gpu1:7600, tls://gpu1:7600 or unix:///run/fastgpu/fastgpu.sock");
   run->add_option("--vgpu", options->vgpu, "the vGPU to run on");
   run->add_option("--token", options->token, "the vGPU's access token");
   run->add_option("--tls-ca", options->tlsCa, "tls://: the CA certificates (PEM) to trust (default: the system's)");

@@ -41,6 +41,14 @@ sockaddr_un addressOf(const std::string& path) {
   return address;
 }
 
+// Bulk copies stream through the socket: ask for the largest buffers the system allows (it caps
+// the request at twice net.core.wmem_max / rmem_max); the default is a few hundred KiB.
+void widenBuffers(int fd) {
+  int bytes = 8 << 20;
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
+}
+
 // "unix:///run/fastgpu.sock uid=1000 pid=4242": who connected, as the kernel says.
 std::string describePeer(int fd, const std::string& url) {
   ucred credentials{};
@@ -72,6 +80,7 @@ Result<int> connectTo(const std::string& path, std::string_view url, std::option
   }
   timeval none{};
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none));
+  widenBuffers(fd);
   return fd;
 }
 
@@ -94,6 +103,7 @@ class UnixListener final : public Listener {
       return fd.status();
     }
     int connection = static_cast<int>(*fd);
+    widenBuffers(connection);
     return std::unique_ptr<Connection>(std::make_unique<StreamConnection>(connection, describePeer(connection, url_)));
   }
 

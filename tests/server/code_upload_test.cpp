@@ -91,5 +91,25 @@ TEST_F(ServerTest, AnUploadOverTheSessionsModuleLimitIsRefusedBeforeItIsKept) {
   EXPECT_EQ(upload(client, image, {{0, image.size()}}, image.size()).result, CUDA_SUCCESS) << "within the limit";
 }
 
+// A part that claims more bulk bytes than its frame holds is a malformed message: its session
+// ends before anything is allocated for it, and other sessions go on.
+TEST_F(ServerTest, APartClaimingMoreBytesThanItsFrameHoldsEndsOnlyItsSession) {
+  RawClient liar(url), bystander(url);
+  liar.retainPrimary();
+  bystander.retainPrimary();
+  std::vector<std::uint8_t> some(100, 1);
+  liar.send(
+      [&](wire::Call::Builder c) {
+        auto upload = c.initCodeUpload();
+        upload.setOffset(0);
+        upload.setTotal(1ULL << 40);
+        upload.setBytes(1ULL << 40);
+      },
+      some);
+  EXPECT_EQ(liar.call([](wire::Call::Builder c) { c.setMemGetInfo(); }).first, CUDA_ERROR_DEVICE_UNAVAILABLE)
+      << "the session ended";
+  EXPECT_EQ(bystander.load().result, CUDA_SUCCESS);
+}
+
 }  // namespace
 }  // namespace fastgpu::server

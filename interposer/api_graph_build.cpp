@@ -472,15 +472,63 @@ FASTGPU_REMOTE_EXPORT CUresult cuGraphNodeGetEnabled(CUgraphExec exec, CUgraphNo
   });
 }
 
-// A kernel node's parameters as the program last described them in its graph. Kernel nodes a
-// capture made are the server's alone: CUDA_ERROR_NOT_SUPPORTED.
+// A kernel node the program did not describe (a capture made it): its description from the
+// server, kept in its graph's record, where the parameters' storage lives as the driver's does.
+std::shared_ptr<const KernelNodeDescription> fetchKernelNode(Runtime& rt, Client& client, std::uint64_t node,
+                                                             CUresult& result) {
+  CallMessage call(rt.currentContextId());
+  auto query = call->initGraphQuery();
+  query.setSubject(node);
+  query.setWhat(wire::GraphQuery::What::KERNEL);
+  auto reply = ask(client, call);
+  result = resultOf(client, reply, false);
+  if (result != CUDA_SUCCESS) return nullptr;
+  std::vector<std::int64_t> values = valuesOf(**reply);
+  const KernelLayout* layout = values.size() >= 10 ? rt.layout(static_cast<std::uint64_t>(values[1])) : nullptr;
+  auto paramBytes = values.size() >= 10 ? static_cast<std::uint64_t>(values[9]) : 0;
+  if (layout == nullptr || values.size() != 10 + (paramBytes + 7) / 8) {
+    result = CUDA_ERROR_UNKNOWN;
+    return nullptr;
+  }
+  auto d = std::make_shared<KernelNodeDescription>();
+  d->function = handleOf<CUfunction>(static_cast<std::uint64_t>(values[1]));
+  for (int i = 0; i < 3; ++i) {
+    d->grid[i] = static_cast<unsigned>(values[2 + i]);
+    d->block[i] = static_cast<unsigned>(values[5 + i]);
+  }
+  d->sharedBytes = static_cast<unsigned>(values[8]);
+  d->bytes.resize(paramBytes);
+  for (std::uint64_t at = 0; at < paramBytes; at += 8) {
+    std::memcpy(d->bytes.data() + at, &values[10 + at / 8], std::min<std::uint64_t>(8, paramBytes - at));
+  }
+  for (const auto& param : layout->params) {
+    if (param.offset + param.size > d->bytes.size()) {
+      result = CUDA_ERROR_UNKNOWN;
+      return nullptr;
+    }
+    d->pointers.push_back(d->bytes.data() + param.offset);
+  }
+  std::uint64_t graph = static_cast<std::uint64_t>(values[0]);
+  if (!rt.amendGraphRecord(graph, [&](CapturedGraph& record) { record.kernels[node] = d; })) {
+    result = CUDA_ERROR_INVALID_VALUE;  // the parameters' storage must live with the graph
+    return nullptr;
+  }
+  return d;
+}
+
+// A kernel node's parameters as the program last described them in its graph, or as the server's
+// driver holds them for a node the program did not describe (a capture made it).
 template <typename Params>
 CUresult getKernel(const char* name, CUgraphNode node, Params* out) {
-  CUresult result = remoteEntry(name, [&](Runtime& rt, Client&) -> CUresult {
+  return remoteEntry(name, [&](Runtime& rt, Client& client) -> CUresult {
     if (out == nullptr || node == nullptr) return CUDA_ERROR_INVALID_VALUE;
     auto record = rt.graphRecord(rt.graphHoldingNode(idOf(node)));
-    if (!record || !*record || (*record)->kernels.count(idOf(node)) == 0) return CUDA_ERROR_NOT_FOUND;
-    const KernelNodeDescription& d = *(*record)->kernels.at(idOf(node));
+    std::shared_ptr<const KernelNodeDescription> described;
+    if (record && *record && (*record)->kernels.count(idOf(node)) != 0) described = (*record)->kernels.at(idOf(node));
+    CUresult fetched = CUDA_SUCCESS;
+    if (!described) described = fetchKernelNode(rt, client, idOf(node), fetched);
+    if (!described) return fetched;
+    const KernelNodeDescription& d = *described;
     *out = Params{};
     out->func = d.function;
     out->gridDimX = d.grid[0], out->gridDimY = d.grid[1], out->gridDimZ = d.grid[2];
@@ -489,10 +537,6 @@ CUresult getKernel(const char* name, CUgraphNode node, Params* out) {
     out->kernelParams = const_cast<void**>(d.pointers.data());
     return CUDA_SUCCESS;
   });
-  if (result != CUDA_ERROR_NOT_FOUND) return result;
-  CUgraphNodeType type = CU_GRAPH_NODE_TYPE_EMPTY;
-  if (cuGraphNodeGetType(node, &type) != CUDA_SUCCESS || type != CU_GRAPH_NODE_TYPE_KERNEL) return CUDA_ERROR_INVALID_VALUE;
-  return cudaabi::reportNotSupported("kernel node parameters read back from nodes the program did not add or set");
 }
 
 FASTGPU_REMOTE_EXPORT CUresult cuGraphKernelNodeGetParams_v2(CUgraphNode node, CUDA_KERNEL_NODE_PARAMS* p) {

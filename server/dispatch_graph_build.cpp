@@ -4,6 +4,8 @@
 // memory, shapes in checked arithmetic. Work in the client's memory keeps its place in the
 // server's graph: a host function as an empty one (clientHostFunctionPlace), a copy from or to the
 // client as a copy from or to a staging buffer the client fills before, or reads after, a replay.
+#include <cstring>
+
 #include "cudaabi/checked_math.h"
 #include "protocol/call_kinds.h"
 #include "protocol/graph_edge_data.h"
@@ -14,6 +16,9 @@ namespace fastgpu::server {
 namespace {
 
 constexpr std::uint64_t kMaxListed = kMaxGraphNodes;  // nodes or edges in one query or call
+// A kernel's parameters: at most 32764 bytes (CUDA 12.1 and later), in at most as many parameters.
+constexpr std::size_t kMaxKernelParamBytes = 32764;
+constexpr std::size_t kMaxKernelParams = 4096;
 
 }  // namespace
 
@@ -263,12 +268,48 @@ Status Session::queryGraph(wire::GraphQuery::Reader query, Answer& answer) {
       status = listed(node->graph, [&](CUgraphNode* out, CUgraphEdgeData* data, std::size_t* n) {
         return driver_.cuGraphNodeGetDependentNodes_v2(real, out, data, n);
       }, true);
+    } else if (what == What::KERNEL) {
+      status = kernelNodeParams(node->graph, real, values);
     } else {
       return Status(CUDA_ERROR_INVALID_VALUE, "unknown graph query");
     }
   }
   if (!status) return status;
   answer.setValues(values);
+  return Status::ok();
+}
+
+Status Session::kernelNodeParams(std::uint64_t graph, CUgraphNode node, std::vector<std::int64_t>& values) {
+  CUDA_KERNEL_NODE_PARAMS params{};
+  if (CUresult result = driver_.cuGraphKernelNodeGetParams_v2(node, &params); result != CUDA_SUCCESS) {
+    return driverResult(result, "cuGraphKernelNodeGetParams");
+  }
+  // The client knows the function by the session's id: a module's function or a library's kernel.
+  std::optional<std::uint64_t> function = state_->idOf(HandleKind::kFunction, params.func);
+  if (!function) function = state_->idOf(HandleKind::kKernel, params.func);
+  if (!function) return Status(CUDA_ERROR_NOT_SUPPORTED, "a kernel node of a function the session did not load");
+  if (params.kernelParams == nullptr && params.extra != nullptr) {
+    return Status(CUDA_ERROR_NOT_SUPPORTED, "a kernel node described by a packed parameter buffer");
+  }
+  std::vector<std::uint8_t> bytes;
+  std::size_t offset = 0, size = 0;
+  for (std::size_t i = 0; params.kernelParams != nullptr && i < kMaxKernelParams &&
+                          driver_.cuFuncGetParamInfo(params.func, i, &offset, &size) == CUDA_SUCCESS;
+       ++i) {
+    if (offset + size > kMaxKernelParamBytes || offset + size < offset) {
+      return Status(CUDA_ERROR_INVALID_VALUE, "kernel parameters past their limit");
+    }
+    bytes.resize(std::max(bytes.size(), offset + size));
+    std::memcpy(bytes.data() + offset, params.kernelParams[i], size);
+  }
+  values = {static_cast<std::int64_t>(graph), static_cast<std::int64_t>(*function),
+            params.gridDimX, params.gridDimY, params.gridDimZ, params.blockDimX, params.blockDimY, params.blockDimZ,
+            params.sharedMemBytes, static_cast<std::int64_t>(bytes.size())};
+  for (std::size_t at = 0; at < bytes.size(); at += 8) {
+    std::int64_t word = 0;
+    std::memcpy(&word, bytes.data() + at, std::min<std::size_t>(8, bytes.size() - at));
+    values.push_back(word);
+  }
   return Status::ok();
 }
 

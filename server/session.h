@@ -150,6 +150,8 @@ class Session {
   // Refuses a graph whose host nodes have device work after them (the client runs host functions
   // once a replay is done).
   Status checkClientWorkLast(CUgraph graph);
+  // A kernel node's function (the session's id), geometry and parameter bytes, as values.
+  Status kernelNodeParams(std::uint64_t graph, CUgraphNode node, std::vector<std::int64_t>& values);
   // Loads `image`; one the client sent (not read from the cache) is kept in the module cache.
   Status loadCode(std::span<const std::uint8_t> image, bool library, bool fromCache, Answer& answer);
   Status loadCachedCode(wire::CachedCode::Reader cached, Answer& answer);

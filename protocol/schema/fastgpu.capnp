@@ -237,7 +237,9 @@ struct GraphNodeAdd {
 struct GraphQuery {
   subject @0 :UInt64;         # a graph (nodes, roots, edges) or a node (the others)
   what @1 :What;
-  enum What { nodes @0; roots @1; edges @2; type @3; dependencies @4; dependents @5; }
+  enum What { nodes @0; roots @1; edges @2; type @3; dependencies @4; dependents @5; kernel @6; }
+  # kernel: a kernel node's parameters -> values [the node's graph, function or kernel id,
+  #   grid x y z, block x y z, shared bytes, parameter bytes, then the parameters 8 bytes a value]
 }
 struct GraphEdges { graph @0 :UInt64; from @1 :List(UInt64); to @2 :List(UInt64); remove @3 :Bool; }
 struct GraphNodeEnabled { exec @0 :UInt64; node @1 :UInt64; set @2 :Bool; enabled @3 :Bool; }  # -> values [enabled]

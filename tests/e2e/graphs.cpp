@@ -1,8 +1,8 @@
 // CUDA graphs as frameworks use them (torch.cuda.graph, torch.compile's reduce-overhead mode,
 // vLLM's decode loop): capture a step on a stream with a fork and join through events, a copy of a
 // result into a static output buffer, a copy of it to pinned host memory and a host function;
-// instantiate; replay it; update the executable from a second capture of the same shape; and the
-// mistakes a capture does not forgive. A run through FastGPU must print the same.
+// instantiate; read its kernel nodes back; replay it; update the executable from a second capture
+// of the same shape; and the mistakes a capture does not forgive. A run through FastGPU must print the same.
 //   graphs FATBIN     (the test kernels; their twins must be loaded)
 #include <cuda.h>
 
@@ -77,6 +77,39 @@ void printLog(const char* when) {
               hostCalls);
 }
 
+// The kernel nodes the capture made, read back as frameworks inspect captured graphs: the
+// function, geometry and parameters the launches gave.
+void printCapturedKernels(CUgraph graph) {
+  std::size_t count = 0;
+  cuGraphGetNodes(graph, nullptr, &count);
+  std::vector<CUgraphNode> nodes(count);
+  cuGraphGetNodes(graph, nodes.data(), &count);
+  std::vector<int> values;
+  for (CUgraphNode node : nodes) {
+    CUgraphNodeType type;
+    if (cuGraphNodeGetType(node, &type) != CUDA_SUCCESS || type != CU_GRAPH_NODE_TYPE_KERNEL) continue;
+    CUDA_KERNEL_NODE_PARAMS params{};
+    report("cuGraphKernelNodeGetParams(captured)", cuGraphKernelNodeGetParams(node, &params));
+    if (params.kernelParams == nullptr) continue;
+    bool same = params.func == appendValue && params.gridDimX == 1 && params.blockDimX == 1 &&
+                *static_cast<CUdeviceptr*>(params.kernelParams[0]) == logBuffer &&
+                *static_cast<CUdeviceptr*>(params.kernelParams[1]) == length;
+    std::printf("  a captured kernel node: appendValue(log, length, ...) as launched: %d\n", same);
+    values.push_back(*static_cast<int*>(params.kernelParams[2]));
+  }
+  std::sort(values.begin(), values.end());
+  std::printf("  the captured kernels' values:");
+  for (int value : values) std::printf(" %d", value);
+  std::printf("\n");
+  CUDA_KERNEL_NODE_PARAMS none{};
+  CUgraphNodeType type;
+  for (CUgraphNode node : nodes) {
+    if (cuGraphNodeGetType(node, &type) == CUDA_SUCCESS && type == CU_GRAPH_NODE_TYPE_MEMSET) {
+      report("cuGraphKernelNodeGetParams(a memset node)", cuGraphKernelNodeGetParams(node, &none), CUDA_ERROR_INVALID_VALUE);
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -104,6 +137,7 @@ int main(int argc, char** argv) {
   std::size_t nodes = 0;
   report("cuGraphGetNodes", cuGraphGetNodes(step, nullptr, &nodes));
   std::printf("nodes in the graph: %zu\n", nodes);
+  printCapturedKernels(step);
   CUgraphExec exec = nullptr;
   report("cuGraphInstantiateWithFlags", cuGraphInstantiateWithFlags(&exec, step, 0));
   for (int replay = 1; replay <= 3; ++replay) {

@@ -64,6 +64,10 @@ struct SessionLimits {
 struct ModuleCacheConfig {
   std::string dir;  // one directory per vGPU under it; empty: no cache
   std::uint64_t bytesPerVgpu = 4ULL << 30;
+
+  // The directory of vGPU `vgpu`'s images; an open server's (no vGPU) is "@open", which no vGPU
+  // name can be (server_config.cpp allows letters, digits, '.', '_' and '-').
+  std::string vgpuDirectory(const std::string& vgpu) const { return dir + "/" + (vgpu.empty() ? "@open" : vgpu); }
 };
 
 // What a peer can make the server spend before and around login ([limits] in the file).

@@ -169,7 +169,7 @@ std::vector<SessionInfo> Server::sessions() {
 void Server::dropModuleCache(const std::string& name) {
   if (host_.limits.moduleCache.dir.empty()) return;
   std::error_code error;
-  std::filesystem::remove_all(host_.limits.moduleCache.dir + "/" + name, error);
+  std::filesystem::remove_all(host_.limits.moduleCache.vgpuDirectory(name), error);
   if (error) serverLogger()->warn("vgpu={} module cache not removed: {}", name, error.message());
 }
 

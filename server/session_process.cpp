@@ -105,10 +105,9 @@ bool SessionProcess::startWorker() {
   spec.peer = info_.peer;
   spec.limits = host_.limits.session;
   if (const auto& cache = host_.limits.moduleCache; !cache.dir.empty()) {
-    // One directory per vGPU: no tenant learns what another loaded. vGPU names are safe file
-    // names (server_config.cpp); '@' is in none, so an open server's cannot be one.
+    // One directory per vGPU: no tenant learns what another loaded.
     scheduler::Vgpu* vgpu = lease_->vgpu();
-    spec.moduleCacheDir = cache.dir + "/" + (vgpu != nullptr ? vgpu->name() : std::string("@open"));
+    spec.moduleCacheDir = cache.vgpuDirectory(vgpu != nullptr ? vgpu->name() : std::string());
     spec.moduleCacheBytes = cache.bytesPerVgpu;
   }
   if (killedFor_) return false;

@@ -296,10 +296,9 @@ Status Session::kernelNodeParams(std::uint64_t graph, CUgraphNode node, std::vec
   for (std::size_t i = 0; params.kernelParams != nullptr && i < kMaxKernelParams &&
                           driver_.cuFuncGetParamInfo(params.func, i, &offset, &size) == CUDA_SUCCESS;
        ++i) {
-    if (offset + size > kMaxKernelParamBytes || offset + size < offset) {
-      return Status(CUDA_ERROR_INVALID_VALUE, "kernel parameters past their limit");
-    }
-    bytes.resize(std::max(bytes.size(), offset + size));
+    std::optional<std::uint64_t> end = cudaabi::checkedAdd(offset, size);
+    if (!end || *end > kMaxKernelParamBytes) return Status(CUDA_ERROR_INVALID_VALUE, "kernel parameters past their limit");
+    bytes.resize(std::max<std::size_t>(bytes.size(), *end));
     std::memcpy(bytes.data() + offset, params.kernelParams[i], size);
   }
   values = {static_cast<std::int64_t>(graph), static_cast<std::int64_t>(*function),

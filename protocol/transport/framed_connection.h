@@ -22,7 +22,7 @@ class FramedConnection : public Connection {
 
   using Connection::send;
   Status send(std::span<const std::span<const std::uint8_t>> parts) final;
-  Status receive(std::vector<std::uint8_t>& payload) final;
+  Status receive(std::vector<std::uint8_t>& payload) override;
   void setMaxFrameBytes(std::uint32_t bytes) final { maxFrameBytes_ = bytes; }
   void setReceiveDeadline(std::optional<std::chrono::steady_clock::time_point> deadline) final {
     deadline_ = deadline;

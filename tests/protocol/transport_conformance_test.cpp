@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "protocol/frame.h"
+#include "protocol/transport/shm.h"
 #include "protocol/transport/stream_connection.h"
 #include "protocol/transport/tls_connection.h"
 #include "protocol/transport/transport.h"
@@ -58,6 +59,15 @@ struct UnixTransport {
   }
 };
 
+// Shared memory, as a same-host session runs after it moved off its Unix socket.
+struct ShmTransport {
+  static Pair makePair() {
+    auto pair = sharedMemoryPair();
+    EXPECT_TRUE(pair) << pair.status().message();
+    return pair ? std::move(*pair) : Pair{};
+  }
+};
+
 // TLS, the server's end after its handshake (as a server's login leaves it).
 struct TlsTransport {
   static Pair makePair() { return testing::tlsPair(testing::testCertificates().serverSettings(), testing::testCertificates().clientSettings()); }
@@ -82,7 +92,8 @@ class TransportConformance : public ::testing::Test {
   std::unique_ptr<Connection> b;
 };
 
-using Transports = ::testing::Types<LoopbackTransport, TcpTransport, UnixTransport, TlsTransport, TlsRelayTransport>;
+using Transports =
+    ::testing::Types<LoopbackTransport, TcpTransport, UnixTransport, ShmTransport, TlsTransport, TlsRelayTransport>;
 TYPED_TEST_SUITE(TransportConformance, Transports);
 
 std::vector<std::uint8_t> pattern(std::size_t bytes, std::uint8_t seed) {
@@ -159,7 +170,8 @@ TYPED_TEST(TransportConformance, ShutdownWakesABlockedReceive) {
     tid = testing::currentThreadId();
     status = this->b->receive(payload);
   });
-  EXPECT_TRUE(testing::waitUntilBlockedIn(tid, {SYS_recvfrom, SYS_read, SYS_poll, SYS_ppoll})) << "receive never blocked";
+  EXPECT_TRUE(testing::waitUntilBlockedIn(tid, {SYS_recvfrom, SYS_read, SYS_poll, SYS_ppoll, SYS_futex}))
+      << "receive never blocked";
   this->b->shutdown();
   receiver.join();
   EXPECT_EQ(status.kind(), ErrorKind::kDisconnected);

@@ -9,6 +9,7 @@
 #include "cudaabi/error_strings.h"
 #include "cudaabi/log.h"
 #include "protocol/message.h"
+#include "protocol/transport/shm.h"
 
 namespace fastgpu::interposer {
 namespace {
@@ -68,6 +69,7 @@ ClientConfig ClientConfig::fromEnvironment() {
   return ClientConfig{environment("FASTGPU_SERVER"),
                       environment("FASTGPU_VGPU"),
                       environment("FASTGPU_TOKEN"),
+                      environment("FASTGPU_TRANSPORT"),
                       environment("FASTGPU_STATS") == "1",
                       environment("FASTGPU_TIMEOUT"),
                       {environment("FASTGPU_TLS_CA"), environment("FASTGPU_TLS_CERT"), environment("FASTGPU_TLS_KEY")}};
@@ -80,6 +82,8 @@ Result<std::unique_ptr<Client>> Client::connect(const ClientConfig& config, int 
   }
   auto timeout = parseTimeout(config.timeout);
   if (!timeout) return Status(CUDA_ERROR_NO_DEVICE, timeout.status().message());
+  auto transport = chooseTransport(config.transport, config.server);
+  if (!transport) return transport.status();
   auto connection = protocol::connect(config.server, {*timeout, config.tls});
   if (!connection) {
     // A handshake that failed (kFailed) found a server: the reason is TLS, not reachability.
@@ -105,6 +109,7 @@ Result<std::unique_ptr<Client>> Client::connect(const ClientConfig& config, int 
   hello.setPid(static_cast<std::uint32_t>(getpid()));
   hello.setVgpu(config.vgpu);
   hello.setToken(config.token);
+  hello.setSharedMemory(transport->askSharedMemory);
   std::vector<std::uint8_t> bytes;
   protocol::appendMessage(builder, bytes);
   if (Status status = (*connection)->send(bytes); !status) {
@@ -130,8 +135,28 @@ Result<std::unique_ptr<Client>> Client::connect(const ClientConfig& config, int 
                   fmt::format("server {} refused the session: {}", config.server, client->welcome_.getMessage().cStr()));
   });
   if (!decoded) return Status(decoded.code() == CUDA_SUCCESS ? CUDA_ERROR_NO_DEVICE : decoded.code(), decoded.message());
+  if (Status moved = client->moveToSharedMemory(config.server, *transport); !moved) return moved;
   client->flusher_ = std::thread([raw = client.get()] { raw->runFlusher(); });
   return client;
+}
+
+Status Client::moveToSharedMemory(const std::string& server, const TransportChoice& transport) {
+  if (!welcome_.getSharedMemory()) {
+    if (!transport.requireSharedMemory) return Status::ok();
+    return Status(CUDA_ERROR_NO_DEVICE, fmt::format("server {} did not offer shared memory (FASTGPU_TRANSPORT=shm): "
+                                                    "it is older than this client, or could not make a segment",
+                                                    server));
+  }
+  std::string peer = "shm " + connection_->peer();
+  int socket = connection_->detach();
+  auto moved = protocol::acceptSharedMemory(socket, peer);
+  if (!moved) {
+    return Status(CUDA_ERROR_NO_DEVICE,
+                  fmt::format("server {} offered shared memory, but: {}", server, moved.status().message()));
+  }
+  connection_ = std::move(*moved);
+  connection_->setIdleTimeout(timeout_);
+  return Status::ok();
 }
 
 Client::Client(std::unique_ptr<protocol::Connection> connection, std::vector<std::uint8_t> welcomeBytes,

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "cudaabi/result.h"
+#include "interposer/transport_choice.h"
 #include "protocol/schema/fastgpu.capnp.h"
 #include "protocol/transport/transport.h"
 
@@ -64,6 +65,7 @@ struct ClientConfig {
   std::string server;  // FASTGPU_SERVER
   std::string vgpu;    // FASTGPU_VGPU
   std::string token;   // FASTGPU_TOKEN
+  std::string transport;  // FASTGPU_TRANSPORT (transport_choice.h)
   bool printStats = false;  // FASTGPU_STATS=1
   // FASTGPU_TIMEOUT, in seconds: how long the server may stay silent (connecting, in the
   // handshake, or while a call waits) before the session counts as lost. Parsed by connect().
@@ -112,6 +114,9 @@ class Client {
   void quiesce();
 
  private:
+  // After the Welcome: takes the segment the server sends when it offers shared memory, and
+  // moves the session onto it; refuses a server that does not when `transport` requires it.
+  Status moveToSharedMemory(const std::string& server, const TransportChoice& transport);
   Client(std::unique_ptr<protocol::Connection> connection, std::vector<std::uint8_t> welcomeBytes,
          std::chrono::milliseconds timeout);
   Status flushLocked(std::span<const std::uint8_t> bulk = {});

@@ -26,6 +26,7 @@ struct SessionInfo {
   std::uint32_t pid = 0;
   std::int64_t startedUnix = 0;
   bool admitted = false;
+  bool sharedMemoryAsked = false;  // the Hello asked to move onto shared memory
 };
 
 struct Login {

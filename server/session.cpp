@@ -12,6 +12,7 @@
 #include "protocol/call_kinds.h"
 #include "protocol/frame.h"
 #include "protocol/message.h"
+#include "protocol/transport/shm.h"
 #include "server/logging.h"
 
 namespace fastgpu::server {
@@ -83,6 +84,13 @@ Status Session::welcome() {
   welcome.setDriverVersion(version);
   welcome.setResult(CUDA_SUCCESS);
   welcome.setModuleCache(moduleCache_ != nullptr);
+  std::optional<protocol::SharedSegment> segment;
+  if (offerSharedMemory_) {
+    auto created = protocol::SharedSegment::create();
+    if (created) segment.emplace(std::move(*created));
+    else log_->warn("session={} stays on its socket: {}", id_, created.status().message());
+  }
+  welcome.setSharedMemory(segment.has_value());
   const std::vector<scheduler::PhysicalGpu>& view = state_->lease().devices();
   const scheduler::MemoryQuota* quota = state_->lease().quota();
   auto devices = welcome.initDevices(static_cast<unsigned>(view.size()));
@@ -112,7 +120,21 @@ Status Session::welcome() {
   std::vector<std::uint8_t> bytes;
   protocol::appendMessage(builder, bytes);
   std::span<const std::uint8_t> parts[] = {bytes};
-  return send(parts);
+  Status sent = send(parts);
+  if (!sent || !segment) return sent;
+  return moveToSharedMemory(std::move(*segment));
+}
+
+Status Session::moveToSharedMemory(protocol::SharedSegment segment) {
+  std::lock_guard lock(sendMutex_);  // the heartbeat thread sends through connection_ too
+  std::string peer = connection_->peer();
+  int socket = connection_->detach();
+  if (socket < 0) return Status(ErrorKind::kFailed, CUDA_ERROR_OPERATING_SYSTEM, "the connection cannot pass the segment");
+  auto moved = protocol::offerSharedMemory(std::move(segment), socket, "shm " + peer);
+  if (!moved) return moved.status();
+  connection_ = std::move(*moved);
+  log_->info("session={} moved onto shared memory", id_);
+  return Status::ok();
 }
 
 Status Session::send(std::span<const std::span<const std::uint8_t>> parts) {

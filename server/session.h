@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "protocol/schema/fastgpu.capnp.h"
+#include "protocol/transport/shm_segment.h"
 #include "protocol/transport/transport.h"
 #include "server/device_output_relay.h"
 #include "server/launch_attributes.h"
@@ -65,13 +66,19 @@ class Session {
   // Large code images are kept in `cache` and may be loaded from it by digest; none without.
   void useModuleCache(std::unique_ptr<ModuleCache> cache) { moduleCache_ = std::move(cache); }
 
+  // After the Welcome, the session moves onto a shared-memory segment sent over its connection
+  // (which must pass descriptors: a Unix socket to the client itself), if one can be made.
+  void offerSharedMemory() { offerSharedMemory_ = true; }
+
   // Greets the client and serves it until it leaves; then frees everything. Returns why it ended.
   Status run();
-  void stop() { connection_->shutdown(); }
 
  private:
-  // Sends the Welcome: the session id and the devices the client sees.
+  // Sends the Welcome: the session id and the devices the client sees; then moves the session
+  // onto shared memory if it offers it.
   Status welcome();
+  // Hands the client the segment over the socket and serves it from the segment from now on.
+  Status moveToSharedMemory(protocol::SharedSegment segment);
   // Every frame to the client goes through here (the session's thread and the heartbeat's).
   Status send(std::span<const std::span<const std::uint8_t>> parts);
   // While a batch takes long, sends the client empty frames (heartbeats) so that it can tell a
@@ -176,6 +183,7 @@ class Session {
   std::map<std::uint64_t, CaptureGraph> captureGraphs_;  // the driver's capture id -> its graph, once known
   DeviceOutputRelay* relay_ = nullptr;  // begun on this session's streams and not ended
   std::unique_ptr<ModuleCache> moduleCache_;
+  bool offerSharedMemory_ = false;
   struct CodeUploadInProgress {
     std::uint64_t total = 0;
     std::vector<std::uint8_t> bytes;  // what has arrived; grows with the parts, never to more than total

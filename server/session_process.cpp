@@ -110,6 +110,7 @@ bool SessionProcess::startWorker() {
     spec.moduleCacheDir = cache.vgpuDirectory(vgpu != nullptr ? vgpu->name() : std::string());
     spec.moduleCacheBytes = cache.bytesPerVgpu;
   }
+  spec.sharedMemory = info_.sharedMemoryAsked && connection_->passesDescriptors();
   if (killedFor_) return false;
   int fd = connection_->detach();
   if (fd < 0) {

@@ -79,6 +79,7 @@ Result<pid_t> launchWorker(const WorkerCommand& command, const WorkerSpec& spec,
                                                     spec.limits.heartbeatSeconds, spec.limits.frameBytes),
                                         "--module-cache-bytes=" + std::to_string(spec.moduleCacheBytes),
                                         "--module-cache-dir=" + spec.moduleCacheDir,
+                                        std::string("--shared-memory=") + (spec.sharedMemory ? "1" : "0"),
                                         "--driver=" + command.driverPath,
                                         "--log-level=" + command.logLevel};
   std::vector<char*> argv;
@@ -128,7 +129,8 @@ Result<WorkerSpec> parseWorkerArguments(int argc, char** argv, WorkerCommand& co
   bool ok = parseNumber(values["session"], spec.session) && parseNumber(values["slot"], spec.slot) &&
             parseNumber(values["vgpu-place"], spec.vgpuPlace) && parseNumber(values["gpu"], spec.gpu) &&
             parseNumber(values["tenant"], spec.tenant) &&
-            parseNumber(values["module-cache-bytes"], spec.moduleCacheBytes);
+            parseNumber(values["module-cache-bytes"], spec.moduleCacheBytes) &&
+            (values["shared-memory"] == "0" || values["shared-memory"] == "1");
   for (std::string_view field : splitCommas(values["devices"])) {
     int ordinal = 0;
     ok = ok && parseNumber(field, ordinal);
@@ -143,6 +145,7 @@ Result<WorkerSpec> parseWorkerArguments(int argc, char** argv, WorkerCommand& co
   if (!ok) return Status(CUDA_ERROR_INVALID_VALUE, "bad worker arguments");
   spec.peer = values["peer"];
   spec.moduleCacheDir = values["module-cache-dir"];
+  spec.sharedMemory = values["shared-memory"] == "1";
   command.driverPath = values["driver"];
   command.logLevel = values["log-level"];
   return spec;

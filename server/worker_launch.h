@@ -37,6 +37,9 @@ struct WorkerSpec {
   // The vGPU's module cache directory (module_cache.h); empty: none.
   std::string moduleCacheDir;
   std::uint64_t moduleCacheBytes = 0;
+  // The client asked for shared memory and its connection can carry the segment (a plain Unix
+  // socket, no TLS relay): the worker moves the session onto it after the Welcome.
+  bool sharedMemory = false;
 };
 
 // The descriptors a worker finds its connection and the board at.

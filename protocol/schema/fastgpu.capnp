@@ -20,6 +20,8 @@ struct Hello {
   pid @3 :UInt32;
   vgpu @4 :Text;              # the requested vGPU ("" for the default)
   token @5 :Text;
+  sharedMemory @6 :Bool;      # move the session onto shared memory if the server can (a Unix
+                              # socket's client, same host)
 }
 
 struct DeviceInfo {
@@ -39,6 +41,8 @@ struct Welcome {
   devices @5 :List(DeviceInfo);
   moduleCache @6 :Bool;       # the server keeps code images: a large one may be asked for by
                               # digest first (codeLoadCached)
+  sharedMemory @7 :Bool;      # the segment follows on the socket (SCM_RIGHTS); every later
+                              # frame travels through its rings
 }
 
 struct KernelParam {

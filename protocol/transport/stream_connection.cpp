@@ -30,8 +30,18 @@ bool socketPeerIsLoopback(int fd) {
   return false;
 }
 
+namespace {
+
+bool isUnixSocket(int fd) {
+  sockaddr_storage address{};
+  socklen_t length = sizeof(address);
+  return ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0 && address.ss_family == AF_UNIX;
+}
+
+}  // namespace
+
 StreamConnection::StreamConnection(int fd, std::string peer)
-    : fd_(fd), peer_(std::move(peer)), loopback_(socketPeerIsLoopback(fd)) {}
+    : fd_(fd), peer_(std::move(peer)), loopback_(socketPeerIsLoopback(fd)), unixSocket_(isUnixSocket(fd)) {}
 
 StreamConnection::~StreamConnection() {
   shutdown();

@@ -22,6 +22,7 @@ class StreamConnection final : public FramedConnection {
   std::string peer() const override { return peer_; }
   bool loopback() const override { return loopback_; }
   int detach() override;
+  bool passesDescriptors() const override { return unixSocket_; }
 
  private:
   Status writeAll(std::span<iovec> pieces) override;
@@ -32,6 +33,7 @@ class StreamConnection final : public FramedConnection {
   int fd_;  // -1 once detached
   const std::string peer_;
   const bool loopback_;
+  const bool unixSocket_;
   std::atomic<bool> shutDown_{false};
   std::optional<std::chrono::milliseconds> idleTimeout_;  // set before other threads use it
 };

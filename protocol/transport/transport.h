@@ -82,6 +82,9 @@ class Connection {
   // until this object is destroyed. -1 when the transport cannot (no descriptor; out of
   // descriptors or threads). Call when no other thread uses the connection.
   virtual int detach() { return -1; }
+  // Whether detach() gives a Unix socket whose other end is the peer itself (not a relay), so
+  // that descriptors sent over it reach the peer: what moving a session onto shared memory needs.
+  virtual bool passesDescriptors() const { return false; }
 };
 
 class Listener {

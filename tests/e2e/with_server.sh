@@ -2,7 +2,8 @@
 # Runs a command next to a fastgpu-server on cudasim, then stops the server.
 #   with_server.sh BUILD_DIR COMMAND [ARGS...]
 # The command finds the server's URL in $FASTGPU_SERVER. Exits with the command's status.
-# FASTGPU_E2E_TRANSPORT=unix: the server listens on a Unix socket in a fresh directory (default tcp).
+# FASTGPU_E2E_TRANSPORT=unix|shm: the server listens on a Unix socket in a fresh directory, and
+# clients stay on it (unix) or must move onto shared memory (shm); default: tcp.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/common.sh"
 FASTGPU_BUILD=$1
@@ -10,10 +11,15 @@ shift
 export FASTGPU_SIM_MEMORY=${FASTGPU_SIM_MEMORY:-4GiB}
 export FASTGPU_SERVER_GRACE=${FASTGPU_SERVER_GRACE:-0}  # a test's clients are done, or to be cut off
 socket_dir=
-if [[ ${FASTGPU_E2E_TRANSPORT:-tcp} == unix ]]; then
-  socket_dir=$(mktemp -d)
-  export FASTGPU_SERVER_LISTEN=unix://$socket_dir/fastgpu.sock
-fi
+case ${FASTGPU_E2E_TRANSPORT:-tcp} in
+  tcp) ;;
+  unix | shm)
+    socket_dir=$(mktemp -d)
+    export FASTGPU_SERVER_LISTEN=unix://$socket_dir/fastgpu.sock
+    export FASTGPU_TRANSPORT=$FASTGPU_E2E_TRANSPORT
+    ;;
+  *) echo "with_server.sh: FASTGPU_E2E_TRANSPORT=$FASTGPU_E2E_TRANSPORT is not tcp, unix or shm" >&2; exit 2 ;;
+esac
 trap 'stop_fastgpu_server; [[ -z $socket_dir ]] || rm -rf "$socket_dir"' EXIT
 start_fastgpu_server "$FASTGPU_BUILD/lib/cudasim/libcuda.so.1"
 "$@"

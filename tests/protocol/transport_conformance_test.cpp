@@ -227,6 +227,19 @@ TYPED_TEST(TransportConformance, AnIdleTimeoutEndsAReceiveAndASendThatMakeNoProg
   EXPECT_EQ(sent.code(), CUDA_ERROR_TIMEOUT) << sent.message();
 }
 
+// Moving a session onto shared memory sends a descriptor to the peer: only a plain Unix socket
+// reaches it (a TLS connection's socket ends at a relay, TCP carries no descriptors).
+TEST(TransportDescriptors, OnlyAPlainUnixSocketPassesThemToThePeer) {
+  auto tcp = TcpTransport::makePair();
+  EXPECT_FALSE(tcp.first->passesDescriptors() || tcp.second->passesDescriptors());
+  auto tls = TlsTransport::makePair();
+  EXPECT_FALSE(tls.first->passesDescriptors() || tls.second->passesDescriptors());
+  auto unix = UnixTransport::makePair();
+  EXPECT_TRUE(unix.first->passesDescriptors() && unix.second->passesDescriptors());
+  auto shm = ShmTransport::makePair();
+  EXPECT_FALSE(shm.first->passesDescriptors() || shm.second->passesDescriptors());
+}
+
 // Garbage and truncated frames from a raw peer: each ends the connection with a reason.
 TEST(FrameDecoding, RejectsGarbageHeaders) {
   std::array<std::uint8_t, kFrameHeaderBytes> header = encodeFrameHeader({0, 100});

@@ -57,6 +57,7 @@ TEST(UnixTransport, AnAcceptedConnectionNamesThePeersUidAndPid) {
   ASSERT_TRUE(client && accepted);
   EXPECT_EQ(accepted->peer(), fmt::format("{} uid={} pid={}", (*listener)->url(), ::getuid(), ::getpid()));
   EXPECT_TRUE(accepted->loopback() && (*client)->loopback()) << "a Unix socket never leaves the host";
+  EXPECT_TRUE(accepted->passesDescriptors()) << "a session can move onto shared memory through it";
 }
 
 TEST(UnixTransport, ConnectingWhereNobodyListensFailsAsDisconnected) {

@@ -19,6 +19,7 @@ struct RunOptions {
   std::string tlsCa;
   std::string tlsCert;
   std::string tlsKey;
+  std::string transport;
   std::vector<std::string> command;
 };
 
@@ -50,6 +51,7 @@ struct RunOptions {
   if (!options.tlsCa.empty()) setenv("FASTGPU_TLS_CA", options.tlsCa.c_str(), 1);
   if (!options.tlsCert.empty()) setenv("FASTGPU_TLS_CERT", options.tlsCert.c_str(), 1);
   if (!options.tlsKey.empty()) setenv("FASTGPU_TLS_KEY", options.tlsKey.c_str(), 1);
+  if (!options.transport.empty()) setenv("FASTGPU_TRANSPORT", options.transport.c_str(), 1);
   execProgram(options.command, "fastgpu run");
 }
 
@@ -63,6 +65,8 @@ void addRunCommand(CLI::App& app) {
       "servers, FASTGPU_TLS_CA, FASTGPU_TLS_CERT and FASTGPU_TLS_KEY, then runs PROGRAM. TRITON_LIBCUDA_PATH\n"
       "names the folder of FastGPU's libcuda.so, so that Triton links its launchers against it.\n"
       "The server defaults to $FASTGPU_SERVER, else tcp://127.0.0.1:7600. FASTGPU_STATS=1 prints round trips at exit.\n"
+      "A unix:// server on this host moves the session onto shared memory when it can; --transport (FASTGPU_TRANSPORT)\n"
+      "forces one: tcp, unix (the socket only) or shm (shared memory or a failed cuInit).\n"
       "Example: fastgpu run --server tls://gpu1:7600 --tls-ca ca.pem -- python train.py");
   run->add_option("--server", options->server, "the server's URL, e.g. tcp://gpu1:7600, tls://gpu1:7600 or unix:///run/fastgpu/fastgpu.sock");
   run->add_option("--vgpu", options->vgpu, "the vGPU to run on");
@@ -70,6 +74,8 @@ void addRunCommand(CLI::App& app) {
   run->add_option("--tls-ca", options->tlsCa, "tls://: the CA certificates (PEM) to trust (default: the system's)");
   run->add_option("--tls-cert", options->tlsCert, "tls://: a client certificate (PEM), for servers that require one");
   run->add_option("--tls-key", options->tlsKey, "tls://: the client certificate's key (PEM)");
+  run->add_option("--transport", options->transport, "force a transport: tcp, unix or shm (sets FASTGPU_TRANSPORT)")
+      ->check(CLI::IsMember({"tcp", "unix", "shm", "rdma"}));
   run->add_option("command", options->command, "PROGRAM [ARGS...] (after --)")->required();
   run->callback([options] { runRemote(*options); });
 }

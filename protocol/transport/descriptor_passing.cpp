@@ -15,11 +15,10 @@ namespace fastgpu::protocol {
 namespace {
 
 constexpr char kMarker = 'D';
-// Room for a few descriptors on receipt, so that a peer sending more than one is seen (and each
-// one closed) rather than truncated silently.
-constexpr int kRoomForDescriptors = kMaxDescriptors;
 
-// One marker byte and a control buffer: the message both directions pass.
+// One marker byte and a control buffer: the message both directions pass. Receiving, the buffer
+// has room for several descriptors, so that a peer sending more than one is seen (and each one
+// closed) rather than truncated silently.
 struct MarkedMessage {
   explicit MarkedMessage(char marker) : byte(marker) {
     header.msg_iov = &data;
@@ -30,7 +29,7 @@ struct MarkedMessage {
   MarkedMessage(const MarkedMessage&) = delete;
   char byte;
   iovec data{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kRoomForDescriptors)] = {};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxDescriptors)] = {};
   msghdr header{};
 };
 

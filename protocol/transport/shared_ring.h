@@ -9,7 +9,7 @@
 // (0 <= head - tail <= capacity): a peer that writes garbage into the ring makes the connection
 // fail with a reason, never makes this side read or write outside the ring.
 //
-// Waiting: a side that finds nothing to do spins for kSpinMicros (a reply usually comes sooner),
+// Waiting: a side that finds nothing to do spins for 30 µs (kSpin; a reply usually comes sooner),
 // then sleeps on a futex word the other side bumps after it moves its position, so an idle
 // session costs no CPU. A waiter gives up when `RingWait::stop` is set (see wakeRingWaiters) or
 // its time runs out.

@@ -40,6 +40,14 @@ cudaabi::PointerFacts describe(Driver& driver, std::uint64_t address) {
   return facts;
 }
 
+// Like the real driver, page-locked memory freed or unregistered first waits for the work of the
+// context it belongs to: a copy still on its way must not land in memory reused since.
+void finishWorkOnHostMemory(Driver& driver, void* pointer) {
+  auto range = driver.hostMemory().find(reinterpret_cast<std::uint64_t>(pointer));
+  if (!range || range->base != reinterpret_cast<std::uint64_t>(pointer)) return;
+  if (auto owner = driver.findContext(toHandle<CUcontext>(range->contextHandle))) owner->synchronize();
+}
+
 }  // namespace
 
 FASTGPU_SIM_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr* pointer, size_t bytes) {
@@ -131,6 +139,7 @@ FASTGPU_SIM_EXPORT CUresult cuMemAllocHost_v2(void** pointer, size_t bytes) { re
 FASTGPU_SIM_EXPORT CUresult cuMemFreeHost(void* pointer) {
   return driverEntry(__func__, [&](Driver& driver) {
     if (Status status = driver.captures().checkUnsafeCall(); !status) return fail(status);
+    finishWorkOnHostMemory(driver, pointer);
     return fail(driver.hostMemory().free(pointer));
   });
 }
@@ -151,7 +160,10 @@ FASTGPU_SIM_EXPORT CUresult cuMemHostRegister(void* pointer, size_t bytes, unsig
 }
 
 FASTGPU_SIM_EXPORT CUresult cuMemHostUnregister(void* pointer) {
-  return driverEntry(__func__, [&](Driver& driver) { return fail(driver.hostMemory().unregisterRange(pointer)); });
+  return driverEntry(__func__, [&](Driver& driver) {
+    finishWorkOnHostMemory(driver, pointer);
+    return fail(driver.hostMemory().unregisterRange(pointer));
+  });
 }
 
 FASTGPU_SIM_EXPORT CUresult cuMemHostGetDevicePointer_v2(CUdeviceptr* device, void* host, unsigned int flags) {

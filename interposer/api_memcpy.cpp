@@ -89,13 +89,54 @@ CUresult toDevice(Runtime& rt, Client& client, std::uint64_t dst, const std::uin
   return CUDA_SUCCESS;
 }
 
+// Whether [host, host + bytes) lies in pinned memory of this process (cuMemHostAlloc'd or
+// registered), where an asynchronous copy may land after the call returned.
+bool pinned(Runtime& rt, const std::uint8_t* host, std::uint64_t bytes) {
+  auto range = rt.hostRangeContaining(reinterpret_cast<std::uint64_t>(host));
+  if (!range) return false;
+  std::uint64_t offset = reinterpret_cast<std::uint64_t>(host) - range->first;
+  return bytes <= range->second.bytes && offset <= range->second.bytes - bytes;
+}
+
+// Whether [address, address + bytes) lies in one remote allocation.
+bool withinAllocation(std::pair<std::uint64_t, std::uint64_t> allocation, std::uint64_t address, std::uint64_t bytes) {
+  std::uint64_t offset = address - allocation.first;
+  return bytes <= allocation.second && offset <= allocation.second - bytes;
+}
+
+// An asynchronous copy into pinned memory: posted chunk by chunk, each delivered with a later
+// reply (delivery_table.h). Returns how many bytes were posted: fewer when too many copies are
+// in flight, and the caller copies the rest synchronously.
+std::uint64_t postToPinned(Runtime& rt, Client& client, std::uint8_t* dst, std::uint64_t src, std::uint64_t bytes,
+                           StreamArg stream) {
+  std::uint64_t offset = 0;
+  while (offset < bytes) {
+    std::uint64_t chunk = std::min(kChunk, bytes - offset);
+    CallMessage call(rt.currentContextId());
+    auto copy = call->initStageToHost();
+    copy.setSrc(src + offset);
+    copy.setBytes(chunk);
+    copy.setStream(stream.id);
+    copy.setPerThread(stream.perThread);
+    if (!client.postDelivery(call.builder(), copy, dst + offset)) break;
+    offset += chunk;
+  }
+  return offset;
+}
+
 CUresult toHost(Runtime& rt, Client& client, std::uint8_t* dst, std::uint64_t src, std::uint64_t bytes, StreamArg stream) {
-  if (!rt.allocation(src)) return CUDA_ERROR_INVALID_VALUE;
+  auto allocation = rt.allocation(src);
+  if (!allocation) return CUDA_ERROR_INVALID_VALUE;
   if (stream.async && bytes > 0 && activeCapture(rt, stream)) {
     return captureThroughStaging(rt, client, dst, src, bytes, stream, true);
   }
   if (CUresult refused = captureRules(rt, stream, false); refused != CUDA_SUCCESS) return refused;
-  for (std::uint64_t offset = 0; offset < bytes || offset == 0; offset += kChunk) {
+  std::uint64_t start = 0;
+  if (stream.async && bytes > 0 && withinAllocation(*allocation, src, bytes) && pinned(rt, dst, bytes)) {
+    start = postToPinned(rt, client, dst, src, bytes, stream);
+    if (start == bytes) return CUDA_SUCCESS;
+  }
+  for (std::uint64_t offset = start; offset < bytes || offset == 0; offset += kChunk) {
     std::uint64_t chunk = std::min(kChunk, bytes - offset);
     CallMessage call(rt.currentContextId());
     auto copy = call->initCopy();

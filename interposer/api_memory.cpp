@@ -132,11 +132,12 @@ FASTGPU_REMOTE_EXPORT CUresult cuMemHostAlloc(void** pointer, size_t bytes, unsi
 FASTGPU_REMOTE_EXPORT CUresult cuMemAllocHost_v2(void** pointer, size_t bytes) { return cuMemHostAlloc(pointer, bytes, 0); }
 
 FASTGPU_REMOTE_EXPORT CUresult cuMemFreeHost(void* pointer) {
-  return remoteEntry(__func__, [&](Runtime& rt, Client&) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client& client) {
     if (CUresult refused = rt.captures().unsafeCall(); refused != CUDA_SUCCESS) return refused;
     auto range = rt.hostRange(reinterpret_cast<std::uint64_t>(pointer));
     if (!range || !range->allocated) return CUDA_ERROR_INVALID_VALUE;
     rt.removeHostRange(reinterpret_cast<std::uint64_t>(pointer));
+    client.finishDeliveriesInto(pointer, range->bytes);
     munmap(pointer, range->bytes);
     return CUDA_SUCCESS;
   });
@@ -157,10 +158,11 @@ FASTGPU_REMOTE_EXPORT CUresult cuMemHostRegister(void* pointer, size_t bytes, un
 }
 
 FASTGPU_REMOTE_EXPORT CUresult cuMemHostUnregister(void* pointer) {
-  return remoteEntry(__func__, [&](Runtime& rt, Client&) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client& client) {
     auto range = rt.hostRange(reinterpret_cast<std::uint64_t>(pointer));
     if (!range || range->allocated) return CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED;
     rt.removeHostRange(reinterpret_cast<std::uint64_t>(pointer));
+    client.finishDeliveriesInto(pointer, range->bytes);
     return CUDA_SUCCESS;
   });
 }

@@ -200,6 +200,10 @@ void Client::runFlusher() {
 
 void Client::post(capnp::MessageBuilder& call, std::span<const std::uint8_t> bulk) {
   std::lock_guard lock(mutex_);
+  postLocked(call, bulk);
+}
+
+void Client::postLocked(capnp::MessageBuilder& call, std::span<const std::uint8_t> bulk) {
   if (batch_.empty()) {
     batchStarted_ = std::chrono::steady_clock::now();
     flusherWake_.notify_one();
@@ -242,6 +246,27 @@ Status Client::flush() {
 Result<std::unique_ptr<ReplyMessage>> Client::call(capnp::MessageBuilder& call, std::span<const std::uint8_t> bulk) {
   std::lock_guard lock(mutex_);
   protocol::appendMessage(call, batch_);
+  auto reply = exchangeLocked(bulk);
+  // Completed deliveries that did not fit the reply come before the call returns: the program
+  // may be about to read them.
+  if (reply && moreDeliveries_) {
+    if (Status collected = collectDeliveriesLocked(false); !collected) return collected;
+  }
+  return reply;
+}
+
+Status Client::collectDeliveriesLocked(bool wait) {
+  do {
+    capnp::MallocMessageBuilder collect;
+    collect.initRoot<wire::Call>().setCollectDeliveries(wait);
+    protocol::appendMessage(collect, batch_);
+    if (auto reply = exchangeLocked({}); !reply) return reply.status();
+    wait = false;
+  } while (moreDeliveries_);
+  return Status::ok();
+}
+
+Result<std::unique_ptr<ReplyMessage>> Client::exchangeLocked(std::span<const std::uint8_t> bulk) {
   if (Status status = flushLocked(bulk); !status) return status;
   ++stats_.roundTrips;
   std::vector<std::uint8_t> payload;
@@ -264,27 +289,57 @@ Result<std::unique_ptr<ReplyMessage>> Client::call(capnp::MessageBuilder& call, 
     connection_->shutdown();
     return broken_;
   }
-  Status decoded = protocol::decodeSafely("reply", [&] {
-    auto root = reply->get();
-    if (root.getSessionEnded()) {
-      // The server ended the session (evicted, over a time limit, its worker crashed): this call
-      // and every later one fail with the reason it gave.
-      return Status(ErrorKind::kDisconnected, static_cast<CUresult>(root.getResult()), root.getMessage().cStr());
-    }
-    deferError(static_cast<CUresult>(root.getDeferredError()));
-    writeDeviceOutput(root.getDeviceOutput(), stdout);
-    writeDeviceOutput(root.getDeviceErrors(), stderr);
-    if (root.getBulkBytes() == 0) return Status::ok();
-    auto taken = cursor.takeBulk(root.getBulkBytes());
-    if (taken) reply->bulk_ = *taken;
-    return taken.status();
-  });
+  Status decoded = protocol::decodeSafely("reply", [&] { return decodeReplyLocked(*reply, cursor); });
   if (!decoded) {
     broken_ = decoded.kind() == ErrorKind::kDisconnected ? decoded : disconnected(decoded.message());
     connection_->shutdown();
     return broken_;
   }
   return reply;
+}
+
+Status Client::decodeReplyLocked(ReplyMessage& reply, protocol::MessageCursor& cursor) {
+  auto root = reply.get();
+  if (root.getSessionEnded()) {
+    // The server ended the session (evicted, over a time limit, its worker crashed): this call
+    // and every later one fail with the reason it gave.
+    return Status(ErrorKind::kDisconnected, static_cast<CUresult>(root.getResult()), root.getMessage().cStr());
+  }
+  deferError(static_cast<CUresult>(root.getDeferredError()));
+  writeDeviceOutput(root.getDeviceOutput(), stdout);
+  writeDeviceOutput(root.getDeviceErrors(), stderr);
+  if (root.getBulkBytes() != 0) {
+    auto taken = cursor.takeBulk(root.getBulkBytes());
+    if (!taken) return taken.status();
+    reply.bulk_ = *taken;
+  }
+  moreDeliveries_ = root.getMoreDeliveries();
+  auto delivered = root.getDeliveries();
+  if (delivered.size() == 0) return Status::ok();
+  auto bytes = DeliveryTable::bytesOf(delivered);
+  if (!bytes) return bytes.status();
+  auto taken = cursor.takeBulk(*bytes);
+  if (!taken) return taken.status();
+  return deliveries_.apply(delivered, *taken);
+}
+
+bool Client::postDelivery(capnp::MessageBuilder& call, wire::StagedDelivery::Builder copy, void* destination) {
+  std::lock_guard lock(mutex_);
+  auto id = deliveries_.add(destination, copy.getBytes());
+  if (!id) return false;
+  copy.setDelivery(*id);
+  postLocked(call, {});
+  return true;
+}
+
+void Client::finishDeliveriesInto(const void* base, std::uint64_t bytes) {
+  std::lock_guard lock(mutex_);
+  auto at = reinterpret_cast<std::uintptr_t>(base);
+  if (!deliveries_.anyInto(at, bytes)) return;
+  // As the driver does, the copies finish first. Should that fail (the connection broke), what
+  // is still pending is dropped: nothing may land in memory unmapped next.
+  (void)collectDeliveriesLocked(true);
+  deliveries_.dropInto(at, bytes);
 }
 
 void Client::writeDeviceOutput(capnp::Data::Reader text, std::FILE* to) {

@@ -24,7 +24,9 @@
 #include <vector>
 
 #include "cudaabi/result.h"
+#include "interposer/delivery_table.h"
 #include "interposer/transport_choice.h"
+#include "protocol/message.h"
 #include "protocol/schema/fastgpu.capnp.h"
 #include "protocol/transport/transport.h"
 
@@ -98,6 +100,14 @@ class Client {
   // Sends the batch ending with `call` (and its bulk bytes) and waits for its reply. A broken
   // connection gives kDisconnected; every later call fails the same way.
   Result<std::unique_ptr<ReplyMessage>> call(capnp::MessageBuilder& call, std::span<const std::uint8_t> bulk = {});
+  // Posts an asynchronous copy into pinned memory at `destination` (`copy` is the call's
+  // stageToHost, `call` its message): numbers it and records where its bytes go, in one step so
+  // that ids reach the server in order. False, with nothing posted, when too many copies or bytes
+  // are in flight: the caller copies synchronously instead.
+  bool postDelivery(capnp::MessageBuilder& call, wire::StagedDelivery::Builder copy, void* destination);
+  // Pinned memory going away (freed, unregistered): pending copies into it finish first (one
+  // round trip, only when there are some), as the driver waits for them.
+  void finishDeliveriesInto(const void* base, std::uint64_t bytes);
   // Sends what is batched now.
   Status flush();
   // The first error of asynchronous calls not yet reported, cleared.
@@ -120,10 +130,18 @@ class Client {
   Client(std::unique_ptr<protocol::Connection> connection, std::vector<std::uint8_t> welcomeBytes,
          std::chrono::milliseconds timeout);
   Status flushLocked(std::span<const std::uint8_t> bulk = {});
+  void postLocked(capnp::MessageBuilder& call, std::span<const std::uint8_t> bulk);
   // Sends the batch's frame (or an empty one: a heartbeat).
   Status sendLocked(std::span<const std::span<const std::uint8_t>> parts);
   // The next frame that is not a heartbeat, waiting at most the timeout between frames.
   Status receiveReply(std::vector<std::uint8_t>& payload);
+  // Sends the batch (with `bulk`) and reads its reply, writing the deliveries it carries.
+  Result<std::unique_ptr<ReplyMessage>> exchangeLocked(std::span<const std::uint8_t> bulk);
+  // Asks for the completed deliveries the server still holds until it has none left; with
+  // `wait`, it first waits for every pending copy.
+  Status collectDeliveriesLocked(bool wait);
+  // The reply's own fields beyond its answer: deferred errors, device output, bulk, deliveries.
+  Status decodeReplyLocked(ReplyMessage& reply, protocol::MessageCursor& cursor);
   // Flushes batches on time, and sends heartbeats while idle.
   void runFlusher();
 
@@ -138,6 +156,8 @@ class Client {
   std::vector<std::uint8_t> batch_;
   std::chrono::steady_clock::time_point batchStarted_;
   Status broken_;
+  DeliveryTable deliveries_;
+  bool moreDeliveries_ = false;  // the last reply left completed deliveries on the server
   ClientStats stats_;
   std::atomic<CUresult> deferred_{CUDA_SUCCESS};
 

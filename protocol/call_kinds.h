@@ -3,6 +3,8 @@
 // its errors are deferred to the next reply.
 #pragma once
 
+#include <cstdint>
+
 #include "protocol/schema/fastgpu.capnp.h"
 
 namespace fastgpu::protocol {
@@ -33,6 +35,7 @@ inline bool expectsReply(wire::Call::Reader call) {
     case wire::Call::CAPTURE_HOST_NODE:
     case wire::Call::WRITE_STAGED:
     case wire::Call::CODE_UPLOAD:
+    case wire::Call::STAGE_TO_HOST:
       return false;
     case wire::Call::COPY:
       // Device-to-host copies return data; asynchronous ones to the device do not wait.

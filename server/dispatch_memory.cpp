@@ -10,6 +10,19 @@
 
 namespace fastgpu::server {
 
+Status Session::stageToHost(wire::StagedDelivery::Reader copy, scheduler::ComputeGate* gate,
+                            scheduler::ComputeGate::TenantId tenant) {
+  auto stream = this->stream(copy.getStream(), copy.getPerThread());
+  if (!stream) return stream.status();
+  if (copy.getBytes() > protocol::kMaxCopyChunkBytes) return Status(CUDA_ERROR_INVALID_VALUE, "device-to-host chunk too large");
+  if (Status status = state_->checkDeviceRange(copy.getSrc(), copy.getBytes()); !status) return status;
+  if (Status status = refuseIfCapturing(*stream, "a copy to client memory"); !status) return status;
+  scheduler::GatedWork gated(gate, tenant, *stream, gpuTime());
+  Status staged = deliveries_.stage(copy.getDelivery(), copy.getSrc(), copy.getBytes(), *stream);
+  if (staged) gated.submitted();
+  return staged;
+}
+
 Status Session::executeMemoryCall(wire::Call::Reader call, std::span<const std::uint8_t> bulk, Answer& answer) {
   SessionState& state = *state_;
   // Every piece of GPU work below passes the vGPU's compute gate (GatedWork), unless it is captured.
@@ -72,6 +85,12 @@ Status Session::executeMemoryCall(wire::Call::Reader call, std::span<const std::
                                         : driver_.cuMemcpyDtoD_v2(copy.getDst(), copy.getSrc(), bytes);
       if (result == CUDA_SUCCESS) gated.submitted();
       return driverResult(result, "cuMemcpyDtoD");
+    }
+    case wire::Call::STAGE_TO_HOST: {
+      auto copy = call.getStageToHost();
+      Status staged = stageToHost(copy, gate, tenant);
+      if (!staged) deliveries_.fail(copy.getDelivery());
+      return staged;
     }
     case wire::Call::COPY2_D: {
       auto copy = call.getCopy2D();

@@ -23,6 +23,7 @@ Session::Session(std::unique_ptr<protocol::Connection> connection, const cudaabi
       driver_(driver),
       id_(id),
       log_(serverLogger()),
+      deliveries_(driver),
       limits_(limits) {
   state_ = std::make_unique<SessionState>(driver_, std::move(lease), limits);
 }
@@ -46,12 +47,14 @@ Status Session::run() {
     if (!status) break;
     if (payload.empty()) continue;  // a heartbeat
     replies.clear();
+    deliveryBulk_.clear();
     std::span<const std::uint8_t> bulk;
     busy_ = true;
     status = serveBatch(payload, replies, bulk);
     busy_ = false;
     if (status && !replies.empty()) {
-      std::span<const std::uint8_t> parts[] = {replies, bulk, protocol::bulkPadding(bulk.size())};
+      std::span<const std::uint8_t> parts[] = {replies, bulk, protocol::bulkPadding(bulk.size()), deliveryBulk_,
+                                               protocol::bulkPadding(deliveryBulk_.size())};
       status = send(parts);
     }
   }
@@ -69,6 +72,7 @@ Status Session::run() {
   connection_->shutdown();
   // Free every resource of the session now; the process ends next.
   forgetCaptureGraphs();
+  deliveries_.clear();
   state_.reset();
   log_->info("session={} resources freed", id_);
   return status;
@@ -207,6 +211,16 @@ void Session::writeReply(const Status& status, const Answer& answer, std::vector
   reply.setDeferredError(deferred_.code());
   if (!deferred_) reply.setDeferredMessage(deferred_.message());
   deferred_ = Status::ok();
+  std::vector<PendingDeliveries::Collected> delivered;
+  bool more = deliveries_.collect(delivered, deliveryBulk_);
+  if (!delivered.empty()) {
+    auto list = reply.initDeliveries(static_cast<unsigned>(delivered.size()));
+    for (unsigned i = 0; i < delivered.size(); ++i) {
+      list[i].setDelivery(delivered[i].id);
+      list[i].setBytes(delivered[i].bytes);
+    }
+  }
+  reply.setMoreDeliveries(more);
   if (relay_ != nullptr) {
     auto printed = relay_->take();
     auto bytes = [](const std::string& text) {
@@ -309,6 +323,7 @@ Status Session::route(wire::Call::Reader call, std::span<const std::uint8_t> bul
     case wire::Call::MEM_ALLOC:
     case wire::Call::MEM_FREE:
     case wire::Call::COPY:
+    case wire::Call::STAGE_TO_HOST:
     case wire::Call::COPY2_D:
     case wire::Call::MEMSET:
       return executeMemoryCall(call, bulk, answer);
@@ -388,6 +403,9 @@ Status Session::route(wire::Call::Reader call, std::span<const std::uint8_t> bul
       return executeIpcCall(call, answer);
     case wire::Call::CODE_UPLOAD:
       return uploadCode(call.getCodeUpload(), bulk);
+    case wire::Call::COLLECT_DELIVERIES:
+      if (call.getCollectDeliveries()) deliveries_.finishAll();
+      return Status::ok();  // the reply carries them
     case wire::Call::LINK_CREATE:
     case wire::Call::LINK_ADD_DATA:
     case wire::Call::LINK_COMPLETE:

@@ -26,6 +26,7 @@
 #include "server/device_output_relay.h"
 #include "server/launch_attributes.h"
 #include "server/module_cache.h"
+#include "server/pending_deliveries.h"
 #include "server/session_state.h"
 
 namespace fastgpu::server {
@@ -96,6 +97,9 @@ class Session {
 
   // Dispatch by group (dispatch_*.cpp). Each returns the call's result.
   Status executeContextCall(wire::Call::Reader call, Answer& answer);
+  // An asynchronous copy into the client's pinned memory (pending_deliveries.h).
+  Status stageToHost(wire::StagedDelivery::Reader copy, scheduler::ComputeGate* gate,
+                     scheduler::ComputeGate::TenantId tenant);
   Status executeMemoryCall(wire::Call::Reader call, std::span<const std::uint8_t> bulk, Answer& answer);
   Status executeStreamCall(wire::Call::Reader call, Answer& answer);
   Status executeCodeCall(wire::Call::Reader call, Answer& answer);
@@ -190,6 +194,8 @@ class Session {
     std::optional<Status> failure;    // why the upload failed: its load says so
   } upload_;
   std::vector<std::uint8_t> staging_;  // device-to-host data on its way out; reused
+  PendingDeliveries deliveries_;       // asynchronous copies to the client's pinned memory
+  std::vector<std::uint8_t> deliveryBulk_;  // the bytes of the deliveries in the reply being written
   const scheduler::SessionLimits limits_;
   std::mutex sendMutex_;  // one sender at a time; guards lastSent_
   std::chrono::steady_clock::time_point lastSent_ = std::chrono::steady_clock::now();

@@ -200,6 +200,14 @@ struct CaptureFromHost { dst @0 :UInt64; bytes @1 :UInt64; stream @2 :UInt64; pe
 # work is done.
 struct StagedWrite { staging @0 :UInt64; stream @1 :UInt64; perThread @2 :Bool; bytes @3 :UInt64; }
 
+# An asynchronous device-to-host copy into the client's pinned memory: the server copies into a
+# buffer of its own in stream order, and the bytes travel with the first reply after the copy
+# completed (a Delivery). `delivery` numbers the session's deliveries 1, 2, 3, ... in order.
+struct StagedDelivery { delivery @0 :UInt64; src @1 :UInt64; bytes @2 :UInt64; stream @3 :UInt64; perThread @4 :Bool; }
+# A completed delivery in a reply; its bytes follow the reply's own bulk (all deliveries' bytes
+# back to back, one bulk). `bytes` is 0 for a copy that failed (its error is deferred).
+struct Delivery { delivery @0 :UInt64; bytes @1 :UInt64; }
+
 # Graphs built node by node. Nodes are session ids of their graph; a node's client-side work (a
 # host function, a copy from or to the client's memory) is the client's: the server's node keeps
 # its place (an empty host function, a copy through a staging buffer).
@@ -394,6 +402,9 @@ struct Call {
     codeUpload @109 :CodeUpload;          # posted, bulk bytes follow: a part of an image too large
                                           # for one frame, in order from offset 0
     codeLoadUploaded @110 :Bool;          # library? -> module: loads the image just uploaded
+    stageToHost @111 :StagedDelivery;     # posted: an asynchronous copy into pinned client memory
+    collectDeliveries @112 :Bool;         # wait? -> none: a reply to carry completed deliveries;
+                                          # with wait, every pending copy is waited for first
   }
 }
 
@@ -414,6 +425,8 @@ struct Reply {
                               # reply: the client writes it to its stdout
   deviceErrors @12 :Data;     # what the driver wrote to stderr meanwhile (failed device asserts):
                               # the client writes it to its stderr
+  deliveries @13 :List(Delivery);  # staged copies completed by the time of this reply
+  moreDeliveries @14 :Bool;   # completed deliveries did not all fit: ask collectDeliveries
   union {
     none @4 :Void;
     handle @5 :UInt64;

@@ -4,9 +4,8 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <iterator>
-#include <vector>
+
+#include "test_kernels_setup.h"
 
 #define CHECK(call)                                                   \
   do {                                                                \
@@ -22,15 +21,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: launch_storm FATBIN COUNT\n");
     return 2;
   }
-  std::ifstream file(argv[1], std::ios::binary);
-  std::vector<char> image((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
   long count = std::atol(argv[2]);
-  CHECK(cuInit(0));
   CUcontext context;
-  CHECK(cuDevicePrimaryCtxRetain(&context, 0));
-  CHECK(cuCtxSetCurrent(context));
   CUmodule module;
-  CHECK(cuModuleLoadData(&module, image.data()));
+  if (!fastgpu::e2e::loadTestKernels(argv[1], context, module)) {
+    std::printf("the test kernels did not load\n");
+    return 1;
+  }
   CUfunction spin;
   CHECK(cuModuleGetFunction(&spin, module, "fastgpu_spin"));
   unsigned long long micros = 0;

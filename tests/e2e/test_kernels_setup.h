@@ -12,16 +12,21 @@
 
 namespace fastgpu::e2e {
 
+// The same with the fat binary's path given. False when any step fails.
+inline bool loadTestKernels(const char* fatbin, CUcontext& context, CUmodule& module) {
+  std::ifstream file(fatbin, std::ios::binary);
+  std::vector<char> image((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  return !image.empty() && cuInit(0) == CUDA_SUCCESS && cuDevicePrimaryCtxRetain(&context, 0) == CUDA_SUCCESS &&
+         cuCtxSetCurrent(context) == CUDA_SUCCESS && cuModuleLoadData(&module, image.data()) == CUDA_SUCCESS;
+}
+
 // False (with a usage line for a wrong command line) when any step fails.
 inline bool loadTestKernels(int argc, char** argv, CUcontext& context, CUmodule& module) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: %s FATBIN\n", argc > 0 ? argv[0] : "program");
     return false;
   }
-  std::ifstream file(argv[1], std::ios::binary);
-  std::vector<char> image((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-  return !image.empty() && cuInit(0) == CUDA_SUCCESS && cuDevicePrimaryCtxRetain(&context, 0) == CUDA_SUCCESS &&
-         cuCtxSetCurrent(context) == CUDA_SUCCESS && cuModuleLoadData(&module, image.data()) == CUDA_SUCCESS;
+  return loadTestKernels(argv[1], context, module);
 }
 
 }  // namespace fastgpu::e2e

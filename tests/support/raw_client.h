@@ -54,6 +54,7 @@ class RawClient {
     std::vector<std::uint8_t> payload;
     std::optional<capnp::FlatArrayMessageReader> reader;
     std::span<const std::uint8_t> bulk;
+    std::span<const std::uint8_t> delivered;  // the bytes of the reply's deliveries, back to back
     wire::Reply::Reader reply() { return reader->getRoot<wire::Reply>(); }
   };
 
@@ -86,6 +87,13 @@ class RawClient {
       auto taken = cursor.takeBulk(reply.getBulkBytes());
       if (!taken) return nullptr;
       answered->bulk = *taken;
+    }
+    std::uint64_t delivered = 0;
+    for (auto delivery : reply.getDeliveries()) delivered += delivery.getBytes();
+    if (delivered > 0) {
+      auto taken = cursor.takeBulk(delivered);
+      if (!taken) return nullptr;
+      answered->delivered = *taken;
     }
     return answered;
   }

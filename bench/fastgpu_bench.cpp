@@ -7,6 +7,8 @@
 //   fastgpu_bench startup   --interposer LIB --cudasim LIB   a session's start vs native cuInit
 //   fastgpu_bench modules   --interposer LIB --cudasim LIB --fatbin F   a 100+ MB fat binary's first launch
 //   fastgpu_bench tls       --interposer LIB --tcp URL --tls URL   the same over TLS vs plain TCP
+//   fastgpu_bench transport --interposer LIB --cudasim LIB --fatbin F [--label L] [--server-pid P]
+//                           the transport in use against native cudasim (transport_bench.h)
 //
 // The interposer needs FASTGPU_SERVER (scripts/bench.sh starts a server on cudasim).
 #include <dlfcn.h>
@@ -29,44 +31,15 @@
 
 #include <CLI/CLI.hpp>
 
+#include "bench/bench_support.h"
+#include "bench/transport_bench.h"
 #include "cudaabi/driver_symbols.h"
 #include "cudaabi/fatbin_selection.h"
 #include "cudaabi/kernel_image.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-using fastgpu::cudaabi::DriverTable;
-
-double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-DriverTable loadDriver(const std::string& path) {
-  void* library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (library == nullptr) {
-    std::fprintf(stderr, "cannot load %s: %s\n", path.c_str(), dlerror());
-    std::exit(1);
-  }
-  auto table = fastgpu::cudaabi::loadDriverTable(library, path);
-  if (!table || table->cuInit(0) != CUDA_SUCCESS) {
-    std::fprintf(stderr, "cuInit failed on %s\n", path.c_str());
-    std::exit(1);
-  }
-  return *table;
-}
-
-void check(CUresult result, const char* what) {
-  if (result != CUDA_SUCCESS) {
-    std::fprintf(stderr, "%s failed: %d\n", what, static_cast<int>(result));
-    std::exit(1);
-  }
-}
-
-CUcontext useDevice(const DriverTable& d) {
-  CUcontext context = nullptr;
-  check(d.cuDevicePrimaryCtxRetain(&context, 0), "cuDevicePrimaryCtxRetain");
-  check(d.cuCtxSetCurrent(context), "cuCtxSetCurrent");
-  return context;
-}
+using namespace fastgpu::bench;
 
 // A loopback TCP pair of plain sockets (no framing): the baseline.
 struct SocketPair {
@@ -115,31 +88,7 @@ bool writeAll(int fd, const char* data, std::size_t bytes) {
   return true;
 }
 
-double median(std::vector<double> samples) {
-  std::sort(samples.begin(), samples.end());
-  return samples[samples.size() / 2];
-}
-
-double percentile(std::vector<double> samples, double p) {
-  std::sort(samples.begin(), samples.end());
-  return samples[static_cast<std::size_t>(p * static_cast<double>(samples.size() - 1))];
-}
-
 // ---- sync round trip ----
-// Microseconds of `iterations` synchronous calls (cuStreamQuery), after 100 to warm up.
-std::vector<double> roundTrips(const DriverTable& d, int iterations) {
-  CUstream stream;
-  check(d.cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
-  std::vector<double> samples;
-  for (int i = 0; i < iterations + 100; ++i) {
-    auto start = Clock::now();
-    check(d.cuStreamQuery(stream), "cuStreamQuery");
-    if (i >= 100) samples.push_back(seconds(Clock::now() - start) * 1e6);
-  }
-  check(d.cuStreamDestroy_v2(stream), "cuStreamDestroy");
-  return samples;
-}
-
 int latency(const std::string& interposer, int iterations) {
   const DriverTable d = loadDriver(interposer);
   useDevice(d);
@@ -171,25 +120,6 @@ int latency(const std::string& interposer, int iterations) {
 }
 
 // ---- launch throughput ----
-double launchRate(const DriverTable& d, const std::vector<char>& image, int launches) {
-  useDevice(d);
-  CUmodule module;
-  check(d.cuModuleLoadData(&module, image.data()), "cuModuleLoadData");
-  CUfunction spin;
-  check(d.cuModuleGetFunction(&spin, module, "fastgpu_spin"), "cuModuleGetFunction");
-  unsigned long long micros = 0;
-  void* params[] = {&micros};
-  check(d.cuCtxSynchronize(), "cuCtxSynchronize");
-  auto start = Clock::now();
-  for (int i = 0; i < launches; ++i) check(d.cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, nullptr, params, nullptr), "launch");
-  auto issued = Clock::now();
-  check(d.cuCtxSynchronize(), "cuCtxSynchronize");
-  auto done = Clock::now();
-  std::printf("  %d launches issued in %.1f ms, all done after %.1f ms\n", launches, seconds(issued - start) * 1e3,
-              seconds(done - start) * 1e3);
-  return launches / seconds(done - start);
-}
-
 int launches(const std::string& interposer, const std::string& cudasim, const std::string& fatbin, int count) {
   std::ifstream file(fatbin, std::ios::binary);
   std::vector<char> image((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
@@ -202,32 +132,6 @@ int launches(const std::string& interposer, const std::string& cudasim, const st
 }
 
 // ---- bandwidth ----
-struct CopyRates {
-  double toDevice = 0;  // GB/s
-  double toHost = 0;
-};
-
-// One synchronous copy of `bytes` each way (after a warm-up), checked.
-CopyRates measureCopies(const DriverTable& d, std::size_t bytes) {
-  std::vector<char> host(bytes, 3), back(bytes);
-  CUdeviceptr device;
-  check(d.cuMemAlloc_v2(&device, bytes), "cuMemAlloc");
-  check(d.cuMemcpyHtoD_v2(device, host.data(), bytes), "warm-up");
-  CopyRates rates;
-  auto start = Clock::now();
-  check(d.cuMemcpyHtoD_v2(device, host.data(), bytes), "cuMemcpyHtoD");
-  rates.toDevice = static_cast<double>(bytes) / seconds(Clock::now() - start) / 1e9;
-  start = Clock::now();
-  check(d.cuMemcpyDtoH_v2(back.data(), device, bytes), "cuMemcpyDtoH");
-  rates.toHost = static_cast<double>(bytes) / seconds(Clock::now() - start) / 1e9;
-  check(d.cuMemFree_v2(device), "cuMemFree");
-  if (back != host) {
-    std::fprintf(stderr, "bandwidth: data came back wrong\n");
-    std::exit(1);
-  }
-  return rates;
-}
-
 int bandwidth(const std::string& interposer, std::size_t bytes) {
   const DriverTable d = loadDriver(interposer);
   useDevice(d);
@@ -483,7 +387,17 @@ int main(int argc, char** argv) {
   tls->add_option("--tcp", tcpUrl, "the server's tcp:// URL")->required();
   tls->add_option("--tls", tlsUrl, "its tls:// URL (the client finds the CA in FASTGPU_TLS_CA)")->required();
   tls->add_option("--rounds", rounds);
+  fastgpu::bench::TransportBenchOptions transport;
+  auto* tr = app.add_subcommand("transport", "the transport in use (FASTGPU_SERVER, FASTGPU_TRANSPORT) against native "
+                                             "cudasim: round trip, launches, copies, asyncAPI, an idle session's CPU");
+  tr->add_option("--interposer", transport.interposer)->required();
+  tr->add_option("--cudasim", transport.cudasim)->required();
+  tr->add_option("--fatbin", transport.fatbin, "a fat binary with fastgpu_spin (the test kernels')")->required();
+  tr->add_option("--label", transport.label, "the name printed before each line")->default_val("remote");
+  tr->add_option("--server-pid", transport.serverPid, "fastgpu-server's pid: also measure its CPU while idle");
+  tr->add_option("--launches", transport.launches);
   CLI11_PARSE(app, argc, argv);
+  if (tr->parsed()) return fastgpu::bench::transportAgainstNative(transport);
   if (tls->parsed()) return tlsAgainstTcp(interposer, tcpUrl, tlsUrl, rounds);
   if (start->parsed()) return startup(interposer, cudasim, starts);
   if (mod->parsed()) return modules(interposer, cudasim, fatbin, megabytes, moduleRounds, moduleCache);

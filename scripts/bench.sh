@@ -26,4 +26,13 @@ FASTGPU_STATS=1 "$bench" launches --interposer "$interposer" --cudasim "$FASTGPU
 log "Over the Unix socket ($unix_url)"
 FASTGPU_SERVER=$unix_url "$bench" latency --interposer "$interposer"
 FASTGPU_SERVER=$unix_url "$bench" bandwidth --interposer "$interposer"
+# Each transport against native cudasim, in one process and run each (issue 11, point 7).
+for transport in tcp unix shm; do
+  url=$unix_url
+  [[ $transport == tcp ]] && url=$tcp_url
+  FASTGPU_SERVER=$url FASTGPU_TRANSPORT=$transport "$bench" transport --label "$transport" --interposer "$interposer" \
+    --cudasim "$FASTGPU_BUILD/lib/cudasim/libcuda.so.1" --fatbin "$FASTGPU_BUILD/tests/data/test_kernels.fatbin" \
+    --server-pid "$FASTGPU_SERVER_PID"
+done
+log "[rdma] skipped: this build of FastGPU has no RDMA transport yet"
 FASTGPU_TLS_CA=$certs/ca.pem "$bench" tls --interposer "$interposer" --tcp "$tcp_url" --tls "$tls_url"

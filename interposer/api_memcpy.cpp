@@ -1,7 +1,9 @@
 // Copies and memsets. Bulk data travels in chunks of protocol::kMaxCopyChunkBytes; chunks to
 // the device are posted back to back (the last one waits when the copy is synchronous), chunks
-// from the device are asked for in turn. Device-to-host copies always wait for their data, so no
-// host buffer is ever written out of stream order.
+// from the device are asked for in turn. Asynchronous device-to-host copies into page-locked
+// memory are posted and their bytes delivered with a later reply (delivery_table.h), so no host
+// buffer is written before the program can know the copy is done. Page-locked memory in the heap
+// shared with the server (same host) is copied by the server itself: no bytes travel.
 #include <cstring>
 
 #include "cudaabi/checked_math.h"
@@ -63,13 +65,57 @@ CUresult captureThroughStaging(Runtime& rt, Client& client, std::uint8_t* host, 
   return CUDA_SUCCESS;
 }
 
+// Whether [address, address + bytes) lies in one remote allocation.
+bool withinAllocation(std::pair<std::uint64_t, std::uint64_t> allocation, std::uint64_t address, std::uint64_t bytes) {
+  std::uint64_t offset = address - allocation.first;
+  return bytes <= allocation.second && offset <= allocation.second - bytes;
+}
+
+// Whether [host, host + bytes) lies in one range of this process's page-locked memory
+// (cuMemHostAlloc'd or registered): nullopt when not, else where it starts in the heap shared with
+// the server when the range comes from there.
+struct PinnedPlace {
+  std::optional<std::uint64_t> sharedOffset;
+};
+std::optional<PinnedPlace> pinned(Runtime& rt, const std::uint8_t* host, std::uint64_t bytes) {
+  auto range = rt.hostRangeContaining(reinterpret_cast<std::uint64_t>(host));
+  if (!range) return std::nullopt;
+  std::uint64_t within = reinterpret_cast<std::uint64_t>(host) - range->first;
+  if (bytes > range->second.bytes || within > range->second.bytes - bytes) return std::nullopt;
+  PinnedPlace place;
+  if (range->second.sharedOffset) place.sharedOffset = *range->second.sharedOffset + within;
+  return place;
+}
+
+// A copy between the device and page-locked memory in the shared heap: the server's driver copies
+// it in stream order, an asynchronous one after the call returned (as natively: the host bytes
+// are read or written when the copy runs).
+CUresult copyShared(Runtime& rt, Client& client, std::uint64_t device, std::uint64_t offset, std::uint64_t bytes,
+                    bool toHost, StreamArg stream) {
+  CallMessage call(rt.currentContextId());
+  auto copy = call->initCopyShared();
+  copy.setDevice(device);
+  copy.setOffset(offset);
+  copy.setBytes(bytes);
+  copy.setToHost(toHost);
+  copy.setStream(stream.id);
+  copy.setPerThread(stream.perThread);
+  copy.setAsync(stream.async);
+  return sendInStreamOrder(client, call);
+}
+
 CUresult toDevice(Runtime& rt, Client& client, std::uint64_t dst, const std::uint8_t* src, std::uint64_t bytes,
                   StreamArg stream) {
-  if (!rt.allocation(dst)) return CUDA_ERROR_INVALID_VALUE;
+  auto allocation = rt.allocation(dst);
+  if (!allocation) return CUDA_ERROR_INVALID_VALUE;
   if (stream.async && bytes > 0 && activeCapture(rt, stream)) {
     return captureThroughStaging(rt, client, const_cast<std::uint8_t*>(src), dst, bytes, stream, false);
   }
   if (CUresult refused = captureRules(rt, stream, false); refused != CUDA_SUCCESS) return refused;
+  auto place = bytes > 0 ? pinned(rt, src, bytes) : std::nullopt;
+  if (place && place->sharedOffset && withinAllocation(*allocation, dst, bytes)) {
+    return copyShared(rt, client, dst, *place->sharedOffset, bytes, false, stream);
+  }
   std::uint64_t offset = 0;
   do {
     std::uint64_t chunk = std::min(kChunk, bytes - offset);
@@ -87,21 +133,6 @@ CUresult toDevice(Runtime& rt, Client& client, std::uint64_t dst, const std::uin
     if (CUresult result = sendInStreamOrder(client, call, bulk); result != CUDA_SUCCESS) return result;
   } while (offset < bytes);
   return CUDA_SUCCESS;
-}
-
-// Whether [host, host + bytes) lies in pinned memory of this process (cuMemHostAlloc'd or
-// registered), where an asynchronous copy may land after the call returned.
-bool pinned(Runtime& rt, const std::uint8_t* host, std::uint64_t bytes) {
-  auto range = rt.hostRangeContaining(reinterpret_cast<std::uint64_t>(host));
-  if (!range) return false;
-  std::uint64_t offset = reinterpret_cast<std::uint64_t>(host) - range->first;
-  return bytes <= range->second.bytes && offset <= range->second.bytes - bytes;
-}
-
-// Whether [address, address + bytes) lies in one remote allocation.
-bool withinAllocation(std::pair<std::uint64_t, std::uint64_t> allocation, std::uint64_t address, std::uint64_t bytes) {
-  std::uint64_t offset = address - allocation.first;
-  return bytes <= allocation.second && offset <= allocation.second - bytes;
 }
 
 // An asynchronous copy into pinned memory: posted chunk by chunk, each delivered with a later
@@ -132,7 +163,11 @@ CUresult toHost(Runtime& rt, Client& client, std::uint8_t* dst, std::uint64_t sr
   }
   if (CUresult refused = captureRules(rt, stream, false); refused != CUDA_SUCCESS) return refused;
   std::uint64_t start = 0;
-  if (stream.async && bytes > 0 && withinAllocation(*allocation, src, bytes) && pinned(rt, dst, bytes)) {
+  auto place = bytes > 0 ? pinned(rt, dst, bytes) : std::nullopt;
+  if (place && place->sharedOffset && withinAllocation(*allocation, src, bytes)) {
+    return copyShared(rt, client, src, *place->sharedOffset, bytes, true, stream);
+  }
+  if (stream.async && place && withinAllocation(*allocation, src, bytes)) {
     start = postToPinned(rt, client, dst, src, bytes, stream);
     if (start == bytes) return CUDA_SUCCESS;
   }

@@ -1,6 +1,8 @@
 // Device memory, page-locked host memory and pointer queries. Device allocations live on the
 // server; their ranges are reserved here (decision 8), so pointer queries and unified copies are
-// answered from local tables. Host memory stays in this process.
+// answered from local tables. Host memory stays in this process; page-locked memory of a client
+// on the server's host comes from the heap it shares with the server (shared_heap.h), so that the
+// server copies it to and from the device itself.
 #include <sys/mman.h>
 
 #include <cstring>
@@ -16,6 +18,30 @@ using namespace fastgpu::interposer;
 namespace {
 
 constexpr std::uint64_t kPitchAlignment = 512;
+
+struct SharedPages {
+  void* memory;
+  std::uint64_t offset;  // in the heap
+};
+
+// Page-locked memory from the heap shared with the server: mapped here, registered there. Nullopt
+// when there is no heap or the server cannot give more (the caller makes it locally).
+std::optional<SharedPages> allocateShared(Runtime& rt, Client& client, std::uint64_t bytes) {
+  const protocol::SharedHeap* heap = client.sharedHeap();
+  auto pages = protocol::wholePages(bytes);
+  if (heap == nullptr || !pages) return std::nullopt;
+  CallMessage call(rt.currentContextId());
+  call->setHostAllocShared(bytes);
+  auto reply = ask(client, call);
+  if (!reply) return std::nullopt;
+  std::uint64_t offset = (*reply)->get().getHandle();
+  auto mapped = heap->map(offset, *pages);
+  if (mapped) return SharedPages{*mapped, offset};
+  CallMessage free(rt.currentContextId());
+  free->setHostFreeShared(offset);
+  post(client, free);
+  return std::nullopt;
+}
 
 // What the client knows about a pointer: remote allocations and local page-locked memory.
 cudaabi::PointerFacts describe(Runtime& rt, CUdeviceptr pointer) {
@@ -114,16 +140,23 @@ FASTGPU_REMOTE_EXPORT CUresult cuMemGetAddressRange_v2(CUdeviceptr* base, size_t
 }
 
 FASTGPU_REMOTE_EXPORT CUresult cuMemHostAlloc(void** pointer, size_t bytes, unsigned int flags) {
-  return remoteEntry(__func__, [&](Runtime& rt, Client&) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client& client) {
     if (CUresult refused = rt.captures().unsafeCall(); refused != CUDA_SUCCESS) return refused;
     constexpr unsigned kKnown = CU_MEMHOSTALLOC_PORTABLE | CU_MEMHOSTALLOC_DEVICEMAP | CU_MEMHOSTALLOC_WRITECOMBINED;
     if (pointer == nullptr || bytes == 0 || (flags & ~kKnown) != 0) return CUDA_ERROR_INVALID_VALUE;
-    // Page-locked memory is a local matter: the data crosses the network either way.
-    void* memory = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (memory == MAP_FAILED) return CUDA_ERROR_OUT_OF_MEMORY;
+    HostRange range{bytes, flags, true};
+    void* memory = nullptr;
+    if (auto shared = allocateShared(rt, client, bytes)) {
+      memory = shared->memory;
+      range.sharedOffset = shared->offset;
+    } else {
+      // Over a network the data crosses it either way: page-locked memory is then a local matter.
+      memory = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (memory == MAP_FAILED) return CUDA_ERROR_OUT_OF_MEMORY;
+    }
     auto base = reinterpret_cast<std::uint64_t>(memory);
     rt.forgetHostRangesOverlapping(base, bytes);
-    FASTGPU_CHECK(rt.addHostRange(base, HostRange{bytes, flags, true}), "fresh pages {:#x}+{} overlap", base, bytes);
+    FASTGPU_CHECK(rt.addHostRange(base, range), "fresh pages {:#x}+{} overlap", base, bytes);
     *pointer = memory;
     return CUDA_SUCCESS;
   });
@@ -139,6 +172,11 @@ FASTGPU_REMOTE_EXPORT CUresult cuMemFreeHost(void* pointer) {
     rt.removeHostRange(reinterpret_cast<std::uint64_t>(pointer));
     client.finishDeliveriesInto(pointer, range->bytes);
     munmap(pointer, range->bytes);
+    if (range->sharedOffset) {  // the server's mapping keeps the pages until it frees them, in call order
+      CallMessage call(rt.currentContextId());
+      call->setHostFreeShared(*range->sharedOffset);
+      post(client, call);
+    }
     return CUDA_SUCCESS;
   });
 }

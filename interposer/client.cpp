@@ -149,7 +149,7 @@ Status Client::moveToSharedMemory(const std::string& server, const TransportChoi
   }
   std::string peer = "shm " + connection_->peer();
   int socket = connection_->detach();
-  auto moved = protocol::acceptSharedMemory(socket, peer);
+  auto moved = protocol::acceptSharedMemory(socket, peer, welcome_.getSharedHeap() ? &sharedHeap_ : nullptr);
   if (!moved) {
     return Status(CUDA_ERROR_NO_DEVICE,
                   fmt::format("server {} offered shared memory, but: {}", server, moved.status().message()));

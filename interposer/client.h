@@ -28,6 +28,7 @@
 #include "interposer/transport_choice.h"
 #include "protocol/message.h"
 #include "protocol/schema/fastgpu.capnp.h"
+#include "protocol/transport/shared_heap.h"
 #include "protocol/transport/transport.h"
 
 namespace fastgpu::interposer {
@@ -108,6 +109,9 @@ class Client {
   // Pinned memory going away (freed, unregistered): pending copies into it finish first (one
   // round trip, only when there are some), as the driver waits for them.
   void finishDeliveriesInto(const void* base, std::uint64_t bytes);
+  // The heap this client's pinned memory comes from when it shares memory with the server (same
+  // host; shared_heap.h), else null.
+  const protocol::SharedHeap* sharedHeap() const { return sharedHeap_ ? &*sharedHeap_ : nullptr; }
   // Sends what is batched now.
   Status flush();
   // The first error of asynchronous calls not yet reported, cleared.
@@ -156,6 +160,7 @@ class Client {
   std::vector<std::uint8_t> batch_;
   std::chrono::steady_clock::time_point batchStarted_;
   Status broken_;
+  std::optional<protocol::SharedHeap> sharedHeap_;
   DeliveryTable deliveries_;
   bool moreDeliveries_ = false;  // the last reply left completed deliveries on the server
   ClientStats stats_;

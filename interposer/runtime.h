@@ -30,6 +30,8 @@ struct HostRange {
   std::uint64_t bytes = 0;
   unsigned flags = 0;
   bool allocated = false;  // by cuMemHostAlloc (freed by cuMemFreeHost) or registered
+  // Allocated in the heap shared with the server (client.h): where it starts there.
+  std::optional<std::uint64_t> sharedOffset;
 };
 
 struct StreamInfo {

@@ -36,6 +36,7 @@ inline bool expectsReply(wire::Call::Reader call) {
     case wire::Call::WRITE_STAGED:
     case wire::Call::CODE_UPLOAD:
     case wire::Call::STAGE_TO_HOST:
+    case wire::Call::HOST_FREE_SHARED:
       return false;
     case wire::Call::COPY:
       // Device-to-host copies return data; asynchronous ones to the device do not wait.
@@ -44,6 +45,8 @@ inline bool expectsReply(wire::Call::Reader call) {
       return call.getCopy2D().getToHost() || !call.getCopy2D().getAsync();
     case wire::Call::MEMSET:
       return !call.getMemset().getAsync();
+    case wire::Call::COPY_SHARED:
+      return !call.getCopyShared().getAsync();
     default:
       return true;
   }

@@ -23,6 +23,31 @@ Status Session::stageToHost(wire::StagedDelivery::Reader copy, scheduler::Comput
   return staged;
 }
 
+Status Session::copyShared(wire::SharedCopy::Reader copy, scheduler::ComputeGate* gate,
+                           scheduler::ComputeGate::TenantId tenant) {
+  if (!sharedHost_) return Status(CUDA_ERROR_INVALID_VALUE, "this session has no shared pinned memory");
+  auto stream = this->stream(copy.getStream(), copy.getPerThread());
+  if (!stream) return stream.status();
+  std::uint64_t bytes = copy.getBytes();
+  auto host = sharedHost_->find(copy.getOffset(), bytes);
+  if (!host) return host.status();
+  if (Status status = state_->checkDeviceRange(copy.getDevice(), bytes); !status) return status;
+  if (Status status = refuseIfCapturing(*stream, "a copy of client memory"); !status) return status;
+  scheduler::GatedWork gated(gate, tenant, *stream, gpuTime());
+  CUresult result;
+  if (copy.getToHost()) {
+    // As a local synchronous copy to pinned memory: in stream order, done when the call returns.
+    result = driver_.cuMemcpyDtoHAsync_v2(*host, copy.getDevice(), bytes, *stream);
+    if (result == CUDA_SUCCESS) gated.submitted();
+    if (result == CUDA_SUCCESS && !copy.getAsync()) result = driver_.cuStreamSynchronize(*stream);
+    return driverResult(result, "cuMemcpyDtoH (shared pinned memory)");
+  }
+  result = copy.getAsync() ? driver_.cuMemcpyHtoDAsync_v2(copy.getDevice(), *host, bytes, *stream)
+                           : driver_.cuMemcpyHtoD_v2(copy.getDevice(), *host, bytes);
+  if (result == CUDA_SUCCESS) gated.submitted();
+  return driverResult(result, "cuMemcpyHtoD (shared pinned memory)");
+}
+
 Status Session::executeMemoryCall(wire::Call::Reader call, std::span<const std::uint8_t> bulk, Answer& answer) {
   SessionState& state = *state_;
   // Every piece of GPU work below passes the vGPU's compute gate (GatedWork), unless it is captured.
@@ -86,6 +111,18 @@ Status Session::executeMemoryCall(wire::Call::Reader call, std::span<const std::
       if (result == CUDA_SUCCESS) gated.submitted();
       return driverResult(result, "cuMemcpyDtoD");
     }
+    case wire::Call::HOST_ALLOC_SHARED: {
+      if (!sharedHost_) return Status(CUDA_ERROR_INVALID_VALUE, "this session has no shared pinned memory");
+      auto offset = sharedHost_->allocate(call.getHostAllocShared());
+      if (!offset) return offset.status();
+      answer.setHandle(*offset);
+      return Status::ok();
+    }
+    case wire::Call::HOST_FREE_SHARED:
+      if (!sharedHost_) return Status(CUDA_ERROR_INVALID_VALUE, "this session has no shared pinned memory");
+      return sharedHost_->free(call.getHostFreeShared());
+    case wire::Call::COPY_SHARED:
+      return copyShared(call.getCopyShared(), gate, tenant);
     case wire::Call::STAGE_TO_HOST: {
       auto copy = call.getStageToHost();
       Status staged = stageToHost(copy, gate, tenant);

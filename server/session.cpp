@@ -73,6 +73,7 @@ Status Session::run() {
   // Free every resource of the session now; the process ends next.
   forgetCaptureGraphs();
   deliveries_.clear();
+  sharedHost_.reset();
   state_.reset();
   log_->info("session={} resources freed", id_);
   return status;
@@ -95,6 +96,12 @@ Status Session::welcome() {
     else log_->warn("session={} stays on its socket: {}", id_, created.status().message());
   }
   welcome.setSharedMemory(segment.has_value());
+  if (segment) {
+    auto heap = protocol::SharedHeap::create();
+    if (heap) sharedHost_.emplace(driver_, std::move(*heap));
+    else log_->warn("session={} gets no shared pinned memory: {}", id_, heap.status().message());
+  }
+  welcome.setSharedHeap(sharedHost_.has_value());
   const std::vector<scheduler::PhysicalGpu>& view = state_->lease().devices();
   const scheduler::MemoryQuota* quota = state_->lease().quota();
   auto devices = welcome.initDevices(static_cast<unsigned>(view.size()));
@@ -134,7 +141,8 @@ Status Session::moveToSharedMemory(protocol::SharedSegment segment) {
   std::string peer = connection_->peer();
   int socket = connection_->detach();
   if (socket < 0) return Status(ErrorKind::kFailed, CUDA_ERROR_OPERATING_SYSTEM, "the connection cannot pass the segment");
-  auto moved = protocol::offerSharedMemory(std::move(segment), socket, "shm " + peer);
+  auto moved = protocol::offerSharedMemory(std::move(segment), socket, "shm " + peer,
+                                           sharedHost_ ? sharedHost_->descriptor() : -1);
   if (!moved) return moved.status();
   connection_ = std::move(*moved);
   log_->info("session={} moved onto shared memory", id_);
@@ -324,6 +332,9 @@ Status Session::route(wire::Call::Reader call, std::span<const std::uint8_t> bul
     case wire::Call::MEM_FREE:
     case wire::Call::COPY:
     case wire::Call::STAGE_TO_HOST:
+    case wire::Call::HOST_ALLOC_SHARED:
+    case wire::Call::HOST_FREE_SHARED:
+    case wire::Call::COPY_SHARED:
     case wire::Call::COPY2_D:
     case wire::Call::MEMSET:
       return executeMemoryCall(call, bulk, answer);

@@ -27,6 +27,7 @@
 #include "server/launch_attributes.h"
 #include "server/module_cache.h"
 #include "server/pending_deliveries.h"
+#include "server/shared_host_memory.h"
 #include "server/session_state.h"
 
 namespace fastgpu::server {
@@ -100,6 +101,9 @@ class Session {
   // An asynchronous copy into the client's pinned memory (pending_deliveries.h).
   Status stageToHost(wire::StagedDelivery::Reader copy, scheduler::ComputeGate* gate,
                      scheduler::ComputeGate::TenantId tenant);
+  // A copy between the device and the client's pinned memory in the shared heap.
+  Status copyShared(wire::SharedCopy::Reader copy, scheduler::ComputeGate* gate,
+                    scheduler::ComputeGate::TenantId tenant);
   Status executeMemoryCall(wire::Call::Reader call, std::span<const std::uint8_t> bulk, Answer& answer);
   Status executeStreamCall(wire::Call::Reader call, Answer& answer);
   Status executeCodeCall(wire::Call::Reader call, Answer& answer);
@@ -196,6 +200,7 @@ class Session {
   std::vector<std::uint8_t> staging_;  // device-to-host data on its way out; reused
   PendingDeliveries deliveries_;       // asynchronous copies to the client's pinned memory
   std::vector<std::uint8_t> deliveryBulk_;  // the bytes of the deliveries in the reply being written
+  std::optional<SharedHostMemory> sharedHost_;  // a same-host client's pinned memory, when it has a heap
   const scheduler::SessionLimits limits_;
   std::mutex sendMutex_;  // one sender at a time; guards lastSent_
   std::chrono::steady_clock::time_point lastSent_ = std::chrono::steady_clock::now();

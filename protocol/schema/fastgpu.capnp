@@ -43,6 +43,8 @@ struct Welcome {
                               # digest first (codeLoadCached)
   sharedMemory @7 :Bool;      # the segment follows on the socket (SCM_RIGHTS); every later
                               # frame travels through its rings
+  sharedHeap @8 :Bool;        # with sharedMemory: the shared heap follows the segment on the
+                              # socket; the client's pinned memory comes from it (hostAllocShared)
 }
 
 struct KernelParam {
@@ -207,6 +209,10 @@ struct StagedDelivery { delivery @0 :UInt64; src @1 :UInt64; bytes @2 :UInt64; s
 # A completed delivery in a reply; its bytes follow the reply's own bulk (all deliveries' bytes
 # back to back, one bulk). `bytes` is 0 for a copy that failed (its error is deferred).
 struct Delivery { delivery @0 :UInt64; bytes @1 :UInt64; }
+
+# A copy between device memory and the client's pinned memory in the shared heap, which the
+# server reads or writes itself: no bytes travel. `offset` is the host side's place in the heap.
+struct SharedCopy { device @0 :UInt64; offset @1 :UInt64; bytes @2 :UInt64; toHost @3 :Bool; stream @4 :UInt64; perThread @5 :Bool; async @6 :Bool; }
 
 # Graphs built node by node. Nodes are session ids of their graph; a node's client-side work (a
 # host function, a copy from or to the client's memory) is the client's: the server's node keeps
@@ -405,6 +411,10 @@ struct Call {
     stageToHost @111 :StagedDelivery;     # posted: an asynchronous copy into pinned client memory
     collectDeliveries @112 :Bool;         # wait? -> none: a reply to carry completed deliveries;
                                           # with wait, every pending copy is waited for first
+    hostAllocShared @113 :UInt64;         # bytes -> handle: the offset of pinned memory in the
+                                          # shared heap, mapped and registered by the server
+    hostFreeShared @114 :UInt64;          # offset -> none
+    copyShared @115 :SharedCopy;          # -> none; posted when async
   }
 }
 

@@ -12,17 +12,20 @@
 
 namespace fastgpu::protocol {
 
-Result<std::unique_ptr<Connection>> offerSharedMemory(SharedSegment segment, int socket, std::string peer) {
+Result<std::unique_ptr<Connection>> offerSharedMemory(SharedSegment segment, int socket, std::string peer,
+                                                      int heap) {
   // The rings start empty at position 0 on both sides: whatever the client writes once it has
   // the segment waits there for this side's connection.
-  if (Status sent = sendDescriptor(socket, segment.descriptor(), peer); !sent) {
+  Status sent = sendDescriptor(socket, segment.descriptor(), peer);
+  if (sent && heap >= 0) sent = sendDescriptor(socket, heap, peer);
+  if (!sent) {
     ::close(socket);
     return sent;
   }
   return openShmConnection(std::move(segment), ShmSide::kServer, socket, std::move(peer));
 }
 
-Result<std::unique_ptr<Connection>> acceptSharedMemory(int socket, std::string peer) {
+Result<std::unique_ptr<Connection>> acceptSharedMemory(int socket, std::string peer, std::optional<SharedHeap>* heap) {
   auto memfd = receiveDescriptor(socket, peer);
   if (!memfd) {
     ::close(socket);
@@ -32,6 +35,15 @@ Result<std::unique_ptr<Connection>> acceptSharedMemory(int socket, std::string p
   if (!segment) {
     ::close(socket);
     return segment.status();
+  }
+  if (heap != nullptr) {
+    auto heapfd = receiveDescriptor(socket, peer);
+    auto adopted = heapfd ? SharedHeap::adopt(*heapfd) : Result<SharedHeap>(heapfd.status());
+    if (!adopted) {
+      ::close(socket);
+      return adopted.status();
+    }
+    heap->emplace(std::move(*adopted));
   }
   return openShmConnection(std::move(*segment), ShmSide::kClient, socket, std::move(peer));
 }

@@ -6,26 +6,33 @@
 //   SharedSegment::create()
 //   Welcome {sharedMemory: true} ------------>  (over the socket, as framed)
 //   offerSharedMemory(): send memfd, open --->  acceptSharedMemory(): receive, check, map, open
+//   [the shared heap's memfd, when offered] ->  [received and checked]
 //   ... every later frame through the rings; the socket stays open, silent ...
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
 #include "cudaabi/result.h"
+#include "protocol/transport/shared_heap.h"
 #include "protocol/transport/shm_segment.h"
 #include "protocol/transport/transport.h"
 
 namespace fastgpu::protocol {
 
-// The server's side: sends `segment` over `socket` (a Unix socket whose peer is the client) and
-// opens its end of it. Takes over the socket (closed on failure too).
-Result<std::unique_ptr<Connection>> offerSharedMemory(SharedSegment segment, int socket, std::string peer);
+// The server's side: sends `segment` over `socket` (a Unix socket whose peer is the client), then
+// the shared heap's memfd when `heap` is one (shared_heap.h), and opens its end of it. Takes over
+// the socket (closed on failure too).
+Result<std::unique_ptr<Connection>> offerSharedMemory(SharedSegment segment, int socket, std::string peer,
+                                                      int heap = -1);
 
 // The client's side: receives the segment from `socket` (waiting as long as the socket's receive
-// timeout allows), checks and maps it. Takes over the socket (closed on failure too).
-Result<std::unique_ptr<Connection>> acceptSharedMemory(int socket, std::string peer);
+// timeout allows), checks and maps it; then, when `heap` is given, the shared heap into it. Takes
+// over the socket (closed on failure too).
+Result<std::unique_ptr<Connection>> acceptSharedMemory(int socket, std::string peer,
+                                                       std::optional<SharedHeap>* heap = nullptr);
 
 // A connected in-process pair through a fresh segment, for tests: {client's end, server's end}.
 Result<std::pair<std::unique_ptr<Connection>, std::unique_ptr<Connection>>> sharedMemoryPair();

@@ -6,14 +6,7 @@
 #include <cstring>
 #include <vector>
 
-#define CHECK(call)                                                   \
-  do {                                                                \
-    CUresult status_ = (call);                                        \
-    if (status_ != CUDA_SUCCESS) {                                    \
-      std::printf("%s failed: %d\n", #call, static_cast<int>(status_)); \
-      return 1;                                                       \
-    }                                                                 \
-  } while (0)
+#include "driver_check.h"
 
 int main() {
   const std::size_t bytes = (40u << 20) + 12345;  // five chunks and a ragged end

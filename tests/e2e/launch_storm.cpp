@@ -5,16 +5,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "driver_check.h"
 #include "test_kernels_setup.h"
-
-#define CHECK(call)                                                   \
-  do {                                                                \
-    CUresult status_ = (call);                                        \
-    if (status_ != CUDA_SUCCESS) {                                    \
-      std::printf("%s failed: %d\n", #call, static_cast<int>(status_)); \
-      return 1;                                                       \
-    }                                                                 \
-  } while (0)
 
 int main(int argc, char** argv) {
   if (argc != 3) {

@@ -6,10 +6,12 @@
 #   admin_flow.sh BUILD_DIR PROBE
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/e2e_transport.sh"
 FASTGPU_BUILD=$1
 probe=$2
 fastgpu=$FASTGPU_BUILD/bin/fastgpu
 work=$(mktemp -d)
+e2e_transport "$work" || exit 2
 cat >"$work/server.toml" <<TOML
 admin_listen = "tcp://127.0.0.1:0"
 admin_token = "admin-secret"

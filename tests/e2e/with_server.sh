@@ -6,20 +6,13 @@
 # clients stay on it (unix) or must move onto shared memory (shm); default: tcp.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/e2e_transport.sh"
 FASTGPU_BUILD=$1
 shift
 export FASTGPU_SIM_MEMORY=${FASTGPU_SIM_MEMORY:-4GiB}
 export FASTGPU_SERVER_GRACE=${FASTGPU_SERVER_GRACE:-0}  # a test's clients are done, or to be cut off
-socket_dir=
-case ${FASTGPU_E2E_TRANSPORT:-tcp} in
-  tcp) ;;
-  unix | shm)
-    socket_dir=$(mktemp -d)
-    export FASTGPU_SERVER_LISTEN=unix://$socket_dir/fastgpu.sock
-    export FASTGPU_TRANSPORT=$FASTGPU_E2E_TRANSPORT
-    ;;
-  *) echo "with_server.sh: FASTGPU_E2E_TRANSPORT=$FASTGPU_E2E_TRANSPORT is not tcp, unix or shm" >&2; exit 2 ;;
-esac
-trap 'stop_fastgpu_server; [[ -z $socket_dir ]] || rm -rf "$socket_dir"' EXIT
+socket_dir=$(mktemp -d)
+e2e_transport "$socket_dir" || exit 2
+trap 'stop_fastgpu_server; rm -rf "$socket_dir"' EXIT
 start_fastgpu_server "$FASTGPU_BUILD/lib/cudasim/libcuda.so.1"
 "$@"

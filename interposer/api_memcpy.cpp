@@ -9,6 +9,7 @@
 #include "cudaabi/checked_math.h"
 #include "cudaabi/copy_shape.h"
 #include "interposer/remote.h"
+#include "interposer/shared_pinned.h"
 #include "protocol/call_kinds.h"
 
 using namespace fastgpu;
@@ -104,6 +105,24 @@ CUresult copyShared(Runtime& rt, Client& client, std::uint64_t device, std::uint
   return sendInStreamOrder(client, call);
 }
 
+// A synchronous copy of pageable memory through the shared heap's staging chunk, chunk by chunk:
+// the bytes are copied into or out of the chunk here and by the server's driver there, not
+// through the rings. Nullopt when the session has no staging chunk.
+std::optional<CUresult> copyThroughStaging(Runtime& rt, Client& client, std::uint64_t device, std::uint8_t* host,
+                                           std::uint64_t bytes, bool toHost, StreamArg stream) {
+  auto lease = leaseStaging(rt, client);
+  if (!lease) return std::nullopt;
+  auto* staging = static_cast<std::uint8_t*>(lease->pages.memory);
+  for (std::uint64_t offset = 0; offset < bytes; offset += lease->bytes) {
+    std::uint64_t chunk = std::min(lease->bytes, bytes - offset);
+    if (!toHost) std::memcpy(staging, host + offset, chunk);
+    CUresult result = copyShared(rt, client, device + offset, lease->pages.offset, chunk, toHost, stream);
+    if (result != CUDA_SUCCESS) return result;
+    if (toHost) std::memcpy(host + offset, staging, chunk);
+  }
+  return CUDA_SUCCESS;
+}
+
 CUresult toDevice(Runtime& rt, Client& client, std::uint64_t dst, const std::uint8_t* src, std::uint64_t bytes,
                   StreamArg stream) {
   auto allocation = rt.allocation(dst);
@@ -115,6 +134,10 @@ CUresult toDevice(Runtime& rt, Client& client, std::uint64_t dst, const std::uin
   auto place = bytes > 0 ? pinned(rt, src, bytes) : std::nullopt;
   if (place && place->sharedOffset && withinAllocation(*allocation, dst, bytes)) {
     return copyShared(rt, client, dst, *place->sharedOffset, bytes, false, stream);
+  }
+  if (!stream.async && bytes > 0 && withinAllocation(*allocation, dst, bytes)) {
+    auto staged = copyThroughStaging(rt, client, dst, const_cast<std::uint8_t*>(src), bytes, false, stream);
+    if (staged) return *staged;
   }
   std::uint64_t offset = 0;
   do {
@@ -166,6 +189,9 @@ CUresult toHost(Runtime& rt, Client& client, std::uint8_t* dst, std::uint64_t sr
   auto place = bytes > 0 ? pinned(rt, dst, bytes) : std::nullopt;
   if (place && place->sharedOffset && withinAllocation(*allocation, src, bytes)) {
     return copyShared(rt, client, src, *place->sharedOffset, bytes, true, stream);
+  }
+  if (!stream.async && bytes > 0 && withinAllocation(*allocation, src, bytes)) {
+    if (auto staged = copyThroughStaging(rt, client, src, dst, bytes, true, stream)) return *staged;
   }
   if (stream.async && place && withinAllocation(*allocation, src, bytes)) {
     start = postToPinned(rt, client, dst, src, bytes, stream);

@@ -11,6 +11,7 @@
 #include "cudaabi/check.h"
 #include "cudaabi/checked_math.h"
 #include "interposer/remote.h"
+#include "interposer/shared_pinned.h"
 
 using namespace fastgpu;
 using namespace fastgpu::interposer;
@@ -19,29 +20,6 @@ namespace {
 
 constexpr std::uint64_t kPitchAlignment = 512;
 
-struct SharedPages {
-  void* memory;
-  std::uint64_t offset;  // in the heap
-};
-
-// Page-locked memory from the heap shared with the server: mapped here, registered there. Nullopt
-// when there is no heap or the server cannot give more (the caller makes it locally).
-std::optional<SharedPages> allocateShared(Runtime& rt, Client& client, std::uint64_t bytes) {
-  const protocol::SharedHeap* heap = client.sharedHeap();
-  auto pages = protocol::wholePages(bytes);
-  if (heap == nullptr || !pages) return std::nullopt;
-  CallMessage call(rt.currentContextId());
-  call->setHostAllocShared(bytes);
-  auto reply = ask(client, call);
-  if (!reply) return std::nullopt;
-  std::uint64_t offset = (*reply)->get().getHandle();
-  auto mapped = heap->map(offset, *pages);
-  if (mapped) return SharedPages{*mapped, offset};
-  CallMessage free(rt.currentContextId());
-  free->setHostFreeShared(offset);
-  post(client, free);
-  return std::nullopt;
-}
 
 // What the client knows about a pointer: remote allocations and local page-locked memory.
 cudaabi::PointerFacts describe(Runtime& rt, CUdeviceptr pointer) {

@@ -112,6 +112,15 @@ class Client {
   // The heap this client's pinned memory comes from when it shares memory with the server (same
   // host; shared_heap.h), else null.
   const protocol::SharedHeap* sharedHeap() const { return sharedHeap_ ? &*sharedHeap_ : nullptr; }
+  // The shared heap's staging chunk (shared_pinned.h): made on first use, used by one copy at a
+  // time.
+  struct StagingSlot {
+    std::mutex mutex;
+    bool asked = false;            // made, or refused: asked for once
+    void* memory = nullptr;        // null: none
+    std::uint64_t offset = 0;      // in the heap
+  };
+  StagingSlot& staging() { return staging_; }
   // Sends what is batched now.
   Status flush();
   // The first error of asynchronous calls not yet reported, cleared.
@@ -161,6 +170,7 @@ class Client {
   std::chrono::steady_clock::time_point batchStarted_;
   Status broken_;
   std::optional<protocol::SharedHeap> sharedHeap_;
+  StagingSlot staging_;
   DeliveryTable deliveries_;
   bool moreDeliveries_ = false;  // the last reply left completed deliveries on the server
   ClientStats stats_;

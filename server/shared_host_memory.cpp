@@ -38,6 +38,9 @@ void SharedHostMemory::giveBackRange(std::uint64_t offset, std::uint64_t bytes) 
 Result<std::uint64_t> SharedHostMemory::allocate(std::uint64_t bytes) {
   auto pages = protocol::wholePages(bytes);
   if (bytes == 0 || !pages) return Status(CUDA_ERROR_INVALID_VALUE, "a shared pinned allocation of no or too many bytes");
+  if (live_.size() >= kMaxAllocations) {
+    return Status(CUDA_ERROR_OUT_OF_MEMORY, fmt::format("more than {} shared pinned allocations", kMaxAllocations));
+  }
   std::optional<std::uint64_t> offset = takeFreeRange(*pages);
   bool fresh = !offset;
   if (fresh) {

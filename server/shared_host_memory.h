@@ -3,8 +3,9 @@
 // registered with the driver, so that copies between them and the device are the driver's own
 // (copyShared), asynchronous ones truly so.
 //
-// Bounded: the heap's ranges end below `limit` bytes; past it an allocation is refused and the
-// client makes its pinned memory locally, as over a socket. Freed ranges give their pages back and
+// Bounded: the heap's ranges end below `limit` bytes, and at most kMaxAllocations are live; past
+// either an allocation is refused and the client makes its pinned memory locally, as over a
+// socket. Freed ranges give their pages back and
 // are reused first (first fit, neighbours merged).
 //
 // Threading: the session's thread only.
@@ -22,6 +23,8 @@ namespace fastgpu::server {
 class SharedHostMemory {
  public:
   static constexpr std::uint64_t kDefaultLimit = 16ULL << 30;
+  // Allocations at once: each is a mapping of the worker's (the kernel allows about 65,000).
+  static constexpr std::size_t kMaxAllocations = 16384;
 
   SharedHostMemory(const cudaabi::DriverTable& driver, protocol::SharedHeap heap,
                    std::uint64_t limit = kDefaultLimit)

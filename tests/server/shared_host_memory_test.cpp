@@ -85,5 +85,19 @@ TEST_F(SharedHostMemoryTest, FreedRangesAreReusedAndTheBoundHolds) {
   EXPECT_EQ(shared.allocate(~0ULL).code(), CUDA_ERROR_INVALID_VALUE);
 }
 
+TEST_F(SharedHostMemoryTest, TheNumberOfAllocationsIsBounded) {
+  SharedHostMemory shared = memory(1ULL << 40);
+  // Receive one-page allocations past the bound. Expect: refused there, allowed again after a free.
+  std::uint64_t first = 0;
+  for (std::size_t i = 0; i < SharedHostMemory::kMaxAllocations; ++i) {
+    auto offset = shared.allocate(1);
+    ASSERT_TRUE(offset) << i << ": " << offset.status().message();
+    if (i == 0) first = *offset;
+  }
+  EXPECT_EQ(shared.allocate(1).code(), CUDA_ERROR_OUT_OF_MEMORY);
+  ASSERT_TRUE(shared.free(first));
+  EXPECT_TRUE(shared.allocate(1));
+}
+
 }  // namespace
 }  // namespace fastgpu::server

@@ -1,0 +1,34 @@
+// Page-locked memory in the heap a same-host session shares with its worker
+// (protocol/transport/shared_heap.h): what cuMemHostAlloc hands out there, and the staging chunk
+// that synchronous copies of pageable memory pass through, so that their bytes are copied twice
+// (into the chunk, and by the server's driver) rather than through the rings.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+
+#include "interposer/runtime.h"
+
+namespace fastgpu::interposer {
+
+struct SharedPages {
+  void* memory;
+  std::uint64_t offset;  // in the heap
+};
+
+// Page-locked memory from the shared heap: mapped here, registered by the server. Nullopt when
+// there is no heap or the server cannot give more (the caller makes it locally).
+std::optional<SharedPages> allocateShared(Runtime& rt, Client& client, std::uint64_t bytes);
+
+// The staging chunk, held for one copy at a time (threads take turns).
+struct StagingLease {
+  SharedPages pages;
+  std::uint64_t bytes;
+  std::unique_lock<std::mutex> hold;
+};
+// Nullopt when the session has no heap or the server gave no chunk (the copy goes through the
+// connection as before).
+std::optional<StagingLease> leaseStaging(Runtime& rt, Client& client);
+
+}  // namespace fastgpu::interposer

@@ -31,11 +31,13 @@ bool announcesUnimplementedFeature(CUdevice_attribute attribute) {
   }
 }
 
-int remoteSessionAttribute(CUdevice_attribute attribute, int value) {
+int remoteSessionAttribute(CUdevice_attribute attribute, int value, bool sharedHostMemory) {
   switch (attribute) {
     // The device cannot reach a remote client's host memory: no mapped pinned memory
     // (cuMemHostGetDevicePointer), no registered host pointers used in place, no host atomics.
+    // A same-host client's cuMemHostAlloc memory is shared with the server, and mapped.
     case CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY:
+      return sharedHostMemory ? value : 0;
     case CU_DEVICE_ATTRIBUTE_CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM:
     case CU_DEVICE_ATTRIBUTE_HOST_NATIVE_ATOMIC_SUPPORTED:
       return 0;

@@ -15,7 +15,8 @@ bool announcesUnimplementedFeature(CUdevice_attribute attribute);
 
 // What a remote session reads for `attribute` when the server's driver says `value`: 0 for
 // announced features FastGPU does not implement, and for what cannot cross the network (the
-// device reaching the client's host memory directly); else `value`.
-int remoteSessionAttribute(CUdevice_attribute attribute, int value);
+// device reaching the client's host memory directly, unless `sharedHostMemory`: the session's
+// page-locked memory is shared with the server and mapped); else `value`.
+int remoteSessionAttribute(CUdevice_attribute attribute, int value, bool sharedHostMemory = false);
 
 }  // namespace fastgpu::cudaabi

@@ -127,6 +127,7 @@ FASTGPU_REMOTE_EXPORT CUresult cuMemHostAlloc(void** pointer, size_t bytes, unsi
     if (auto shared = allocateShared(rt, client, bytes)) {
       memory = shared->memory;
       range.sharedOffset = shared->offset;
+      range.sharedDevice = shared->device;
     } else {
       // Over a network the data crosses it either way: page-locked memory is then a local matter.
       memory = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -136,6 +137,19 @@ FASTGPU_REMOTE_EXPORT CUresult cuMemHostAlloc(void** pointer, size_t bytes, unsi
     rt.forgetHostRangesOverlapping(base, bytes);
     FASTGPU_CHECK(rt.addHostRange(base, range), "fresh pages {:#x}+{} overlap", base, bytes);
     *pointer = memory;
+    return CUDA_SUCCESS;
+  });
+}
+
+// Mapped pinned memory: the device's address of page-locked memory from the heap shared with the
+// server (same host). Other host memory cannot be reached by a remote device.
+FASTGPU_REMOTE_EXPORT CUresult cuMemHostGetDevicePointer_v2(CUdeviceptr* device, void* host, unsigned int flags) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client&) {
+    if (device == nullptr || flags != 0) return CUDA_ERROR_INVALID_VALUE;
+    auto range = rt.hostRangeContaining(reinterpret_cast<std::uint64_t>(host));
+    if (!range) return CUDA_ERROR_INVALID_VALUE;
+    if (range->second.sharedDevice == 0) return CUDA_ERROR_NOT_SUPPORTED;
+    *device = range->second.sharedDevice + (reinterpret_cast<std::uint64_t>(host) - range->first);
     return CUDA_SUCCESS;
   });
 }

@@ -30,8 +30,10 @@ struct HostRange {
   std::uint64_t bytes = 0;
   unsigned flags = 0;
   bool allocated = false;  // by cuMemHostAlloc (freed by cuMemFreeHost) or registered
-  // Allocated in the heap shared with the server (client.h): where it starts there.
+  // Allocated in the heap shared with the server (client.h): where it starts there, and the
+  // device's address of it (0: none).
   std::optional<std::uint64_t> sharedOffset;
+  std::uint64_t sharedDevice = 0;
 };
 
 struct StreamInfo {

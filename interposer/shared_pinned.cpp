@@ -14,9 +14,12 @@ std::optional<SharedPages> allocateShared(Runtime& rt, Client& client, std::uint
   call->setHostAllocShared(bytes);
   auto reply = ask(client, call);
   if (!reply) return std::nullopt;
-  std::uint64_t offset = (*reply)->get().getHandle();
-  auto mapped = heap->map(offset, *pages);
-  if (mapped) return SharedPages{*mapped, offset};
+  auto values = valuesOf(**reply);
+  if (values.size() != 2) return std::nullopt;
+  auto offset = static_cast<std::uint64_t>(values[0]);
+  auto device = static_cast<std::uint64_t>(values[1]);
+  auto mapped = heap->map(offset, *pages, reinterpret_cast<void*>(device));
+  if (mapped) return SharedPages{*mapped, offset, device};
   CallMessage free(rt.currentContextId());
   free->setHostFreeShared(offset);
   post(client, free);
@@ -35,7 +38,7 @@ std::optional<StagingLease> leaseStaging(Runtime& rt, Client& client) {
     }
   }
   if (slot.memory == nullptr) return std::nullopt;
-  return StagingLease{SharedPages{slot.memory, slot.offset}, protocol::kMaxCopyChunkBytes, std::move(hold)};
+  return StagingLease{SharedPages{slot.memory, slot.offset, 0}, protocol::kMaxCopyChunkBytes, std::move(hold)};
 }
 
 }  // namespace fastgpu::interposer

@@ -15,6 +15,8 @@ namespace fastgpu::interposer {
 struct SharedPages {
   void* memory;
   std::uint64_t offset;  // in the heap
+  std::uint64_t device;  // the device's address of it (0: none); `memory` too when it could be
+                         // mapped where the server has it (unified addressing)
 };
 
 // Page-locked memory from the shared heap: mapped here, registered by the server. Nullopt when

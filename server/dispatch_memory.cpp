@@ -113,9 +113,9 @@ Status Session::executeMemoryCall(wire::Call::Reader call, std::span<const std::
     }
     case wire::Call::HOST_ALLOC_SHARED: {
       if (!sharedHost_) return Status(CUDA_ERROR_INVALID_VALUE, "this session has no shared pinned memory");
-      auto offset = sharedHost_->allocate(call.getHostAllocShared());
-      if (!offset) return offset.status();
-      answer.setHandle(*offset);
+      auto granted = sharedHost_->allocate(call.getHostAllocShared());
+      if (!granted) return granted.status();
+      answer.setValues({static_cast<std::int64_t>(granted->offset), static_cast<std::int64_t>(granted->device)});
       return Status::ok();
     }
     case wire::Call::HOST_FREE_SHARED:

@@ -122,7 +122,8 @@ Status Session::welcome() {
       int value = 0;
       driver_.cuDeviceGetAttribute(&value, static_cast<CUdevice_attribute>(attribute), ordinal);
       attributes.set(static_cast<unsigned>(attribute),
-                     cudaabi::remoteSessionAttribute(static_cast<CUdevice_attribute>(attribute), value));
+                     cudaabi::remoteSessionAttribute(static_cast<CUdevice_attribute>(attribute), value,
+                                                     sharedHost_.has_value()));
     }
     char bus[64] = {};
     driver_.cuDeviceGetPCIBusId(bus, sizeof(bus), ordinal);

@@ -35,7 +35,7 @@ void SharedHostMemory::giveBackRange(std::uint64_t offset, std::uint64_t bytes) 
   }
 }
 
-Result<std::uint64_t> SharedHostMemory::allocate(std::uint64_t bytes) {
+Result<SharedHostMemory::Granted> SharedHostMemory::allocate(std::uint64_t bytes) {
   auto pages = protocol::wholePages(bytes);
   if (bytes == 0 || !pages) return Status(CUDA_ERROR_INVALID_VALUE, "a shared pinned allocation of no or too many bytes");
   if (live_.size() >= kMaxAllocations) {
@@ -65,14 +65,17 @@ Result<std::uint64_t> SharedHostMemory::allocate(std::uint64_t bytes) {
     undo();
     return mapped.status();
   }
-  if (CUresult result = driver_.cuMemHostRegister_v2(*mapped, *pages, CU_MEMHOSTREGISTER_PORTABLE);
+  if (CUresult result =
+          driver_.cuMemHostRegister_v2(*mapped, *pages, CU_MEMHOSTREGISTER_PORTABLE | CU_MEMHOSTREGISTER_DEVICEMAP);
       result != CUDA_SUCCESS) {
     ::munmap(*mapped, *pages);
     undo();
     return Status(result, "cuMemHostRegister of shared pinned memory failed");
   }
   live_.emplace(*offset, Allocation{*pages, *mapped});
-  return *offset;
+  CUdeviceptr device = 0;
+  if (driver_.cuMemHostGetDevicePointer_v2(&device, *mapped, 0) != CUDA_SUCCESS) device = 0;
+  return Granted{*offset, device};
 }
 
 Status SharedHostMemory::free(std::uint64_t offset) {

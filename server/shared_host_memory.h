@@ -33,8 +33,13 @@ class SharedHostMemory {
   SharedHostMemory(const SharedHostMemory&) = delete;
   SharedHostMemory& operator=(const SharedHostMemory&) = delete;
 
-  // A range of at least `bytes` (whole pages), mapped here and registered; its offset in the heap.
-  Result<std::uint64_t> allocate(std::uint64_t bytes);
+  struct Granted {
+    std::uint64_t offset;  // in the heap
+    std::uint64_t device;  // the device's address of it (with unified addressing, this side's
+                           // address too); 0 when the driver maps none
+  };
+  // A range of at least `bytes` (whole pages), mapped here and registered, mapped for the device.
+  Result<Granted> allocate(std::uint64_t bytes);
   // Unregisters and unmaps the allocation at `offset`, gives its pages back.
   Status free(std::uint64_t offset);
   // This side's address of [offset, offset + bytes), which must lie in one allocation.

@@ -411,8 +411,9 @@ struct Call {
     stageToHost @111 :StagedDelivery;     # posted: an asynchronous copy into pinned client memory
     collectDeliveries @112 :Bool;         # wait? -> none: a reply to carry completed deliveries;
                                           # with wait, every pending copy is waited for first
-    hostAllocShared @113 :UInt64;         # bytes -> handle: the offset of pinned memory in the
-                                          # shared heap, mapped and registered by the server
+    hostAllocShared @113 :UInt64;         # bytes -> values [offset in the shared heap, device
+                                          # address (0: none)]: pinned memory the server mapped,
+                                          # registered and mapped for the device
     hostFreeShared @114 :UInt64;          # offset -> none
     copyShared @115 :SharedCopy;          # -> none; posted when async
   }

@@ -76,7 +76,7 @@ Status SharedHeap::reserve(std::uint64_t offset, std::uint64_t bytes) const {
   return Status::ok();
 }
 
-Result<void*> SharedHeap::map(std::uint64_t offset, std::uint64_t bytes) const {
+Result<void*> SharedHeap::map(std::uint64_t offset, std::uint64_t bytes, void* at) const {
   auto end = cudaabi::checkedAdd(offset, bytes);
   if (bytes == 0 || offset % kPage != 0 || bytes % kPage != 0 || !end) {
     return Status(CUDA_ERROR_INVALID_VALUE, fmt::format("shared heap range {}+{} is not whole pages", offset, bytes));
@@ -88,8 +88,20 @@ Result<void*> SharedHeap::map(std::uint64_t offset, std::uint64_t bytes) const {
   }
   // Populated, as page-locked memory is resident from its allocation on: no copy waits for
   // page faults (on a GPU the driver would pin every page of it anyway).
-  void* mapped = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, descriptor_,
-                        static_cast<off_t>(offset));
+  void* mapped = MAP_FAILED;
+  if (at != nullptr && reinterpret_cast<std::uintptr_t>(at) % kPage == 0) {
+    mapped = ::mmap(at, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE | MAP_FIXED_NOREPLACE, descriptor_,
+                    static_cast<off_t>(offset));
+    // An old kernel takes the flag for a hint: a mapping elsewhere is no use as `at`.
+    if (mapped != MAP_FAILED && mapped != at) {
+      ::munmap(mapped, bytes);
+      mapped = MAP_FAILED;
+    }
+  }
+  if (mapped == MAP_FAILED) {
+    mapped = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, descriptor_,
+                    static_cast<off_t>(offset));
+  }
   if (mapped == MAP_FAILED) return systemFailure("cannot map a shared heap range");
   // As the driver does with pinned memory: a forked child does not get it.
   ::madvise(mapped, bytes, MADV_DONTFORK);

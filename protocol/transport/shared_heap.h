@@ -32,9 +32,11 @@ class SharedHeap {
 
   // Makes sure the file holds [offset, offset + bytes) (the worker's side, which hands out ranges).
   Status reserve(std::uint64_t offset, std::uint64_t bytes) const;
-  // Maps [offset, offset + bytes) read-write, shared, populated, not inherited by a forked child.
-  // Refuses a range that is not page-aligned or lies beyond the file's size.
-  Result<void*> map(std::uint64_t offset, std::uint64_t bytes) const;
+  // Maps [offset, offset + bytes) read-write, shared, populated, not inherited by a forked child;
+  // at `at` when that is free in this process (the other side's address of the range: then one
+  // pointer names the memory on both sides), else anywhere. Refuses a range that is not
+  // page-aligned or lies beyond the file's size.
+  Result<void*> map(std::uint64_t offset, std::uint64_t bytes, void* at = nullptr) const;
   // Gives the pages of [offset, offset + bytes) back to the system (a freed range; the file keeps
   // its size, reads of the range give zeros).
   void release(std::uint64_t offset, std::uint64_t bytes) const;

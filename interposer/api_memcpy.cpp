@@ -105,22 +105,98 @@ CUresult copyShared(Runtime& rt, Client& client, std::uint64_t device, std::uint
   return sendInStreamOrder(client, call);
 }
 
-// A synchronous copy of pageable memory through the shared heap's staging chunk, chunk by chunk:
-// the bytes are copied into or out of the chunk here and by the server's driver there, not
-// through the rings. Nullopt when the session has no staging chunk.
+// A synchronous copy of pageable memory through the shared heap's staging area (shared_pinned.h):
+// the bytes are copied into or out of its slots here and by the server's driver there, not
+// through the rings, the two sides working on different slots at once. Within a group of slots
+// every copy but the last is posted (and flushed at once, so that the server starts on it); the
+// last one waits, and with it the group. Nullopt when the session has no staging area.
+class StagedCopy {
+ public:
+  StagedCopy(Runtime& rt, Client& client, StagingLease& lease, std::uint64_t device, std::uint8_t* host,
+             std::uint64_t bytes, StreamArg stream)
+      : rt_(rt), client_(client), lease_(lease), device_(device), host_(host), bytes_(bytes), stream_(stream) {}
+
+  CUresult toDevice() {
+    for (std::uint64_t offset = 0; offset < bytes_;) {
+      for (unsigned slot = 0; slot < kStagingSlots && offset < bytes_; ++slot) {
+        std::uint64_t chunk = std::min(slotBytes(), bytes_ - offset);
+        bool waits = slot + 1 == kStagingSlots || offset + chunk == bytes_;
+        std::memcpy(slotMemory(slot), host_ + offset, chunk);
+        if (CUresult result = copy(offset, slot, chunk, false, waits); result != CUDA_SUCCESS) return result;
+        offset += chunk;
+      }
+    }
+    return CUDA_SUCCESS;
+  }
+
+  // Groups take the two halves of the slots in turn: while this side empties one, the server
+  // fills the other.
+  CUresult toHost() {
+    Group group = post(0, 0);
+    if (CUresult result = finish(group); result != CUDA_SUCCESS) return result;
+    for (;;) {
+      bool more = group.end < bytes_;
+      Group next = more ? post(group.end, group.firstSlot == 0 ? kStagingSlots / 2 : 0) : Group{};
+      for (std::uint64_t offset = group.start, slot = group.firstSlot; offset < group.end; offset += slotBytes(), ++slot) {
+        std::memcpy(host_ + offset, slotMemory(static_cast<unsigned>(slot)), std::min(slotBytes(), group.end - offset));
+      }
+      if (!more) return CUDA_SUCCESS;
+      if (CUresult result = finish(next); result != CUDA_SUCCESS) return result;
+      group = next;
+    }
+  }
+
+ private:
+  struct Group {
+    std::uint64_t start = 0, end = 0;
+    unsigned firstSlot = 0;
+    CUresult posted = CUDA_SUCCESS;
+  };
+
+  std::uint64_t slotBytes() const { return lease_.bytes / kStagingSlots; }
+  std::uint8_t* slotMemory(unsigned slot) const {
+    return static_cast<std::uint8_t*>(lease_.pages.memory) + slot * slotBytes();
+  }
+  CUresult copy(std::uint64_t offset, unsigned slot, std::uint64_t chunk, bool toHost, bool waits) {
+    StreamArg order = stream_;
+    order.async = !waits;
+    CUresult result = copyShared(rt_, client_, device_ + offset, lease_.pages.offset + slot * slotBytes(), chunk,
+                                 toHost, order);
+    if (!waits) (void)client_.flush();
+    return result;
+  }
+  // Posts every copy of the group at `start` (half a staging area from `firstSlot`) but its last.
+  Group post(std::uint64_t start, unsigned firstSlot) {
+    Group group{start, std::min(bytes_, start + kStagingSlots / 2 * slotBytes()), firstSlot};
+    for (std::uint64_t offset = start, slot = firstSlot; offset + slotBytes() < group.end; offset += slotBytes(), ++slot) {
+      group.posted = copy(offset, static_cast<unsigned>(slot), slotBytes(), true, false);
+      if (group.posted != CUDA_SUCCESS) break;
+    }
+    return group;
+  }
+  // The group's last copy, which waits for the group.
+  CUresult finish(const Group& group) {
+    if (group.posted != CUDA_SUCCESS) return group.posted;
+    std::uint64_t last = group.start + (group.end - group.start - 1) / slotBytes() * slotBytes();
+    auto slot = static_cast<unsigned>(group.firstSlot + (last - group.start) / slotBytes());
+    return copy(last, slot, group.end - last, true, true);
+  }
+
+  Runtime& rt_;
+  Client& client_;
+  StagingLease& lease_;
+  std::uint64_t device_;
+  std::uint8_t* host_;
+  std::uint64_t bytes_;
+  StreamArg stream_;
+};
+
 std::optional<CUresult> copyThroughStaging(Runtime& rt, Client& client, std::uint64_t device, std::uint8_t* host,
                                            std::uint64_t bytes, bool toHost, StreamArg stream) {
   auto lease = leaseStaging(rt, client);
   if (!lease) return std::nullopt;
-  auto* staging = static_cast<std::uint8_t*>(lease->pages.memory);
-  for (std::uint64_t offset = 0; offset < bytes; offset += lease->bytes) {
-    std::uint64_t chunk = std::min(lease->bytes, bytes - offset);
-    if (!toHost) std::memcpy(staging, host + offset, chunk);
-    CUresult result = copyShared(rt, client, device + offset, lease->pages.offset, chunk, toHost, stream);
-    if (result != CUDA_SUCCESS) return result;
-    if (toHost) std::memcpy(host + offset, staging, chunk);
-  }
-  return CUDA_SUCCESS;
+  StagedCopy copy(rt, client, *lease, device, host, bytes, stream);
+  return toHost ? copy.toHost() : copy.toDevice();
 }
 
 CUresult toDevice(Runtime& rt, Client& client, std::uint64_t dst, const std::uint8_t* src, std::uint64_t bytes,

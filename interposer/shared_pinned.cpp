@@ -32,13 +32,13 @@ std::optional<StagingLease> leaseStaging(Runtime& rt, Client& client) {
   std::unique_lock hold(slot.mutex);
   if (!slot.asked) {
     slot.asked = true;
-    if (auto pages = allocateShared(rt, client, protocol::kMaxCopyChunkBytes)) {
+    if (auto pages = allocateShared(rt, client, kStagingBytes)) {
       slot.memory = pages->memory;
       slot.offset = pages->offset;
     }
   }
   if (slot.memory == nullptr) return std::nullopt;
-  return StagingLease{SharedPages{slot.memory, slot.offset, 0}, protocol::kMaxCopyChunkBytes, std::move(hold)};
+  return StagingLease{SharedPages{slot.memory, slot.offset, 0}, kStagingBytes, std::move(hold)};
 }
 
 }  // namespace fastgpu::interposer

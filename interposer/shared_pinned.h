@@ -23,7 +23,9 @@ struct SharedPages {
 // there is no heap or the server cannot give more (the caller makes it locally).
 std::optional<SharedPages> allocateShared(Runtime& rt, Client& client, std::uint64_t bytes);
 
-// The staging chunk, held for one copy at a time (threads take turns).
+// The staging area: kStagingSlots slots, held for one copy at a time (threads take turns).
+inline constexpr unsigned kStagingSlots = 4;
+inline constexpr std::uint64_t kStagingBytes = 16ULL << 20;
 struct StagingLease {
   SharedPages pages;
   std::uint64_t bytes;

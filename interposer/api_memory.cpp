@@ -163,13 +163,14 @@ FASTGPU_REMOTE_EXPORT CUresult cuMemFreeHost(void* pointer) {
     if (!range || !range->allocated) return CUDA_ERROR_INVALID_VALUE;
     rt.removeHostRange(reinterpret_cast<std::uint64_t>(pointer));
     client.finishDeliveriesInto(pointer, range->bytes);
-    munmap(pointer, range->bytes);
-    if (range->sharedOffset) {  // the server's mapping keeps the pages until it frees them, in call order
+    CUresult freed = CUDA_SUCCESS;
+    if (range->sharedOffset) {  // as the driver, the server first waits for the device's work
       CallMessage call(rt.currentContextId());
       call->setHostFreeShared(*range->sharedOffset);
-      post(client, call);
+      freed = askResult(client, call);
     }
-    return CUDA_SUCCESS;
+    munmap(pointer, range->bytes);
+    return freed;
   });
 }
 

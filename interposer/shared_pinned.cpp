@@ -22,7 +22,7 @@ std::optional<SharedPages> allocateShared(Runtime& rt, Client& client, std::uint
   if (mapped) return SharedPages{*mapped, offset, device};
   CallMessage free(rt.currentContextId());
   free->setHostFreeShared(offset);
-  post(client, free);
+  (void)askResult(client, free);
   return std::nullopt;
 }
 

@@ -36,7 +36,6 @@ inline bool expectsReply(wire::Call::Reader call) {
     case wire::Call::WRITE_STAGED:
     case wire::Call::CODE_UPLOAD:
     case wire::Call::STAGE_TO_HOST:
-    case wire::Call::HOST_FREE_SHARED:
       return false;
     case wire::Call::COPY:
       // Device-to-host copies return data; asynchronous ones to the device do not wait.

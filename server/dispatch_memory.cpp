@@ -120,6 +120,8 @@ Status Session::executeMemoryCall(wire::Call::Reader call, std::span<const std::
     }
     case wire::Call::HOST_FREE_SHARED:
       if (!sharedHost_) return Status(CUDA_ERROR_INVALID_VALUE, "this session has no shared pinned memory");
+      // As cuMemFreeHost does: the device's work ends first (its errors are not the free's).
+      (void)driver_.cuCtxSynchronize();
       return sharedHost_->free(call.getHostFreeShared());
     case wire::Call::COPY_SHARED:
       return copyShared(call.getCopyShared(), gate, tenant);

@@ -414,7 +414,7 @@ struct Call {
     hostAllocShared @113 :UInt64;         # bytes -> values [offset in the shared heap, device
                                           # address (0: none)]: pinned memory the server mapped,
                                           # registered and mapped for the device
-    hostFreeShared @114 :UInt64;          # offset -> none
+    hostFreeShared @114 :UInt64;          # offset -> none, after the device's work (as cuMemFreeHost)
     copyShared @115 :SharedCopy;          # -> none; posted when async
   }
 }

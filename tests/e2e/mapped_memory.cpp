@@ -1,6 +1,7 @@
 // Mapped page-locked memory (zero copy): a kernel writes host memory through the device address
 // cuMemHostGetDevicePointer gives, and the host reads it after a synchronize — natively, and
-// through FastGPU over shared memory, where the memory is shared with the server.
+// through FastGPU over shared memory, where the memory is shared with the server. Freeing such
+// memory waits for the device's work, as the driver does.
 #include <cuda.h>
 
 #include <cstdio>
@@ -43,6 +44,16 @@ int main(int argc, char** argv) {
     std::printf("an address inside: %s\n", inside == device + 12345 ? "offset alike" : "DIFFERENT");
     CHECK(cuMemFreeHost(host));
   }
+  // A long kernel, then a free: the device is idle when cuMemFreeHost returns.
+  CUfunction spin;
+  CHECK(cuModuleGetFunction(&spin, module, "fastgpu_spin"));
+  void* doomed = nullptr;
+  CHECK(cuMemAllocHost(&doomed, 4096));
+  unsigned long long micros = 300000;
+  void* spinParams[] = {&micros};
+  CHECK(cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, nullptr, spinParams, nullptr));
+  CHECK(cuMemFreeHost(doomed));
+  std::printf("the device after cuMemFreeHost: %s\n", cuStreamQuery(nullptr) == CUDA_SUCCESS ? "idle" : "STILL BUSY");
   int local = 0;
   std::printf("memory never allocated pinned: %d\n", static_cast<int>(cuMemHostGetDevicePointer(nullptr, &local, 0)));
   std::printf("mapped_memory: done\n");

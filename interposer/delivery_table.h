@@ -14,15 +14,16 @@
 #include <span>
 
 #include "cudaabi/result.h"
+#include "protocol/call_kinds.h"
 #include "protocol/schema/fastgpu.capnp.h"
 
 namespace fastgpu::interposer {
 
 class DeliveryTable {
  public:
-  // The server's bounds (PendingDeliveries): staying within them, a copy is never refused there.
-  static constexpr std::size_t kMaxPending = 1024;
-  static constexpr std::uint64_t kMaxPendingBytes = 64ULL << 20;
+  // The server's bounds: staying within them, a copy is never refused there.
+  static constexpr std::size_t kMaxPending = protocol::kMaxPendingDeliveries;
+  static constexpr std::uint64_t kMaxPendingBytes = protocol::kMaxPendingDeliveryBytes;
 
   // The id of a new delivery of `bytes` into `destination`; nullopt when the bounds are reached
   // (the caller copies synchronously instead).

@@ -3,6 +3,7 @@
 // its errors are deferred to the next reply.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "protocol/schema/fastgpu.capnp.h"
@@ -12,6 +13,10 @@ namespace fastgpu::protocol {
 // Bulk copies travel in chunks of at most this many bytes per call (each way): a frame stays
 // far below kMaxFrameBytes and transfer overlaps with copying on the other side.
 inline constexpr std::uint64_t kMaxCopyChunkBytes = 8ULL << 20;
+// Asynchronous copies to a client's pinned memory one session may have in flight (stageToHost):
+// the client stays below both bounds, the server refuses what passes them.
+inline constexpr std::size_t kMaxPendingDeliveries = 1024;
+inline constexpr std::uint64_t kMaxPendingDeliveryBytes = 64ULL << 20;
 // A code image larger than this is uploaded in parts of kMaxCopyChunkBytes (codeUpload), then
 // loaded (codeLoadUploaded); a smaller one travels in its load call.
 inline constexpr std::uint64_t kMaxInlineImageBytes = 32ULL << 20;

@@ -19,13 +19,14 @@
 
 #include "cudaabi/driver_symbols.h"
 #include "cudaabi/result.h"
+#include "protocol/call_kinds.h"
 
 namespace fastgpu::server {
 
 class PendingDeliveries {
  public:
-  static constexpr std::size_t kMaxPending = 1024;
-  static constexpr std::uint64_t kMaxPendingBytes = 64ULL << 20;
+  static constexpr std::size_t kMaxPending = protocol::kMaxPendingDeliveries;
+  static constexpr std::uint64_t kMaxPendingBytes = protocol::kMaxPendingDeliveryBytes;
   // Pinned memory a session's buffers hold, pending and spare: twice the bytes in flight, as a
   // buffer serves copies of more than half its size.
   static constexpr std::uint64_t kMaxHeldBytes = 2 * kMaxPendingBytes;

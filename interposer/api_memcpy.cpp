@@ -109,7 +109,7 @@ CUresult copyShared(Runtime& rt, Client& client, std::uint64_t device, std::uint
 // the bytes are copied into or out of its slots here and by the server's driver there, not
 // through the rings, the two sides working on different slots at once. Within a group of slots
 // every copy but the last is posted (and flushed at once, so that the server starts on it); the
-// last one waits, and with it the group. Nullopt when the session has no staging area.
+// last one waits, and with it the group.
 class StagedCopy {
  public:
   StagedCopy(Runtime& rt, Client& client, StagingLease& lease, std::uint64_t device, std::uint8_t* host,
@@ -191,6 +191,7 @@ class StagedCopy {
   StreamArg stream_;
 };
 
+// Nullopt when the session has no staging area.
 std::optional<CUresult> copyThroughStaging(Runtime& rt, Client& client, std::uint64_t device, std::uint8_t* host,
                                            std::uint64_t bytes, bool toHost, StreamArg stream) {
   auto lease = leaseStaging(rt, client);
@@ -207,11 +208,11 @@ CUresult toDevice(Runtime& rt, Client& client, std::uint64_t dst, const std::uin
     return captureThroughStaging(rt, client, const_cast<std::uint8_t*>(src), dst, bytes, stream, false);
   }
   if (CUresult refused = captureRules(rt, stream, false); refused != CUDA_SUCCESS) return refused;
-  auto place = bytes > 0 ? pinned(rt, src, bytes) : std::nullopt;
-  if (place && place->sharedOffset && withinAllocation(*allocation, dst, bytes)) {
-    return copyShared(rt, client, dst, *place->sharedOffset, bytes, false, stream);
-  }
-  if (!stream.async && bytes > 0 && withinAllocation(*allocation, dst, bytes)) {
+  // Copies within one allocation may take the shared paths (the server checks the others).
+  bool inside = bytes > 0 && withinAllocation(*allocation, dst, bytes);
+  auto place = inside ? pinned(rt, src, bytes) : std::nullopt;
+  if (place && place->sharedOffset) return copyShared(rt, client, dst, *place->sharedOffset, bytes, false, stream);
+  if (inside && !stream.async) {
     auto staged = copyThroughStaging(rt, client, dst, const_cast<std::uint8_t*>(src), bytes, false, stream);
     if (staged) return *staged;
   }
@@ -262,14 +263,13 @@ CUresult toHost(Runtime& rt, Client& client, std::uint8_t* dst, std::uint64_t sr
   }
   if (CUresult refused = captureRules(rt, stream, false); refused != CUDA_SUCCESS) return refused;
   std::uint64_t start = 0;
-  auto place = bytes > 0 ? pinned(rt, dst, bytes) : std::nullopt;
-  if (place && place->sharedOffset && withinAllocation(*allocation, src, bytes)) {
-    return copyShared(rt, client, src, *place->sharedOffset, bytes, true, stream);
-  }
-  if (!stream.async && bytes > 0 && withinAllocation(*allocation, src, bytes)) {
+  bool inside = bytes > 0 && withinAllocation(*allocation, src, bytes);
+  auto place = inside ? pinned(rt, dst, bytes) : std::nullopt;
+  if (place && place->sharedOffset) return copyShared(rt, client, src, *place->sharedOffset, bytes, true, stream);
+  if (inside && !stream.async) {
     if (auto staged = copyThroughStaging(rt, client, src, dst, bytes, true, stream)) return *staged;
   }
-  if (stream.async && place && withinAllocation(*allocation, src, bytes)) {
+  if (place && stream.async) {
     start = postToPinned(rt, client, dst, src, bytes, stream);
     if (start == bytes) return CUDA_SUCCESS;
   }

@@ -20,7 +20,6 @@ namespace {
 
 constexpr std::uint64_t kPitchAlignment = 512;
 
-
 // What the client knows about a pointer: remote allocations and local page-locked memory.
 cudaabi::PointerFacts describe(Runtime& rt, CUdeviceptr pointer) {
   cudaabi::PointerFacts facts;

@@ -23,13 +23,19 @@ Status Session::stageToHost(wire::StagedDelivery::Reader copy, scheduler::Comput
   return staged;
 }
 
+Result<SharedHostMemory*> Session::sharedHostMemory() {
+  if (!sharedHost_) return Status(CUDA_ERROR_INVALID_VALUE, "this session has no shared pinned memory");
+  return &*sharedHost_;
+}
+
 Status Session::copyShared(wire::SharedCopy::Reader copy, scheduler::ComputeGate* gate,
                            scheduler::ComputeGate::TenantId tenant) {
-  if (!sharedHost_) return Status(CUDA_ERROR_INVALID_VALUE, "this session has no shared pinned memory");
+  auto shared = sharedHostMemory();
+  if (!shared) return shared.status();
   auto stream = this->stream(copy.getStream(), copy.getPerThread());
   if (!stream) return stream.status();
   std::uint64_t bytes = copy.getBytes();
-  auto host = sharedHost_->find(copy.getOffset(), bytes);
+  auto host = (*shared)->find(copy.getOffset(), bytes);
   if (!host) return host.status();
   if (Status status = state_->checkDeviceRange(copy.getDevice(), bytes); !status) return status;
   if (Status status = refuseIfCapturing(*stream, "a copy of client memory"); !status) return status;
@@ -112,17 +118,20 @@ Status Session::executeMemoryCall(wire::Call::Reader call, std::span<const std::
       return driverResult(result, "cuMemcpyDtoD");
     }
     case wire::Call::HOST_ALLOC_SHARED: {
-      if (!sharedHost_) return Status(CUDA_ERROR_INVALID_VALUE, "this session has no shared pinned memory");
-      auto granted = sharedHost_->allocate(call.getHostAllocShared());
+      auto shared = sharedHostMemory();
+      if (!shared) return shared.status();
+      auto granted = (*shared)->allocate(call.getHostAllocShared());
       if (!granted) return granted.status();
       answer.setValues({static_cast<std::int64_t>(granted->offset), static_cast<std::int64_t>(granted->device)});
       return Status::ok();
     }
-    case wire::Call::HOST_FREE_SHARED:
-      if (!sharedHost_) return Status(CUDA_ERROR_INVALID_VALUE, "this session has no shared pinned memory");
+    case wire::Call::HOST_FREE_SHARED: {
+      auto shared = sharedHostMemory();
+      if (!shared) return shared.status();
       // As cuMemFreeHost does: the device's work ends first (its errors are not the free's).
       (void)driver_.cuCtxSynchronize();
-      return sharedHost_->free(call.getHostFreeShared());
+      return (*shared)->free(call.getHostFreeShared());
+    }
     case wire::Call::COPY_SHARED:
       return copyShared(call.getCopyShared(), gate, tenant);
     case wire::Call::STAGE_TO_HOST: {

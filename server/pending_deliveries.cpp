@@ -1,8 +1,6 @@
 // See pending_deliveries.h.
 #include "server/pending_deliveries.h"
 
-#include <cstring>
-
 #include <fmt/format.h>
 
 namespace fastgpu::server {

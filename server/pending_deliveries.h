@@ -14,7 +14,6 @@
 
 #include <cstdint>
 #include <deque>
-#include <span>
 #include <vector>
 
 #include "cudaabi/driver_symbols.h"
@@ -57,8 +56,6 @@ class PendingDeliveries {
 
   // Waits until every pending copy is done (the client's memory they go to is going away).
   void finishAll();
-
-  bool empty() const { return pending_.empty(); }
 
  private:
   struct Buffer {

@@ -101,6 +101,8 @@ class Session {
   // An asynchronous copy into the client's pinned memory (pending_deliveries.h).
   Status stageToHost(wire::StagedDelivery::Reader copy, scheduler::ComputeGate* gate,
                      scheduler::ComputeGate::TenantId tenant);
+  // The session's shared pinned memory; an error when it has none (not on shared memory).
+  Result<SharedHostMemory*> sharedHostMemory();
   // A copy between the device and the client's pinned memory in the shared heap.
   Status copyShared(wire::SharedCopy::Reader copy, scheduler::ComputeGate* gate,
                     scheduler::ComputeGate::TenantId tenant);

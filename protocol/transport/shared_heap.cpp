@@ -6,22 +6,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
-
 #include <fmt/format.h>
 
 #include "cudaabi/checked_math.h"
+#include "protocol/transport/system_failure.h"
 
 namespace fastgpu::protocol {
 namespace {
 
 constexpr unsigned kRequiredSeals = F_SEAL_SHRINK | F_SEAL_SEAL;
 constexpr std::uint64_t kPage = 4096;
-
-Status systemFailure(std::string_view what) {
-  return Status(CUDA_ERROR_OPERATING_SYSTEM, fmt::format("{}: {}", what, std::strerror(errno)));
-}
 
 Result<std::uint64_t> fileSize(int descriptor) {
   struct stat info {};

@@ -4,11 +4,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
-
 #include "protocol/transport/descriptor_passing.h"
 #include "protocol/transport/shm_connection.h"
+#include "protocol/transport/system_failure.h"
 
 namespace fastgpu::protocol {
 
@@ -51,7 +49,7 @@ Result<std::unique_ptr<Connection>> acceptSharedMemory(int socket, std::string p
 Result<std::pair<std::unique_ptr<Connection>, std::unique_ptr<Connection>>> sharedMemoryPair() {
   int fds[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
-    return Status(CUDA_ERROR_OPERATING_SYSTEM, std::string("socketpair: ") + std::strerror(errno));
+    return systemFailure("socketpair");
   }
   auto segment = SharedSegment::create();
   if (!segment) {

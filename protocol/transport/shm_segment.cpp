@@ -11,6 +11,8 @@
 
 #include <fmt/format.h>
 
+#include "protocol/transport/system_failure.h"
+
 namespace fastgpu::protocol {
 namespace {
 
@@ -30,10 +32,6 @@ static_assert(kControlOffset + 2 * sizeof(RingControl) <= kDataOffset);
 static_assert((kShmRingBytes & (kShmRingBytes - 1)) == 0, "a ring's size is a power of two");
 
 constexpr unsigned kRequiredSeals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
-
-Status systemFailure(std::string_view what) {
-  return Status(CUDA_ERROR_OPERATING_SYSTEM, fmt::format("{}: {}", what, std::strerror(errno)));
-}
 
 Result<std::uint8_t*> mapSegment(int descriptor) {
   void* mapped = ::mmap(nullptr, kSegmentBytes, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, 0);

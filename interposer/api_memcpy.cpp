@@ -66,12 +66,6 @@ CUresult captureThroughStaging(Runtime& rt, Client& client, std::uint8_t* host, 
   return CUDA_SUCCESS;
 }
 
-// Whether [address, address + bytes) lies in one remote allocation.
-bool withinAllocation(std::pair<std::uint64_t, std::uint64_t> allocation, std::uint64_t address, std::uint64_t bytes) {
-  std::uint64_t offset = address - allocation.first;
-  return bytes <= allocation.second && offset <= allocation.second - bytes;
-}
-
 // Whether [host, host + bytes) lies in one range of this process's page-locked memory
 // (cuMemHostAlloc'd or registered): nullopt when not, else where it starts in the heap shared with
 // the server when the range comes from there.

@@ -13,7 +13,7 @@ CUresult checkRange(const char* name, CUdeviceptr pointer, size_t count) {
   return remoteEntry(name, [&](Runtime& rt, Client&) -> CUresult {
     if (count == 0) return CUDA_ERROR_INVALID_VALUE;
     auto allocation = rt.allocation(pointer);
-    if (!allocation || count > allocation->second - (pointer - allocation->first)) return CUDA_ERROR_INVALID_VALUE;
+    if (!allocation || !withinAllocation(*allocation, pointer, count)) return CUDA_ERROR_INVALID_VALUE;
     return CUDA_SUCCESS;
   });
 }

@@ -36,6 +36,13 @@ struct HostRange {
   std::uint64_t sharedDevice = 0;
 };
 
+// Whether [address, address + bytes) lies in `allocation` (as Runtime::allocation gives it).
+inline bool withinAllocation(std::pair<std::uint64_t, std::uint64_t> allocation, std::uint64_t address,
+                             std::uint64_t bytes) {
+  std::uint64_t offset = address - allocation.first;
+  return bytes <= allocation.second && offset <= allocation.second - bytes;
+}
+
 struct StreamInfo {
   std::uint64_t context = 0;
   unsigned flags = 0;

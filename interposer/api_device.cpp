@@ -2,6 +2,7 @@
 // welcome, without a round trip.
 #include <cstring>
 
+#include "cudaabi/honest_attributes.h"
 #include "interposer/remote.h"
 
 using namespace fastgpu;
@@ -81,11 +82,16 @@ FASTGPU_REMOTE_EXPORT CUresult cuDeviceTotalMem_v2(size_t* bytes, CUdevice ordin
 }
 
 FASTGPU_REMOTE_EXPORT CUresult cuDeviceGetAttribute(int* value, CUdevice_attribute attribute, CUdevice ordinal) {
-  return withDevice(__func__, ordinal, [&](wire::DeviceInfo::Reader info) {
-    if (value == nullptr || attribute <= 0 || static_cast<unsigned>(attribute) >= info.getAttributes().size()) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client& client) -> CUresult {
+    if (ordinal < 0 || ordinal >= rt.deviceCount()) return CUDA_ERROR_INVALID_DEVICE;
+    auto attributes = rt.device(ordinal).getAttributes();
+    if (value == nullptr || attribute <= 0 || static_cast<unsigned>(attribute) >= attributes.size()) {
       return CUDA_ERROR_INVALID_VALUE;
     }
-    *value = info.getAttributes()[static_cast<unsigned>(attribute)];
+    // The server answers for a session with shared host memory as it offers it; a client that
+    // stayed on its connection (it could not join the rendezvous) has none.
+    *value = cudaabi::remoteSessionAttribute(attribute, attributes[static_cast<unsigned>(attribute)],
+                                             client.sharedHeap() != nullptr);
     return CUDA_SUCCESS;
   });
 }

@@ -10,6 +10,7 @@
 #include "cudaabi/log.h"
 #include "protocol/message.h"
 #include "protocol/transport/shm.h"
+#include "protocol/transport/shm_rendezvous.h"
 
 namespace fastgpu::interposer {
 namespace {
@@ -144,11 +145,32 @@ Status Client::moveToSharedMemory(const std::string& server, const TransportChoi
   if (!welcome_.getSharedMemory()) {
     if (!transport.requireSharedMemory) return Status::ok();
     return Status(CUDA_ERROR_NO_DEVICE, fmt::format("server {} did not offer shared memory (FASTGPU_TRANSPORT=shm): "
-                                                    "it is older than this client, or could not make a segment",
+                                                    "it is not on this host, older than this client, or could not make a segment",
                                                     server));
   }
   std::string peer = "shm " + connection_->peer();
-  int socket = connection_->detach();
+  int socket = -1;
+  if (welcome_.hasSharedMemoryRendezvous() && welcome_.getSharedMemoryRendezvous().size() > 0) {
+    auto nonce = welcome_.getSharedMemoryNonce();
+    auto joined = protocol::joinRendezvous(welcome_.getSharedMemoryRendezvous().cStr(),
+                                           std::span<const std::uint8_t>(nonce.begin(), nonce.size()), timeout_);
+    if (!joined) {
+      return Status(CUDA_ERROR_NO_DEVICE, fmt::format("server {} offered shared memory, but: {}", server,
+                                                      joined.status().message()));
+    }
+    if (!*joined) {
+      // Not on the server's host after all (another network namespace), or the server stopped
+      // waiting: both sides stay on the connection.
+      if (!transport.requireSharedMemory) return Status::ok();
+      return Status(CUDA_ERROR_NO_DEVICE, fmt::format("server {} offered shared memory, but its rendezvous socket "
+                                                      "cannot be reached from here (FASTGPU_TRANSPORT=shm): is this "
+                                                      "process in another network namespace (a container)?",
+                                                      server));
+    }
+    socket = **joined;
+  } else {
+    socket = connection_->detach();
+  }
   auto moved = protocol::acceptSharedMemory(socket, peer, welcome_.getSharedHeap() ? &sharedHeap_ : nullptr);
   if (!moved) {
     return Status(CUDA_ERROR_NO_DEVICE,

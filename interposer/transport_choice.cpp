@@ -16,7 +16,8 @@ Status wrongUrl(std::string_view forced, std::string_view server, std::string_vi
 Result<TransportChoice> chooseTransport(std::string_view forced, std::string_view server) {
   bool unixUrl = server.starts_with("unix://");
   bool tcpUrl = server.starts_with("tcp://") || server.starts_with("tls://");
-  if (forced.empty()) return TransportChoice{unixUrl, false};
+  // A client on the server's host is offered shared memory whichever way it came.
+  if (forced.empty()) return TransportChoice{unixUrl || tcpUrl, false};
   if (forced == "tcp") {
     if (!tcpUrl) return wrongUrl(forced, server, "a tcp:// or tls:// URL");
     return TransportChoice{};
@@ -26,8 +27,7 @@ Result<TransportChoice> chooseTransport(std::string_view forced, std::string_vie
     return TransportChoice{};
   }
   if (forced == "shm") {
-    // The segment travels over a Unix socket: the server's, on this host.
-    if (!unixUrl) return wrongUrl(forced, server, "the unix:///PATH URL of a server on this host");
+    if (!unixUrl && !tcpUrl) return wrongUrl(forced, server, "the unix://, tcp:// or tls:// URL of a server on this host");
     return TransportChoice{true, true};
   }
   if (forced == "rdma") {

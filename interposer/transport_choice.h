@@ -1,11 +1,12 @@
 // Which transport a client uses: FASTGPU_TRANSPORT read against FASTGPU_SERVER's URL.
 //
-//   (unset)  the URL's own: tcp:// and tls:// over TCP; unix:// moves onto shared memory when
-//            the server offers it (same host), else stays on the socket
-//   tcp      TCP only: the URL must be tcp:// or tls://
+//   (unset)  shared memory when the server is on this host and offers it (the segment comes
+//            over a unix:// socket, or over a rendezvous socket for tcp:// and tls://), else
+//            the URL's own transport
+//   tcp      TCP only, never shared memory: the URL must be tcp:// or tls://
 //   unix     the Unix socket only, never shared memory: the URL must be unix://
-//   shm      shared memory or nothing: the URL must be unix://, and a server that does not offer
-//            shared memory fails cuInit
+//   shm      shared memory or nothing: a server that does not offer it (not on this host, too
+//            old, out of memory) or cannot be joined fails cuInit
 //   rdma     not in this build: fails cuInit, saying so
 #pragma once
 

@@ -14,6 +14,9 @@ FASTGPU_SERVER_LISTEN="tcp://127.0.0.1:0 tls://127.0.0.1:0 unix://$certs/fastgpu
   FASTGPU_SERVER_CONFIG=$certs/server.toml start_fastgpu_server "$FASTGPU_BUILD/lib/cudasim/libcuda.so.1"
 read -r tcp_url tls_url unix_url <<<"$FASTGPU_SERVER_URLS"
 bench=$FASTGPU_BUILD/bin/fastgpu_bench
+# Each benchmark measures the transport its URL names: a client on this host would otherwise move
+# onto shared memory by itself (the transport loop below measures that).
+export FASTGPU_TRANSPORT=tcp
 interposer=$FASTGPU_BUILD/lib/fastgpu/libcuda.so.1
 log "Machine: $(nproc) cores, $(uname -r), $(date -u +%Y-%m-%d)"
 "$bench" latency --interposer "$interposer"
@@ -24,8 +27,8 @@ FASTGPU_STATS=1 "$bench" launches --interposer "$interposer" --cudasim "$FASTGPU
 "$bench" modules --interposer "$interposer" --cudasim "$FASTGPU_BUILD/lib/cudasim/libcuda.so.1" \
   --fatbin "$FASTGPU_BUILD/tests/data/test_kernels.fatbin" --module-cache "$certs/module-cache"
 log "Over the Unix socket ($unix_url)"
-FASTGPU_SERVER=$unix_url "$bench" latency --interposer "$interposer"
-FASTGPU_SERVER=$unix_url "$bench" bandwidth --interposer "$interposer"
+FASTGPU_SERVER=$unix_url FASTGPU_TRANSPORT=unix "$bench" latency --interposer "$interposer"
+FASTGPU_SERVER=$unix_url FASTGPU_TRANSPORT=unix "$bench" bandwidth --interposer "$interposer"
 # Each transport against native cudasim, in one process and run each (issue 11, point 7).
 for transport in tcp unix shm; do
   url=$unix_url

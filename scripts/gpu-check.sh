@@ -30,6 +30,7 @@ export FASTGPU_TOKEN=gpu-check FASTGPU_VGPU=gpu-check
 FASTGPU_SERVER_CONFIG=$config start_fastgpu_server libcuda.so.1
 trap 'stop_fastgpu_server; rm -f "$config"' EXIT
 log "fastgpu-server on the real driver at $FASTGPU_SERVER"
+log "transport: ${FASTGPU_TRANSPORT:-shared memory (this host; FASTGPU_TRANSPORT=tcp checks TCP instead)}"
 
 declare -a names results
 record() {

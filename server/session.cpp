@@ -16,6 +16,14 @@
 #include "server/logging.h"
 
 namespace fastgpu::server {
+namespace {
+
+// How long a worker waits for its client at the rendezvous socket (shm_rendezvous.h). The client
+// comes right after the Welcome; a client in another network namespace sends its calls over the
+// connection instead, which ends the wait at once.
+constexpr auto kRendezvousWait = std::chrono::seconds(10);
+
+}  // namespace
 
 Session::Session(std::unique_ptr<protocol::Connection> connection, const cudaabi::DriverTable& driver,
                  std::unique_ptr<scheduler::VgpuAccess> lease, std::uint64_t id, scheduler::SessionLimits limits)
@@ -90,10 +98,22 @@ Status Session::welcome() {
   welcome.setResult(CUDA_SUCCESS);
   welcome.setModuleCache(moduleCache_ != nullptr);
   std::optional<protocol::SharedSegment> segment;
-  if (offerSharedMemory_) {
+  std::optional<protocol::RendezvousPoint> rendezvous;
+  if (offerSharedMemory_ != SharedMemoryOffer::kNone) {
     auto created = protocol::SharedSegment::create();
     if (created) segment.emplace(std::move(*created));
-    else log_->warn("session={} stays on its socket: {}", id_, created.status().message());
+    else log_->warn("session={} stays on its connection: {}", id_, created.status().message());
+  }
+  if (segment && offerSharedMemory_ == SharedMemoryOffer::kByRendezvous) {
+    auto opened = protocol::RendezvousPoint::open();
+    if (opened) {
+      rendezvous.emplace(std::move(*opened));
+      welcome.setSharedMemoryRendezvous(rendezvous->name());
+      welcome.setSharedMemoryNonce(kj::arrayPtr(rendezvous->nonce().data(), rendezvous->nonce().size()));
+    } else {
+      log_->warn("session={} stays on its connection: {}", id_, opened.status().message());
+      segment.reset();
+    }
   }
   welcome.setSharedMemory(segment.has_value());
   if (segment) {
@@ -134,18 +154,35 @@ Status Session::welcome() {
   std::span<const std::uint8_t> parts[] = {bytes};
   Status sent = send(parts);
   if (!sent || !segment) return sent;
+  if (rendezvous) return moveByRendezvous(std::move(*segment), std::move(*rendezvous));
   return moveToSharedMemory(std::move(*segment));
 }
 
-Status Session::moveToSharedMemory(protocol::SharedSegment segment) {
+Status Session::moveByRendezvous(protocol::SharedSegment segment, protocol::RendezvousPoint point) {
+  // The client connects at once after the Welcome; one that cannot sends its calls here instead.
+  auto deadline = std::chrono::steady_clock::now() + kRendezvousWait;
+  auto arrived = point.await(connection_->pollDescriptor(), deadline, [&](const std::string& stranger) {
+    log_->warn("session={} refused a connection without the session's nonce at its rendezvous socket ({})", id_,
+               stranger);
+  });
+  if (!arrived) return arrived.status();
+  if (!*arrived) {
+    log_->info("session={} stays on its connection: the client did not join its rendezvous", id_);
+    sharedHost_.reset();  // the client has no heap to allocate from
+    return Status::ok();
+  }
+  return moveToSharedMemory(std::move(segment), **arrived);
+}
+
+Status Session::moveToSharedMemory(protocol::SharedSegment segment, int socket) {
   std::lock_guard lock(sendMutex_);  // the heartbeat thread sends through connection_ too
   std::string peer = connection_->peer();
-  int socket = connection_->detach();
+  if (socket < 0) socket = connection_->detach();
   if (socket < 0) return Status(ErrorKind::kFailed, CUDA_ERROR_OPERATING_SYSTEM, "the connection cannot pass the segment");
   auto moved = protocol::offerSharedMemory(std::move(segment), socket, "shm " + peer,
                                            sharedHost_ ? sharedHost_->descriptor() : -1);
   if (!moved) return moved.status();
-  connection_ = std::move(*moved);
+  connection_ = std::move(*moved);  // a connection the segment did not travel over closes here
   log_->info("session={} moved onto shared memory", id_);
   return Status::ok();
 }

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "protocol/schema/fastgpu.capnp.h"
+#include "protocol/transport/shm_rendezvous.h"
 #include "protocol/transport/shm_segment.h"
 #include "protocol/transport/transport.h"
 #include "server/device_output_relay.h"
@@ -28,6 +29,7 @@
 #include "server/module_cache.h"
 #include "server/pending_deliveries.h"
 #include "server/shared_host_memory.h"
+#include "server/shared_memory_offer.h"
 #include "server/session_state.h"
 
 namespace fastgpu::server {
@@ -68,9 +70,10 @@ class Session {
   // Large code images are kept in `cache` and may be loaded from it by digest; none without.
   void useModuleCache(std::unique_ptr<ModuleCache> cache) { moduleCache_ = std::move(cache); }
 
-  // After the Welcome, the session moves onto a shared-memory segment sent over its connection
-  // (which must pass descriptors: a Unix socket to the client itself), if one can be made.
-  void offerSharedMemory() { offerSharedMemory_ = true; }
+  // After the Welcome, the session moves onto a shared-memory segment, if one can be made: sent
+  // over its connection (which must pass descriptors: a Unix socket to the client itself), or
+  // over a rendezvous socket the client joins (shm_rendezvous.h).
+  void offerSharedMemory(SharedMemoryOffer offer) { offerSharedMemory_ = offer; }
 
   // Greets the client and serves it until it leaves; then frees everything. Returns why it ended.
   Status run();
@@ -79,8 +82,12 @@ class Session {
   // Sends the Welcome: the session id and the devices the client sees; then moves the session
   // onto shared memory if it offers it.
   Status welcome();
-  // Hands the client the segment over the socket and serves it from the segment from now on.
-  Status moveToSharedMemory(protocol::SharedSegment segment);
+  // Hands the client the segment over `socket` (the connection's own when -1) and serves it from
+  // the segment from now on.
+  Status moveToSharedMemory(protocol::SharedSegment segment, int socket = -1);
+  // Waits for the client at `point`, then moves the session onto `segment` over its socket; a
+  // client that does not come stays on its connection.
+  Status moveByRendezvous(protocol::SharedSegment segment, protocol::RendezvousPoint point);
   // Every frame to the client goes through here (the session's thread and the heartbeat's).
   Status send(std::span<const std::span<const std::uint8_t>> parts);
   // While a batch takes long, sends the client empty frames (heartbeats) so that it can tell a
@@ -193,7 +200,7 @@ class Session {
   std::map<std::uint64_t, CaptureGraph> captureGraphs_;  // the driver's capture id -> its graph, once known
   DeviceOutputRelay* relay_ = nullptr;  // begun on this session's streams and not ended
   std::unique_ptr<ModuleCache> moduleCache_;
-  bool offerSharedMemory_ = false;
+  SharedMemoryOffer offerSharedMemory_ = SharedMemoryOffer::kNone;
   struct CodeUploadInProgress {
     std::uint64_t total = 0;
     std::vector<std::uint8_t> bytes;  // what has arrived; grows with the parts, never to more than total

@@ -17,6 +17,16 @@
 #include "server/logging.h"
 
 namespace fastgpu::server {
+namespace {
+
+// Shared memory only for a client on this host that asked for it: over its own socket when that
+// reaches the client itself (a Unix socket), else by rendezvous (TCP or TLS from this host).
+SharedMemoryOffer sharedMemoryOfferFor(const SessionInfo& info, const protocol::Connection& connection) {
+  if (!info.sharedMemoryAsked || !connection.loopback()) return SharedMemoryOffer::kNone;
+  return connection.passesDescriptors() ? SharedMemoryOffer::kOverConnection : SharedMemoryOffer::kByRendezvous;
+}
+
+}  // namespace
 
 SessionProcess::SessionProcess(std::unique_ptr<protocol::Connection> connection, const SessionHost& host,
                                std::uint64_t id)
@@ -110,7 +120,7 @@ bool SessionProcess::startWorker() {
     spec.moduleCacheDir = cache.vgpuDirectory(vgpu != nullptr ? vgpu->name() : std::string());
     spec.moduleCacheBytes = cache.bytesPerVgpu;
   }
-  spec.sharedMemory = info_.sharedMemoryAsked && connection_->passesDescriptors();
+  spec.sharedMemory = sharedMemoryOfferFor(info_, *connection_);
   if (killedFor_) return false;
   int fd = connection_->detach();
   if (fd < 0) {

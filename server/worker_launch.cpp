@@ -79,7 +79,7 @@ Result<pid_t> launchWorker(const WorkerCommand& command, const WorkerSpec& spec,
                                                     spec.limits.heartbeatSeconds, spec.limits.frameBytes),
                                         "--module-cache-bytes=" + std::to_string(spec.moduleCacheBytes),
                                         "--module-cache-dir=" + spec.moduleCacheDir,
-                                        std::string("--shared-memory=") + (spec.sharedMemory ? "1" : "0"),
+                                        "--shared-memory=" + std::string(sharedMemoryOfferName(spec.sharedMemory)),
                                         "--driver=" + command.driverPath,
                                         "--log-level=" + command.logLevel};
   std::vector<char*> argv;
@@ -130,7 +130,7 @@ Result<WorkerSpec> parseWorkerArguments(int argc, char** argv, WorkerCommand& co
             parseNumber(values["vgpu-place"], spec.vgpuPlace) && parseNumber(values["gpu"], spec.gpu) &&
             parseNumber(values["tenant"], spec.tenant) &&
             parseNumber(values["module-cache-bytes"], spec.moduleCacheBytes) &&
-            (values["shared-memory"] == "0" || values["shared-memory"] == "1");
+            parseSharedMemoryOffer(values["shared-memory"]).has_value();
   for (std::string_view field : splitCommas(values["devices"])) {
     int ordinal = 0;
     ok = ok && parseNumber(field, ordinal);
@@ -145,7 +145,7 @@ Result<WorkerSpec> parseWorkerArguments(int argc, char** argv, WorkerCommand& co
   if (!ok) return Status(CUDA_ERROR_INVALID_VALUE, "bad worker arguments");
   spec.peer = values["peer"];
   spec.moduleCacheDir = values["module-cache-dir"];
-  spec.sharedMemory = values["shared-memory"] == "1";
+  spec.sharedMemory = *parseSharedMemoryOffer(values["shared-memory"]);
   command.driverPath = values["driver"];
   command.logLevel = values["log-level"];
   return spec;

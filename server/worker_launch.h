@@ -13,6 +13,7 @@
 
 #include "cudaabi/result.h"
 #include "scheduler/server_config.h"
+#include "server/shared_memory_offer.h"
 
 namespace fastgpu::server {
 
@@ -37,9 +38,9 @@ struct WorkerSpec {
   // The vGPU's module cache directory (module_cache.h); empty: none.
   std::string moduleCacheDir;
   std::uint64_t moduleCacheBytes = 0;
-  // The client asked for shared memory and its connection can carry the segment (a plain Unix
-  // socket, no TLS relay): the worker moves the session onto it after the Welcome.
-  bool sharedMemory = false;
+  // The client asked for shared memory and is on this host: the worker moves the session onto it
+  // after the Welcome, over the connection (a plain Unix socket) or a rendezvous (TCP, TLS).
+  SharedMemoryOffer sharedMemory = SharedMemoryOffer::kNone;
 };
 
 // The descriptors a worker finds its connection and the board at.

@@ -60,7 +60,7 @@ int serve(const WorkerSpec& spec, const WorkerCommand& command, DeviceOutputRela
   Session session(protocol::adoptStream(kWorkerConnectionFd, spec.peer), (*driver)->api(), std::move(*access),
                   spec.session, spec.limits);
   session.relayDeviceOutput(relay);
-  if (spec.sharedMemory) session.offerSharedMemory();
+  session.offerSharedMemory(spec.sharedMemory);
   if (!spec.moduleCacheDir.empty()) {
     auto cache = ModuleCache::open(spec.moduleCacheDir, spec.moduleCacheBytes);
     if (cache) session.useModuleCache(std::move(*cache));

@@ -20,8 +20,8 @@ struct Hello {
   pid @3 :UInt32;
   vgpu @4 :Text;              # the requested vGPU ("" for the default)
   token @5 :Text;
-  sharedMemory @6 :Bool;      # move the session onto shared memory if the server can (a Unix
-                              # socket's client, same host)
+  sharedMemory @6 :Bool;      # move the session onto shared memory if the server can (a client
+                              # on the server's host, over a Unix socket or TCP)
 }
 
 struct DeviceInfo {
@@ -45,6 +45,11 @@ struct Welcome {
                               # frame travels through its rings
   sharedHeap @8 :Bool;        # with sharedMemory: the shared heap follows the segment on the
                               # socket; the client's pinned memory comes from it (hostAllocShared)
+  sharedMemoryRendezvous @9 :Text;  # with sharedMemory over a connection that cannot carry
+                              # descriptors (TCP, TLS): the abstract Unix socket the segment
+                              # follows on, once the client sent sharedMemoryNonce there
+                              # (protocol/transport/shm_rendezvous.h); "": this connection's socket
+  sharedMemoryNonce @10 :Data;  # 32 random bytes
 }
 
 struct KernelParam {

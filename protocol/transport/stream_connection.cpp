@@ -15,11 +15,9 @@
 
 namespace fastgpu::protocol {
 
-bool socketPeerIsLoopback(int fd) {
-  sockaddr_storage address{};
-  socklen_t length = sizeof(address);
-  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return false;
-  if (address.ss_family == AF_UNIX) return true;
+namespace {
+
+bool isLoopbackAddress(const sockaddr_storage& address) {
   if (address.ss_family == AF_INET) {
     return (ntohl(reinterpret_cast<const sockaddr_in*>(&address)->sin_addr.s_addr) >> 24) == 127;
   }
@@ -30,7 +28,19 @@ bool socketPeerIsLoopback(int fd) {
   return false;
 }
 
-namespace {
+// Whether two IP socket addresses name the same host address (ports aside).
+bool sameHostAddress(const sockaddr_storage& a, const sockaddr_storage& b) {
+  if (a.ss_family != b.ss_family) return false;
+  if (a.ss_family == AF_INET) {
+    return reinterpret_cast<const sockaddr_in*>(&a)->sin_addr.s_addr ==
+           reinterpret_cast<const sockaddr_in*>(&b)->sin_addr.s_addr;
+  }
+  if (a.ss_family == AF_INET6) {
+    return IN6_ARE_ADDR_EQUAL(&reinterpret_cast<const sockaddr_in6*>(&a)->sin6_addr,
+                              &reinterpret_cast<const sockaddr_in6*>(&b)->sin6_addr);
+  }
+  return false;
+}
 
 bool isUnixSocket(int fd) {
   sockaddr_storage address{};
@@ -39,6 +49,16 @@ bool isUnixSocket(int fd) {
 }
 
 }  // namespace
+
+bool socketPeerIsLoopback(int fd) {
+  sockaddr_storage peer{};
+  socklen_t length = sizeof(peer);
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) != 0) return false;
+  if (peer.ss_family == AF_UNIX || isLoopbackAddress(peer)) return true;
+  sockaddr_storage local{};
+  length = sizeof(local);
+  return ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length) == 0 && sameHostAddress(peer, local);
+}
 
 StreamConnection::StreamConnection(int fd, std::string peer)
     : fd_(fd), peer_(std::move(peer)), loopback_(socketPeerIsLoopback(fd)), unixSocket_(isUnixSocket(fd)) {}

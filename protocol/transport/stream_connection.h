@@ -23,6 +23,7 @@ class StreamConnection final : public FramedConnection {
   bool loopback() const override { return loopback_; }
   int detach() override;
   bool passesDescriptors() const override { return unixSocket_; }
+  int pollDescriptor() const override { return fd_; }  // frames are read exactly: nothing is buffered
 
  private:
   Status writeAll(std::span<iovec> pieces) override;
@@ -38,8 +39,9 @@ class StreamConnection final : public FramedConnection {
   std::optional<std::chrono::milliseconds> idleTimeout_;  // set before other threads use it
 };
 
-// Whether a connected socket's peer is this host: a Unix socket, 127.0.0.0/8, ::1, or
-// ::ffff:127.x.
+// Whether a connected socket's peer is this host: a Unix socket, 127.0.0.0/8, ::1, ::ffff:127.x,
+// or the very address the socket has here (a client that dialed one of the host's own
+// addresses: the kernel routes that through loopback too).
 bool socketPeerIsLoopback(int fd);
 
 }  // namespace fastgpu::protocol

@@ -85,6 +85,10 @@ class Connection {
   // Whether detach() gives a Unix socket whose other end is the peer itself (not a relay), so
   // that descriptors sent over it reach the peer: what moving a session onto shared memory needs.
   virtual bool passesDescriptors() const { return false; }
+  // A descriptor poll() finds readable once the peer has sent something (or gone), for waiting
+  // on this connection together with something else (shm_rendezvous.h); never read from it. -1
+  // when the transport has none.
+  virtual int pollDescriptor() const { return -1; }
 };
 
 class Listener {

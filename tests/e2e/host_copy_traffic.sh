@@ -15,7 +15,7 @@ grep -qx "host_copies: 320 MiB each way correct" "$work/out" || { echo "host_cop
 sent=$(sed -n 's/^fastgpu: .* bytes sent=\([0-9][0-9]*\).*/\1/p' "$work/err")
 [[ $sent =~ ^[0-9]+$ ]] || { echo "no byte count in: $(cat "$work/err")"; exit 1; }
 transport=${FASTGPU_E2E_TRANSPORT:-tcp}
-if [[ $transport == shm ]]; then
+if [[ $transport == shm || $transport == tcp-shm || $transport == tcp-auto ]]; then
   ((sent < 1 << 20)) || { echo "over shm, $sent bytes crossed the connection (under 1 MiB expected)"; exit 1; }
 else
   ((sent >= 320 << 20)) || { echo "over $transport, only $sent bytes crossed the connection"; exit 1; }

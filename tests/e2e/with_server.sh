@@ -2,8 +2,7 @@
 # Runs a command next to a fastgpu-server on cudasim, then stops the server.
 #   with_server.sh BUILD_DIR COMMAND [ARGS...]
 # The command finds the server's URL in $FASTGPU_SERVER. Exits with the command's status.
-# FASTGPU_E2E_TRANSPORT=unix|shm: the server listens on a Unix socket in a fresh directory, and
-# clients stay on it (unix) or must move onto shared memory (shm); default: tcp.
+# FASTGPU_E2E_TRANSPORT picks the transport (e2e_transport.sh); default: tcp.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/e2e_transport.sh"

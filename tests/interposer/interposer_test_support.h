@@ -45,6 +45,9 @@ class InterposerEnvironment : public ::testing::Environment {
                                                                                 {"FASTGPU_SIM_KERNELS", FASTGPU_TEST_TWINS}});
     ASSERT_FALSE(server->url().empty()) << "fastgpu-server did not start";
     setenv("FASTGPU_SERVER", server->url().c_str(), 1);
+    // These tests run over TCP, as across machines; on this host the client would otherwise
+    // move onto shared memory (the e2e tests cover that).
+    setenv("FASTGPU_TRANSPORT", "tcp", 1);
     handle = dlopen(FASTGPU_INTERPOSER_LIBRARY, RTLD_NOW | RTLD_LOCAL);
     ASSERT_NE(handle, nullptr) << dlerror();
     auto table = cudaabi::loadDriverTable(handle, "the interposer");

@@ -7,33 +7,34 @@
 namespace fastgpu::interposer {
 namespace {
 
-TEST(TransportChoice, UnsetTakesTheUrlsOwnAndMovesUnixClientsOntoSharedMemory) {
-  auto unix = chooseTransport("", "unix:///run/fastgpu.sock");
-  ASSERT_TRUE(unix);
-  EXPECT_TRUE(unix->askSharedMemory);
-  EXPECT_FALSE(unix->requireSharedMemory) << "a server that cannot is used over its socket";
-  for (const char* url : {"tcp://gpu1:7600", "tls://gpu1:7600"}) {
-    auto tcp = chooseTransport("", url);
-    ASSERT_TRUE(tcp);
-    EXPECT_FALSE(tcp->askSharedMemory) << url;
+TEST(TransportChoice, UnsetAsksForSharedMemoryWhicheverWayTheClientCame) {
+  for (const char* url : {"unix:///run/fastgpu.sock", "tcp://gpu1:7600", "tls://gpu1:7600"}) {
+    auto unset = chooseTransport("", url);
+    ASSERT_TRUE(unset) << url;
+    EXPECT_TRUE(unset->askSharedMemory) << url << ": a server on this host moves the session";
+    EXPECT_FALSE(unset->requireSharedMemory) << url << ": a server that cannot is used over its connection";
   }
 }
 
 TEST(TransportChoice, ForcedTransportsNeedTheirUrls) {
-  auto shm = chooseTransport("shm", "unix:///run/fastgpu.sock");
-  ASSERT_TRUE(shm);
-  EXPECT_TRUE(shm->askSharedMemory && shm->requireSharedMemory);
+  for (const char* url : {"unix:///run/fastgpu.sock", "tcp://127.0.0.1:7600", "tls://localhost:7600"}) {
+    auto shm = chooseTransport("shm", url);
+    ASSERT_TRUE(shm) << url;
+    EXPECT_TRUE(shm->askSharedMemory && shm->requireSharedMemory) << url;
+  }
   auto unix = chooseTransport("unix", "unix:///run/fastgpu.sock");
   ASSERT_TRUE(unix);
   EXPECT_FALSE(unix->askSharedMemory);
-  EXPECT_TRUE(chooseTransport("tcp", "tls://gpu1:7600"));
+  auto tcp = chooseTransport("tcp", "tls://gpu1:7600");
+  ASSERT_TRUE(tcp);
+  EXPECT_FALSE(tcp->askSharedMemory) << "forced TCP never moves onto shared memory";
 
-  auto shmOverTcp = chooseTransport("shm", "tcp://127.0.0.1:7600");
-  ASSERT_FALSE(shmOverTcp);
-  EXPECT_EQ(shmOverTcp.code(), CUDA_ERROR_NO_DEVICE);
-  EXPECT_EQ(shmOverTcp.status().message(),
-            "FASTGPU_TRANSPORT=shm needs FASTGPU_SERVER to be the unix:///PATH URL of a server on this host (it is "
-            "'tcp://127.0.0.1:7600')");
+  auto shmElsewhere = chooseTransport("shm", "gpu1:7600");
+  ASSERT_FALSE(shmElsewhere);
+  EXPECT_EQ(shmElsewhere.code(), CUDA_ERROR_NO_DEVICE);
+  EXPECT_EQ(shmElsewhere.status().message(),
+            "FASTGPU_TRANSPORT=shm needs FASTGPU_SERVER to be the unix://, tcp:// or tls:// URL of a server on this "
+            "host (it is 'gpu1:7600')");
   EXPECT_FALSE(chooseTransport("tcp", "unix:///run/fastgpu.sock"));
   EXPECT_FALSE(chooseTransport("unix", "tcp://gpu1:7600"));
 }

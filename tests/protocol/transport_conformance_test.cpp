@@ -19,6 +19,7 @@
 #include "protocol/transport/stream_connection.h"
 #include "protocol/transport/tls_connection.h"
 #include "protocol/transport/transport.h"
+#include "tests/protocol/rendezvous_pair.h"
 #include "tests/protocol/tls_fixture.h"
 #include "tests/support/blocked_thread.h"
 #include "tests/support/scratch_directory.h"
@@ -69,6 +70,11 @@ struct ShmTransport {
 };
 
 // TLS, the server's end after its handshake (as a server's login leaves it).
+// Shared memory reached the way a same-host TCP client moves onto it (shm_rendezvous.h).
+struct ShmByRendezvousTransport {
+  static Pair makePair() { return testing::rendezvousPair(); }
+};
+
 struct TlsTransport {
   static Pair makePair() { return testing::tlsPair(testing::testCertificates().serverSettings(), testing::testCertificates().clientSettings()); }
 };
@@ -93,7 +99,8 @@ class TransportConformance : public ::testing::Test {
 };
 
 using Transports =
-    ::testing::Types<LoopbackTransport, TcpTransport, UnixTransport, ShmTransport, TlsTransport, TlsRelayTransport>;
+    ::testing::Types<LoopbackTransport, TcpTransport, UnixTransport, ShmTransport, ShmByRendezvousTransport, TlsTransport,
+                     TlsRelayTransport>;
 TYPED_TEST_SUITE(TransportConformance, Transports);
 
 std::vector<std::uint8_t> pattern(std::size_t bytes, std::uint8_t seed) {

@@ -66,7 +66,7 @@ CUresult deliver(Runtime& rt, Client& client, const HostEffects& effects, CUstre
     if (!reply) return resultOf(client, reply, true);
     auto data = (*reply)->bulk();
     if (data.size() != effect.bytes) return CUDA_ERROR_UNKNOWN;
-    std::memcpy(effect.destination, data.data(), data.size());
+    scatterHostBytes(effect, data.data());
   }
   return client.takeDeferredError();
 }
@@ -82,7 +82,13 @@ void fillStaging(Runtime& rt, Client& client, const HostEffects& effects, CUstre
     write.setStream(idOf(stream));
     write.setPerThread(perThread);
     write.setBytes(effect.bytes);
-    post(client, call, std::span(static_cast<const std::uint8_t*>(effect.source), effect.bytes));
+    if (!effect.strides) {
+      post(client, call, std::span(static_cast<const std::uint8_t*>(effect.source), effect.bytes));
+      continue;
+    }
+    std::vector<std::uint8_t> packed(effect.bytes);
+    gatherHostBytes(effect, packed.data());
+    post(client, call, packed);
   }
 }
 

@@ -2,8 +2,8 @@
 // Nodes are the server's ids; each add is a round trip, so its errors are
 // the driver's, at the call. What a node does in this process is kept in the graph's record
 // (capture_mirror.h): a host node's function runs here after a replay; a copy node from or to this
-// process's memory copies through a staging buffer of the server, filled before a replay or read
-// after it. A host node must therefore have nothing after it but host nodes and copies to this
+// process's memory copies through a staging buffer of the server (packed: strided rows here are
+// gathered or scattered), filled before a replay or read after it. A host node must therefore have nothing after it but host nodes and copies to this
 // process (the server refuses to instantiate other graphs, CUDA_ERROR_NOT_SUPPORTED).
 #include <algorithm>
 

@@ -36,32 +36,53 @@ bool activeCapture(Runtime& rt, StreamArg stream) {
   return state && !state->invalidated;
 }
 
-// A copy between the device and this process's memory captured on `stream`: the server's graph
-// copies through staging buffers that every replay first fills with what `host` holds then (from
-// the host), or whose bytes land in `host` after it (to the host; interposer/api_graph.cpp).
+// One band of a copy between the device and this process's memory captured on `stream`: `bytes`
+// back to back when `width` is 0, else rows of `width` bytes, `devicePitch` apart on the device and
+// `hostPitch` apart here. The server's graph copies through a staging buffer (packed) that every
+// replay first fills with what `host` holds then (from the host), or whose bytes land in `host`
+// after it (to the host; interposer/api_graph.cpp).
+struct CapturedBand {
+  std::uint8_t* host = nullptr;
+  std::uint64_t hostPitch = 0;
+  std::uint64_t device = 0;
+  std::uint64_t devicePitch = 0;
+  std::uint64_t width = 0;
+  std::uint64_t bytes = 0;
+};
+CUresult captureBand(Runtime& rt, Client& client, const CapturedBand& band, StreamArg stream, bool toHost) {
+  CallMessage call(rt.currentContextId());
+  auto describe = [&](auto copy) {
+    copy.setBytes(band.bytes);
+    copy.setStream(stream.id);
+    copy.setPerThread(stream.perThread);
+    copy.setPitch(band.devicePitch);
+    copy.setWidth(band.width);
+    return copy;
+  };
+  if (toHost) {
+    describe(call->initCaptureToHost()).setSrc(band.device);
+  } else {
+    describe(call->initCaptureFromHost()).setDst(band.device);
+  }
+  auto reply = ask(client, call);
+  if (!reply) return resultOf(client, reply, false);
+  HostEffect effect{.kind = toHost ? HostEffect::Kind::kCopyToHost : HostEffect::Kind::kCopyFromHost,
+                    .staging = (*reply)->get().getHandle(), .destination = band.host, .bytes = band.bytes,
+                    .source = band.host};
+  if (band.width != 0 && band.bytes > band.width) {
+    effect.strides = HostStrides{.width = band.width, .pitch = band.hostPitch, .height = band.bytes / band.width};
+  }
+  auto key = CaptureMirror::keyOf(handleOf<CUstream>(stream.id), stream.perThread);
+  return rt.captures().addEffect(key, effect);
+}
+
+// A contiguous copy between the device and this process's memory captured on `stream`, in bands
+// of at most kChunk bytes.
 CUresult captureThroughStaging(Runtime& rt, Client& client, std::uint8_t* host, std::uint64_t device,
                                std::uint64_t bytes, StreamArg stream, bool toHost) {
-  auto key = CaptureMirror::keyOf(handleOf<CUstream>(stream.id), stream.perThread);
   for (std::uint64_t offset = 0; offset < bytes; offset += kChunk) {
-    std::uint64_t chunk = std::min(kChunk, bytes - offset);
-    CallMessage call(rt.currentContextId());
-    auto describe = [&](auto copy) {
-      copy.setBytes(chunk);
-      copy.setStream(stream.id);
-      copy.setPerThread(stream.perThread);
-      return copy;
-    };
-    if (toHost) {
-      describe(call->initCaptureToHost()).setSrc(device + offset);
-    } else {
-      describe(call->initCaptureFromHost()).setDst(device + offset);
-    }
-    auto reply = ask(client, call);
-    if (!reply) return resultOf(client, reply, false);
-    HostEffect effect{.kind = toHost ? HostEffect::Kind::kCopyToHost : HostEffect::Kind::kCopyFromHost,
-                      .staging = (*reply)->get().getHandle(), .destination = host + offset, .bytes = chunk,
-                      .source = host + offset};
-    if (CUresult refused = rt.captures().addEffect(key, effect); refused != CUDA_SUCCESS) return refused;
+    CapturedBand band{.host = host + offset, .device = device + offset, .bytes = std::min(kChunk, bytes - offset)};
+    if (CUresult result = captureBand(rt, client, band, stream, toHost); result != CUDA_SUCCESS) return result;
   }
   return CUDA_SUCCESS;
 }
@@ -416,10 +437,20 @@ CUresult sendPiece(Runtime& rt, Client& client, const StridedSide& src, const St
   return CUDA_SUCCESS;
 }
 
+// A piece of a strided copy between the device and this process's memory, as a captured band.
+CapturedBand capturedBand(const StridedSide& src, const StridedSide& dst, std::uint64_t width, std::uint64_t rows) {
+  const StridedSide& host = src.device ? dst : src;
+  const StridedSide& device = src.device ? src : dst;
+  return CapturedBand{.host = reinterpret_cast<std::uint8_t*>(host.first), .hostPitch = host.pitch,
+                      .device = device.first, .devicePitch = device.pitch, .width = width, .bytes = width * rows};
+}
+
 // Copy `p` (sides checked) slice by slice, each in bands of whole rows of at most kChunk bytes, or
-// in parts of one row when a row alone is larger.
+// in parts of one row when a row alone is larger. On a capturing stream, a band of this process's
+// memory is captured through a staging buffer.
 CUresult sendStrided(Runtime& rt, Client& client, const StridedSide& src, const StridedSide& dst,
                      const CUDA_MEMCPY3D& p, StreamArg stream) {
+  bool capturing = activeCapture(rt, stream);
   std::uint64_t width = p.WidthInBytes;
   std::uint64_t rowsPerBand = width >= kChunk ? 1 : kChunk / width;
   std::uint64_t columns = std::min<std::uint64_t>(width, kChunk);
@@ -432,7 +463,10 @@ CUresult sendStrided(Runtime& rt, Client& client, const StridedSide& src, const 
         from.first += z * src.slice + row * src.pitch + column;
         to.first += z * dst.slice + row * dst.pitch + column;
         bool last = z + 1 == p.Depth && row + rows == p.Height && column + columns >= width;
-        CUresult result = sendPiece(rt, client, from, to, std::min(columns, width - column), rows, stream, last);
+        std::uint64_t pieceWidth = std::min(columns, width - column);
+        CUresult result = capturing && from.device != to.device
+                              ? captureBand(rt, client, capturedBand(from, to, pieceWidth, rows), stream, !to.device)
+                              : sendPiece(rt, client, from, to, pieceWidth, rows, stream, last);
         if (result != CUDA_SUCCESS) return result;
       }
     }
@@ -465,7 +499,8 @@ CUresult copy3D(const char* name, const CUDA_MEMCPY3D* p, StreamArg stream) {
         }
       });
     }
-    if (CUresult refused = captureRules(rt, stream, src->device && dst->device); refused != CUDA_SUCCESS) return refused;
+    // A side in this process's memory is captured through staging buffers (sendStrided).
+    if (CUresult refused = captureRules(rt, stream, true); refused != CUDA_SUCCESS) return refused;
     return sendStrided(rt, client, *src, *dst, *p, stream);
   });
 }

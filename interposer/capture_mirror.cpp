@@ -1,10 +1,46 @@
 #include "interposer/capture_mirror.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "cudaabi/stream_capture.h"
 
 namespace fastgpu::interposer {
+namespace {
+
+// Calls `row(offset in this process's memory, offset in the packed bytes, width)` for each row of
+// the effect's bytes (one row when they are back to back).
+template <typename Row>
+void forEachHostRow(const HostEffect& effect, Row&& row) {
+  if (!effect.strides || effect.strides->width == 0 || effect.strides->height == 0) {
+    row(0, 0, effect.bytes);
+    return;
+  }
+  const HostStrides& s = *effect.strides;
+  std::uint64_t packed = 0;
+  for (std::uint64_t slice = 0; packed < effect.bytes; ++slice) {
+    for (std::uint64_t r = 0; r < s.height && packed < effect.bytes; ++r) {
+      row(slice * s.slicePitch + r * s.pitch, packed, std::min(s.width, effect.bytes - packed));
+      packed += s.width;
+    }
+  }
+}
+
+}  // namespace
+
+void gatherHostBytes(const HostEffect& effect, std::uint8_t* packed) {
+  const auto* source = static_cast<const std::uint8_t*>(effect.source);
+  forEachHostRow(effect, [&](std::uint64_t at, std::uint64_t into, std::uint64_t bytes) {
+    std::memcpy(packed + into, source + at, bytes);
+  });
+}
+
+void scatterHostBytes(const HostEffect& effect, const std::uint8_t* packed) {
+  auto* destination = static_cast<std::uint8_t*>(effect.destination);
+  forEachHostRow(effect, [&](std::uint64_t at, std::uint64_t from, std::uint64_t bytes) {
+    std::memcpy(destination + at, packed + from, bytes);
+  });
+}
 
 CaptureMirror::Key CaptureMirror::keyOf(CUstream stream, bool perThread) {
   auto id = reinterpret_cast<std::uintptr_t>(stream);

@@ -34,6 +34,16 @@ namespace fastgpu::interposer {
 // copies from this process's memory go to the server's staging buffers; once the server's replay
 // is done, copies to this process's memory read theirs, and host functions run, in the order they
 // were captured or added.
+// Where a copy's bytes lie in this process's memory when they are not back to back: slices of
+// `height` rows of `width` bytes, rows `pitch` apart, slices `slicePitch` apart (as many slices as
+// the copy's bytes fill). The staging buffer holds them packed.
+struct HostStrides {
+  std::uint64_t width = 0;
+  std::uint64_t pitch = 0;
+  std::uint64_t height = 0;
+  std::uint64_t slicePitch = 0;
+};
+
 struct HostEffect {
   enum class Kind { kCopyToHost, kHostFunction, kCopyFromHost } kind = Kind::kCopyToHost;
   std::uint64_t staging = 0;  // the server's buffer (copies)
@@ -43,8 +53,14 @@ struct HostEffect {
   void* data = nullptr;
   const void* source = nullptr;  // kCopyFromHost
   std::uint64_t node = 0;        // the graph node it belongs to, when added as a node
+  std::optional<HostStrides> strides;  // copies: nullopt when the bytes are back to back
 };
 using HostEffects = std::vector<HostEffect>;
+
+// A copy effect's bytes gathered from this process's memory (source) into `packed` (`bytes` of
+// it), and scattered from `packed` into it (destination).
+void gatherHostBytes(const HostEffect& effect, std::uint8_t* packed);
+void scatterHostBytes(const HostEffect& effect, const std::uint8_t* packed);
 
 // A kernel node as the program described it (added or set through this process), so that its
 // parameters read back with no round trip. `pointers` point into `bytes`, one per parameter, and

@@ -52,10 +52,17 @@ CUresult describeCopyNode(Runtime& rt, wire::GraphNodeAdd::Builder add, const CU
   if (!src || !dst || !packed || *packed == 0) return CUDA_ERROR_INVALID_VALUE;
   if (src->host && dst->host) return cudaabi::reportNotSupported("graph copy nodes from host to host");
   const CopySide& host = src->host ? *src : *dst;
+  if ((src->host || dst->host) && *packed > protocol::kMaxCopyChunkBytes) {
+    return cudaabi::reportNotSupported("graph copy nodes of host memory over 8 MiB");
+  }
+  // The server's staging buffer holds the host side packed; rows and slices apart here are
+  // gathered before a replay or scattered after it.
+  std::optional<HostStrides> strides;
   if ((src->host || dst->host) &&
-      ((p->Height > 1 && host.pitch != p->WidthInBytes) || (p->Depth > 1 && host.rows != p->Height) ||
-       *packed > protocol::kMaxCopyChunkBytes)) {
-    return cudaabi::reportNotSupported("graph copy nodes of host memory that is strided or over 8 MiB");
+      ((p->Height > 1 && host.pitch != p->WidthInBytes) || (p->Depth > 1 && host.rows != p->Height))) {
+    auto slicePitch = cudaabi::checkedMul(host.pitch, host.rows);
+    if (!slicePitch) return CUDA_ERROR_INVALID_VALUE;
+    strides = HostStrides{.width = p->WidthInBytes, .pitch = host.pitch, .height = p->Height, .slicePitch = *slicePitch};
   }
   auto copy = add.initCopy();
   copy.setDst(dst->address);
@@ -71,11 +78,14 @@ CUresult describeCopyNode(Runtime& rt, wire::GraphNodeAdd::Builder add, const CU
   copy.setFromHost(src->host);
   if (dst->host) {
     effect = HostEffect{.kind = HostEffect::Kind::kCopyToHost,
-                              .destination = reinterpret_cast<void*>(static_cast<std::uintptr_t>(dst->address)),
-                              .bytes = *packed};
+                        .destination = reinterpret_cast<void*>(static_cast<std::uintptr_t>(dst->address)),
+                        .bytes = *packed,
+                        .strides = strides};
   } else if (src->host) {
-    effect = HostEffect{.kind = HostEffect::Kind::kCopyFromHost, .bytes = *packed,
-                              .source = reinterpret_cast<const void*>(static_cast<std::uintptr_t>(src->address))};
+    effect = HostEffect{.kind = HostEffect::Kind::kCopyFromHost,
+                        .bytes = *packed,
+                        .source = reinterpret_cast<const void*>(static_cast<std::uintptr_t>(src->address)),
+                        .strides = strides};
   }
   return CUDA_SUCCESS;
 }

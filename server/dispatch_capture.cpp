@@ -8,6 +8,7 @@
 
 #include <algorithm>
 
+#include "cudaabi/checked_math.h"
 #include "protocol/call_kinds.h"
 #include "protocol/graph_edge_data.h"
 
@@ -81,19 +82,56 @@ Status Session::refuseIfCapturing(CUstream stream, const char* what) {
                 fmt::format("{} cannot be captured (it moves through the server's memory)", what));
 }
 
-Status Session::captureStagedCopy(std::uint64_t streamId, bool perThread, std::uint64_t device, std::uint64_t bytes,
-                                  bool toHost, Answer& answer) {
+namespace {
+
+// How far on the device a band reaches: its rows' span, checked against overflow; nullopt when
+// the band is malformed (a width that does not divide the bytes, rows wider than their pitch).
+std::optional<std::uint64_t> bandSpan(std::uint64_t bytes, std::uint64_t pitch, std::uint64_t width) {
+  if (width == 0) return bytes;
+  if (bytes % width != 0) return std::nullopt;
+  return cudaabi::pitchedExtent(pitch, width, bytes / width);
+}
+
+}  // namespace
+
+Status Session::captureStagedCopy(std::uint64_t streamId, bool perThread, CapturedBand band, bool toHost,
+                                  Answer& answer) {
   auto where = stream(streamId, perThread);
   if (!where) return where.status();
-  if (bytes > protocol::kMaxCopyChunkBytes) return Status(CUDA_ERROR_INVALID_VALUE, "captured chunk too large");
-  if (Status status = state_->checkDeviceRange(device, bytes); !status) return status;
+  if (band.bytes > protocol::kMaxCopyChunkBytes) return Status(CUDA_ERROR_INVALID_VALUE, "captured chunk too large");
+  auto span = bandSpan(band.bytes, band.pitch, band.width);
+  if (!span) return Status(CUDA_ERROR_INVALID_VALUE, "a captured band whose rows do not fit its pitch");
+  if (Status status = state_->checkDeviceRange(band.first, *span); !status) return status;
   std::uint64_t capture = captureId(*where);
   if (capture == 0) return Status(CUDA_ERROR_ILLEGAL_STATE, "the stream is not capturing");
   if (Status room = state_->chargeCapturedNode(); !room) return room;
-  auto staging = state_->createStaging(bytes, capture);
+  auto staging = state_->createStaging(band.bytes, capture);
   if (!staging) return staging.status();
-  CUresult result = toHost ? driver_.cuMemcpyDtoHAsync_v2(staging->second, device, bytes, *where)
-                           : driver_.cuMemcpyHtoDAsync_v2(device, staging->second, bytes, *where);
+  CUresult result = CUDA_SUCCESS;
+  if (band.width == 0) {
+    result = toHost ? driver_.cuMemcpyDtoHAsync_v2(staging->second, band.first, band.bytes, *where)
+                    : driver_.cuMemcpyHtoDAsync_v2(band.first, staging->second, band.bytes, *where);
+  } else {
+    CUDA_MEMCPY2D copy{};
+    copy.WidthInBytes = band.width;
+    copy.Height = band.bytes / band.width;
+    if (toHost) {
+      copy.srcMemoryType = CU_MEMORYTYPE_DEVICE;
+      copy.srcDevice = band.first;
+      copy.srcPitch = band.pitch;
+      copy.dstMemoryType = CU_MEMORYTYPE_HOST;
+      copy.dstHost = staging->second;
+      copy.dstPitch = band.width;  // packed
+    } else {
+      copy.srcMemoryType = CU_MEMORYTYPE_HOST;
+      copy.srcHost = staging->second;
+      copy.srcPitch = band.width;
+      copy.dstMemoryType = CU_MEMORYTYPE_DEVICE;
+      copy.dstDevice = band.first;
+      copy.dstPitch = band.pitch;
+    }
+    result = driver_.cuMemcpy2DAsync_v2(&copy, *where);
+  }
   if (result != CUDA_SUCCESS) return driverResult(result, "a captured copy through a staging buffer");
   answer.setHandle(staging->first);
   return Status::ok();
@@ -229,11 +267,13 @@ Status Session::executeCaptureCall(wire::Call::Reader call, Answer& answer) {
       return updateCaptureDependencies(call.getCaptureDependencies());
     case wire::Call::CAPTURE_TO_HOST: {
       auto copy = call.getCaptureToHost();
-      return captureStagedCopy(copy.getStream(), copy.getPerThread(), copy.getSrc(), copy.getBytes(), true, answer);
+      return captureStagedCopy(copy.getStream(), copy.getPerThread(),
+                               {copy.getSrc(), copy.getBytes(), copy.getPitch(), copy.getWidth()}, true, answer);
     }
     case wire::Call::CAPTURE_FROM_HOST: {
       auto copy = call.getCaptureFromHost();
-      return captureStagedCopy(copy.getStream(), copy.getPerThread(), copy.getDst(), copy.getBytes(), false, answer);
+      return captureStagedCopy(copy.getStream(), copy.getPerThread(),
+                               {copy.getDst(), copy.getBytes(), copy.getPitch(), copy.getWidth()}, false, answer);
     }
     case wire::Call::CAPTURE_HOST_NODE: {
       auto where = stream(call.getCaptureHostNode().getStream(), call.getCaptureHostNode().getPerThread());

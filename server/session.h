@@ -148,10 +148,17 @@ class Session {
   std::uint64_t captureId(CUstream stream);
   Result<scheduler::ComputeGate*> gateFor(CUstream stream);
   Status refuseIfCapturing(CUstream stream, const char* what);
-  // A copy between `device` and a new staging buffer captured on a stream (a copy to or from the
-  // client's memory); answers the buffer's id.
-  Status captureStagedCopy(std::uint64_t stream, bool perThread, std::uint64_t device, std::uint64_t bytes, bool toHost,
-                           Answer& answer);
+  // Device memory a captured copy to or from the client's memory reaches: `bytes` from `first`,
+  // or with `width`, bytes/width rows of `width` bytes, `pitch` apart.
+  struct CapturedBand {
+    std::uint64_t first = 0;
+    std::uint64_t bytes = 0;
+    std::uint64_t pitch = 0;
+    std::uint64_t width = 0;
+  };
+  // A copy between `band` and a new staging buffer (packed) captured on a stream; answers the
+  // buffer's id.
+  Status captureStagedCopy(std::uint64_t stream, bool perThread, CapturedBand band, bool toHost, Answer& answer);
   Status driverResult(CUresult result, const char* what);
   // Graphs built node by node (dispatch_graph_build.cpp).
   Result<std::vector<CUgraphNode>> graphNodes(std::uint64_t graph, capnp::List<std::uint64_t>::Reader ids);

@@ -199,10 +199,16 @@ struct GraphInstantiate { graph @0 :UInt64; flags @1 :UInt64; }
 struct GraphLaunch { exec @0 :UInt64; stream @1 :UInt64; perThread @2 :Bool; upload @3 :Bool; }
 struct GraphUpdate { exec @0 :UInt64; graph @1 :UInt64; }
 # A device-to-host copy captured into a staging buffer of the server, read back after replays.
-struct CaptureToHost { src @0 :UInt64; bytes @1 :UInt64; stream @2 :UInt64; perThread @3 :Bool; }
+# A device-to-host copy captured into a staging buffer of the server, read after replays. With
+# `width`, a band of bytes/width rows of `width` bytes each, `pitch` apart on the device (packed in
+# the staging buffer); without, `bytes` back to back.
+struct CaptureToHost { src @0 :UInt64; bytes @1 :UInt64; stream @2 :UInt64; perThread @3 :Bool;
+                       pitch @4 :UInt64; width @5 :UInt64; }
 struct StagedRead { staging @0 :UInt64; stream @1 :UInt64; perThread @2 :Bool; }
 # A host-to-device copy captured from a staging buffer of the server, written before replays.
-struct CaptureFromHost { dst @0 :UInt64; bytes @1 :UInt64; stream @2 :UInt64; perThread @3 :Bool; }
+# (`pitch`, `width`: as CaptureToHost's.)
+struct CaptureFromHost { dst @0 :UInt64; bytes @1 :UInt64; stream @2 :UInt64; perThread @3 :Bool;
+                         pitch @4 :UInt64; width @5 :UInt64; }
 # Host bytes for a staging buffer (the bulk bytes that follow), written once the stream's earlier
 # work is done.
 struct StagedWrite { staging @0 :UInt64; stream @1 :UInt64; perThread @2 :Bool; bytes @3 :UInt64; }

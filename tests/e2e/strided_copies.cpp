@@ -10,18 +10,14 @@
 #include <vector>
 
 #include "call_report.h"
+#include "volume_support.h"
 
+using fastgpu::e2e::checksum;
 using fastgpu::e2e::failures;
+using fastgpu::e2e::openContextAndStream;
 using fastgpu::e2e::report;
 
 namespace {
-
-// A checksum that sees order: every byte weighted by its position.
-std::uint64_t checksum(const std::vector<std::uint8_t>& bytes) {
-  std::uint64_t sum = 0;
-  for (std::size_t i = 0; i < bytes.size(); ++i) sum = sum * 1099511628211ULL + bytes[i] + i;
-  return sum;
-}
 
 std::vector<std::uint8_t> pattern(std::size_t bytes, unsigned seed) {
   std::vector<std::uint8_t> out(bytes);
@@ -41,15 +37,9 @@ CUDA_MEMCPY3D volume(std::size_t width, std::size_t height, std::size_t depth) {
 }  // namespace
 
 int main() {
-  CUdevice device;
   CUcontext context;
   CUstream stream;
-  if (cuInit(0) != CUDA_SUCCESS || cuDeviceGet(&device, 0) != CUDA_SUCCESS ||
-      cuCtxCreate(&context, nullptr, 0, device) != CUDA_SUCCESS ||
-      cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING) != CUDA_SUCCESS) {
-    std::printf("strided_copies: setup failed\n");
-    return 1;
-  }
+  if (!openContextAndStream("strided_copies", context, stream)) return 1;
 
   // A volume of 5 slices of 12 rows of 40 bytes in device memory with a 64-byte pitch and 16 rows
   // per slice; the copy covers 30 x 10 x 4 bytes of it from (x 3, y 1, z 1).

@@ -56,6 +56,46 @@ TEST_F(ServerGraphTest, CapturedWorkRunsOnlyInReplaysAndCopiesOfClientMemoryAreN
   EXPECT_EQ(graphs.readInt(length), 2);
 }
 
+TEST_F(ServerGraphTest, ACapturedBandOfRowsMustFitItsPitchAndItsAllocation) {
+  auto [client, graphs, code, log, length, stream] = *session;
+  // `log` holds 256 bytes: rows of `width`, `pitch` apart, `bytes` in all.
+  auto captureBand = [&, log = log, stream = stream](bool toHost, std::uint64_t bytes, std::uint64_t pitch,
+                                                     std::uint64_t width) {
+    std::uint64_t staging = 0;
+    return client
+        .call(
+            [&](wire::Call::Builder c) {
+              if (toHost) {
+                auto copy = c.initCaptureToHost();
+                copy.setSrc(log);
+                copy.setBytes(bytes);
+                copy.setPitch(pitch);
+                copy.setWidth(width);
+                copy.setStream(stream);
+              } else {
+                auto copy = c.initCaptureFromHost();
+                copy.setDst(log);
+                copy.setBytes(bytes);
+                copy.setPitch(pitch);
+                copy.setWidth(width);
+                copy.setStream(stream);
+              }
+            },
+            &staging)
+        .first;
+  };
+  ASSERT_EQ(graphs.begin(stream), CUDA_SUCCESS);
+  for (bool toHost : {true, false}) {
+    EXPECT_EQ(captureBand(toHost, 64, 16, 32), CUDA_ERROR_INVALID_VALUE) << "rows wider than their pitch";
+    EXPECT_EQ(captureBand(toHost, 60, 64, 16), CUDA_ERROR_INVALID_VALUE) << "bytes that are not whole rows";
+    EXPECT_EQ(captureBand(toHost, 80, 64, 16), CUDA_ERROR_INVALID_VALUE) << "the fifth row is past the allocation";
+    EXPECT_EQ(captureBand(toHost, 32, ~0ULL / 2, 16), CUDA_ERROR_INVALID_VALUE) << "a pitch that overflows";
+    EXPECT_EQ(captureBand(toHost, 64, 64, 16), CUDA_SUCCESS) << "four rows: 3 x 64 + 16 bytes fit";
+  }
+  auto [ended, graph] = graphs.end(stream);
+  ASSERT_EQ(ended, CUDA_SUCCESS);
+}
+
 TEST_F(ServerGraphTest, ACapturedCopyToTheHostStagesItsBytesOnTheServerForEveryReplay) {
   auto [client, graphs, code, log, length, stream] = *session;
   auto captureToHost = [&](std::uint64_t bytes, std::uint64_t* staging) {

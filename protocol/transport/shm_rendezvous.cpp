@@ -78,7 +78,7 @@ Result<RendezvousPoint> RendezvousPoint::open() {
   std::string name = fmt::format("{}{:02x}", kNamePrefix, fmt::join(tag, ""));
   int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (listener < 0) return systemFailure("create the rendezvous socket");
-  auto [address, length] = abstractAddress(name);
+  auto [address, length] = abstractAddress(name);  // (no lambda below: clang 14 cannot capture bindings)
   if (::bind(listener, reinterpret_cast<const sockaddr*>(&address), length) != 0 || ::listen(listener, 16) != 0) {
     Status failed = systemFailure("listen on the rendezvous socket");
     ::close(listener);
@@ -149,10 +149,10 @@ Result<std::optional<int>> joinRendezvous(std::string_view name, std::span<const
   }
   int socket = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (socket < 0) return systemFailure("create a socket for the shared-memory rendezvous");
-  auto [address, length] = abstractAddress(name);
+  const auto where = abstractAddress(name);  // a pair, not bindings: the lambda below captures it
   std::string subject = fmt::format("the server's rendezvous socket @{}", name);
   auto connected = retrySyscall("connect to", subject, [&] {
-    return ::connect(socket, reinterpret_cast<const sockaddr*>(&address), length);
+    return ::connect(socket, reinterpret_cast<const sockaddr*>(&where.first), where.second);
   });
   if (!connected) {  // not in this network namespace, or the worker stopped waiting
     ::close(socket);

@@ -10,6 +10,7 @@
 #include "cudaabi/pointer_attributes.h"
 #include "cudaabi/check.h"
 #include "cudaabi/checked_math.h"
+#include "interposer/registered_pages.h"
 #include "interposer/remote.h"
 #include "interposer/shared_pinned.h"
 
@@ -174,10 +175,19 @@ FASTGPU_REMOTE_EXPORT CUresult cuMemFreeHost(void* pointer) {
 }
 
 FASTGPU_REMOTE_EXPORT CUresult cuMemHostRegister_v2(void* pointer, size_t bytes, unsigned int flags) {
-  return remoteEntry(__func__, [&](Runtime& rt, Client&) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client& client) {
     if (pointer == nullptr || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
-    if (!rt.addHostRange(reinterpret_cast<std::uint64_t>(pointer), HostRange{bytes, flags, false})) {
-      return CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
+    auto base = reinterpret_cast<std::uint64_t>(pointer);
+    HostRange range{bytes, flags, false};
+    if (!rt.addHostRange(base, range)) return CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
+    // On a same-host session the pages move into the shared heap: mapped for the device, copied
+    // by the server's driver itself.
+    if (auto moved = movePagesIntoHeap(rt, client, pointer, bytes)) {
+      range.sharedOffset = moved->heapOffset + (base - moved->base);
+      range.sharedDevice = moved->device == 0 ? 0 : moved->device + (base - moved->base);
+      range.moved = *moved;
+      rt.removeHostRange(base);
+      FASTGPU_CHECK(rt.addHostRange(base, range), "registered range {:#x}+{} vanished", base, bytes);
     }
     return CUDA_SUCCESS;
   });
@@ -191,8 +201,11 @@ FASTGPU_REMOTE_EXPORT CUresult cuMemHostUnregister(void* pointer) {
   return remoteEntry(__func__, [&](Runtime& rt, Client& client) {
     auto range = rt.hostRange(reinterpret_cast<std::uint64_t>(pointer));
     if (!range || range->allocated) return CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED;
-    rt.removeHostRange(reinterpret_cast<std::uint64_t>(pointer));
     client.finishDeliveriesInto(pointer, range->bytes);
+    if (range->moved) {
+      if (CUresult back = movePagesBack(rt, client, *range->moved); back != CUDA_SUCCESS) return back;
+    }
+    rt.removeHostRange(reinterpret_cast<std::uint64_t>(pointer));
     return CUDA_SUCCESS;
   });
 }

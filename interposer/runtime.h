@@ -26,6 +26,15 @@ namespace fastgpu::interposer {
 
 using KernelLayout = cudaabi::KernelInfo;
 
+// Registered memory moved into the heap shared with the server (registered_pages.h): the whole
+// pages moved, where they lie in the heap, and the device's address of them (0: none).
+struct MovedPages {
+  std::uint64_t base = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t heapOffset = 0;
+  std::uint64_t device = 0;
+};
+
 struct HostRange {
   std::uint64_t bytes = 0;
   unsigned flags = 0;
@@ -34,6 +43,7 @@ struct HostRange {
   // device's address of it (0: none).
   std::optional<std::uint64_t> sharedOffset;
   std::uint64_t sharedDevice = 0;
+  std::optional<MovedPages> moved;  // registered memory whose pages moved into the heap
 };
 
 // Whether [address, address + bytes) lies in `allocation` (as Runtime::allocation gives it).

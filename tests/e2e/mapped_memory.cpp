@@ -1,11 +1,16 @@
 // Mapped page-locked memory (zero copy): a kernel writes host memory through the device address
 // cuMemHostGetDevicePointer gives, and the host reads it after a synchronize — natively, and
 // through FastGPU over shared memory, where the memory is shared with the server. Freeing such
-// memory waits for the device's work, as the driver does.
+// memory waits for the device's work, as the driver does. Registered memory (malloc'd, not
+// page-aligned) is mapped too, copies both ways, stays the program's own in a forked child, and
+// is private memory again, with what the device wrote, once unregistered.
 #include <cuda.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 #include "driver_check.h"
 #include "test_kernels_setup.h"
@@ -54,6 +59,46 @@ int main(int argc, char** argv) {
   CHECK(cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, nullptr, spinParams, nullptr));
   CHECK(cuMemFreeHost(doomed));
   std::printf("the device after cuMemFreeHost: %s\n", cuStreamQuery(nullptr) == CUDA_SUCCESS ? "idle" : "STILL BUSY");
+  // Registered: 100 bytes into a heap buffer, two pages and a bit; its neighbours share its pages.
+  std::vector<char> storage(3 * 4096 + 200, 1);
+  char* buffer = storage.data() + 100;
+  const std::size_t bytes = 2 * 4096 + 50;
+  std::memset(buffer, 7, bytes);
+  CHECK(cuMemHostRegister(buffer, bytes, CU_MEMHOSTREGISTER_DEVICEMAP));
+  CUdeviceptr registered = 0;
+  CHECK(cuMemHostGetDevicePointer(&registered, buffer, 0));
+  CUdeviceptr target = registered + 4096;
+  int written = 4242;
+  void* touchParams[] = {&target, &written};
+  CHECK(cuLaunchKernel(touch, 1, 1, 1, 1, 1, 1, 0, nullptr, touchParams, nullptr));
+  CHECK(cuCtxSynchronize());
+  int seen = 0;
+  std::memcpy(&seen, buffer + 4096, sizeof(seen));
+  std::printf("registered: the kernel wrote %d; the bytes around it %d %d, a neighbour %d\n", seen, buffer[0],
+              buffer[bytes - 1], storage[10]);
+  CUdeviceptr device = 0;
+  CHECK(cuMemAlloc(&device, bytes));
+  CHECK(cuMemcpyHtoD(device, buffer, bytes));
+  std::memset(buffer, 0, bytes);
+  CHECK(cuMemcpyDtoH(buffer, device, bytes));
+  std::memcpy(&seen, buffer + 4096, sizeof(seen));
+  std::printf("registered, copied there and back: %d %d %d\n", buffer[0], seen, buffer[bytes - 1]);
+  pid_t child = fork();
+  if (child == 0) {  // the child's copy of the memory is its own
+    buffer[0] = 99;
+    storage[10] = 99;
+    _exit(buffer[0] == 99 ? 0 : 1);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  std::printf("after a forked child wrote its copy: child %s, here %d and a neighbour %d\n",
+              WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "ok" : "FAILED", buffer[0], storage[10]);
+  CHECK(cuMemHostUnregister(buffer));
+  buffer[1] = 5;
+  std::memcpy(&seen, buffer + 4096, sizeof(seen));
+  std::printf("unregistered: %d %d %d, a neighbour %d\n", buffer[0], buffer[1], seen, storage[10]);
+  std::printf("unregistered twice: %d\n", static_cast<int>(cuMemHostUnregister(buffer)));
+  CHECK(cuMemFree(device));
   int local = 0;
   std::printf("memory never allocated pinned: %d\n", static_cast<int>(cuMemHostGetDevicePointer(nullptr, &local, 0)));
   std::printf("mapped_memory: done\n");

@@ -105,7 +105,11 @@ inline CopyRates measureCopies(const DriverTable& d, std::size_t bytes, char* ho
   std::memset(back, 0, bytes);
   CUdeviceptr device;
   check(d.cuMemAlloc_v2(&device, bytes), "cuMemAlloc");
+  // Both directions once untimed, natively as remotely: the first touch of memory (page tables on
+  // either side) is not what the figures compare.
   check(d.cuMemcpyHtoD_v2(device, host, bytes), "warm-up");
+  check(d.cuMemcpyDtoH_v2(back, device, bytes), "warm-up");
+  std::memset(back, 0, bytes);
   CopyRates rates;
   auto start = Clock::now();
   check(d.cuMemcpyHtoD_v2(device, host, bytes), "cuMemcpyHtoD");

@@ -163,14 +163,16 @@ FASTGPU_REMOTE_EXPORT CUresult cuMemFreeHost(void* pointer) {
     if (!range || !range->allocated) return CUDA_ERROR_INVALID_VALUE;
     rt.removeHostRange(reinterpret_cast<std::uint64_t>(pointer));
     client.finishDeliveriesInto(pointer, range->bytes);
-    CUresult freed = CUDA_SUCCESS;
-    if (range->sharedOffset) {  // as the driver, the server first waits for the device's work
-      CallMessage call(rt.currentContextId());
+    // As the driver's, the free waits for the device's work: the server's, in the heap's case.
+    CallMessage call(rt.currentContextId());
+    if (range->sharedOffset) {
       call->setHostFreeShared(*range->sharedOffset);
-      freed = askResult(client, call);
+    } else {
+      call->setContextSynchronize(0);  // the memory is this process's alone; only the wait is owed
     }
+    CUresult freed = askResult(client, call);
     munmap(pointer, range->bytes);
-    return freed;
+    return range->sharedOffset ? freed : CUDA_SUCCESS;
   });
 }
 

@@ -159,6 +159,16 @@ void freedBeforeTheCopyLands(CUdeviceptr device, CUstream stream) {
   CHECK(cuMemFreeHost(fresh));
 }
 
+// Freeing pinned memory waits for the device's work, as the driver's cuMemFreeHost does, also
+// where the device cannot reach the memory (over a socket it is the client's alone).
+void freeingWaitsForTheDevice(CUstream stream) {
+  void* unused;
+  CHECK(cuMemAllocHost(&unused, 4096));
+  spinFor(300000, stream);
+  CHECK(cuMemFreeHost(unused));
+  std::printf("the stream after cuMemFreeHost: %s\n", cuStreamQuery(stream) == CUDA_SUCCESS ? "idle" : "STILL BUSY");
+}
+
 // Registered memory unregistered while a copy into it is pending: unregistering waits for the
 // copy, so the bytes are in the program's memory afterwards.
 void unregisteredBeforeTheCopyLands(CUdeviceptr device, CUstream stream) {
@@ -230,6 +240,7 @@ int main(int argc, char** argv) {
   unregisteredBeforeTheCopyLands(device, stream);
   laterCopyWins(device, pinned);
   refused(device, pinned, words * 4, stream);
+  freeingWaitsForTheDevice(stream);
   CHECK(cuMemFreeHost(pinned));
   CHECK(cuMemFree(device));
   CHECK(cuStreamDestroy(stream));

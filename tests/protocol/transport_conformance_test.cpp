@@ -1,5 +1,8 @@
 // The transport conformance suite: every transport passes the same tests. Hermetic: loopback
 // addresses and in-process pairs only.
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -217,6 +220,29 @@ TYPED_TEST(TransportConformance, APeerOnThisHostIsLoopback) {
   // Every transport here connects within the host (127.0.0.1, a socketpair): nothing leaves it.
   EXPECT_TRUE(this->a->loopback());
   EXPECT_TRUE(this->b->loopback());
+}
+
+// A client on this host that dialed one of the host's own addresses (not 127.x) is on this host
+// too: the server offers it shared memory (shm_rendezvous.h) and it sends its token unwarned.
+TEST(TcpTransport, APeerThatDialedThisHostsOwnAddressIsOnThisHost) {
+  ifaddrs* interfaces = nullptr;
+  ASSERT_EQ(getifaddrs(&interfaces), 0);
+  std::string own;
+  for (ifaddrs* i = interfaces; i != nullptr && own.empty(); i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET || (i->ifa_flags & IFF_LOOPBACK) != 0 ||
+        (i->ifa_flags & IFF_UP) == 0) {
+      continue;
+    }
+    char text[INET_ADDRSTRLEN] = {};
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(i->ifa_addr)->sin_addr, text, sizeof(text));
+    own = text;
+  }
+  freeifaddrs(interfaces);
+  if (own.empty()) GTEST_SKIP() << "this machine has no IPv4 address besides loopback";
+  auto [client, server] = pairThrough("tcp://" + own + ":0");
+  ASSERT_TRUE(client && server);
+  EXPECT_TRUE(client->loopback()) << own;
+  EXPECT_TRUE(server->loopback()) << own;
 }
 
 TYPED_TEST(TransportConformance, AnIdleTimeoutEndsAReceiveAndASendThatMakeNoProgress) {

@@ -164,15 +164,14 @@ FASTGPU_REMOTE_EXPORT CUresult cuMemFreeHost(void* pointer) {
     rt.removeHostRange(reinterpret_cast<std::uint64_t>(pointer));
     client.finishDeliveriesInto(pointer, range->bytes);
     // As the driver's, the free waits for the device's work: the server's, in the heap's case.
-    CallMessage call(rt.currentContextId());
+    CUresult freed = CUDA_SUCCESS;
     if (range->sharedOffset) {
-      call->setHostFreeShared(*range->sharedOffset);
+      freed = freeSharedRange(rt, client, *range->sharedOffset);
     } else {
-      call->setContextSynchronize(0);  // the memory is this process's alone; only the wait is owed
+      awaitContextWork(rt, client);  // the memory is this process's alone; only the wait is owed
     }
-    CUresult freed = askResult(client, call);
     munmap(pointer, range->bytes);
-    return range->sharedOffset ? freed : CUDA_SUCCESS;
+    return freed;
   });
 }
 

@@ -12,6 +12,7 @@
 #include "cudaabi/checked_math.h"
 #include "interposer/process_mappings.h"
 #include "interposer/remote.h"
+#include "interposer/shared_pinned.h"
 
 namespace fastgpu::interposer {
 namespace {
@@ -28,17 +29,23 @@ MovedRanges& movedRanges() {
   return *ranges;
 }
 
-// Replaces the pages [base, base + bytes) with private copies of themselves, in one step; false
-// when memory runs out (they stay as they are).
-bool privatize(std::uint64_t base, std::uint64_t bytes) {
-  void* copy = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (copy == MAP_FAILED) return false;
-  std::memcpy(copy, reinterpret_cast<const void*>(base), bytes);
-  if (::mremap(copy, bytes, bytes, MREMAP_MAYMOVE | MREMAP_FIXED, reinterpret_cast<void*>(base)) == MAP_FAILED) {
-    ::munmap(copy, bytes);
+// Puts the mapping `fresh` over the pages [base, base + bytes) after copying their bytes into it,
+// in one step (mremap: the addresses are never unmapped); false when that fails (`fresh` is
+// unmapped, the pages stay as they are).
+bool replacePages(void* fresh, std::uint64_t base, std::uint64_t bytes) {
+  std::memcpy(fresh, reinterpret_cast<const void*>(base), bytes);
+  if (::mremap(fresh, bytes, bytes, MREMAP_MAYMOVE | MREMAP_FIXED, reinterpret_cast<void*>(base)) == MAP_FAILED) {
+    ::munmap(fresh, bytes);
     return false;
   }
   return true;
+}
+
+// Replaces the pages [base, base + bytes) with private copies of themselves; false when memory
+// runs out (they stay as they are).
+bool privatize(std::uint64_t base, std::uint64_t bytes) {
+  void* copy = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return copy != MAP_FAILED && replacePages(copy, base, bytes);
 }
 
 void installForkHandler() {
@@ -59,36 +66,20 @@ std::optional<MovedPages> movePagesIntoHeap(Runtime& rt, Client& client, void* p
   const protocol::SharedHeap* heap = client.sharedHeap();
   auto start = reinterpret_cast<std::uint64_t>(pointer);
   auto end = cudaabi::checkedAdd(start, bytes);
-  auto last = end ? cudaabi::checkedAdd(*end, kPage - 1) : std::nullopt;
+  auto last = end ? protocol::wholePages(*end) : std::nullopt;  // the end of the last page
   if (heap == nullptr || !last || bytes == 0) return std::nullopt;
   MovedPages moved{.base = start / kPage * kPage};
-  moved.bytes = *last / kPage * kPage - moved.base;
+  moved.bytes = *last - moved.base;
   if (!privateAnonymousPages(moved.base, moved.bytes)) return std::nullopt;
-  CallMessage call(rt.currentContextId());
-  call->setHostAllocShared(moved.bytes);
-  auto reply = ask(client, call);
-  if (!reply) return std::nullopt;
-  auto values = valuesOf(**reply);
-  if (values.size() != 2) return std::nullopt;
-  moved.heapOffset = static_cast<std::uint64_t>(values[0]);
-  moved.device = static_cast<std::uint64_t>(values[1]);
-  auto giveBack = [&] {
-    CallMessage free(rt.currentContextId());
-    free->setHostFreeShared(moved.heapOffset);
-    (void)askResult(client, free);
-  };
+  auto range = askSharedRange(rt, client, moved.bytes);
+  if (!range) return std::nullopt;
+  moved.heapOffset = range->offset;
+  moved.device = range->device;
   auto mapped = heap->map(moved.heapOffset, moved.bytes);
-  if (!mapped) {
-    giveBack();
-    return std::nullopt;
-  }
   installForkHandler();
   std::lock_guard lock(movedRanges().mutex);  // a fork sees the pages moved and listed, or neither
-  std::memcpy(*mapped, reinterpret_cast<const void*>(moved.base), moved.bytes);
-  if (::mremap(*mapped, moved.bytes, moved.bytes, MREMAP_MAYMOVE | MREMAP_FIXED, reinterpret_cast<void*>(moved.base)) ==
-      MAP_FAILED) {
-    ::munmap(*mapped, moved.bytes);
-    giveBack();
+  if (!mapped || !replacePages(*mapped, moved.base, moved.bytes)) {
+    (void)freeSharedRange(rt, client, moved.heapOffset);
     return std::nullopt;
   }
   // The heap's mappings are not inherited by a child; these pages must be (the program's own).
@@ -98,20 +89,14 @@ std::optional<MovedPages> movePagesIntoHeap(Runtime& rt, Client& client, void* p
 }
 
 CUresult movePagesBack(Runtime& rt, Client& client, const MovedPages& moved) {
-  // As the driver's unregister: the device's work on the pages ends first (its errors stay
-  // deferred for the next synchronizing call).
-  CallMessage sync(rt.currentContextId());
-  sync->setContextSynchronize(0);
-  (void)askResult(client, sync);
+  awaitContextWork(rt, client);  // as the driver's unregister: the device is done with the pages
   {
     std::lock_guard lock(movedRanges().mutex);
     if (!privatize(moved.base, moved.bytes)) return CUDA_ERROR_OUT_OF_MEMORY;
     auto& ranges = movedRanges().ranges;
     std::erase(ranges, std::pair{moved.base, moved.bytes});
   }
-  CallMessage free(rt.currentContextId());
-  free->setHostFreeShared(moved.heapOffset);
-  return askResult(client, free);
+  return freeSharedRange(rt, client, moved.heapOffset);
 }
 
 }  // namespace fastgpu::interposer

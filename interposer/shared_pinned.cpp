@@ -6,23 +6,36 @@
 
 namespace fastgpu::interposer {
 
-std::optional<SharedPages> allocateShared(Runtime& rt, Client& client, std::uint64_t bytes) {
-  const protocol::SharedHeap* heap = client.sharedHeap();
-  auto pages = protocol::wholePages(bytes);
-  if (heap == nullptr || !pages) return std::nullopt;
+std::optional<SharedRange> askSharedRange(Runtime& rt, Client& client, std::uint64_t bytes) {
+  if (client.sharedHeap() == nullptr) return std::nullopt;
   CallMessage call(rt.currentContextId());
   call->setHostAllocShared(bytes);
   auto reply = ask(client, call);
   if (!reply) return std::nullopt;
   auto values = valuesOf(**reply);
   if (values.size() != 2) return std::nullopt;
-  auto offset = static_cast<std::uint64_t>(values[0]);
-  auto device = static_cast<std::uint64_t>(values[1]);
-  auto mapped = heap->map(offset, *pages, reinterpret_cast<void*>(device));
-  if (mapped) return SharedPages{*mapped, offset, device};
-  CallMessage free(rt.currentContextId());
-  free->setHostFreeShared(offset);
-  (void)askResult(client, free);
+  return SharedRange{static_cast<std::uint64_t>(values[0]), static_cast<std::uint64_t>(values[1])};
+}
+
+CUresult freeSharedRange(Runtime& rt, Client& client, std::uint64_t offset) {
+  CallMessage call(rt.currentContextId());
+  call->setHostFreeShared(offset);
+  return askResult(client, call);
+}
+
+void awaitContextWork(Runtime& rt, Client& client) {
+  CallMessage call(rt.currentContextId());
+  call->setContextSynchronize(0);
+  (void)askResult(client, call);
+}
+
+std::optional<SharedPages> allocateShared(Runtime& rt, Client& client, std::uint64_t bytes) {
+  auto pages = protocol::wholePages(bytes);
+  auto range = pages ? askSharedRange(rt, client, bytes) : std::nullopt;
+  if (!range) return std::nullopt;
+  auto mapped = client.sharedHeap()->map(range->offset, *pages, reinterpret_cast<void*>(range->device));
+  if (mapped) return SharedPages{*mapped, range->offset, range->device};
+  (void)freeSharedRange(rt, client, range->offset);
   return std::nullopt;
 }
 

@@ -19,6 +19,20 @@ struct SharedPages {
                          // mapped where the server has it (unified addressing)
 };
 
+// A range of the shared heap the server handed out (registered there): where it starts in the
+// heap, and the device's address of it (0: none). Nullopt when there is no heap or the server
+// cannot give more; not mapped here yet.
+struct SharedRange {
+  std::uint64_t offset;
+  std::uint64_t device;
+};
+std::optional<SharedRange> askSharedRange(Runtime& rt, Client& client, std::uint64_t bytes);
+// Gives a range back to the server, which first waits for the device's work.
+CUresult freeSharedRange(Runtime& rt, Client& client, std::uint64_t offset);
+// Waits for the current context's work, as the driver does before host memory stops being
+// page-locked; its errors stay deferred for the next synchronizing call.
+void awaitContextWork(Runtime& rt, Client& client);
+
 // Page-locked memory from the shared heap: mapped here, registered by the server. Nullopt when
 // there is no heap or the server cannot give more (the caller makes it locally).
 std::optional<SharedPages> allocateShared(Runtime& rt, Client& client, std::uint64_t bytes);

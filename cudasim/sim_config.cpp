@@ -49,6 +49,15 @@ Result<SimConfig> loadSimConfig() {
     }
     config.faultKernel = std::string(text.substr(0, colon));
   }
+  if (const char* delay = std::getenv("FASTGPU_SIM_HOST_COPY_DELAY_US"); delay != nullptr && *delay != '\0') {
+    std::string_view text(delay);
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), config.hostCopyDelayMicros);
+    if (error != std::errc() || end != text.data() + text.size() || config.hostCopyDelayMicros > kMaxHostCopyDelayMicros) {
+      return Status(CUDA_ERROR_INVALID_VALUE,
+                    fmt::format("FASTGPU_SIM_HOST_COPY_DELAY_US='{}' is not a number of microseconds up to {}", text,
+                                kMaxHostCopyDelayMicros));
+    }
+  }
   return config;
 }
 

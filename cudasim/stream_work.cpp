@@ -1,10 +1,12 @@
 #include "cudasim/stream_work.h"
 
+#include <chrono>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -220,11 +222,15 @@ Result<StridedCopy> checkCopy3D(Driver& driver, const CUDA_MEMCPY3D& p) {
   StridedCopy copy{src->first, dst->first, src->pitch, dst->pitch, src->slice, dst->slice,
                    p.WidthInBytes, p.Height, p.Depth, false};
   copy.pageable = src->kind == MemoryKind::kPageableHost || dst->kind == MemoryKind::kPageableHost;
+  if (src->kind != MemoryKind::kDevice || dst->kind != MemoryKind::kDevice) {
+    copy.hostDelayMicros = driver.config().hostCopyDelayMicros;
+  }
   return copy;
 }
 
 Operation copyOperation(const StridedCopy& c) {
   auto work = [c] {
+    if (c.hostDelayMicros > 0) std::this_thread::sleep_for(std::chrono::microseconds(c.hostDelayMicros));
     for (std::uint64_t z = 0; z < c.depth; ++z) {
       for (std::uint64_t row = 0; row < c.height; ++row) {
         std::memmove(reinterpret_cast<void*>(c.dst + z * c.dstSlice + row * c.dstPitch),

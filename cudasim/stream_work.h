@@ -44,6 +44,7 @@ struct StridedCopy {
   std::uint64_t srcPitch = 0, dstPitch = 0, srcSlice = 0, dstSlice = 0;
   std::uint64_t width = 0, height = 0, depth = 0;
   bool pageable = false;  // one side is pageable host memory
+  std::uint32_t hostDelayMicros = 0;  // FASTGPU_SIM_HOST_COPY_DELAY_US, when one side is host memory
 };
 
 Result<StridedCopy> checkCopy3D(Driver& driver, const CUDA_MEMCPY3D& params);

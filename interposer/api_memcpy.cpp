@@ -121,10 +121,10 @@ CUresult copyShared(Runtime& rt, Client& client, std::uint64_t device, std::uint
 }
 
 // A synchronous copy of pageable memory through the shared heap's staging area (shared_pinned.h):
-// the bytes are copied into or out of its slots here and by the server's driver there, not
-// through the rings, the two sides working on different slots at once. Within a group of slots
-// every copy but the last is posted (and flushed at once, so that the server starts on it); the
-// last one waits, and with it the group.
+// the bytes are copied into or out of it here and by the server's driver there, not through the
+// rings. The area's two halves take turns: while this side fills (or empties) one, the server's
+// driver copies the other, posted asynchronously; a wait on the stream between turns says that
+// the server is done with it.
 class StagedCopy {
  public:
   StagedCopy(Runtime& rt, Client& client, StagingLease& lease, std::uint64_t device, std::uint8_t* host,
@@ -132,69 +132,60 @@ class StagedCopy {
       : rt_(rt), client_(client), lease_(lease), device_(device), host_(host), bytes_(bytes), stream_(stream) {}
 
   CUresult toDevice() {
-    for (std::uint64_t offset = 0; offset < bytes_;) {
-      for (unsigned slot = 0; slot < kStagingSlots && offset < bytes_; ++slot) {
-        std::uint64_t chunk = std::min(slotBytes(), bytes_ - offset);
-        bool waits = slot + 1 == kStagingSlots || offset + chunk == bytes_;
-        std::memcpy(slotMemory(slot), host_ + offset, chunk);
-        if (CUresult result = copy(offset, slot, chunk, false, waits); result != CUDA_SUCCESS) return result;
-        offset += chunk;
+    unsigned half = 0;
+    for (std::uint64_t offset = 0; offset < bytes_; half ^= 1) {
+      std::uint64_t chunk = std::min(halfBytes(), bytes_ - offset);
+      std::memcpy(halfMemory(half), host_ + offset, chunk);
+      // The other half's copy ran meanwhile; this one may be refilled only once it is done.
+      if (offset > 0) {
+        if (CUresult result = awaitStream(); result != CUDA_SUCCESS) return result;
       }
+      bool last = offset + chunk == bytes_;
+      if (CUresult result = copy(offset, half, chunk, false, last); result != CUDA_SUCCESS) return result;
+      offset += chunk;
     }
     return CUDA_SUCCESS;
   }
 
-  // Groups take the two halves of the slots in turn: while this side empties one, the server
-  // fills the other.
   CUresult toHost() {
-    Group group = post(0, 0);
-    if (CUresult result = finish(group); result != CUDA_SUCCESS) return result;
-    for (;;) {
-      bool more = group.end < bytes_;
-      Group next = more ? post(group.end, group.firstSlot == 0 ? kStagingSlots / 2 : 0) : Group{};
-      for (std::uint64_t offset = group.start, slot = group.firstSlot; offset < group.end; offset += slotBytes(), ++slot) {
-        std::memcpy(host_ + offset, slotMemory(static_cast<unsigned>(slot)), std::min(slotBytes(), group.end - offset));
+    unsigned half = 0;
+    std::uint64_t chunk = std::min(halfBytes(), bytes_);
+    if (CUresult result = copy(0, half, chunk, true, false); result != CUDA_SUCCESS) return result;
+    for (std::uint64_t offset = 0; offset < bytes_; half ^= 1) {
+      if (CUresult result = awaitStream(); result != CUDA_SUCCESS) return result;
+      std::uint64_t next = offset + chunk;
+      std::uint64_t nextChunk = std::min(halfBytes(), bytes_ - next);
+      if (next < bytes_) {
+        if (CUresult result = copy(next, half ^ 1, nextChunk, true, false); result != CUDA_SUCCESS) return result;
       }
-      if (!more) return CUDA_SUCCESS;
-      if (CUresult result = finish(next); result != CUDA_SUCCESS) return result;
-      group = next;
+      std::memcpy(host_ + offset, halfMemory(half), chunk);
+      offset = next;
+      chunk = nextChunk;
     }
+    return CUDA_SUCCESS;
   }
 
  private:
-  struct Group {
-    std::uint64_t start = 0, end = 0;
-    unsigned firstSlot = 0;
-    CUresult posted = CUDA_SUCCESS;
-  };
-
-  std::uint64_t slotBytes() const { return lease_.bytes / kStagingSlots; }
-  std::uint8_t* slotMemory(unsigned slot) const {
-    return static_cast<std::uint8_t*>(lease_.pages.memory) + slot * slotBytes();
+  std::uint64_t halfBytes() const { return lease_.bytes / 2; }
+  std::uint8_t* halfMemory(unsigned half) const {
+    return static_cast<std::uint8_t*>(lease_.pages.memory) + half * halfBytes();
   }
-  CUresult copy(std::uint64_t offset, unsigned slot, std::uint64_t chunk, bool toHost, bool waits) {
+  // Posted copies are flushed at once, so that the server starts on them.
+  CUresult copy(std::uint64_t offset, unsigned half, std::uint64_t chunk, bool toHost, bool waits) {
     StreamArg order = stream_;
     order.async = !waits;
-    CUresult result = copyShared(rt_, client_, device_ + offset, lease_.pages.offset + slot * slotBytes(), chunk,
+    CUresult result = copyShared(rt_, client_, device_ + offset, lease_.pages.offset + half * halfBytes(), chunk,
                                  toHost, order);
     if (!waits) (void)client_.flush();
     return result;
   }
-  // Posts every copy of the group at `start` (half a staging area from `firstSlot`) but its last.
-  Group post(std::uint64_t start, unsigned firstSlot) {
-    Group group{start, std::min(bytes_, start + kStagingSlots / 2 * slotBytes()), firstSlot};
-    for (std::uint64_t offset = start, slot = firstSlot; offset + slotBytes() < group.end; offset += slotBytes(), ++slot) {
-      group.posted = copy(offset, static_cast<unsigned>(slot), slotBytes(), true, false);
-      if (group.posted != CUDA_SUCCESS) break;
-    }
-    return group;
-  }
-  // The group's last copy, which waits for the group.
-  CUresult finish(const Group& group) {
-    if (group.posted != CUDA_SUCCESS) return group.posted;
-    std::uint64_t last = group.start + (group.end - group.start - 1) / slotBytes() * slotBytes();
-    auto slot = static_cast<unsigned>(group.firstSlot + (last - group.start) / slotBytes());
-    return copy(last, slot, group.end - last, true, true);
+  // Waits for the stream's work: the copy posted last (and reports an error of it).
+  CUresult awaitStream() {
+    CallMessage call(rt_.currentContextId());
+    auto sync = call->initStreamSynchronize();
+    sync.setStream(stream_.id);
+    sync.setPerThread(stream_.perThread);
+    return askResult(client_, call, true);
   }
 
   Runtime& rt_;

@@ -37,8 +37,8 @@ void awaitContextWork(Runtime& rt, Client& client);
 // there is no heap or the server cannot give more (the caller makes it locally).
 std::optional<SharedPages> allocateShared(Runtime& rt, Client& client, std::uint64_t bytes);
 
-// The staging area: kStagingSlots slots, held for one copy at a time (threads take turns).
-inline constexpr unsigned kStagingSlots = 4;
+// The staging area, in two halves that take turns (api_memcpy.cpp); held for one copy at a time
+// (threads take turns).
 inline constexpr std::uint64_t kStagingBytes = 16ULL << 20;
 struct StagingLease {
   SharedPages pages;

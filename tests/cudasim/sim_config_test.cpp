@@ -39,6 +39,24 @@ TEST(SimConfig, ReadsTheEnvironmentAndNamesBadVariables) {
   auto tooSmall = loadSimConfig();
   ASSERT_FALSE(tooSmall);
   EXPECT_NE(tooSmall.status().message().find("FASTGPU_SIM_MEMORY"), std::string::npos);
+  unsetenv("FASTGPU_SIM_DEVICES");
+  unsetenv("FASTGPU_SIM_MEMORY");
+  unsetenv("FASTGPU_SIM_KERNELS");
+}
+
+TEST(SimConfig, AHostCopyDelayIsAWholeNumberOfMicrosecondsUpToTenSeconds) {
+  setenv("FASTGPU_SIM_HOST_COPY_DELAY_US", "5000", 1);
+  auto config = loadSimConfig();
+  ASSERT_TRUE(config) << config.status().message();
+  EXPECT_EQ(config->hostCopyDelayMicros, 5000u);
+  for (const char* bad : {"-1", "5ms", "10000001", "99999999999"}) {
+    setenv("FASTGPU_SIM_HOST_COPY_DELAY_US", bad, 1);
+    auto refused = loadSimConfig();
+    ASSERT_FALSE(refused) << bad;
+    EXPECT_NE(refused.status().message().find("FASTGPU_SIM_HOST_COPY_DELAY_US"), std::string::npos);
+  }
+  unsetenv("FASTGPU_SIM_HOST_COPY_DELAY_US");
+  EXPECT_EQ(loadSimConfig()->hostCopyDelayMicros, 0u);
 }
 
 }  // namespace

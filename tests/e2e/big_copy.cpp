@@ -7,11 +7,12 @@
 #include <vector>
 
 #include "driver_check.h"
+#include "tests/support/byte_pattern.h"
 
 int main() {
   const std::size_t bytes = (40u << 20) + 12345;  // five chunks and a ragged end
   std::vector<unsigned char> source(bytes), back(bytes);
-  for (std::size_t i = 0; i < bytes; ++i) source[i] = static_cast<unsigned char>(i * 7 + i / 4096);
+  for (std::size_t i = 0; i < bytes; ++i) source[i] = fastgpu::testing::patternByte(i);
   CHECK(cuInit(0));
   CUcontext context;
   CHECK(cuDevicePrimaryCtxRetain(&context, 0));

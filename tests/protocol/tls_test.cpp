@@ -13,6 +13,7 @@
 #include "protocol/transport/tls_connection.h"
 #include "protocol/transport/transport.h"
 #include "tests/protocol/tls_fixture.h"
+#include "tests/support/byte_pattern.h"
 
 namespace fastgpu::protocol {
 namespace {
@@ -23,7 +24,7 @@ using Clock = std::chrono::steady_clock;
 
 std::vector<std::uint8_t> bytes(std::size_t count, std::uint8_t seed) {
   std::vector<std::uint8_t> data(count);
-  for (std::size_t i = 0; i < count; ++i) data[i] = static_cast<std::uint8_t>(seed + i * 13);
+  for (std::size_t i = 0; i < count; ++i) data[i] = testing::patternByte(i, seed);
   return data;
 }
 

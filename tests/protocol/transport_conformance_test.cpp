@@ -24,6 +24,7 @@
 #include "protocol/transport/transport.h"
 #include "tests/protocol/rendezvous_pair.h"
 #include "tests/protocol/tls_fixture.h"
+#include "tests/support/byte_pattern.h"
 #include "tests/support/blocked_thread.h"
 #include "tests/support/scratch_directory.h"
 
@@ -108,7 +109,7 @@ TYPED_TEST_SUITE(TransportConformance, Transports);
 
 std::vector<std::uint8_t> pattern(std::size_t bytes, std::uint8_t seed) {
   std::vector<std::uint8_t> data(bytes);
-  for (std::size_t i = 0; i < bytes; ++i) data[i] = static_cast<std::uint8_t>(seed + i * 31);
+  for (std::size_t i = 0; i < bytes; ++i) data[i] = fastgpu::testing::patternByte(i, seed);
   return data;
 }
 

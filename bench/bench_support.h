@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <optional>
 #include <vector>
 
 #include "cudaabi/driver_symbols.h"
@@ -98,24 +99,36 @@ struct CopyRates {
   double toHost = 0;
 };
 
-// One synchronous copy of `bytes` each way between `host` and device memory (after a warm-up),
-// checked: `back` receives what came back.
-inline CopyRates measureCopies(const DriverTable& d, std::size_t bytes, char* host, char* back) {
+// One copy of `bytes` each way between `host` and device memory (after a warm-up), checked: `back`
+// receives what came back. Synchronous copies, or with `stream`, asynchronous ones on it each
+// followed by cuStreamSynchronize.
+inline CopyRates measureCopies(const DriverTable& d, std::size_t bytes, char* host, char* back,
+                               std::optional<CUstream> stream = std::nullopt) {
+  auto toDevice = [&](CUdeviceptr device) {
+    if (!stream) return d.cuMemcpyHtoD_v2(device, host, bytes);
+    CUresult result = d.cuMemcpyHtoDAsync_v2(device, host, bytes, *stream);
+    return result == CUDA_SUCCESS ? d.cuStreamSynchronize(*stream) : result;
+  };
+  auto toHost = [&](CUdeviceptr device) {
+    if (!stream) return d.cuMemcpyDtoH_v2(back, device, bytes);
+    CUresult result = d.cuMemcpyDtoHAsync_v2(back, device, bytes, *stream);
+    return result == CUDA_SUCCESS ? d.cuStreamSynchronize(*stream) : result;
+  };
   std::memset(host, 3, bytes);
   std::memset(back, 0, bytes);
   CUdeviceptr device;
   check(d.cuMemAlloc_v2(&device, bytes), "cuMemAlloc");
   // Both directions once untimed, natively as remotely: the first touch of memory (page tables on
   // either side) is not what the figures compare.
-  check(d.cuMemcpyHtoD_v2(device, host, bytes), "warm-up");
-  check(d.cuMemcpyDtoH_v2(back, device, bytes), "warm-up");
+  check(toDevice(device), "warm-up");
+  check(toHost(device), "warm-up");
   std::memset(back, 0, bytes);
   CopyRates rates;
   auto start = Clock::now();
-  check(d.cuMemcpyHtoD_v2(device, host, bytes), "cuMemcpyHtoD");
+  check(toDevice(device), "the copy to the device");
   rates.toDevice = static_cast<double>(bytes) / seconds(Clock::now() - start) / 1e9;
   start = Clock::now();
-  check(d.cuMemcpyDtoH_v2(back, device, bytes), "cuMemcpyDtoH");
+  check(toHost(device), "the copy to the host");
   rates.toHost = static_cast<double>(bytes) / seconds(Clock::now() - start) / 1e9;
   check(d.cuMemFree_v2(device), "cuMemFree");
   if (std::memcmp(back, host, bytes) != 0) {
@@ -126,9 +139,9 @@ inline CopyRates measureCopies(const DriverTable& d, std::size_t bytes, char* ho
 }
 
 // The same between pageable buffers.
-inline CopyRates measureCopies(const DriverTable& d, std::size_t bytes) {
+inline CopyRates measureCopies(const DriverTable& d, std::size_t bytes, std::optional<CUstream> stream = std::nullopt) {
   std::vector<char> host(bytes), back(bytes);
-  return measureCopies(d, bytes, host.data(), back.data());
+  return measureCopies(d, bytes, host.data(), back.data(), stream);
 }
 
 }  // namespace fastgpu::bench

@@ -91,10 +91,12 @@ void idleSession(const TransportBenchOptions& options, const DriverTable& remote
 
 // ---- copies ----
 
-// 256 MiB each way from pinned memory (the driver's own) and from pageable memory.
+// 256 MiB each way from pinned memory (the driver's own) and from pageable memory, synchronous
+// copies, and asynchronous ones from pageable memory (each waited for at once).
 struct CopyFigures {
   CopyRates pinned;
   CopyRates pageable;
+  CopyRates pageableAsync;
 };
 
 CopyFigures copies(const DriverTable& d) {
@@ -106,6 +108,10 @@ CopyFigures copies(const DriverTable& d) {
   check(d.cuMemFreeHost(host), "cuMemFreeHost");
   check(d.cuMemFreeHost(back), "cuMemFreeHost");
   figures.pageable = measureCopies(d, kCopyBytes);
+  CUstream stream;
+  check(d.cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+  figures.pageableAsync = measureCopies(d, kCopyBytes, stream);
+  check(d.cuStreamDestroy_v2(stream), "cuStreamDestroy");
   return figures;
 }
 
@@ -189,6 +195,7 @@ void report(const std::string& label, const Figures& remote, const Figures& nati
   };
   copyLine("pinned", remote.copies.pinned, native.copies.pinned, "0.7x");
   copyLine("pageable", remote.copies.pageable, native.copies.pageable, "0.5x");
+  copyLine("pageable, async", remote.copies.pageableAsync, native.copies.pageableAsync, "0.5x");
   std::printf("[%s] asyncAPI (64 MiB in, a kernel, 64 MiB out, an event): CPU in the calls %.2f ms vs %.2f native, "
               "%ld polls vs %ld until done, %.1f ms vs %.1f in all\n",
               name, remote.async.issueMillis, native.async.issueMillis, remote.async.polls, native.async.polls,

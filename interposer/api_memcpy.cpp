@@ -3,13 +3,14 @@
 // from the device are asked for in turn. Asynchronous device-to-host copies into page-locked
 // memory are posted and their bytes delivered with a later reply (delivery_table.h), so no host
 // buffer is written before the program can know the copy is done. Page-locked memory in the heap
-// shared with the server (same host) is copied by the server itself: no bytes travel.
+// shared with the server (same host) is copied by the server itself, and pageable memory passes
+// through that heap's staging area: no bytes travel (shared_copies.h).
 #include <cstring>
 
 #include "cudaabi/checked_math.h"
 #include "cudaabi/copy_shape.h"
 #include "interposer/remote.h"
-#include "interposer/shared_pinned.h"
+#include "interposer/shared_copies.h"
 #include "protocol/call_kinds.h"
 
 using namespace fastgpu;
@@ -18,12 +19,6 @@ using namespace fastgpu::interposer;
 namespace {
 
 constexpr auto kChunk = protocol::kMaxCopyChunkBytes;
-
-struct StreamArg {
-  std::uint64_t id;
-  bool async;
-  bool perThread;
-};
 
 // The capture rules for a copy or memset on `stream` (remote.h); copies of client memory cannot be
 // captured by the server.
@@ -103,109 +98,6 @@ std::optional<PinnedPlace> pinned(Runtime& rt, const std::uint8_t* host, std::ui
   return place;
 }
 
-// A copy between the device and page-locked memory in the shared heap: the server's driver copies
-// it in stream order, an asynchronous one after the call returned (as natively: the host bytes
-// are read or written when the copy runs).
-CUresult copyShared(Runtime& rt, Client& client, std::uint64_t device, std::uint64_t offset, std::uint64_t bytes,
-                    bool toHost, StreamArg stream) {
-  CallMessage call(rt.currentContextId());
-  auto copy = call->initCopyShared();
-  copy.setDevice(device);
-  copy.setOffset(offset);
-  copy.setBytes(bytes);
-  copy.setToHost(toHost);
-  copy.setStream(stream.id);
-  copy.setPerThread(stream.perThread);
-  copy.setAsync(stream.async);
-  return sendInStreamOrder(client, call);
-}
-
-// A synchronous copy of pageable memory through the shared heap's staging area (shared_pinned.h):
-// the bytes are copied into or out of it here and by the server's driver there, not through the
-// rings. The area's two halves take turns: while this side fills (or empties) one, the server's
-// driver copies the other, posted asynchronously; a wait on the stream between turns says that
-// the server is done with it.
-class StagedCopy {
- public:
-  StagedCopy(Runtime& rt, Client& client, StagingLease& lease, std::uint64_t device, std::uint8_t* host,
-             std::uint64_t bytes, StreamArg stream)
-      : rt_(rt), client_(client), lease_(lease), device_(device), host_(host), bytes_(bytes), stream_(stream) {}
-
-  CUresult toDevice() {
-    unsigned half = 0;
-    for (std::uint64_t offset = 0; offset < bytes_; half ^= 1) {
-      std::uint64_t chunk = std::min(halfBytes(), bytes_ - offset);
-      std::memcpy(halfMemory(half), host_ + offset, chunk);
-      // The other half's copy ran meanwhile; this one may be refilled only once it is done.
-      if (offset > 0) {
-        if (CUresult result = awaitStream(); result != CUDA_SUCCESS) return result;
-      }
-      bool last = offset + chunk == bytes_;
-      if (CUresult result = copy(offset, half, chunk, false, last); result != CUDA_SUCCESS) return result;
-      offset += chunk;
-    }
-    return CUDA_SUCCESS;
-  }
-
-  CUresult toHost() {
-    unsigned half = 0;
-    std::uint64_t chunk = std::min(halfBytes(), bytes_);
-    if (CUresult result = copy(0, half, chunk, true, false); result != CUDA_SUCCESS) return result;
-    for (std::uint64_t offset = 0; offset < bytes_; half ^= 1) {
-      if (CUresult result = awaitStream(); result != CUDA_SUCCESS) return result;
-      std::uint64_t next = offset + chunk;
-      std::uint64_t nextChunk = std::min(halfBytes(), bytes_ - next);
-      if (next < bytes_) {
-        if (CUresult result = copy(next, half ^ 1, nextChunk, true, false); result != CUDA_SUCCESS) return result;
-      }
-      std::memcpy(host_ + offset, halfMemory(half), chunk);
-      offset = next;
-      chunk = nextChunk;
-    }
-    return CUDA_SUCCESS;
-  }
-
- private:
-  std::uint64_t halfBytes() const { return lease_.bytes / 2; }
-  std::uint8_t* halfMemory(unsigned half) const {
-    return static_cast<std::uint8_t*>(lease_.pages.memory) + half * halfBytes();
-  }
-  // Posted copies are flushed at once, so that the server starts on them.
-  CUresult copy(std::uint64_t offset, unsigned half, std::uint64_t chunk, bool toHost, bool waits) {
-    StreamArg order = stream_;
-    order.async = !waits;
-    CUresult result = copyShared(rt_, client_, device_ + offset, lease_.pages.offset + half * halfBytes(), chunk,
-                                 toHost, order);
-    if (!waits) (void)client_.flush();
-    return result;
-  }
-  // Waits for the stream's work: the copy posted last (and reports an error of it).
-  CUresult awaitStream() {
-    CallMessage call(rt_.currentContextId());
-    auto sync = call->initStreamSynchronize();
-    sync.setStream(stream_.id);
-    sync.setPerThread(stream_.perThread);
-    return askResult(client_, call, true);
-  }
-
-  Runtime& rt_;
-  Client& client_;
-  StagingLease& lease_;
-  std::uint64_t device_;
-  std::uint8_t* host_;
-  std::uint64_t bytes_;
-  StreamArg stream_;
-};
-
-// Nullopt when the session has no staging area.
-std::optional<CUresult> copyThroughStaging(Runtime& rt, Client& client, std::uint64_t device, std::uint8_t* host,
-                                           std::uint64_t bytes, bool toHost, StreamArg stream) {
-  auto lease = leaseStaging(rt, client);
-  if (!lease) return std::nullopt;
-  StagedCopy copy(rt, client, *lease, device, host, bytes, stream);
-  return toHost ? copy.toHost() : copy.toDevice();
-}
-
 CUresult toDevice(Runtime& rt, Client& client, std::uint64_t dst, const std::uint8_t* src, std::uint64_t bytes,
                   StreamArg stream) {
   auto allocation = rt.allocation(dst);
@@ -218,7 +110,7 @@ CUresult toDevice(Runtime& rt, Client& client, std::uint64_t dst, const std::uin
   bool inside = bytes > 0 && withinAllocation(*allocation, dst, bytes);
   auto place = inside ? pinned(rt, src, bytes) : std::nullopt;
   if (place && place->sharedOffset) return copyShared(rt, client, dst, *place->sharedOffset, bytes, false, stream);
-  if (inside && !stream.async) {
+  if (inside && (!stream.async || !place)) {
     auto staged = copyThroughStaging(rt, client, dst, const_cast<std::uint8_t*>(src), bytes, false, stream);
     if (staged) return *staged;
   }
@@ -272,7 +164,7 @@ CUresult toHost(Runtime& rt, Client& client, std::uint8_t* dst, std::uint64_t sr
   bool inside = bytes > 0 && withinAllocation(*allocation, src, bytes);
   auto place = inside ? pinned(rt, dst, bytes) : std::nullopt;
   if (place && place->sharedOffset) return copyShared(rt, client, src, *place->sharedOffset, bytes, true, stream);
-  if (inside && !stream.async) {
+  if (inside && (!stream.async || !place)) {
     if (auto staged = copyThroughStaging(rt, client, src, dst, bytes, true, stream)) return *staged;
   }
   if (place && stream.async) {

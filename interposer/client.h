@@ -119,6 +119,14 @@ class Client {
     bool asked = false;            // made, or refused: asked for once
     void* memory = nullptr;        // null: none
     std::uint64_t offset = 0;      // in the heap
+    // An asynchronous copy to the device leaves the area in use until its stream reaches it
+    // (shared_copies.h): the next copy through it first waits for that stream.
+    struct Busy {
+      std::uint64_t context = 0;
+      std::uint64_t stream = 0;
+      bool perThread = false;
+    };
+    std::optional<Busy> busy;
   };
   StagingSlot& staging() { return staging_; }
   // Sends what is batched now.

@@ -39,6 +39,24 @@ std::optional<SharedPages> allocateShared(Runtime& rt, Client& client, std::uint
   return std::nullopt;
 }
 
+namespace {
+
+// Waits until the stream of the copy that left the staging area busy has read it, or, for a
+// stream destroyed since, its context's work. Errors stay for the program's own synchronizing
+// calls: this wait is not one of them.
+void awaitStagingFree(Client& client, const Client::StagingSlot::Busy& busy) {
+  CallMessage call(busy.context);
+  auto sync = call->initStreamSynchronize();
+  sync.setStream(busy.stream);
+  sync.setPerThread(busy.perThread);
+  if (askResult(client, call, false) == CUDA_SUCCESS) return;
+  CallMessage context(busy.context);
+  context->setContextSynchronize(0);
+  (void)askResult(client, context, false);
+}
+
+}  // namespace
+
 std::optional<StagingLease> leaseStaging(Runtime& rt, Client& client) {
   if (client.sharedHeap() == nullptr) return std::nullopt;
   Client::StagingSlot& slot = client.staging();
@@ -51,7 +69,11 @@ std::optional<StagingLease> leaseStaging(Runtime& rt, Client& client) {
     }
   }
   if (slot.memory == nullptr) return std::nullopt;
-  return StagingLease{SharedPages{slot.memory, slot.offset, 0}, kStagingBytes, std::move(hold)};
+  if (slot.busy) {
+    awaitStagingFree(client, *slot.busy);
+    slot.busy.reset();
+  }
+  return StagingLease{SharedPages{slot.memory, slot.offset, 0}, kStagingBytes, std::move(hold), &slot};
 }
 
 }  // namespace fastgpu::interposer

@@ -37,16 +37,22 @@ void awaitContextWork(Runtime& rt, Client& client);
 // there is no heap or the server cannot give more (the caller makes it locally).
 std::optional<SharedPages> allocateShared(Runtime& rt, Client& client, std::uint64_t bytes);
 
-// The staging area, in two halves that take turns (api_memcpy.cpp); held for one copy at a time
-// (threads take turns).
+// The staging area, in two halves that take turns (shared_copies.cpp); held for one copy at a
+// time (threads take turns).
 inline constexpr std::uint64_t kStagingBytes = 16ULL << 20;
 struct StagingLease {
   SharedPages pages;
   std::uint64_t bytes;
   std::unique_lock<std::mutex> hold;
+  Client::StagingSlot* slot;
+
+  // The copy returns with work of `stream` still to read the area.
+  void leaveBusy(std::uint64_t context, std::uint64_t stream, bool perThread) {
+    slot->busy = Client::StagingSlot::Busy{context, stream, perThread};
+  }
 };
 // Nullopt when the session has no heap or the server gave no chunk (the copy goes through the
-// connection as before).
+// connection as before). An area left busy is free once this returns.
 std::optional<StagingLease> leaseStaging(Runtime& rt, Client& client);
 
 }  // namespace fastgpu::interposer

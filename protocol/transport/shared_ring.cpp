@@ -9,6 +9,7 @@
 #include <climits>
 #include <cstring>
 #include <ctime>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -20,9 +21,7 @@ using Clock = std::chrono::steady_clock;
 // How long a waiter spins before it sleeps: a round trip through a worker usually completes
 // sooner, and a futex sleep and wake-up costs several microseconds on each side.
 constexpr auto kSpin = std::chrono::microseconds(30);
-// Positions are published at least this often while a large frame streams through, so that the
-// other side copies while this one does (a pipeline, not turns).
-constexpr std::size_t kPublishBytes = 256 << 10;
+constexpr std::size_t kPublishBytes = kRingPublishBytes;
 
 void cpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -103,12 +102,17 @@ Status corruptPosition(std::string_view peer) {
 
 }  // namespace
 
-RingProducer::RingProducer(RingControl& control, std::span<std::uint8_t> data)
-    : control_(control), data_(data.data()), capacity_(data.size()), head_(0) {}
+RingProducer::RingProducer(RingControl& control, std::span<std::uint8_t> data, RingPublisher* publisher)
+    : control_(control), data_(data.data()), capacity_(data.size()), publisher_(publisher), head_(0), published_(0) {}
 
-void RingProducer::publish() {
+Status RingProducer::publish() {
+  if (publisher_ != nullptr) {
+    std::uint64_t from = std::exchange(published_, head_);
+    return head_ == from ? Status::ok() : publisher_->published(from, head_);
+  }
   control_.head.store(head_, std::memory_order_seq_cst);
   signal(control_.dataSignal, control_.consumerSleeping);
+  return Status::ok();
 }
 
 Status RingProducer::write(std::span<const iovec> pieces, const RingWait& wait, std::string_view peer) {
@@ -126,7 +130,8 @@ Status RingProducer::write(std::span<const iovec> pieces, const RingWait& wait, 
     std::uint64_t used = head_ - tail;
     if (used > capacity_) return corruptPosition(peer);
     if (used == capacity_) {
-      publish();  // what is written so far, before waiting for room
+      // What is written so far, before waiting for room.
+      if (Status status = publish(); !status) return status;
       sincePublishBytes = 0;
       WaitEnd end = await(control_.spaceSignal, control_.producerSleeping, wait,
                           [&] { return control_.tail.load(std::memory_order_acquire) != tail; });
@@ -144,20 +149,21 @@ Status RingProducer::write(std::span<const iovec> pieces, const RingWait& wait, 
     offset += bytes;
     sincePublishBytes += bytes;
     if (sincePublishBytes == kPublishBytes) {
-      publish();
+      if (Status status = publish(); !status) return status;
       sincePublishBytes = 0;
     }
   }
-  if (sincePublishBytes > 0) publish();
-  return Status::ok();
+  return sincePublishBytes > 0 ? publish() : Status::ok();
 }
 
-RingConsumer::RingConsumer(RingControl& control, std::span<const std::uint8_t> data)
-    : control_(control), data_(data.data()), capacity_(data.size()), tail_(0) {}
+RingConsumer::RingConsumer(RingControl& control, std::span<const std::uint8_t> data, RingPublisher* publisher)
+    : control_(control), data_(data.data()), capacity_(data.size()), publisher_(publisher), tail_(0) {}
 
-void RingConsumer::release() {
+Status RingConsumer::release(std::uint64_t from) {
+  if (publisher_ != nullptr) return publisher_->published(from, tail_);
   control_.tail.store(tail_, std::memory_order_seq_cst);
   signal(control_.spaceSignal, control_.producerSleeping);
+  return Status::ok();
 }
 
 Status RingConsumer::read(std::uint8_t* into, std::size_t bytes, const RingWait& wait, std::string_view peer) {
@@ -179,9 +185,19 @@ Status RingConsumer::read(std::uint8_t* into, std::size_t bytes, const RingWait&
     tail_ += chunk;
     into += chunk;
     bytes -= chunk;
-    release();
+    if (Status status = release(tail_ - chunk); !status) return status;
   }
   return Status::ok();
+}
+
+void advanceRingHead(RingControl& control, std::uint64_t bytes) {
+  control.head.fetch_add(bytes, std::memory_order_seq_cst);
+  signal(control.dataSignal, control.consumerSleeping);
+}
+
+void advanceRingTail(RingControl& control, std::uint64_t bytes) {
+  control.tail.fetch_add(bytes, std::memory_order_seq_cst);
+  signal(control.spaceSignal, control.producerSleeping);
 }
 
 void wakeRingWaiters(RingControl& control) {

@@ -13,6 +13,11 @@
 // then sleeps on a futex word the other side bumps after it moves its position, so an idle
 // session costs no CPU. A waiter gives up when `RingWait::stop` is set (see wakeRingWaiters) or
 // its time runs out.
+//
+// Over RDMA (rdma_connection.h) each side keeps its control blocks in its own memory, and the
+// ring's data twice: the producer writes into its own copy, and a RingPublisher carries each
+// published range to the peer's copy; the peer's completion thread moves the position and
+// bumps the signal there, so the code below is the same for both transports.
 #pragma once
 
 #include <sys/uio.h>
@@ -55,12 +60,25 @@ struct RingWait {
   std::optional<std::chrono::milliseconds> idle;
 };
 
+// Carries a side's published position (and, for a producer, the bytes up to it) to the peer when
+// the memory is not shared (RDMA). Called by the ring's one thread after the position moved from
+// `from` to `to` (to - from <= kRingPublishBytes); a failure fails the ring operation.
+class RingPublisher {
+ public:
+  virtual ~RingPublisher() = default;
+  virtual Status published(std::uint64_t from, std::uint64_t to) = 0;
+};
+
+// Positions move by at most this much at a time while a large frame streams through, so that
+// the other side copies while this one does (a pipeline, not turns).
+inline constexpr std::size_t kRingPublishBytes = 256 << 10;
+
 // The producing end of a ring. One thread at a time.
 class RingProducer {
  public:
   // `data.size()` must be a power of two. Starts at position 0: a ring is used from its reset on
-  // (resetRing), never taken over halfway.
-  RingProducer(RingControl& control, std::span<std::uint8_t> data);
+  // (resetRing), never taken over halfway. `publisher`, when given, outlives this.
+  RingProducer(RingControl& control, std::span<std::uint8_t> data, RingPublisher* publisher = nullptr);
 
   // Copies every byte of `pieces` into the ring, in order, publishing as it goes and waiting for
   // room while the ring is full. Fails with kDisconnected when `wait.stop` is set, kFailed with
@@ -68,18 +86,20 @@ class RingProducer {
   Status write(std::span<const iovec> pieces, const RingWait& wait, std::string_view peer);
 
  private:
-  void publish();
+  Status publish();
 
   RingControl& control_;
   std::uint8_t* const data_;
   const std::uint64_t capacity_;
-  std::uint64_t head_;  // ours: the shared copy is only published
+  RingPublisher* const publisher_;
+  std::uint64_t head_;       // ours: the shared copy is only published
+  std::uint64_t published_;  // what the last publish() made known
 };
 
 // The consuming end of a ring. One thread at a time.
 class RingConsumer {
  public:
-  RingConsumer(RingControl& control, std::span<const std::uint8_t> data);
+  RingConsumer(RingControl& control, std::span<const std::uint8_t> data, RingPublisher* publisher = nullptr);
 
   // Copies exactly `bytes` out of the ring, waiting for them. Fails as write() does; with
   // kDisconnected only once the ring is empty and `wait.stop` is set (what the peer wrote before
@@ -91,13 +111,21 @@ class RingConsumer {
   std::uint64_t position() const { return tail_; }
 
  private:
-  void release();
+  Status release(std::uint64_t from);
 
   RingControl& control_;
   const std::uint8_t* const data_;
   const std::uint64_t capacity_;
+  RingPublisher* const publisher_;
   std::uint64_t tail_;  // ours
 };
+
+// Over RDMA, from the completion thread: the peer published `bytes` more into the ring of
+// `control` (its consumer's side: moves head, wakes the consumer), or read `bytes` more of it (its
+// producer's side: moves tail, wakes the producer). A position moved past the other is caught by
+// the ring's own checks.
+void advanceRingHead(RingControl& control, std::uint64_t bytes);
+void advanceRingTail(RingControl& control, std::uint64_t bytes);
 
 // Makes every thread of this process sleeping on `control` wake up and look at its stop flag
 // (set it first). Callable from any thread.

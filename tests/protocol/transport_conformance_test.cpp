@@ -22,6 +22,8 @@
 #include "protocol/transport/stream_connection.h"
 #include "protocol/transport/tls_connection.h"
 #include "protocol/transport/transport.h"
+#include "protocol/transport/rdma_connection.h"
+#include "tests/protocol/fake_rdma_link.h"
 #include "tests/protocol/rendezvous_pair.h"
 #include "tests/protocol/tls_fixture.h"
 #include "tests/support/byte_pattern.h"
@@ -91,6 +93,22 @@ struct TlsRelayTransport {
   }
 };
 
+// RDMA's rings and completions over an in-process link (no device needed), with a socket pair for
+// liveness as the bootstrap socket: everything of the RDMA transport above the verbs layer. Rings
+// of 1 MiB, smaller than a large frame, so that frames wrap and wait for room.
+struct FakeRdmaTransport {
+  static Pair makePair() {
+    auto [left, right] = testing::FakeRdmaLink::pair(2 << 20);
+    int sockets[2];
+    EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets), 0);
+    auto a = openRdmaConnection(std::move(left), sockets[0], "rdma-a", true);
+    auto b = openRdmaConnection(std::move(right), sockets[1], "rdma-b", true);
+    EXPECT_TRUE(a && b);
+    if (!a || !b) return Pair{};
+    return {std::move(*a), std::move(*b)};
+  }
+};
+
 template <typename Transport>
 class TransportConformance : public ::testing::Test {
  protected:
@@ -104,7 +122,7 @@ class TransportConformance : public ::testing::Test {
 
 using Transports =
     ::testing::Types<LoopbackTransport, TcpTransport, UnixTransport, ShmTransport, ShmByRendezvousTransport, TlsTransport,
-                     TlsRelayTransport>;
+                     TlsRelayTransport, FakeRdmaTransport>;
 TYPED_TEST_SUITE(TransportConformance, Transports);
 
 std::vector<std::uint8_t> pattern(std::size_t bytes, std::uint8_t seed) {

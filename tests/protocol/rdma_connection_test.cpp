@@ -1,0 +1,99 @@
+// The RDMA transport above its verbs layer, against a hostile peer: the peer below is a bare
+// link (tests/protocol/fake_rdma_link.h) that writes what it likes. A position it claims past
+// the ring fails the connection with a reason; nothing is read or written outside the region.
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <utility>
+
+#include <gtest/gtest.h>
+
+#include "protocol/frame.h"
+#include "protocol/transport/rdma_connection.h"
+#include "tests/protocol/fake_rdma_link.h"
+#include "tests/support/byte_pattern.h"
+
+namespace fastgpu::protocol {
+namespace {
+
+constexpr std::size_t kRing = 64 << 10;
+
+// Our connection, and the peer's bare link and end of the bootstrap socket.
+class RdmaConnectionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto [ours, theirs] = testing::FakeRdmaLink::pair(2 * kRing);
+    int sockets[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets), 0);
+    peerSocket = sockets[1];
+    auto opened = openRdmaConnection(std::move(ours), sockets[0], "hostile", false);
+    ASSERT_TRUE(opened) << opened.status().message();
+    connection = std::move(*opened);
+    raw = std::move(theirs);
+  }
+  void TearDown() override {
+    connection.reset();
+    if (peerSocket >= 0) ::close(peerSocket);
+  }
+
+  std::unique_ptr<Connection> connection;
+  std::unique_ptr<testing::FakeRdmaLink> raw;
+  int peerSocket = -1;
+};
+
+TEST_F(RdmaConnectionTest, APeerThatClaimsMoreBytesThanTheRingHoldsFailsTheReceive) {
+  ASSERT_TRUE(raw->write(0, 0, 0, static_cast<std::uint32_t>(kRing + 1)));
+  std::vector<std::uint8_t> payload;
+  Status received = connection->receive(payload);
+  ASSERT_FALSE(received);
+  EXPECT_EQ(received.kind(), ErrorKind::kFailed);
+  EXPECT_NE(received.message().find("out of range"), std::string::npos) << received.message();
+}
+
+TEST_F(RdmaConnectionTest, APeerThatClaimsToHaveReadWhatWasNeverSentFailsTheSend) {
+  // The peer says it read a whole ring more than this side wrote: the next send finds the
+  // ring's positions impossible before it writes anything.
+  ASSERT_TRUE(raw->write(0, 0, 0, static_cast<std::uint32_t>(kRing + 1) | kRdmaSpaceImmediate));
+  std::vector<std::uint8_t> frame(kRing, 1);
+  Status sent = Status::ok();
+  for (int i = 0; i < 4 && sent; ++i) sent = connection->send(frame);
+  ASSERT_FALSE(sent);
+  EXPECT_NE(sent.message().find("out of range"), std::string::npos) << sent.message();
+}
+
+TEST_F(RdmaConnectionTest, AFramePublishedByThePeerArrivesWhole) {
+  // The peer speaks the protocol by hand: a frame header and payload from its copy of the ring
+  // into ours, with the immediate that publishes them.
+  std::vector<std::uint8_t> payload(1000);
+  for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = testing::patternByte(i, 3);
+  auto header = encodeFrameHeader(FrameHeader{0, static_cast<std::uint32_t>(payload.size())});
+  std::vector<std::uint8_t> bytes(header.begin(), header.end());
+  bytes.insert(bytes.end(), payload.begin(), payload.end());
+  auto region = raw->memory();
+  std::copy(bytes.begin(), bytes.end(), region.begin() + kRing);  // the peer's outbound copy
+  ASSERT_TRUE(raw->write(kRing, 0, static_cast<std::uint32_t>(bytes.size()),
+                              static_cast<std::uint32_t>(bytes.size())));
+  std::vector<std::uint8_t> received;
+  ASSERT_TRUE(connection->receive(received));
+  EXPECT_EQ(received, payload);
+}
+
+TEST_F(RdmaConnectionTest, TheBootstrapSocketsHangUpEndsTheConnection) {
+  // The peer process is gone: its socket closes, its link says nothing more.
+  ::close(std::exchange(peerSocket, -1));
+  std::vector<std::uint8_t> payload;
+  Status received = connection->receive(payload);
+  EXPECT_EQ(received.kind(), ErrorKind::kDisconnected) << received.message();
+}
+
+TEST(RdmaConnection, ALinkRegionThatIsNotTwoPowerOfTwoRingsIsRefused) {
+  auto [ours, theirs] = testing::FakeRdmaLink::pair(3 * 4096);
+  int sockets[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets), 0);
+  auto connection = openRdmaConnection(std::move(ours), sockets[0], "odd", false);
+  EXPECT_FALSE(connection);
+  ::close(sockets[1]);
+}
+
+}  // namespace
+}  // namespace fastgpu::protocol

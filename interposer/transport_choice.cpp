@@ -31,7 +31,7 @@ Result<TransportChoice> chooseTransport(std::string_view forced, std::string_vie
     return TransportChoice{true, true};
   }
   if (forced == "rdma") {
-    return Status(CUDA_ERROR_NO_DEVICE, "FASTGPU_TRANSPORT=rdma: this build of FastGPU has no RDMA transport yet");
+    return Status(CUDA_ERROR_NO_DEVICE, "FASTGPU_TRANSPORT=rdma: fastgpu-server does not serve RDMA yet (docs/rdma.md)");
   }
   return Status(CUDA_ERROR_NO_DEVICE,
                 fmt::format("FASTGPU_TRANSPORT='{}' is not one of tcp, unix, shm, rdma", forced.substr(0, 64)));

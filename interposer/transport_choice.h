@@ -7,7 +7,7 @@
 //   unix     the Unix socket only, never shared memory: the URL must be unix://
 //   shm      shared memory or nothing: a server that does not offer it (not on this host, too
 //            old, out of memory) or cannot be joined fails cuInit
-//   rdma     not in this build: fails cuInit, saying so
+//   rdma     fails cuInit, saying so: fastgpu-server does not serve RDMA yet (docs/rdma.md)
 #pragma once
 
 #include <string_view>

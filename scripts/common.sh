@@ -16,7 +16,7 @@ FASTGPU_PACKAGES=(
   cmake ninja-build g++ pkg-config python3
   libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
   libzstd-dev liblz4-dev libcli11-dev capnproto libcapnp-dev libtomlplusplus-dev libssl-dev
-  libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev patchelf
+  libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev patchelf libibverbs-dev
   clang-14 libclang-rt-14-dev
 )
 

@@ -118,6 +118,12 @@ int main(int argc, char** argv) {
   fastgpu::protocol::TlsServerSettings tls{config.tlsCertificateFile, config.tlsKeyFile, config.tlsClientCaFile};
   std::vector<std::unique_ptr<fastgpu::protocol::Listener>> listeners;
   for (const auto& url : config.listen) {
+    if (url.starts_with("rdma://")) {
+      // The transport exists (protocol/transport/rdma.h), but a session's worker cannot take an
+      // RDMA connection over from the main process yet (docs/rdma.md).
+      log->error("cannot listen on {}: fastgpu-server does not serve rdma:// yet", url);
+      return 1;
+    }
     auto listener = fastgpu::protocol::listen(url, {tls});
     if (!listener) {
       log->error("cannot listen on {}: {}", url, listener.status().message());

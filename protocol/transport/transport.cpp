@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "protocol/transport/rdma.h"
 #include "protocol/transport/stream_connection.h"
 #include "protocol/transport/tcp.h"
 #include "protocol/transport/tls.h"
@@ -18,7 +19,7 @@ namespace {
 
 Status unknownScheme(std::string_view url) {
   return Status(ErrorKind::kUnimplemented, CUDA_ERROR_INVALID_VALUE,
-                fmt::format("unsupported transport URL '{}' (expected tcp://HOST:PORT, tls://HOST:PORT or unix:///PATH)", url));
+                fmt::format("unsupported transport URL '{}' (expected tcp://HOST:PORT, tls://HOST:PORT, unix:///PATH or rdma://HOST:PORT)", url));
 }
 
 }  // namespace
@@ -27,6 +28,7 @@ Result<std::unique_ptr<Connection>> connect(std::string_view url, const ConnectO
   if (url.starts_with(kTcpScheme)) return connectTcp(url, options.timeout);
   if (url.starts_with(kTlsScheme)) return connectTls(url, options);
   if (url.starts_with(kUnixScheme)) return connectUnix(url, options.timeout);
+  if (url.starts_with(kRdmaScheme)) return connectRdma(url, options);
   return unknownScheme(url);
 }
 
@@ -34,6 +36,7 @@ Result<std::unique_ptr<Listener>> listen(std::string_view url, const ListenOptio
   if (url.starts_with(kTcpScheme)) return listenTcp(url);
   if (url.starts_with(kTlsScheme)) return listenTls(url, options.tls);
   if (url.starts_with(kUnixScheme)) return listenUnix(url);
+  if (url.starts_with(kRdmaScheme)) return listenRdma(url);
   return unknownScheme(url);
 }
 

@@ -6,6 +6,8 @@
 //                      optionally a client certificate
 //   unix:///PATH       a Unix stream socket, for clients on the server's host (mode 0660; the
 //                      peer's uid and pid in peer())
+//   rdma://HOST:PORT   RDMA (libibverbs): a TCP bootstrap, then rings in registered memory
+//                      (rdma.h; where a device exists)
 //   loopback           an in-process pair (socketpair), for tests
 //
 // Threading: one thread may send while another receives on the same connection; two threads

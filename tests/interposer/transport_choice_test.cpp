@@ -42,7 +42,7 @@ TEST(TransportChoice, ForcedTransportsNeedTheirUrls) {
 TEST(TransportChoice, RdmaAndUnknownNamesFailSayingWhy) {
   auto rdma = chooseTransport("rdma", "tcp://gpu1:7600");
   ASSERT_FALSE(rdma);
-  EXPECT_NE(rdma.status().message().find("no RDMA transport"), std::string::npos) << rdma.status().message();
+  EXPECT_NE(rdma.status().message().find("does not serve RDMA yet"), std::string::npos) << rdma.status().message();
   auto pigeon = chooseTransport("pigeon", "tcp://gpu1:7600");
   ASSERT_FALSE(pigeon);
   EXPECT_EQ(pigeon.status().message(), "FASTGPU_TRANSPORT='pigeon' is not one of tcp, unix, shm, rdma");

@@ -4,12 +4,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <thread>
 #include <utility>
 
 #include <gtest/gtest.h>
 
 #include "protocol/frame.h"
 #include "protocol/transport/rdma_connection.h"
+#include "protocol/transport/verbs_link.h"
 #include "tests/protocol/fake_rdma_link.h"
 #include "tests/support/byte_pattern.h"
 
@@ -93,6 +95,23 @@ TEST(RdmaConnection, ALinkRegionThatIsNotTwoPowerOfTwoRingsIsRefused) {
   auto connection = openRdmaConnection(std::move(ours), sockets[0], "odd", false);
   EXPECT_FALSE(connection);
   ::close(sockets[1]);
+}
+
+// Where no RDMA device exists (this machine, CI), rdma:// fails at once on both ends, saying why.
+TEST(RdmaTransport, WithoutADeviceBothEndsFailSayingWhy) {
+  std::string why = rdmaUnavailableReason();
+  if (why.empty()) GTEST_SKIP() << "this machine has an RDMA device";
+  auto listener = listen("rdma://127.0.0.1:0");
+  ASSERT_TRUE(listener) << listener.status().message();
+  Status accepted = Status::ok();
+  std::thread acceptor([&] { accepted = (*listener)->accept().status(); });
+  auto connected = connect((*listener)->url(), ConnectOptions{std::chrono::milliseconds(5000), {}});
+  acceptor.join();
+  ASSERT_FALSE(connected);
+  ASSERT_FALSE(accepted);
+  EXPECT_NE(connected.status().message().find(why), std::string::npos) << connected.status().message();
+  EXPECT_NE(accepted.message().find(why), std::string::npos) << accepted.message();
+  EXPECT_TRUE((*listener)->url().starts_with("rdma://127.0.0.1:")) << (*listener)->url();
 }
 
 }  // namespace

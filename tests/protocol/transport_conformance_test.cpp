@@ -23,6 +23,7 @@
 #include "protocol/transport/tls_connection.h"
 #include "protocol/transport/transport.h"
 #include "protocol/transport/rdma_connection.h"
+#include "protocol/transport/verbs_link.h"
 #include "tests/protocol/fake_rdma_link.h"
 #include "tests/protocol/rendezvous_pair.h"
 #include "tests/protocol/tls_fixture.h"
@@ -109,10 +110,19 @@ struct FakeRdmaTransport {
   }
 };
 
+// RDMA through a real device (libibverbs): skipped, saying why, where there is none.
+struct VerbsRdmaTransport {
+  static std::string skipReason() { return rdmaUnavailableReason(); }
+  static Pair makePair() { return pairThrough("rdma://127.0.0.1:0"); }
+};
+
 template <typename Transport>
 class TransportConformance : public ::testing::Test {
  protected:
   void SetUp() override {
+    if constexpr (requires { Transport::skipReason(); }) {
+      if (std::string why = Transport::skipReason(); !why.empty()) GTEST_SKIP() << "[rdma] skipped: " << why;
+    }
     std::tie(a, b) = Transport::makePair();
     ASSERT_TRUE(a && b);
   }
@@ -122,7 +132,7 @@ class TransportConformance : public ::testing::Test {
 
 using Transports =
     ::testing::Types<LoopbackTransport, TcpTransport, UnixTransport, ShmTransport, ShmByRendezvousTransport, TlsTransport,
-                     TlsRelayTransport, FakeRdmaTransport>;
+                     TlsRelayTransport, FakeRdmaTransport, VerbsRdmaTransport>;
 TYPED_TEST_SUITE(TransportConformance, Transports);
 
 std::vector<std::uint8_t> pattern(std::size_t bytes, std::uint8_t seed) {

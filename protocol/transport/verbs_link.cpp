@@ -1,0 +1,526 @@
+// See verbs_link.h. The verbs calls that are inline in <infiniband/verbs.h> (post, poll, notify)
+// go through the device context's own operations; the rest come from libibverbs.so.1 by dlsym.
+#include "protocol/transport/verbs_link.h"
+
+#include <arpa/inet.h>
+#include <dlfcn.h>
+#include <infiniband/verbs.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <mutex>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "protocol/transport/system_failure.h"
+
+namespace fastgpu::protocol {
+namespace {
+
+// ---- libibverbs, loaded once ----
+
+struct VerbsLibrary {
+  void* handle = nullptr;
+  std::string missing;  // why it is unusable; "" when loaded
+  int (*forkInit)() = nullptr;
+  ibv_device** (*getDeviceList)(int*) = nullptr;
+  void (*freeDeviceList)(ibv_device**) = nullptr;
+  const char* (*getDeviceName)(ibv_device*) = nullptr;
+  ibv_context* (*openDevice)(ibv_device*) = nullptr;
+  int (*closeDevice)(ibv_context*) = nullptr;
+  int (*queryPort)(ibv_context*, std::uint8_t, _compat_ibv_port_attr*) = nullptr;
+  int (*queryGid)(ibv_context*, std::uint8_t, int, ibv_gid*) = nullptr;
+  ibv_pd* (*allocPd)(ibv_context*) = nullptr;
+  int (*deallocPd)(ibv_pd*) = nullptr;
+  ibv_mr* (*regMr)(ibv_pd*, void*, std::size_t, int) = nullptr;
+  int (*deregMr)(ibv_mr*) = nullptr;
+  ibv_comp_channel* (*createCompChannel)(ibv_context*) = nullptr;
+  int (*destroyCompChannel)(ibv_comp_channel*) = nullptr;
+  ibv_cq* (*createCq)(ibv_context*, int, void*, ibv_comp_channel*, int) = nullptr;
+  int (*destroyCq)(ibv_cq*) = nullptr;
+  ibv_qp* (*createQp)(ibv_pd*, ibv_qp_init_attr*) = nullptr;
+  int (*destroyQp)(ibv_qp*) = nullptr;
+  int (*modifyQp)(ibv_qp*, ibv_qp_attr*, int) = nullptr;
+  int (*getCqEvent)(ibv_comp_channel*, ibv_cq**, void**) = nullptr;
+  void (*ackCqEvents)(ibv_cq*, unsigned) = nullptr;
+  const char* (*wcStatusText)(ibv_wc_status) = nullptr;
+};
+
+template <typename F>
+void bind(VerbsLibrary& library, F& function, const char* name) {
+  function = reinterpret_cast<F>(::dlsym(library.handle, name));
+  if (function == nullptr && library.missing.empty()) library.missing = fmt::format("libibverbs.so.1 lacks {}", name);
+}
+
+const VerbsLibrary& verbs() {
+  static const VerbsLibrary library = [] {
+    VerbsLibrary loaded;
+    loaded.handle = ::dlopen("libibverbs.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (loaded.handle == nullptr) {
+      loaded.missing = fmt::format("libibverbs.so.1 does not load ({})", ::dlerror());
+      return loaded;
+    }
+    bind(loaded, loaded.forkInit, "ibv_fork_init");
+    bind(loaded, loaded.getDeviceList, "ibv_get_device_list");
+    bind(loaded, loaded.freeDeviceList, "ibv_free_device_list");
+    bind(loaded, loaded.getDeviceName, "ibv_get_device_name");
+    bind(loaded, loaded.openDevice, "ibv_open_device");
+    bind(loaded, loaded.closeDevice, "ibv_close_device");
+    bind(loaded, loaded.queryPort, "ibv_query_port");
+    bind(loaded, loaded.queryGid, "ibv_query_gid");
+    bind(loaded, loaded.allocPd, "ibv_alloc_pd");
+    bind(loaded, loaded.deallocPd, "ibv_dealloc_pd");
+    bind(loaded, loaded.regMr, "ibv_reg_mr");
+    bind(loaded, loaded.deregMr, "ibv_dereg_mr");
+    bind(loaded, loaded.createCompChannel, "ibv_create_comp_channel");
+    bind(loaded, loaded.destroyCompChannel, "ibv_destroy_comp_channel");
+    bind(loaded, loaded.createCq, "ibv_create_cq");
+    bind(loaded, loaded.destroyCq, "ibv_destroy_cq");
+    bind(loaded, loaded.createQp, "ibv_create_qp");
+    bind(loaded, loaded.destroyQp, "ibv_destroy_qp");
+    bind(loaded, loaded.modifyQp, "ibv_modify_qp");
+    bind(loaded, loaded.getCqEvent, "ibv_get_cq_event");
+    bind(loaded, loaded.ackCqEvents, "ibv_ack_cq_events");
+    bind(loaded, loaded.wcStatusText, "ibv_wc_status_str");
+    // Registered pages are not inherited by a forked child (which never touches its parent's
+    // connection): the parent's stay where the device writes them.
+    if (loaded.missing.empty()) (void)loaded.forkInit();
+    return loaded;
+  }();
+  return library;
+}
+
+Status verbsFailure(std::string_view call, int error) {
+  return Status(ErrorKind::kFailed, CUDA_ERROR_OPERATING_SYSTEM, fmt::format("{}: {}", call, std::strerror(error)));
+}
+
+Status linkDown(std::string_view why) {
+  return Status(ErrorKind::kDisconnected, CUDA_ERROR_UNKNOWN, fmt::format("the RDMA link is down: {}", why));
+}
+
+std::optional<int> environmentNumber(const char* name) {
+  const char* text = std::getenv(name);
+  if (text == nullptr || *text == '\0') return std::nullopt;
+  char* end = nullptr;
+  long value = std::strtol(text, &end, 10);
+  if (*end != '\0' || value < 0 || value > 255) return std::nullopt;
+  return static_cast<int>(value);
+}
+
+// ---- the device ----
+
+struct DeviceChoice {
+  ibv_context* context = nullptr;
+  std::uint8_t port = 1;
+  ibv_port_attr portAttr{};
+  int gidIndex = 0;
+  ibv_gid gid{};
+};
+
+// The GID index to use: FASTGPU_RDMA_GID_INDEX, else on Ethernet (RoCE) the first index whose
+// sysfs type says RoCE v2 (routable), else 0.
+int chooseGidIndex(const char* device, std::uint8_t port, const ibv_port_attr& attr) {
+  if (auto chosen = environmentNumber("FASTGPU_RDMA_GID_INDEX")) return *chosen;
+  if (attr.link_layer != IBV_LINK_LAYER_ETHERNET) return 0;
+  for (int index = 0; index < attr.gid_tbl_len && index < 256; ++index) {
+    std::ifstream type(fmt::format("/sys/class/infiniband/{}/ports/{}/gid_attrs/types/{}", device, port, index));
+    std::string text;
+    if (std::getline(type, text) && text.find("v2") != std::string::npos) return index;
+  }
+  return 0;
+}
+
+Result<DeviceChoice> openDevice() {
+  const VerbsLibrary& v = verbs();
+  if (!v.missing.empty()) return Status(ErrorKind::kUnimplemented, CUDA_ERROR_NOT_SUPPORTED, v.missing);
+  int count = 0;
+  ibv_device** devices = v.getDeviceList(&count);
+  if (devices == nullptr || count == 0) {
+    if (devices != nullptr) v.freeDeviceList(devices);
+    return Status(ErrorKind::kUnimplemented, CUDA_ERROR_NOT_SUPPORTED, "no RDMA device (ibv_get_device_list lists none)");
+  }
+  const char* wanted = std::getenv("FASTGPU_RDMA_DEVICE");
+  auto port = static_cast<std::uint8_t>(environmentNumber("FASTGPU_RDMA_PORT").value_or(1));
+  DeviceChoice choice;
+  std::string tried;
+  for (int i = 0; i < count && choice.context == nullptr; ++i) {
+    const char* name = v.getDeviceName(devices[i]);
+    if (wanted != nullptr && *wanted != '\0' && std::strcmp(wanted, name) != 0) continue;
+    ibv_context* context = v.openDevice(devices[i]);
+    if (context == nullptr) {
+      tried += fmt::format(" {} (does not open)", name);
+      continue;
+    }
+    ibv_port_attr attr{};
+    if (v.queryPort(context, port, reinterpret_cast<_compat_ibv_port_attr*>(&attr)) != 0 ||
+        attr.state != IBV_PORT_ACTIVE) {
+      tried += fmt::format(" {} (port {} not active)", name, port);
+      v.closeDevice(context);
+      continue;
+    }
+    choice = DeviceChoice{context, port, attr, chooseGidIndex(name, port, attr), {}};
+    if (v.queryGid(context, port, choice.gidIndex, &choice.gid) != 0) {
+      tried += fmt::format(" {} (no GID {})", name, choice.gidIndex);
+      v.closeDevice(context);
+      choice.context = nullptr;
+    }
+  }
+  v.freeDeviceList(devices);
+  if (choice.context == nullptr) {
+    return Status(ErrorKind::kFailed, CUDA_ERROR_NOT_SUPPORTED, fmt::format("no usable RDMA device:{}", tried));
+  }
+  return choice;
+}
+
+// ---- what the peers exchange ----
+
+// Little-endian on the wire; 64 bytes.
+struct Endpoint {
+  std::uint32_t magic = 0;
+  std::uint32_t qpNumber = 0;
+  std::uint32_t psn = 0;
+  std::uint32_t rkey = 0;
+  std::uint64_t address = 0;
+  std::uint64_t bytes = 0;
+  std::uint16_t lid = 0;
+  std::uint8_t mtu = 0;
+  std::uint8_t reserved[5] = {};
+  std::uint8_t gid[16] = {};
+  std::uint8_t padding[4] = {};
+};
+static_assert(sizeof(Endpoint) == 64, "the bootstrap record's layout is fixed");
+constexpr std::uint32_t kEndpointMagic = 0x414d4452;  // "RDMA" in memory order
+
+// Moves `bytes` through the socket in one direction, waiting at most until `deadline`.
+Status transfer(int socket, std::uint8_t* data, std::size_t bytes, bool sending,
+                std::chrono::steady_clock::time_point deadline) {
+  while (bytes > 0) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return Status(ErrorKind::kFailed, CUDA_ERROR_TIMEOUT, "the RDMA bootstrap timed out");
+    pollfd wanted{socket, static_cast<short>(sending ? POLLOUT : POLLIN), 0};
+    int ready = ::poll(&wanted, 1, static_cast<int>(left.count()));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) return systemFailure("poll (RDMA bootstrap)");
+    if (ready == 0) continue;
+    ssize_t moved = sending ? ::send(socket, data, bytes, MSG_NOSIGNAL) : ::recv(socket, data, bytes, 0);
+    if (moved < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (moved <= 0) {
+      return Status(ErrorKind::kDisconnected, CUDA_ERROR_UNKNOWN, "the peer left during the RDMA bootstrap");
+    }
+    data += moved;
+    bytes -= static_cast<std::size_t>(moved);
+  }
+  return Status::ok();
+}
+
+// ---- the link ----
+
+constexpr int kSendDepth = 256;
+constexpr int kRecvDepth = 512;
+constexpr int kSignalEvery = 32;
+constexpr auto kSpin = std::chrono::microseconds(30);
+
+class VerbsLink final : public RdmaLink {
+ public:
+  explicit VerbsLink(DeviceChoice device) : device_(device) {}
+  ~VerbsLink() override;
+  VerbsLink(const VerbsLink&) = delete;
+  VerbsLink& operator=(const VerbsLink&) = delete;
+
+  // Registers `bytes`, makes the queues and the QP (INIT).
+  Status prepare(std::size_t bytes);
+  Endpoint local() const;
+  // RTR towards `remote`, then RTS.
+  Status connect(const Endpoint& remote);
+
+  std::span<std::uint8_t> memory() override { return {static_cast<std::uint8_t*>(memory_), bytes_}; }
+  Status write(std::uint64_t localOffset, std::uint64_t remoteOffset, std::uint32_t bytes,
+               std::optional<std::uint32_t> immediate) override;
+  Result<std::uint32_t> nextImmediate() override;
+  void shutdown() override;
+
+ private:
+  Status postReceives(int count);
+  // Reaps send completions until fewer than kSendDepth - kSignalEvery requests are in flight.
+  Status reapSends(bool untilRoom);
+
+  const VerbsLibrary& v_ = verbs();
+  DeviceChoice device_;
+  void* memory_ = MAP_FAILED;
+  std::size_t bytes_ = 0;
+  ibv_pd* pd_ = nullptr;
+  ibv_mr* mr_ = nullptr;
+  ibv_comp_channel* channel_ = nullptr;
+  ibv_cq* sendCq_ = nullptr;
+  ibv_cq* recvCq_ = nullptr;
+  ibv_qp* qp_ = nullptr;
+  std::uint32_t psn_ = 0;
+  Endpoint remote_{};
+  int wake_ = -1;  // an eventfd: shutdown() wakes a sleeping nextImmediate()
+  std::atomic<bool> down_{false};
+
+  std::mutex sendMutex_;  // write() from two threads
+  std::uint64_t posted_ = 0, completed_ = 0;
+  std::deque<std::uint32_t> immediates_;  // taken from the CQ, not yet returned (receiving thread)
+  unsigned unacked_ = 0;                  // CQ events to acknowledge
+};
+
+VerbsLink::~VerbsLink() {
+  if (qp_ != nullptr) v_.destroyQp(qp_);
+  if (unacked_ > 0) v_.ackCqEvents(recvCq_, unacked_);
+  if (sendCq_ != nullptr) v_.destroyCq(sendCq_);
+  if (recvCq_ != nullptr) v_.destroyCq(recvCq_);
+  if (channel_ != nullptr) v_.destroyCompChannel(channel_);
+  if (mr_ != nullptr) v_.deregMr(mr_);
+  if (pd_ != nullptr) v_.deallocPd(pd_);
+  if (memory_ != MAP_FAILED) ::munmap(memory_, bytes_);
+  if (wake_ >= 0) ::close(wake_);
+  v_.closeDevice(device_.context);
+}
+
+Status VerbsLink::prepare(std::size_t bytes) {
+  bytes_ = bytes;
+  memory_ = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (memory_ == MAP_FAILED) return systemFailure("mmap (RDMA region)");
+  wake_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake_ < 0) return systemFailure("eventfd");
+  pd_ = v_.allocPd(device_.context);
+  if (pd_ == nullptr) return verbsFailure("ibv_alloc_pd", errno);
+  mr_ = v_.regMr(pd_, memory_, bytes, IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
+  if (mr_ == nullptr) return verbsFailure("ibv_reg_mr", errno);
+  channel_ = v_.createCompChannel(device_.context);
+  if (channel_ == nullptr) return verbsFailure("ibv_create_comp_channel", errno);
+  sendCq_ = v_.createCq(device_.context, kSendDepth, nullptr, nullptr, 0);
+  recvCq_ = v_.createCq(device_.context, kRecvDepth, nullptr, channel_, 0);
+  if (sendCq_ == nullptr || recvCq_ == nullptr) return verbsFailure("ibv_create_cq", errno);
+  ibv_qp_init_attr init{};
+  init.send_cq = sendCq_;
+  init.recv_cq = recvCq_;
+  init.qp_type = IBV_QPT_RC;
+  init.sq_sig_all = 0;
+  init.cap.max_send_wr = kSendDepth;
+  init.cap.max_recv_wr = kRecvDepth;
+  init.cap.max_send_sge = 1;
+  init.cap.max_recv_sge = 1;
+  qp_ = v_.createQp(pd_, &init);
+  if (qp_ == nullptr) return verbsFailure("ibv_create_qp", errno);
+  ibv_qp_attr attr{};
+  attr.qp_state = IBV_QPS_INIT;
+  attr.pkey_index = 0;
+  attr.port_num = device_.port;
+  attr.qp_access_flags = IBV_ACCESS_REMOTE_WRITE;
+  if (int error = v_.modifyQp(qp_, &attr, IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT | IBV_QP_ACCESS_FLAGS)) {
+    return verbsFailure("ibv_modify_qp (INIT)", error);
+  }
+  psn_ = std::random_device{}() & 0xffffff;
+  // Receives are posted before the peer can write: a write with an immediate needs one.
+  return postReceives(kRecvDepth);
+}
+
+Endpoint VerbsLink::local() const {
+  Endpoint endpoint;
+  endpoint.magic = kEndpointMagic;
+  endpoint.qpNumber = qp_->qp_num;
+  endpoint.psn = psn_;
+  endpoint.rkey = mr_->rkey;
+  endpoint.address = reinterpret_cast<std::uint64_t>(memory_);
+  endpoint.bytes = bytes_;
+  endpoint.lid = device_.portAttr.lid;
+  endpoint.mtu = static_cast<std::uint8_t>(device_.portAttr.active_mtu);
+  std::memcpy(endpoint.gid, device_.gid.raw, sizeof(endpoint.gid));
+  return endpoint;
+}
+
+Status VerbsLink::connect(const Endpoint& remote) {
+  if (remote.magic != kEndpointMagic || remote.bytes != bytes_ || remote.qpNumber > 0xffffff ||
+      remote.psn > 0xffffff || remote.mtu < IBV_MTU_256 || remote.mtu > IBV_MTU_4096) {
+    return Status(ErrorKind::kFailed, CUDA_ERROR_INVALID_VALUE, "the peer's RDMA endpoint is malformed");
+  }
+  remote_ = remote;
+  ibv_qp_attr attr{};
+  attr.qp_state = IBV_QPS_RTR;
+  attr.path_mtu = static_cast<ibv_mtu>(std::min<int>(remote.mtu, device_.portAttr.active_mtu));
+  attr.dest_qp_num = remote.qpNumber;
+  attr.rq_psn = remote.psn;
+  attr.max_dest_rd_atomic = 1;
+  attr.min_rnr_timer = 12;
+  attr.ah_attr.dlid = remote.lid;
+  attr.ah_attr.port_num = device_.port;
+  attr.ah_attr.is_global = 1;
+  std::memcpy(attr.ah_attr.grh.dgid.raw, remote.gid, sizeof(remote.gid));
+  attr.ah_attr.grh.sgid_index = static_cast<std::uint8_t>(device_.gidIndex);
+  attr.ah_attr.grh.hop_limit = 64;
+  if (int error = v_.modifyQp(qp_, &attr,
+                              IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN | IBV_QP_RQ_PSN |
+                                  IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER)) {
+    return verbsFailure("ibv_modify_qp (RTR)", error);
+  }
+  attr = ibv_qp_attr{};
+  attr.qp_state = IBV_QPS_RTS;
+  attr.timeout = 14;
+  attr.retry_cnt = 7;
+  attr.rnr_retry = 7;  // a receiver out of posted receives is waited for, not failed
+  attr.sq_psn = psn_;
+  attr.max_rd_atomic = 1;
+  if (int error = v_.modifyQp(qp_, &attr,
+                              IBV_QP_STATE | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY | IBV_QP_SQ_PSN |
+                                  IBV_QP_MAX_QP_RD_ATOMIC)) {
+    return verbsFailure("ibv_modify_qp (RTS)", error);
+  }
+  return Status::ok();
+}
+
+Status VerbsLink::postReceives(int count) {
+  for (int i = 0; i < count; ++i) {
+    ibv_recv_wr request{};
+    ibv_recv_wr* bad = nullptr;
+    request.wr_id = 0;
+    request.num_sge = 0;  // a write's immediate carries no receive buffer
+    if (int error = ibv_post_recv(qp_, &request, &bad)) return verbsFailure("ibv_post_recv", error);
+  }
+  return Status::ok();
+}
+
+Status VerbsLink::reapSends(bool untilRoom) {
+  std::array<ibv_wc, 16> done{};
+  for (;;) {
+    if (untilRoom && posted_ - completed_ < static_cast<std::uint64_t>(kSendDepth - kSignalEvery)) return Status::ok();
+    if (down_.load()) return linkDown("shut down");
+    int count = ibv_poll_cq(sendCq_, static_cast<int>(done.size()), done.data());
+    if (count < 0) return linkDown("ibv_poll_cq failed");
+    for (int i = 0; i < count; ++i) {
+      if (done[static_cast<std::size_t>(i)].status != IBV_WC_SUCCESS) {
+        down_.store(true);
+        return linkDown(v_.wcStatusText(done[static_cast<std::size_t>(i)].status));
+      }
+      // A signaled request completing means every earlier one did (one queue, in order).
+      completed_ = std::max(completed_, done[static_cast<std::size_t>(i)].wr_id + 1);
+    }
+    if (!untilRoom) return Status::ok();
+  }
+}
+
+Status VerbsLink::write(std::uint64_t localOffset, std::uint64_t remoteOffset, std::uint32_t bytes,
+                        std::optional<std::uint32_t> immediate) {
+  if (localOffset > bytes_ || bytes > bytes_ - localOffset || remoteOffset > bytes_ || bytes > bytes_ - remoteOffset) {
+    return Status(ErrorKind::kFailed, CUDA_ERROR_INVALID_VALUE, "an RDMA write outside the region");
+  }
+  std::lock_guard hold(sendMutex_);
+  if (down_.load()) return linkDown("shut down");
+  if (Status room = reapSends(true); !room) return room;
+  ibv_sge piece{};
+  piece.addr = reinterpret_cast<std::uint64_t>(memory_) + localOffset;
+  piece.length = bytes;
+  piece.lkey = mr_->lkey;
+  ibv_send_wr request{};
+  ibv_send_wr* bad = nullptr;
+  request.wr_id = posted_;
+  request.sg_list = bytes > 0 ? &piece : nullptr;
+  request.num_sge = bytes > 0 ? 1 : 0;
+  request.opcode = immediate ? IBV_WR_RDMA_WRITE_WITH_IMM : IBV_WR_RDMA_WRITE;
+  if (immediate) request.imm_data = htonl(*immediate);
+  request.send_flags = (posted_ + 1) % kSignalEvery == 0 ? IBV_SEND_SIGNALED : 0;
+  request.wr.rdma.remote_addr = remote_.address + remoteOffset;
+  request.wr.rdma.rkey = remote_.rkey;
+  if (int error = ibv_post_send(qp_, &request, &bad)) {
+    down_.store(true);
+    return linkDown(fmt::format("ibv_post_send: {}", std::strerror(error)));
+  }
+  ++posted_;
+  return reapSends(false);
+}
+
+Result<std::uint32_t> VerbsLink::nextImmediate() {
+  auto started = std::chrono::steady_clock::now();
+  bool armed = false;
+  for (;;) {
+    if (!immediates_.empty()) {
+      std::uint32_t immediate = immediates_.front();
+      immediates_.pop_front();
+      return immediate;
+    }
+    if (down_.load()) return linkDown("shut down");
+    std::array<ibv_wc, 16> done{};
+    int count = ibv_poll_cq(recvCq_, static_cast<int>(done.size()), done.data());
+    if (count < 0) return linkDown("ibv_poll_cq failed");
+    for (int i = 0; i < count; ++i) {
+      const ibv_wc& completion = done[static_cast<std::size_t>(i)];
+      if (completion.status != IBV_WC_SUCCESS) {
+        down_.store(true);
+        return linkDown(v_.wcStatusText(completion.status));
+      }
+      if ((completion.wc_flags & IBV_WC_WITH_IMM) != 0) immediates_.push_back(ntohl(completion.imm_data));
+    }
+    if (count > 0) {
+      if (Status reposted = postReceives(count); !reposted) return reposted;
+      continue;
+    }
+    if (std::chrono::steady_clock::now() - started < kSpin) continue;
+    if (!armed) {
+      // Armed, then polled once more: a completion that came in between is not slept through.
+      if (int error = ibv_req_notify_cq(recvCq_, 0)) return verbsFailure("ibv_req_notify_cq", error);
+      armed = true;
+      continue;
+    }
+    pollfd wanted[2] = {{channel_->fd, POLLIN, 0}, {wake_, POLLIN, 0}};
+    if (::poll(wanted, 2, -1) < 0 && errno != EINTR) return systemFailure("poll (RDMA completions)");
+    if ((wanted[0].revents & POLLIN) != 0) {
+      ibv_cq* cq = nullptr;
+      void* context = nullptr;
+      if (v_.getCqEvent(channel_, &cq, &context) == 0 && ++unacked_ >= 64) {
+        v_.ackCqEvents(recvCq_, unacked_);
+        unacked_ = 0;
+      }
+      armed = false;
+    }
+  }
+}
+
+void VerbsLink::shutdown() {
+  if (down_.exchange(true)) return;
+  std::uint64_t one = 1;
+  (void)!::write(wake_, &one, sizeof(one));
+}
+
+}  // namespace
+
+std::string rdmaUnavailableReason() {
+  auto device = openDevice();
+  if (!device) return device.status().message();
+  verbs().closeDevice(device->context);
+  return "";
+}
+
+Result<std::unique_ptr<RdmaLink>> bootstrapVerbsLink(int socket, std::size_t bytes,
+                                                     std::chrono::steady_clock::time_point deadline) {
+  auto device = openDevice();
+  if (!device) return device.status();
+  auto link = std::make_unique<VerbsLink>(*device);
+  if (Status prepared = link->prepare(bytes); !prepared) return prepared;
+  Endpoint mine = link->local();
+  Endpoint theirs{};
+  if (Status sent = transfer(socket, reinterpret_cast<std::uint8_t*>(&mine), sizeof(mine), true, deadline); !sent) {
+    return sent;
+  }
+  if (Status got = transfer(socket, reinterpret_cast<std::uint8_t*>(&theirs), sizeof(theirs), false, deadline); !got) {
+    return got;
+  }
+  if (Status connected = link->connect(theirs); !connected) return connected;
+  // Both QPs are ready to receive before either side writes.
+  std::uint8_t ready = 1;
+  if (Status sent = transfer(socket, &ready, 1, true, deadline); !sent) return sent;
+  if (Status got = transfer(socket, &ready, 1, false, deadline); !got) return got;
+  return std::unique_ptr<RdmaLink>(std::move(link));
+}
+
+}  // namespace fastgpu::protocol

@@ -9,6 +9,7 @@
 #include "cudaabi/error_strings.h"
 #include "cudaabi/log.h"
 #include "protocol/message.h"
+#include "protocol/transport/rdma.h"
 #include "protocol/transport/shm.h"
 #include "protocol/transport/shm_rendezvous.h"
 
@@ -85,7 +86,9 @@ Result<std::unique_ptr<Client>> Client::connect(const ClientConfig& config, int 
   if (!timeout) return Status(CUDA_ERROR_NO_DEVICE, timeout.status().message());
   auto transport = chooseTransport(config.transport, config.server);
   if (!transport) return transport.status();
-  auto connection = protocol::connect(config.server, {*timeout, config.tls});
+  // An rdma:// session logs in over TCP and then moves onto RDMA (moveOntoRdma below).
+  std::string dialed = transport->rdma ? "tcp://" + config.server.substr(std::string_view("rdma://").size()) : config.server;
+  auto connection = protocol::connect(dialed, {*timeout, config.tls});
   if (!connection) {
     // A handshake that failed (kFailed) found a server: the reason is TLS, not reachability.
     bool reached = connection.status().kind() == ErrorKind::kFailed;
@@ -94,7 +97,7 @@ Result<std::unique_ptr<Client>> Client::connect(const ClientConfig& config, int 
                               reached ? " (check FASTGPU_TLS_CA and the server's certificate)"
                                       : " (is fastgpu-server running there?)"));
   }
-  if (!config.token.empty() && config.server.starts_with("tcp://") && !(*connection)->loopback()) {
+  if (!config.token.empty() && (config.server.starts_with("tcp://") || transport->rdma) && !(*connection)->loopback()) {
     // Say so once, before the token leaves the machine.
     cudaabi::driverLogger().warn("FASTGPU_TOKEN travels in clear to {} (not this host): use tls:// (FASTGPU_TLS_CA), "
                                  "a trusted network, or a tunnel",
@@ -111,6 +114,7 @@ Result<std::unique_ptr<Client>> Client::connect(const ClientConfig& config, int 
   hello.setVgpu(config.vgpu);
   hello.setToken(config.token);
   hello.setSharedMemory(transport->askSharedMemory);
+  hello.setRdma(transport->rdma);
   std::vector<std::uint8_t> bytes;
   protocol::appendMessage(builder, bytes);
   if (Status status = (*connection)->send(bytes); !status) {
@@ -137,8 +141,25 @@ Result<std::unique_ptr<Client>> Client::connect(const ClientConfig& config, int 
   });
   if (!decoded) return Status(decoded.code() == CUDA_SUCCESS ? CUDA_ERROR_NO_DEVICE : decoded.code(), decoded.message());
   if (Status moved = client->moveToSharedMemory(config.server, *transport); !moved) return moved;
+  if (Status moved = client->moveOntoRdma(config.server, *transport, *timeout); !moved) return moved;
   client->flusher_ = std::thread([raw = client.get()] { raw->runFlusher(); });
   return client;
+}
+
+Status Client::moveOntoRdma(const std::string& server, const TransportChoice& transport,
+                            std::chrono::milliseconds timeout) {
+  if (!transport.rdma) return Status::ok();
+  if (!welcome_.getRdma()) {
+    return Status(CUDA_ERROR_NO_DEVICE, fmt::format("server {} does not serve RDMA at that port (it has no rdma:// "
+                                                    "listener there, or is older than this client)",
+                                                    server));
+  }
+  auto moved = protocol::moveOntoRdma(*connection_, std::chrono::steady_clock::now() + timeout);
+  if (!moved) {
+    return Status(CUDA_ERROR_NO_DEVICE, fmt::format("server {}: cannot move onto RDMA: {}", server, moved.status().message()));
+  }
+  connection_ = std::move(*moved);
+  return Status::ok();
 }
 
 Status Client::moveToSharedMemory(const std::string& server, const TransportChoice& transport) {

@@ -148,6 +148,9 @@ class Client {
   // After the Welcome: takes the segment the server sends when it offers shared memory, and
   // moves the session onto it; refuses a server that does not when `transport` requires it.
   Status moveToSharedMemory(const std::string& server, const TransportChoice& transport);
+  // After the Welcome, for an rdma:// URL: the bootstrap with the worker over this connection's
+  // socket, then every frame by RDMA; fails cuInit saying why (no device, a server without RDMA).
+  Status moveOntoRdma(const std::string& server, const TransportChoice& transport, std::chrono::milliseconds timeout);
   Client(std::unique_ptr<protocol::Connection> connection, std::vector<std::uint8_t> welcomeBytes,
          std::chrono::milliseconds timeout);
   Status flushLocked(std::span<const std::uint8_t> bulk = {});

@@ -16,8 +16,9 @@ Status wrongUrl(std::string_view forced, std::string_view server, std::string_vi
 Result<TransportChoice> chooseTransport(std::string_view forced, std::string_view server) {
   bool unixUrl = server.starts_with("unix://");
   bool tcpUrl = server.starts_with("tcp://") || server.starts_with("tls://");
-  // A client on the server's host is offered shared memory whichever way it came.
-  if (forced.empty()) return TransportChoice{unixUrl || tcpUrl, false};
+  bool rdmaUrl = server.starts_with("rdma://");
+  // A client on the server's host is offered shared memory whichever way it came, but RDMA.
+  if (forced.empty()) return TransportChoice{unixUrl || tcpUrl, false, rdmaUrl};
   if (forced == "tcp") {
     if (!tcpUrl) return wrongUrl(forced, server, "a tcp:// or tls:// URL");
     return TransportChoice{};
@@ -31,7 +32,8 @@ Result<TransportChoice> chooseTransport(std::string_view forced, std::string_vie
     return TransportChoice{true, true};
   }
   if (forced == "rdma") {
-    return Status(CUDA_ERROR_NO_DEVICE, "FASTGPU_TRANSPORT=rdma: fastgpu-server does not serve RDMA yet (docs/rdma.md)");
+    if (!rdmaUrl) return wrongUrl(forced, server, "an rdma://HOST:PORT URL");
+    return TransportChoice{false, false, true};
   }
   return Status(CUDA_ERROR_NO_DEVICE,
                 fmt::format("FASTGPU_TRANSPORT='{}' is not one of tcp, unix, shm, rdma", forced.substr(0, 64)));

@@ -7,7 +7,7 @@
 //   unix     the Unix socket only, never shared memory: the URL must be unix://
 //   shm      shared memory or nothing: a server that does not offer it (not on this host, too
 //            old, out of memory) or cannot be joined fails cuInit
-//   rdma     fails cuInit, saying so: fastgpu-server does not serve RDMA yet (docs/rdma.md)
+//   rdma     RDMA or nothing: the URL must be rdma://HOST:PORT (which also means RDMA unset)
 #pragma once
 
 #include <string_view>
@@ -19,6 +19,7 @@ namespace fastgpu::interposer {
 struct TransportChoice {
   bool askSharedMemory = false;      // the Hello asks to move onto shared memory
   bool requireSharedMemory = false;  // and a server that does not is refused
+  bool rdma = false;                 // log in over TCP, then move onto RDMA or fail (docs/rdma.md)
 };
 
 // Fails (CUDA_ERROR_NO_DEVICE) with a message naming both variables when they do not fit.

@@ -85,6 +85,9 @@ struct ServerLimits {
   double loginFailuresPerMinute = 10;
   SessionLimits session;
   ModuleCacheConfig moduleCache;  // the disk the sessions' code may take
+  // The server has an rdma:// listener: a client that asks (its URL is rdma://) logs in over TCP
+  // and its worker then moves the session onto RDMA (docs/rdma.md).
+  bool servesRdma = false;
 };
 
 struct ServerConfig {

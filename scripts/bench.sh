@@ -10,9 +10,9 @@ certs=$(mktemp -d)
 trap 'stop_fastgpu_server; rm -rf "$certs"' EXIT
 "$FASTGPU_BUILD/tests/fastgpu-test-certs" "$certs"
 printf 'tls_cert = "%s/server.pem"\ntls_key = "%s/server.key"\nmodule_cache_dir = "%s/module-cache"\n' "$certs" "$certs" "$certs" >"$certs/server.toml"
-FASTGPU_SERVER_LISTEN="tcp://127.0.0.1:0 tls://127.0.0.1:0 unix://$certs/fastgpu.sock" \
+FASTGPU_SERVER_LISTEN="tcp://127.0.0.1:0 tls://127.0.0.1:0 unix://$certs/fastgpu.sock rdma://127.0.0.1:0" \
   FASTGPU_SERVER_CONFIG=$certs/server.toml start_fastgpu_server "$FASTGPU_BUILD/lib/cudasim/libcuda.so.1"
-read -r tcp_url tls_url unix_url <<<"$FASTGPU_SERVER_URLS"
+read -r tcp_url tls_url unix_url rdma_url <<<"$FASTGPU_SERVER_URLS"
 bench=$FASTGPU_BUILD/bin/fastgpu_bench
 # Each benchmark measures the transport its URL names: a client on this host would otherwise move
 # onto shared memory by itself (the transport loop below measures that).
@@ -37,5 +37,11 @@ for transport in tcp unix shm; do
     --cudasim "$FASTGPU_BUILD/lib/cudasim/libcuda.so.1" --fatbin "$FASTGPU_BUILD/tests/data/test_kernels.fatbin" \
     --server-pid "$FASTGPU_SERVER_PID"
 done
-log "[rdma] skipped: fastgpu-server does not serve rdma:// yet (docs/rdma.md); the transport alone: build/tests/protocol_test --gtest_filter='*VerbsRdma*'"
+if compgen -G "/sys/class/infiniband/*" >/dev/null; then
+  FASTGPU_SERVER=$rdma_url FASTGPU_TRANSPORT=rdma "$bench" transport --label rdma --interposer "$interposer" \
+    --cudasim "$FASTGPU_BUILD/lib/cudasim/libcuda.so.1" --fatbin "$FASTGPU_BUILD/tests/data/test_kernels.fatbin" \
+    --server-pid "$FASTGPU_SERVER_PID"
+else
+  log "[rdma] skipped: no RDMA device on this machine (/sys/class/infiniband is empty; docs/rdma.md)"
+fi
 FASTGPU_TLS_CA=$certs/ca.pem "$bench" tls --interposer "$interposer" --tcp "$tcp_url" --tls "$tls_url"

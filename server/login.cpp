@@ -74,6 +74,7 @@ Result<std::unique_ptr<scheduler::VgpuLease>> login(protocol::Connection& connec
     info.host = std::string(hello.getHost().cStr()).substr(0, 255);
     info.pid = hello.getPid();
     info.sharedMemoryAsked = hello.getSharedMemory();
+    info.rdmaAsked = hello.getRdma();
     info.startedUnix = std::time(nullptr);
     log->info("session={} hello host={} pid={} cuda={} vgpu={}", info.id, escapeForLog(info.host, 64), info.pid,
               hello.getCudaVersion(), escapeForLog(vgpu, 64));

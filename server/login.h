@@ -27,6 +27,7 @@ struct SessionInfo {
   std::int64_t startedUnix = 0;
   bool admitted = false;
   bool sharedMemoryAsked = false;  // the Hello asked to move onto shared memory
+  bool rdmaAsked = false;          // the Hello asked to move onto RDMA
 };
 
 struct Login {

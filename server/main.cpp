@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
   CLI::App app{"fastgpu-server: runs the CUDA calls of FastGPU clients on this host's GPUs, shared as vGPUs"};
   app.add_option("--listen", options.listen,
                  "where to listen, e.g. tcp://0.0.0.0:7600, tls://0.0.0.0:7600 (TLS: tls_cert and tls_key in "
-                 "the configuration file) or unix:///run/fastgpu/fastgpu.sock (clients on this host; mode 0660) "
+                 "the configuration file), unix:///run/fastgpu/fastgpu.sock (clients on this host; mode 0660) "
+                 "or rdma://0.0.0.0:7602 (TCP there to log in, then RDMA through libibverbs; docs/rdma.md) "
                  "(repeatable)");
   app.add_option("--driver", options.driver,
                  "the libcuda.so.1 to load (default: the system's; cudasim's for tests and demos)");
@@ -118,19 +119,19 @@ int main(int argc, char** argv) {
   fastgpu::protocol::TlsServerSettings tls{config.tlsCertificateFile, config.tlsKeyFile, config.tlsClientCaFile};
   std::vector<std::unique_ptr<fastgpu::protocol::Listener>> listeners;
   for (const auto& url : config.listen) {
-    if (url.starts_with("rdma://")) {
-      // The transport exists (protocol/transport/rdma.h), but a session's worker cannot take an
-      // RDMA connection over from the main process yet (docs/rdma.md).
-      log->error("cannot listen on {}: fastgpu-server does not serve rdma:// yet", url);
-      return 1;
-    }
-    auto listener = fastgpu::protocol::listen(url, {tls});
+    // rdma://HOST:PORT: clients log in over TCP there, then their workers move them onto RDMA (a
+    // queue pair belongs to the process that made it; docs/rdma.md).
+    bool rdma = url.starts_with("rdma://");
+    if (rdma) config.limits.servesRdma = true;
+    auto listener = fastgpu::protocol::listen(rdma ? "tcp://" + url.substr(7) : url, {tls});
     if (!listener) {
       log->error("cannot listen on {}: {}", url, listener.status().message());
       return 1;
     }
     // Tests and scripts read this line to learn the port chosen for :0.
-    fmt::print("fastgpu-server listening on {}\n", (*listener)->url());
+    std::string where = (*listener)->url();
+    if (rdma && where.starts_with("tcp://")) where = "rdma://" + where.substr(6);
+    fmt::print("fastgpu-server listening on {}\n", where);
     std::fflush(stdout);
     listeners.push_back(std::move(*listener));
   }

@@ -12,6 +12,7 @@
 #include "protocol/call_kinds.h"
 #include "protocol/frame.h"
 #include "protocol/message.h"
+#include "protocol/transport/rdma.h"
 #include "protocol/transport/shm.h"
 #include "server/logging.h"
 
@@ -22,6 +23,8 @@ namespace {
 // comes right after the Welcome; a client in another network namespace sends its calls over the
 // connection instead, which ends the wait at once.
 constexpr auto kRendezvousWait = std::chrono::seconds(10);
+// The RDMA bootstrap (both sides open their device, exchange endpoints, ready their QPs).
+constexpr auto kRdmaBootstrapWait = std::chrono::seconds(10);
 
 }  // namespace
 
@@ -122,6 +125,7 @@ Status Session::welcome() {
     else log_->warn("session={} gets no shared pinned memory: {}", id_, heap.status().message());
   }
   welcome.setSharedHeap(sharedHost_.has_value());
+  welcome.setRdma(offerRdma_);
   const std::vector<scheduler::PhysicalGpu>& view = state_->lease().devices();
   const scheduler::MemoryQuota* quota = state_->lease().quota();
   auto devices = welcome.initDevices(static_cast<unsigned>(view.size()));
@@ -153,9 +157,23 @@ Status Session::welcome() {
   protocol::appendMessage(builder, bytes);
   std::span<const std::uint8_t> parts[] = {bytes};
   Status sent = send(parts);
+  if (sent && offerRdma_) return moveOntoRdma();
   if (!sent || !segment) return sent;
   if (rendezvous) return moveByRendezvous(std::move(*segment), std::move(*rendezvous));
   return moveToSharedMemory(std::move(*segment));
+}
+
+Status Session::moveOntoRdma() {
+  std::lock_guard lock(sendMutex_);  // the heartbeat thread sends through connection_ too
+  auto moved = protocol::moveOntoRdma(*connection_, std::chrono::steady_clock::now() + kRdmaBootstrapWait);
+  if (!moved) {
+    // The client fails the same way on its side (or learns of it from the closed socket).
+    log_->warn("session={} cannot move onto RDMA: {}", id_, moved.status().message());
+    return moved.status();
+  }
+  connection_ = std::move(*moved);
+  log_->info("session={} moved onto RDMA", id_);
+  return Status::ok();
 }
 
 Status Session::moveByRendezvous(protocol::SharedSegment segment, protocol::RendezvousPoint point) {

@@ -74,6 +74,8 @@ class Session {
   // over its connection (which must pass descriptors: a Unix socket to the client itself), or
   // over a rendezvous socket the client joins (shm_rendezvous.h).
   void offerSharedMemory(SharedMemoryOffer offer) { offerSharedMemory_ = offer; }
+  // After the Welcome, the session moves onto RDMA (the client asked; the server serves it).
+  void offerRdma(bool offer) { offerRdma_ = offer; }
 
   // Greets the client and serves it until it leaves; then frees everything. Returns why it ended.
   Status run();
@@ -88,6 +90,7 @@ class Session {
   // Waits for the client at `point`, then moves the session onto `segment` over its socket; a
   // client that does not come stays on its connection.
   Status moveByRendezvous(protocol::SharedSegment segment, protocol::RendezvousPoint point);
+  Status moveOntoRdma();
   // Every frame to the client goes through here (the session's thread and the heartbeat's).
   Status send(std::span<const std::span<const std::uint8_t>> parts);
   // While a batch takes long, sends the client empty frames (heartbeats) so that it can tell a
@@ -208,6 +211,7 @@ class Session {
   DeviceOutputRelay* relay_ = nullptr;  // begun on this session's streams and not ended
   std::unique_ptr<ModuleCache> moduleCache_;
   SharedMemoryOffer offerSharedMemory_ = SharedMemoryOffer::kNone;
+  bool offerRdma_ = false;
   struct CodeUploadInProgress {
     std::uint64_t total = 0;
     std::vector<std::uint8_t> bytes;  // what has arrived; grows with the parts, never to more than total

@@ -120,7 +120,8 @@ bool SessionProcess::startWorker() {
     spec.moduleCacheDir = cache.vgpuDirectory(vgpu != nullptr ? vgpu->name() : std::string());
     spec.moduleCacheBytes = cache.bytesPerVgpu;
   }
-  spec.sharedMemory = sharedMemoryOfferFor(info_, *connection_);
+  spec.rdma = info_.rdmaAsked && host_.limits.servesRdma;
+  spec.sharedMemory = spec.rdma ? SharedMemoryOffer::kNone : sharedMemoryOfferFor(info_, *connection_);
   if (killedFor_) return false;
   int fd = connection_->detach();
   if (fd < 0) {

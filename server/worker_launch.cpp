@@ -80,6 +80,7 @@ Result<pid_t> launchWorker(const WorkerCommand& command, const WorkerSpec& spec,
                                         "--module-cache-bytes=" + std::to_string(spec.moduleCacheBytes),
                                         "--module-cache-dir=" + spec.moduleCacheDir,
                                         "--shared-memory=" + std::string(sharedMemoryOfferName(spec.sharedMemory)),
+                                        std::string("--rdma=") + (spec.rdma ? "1" : "0"),
                                         "--driver=" + command.driverPath,
                                         "--log-level=" + command.logLevel};
   std::vector<char*> argv;
@@ -130,7 +131,8 @@ Result<WorkerSpec> parseWorkerArguments(int argc, char** argv, WorkerCommand& co
             parseNumber(values["vgpu-place"], spec.vgpuPlace) && parseNumber(values["gpu"], spec.gpu) &&
             parseNumber(values["tenant"], spec.tenant) &&
             parseNumber(values["module-cache-bytes"], spec.moduleCacheBytes) &&
-            parseSharedMemoryOffer(values["shared-memory"]).has_value();
+            parseSharedMemoryOffer(values["shared-memory"]).has_value() &&
+            (values["rdma"] == "0" || values["rdma"] == "1");
   for (std::string_view field : splitCommas(values["devices"])) {
     int ordinal = 0;
     ok = ok && parseNumber(field, ordinal);
@@ -146,6 +148,7 @@ Result<WorkerSpec> parseWorkerArguments(int argc, char** argv, WorkerCommand& co
   spec.peer = values["peer"];
   spec.moduleCacheDir = values["module-cache-dir"];
   spec.sharedMemory = *parseSharedMemoryOffer(values["shared-memory"]);
+  spec.rdma = values["rdma"] == "1";
   command.driverPath = values["driver"];
   command.logLevel = values["log-level"];
   return spec;

@@ -41,6 +41,9 @@ struct WorkerSpec {
   // The client asked for shared memory and is on this host: the worker moves the session onto it
   // after the Welcome, over the connection (a plain Unix socket) or a rendezvous (TCP, TLS).
   SharedMemoryOffer sharedMemory = SharedMemoryOffer::kNone;
+  // The client asked for RDMA and the server serves it: the worker moves the session onto RDMA
+  // after the Welcome (docs/rdma.md).
+  bool rdma = false;
 };
 
 // The descriptors a worker finds its connection and the board at.

@@ -61,6 +61,7 @@ int serve(const WorkerSpec& spec, const WorkerCommand& command, DeviceOutputRela
                   spec.session, spec.limits);
   session.relayDeviceOutput(relay);
   session.offerSharedMemory(spec.sharedMemory);
+  session.offerRdma(spec.rdma);
   if (!spec.moduleCacheDir.empty()) {
     auto cache = ModuleCache::open(spec.moduleCacheDir, spec.moduleCacheBytes);
     if (cache) session.useModuleCache(std::move(*cache));

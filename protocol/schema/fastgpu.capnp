@@ -22,6 +22,7 @@ struct Hello {
   token @5 :Text;
   sharedMemory @6 :Bool;      # move the session onto shared memory if the server can (a client
                               # on the server's host, over a Unix socket or TCP)
+  rdma @7 :Bool;              # move the session onto RDMA after the Welcome (an rdma:// URL)
 }
 
 struct DeviceInfo {
@@ -50,6 +51,9 @@ struct Welcome {
                               # follows on, once the client sent sharedMemoryNonce there
                               # (protocol/transport/shm_rendezvous.h); "": this connection's socket
   sharedMemoryNonce @10 :Data;  # 32 random bytes
+  rdma @11 :Bool;             # the Hello asked for RDMA and the server serves it: both sides now
+                              # set up a queue pair over this connection (docs/rdma.md) and
+                              # every later frame travels by RDMA; this socket carries nothing
 }
 
 struct KernelParam {

@@ -60,6 +60,11 @@ Result<std::unique_ptr<Connection>> connectRdma(std::string_view url, const Conn
   return overRdma((*tcp)->detach(), std::move(peer), deadline);
 }
 
+Result<std::unique_ptr<Connection>> moveOntoRdma(Connection& tcp, std::chrono::steady_clock::time_point deadline) {
+  std::string peer = withScheme(tcp.peer(), kTcpScheme, kRdmaScheme);
+  return overRdma(tcp.detach(), std::move(peer), deadline);
+}
+
 Result<std::unique_ptr<Listener>> listenRdma(std::string_view url) {
   auto tcp = listenTcp(withScheme(url, kRdmaScheme, kTcpScheme));
   if (!tcp) return tcp.status();

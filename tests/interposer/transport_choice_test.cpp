@@ -39,10 +39,25 @@ TEST(TransportChoice, ForcedTransportsNeedTheirUrls) {
   EXPECT_FALSE(chooseTransport("unix", "tcp://gpu1:7600"));
 }
 
-TEST(TransportChoice, RdmaAndUnknownNamesFailSayingWhy) {
+TEST(TransportChoice, AnRdmaUrlMovesOntoRdmaAndNeverOntoSharedMemory) {
+  for (const char* forced : {"", "rdma"}) {
+    auto rdma = chooseTransport(forced, "rdma://gpu1:7602");
+    ASSERT_TRUE(rdma) << forced;
+    EXPECT_TRUE(rdma->rdma) << forced;
+    EXPECT_FALSE(rdma->askSharedMemory) << forced;
+  }
+  auto unset = chooseTransport("", "tcp://gpu1:7600");
+  ASSERT_TRUE(unset);
+  EXPECT_FALSE(unset->rdma);
+  EXPECT_FALSE(chooseTransport("tcp", "rdma://gpu1:7602"));
+  EXPECT_FALSE(chooseTransport("shm", "rdma://gpu1:7602"));
+}
+
+TEST(TransportChoice, RdmaWithoutAnRdmaUrlAndUnknownNamesFailSayingWhy) {
   auto rdma = chooseTransport("rdma", "tcp://gpu1:7600");
   ASSERT_FALSE(rdma);
-  EXPECT_NE(rdma.status().message().find("does not serve RDMA yet"), std::string::npos) << rdma.status().message();
+  EXPECT_EQ(rdma.status().message(), "FASTGPU_TRANSPORT=rdma needs FASTGPU_SERVER to be an rdma://HOST:PORT URL (it is "
+                                     "'tcp://gpu1:7600')");
   auto pigeon = chooseTransport("pigeon", "tcp://gpu1:7600");
   ASSERT_FALSE(pigeon);
   EXPECT_EQ(pigeon.status().message(), "FASTGPU_TRANSPORT='pigeon' is not one of tcp, unix, shm, rdma");

@@ -74,7 +74,7 @@ void addRunCommand(CLI::App& app) {
   run->add_option("--tls-ca", options->tlsCa, "tls://: the CA certificates (PEM) to trust (default: the system's)");
   run->add_option("--tls-cert", options->tlsCert, "tls://: a client certificate (PEM), for servers that require one");
   run->add_option("--tls-key", options->tlsKey, "tls://: the client certificate's key (PEM)");
-  run->add_option("--transport", options->transport, "force a transport: tcp, unix or shm (sets FASTGPU_TRANSPORT; unset: shared memory when the server is on this host)")
+  run->add_option("--transport", options->transport, "force a transport: tcp, unix, shm or rdma (sets FASTGPU_TRANSPORT; unset: shared memory when the server is on this host, RDMA for an rdma:// server)")
       ->check(CLI::IsMember({"tcp", "unix", "shm", "rdma"}));
   run->add_option("command", options->command, "PROGRAM [ARGS...] (after --)")->required();
   run->callback([options] { runRemote(*options); });

@@ -36,7 +36,13 @@ CUresult begin(const char* name, CUstream stream, CUstreamCaptureMode mode, bool
     auto key = CaptureMirror::keyOf(stream, perThread);
     if (CaptureMirror::isLegacy(key)) return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
     if (idOf(stream) > 2 && !rt.stream(idOf(stream))) return CUDA_ERROR_INVALID_HANDLE;
-    if (target.graph != nullptr && !rt.hasGraphObject(idOf(target.graph))) return CUDA_ERROR_INVALID_VALUE;
+    if (target.graph != nullptr) {
+      if (CUresult refused = refuseBorrowedGraph(rt, idOf(target.graph), "capturing into a child graph's handle");
+          refused != CUDA_SUCCESS) {
+        return refused;
+      }
+      if (!rt.hasGraphObject(idOf(target.graph))) return CUDA_ERROR_INVALID_VALUE;
+    }
     if (target.count > 0 && target.dependencies == nullptr) return CUDA_ERROR_INVALID_VALUE;
     if (rt.captures().state(key)) return CUDA_ERROR_ILLEGAL_STATE;
     CallMessage call(rt.currentContextId());

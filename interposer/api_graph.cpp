@@ -16,6 +16,10 @@ namespace {
 
 CUresult instantiate(const char* name, CUgraphExec* exec, CUgraph graph, unsigned long long flags) {
   return remoteEntry(name, [&](Runtime& rt, Client& client) -> CUresult {
+    if (CUresult refused = refuseBorrowedGraph(rt, idOf(graph), "cuGraphInstantiate of a child graph's handle");
+        refused != CUDA_SUCCESS) {
+      return refused;
+    }
     auto record = rt.graphRecord(idOf(graph));
     if (exec == nullptr || !record) return CUDA_ERROR_INVALID_VALUE;
     CallMessage call(rt.currentContextId());
@@ -122,6 +126,10 @@ CUresult launch(const char* name, CUgraphExec exec, CUstream stream, bool perThr
 CUresult update(const char* name, CUgraphExec exec, CUgraph graph, CUgraphExecUpdateResultInfo& info) {
   return remoteEntry(name, [&](Runtime& rt, Client& client) -> CUresult {
     info = CUgraphExecUpdateResultInfo{CU_GRAPH_EXEC_UPDATE_ERROR, nullptr, nullptr};
+    if (CUresult refused = refuseBorrowedGraph(rt, idOf(graph), "cuGraphExecUpdate from a child graph's handle");
+        refused != CUDA_SUCCESS) {
+      return refused;
+    }
     if (!rt.hasGraphObject(idOf(exec)) || !rt.hasGraphObject(idOf(graph))) return CUDA_ERROR_INVALID_VALUE;
     CallMessage call(rt.currentContextId());
     auto request = call->initGraphExecUpdate();
@@ -138,6 +146,11 @@ CUresult update(const char* name, CUgraphExec exec, CUgraph graph, CUgraphExecUp
 template <typename SetId>
 CUresult destroy(const char* name, std::uint64_t id, SetId&& set) {
   return remoteEntry(name, [&](Runtime& rt, Client& client) -> CUresult {
+    // The node that holds a borrowed child graph owns it.
+    if (CUresult refused = refuseBorrowedGraph(rt, id, "cuGraphDestroy of a child graph's handle");
+        refused != CUDA_SUCCESS) {
+      return refused;
+    }
     if (!rt.removeGraphObject(id)) return CUDA_ERROR_INVALID_VALUE;
     CallMessage call(rt.currentContextId());
     set(call.call(), id);

@@ -51,6 +51,10 @@ template <typename Describe>
 CUresult addNode(const char* name, CUgraphNode* out, CUgraph graph, const CUgraphNode* dependencies, std::size_t count,
                  const CUgraphEdgeData* edgeData, Describe&& describe) {
   return remoteEntry(name, [&](Runtime& rt, Client& client) -> CUresult {
+    if (CUresult refused = refuseBorrowedGraph(rt, idOf(graph), "adding a node to a child graph's handle");
+        refused != CUDA_SUCCESS) {
+      return refused;
+    }
     if (out == nullptr || !rt.hasGraphObject(idOf(graph)) || (count > 0 && dependencies == nullptr)) {
       return CUDA_ERROR_INVALID_VALUE;
     }
@@ -194,6 +198,10 @@ CUresult addAnyNode(const char* name, CUgraphNode* out, CUgraph graph, const CUg
 CUresult changeEdges(const char* name, CUgraph graph, const CUgraphNode* from, const CUgraphNode* to,
                      const CUgraphEdgeData* data, std::size_t count, bool remove) {
   return remoteEntry(name, [&](Runtime& rt, Client& client) -> CUresult {
+    if (CUresult refused = refuseBorrowedGraph(rt, idOf(graph), "changing the edges of a child graph's handle");
+        refused != CUDA_SUCCESS) {
+      return refused;
+    }
     if (!rt.hasGraphObject(idOf(graph)) || (count > 0 && (from == nullptr || to == nullptr))) {
       return CUDA_ERROR_INVALID_VALUE;
     }
@@ -253,6 +261,10 @@ FASTGPU_REMOTE_EXPORT CUresult cuGraphCreate(CUgraph* graph, unsigned int flags)
 
 FASTGPU_REMOTE_EXPORT CUresult cuGraphClone(CUgraph* clone, CUgraph original) {
   return remoteEntry(__func__, [&](Runtime& rt, Client& client) -> CUresult {
+    if (CUresult refused = refuseBorrowedGraph(rt, idOf(original), "cuGraphClone of a child graph's handle");
+        refused != CUDA_SUCCESS) {
+      return refused;
+    }
     auto record = rt.graphRecord(idOf(original));
     if (clone == nullptr || !record) return CUDA_ERROR_INVALID_VALUE;
     CallMessage call(rt.currentContextId());

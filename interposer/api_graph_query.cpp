@@ -15,6 +15,9 @@ namespace {
 
 using Query = wire::GraphQuery::What;
 
+// A graph of this process, or a child graph borrowed from one of its nodes.
+bool readable(Runtime& rt, std::uint64_t graph) { return rt.hasGraphObject(graph) || rt.isBorrowedGraph(graph); }
+
 // A query answered with values.
 CUresult askValues(Runtime& rt, Client& client, std::uint64_t subject, Query what, std::vector<std::int64_t>& values) {
   CallMessage call(rt.currentContextId());
@@ -45,7 +48,7 @@ CUresult listOut(const std::vector<std::int64_t>& values, std::size_t stride, bo
 
 CUresult listNodes(const char* name, std::uint64_t graph, Query what, CUgraphNode* nodes, std::size_t* count) {
   return remoteEntry(name, [&](Runtime& rt, Client& client) -> CUresult {
-    if (count == nullptr || !rt.hasGraphObject(graph)) return CUDA_ERROR_INVALID_VALUE;
+    if (count == nullptr || !readable(rt, graph)) return CUDA_ERROR_INVALID_VALUE;
     if (nodes == nullptr && what == Query::NODES) {  // the count alone, as PyTorch asks it
       CallMessage call(rt.currentContextId());
       call->setGraphNodeCount(graph);
@@ -78,7 +81,7 @@ CUresult neighbours(const char* name, CUgraphNode node, Query what, CUgraphNode*
 CUresult edges(const char* name, CUgraph graph, CUgraphNode* from, CUgraphNode* to, CUgraphEdgeData* data,
                std::size_t* count) {
   return remoteEntry(name, [&](Runtime& rt, Client& client) -> CUresult {
-    if (count == nullptr || !rt.hasGraphObject(idOf(graph)) || ((from == nullptr) != (to == nullptr))) {
+    if (count == nullptr || !readable(rt, idOf(graph)) || ((from == nullptr) != (to == nullptr))) {
       return CUDA_ERROR_INVALID_VALUE;
     }
     std::vector<std::int64_t> values;
@@ -98,7 +101,7 @@ CUresult edges(const char* name, CUgraph graph, CUgraphNode* from, CUgraphNode* 
 // print would show its process's addresses).
 CUresult dotPrint(CUgraph graph, const char* path) {
   return remoteEntry("cuGraphDebugDotPrint", [&](Runtime& rt, Client& client) -> CUresult {
-    if (path == nullptr || !rt.hasGraphObject(idOf(graph))) return CUDA_ERROR_INVALID_VALUE;
+    if (path == nullptr || !readable(rt, idOf(graph))) return CUDA_ERROR_INVALID_VALUE;
     std::vector<std::int64_t> nodes, links;
     if (CUresult result = askValues(rt, client, idOf(graph), Query::NODES, nodes); result != CUDA_SUCCESS) return result;
     if (CUresult result = askValues(rt, client, idOf(graph), Query::EDGES, links); result != CUDA_SUCCESS) return result;
@@ -162,4 +165,23 @@ FASTGPU_REMOTE_EXPORT CUresult cuGraphNodeGetDependentNodes_v2(CUgraphNode node,
 }
 FASTGPU_REMOTE_EXPORT CUresult cuGraphDebugDotPrint(CUgraph graph, const char* path, unsigned int) {
   return dotPrint(graph, path);
+}
+
+// The graph a child graph node holds, borrowed: for the queries above (the nodes, their types and
+// parameters, the edges, a dot print); changing, cloning, instantiating or destroying it is
+// refused with CUDA_ERROR_NOT_SUPPORTED (the client's records know nothing of changes made in
+// it), as is changing its nodes. It goes when its node or the graph holding that node does.
+FASTGPU_REMOTE_EXPORT CUresult cuGraphChildGraphNodeGetGraph(CUgraphNode node, CUgraph* graph) {
+  return remoteEntry(__func__, [&](Runtime& rt, Client& client) -> CUresult {
+    if (node == nullptr || graph == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    CallMessage call(rt.currentContextId());
+    call->setGraphChildGraph(idOf(node));
+    auto reply = ask(client, call);
+    if (!reply) return resultOf(client, reply, false);
+    auto values = valuesOf(**reply);
+    if (values.size() != 2) return CUDA_ERROR_UNKNOWN;
+    rt.addBorrowedGraph(static_cast<std::uint64_t>(values[0]), static_cast<std::uint64_t>(values[1]));
+    *graph = handleOf<CUgraph>(static_cast<std::uint64_t>(values[0]));
+    return CUDA_SUCCESS;
+  });
 }

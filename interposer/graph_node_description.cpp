@@ -91,6 +91,10 @@ CUresult describeCopyNode(Runtime& rt, wire::GraphNodeAdd::Builder add, const CU
 }
 
 CUresult describeChildNode(Runtime& rt, wire::GraphNodeAdd::Builder node, CUgraph child) {
+  if (CUresult refused = refuseBorrowedGraph(rt, idOf(child), "a child graph's handle as another node's child");
+      refused != CUDA_SUCCESS) {
+    return refused;
+  }
   auto record = rt.graphRecord(idOf(child));
   if (!record) return CUDA_ERROR_INVALID_VALUE;
   if (*record && !(*record)->effects.empty()) {

@@ -63,6 +63,10 @@ std::vector<std::int64_t> valuesOf(const ReplyMessage& reply) {
   return values;
 }
 
+CUresult refuseBorrowedGraph(Runtime& rt, std::uint64_t graph, const char* what) {
+  return rt.isBorrowedGraph(graph) ? cudaabi::reportNotSupported(what) : CUDA_SUCCESS;
+}
+
 std::pair<std::uint64_t, bool> traitsOf(Runtime& rt, CUstream stream) {
   auto info = idOf(stream) > 2 ? rt.stream(idOf(stream)) : std::nullopt;
   if (!info) return {rt.currentContextId(), true};

@@ -62,6 +62,11 @@ CUresult askValue(Client& client, CallMessage& call, T* answer) {
 // server can capture the work (copies of client memory and host functions it cannot). Returns
 // CUDA_SUCCESS when the work may go.
 CUresult captureCheck(Runtime& rt, CUstream stream, bool perThread, bool async, bool capturable);
+
+// For a call that changes, clones or instantiates graph `graph`: CUDA_ERROR_NOT_SUPPORTED (`what`
+// logged once) when it is a child graph borrowed for queries (cuGraphChildGraphNodeGetGraph), else
+// CUDA_SUCCESS (the caller checks the rest).
+CUresult refuseBorrowedGraph(Runtime& rt, std::uint64_t graph, const char* what);
 // Where a stream belongs and whether it synchronizes with the legacy stream, for the capture
 // mirror (a default stream: the current context, blocking).
 std::pair<std::uint64_t, bool> traitsOf(Runtime& rt, CUstream stream);

@@ -310,6 +310,16 @@ bool Runtime::hasGraphObject(std::uint64_t id) {
   return graphObjects_.count(id) > 0;
 }
 
+void Runtime::addBorrowedGraph(std::uint64_t id, std::uint64_t holder) {
+  std::lock_guard lock(mutex_);
+  borrowedGraphs_[id] = holder;
+}
+
+bool Runtime::isBorrowedGraph(std::uint64_t id) {
+  std::lock_guard lock(mutex_);
+  return borrowedGraphs_.count(id) > 0;
+}
+
 bool Runtime::removeGraphObject(std::uint64_t id) {
   std::shared_ptr<const CapturedGraph> record;
   {
@@ -319,6 +329,17 @@ bool Runtime::removeGraphObject(std::uint64_t id) {
     record = std::move(it->second);
     graphObjects_.erase(it);
     execFlags_.erase(id);
+    // Child graphs borrowed from its nodes, and from theirs, go with it.
+    std::vector<std::uint64_t> gone{id};
+    while (!gone.empty()) {
+      std::uint64_t holder = gone.back();
+      gone.pop_back();
+      std::erase_if(borrowedGraphs_, [&](const auto& entry) {
+        if (entry.second != holder) return false;
+        gone.push_back(entry.first);
+        return true;
+      });
+    }
   }
   if (!record) return true;
   for (std::uint64_t base : record->allocations) {

@@ -125,6 +125,10 @@ class Runtime : public cudaabi::DriverServices {
   // A graph's or executable's record (null when it keeps nothing here); nullopt for an unknown id.
   std::optional<std::shared_ptr<const CapturedGraph>> graphRecord(std::uint64_t id);
   bool removeGraphObject(std::uint64_t id);
+  // A child graph borrowed from a node of graph `holder` (cuGraphChildGraphNodeGetGraph): for
+  // queries only; forgotten here with its holder (the server forgets it with the node too).
+  void addBorrowedGraph(std::uint64_t id, std::uint64_t holder);
+  bool isBorrowedGraph(std::uint64_t id);
   // Changes what graph `id` keeps (a node was added or removed); executables made from it keep
   // what it kept when they were made. False for an unknown id. `change` runs under the runtime's
   // lock: it must not call back into the runtime.
@@ -181,6 +185,7 @@ class Runtime : public cudaabi::DriverServices {
   std::map<std::uint64_t, HostRange> hostRanges_;
   CaptureMirror captures_;
   std::map<std::uint64_t, std::shared_ptr<const CapturedGraph>> graphObjects_;
+  std::map<std::uint64_t, std::uint64_t> borrowedGraphs_;  // id -> the graph holding its node
   std::set<std::uint64_t> graphMemory_;
   std::set<std::uint64_t> liveGraphMemory_;
   std::map<std::uint64_t, std::uint64_t> execFlags_;  // executable -> its instantiation flags

@@ -69,7 +69,7 @@ Status Session::executeGraphCall(wire::Call::Reader call, std::span<const std::u
       return driverResult(result, "cuGraphDestroy");
     }
     case wire::Call::GRAPH_NODE_COUNT: {
-      auto graph = state.find(HandleKind::kGraph, call.getGraphNodeCount());
+      auto graph = state.findReadableGraph(call.getGraphNodeCount());
       if (!graph) return graph.status();
       std::size_t nodes = 0;
       CUresult result = driver_.cuGraphGetNodes(static_cast<CUgraph>(*graph), nullptr, &nodes);

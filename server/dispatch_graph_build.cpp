@@ -200,6 +200,13 @@ Result<std::pair<CUgraphNode, std::uint64_t>> Session::addNode(wire::GraphNodeAd
   return Status(CUDA_ERROR_INVALID_VALUE, "unknown node kind");
 }
 
+Status Session::refuseChangeInBorrowedGraph(const GraphNodeIds::Node& node) {
+  if (SessionState::kindOf(node.graph) != HandleKind::kChildGraph) return Status::ok();
+  return Status(CUDA_ERROR_NOT_SUPPORTED,
+                "a node of a child graph's handle (cuGraphChildGraphNodeGetGraph) is for queries only: change the "
+                "child graph node itself, or the graph that holds it");
+}
+
 Status Session::queryGraph(wire::GraphQuery::Reader query, Answer& answer) {
   SessionState& state = *state_;
   GraphNodeIds& ids = state.graphNodeIds();
@@ -224,7 +231,7 @@ Status Session::queryGraph(wire::GraphQuery::Reader query, Answer& answer) {
   using What = wire::GraphQuery::What;
   What what = query.getWhat();
   if (what == What::NODES || what == What::ROOTS || what == What::EDGES) {
-    auto found = state.find(HandleKind::kGraph, query.getSubject());
+    auto found = state.findReadableGraph(query.getSubject());
     if (!found) return found.status();
     auto graph = static_cast<CUgraph>(*found);
     std::uint64_t id = query.getSubject();
@@ -431,6 +438,12 @@ Status Session::executeGraphBuildCall(wire::Call::Reader call, Answer& answer) {
     case wire::Call::GRAPH_DESTROY_NODE: {
       auto node = state.graphNodeIds().find(call.getGraphDestroyNode());
       if (!node) return Status(CUDA_ERROR_INVALID_VALUE, "not a graph node of this session");
+      if (Status refused = refuseChangeInBorrowedGraph(*node); !refused) return refused;
+      // A child graph borrowed from this node goes with it (the driver frees that graph).
+      CUgraph child = nullptr;
+      if (driver_.cuGraphChildGraphNodeGetGraph(node->node, &child) == CUDA_SUCCESS) {
+        if (auto borrowed = state.idOf(HandleKind::kChildGraph, child)) state.remove(*borrowed);
+      }
       CUresult result = driver_.cuGraphDestroyNode(node->node);
       if (result != CUDA_SUCCESS) return driverResult(result, "cuGraphDestroyNode");
       state.graphNodeIds().forget(call.getGraphDestroyNode());
@@ -438,10 +451,29 @@ Status Session::executeGraphBuildCall(wire::Call::Reader call, Answer& answer) {
       answer.setHandle(node->graph);
       return Status::ok();
     }
+    case wire::Call::GRAPH_CHILD_GRAPH: {
+      auto node = state.graphNodeIds().find(call.getGraphChildGraph());
+      if (!node) return Status(CUDA_ERROR_INVALID_VALUE, "not a graph node of this session");
+      CUgraph child = nullptr;
+      if (CUresult result = driver_.cuGraphChildGraphNodeGetGraph(node->node, &child); result != CUDA_SUCCESS) {
+        return driverResult(result, "cuGraphChildGraphNodeGetGraph");
+      }
+      std::optional<std::uint64_t> id = state.idOf(HandleKind::kChildGraph, child);
+      if (!id) {
+        if (Status room = state.roomFor(HandleKind::kChildGraph); !room) return room;
+        // Owned by the node's graph: it goes when that graph (or the node, above) does.
+        id = state.add(HandleKind::kChildGraph, child, node->graph);
+      }
+      answer.setValues({static_cast<std::int64_t>(*id), static_cast<std::int64_t>(node->graph)});
+      return Status::ok();
+    }
     case wire::Call::GRAPH_KERNEL_SET: {
       auto set = call.getGraphKernelSet();
       auto node = state.graphNodeIds().find(set.getNode());
       if (!node) return Status(CUDA_ERROR_INVALID_VALUE, "not a graph node of this session");
+      if (set.getExec() == 0) {
+        if (Status refused = refuseChangeInBorrowedGraph(*node); !refused) return refused;
+      }
       PackedParameters parameters(set.getLaunch());
       auto params = kernelNode(set.getLaunch(), parameters);
       if (!params) return params.status();

@@ -114,6 +114,9 @@ Status Session::graphNodeParams(wire::GraphNodeParams::Reader request, Answer& a
   SessionState& state = *state_;
   auto node = state.graphNodeIds().find(request.getNode());
   if (!node) return Status(CUDA_ERROR_INVALID_VALUE, "not a graph node of this session");
+  if (request.getSet() && request.getExec() == 0) {
+    if (Status refused = refuseChangeInBorrowedGraph(*node); !refused) return refused;
+  }
   CUgraphExec exec = nullptr;
   if (request.getExec() != 0) {
     auto found = state.find(HandleKind::kGraphExec, request.getExec());

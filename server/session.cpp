@@ -455,6 +455,7 @@ Status Session::route(wire::Call::Reader call, std::span<const std::uint8_t> bul
     case wire::Call::GRAPH_CLONE:
     case wire::Call::GRAPH_FIND_IN_CLONE:
     case wire::Call::GRAPH_DESTROY_NODE:
+    case wire::Call::GRAPH_CHILD_GRAPH:
     case wire::Call::GRAPH_KERNEL_SET:
     case wire::Call::GRAPH_NODE_ENABLED:
     case wire::Call::GRAPH_NODE_PARAMS:

@@ -178,6 +178,9 @@ class Session {
   Status queryGraph(wire::GraphQuery::Reader query, Answer& answer);
   // A node's parameters read or set (dispatch_graph_params.cpp).
   Status graphNodeParams(wire::GraphNodeParams::Reader request, Answer& answer);
+  // A node of a child graph borrowed for queries (cuGraphChildGraphNodeGetGraph) is not changed
+  // here: CUDA_ERROR_NOT_SUPPORTED (the client's records know nothing of changes made in it).
+  static Status refuseChangeInBorrowedGraph(const GraphNodeIds::Node& node);
   // A copy node's parameters read or set (in executable `exec`, null: in its graph `graph`).
   Status copyNodeParams(std::uint64_t graph, CUgraphNode node, CUgraphExec exec, wire::GraphNodeParams::Reader request,
                         Answer& answer);

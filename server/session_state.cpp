@@ -69,6 +69,7 @@ Status SessionState::roomFor(HandleKind kind) const {
       }
       break;
     case HandleKind::kGraph:
+    case HandleKind::kChildGraph:
       if (count(kind) >= kMaxGraphs) return refuse(kMaxGraphs, "graphs", "a constant, kMaxGraphs");
       break;
     case HandleKind::kLink:
@@ -107,6 +108,11 @@ std::optional<std::uint64_t> SessionState::idOf(HandleKind kind, const void* rea
 
 Result<void*> SessionState::find(HandleKind kind, std::uint64_t id) const {
   auto it = handles_.find(id);
+  if (it != handles_.end() && kind == HandleKind::kGraph && kindOf(id) == HandleKind::kChildGraph) {
+    return Status(CUDA_ERROR_NOT_SUPPORTED,
+                  "a child graph's handle (cuGraphChildGraphNodeGetGraph) is for queries only: change, clone or "
+                  "instantiate the graph that holds it");
+  }
   if (it == handles_.end() || kindOf(id) != kind) {
     CUresult code = kind == HandleKind::kContext ? CUDA_ERROR_INVALID_CONTEXT : CUDA_ERROR_INVALID_HANDLE;
     return Status(code, fmt::format("unknown handle {:#x}", id));
@@ -114,8 +120,13 @@ Result<void*> SessionState::find(HandleKind kind, std::uint64_t id) const {
   return it->second.real;
 }
 
+Result<void*> SessionState::findReadableGraph(std::uint64_t id) const {
+  return kindOf(id) == HandleKind::kChildGraph ? find(HandleKind::kChildGraph, id) : find(HandleKind::kGraph, id);
+}
+
 void SessionState::remove(std::uint64_t id) {
   releaseCharge(id);
+  if (kindOf(id) == HandleKind::kChildGraph) nodeIds_.forgetGraph(id);  // the ids its queries gave
   // Only code owns globals; streams and events, removed far more often, skip the scan of ranges.
   if (HandleKind kind = kindOf(id); kind == HandleKind::kModule || kind == HandleKind::kLibrary) forgetGlobals(id);
   std::vector<std::uint64_t> owned;

@@ -36,6 +36,9 @@ enum class HandleKind : std::uint8_t {
   kGraphMemory,  // an allocation of a graph (cuMemAllocAsync captured, or a memory allocation node)
   kGraphNode,    // a node of a graph (graph_node_ids.h: not in the handle table)
   kLink,         // a link in progress (cuLinkCreate)
+  // A child graph node's graph (cuGraphChildGraphNodeGetGraph), borrowed from the node for queries
+  // only; owned by the node's graph, so it goes with that graph (or with the node).
+  kChildGraph,
 };
 
 // A link in progress: the driver's state and the error log it writes (the driver keeps the
@@ -89,6 +92,8 @@ class SessionState {
   // The driver handle behind an id of that kind; CUDA_ERROR_INVALID_HANDLE (or
   // CUDA_ERROR_INVALID_CONTEXT for contexts) for an unknown, stale or wrong-kind id.
   Result<void*> find(HandleKind kind, std::uint64_t id) const;
+  // A graph that may be read: a graph, or a child graph borrowed from its node.
+  Result<void*> findReadableGraph(std::uint64_t id) const;
   // Forgets `id` and, recursively, every handle it owns.
   void remove(std::uint64_t id);
   // The id of the handle of `kind` behind `real` (a linear search: for rare queries only).

@@ -431,6 +431,8 @@ struct Call {
                                           # registered and mapped for the device
     hostFreeShared @114 :UInt64;          # offset -> none, after the device's work (as cuMemFreeHost)
     copyShared @115 :SharedCopy;          # -> none; posted when async
+    graphChildGraph @116 :UInt64;         # a child graph node -> values [its graph's id, the id of
+                                          # the graph holding the node]: borrowed, for queries only
   }
 }
 

@@ -2,7 +2,8 @@
 // replays instead of capturing again (cudaGraphExecMemcpyNodeSetParams1D in training loops that
 // move their host buffers, the generic cudaGraphNodeSetParams / cudaGraphExecNodeSetParams of
 // CUDA 12): copy nodes (device and pageable host sides, added and captured) read and changed in the
-// graph and in an executable; a child graph replaced in an executable; a node found in a clone.
+// graph and in an executable; a child graph replaced in an executable, and read through the
+// handle its node holds; a node found in a clone.
 // A run through FastGPU must print the same.
 #include <cuda.h>
 
@@ -209,6 +210,26 @@ int main() {
   generic.graph.graph = child;
   report("cuGraphExecNodeSetParams(the first child again)", cuGraphExecNodeSetParams(parentExec, nested, &generic));
   launchAndShow(parentExec, "the parent with its first child again");
+
+  // The graph a child graph node holds, as graph inspectors walk nested graphs: the same handle
+  // each time, not the graph it was made from (the node holds a copy), its node and parameters.
+  CUgraph held = nullptr, heldAgain = nullptr;
+  report("cuGraphChildGraphNodeGetGraph", cuGraphChildGraphNodeGetGraph(nested, &held));
+  report("cuGraphChildGraphNodeGetGraph(again)", cuGraphChildGraphNodeGetGraph(nested, &heldAgain));
+  std::printf("the same graph both times: %d, a copy of the child: %d\n", held == heldAgain, held != child);
+  std::size_t heldCount = 0;
+  report("cuGraphGetNodes(held, count)", cuGraphGetNodes(held, nullptr, &heldCount));
+  CUgraphNode heldRoot = nullptr;
+  std::size_t roots = 1;
+  report("cuGraphGetRootNodes(held)", cuGraphGetRootNodes(held, &heldRoot, &roots));
+  CUgraphNodeType heldType = CU_GRAPH_NODE_TYPE_EMPTY;
+  report("cuGraphNodeGetType(held root)", cuGraphNodeGetType(heldRoot, &heldType));
+  CUDA_MEMSET_NODE_PARAMS heldSet{};
+  report("cuGraphMemsetNodeGetParams(held root)", cuGraphMemsetNodeGetParams(heldRoot, &heldSet));
+  std::printf("held: %zu node(s), %zu root, a memset node: %d, of %u\n", heldCount, roots,
+              heldType == CU_GRAPH_NODE_TYPE_MEMSET, heldSet.value);
+  report("cuGraphChildGraphNodeGetGraph(a memset node)", cuGraphChildGraphNodeGetGraph(set, &heldAgain),
+         CUDA_ERROR_INVALID_VALUE);
 
   // A captured copy to pageable memory, read back and moved in an executable.
   report("cuStreamBeginCapture", cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_GLOBAL));

@@ -320,5 +320,107 @@ TEST_F(ServerTest, MemoryAllocationNodesCountAgainstTheQuota) {
   EXPECT_EQ(client.freeMemory(), before);
 }
 
+// The graph a child graph node holds, borrowed (cuGraphChildGraphNodeGetGraph): one id however
+// often it is asked, readable like any graph, never changed, cloned or instantiated, and gone
+// with its node or with the graph holding the node (the driver frees it then).
+TEST_F(ServerGraphTest, AChildGraphBorrowedFromItsNodeIsOnlyReadAndGoesWithItsHolder) {
+  auto [client, graphs, code, log, length, stream] = *session;
+  auto create = [&] {
+    std::uint64_t graph = 0;
+    EXPECT_EQ(client.call([](wire::Call::Builder c) { c.setGraphCreate(0); }, &graph).first, CUDA_SUCCESS);
+    return graph;
+  };
+  auto addTo = [&](std::uint64_t graph, auto&& describe) {
+    auto [result, values] = client.call([&](wire::Call::Builder c) {
+      auto a = c.initGraphAddNode();
+      a.setGraph(graph);
+      describe(a);
+    });
+    return std::pair{result, values.empty() ? std::uint64_t{0} : static_cast<std::uint64_t>(values[0])};
+  };
+  auto memset = [&](wire::GraphNodeAdd::Builder a) {
+    auto m = a.initMemset();
+    m.setDst(length);
+    m.setElementBytes(4);
+    m.setWidth(1);
+    m.setHeight(1);
+    m.setValue(5);
+  };
+  std::uint64_t child = create(), parent = create();
+  auto [madeSet, set] = addTo(child, memset);
+  ASSERT_EQ(madeSet, CUDA_SUCCESS);
+  auto nest = [&] {
+    auto [made, node] = addTo(parent, [&](wire::GraphNodeAdd::Builder a) { a.setChildGraph(child); });
+    EXPECT_EQ(made, CUDA_SUCCESS);
+    return node;
+  };
+  auto borrow = [&](std::uint64_t node) {
+    return client.call([&](wire::Call::Builder c) { c.setGraphChildGraph(node); });
+  };
+  auto count = [&](std::uint64_t graph) {
+    return client.call([&](wire::Call::Builder c) { c.setGraphNodeCount(graph); });
+  };
+  std::uint64_t nested = nest();
+  auto [borrowed, ids] = borrow(nested);
+  ASSERT_EQ(borrowed, CUDA_SUCCESS);
+  ASSERT_EQ(ids.size(), 2u);
+  auto held = static_cast<std::uint64_t>(ids[0]);
+  EXPECT_EQ(static_cast<std::uint64_t>(ids[1]), parent) << "the graph holding the node";
+  EXPECT_NE(held, child) << "the node holds a copy";
+  EXPECT_EQ(borrow(nested).second, ids) << "one id for one graph";
+  EXPECT_EQ(borrow(set).first, CUDA_ERROR_INVALID_VALUE) << "not a child graph node";
+  EXPECT_EQ(borrow(0x1234).first, CUDA_ERROR_INVALID_VALUE) << "a forged node";
+
+  // Read like any graph.
+  EXPECT_EQ(count(held), (std::pair{CUDA_SUCCESS, std::vector<std::int64_t>{1}}));
+  auto [listed, nodes] = client.call([&](wire::Call::Builder c) {
+    auto q = c.initGraphQuery();
+    q.setSubject(held);
+    q.setWhat(wire::GraphQuery::What::NODES);
+  });
+  ASSERT_EQ(listed, CUDA_SUCCESS);
+  ASSERT_EQ(nodes.size(), 1u);
+  auto inside = static_cast<std::uint64_t>(nodes[0]);
+  using Kind = wire::GraphNodeParams::Kind;
+  auto params = [&](bool change) {
+    return client.call([&](wire::Call::Builder c) {
+      auto p = c.initGraphNodeParams();
+      p.setNode(inside);
+      p.setKind(Kind::MEMSET);
+      p.setSet(change);
+      if (change) memset(p.initValue());
+    });
+  };
+  auto [read, values] = params(false);
+  ASSERT_EQ(read, CUDA_SUCCESS);
+  EXPECT_EQ(values.at(2), 5);
+
+  // Never changed, cloned or instantiated: the client keeps no record of it.
+  EXPECT_EQ(addTo(held, memset).first, CUDA_ERROR_NOT_SUPPORTED);
+  EXPECT_EQ(params(true).first, CUDA_ERROR_NOT_SUPPORTED);
+  EXPECT_EQ(client.call([&](wire::Call::Builder c) { c.setGraphDestroyNode(inside); }).first, CUDA_ERROR_NOT_SUPPORTED);
+  EXPECT_EQ(client.call([&](wire::Call::Builder c) { c.setGraphClone(held); }).first, CUDA_ERROR_NOT_SUPPORTED);
+  EXPECT_EQ(client.call([&](wire::Call::Builder c) { c.initGraphInstantiate().setGraph(held); }).first,
+            CUDA_ERROR_NOT_SUPPORTED);
+  EXPECT_EQ(client.call([&](wire::Call::Builder c) {
+    auto e = c.initGraphEdges();
+    e.setGraph(held);
+  }).first, CUDA_ERROR_NOT_SUPPORTED);
+
+  // Gone with its node: the id, and the ids of its nodes.
+  ASSERT_EQ(client.call([&](wire::Call::Builder c) { c.setGraphDestroyNode(nested); }).first, CUDA_SUCCESS);
+  EXPECT_EQ(count(held).first, CUDA_ERROR_INVALID_HANDLE);
+  EXPECT_EQ(params(false).first, CUDA_ERROR_INVALID_VALUE) << "its node's id went with it";
+
+  // Gone with the graph holding its node.
+  auto [again, heldAgain] = borrow(nest());
+  ASSERT_EQ(again, CUDA_SUCCESS);
+  EXPECT_NE(static_cast<std::uint64_t>(heldAgain.at(0)), held) << "ids are never reused";
+  client.call([&](wire::Call::Builder c) { c.setGraphDestroy(parent); });
+  EXPECT_EQ(count(static_cast<std::uint64_t>(heldAgain.at(0))).first, CUDA_ERROR_INVALID_HANDLE);
+  EXPECT_EQ(count(child), (std::pair{CUDA_SUCCESS, std::vector<std::int64_t>{1}})) << "the child itself stays";
+  client.call([&](wire::Call::Builder c) { c.setGraphDestroy(child); });
+}
+
 }  // namespace
 }  // namespace fastgpu::server

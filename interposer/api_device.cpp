@@ -52,7 +52,7 @@ FASTGPU_REMOTE_EXPORT CUresult cuDeviceGetCount(int* count) {
 }
 
 FASTGPU_REMOTE_EXPORT CUresult cuDeviceGet(CUdevice* device, int ordinal) {
-  return withDevice(__func__, ordinal, [&](wire::DeviceInfo::Reader) {
+  return withDevice(__func__, ordinal, [&](const RemoteDevice&) {
     if (device == nullptr) return CUDA_ERROR_INVALID_VALUE;
     *device = ordinal;
     return CUDA_SUCCESS;
@@ -60,13 +60,13 @@ FASTGPU_REMOTE_EXPORT CUresult cuDeviceGet(CUdevice* device, int ordinal) {
 }
 
 FASTGPU_REMOTE_EXPORT CUresult cuDeviceGetName(char* name, int length, CUdevice ordinal) {
-  return withDevice(__func__, ordinal, [&](wire::DeviceInfo::Reader info) { return copyText(info.getName().cStr(), name, length); });
+  return withDevice(__func__, ordinal, [&](const RemoteDevice& info) { return copyText(info.name.c_str(), name, length); });
 }
 
 FASTGPU_REMOTE_EXPORT CUresult cuDeviceGetUuid_v2(CUuuid* uuid, CUdevice ordinal) {
-  return withDevice(__func__, ordinal, [&](wire::DeviceInfo::Reader info) {
-    if (uuid == nullptr || info.getUuid().size() != 16) return CUDA_ERROR_INVALID_VALUE;
-    std::memcpy(uuid->bytes, info.getUuid().begin(), 16);
+  return withDevice(__func__, ordinal, [&](const RemoteDevice& info) {
+    if (uuid == nullptr || !info.hasUuid) return CUDA_ERROR_INVALID_VALUE;
+    std::memcpy(uuid->bytes, info.uuid.data(), info.uuid.size());
     return CUDA_SUCCESS;
   });
 }
@@ -74,9 +74,9 @@ FASTGPU_REMOTE_EXPORT CUresult cuDeviceGetUuid_v2(CUuuid* uuid, CUdevice ordinal
 FASTGPU_REMOTE_EXPORT CUresult cuDeviceGetUuid(CUuuid* uuid, CUdevice ordinal) { return cuDeviceGetUuid_v2(uuid, ordinal); }
 
 FASTGPU_REMOTE_EXPORT CUresult cuDeviceTotalMem_v2(size_t* bytes, CUdevice ordinal) {
-  return withDevice(__func__, ordinal, [&](wire::DeviceInfo::Reader info) {
+  return withDevice(__func__, ordinal, [&](const RemoteDevice& info) {
     if (bytes == nullptr) return CUDA_ERROR_INVALID_VALUE;
-    *bytes = info.getTotalMemory();
+    *bytes = info.totalMemory;
     return CUDA_SUCCESS;
   });
 }
@@ -84,7 +84,7 @@ FASTGPU_REMOTE_EXPORT CUresult cuDeviceTotalMem_v2(size_t* bytes, CUdevice ordin
 FASTGPU_REMOTE_EXPORT CUresult cuDeviceGetAttribute(int* value, CUdevice_attribute attribute, CUdevice ordinal) {
   return remoteEntry(__func__, [&](Runtime& rt, Client& client) -> CUresult {
     if (ordinal < 0 || ordinal >= rt.deviceCount()) return CUDA_ERROR_INVALID_DEVICE;
-    auto attributes = rt.device(ordinal).getAttributes();
+    const std::vector<std::int32_t>& attributes = rt.device(ordinal).attributes;
     if (value == nullptr || attribute <= 0 || static_cast<unsigned>(attribute) >= attributes.size()) {
       return CUDA_ERROR_INVALID_VALUE;
     }
@@ -104,14 +104,14 @@ FASTGPU_REMOTE_EXPORT CUresult cuDeviceComputeCapability(int* major, int* minor,
 
 FASTGPU_REMOTE_EXPORT CUresult cuDeviceGetPCIBusId(char* busId, int length, CUdevice ordinal) {
   return withDevice(__func__, ordinal,
-                    [&](wire::DeviceInfo::Reader info) { return copyText(info.getPciBusId().cStr(), busId, length); });
+                    [&](const RemoteDevice& info) { return copyText(info.pciBusId.c_str(), busId, length); });
 }
 
 FASTGPU_REMOTE_EXPORT CUresult cuDeviceGetByPCIBusId(CUdevice* device, const char* busId) {
   return remoteEntry(__func__, [&](Runtime& rt, Client&) {
     if (device == nullptr || busId == nullptr) return CUDA_ERROR_INVALID_VALUE;
     for (int ordinal = 0; ordinal < rt.deviceCount(); ++ordinal) {
-      if (strcasecmp(rt.device(ordinal).getPciBusId().cStr(), busId) == 0) {
+      if (strcasecmp(rt.device(ordinal).pciBusId.c_str(), busId) == 0) {
         *device = ordinal;
         return CUDA_SUCCESS;
       }

@@ -21,10 +21,8 @@ struct Geometry {
 CUresult checkGeometry(Runtime& rt, const Geometry& g) {
   auto device = rt.contextDevice(rt.currentContextId());
   if (!device) return CUDA_ERROR_INVALID_CONTEXT;
-  auto attributes = rt.device(*device).getAttributes();
-  auto limit = [&](CUdevice_attribute which) {
-    return static_cast<unsigned>(which) < attributes.size() ? static_cast<unsigned>(attributes[which]) : 0u;
-  };
+  const RemoteDevice& limits = rt.device(*device);
+  auto limit = [&](CUdevice_attribute which) { return static_cast<unsigned>(limits.attribute(which)); };
   const CUdevice_attribute gridLimits[] = {CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_X, CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Y,
                                            CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Z};
   const CUdevice_attribute blockLimits[] = {CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_X, CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Y,

@@ -17,12 +17,8 @@ namespace {
 std::vector<std::uint32_t> sessionSmVersions(Runtime& rt) {
   std::vector<std::uint32_t> versions;
   for (int ordinal = 0; ordinal < rt.deviceCount(); ++ordinal) {
-    auto attributes = rt.device(ordinal).getAttributes();
-    auto attribute = [&](CUdevice_attribute which) {
-      return static_cast<unsigned>(which) < attributes.size() ? attributes[which] : 0;
-    };
-    int major = attribute(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR);
-    int minor = attribute(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR);
+    int major = rt.device(ordinal).attribute(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR);
+    int minor = rt.device(ordinal).attribute(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR);
     if (major > 0 && minor >= 0) versions.push_back(static_cast<std::uint32_t>(10 * major + minor));
   }
   return versions;
@@ -32,7 +28,7 @@ std::vector<std::uint32_t> sessionSmVersions(Runtime& rt) {
 // none when it does not, or keeps no cache.
 std::optional<Result<std::unique_ptr<ReplyMessage>>> loadByDigest(Client& client, std::uint64_t context,
                                                                    std::span<const std::uint8_t> image, bool library) {
-  if (image.size() < protocol::kCachedImageMinBytes || !client.welcome().getModuleCache()) return std::nullopt;
+  if (image.size() < protocol::kCachedImageMinBytes || !client.serverCachesModules()) return std::nullopt;
   protocol::CodeDigest digest = protocol::codeDigest(image);
   CallMessage call(context);
   auto cached = call->initCodeLoadCached();

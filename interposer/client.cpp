@@ -135,7 +135,11 @@ Result<std::unique_ptr<Client>> Client::connect(const ClientConfig& config, int 
   }
   Status decoded = protocol::decodeSafely("welcome", [&] {
     client->welcome_ = client->welcomeReader_->getRoot<wire::Welcome>();
-    if (client->welcome_.getResult() == CUDA_SUCCESS) return Status::ok();
+    if (client->welcome_.getResult() == CUDA_SUCCESS) {
+      for (auto device : client->welcome_.getDevices()) client->devices_.push_back(RemoteDevice::decode(device));
+      client->serverCachesModules_ = client->welcome_.getModuleCache();
+      return Status::ok();
+    }
     return Status(static_cast<CUresult>(client->welcome_.getResult()),
                   fmt::format("server {} refused the session: {}", config.server, client->welcome_.getMessage().cStr()));
   });

@@ -25,6 +25,7 @@
 
 #include "cudaabi/result.h"
 #include "interposer/delivery_table.h"
+#include "interposer/remote_device.h"
 #include "interposer/transport_choice.h"
 #include "protocol/message.h"
 #include "protocol/schema/fastgpu.capnp.h"
@@ -93,7 +94,9 @@ class Client {
   static Result<std::unique_ptr<Client>> connect(const ClientConfig& config, int cudaVersion);
   ~Client();
 
-  const wire::Welcome::Reader& welcome() const { return welcome_; }
+  // What the Welcome said, decoded once (remote_device.h says why not read from it again).
+  const std::vector<RemoteDevice>& devices() const { return devices_; }
+  bool serverCachesModules() const { return serverCachesModules_; }
 
   // Appends an asynchronous call to the batch. With `bulk`, the batch goes out at once, the bulk
   // bytes gathered straight from the caller's memory after the call.
@@ -172,7 +175,9 @@ class Client {
   std::unique_ptr<protocol::Connection> connection_;
   std::vector<std::uint8_t> welcomeBytes_;
   std::optional<capnp::FlatArrayMessageReader> welcomeReader_;
-  wire::Welcome::Reader welcome_;
+  wire::Welcome::Reader welcome_;  // read while connecting only
+  std::vector<RemoteDevice> devices_;
+  bool serverCachesModules_ = false;
 
   const std::chrono::milliseconds timeout_;
   mutable std::mutex mutex_;  // orders the call stream; guards everything below

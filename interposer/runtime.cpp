@@ -61,11 +61,9 @@ void Runtime::printStatsAtExit() {
   }
 }
 
-int Runtime::deviceCount() { return client_ ? static_cast<int>(client_->welcome().getDevices().size()) : 0; }
+int Runtime::deviceCount() { return client_ ? static_cast<int>(client_->devices().size()) : 0; }
 
-wire::DeviceInfo::Reader Runtime::device(int ordinal) {
-  return client_->welcome().getDevices()[static_cast<unsigned>(ordinal)];
-}
+const RemoteDevice& Runtime::device(int ordinal) { return client_->devices()[static_cast<std::size_t>(ordinal)]; }
 
 std::vector<std::uint64_t>& Runtime::contextStack() {
   thread_local std::vector<std::uint64_t> stack;
@@ -268,16 +266,12 @@ std::vector<cudaabi::IntegrityDeviceRecord> Runtime::integrityDevices() {
   std::vector<cudaabi::IntegrityDeviceRecord> records;
   if (!client_) return records;
   for (int ordinal = 0; ordinal < deviceCount(); ++ordinal) {
-    auto info = device(ordinal);
+    const RemoteDevice& info = device(ordinal);
     cudaabi::IntegrityDeviceRecord record{};
-    std::memcpy(record.uuid, info.getUuid().begin(), std::min<std::size_t>(16, info.getUuid().size()));
-    auto attributes = info.getAttributes();
-    auto attribute = [&](CUdevice_attribute which) {
-      return static_cast<unsigned>(which) < attributes.size() ? attributes[which] : 0;
-    };
-    record.pciDomain = attribute(CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID);
-    record.pciBus = attribute(CU_DEVICE_ATTRIBUTE_PCI_BUS_ID);
-    record.pciDevice = attribute(CU_DEVICE_ATTRIBUTE_PCI_DEVICE_ID);
+    if (info.hasUuid) std::memcpy(record.uuid, info.uuid.data(), info.uuid.size());
+    record.pciDomain = info.attribute(CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID);
+    record.pciBus = info.attribute(CU_DEVICE_ATTRIBUTE_PCI_BUS_ID);
+    record.pciDevice = info.attribute(CU_DEVICE_ATTRIBUTE_PCI_DEVICE_ID);
     records.push_back(record);
   }
   return records;

@@ -69,7 +69,7 @@ class Runtime : public cudaabi::DriverServices {
 
   // ---- devices (from the server's welcome) ----
   int deviceCount();
-  wire::DeviceInfo::Reader device(int ordinal);  // ordinal must be valid
+  const RemoteDevice& device(int ordinal);  // ordinal must be valid
 
   // ---- contexts: the current one is per thread and kept here, never asked for ----
   std::uint64_t currentContextId();

@@ -210,5 +210,17 @@ TEST_F(Interposer, AttributesPromiseNothingARemoteSessionCannotDo) {
   EXPECT_EQ(value, 1) << "registered host memory works remotely";
 }
 
+// What the server's welcome says of its devices is read without end: a long program asks device
+// attributes and launches kernels millions of times (each launch checks its geometry against
+// them). A capnp reader counts every read against its traversal limit (64 MiB of words), so
+// reading a kept one this often failed after some hundred thousand calls.
+TEST_F(Interposer, DeviceAttributesCanBeReadWithoutEnd) {
+  int value = 0;
+  for (int i = 0; i < 1'000'000; ++i) {
+    ASSERT_EQ(cu.cuDeviceGetAttribute(&value, CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK, 0), CUDA_SUCCESS) << "call " << i;
+  }
+  EXPECT_GT(value, 0);
+}
+
 }  // namespace
 }  // namespace fastgpu::interposer

@@ -157,10 +157,15 @@ Status RingProducer::write(std::span<const iovec> pieces, const RingWait& wait, 
 }
 
 RingConsumer::RingConsumer(RingControl& control, std::span<const std::uint8_t> data, RingPublisher* publisher)
-    : control_(control), data_(data.data()), capacity_(data.size()), publisher_(publisher), tail_(0) {}
+    : control_(control), data_(data.data()), capacity_(data.size()), publisher_(publisher), tail_(0), released_(0) {}
 
-Status RingConsumer::release(std::uint64_t from) {
-  if (publisher_ != nullptr) return publisher_->published(from, tail_);
+Status RingConsumer::release(bool waiting) {
+  if (publisher_ != nullptr) {
+    // Each move costs a message: it goes when the producer may be short of room (a quarter of
+    // the ring read), or before this side waits (the producer may be waiting for it).
+    if (tail_ == released_ || (!waiting && tail_ - released_ < capacity_ / 4)) return Status::ok();
+    return publisher_->published(std::exchange(released_, tail_), tail_);
+  }
   control_.tail.store(tail_, std::memory_order_seq_cst);
   signal(control_.spaceSignal, control_.producerSleeping);
   return Status::ok();
@@ -172,6 +177,7 @@ Status RingConsumer::read(std::uint8_t* into, std::size_t bytes, const RingWait&
     std::uint64_t ready = head - tail_;
     if (ready > capacity_) return corruptPosition(peer);
     if (ready == 0) {
+      if (Status status = release(true); !status) return status;
       WaitEnd end = await(control_.dataSignal, control_.consumerSleeping, wait,
                           [&] { return control_.head.load(std::memory_order_acquire) != head; });
       if (end != WaitEnd::kReady) return waitFailure(end, "receive from", peer);
@@ -185,7 +191,7 @@ Status RingConsumer::read(std::uint8_t* into, std::size_t bytes, const RingWait&
     tail_ += chunk;
     into += chunk;
     bytes -= chunk;
-    if (Status status = release(tail_ - chunk); !status) return status;
+    if (Status status = release(false); !status) return status;
   }
   return Status::ok();
 }

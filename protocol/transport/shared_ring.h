@@ -111,13 +111,15 @@ class RingConsumer {
   std::uint64_t position() const { return tail_; }
 
  private:
-  Status release(std::uint64_t from);
+  // Publishes tail_ (`waiting`: this side is about to wait for data).
+  Status release(bool waiting);
 
   RingControl& control_;
   const std::uint8_t* const data_;
   const std::uint64_t capacity_;
   RingPublisher* const publisher_;
-  std::uint64_t tail_;  // ours
+  std::uint64_t tail_;      // ours
+  std::uint64_t released_;  // what the publisher last carried (with a publisher only)
 };
 
 // Over RDMA, from the completion thread: the peer published `bytes` more into the ring of

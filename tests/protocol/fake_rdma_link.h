@@ -48,6 +48,7 @@ class FakeRdmaLink final : public protocol::RdmaLink {
       return Status(ErrorKind::kDisconnected, CUDA_ERROR_INVALID_VALUE, "a write outside the registered region");
     }
     std::memcpy(peer_->memory_.data() + remoteOffset, memory_.data() + localOffset, bytes);
+    ++writes_;
     if (immediate) {
       peer_->immediates_.push_back(*immediate);
       wire_->arrived.notify_all();
@@ -64,6 +65,12 @@ class FakeRdmaLink final : public protocol::RdmaLink {
     return immediate;
   }
 
+  // Writes made so far (each one a message on a real link).
+  std::uint64_t writes() {
+    std::lock_guard hold(wire_->mutex);
+    return writes_;
+  }
+
   void shutdown() override {
     std::lock_guard hold(wire_->mutex);
     wire_->broken = true;
@@ -75,6 +82,7 @@ class FakeRdmaLink final : public protocol::RdmaLink {
   std::vector<std::uint8_t> memory_;
   FakeRdmaLink* peer_ = nullptr;
   std::deque<std::uint32_t> immediates_;
+  std::uint64_t writes_ = 0;
 };
 
 }  // namespace fastgpu::testing

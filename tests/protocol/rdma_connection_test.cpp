@@ -88,6 +88,36 @@ TEST_F(RdmaConnectionTest, TheBootstrapSocketsHangUpEndsTheConnection) {
   EXPECT_EQ(received.kind(), ErrorKind::kDisconnected) << received.message();
 }
 
+// Each ring move costs a message on the link: a reader says how far it read after a quarter of
+// the ring, or before it waits, not after every read (a frame is two reads: header and payload).
+TEST_F(RdmaConnectionTest, AReaderSaysHowFarItReadInBatches) {
+  // The peer writes 100 frames of 100 bytes at once (11,600 bytes: less than a quarter of the ring).
+  std::vector<std::uint8_t> payload(100);
+  for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = testing::patternByte(i, 5);
+  auto header = encodeFrameHeader(FrameHeader{0, static_cast<std::uint32_t>(payload.size())});
+  constexpr int kFrames = 100;
+  std::vector<std::uint8_t> frames;
+  for (int i = 0; i < kFrames; ++i) {
+    frames.insert(frames.end(), header.begin(), header.end());
+    frames.insert(frames.end(), payload.begin(), payload.end());
+  }
+  std::copy(frames.begin(), frames.end(), raw->memory().begin() + kRing);
+  auto bytes = static_cast<std::uint32_t>(frames.size());
+  ASSERT_TRUE(raw->write(kRing, 0, bytes, bytes));
+  std::vector<std::uint8_t> received;
+  for (int i = 0; i < kFrames; ++i) {
+    ASSERT_TRUE(connection->receive(received));
+    ASSERT_EQ(received, payload);
+  }
+  // The next receive waits, and first says how far it read: one message for 200 reads.
+  std::thread reader([&] { EXPECT_EQ(connection->receive(received).kind(), ErrorKind::kDisconnected); });
+  auto said = raw->nextImmediate();
+  ASSERT_TRUE(said);
+  EXPECT_EQ(*said, bytes | kRdmaSpaceImmediate);
+  connection->shutdown();
+  reader.join();
+}
+
 TEST(RdmaConnection, ALinkRegionThatIsNotTwoPowerOfTwoRingsIsRefused) {
   auto [ours, theirs] = testing::FakeRdmaLink::pair(3 * 4096);
   int sockets[2];

@@ -1,13 +1,13 @@
 // See rdma_connection.h.
 #include "protocol/transport/rdma_connection.h"
 
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <bit>
-#include <cerrno>
 #include <system_error>
+
+#include "protocol/transport/stream_connection.h"
 
 namespace fastgpu::protocol {
 
@@ -70,9 +70,7 @@ void RdmaConnection::end() {
 }
 
 void RdmaConnection::watchSocket() {
-  pollfd wanted{socket_, POLLIN | POLLRDHUP, 0};
-  while (::poll(&wanted, 1, -1) < 0 && errno == EINTR) {
-  }
+  awaitHangUp(socket_);
   end();
 }
 

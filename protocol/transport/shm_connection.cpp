@@ -1,11 +1,9 @@
 // See shm_connection.h.
 #include "protocol/transport/shm_connection.h"
 
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <system_error>
 
 #include "protocol/transport/stream_connection.h"
@@ -65,9 +63,7 @@ void ShmConnection::end() {
 void ShmConnection::watchSocket() {
   // Nothing travels on the socket while the rings work: readable means the peer hung up (or, on
   // the client's side, that the server's last words are there); either way the rings are done.
-  pollfd wanted{socket_, POLLIN | POLLRDHUP, 0};
-  while (::poll(&wanted, 1, -1) < 0 && errno == EINTR) {
-  }
+  awaitHangUp(socket_);
   end();
 }
 

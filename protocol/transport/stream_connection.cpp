@@ -50,6 +50,12 @@ bool isUnixSocket(int fd) {
 
 }  // namespace
 
+void awaitHangUp(int fd) {
+  pollfd wanted{fd, POLLIN | POLLRDHUP, 0};
+  while (::poll(&wanted, 1, -1) < 0 && errno == EINTR) {
+  }
+}
+
 bool socketPeerIsLoopback(int fd) {
   sockaddr_storage peer{};
   socklen_t length = sizeof(peer);

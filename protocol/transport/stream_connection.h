@@ -44,4 +44,8 @@ class StreamConnection final : public FramedConnection {
 // addresses: the kernel routes that through loopback too).
 bool socketPeerIsLoopback(int fd);
 
+// Blocks until a socket that carries nothing while a memory transport works (shared memory,
+// RDMA) hangs up, or carries anything: either way that transport is done (its watcher thread).
+void awaitHangUp(int fd);
+
 }  // namespace fastgpu::protocol

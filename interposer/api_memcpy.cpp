@@ -213,11 +213,8 @@ CUresult deviceToDevice(Runtime& rt, Client& client, std::uint64_t dst, std::uin
 template <typename Copy>
 CUresult onHostInStreamOrder(Runtime& rt, Client& client, StreamArg stream, Copy&& copy) {
   if (CUresult refused = captureRules(rt, stream, false); refused != CUDA_SUCCESS) return refused;
-  CallMessage call(rt.currentContextId());
-  auto sync = call->initStreamSynchronize();
-  sync.setStream(stream.id);
-  sync.setPerThread(stream.perThread);
-  if (CUresult result = askResult(client, call, true); result != CUDA_SUCCESS) return result;
+  CUresult result = synchronizeStream(client, rt.currentContextId(), stream.id, stream.perThread, true);
+  if (result != CUDA_SUCCESS) return result;
   copy();
   return CUDA_SUCCESS;
 }

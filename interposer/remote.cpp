@@ -55,6 +55,15 @@ CUresult sendInStreamOrder(Client& client, CallMessage& call, std::span<const st
   return askResult(client, call, true, bulk);
 }
 
+CUresult synchronizeStream(Client& client, std::uint64_t context, std::uint64_t stream, bool perThread,
+                           bool synchronizing) {
+  CallMessage call(context);
+  auto sync = call->initStreamSynchronize();
+  sync.setStream(stream);
+  sync.setPerThread(perThread);
+  return askResult(client, call, synchronizing);
+}
+
 std::vector<std::int64_t> valuesOf(const ReplyMessage& reply) {
   std::vector<std::int64_t> values;
   if (reply.get().isValues()) {

@@ -88,11 +88,7 @@ class StagedCopy {
   }
   // Waits for the stream's work: the copy posted last (and reports an error of it).
   CUresult awaitStream() {
-    CallMessage call(rt_.currentContextId());
-    auto sync = call->initStreamSynchronize();
-    sync.setStream(stream_.id);
-    sync.setPerThread(stream_.perThread);
-    return askResult(client_, call, true);
+    return synchronizeStream(client_, rt_.currentContextId(), stream_.id, stream_.perThread, true);
   }
 
   Runtime& rt_;

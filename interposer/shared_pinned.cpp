@@ -45,11 +45,7 @@ namespace {
 // stream destroyed since, its context's work. Errors stay for the program's own synchronizing
 // calls: this wait is not one of them.
 void awaitStagingFree(Client& client, const Client::StagingSlot::Busy& busy) {
-  CallMessage call(busy.context);
-  auto sync = call->initStreamSynchronize();
-  sync.setStream(busy.stream);
-  sync.setPerThread(busy.perThread);
-  if (askResult(client, call, false) == CUDA_SUCCESS) return;
+  if (synchronizeStream(client, busy.context, busy.stream, busy.perThread, false) == CUDA_SUCCESS) return;
   CallMessage context(busy.context);
   context->setContextSynchronize(0);
   (void)askResult(client, context, false);

@@ -155,6 +155,13 @@ FASTGPU_SIM_EXPORT CUresult cuMemcpyPeerAsync(CUdeviceptr dst, CUcontext, CUdevi
                                               CUstream stream) {
   return copy(__func__, dst, true, src, true, bytes, stream, true, kLegacy);
 }
+FASTGPU_SIM_EXPORT CUresult cuMemcpyPeer_ptds(CUdeviceptr dst, CUcontext, CUdeviceptr src, CUcontext, size_t bytes) {
+  return copy(__func__, dst, true, src, true, bytes, nullptr, false, kPerThread);
+}
+FASTGPU_SIM_EXPORT CUresult cuMemcpyPeerAsync_ptsz(CUdeviceptr dst, CUcontext, CUdeviceptr src, CUcontext,
+                                                   size_t bytes, CUstream stream) {
+  return copy(__func__, dst, true, src, true, bytes, stream, true, kPerThread);
+}
 
 FASTGPU_SIM_EXPORT CUresult cuMemcpy2D_v2(const CUDA_MEMCPY2D* p) { return copy2D(__func__, p, nullptr, false, kLegacy); }
 FASTGPU_SIM_EXPORT CUresult cuMemcpy2D_v2_ptds(const CUDA_MEMCPY2D* p) {
@@ -192,9 +199,17 @@ FASTGPU_SIM_EXPORT CUresult cuMemcpy2DAsync_v2_ptsz(const CUDA_MEMCPY2D* p, CUst
                                                      size_t height) {                                               \
     return memset2D<type>("cuMemsetD2D" #bits, dst, pitch, value, width, height, nullptr, false, kLegacy);          \
   }                                                                                                                 \
+  FASTGPU_SIM_EXPORT CUresult cuMemsetD2D##bits##_v2_ptds(CUdeviceptr dst, size_t pitch, type value, size_t width, \
+                                                          size_t height) {                                          \
+    return memset2D<type>("cuMemsetD2D" #bits, dst, pitch, value, width, height, nullptr, false, kPerThread);       \
+  }                                                                                                                 \
   FASTGPU_SIM_EXPORT CUresult cuMemsetD2D##bits##Async(CUdeviceptr dst, size_t pitch, type value, size_t width,    \
                                                        size_t height, CUstream stream) {                            \
     return memset2D<type>("cuMemsetD2D" #bits "Async", dst, pitch, value, width, height, stream, true, kLegacy);    \
+  }                                                                                                                 \
+  FASTGPU_SIM_EXPORT CUresult cuMemsetD2D##bits##Async_ptsz(CUdeviceptr dst, size_t pitch, type value,            \
+                                                            size_t width, size_t height, CUstream stream) {         \
+    return memset2D<type>("cuMemsetD2D" #bits "Async", dst, pitch, value, width, height, stream, true, kPerThread); \
   }
 
 FASTGPU_SIM_MEMSET(8, unsigned char)

@@ -150,4 +150,5 @@ CUresult batch(const char* name, CUstream stream, unsigned count, CUstreamBatchM
 // The first version of the API has the same arguments.
 FASTGPU_SIM_MEMOPS(, , DefaultStream::kLegacy)
 FASTGPU_SIM_MEMOPS(_v2, , DefaultStream::kLegacy)
+FASTGPU_SIM_MEMOPS(, _ptsz, DefaultStream::kPerThread)
 FASTGPU_SIM_MEMOPS(_v2, _ptsz, DefaultStream::kPerThread)

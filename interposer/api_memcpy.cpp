@@ -479,9 +479,17 @@ FASTGPU_REMOTE_EXPORT CUresult cuMemcpy2DAsync_v2_ptsz(const CUDA_MEMCPY2D* p, C
                                                         size_t h) {                                                \
     return memset(__func__, dst, pitch, value, bytes, w, h, streamArg(nullptr, false, false));                    \
   }                                                                                                                \
+  FASTGPU_REMOTE_EXPORT CUresult cuMemsetD2D##bits##_v2_ptds(CUdeviceptr dst, size_t pitch, type value, size_t w, \
+                                                             size_t h) {                                           \
+    return memset(__func__, dst, pitch, value, bytes, w, h, streamArg(nullptr, false, true));                     \
+  }                                                                                                                \
   FASTGPU_REMOTE_EXPORT CUresult cuMemsetD2D##bits##Async(CUdeviceptr dst, size_t pitch, type value, size_t w,    \
                                                           size_t h, CUstream s) {                                  \
     return memset(__func__, dst, pitch, value, bytes, w, h, streamArg(s, true, false));                           \
+  }                                                                                                                \
+  FASTGPU_REMOTE_EXPORT CUresult cuMemsetD2D##bits##Async_ptsz(CUdeviceptr dst, size_t pitch, type value,         \
+                                                               size_t w, size_t h, CUstream s) {                   \
+    return memset(__func__, dst, pitch, value, bytes, w, h, streamArg(s, true, true));                            \
   }
 
 FASTGPU_MEMSET(8, unsigned char, 1)

@@ -22,6 +22,8 @@ FASTGPU_REMOTE_EXPORT CUresult cuStreamSynchronize_ptsz(CUstream stream);
 FASTGPU_REMOTE_EXPORT CUresult cuCtxGetDevice(CUdevice* device);
 FASTGPU_REMOTE_EXPORT CUresult cuMemcpyDtoD_v2(CUdeviceptr dst, CUdeviceptr src, size_t n);
 FASTGPU_REMOTE_EXPORT CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s);
+FASTGPU_REMOTE_EXPORT CUresult cuMemcpyDtoD_v2_ptds(CUdeviceptr dst, CUdeviceptr src, size_t n);
+FASTGPU_REMOTE_EXPORT CUresult cuMemcpyDtoDAsync_v2_ptsz(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s);
 FASTGPU_REMOTE_EXPORT CUresult cuMemcpy2D_v2(const CUDA_MEMCPY2D* p);
 FASTGPU_REMOTE_EXPORT CUresult cuLaunchKernel_ptsz(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz,
                                                    unsigned int bx, unsigned int by, unsigned int bz,
@@ -225,6 +227,13 @@ FASTGPU_REMOTE_EXPORT CUresult cuMemcpyPeer(CUdeviceptr dst, CUcontext, CUdevice
 FASTGPU_REMOTE_EXPORT CUresult cuMemcpyPeerAsync(CUdeviceptr dst, CUcontext, CUdeviceptr src, CUcontext, size_t n,
                                                  CUstream s) {
   return cuMemcpyDtoDAsync_v2(dst, src, n, s);
+}
+FASTGPU_REMOTE_EXPORT CUresult cuMemcpyPeer_ptds(CUdeviceptr dst, CUcontext, CUdeviceptr src, CUcontext, size_t n) {
+  return cuMemcpyDtoD_v2_ptds(dst, src, n);
+}
+FASTGPU_REMOTE_EXPORT CUresult cuMemcpyPeerAsync_ptsz(CUdeviceptr dst, CUcontext, CUdeviceptr src, CUcontext,
+                                                      size_t n, CUstream s) {
+  return cuMemcpyDtoDAsync_v2_ptsz(dst, src, n, s);
 }
 
 FASTGPU_REMOTE_EXPORT CUresult cuLaunchCooperativeKernel_ptsz(CUfunction f, unsigned int gx, unsigned int gy,

@@ -110,4 +110,5 @@ CUresult batch(const char* name, CUstream stream, unsigned count, CUstreamBatchM
 // The first version of the API has the same arguments.
 FASTGPU_REMOTE_MEMOPS(, , false)
 FASTGPU_REMOTE_MEMOPS(_v2, , false)
+FASTGPU_REMOTE_MEMOPS(, _ptsz, true)
 FASTGPU_REMOTE_MEMOPS(_v2, _ptsz, true)

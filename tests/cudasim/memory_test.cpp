@@ -161,6 +161,30 @@ TEST_F(SimMemory, DevicesHaveDisjointAddressRanges) {
   ASSERT_CU(d.cuDevicePrimaryCtxRelease_v2(1));
 }
 
+// The per-thread forms (--default-stream per-thread) of peer copies and 2-D memsets.
+TEST_F(SimMemory, PerThreadFormsOfPeerCopiesAnd2DMemsetsWork) {
+  CUdeviceptr first = 0, second = 0;
+  ASSERT_CU(d.cuMemAlloc_v2(&first, 64));
+  ASSERT_CU(d.cuMemAlloc_v2(&second, 64));
+  ASSERT_CU(d.cuMemsetD8_v2(first, 0, 64));
+  ASSERT_CU(d.cuMemsetD2D8_v2_ptds(first, 16, 1, 4, 4));
+  ASSERT_CU(d.cuMemsetD2D16Async_ptsz(first + 4, 16, 0x0202, 2, 4, nullptr));
+  ASSERT_CU(d.cuMemsetD2D32_v2_ptds(first + 8, 16, 0x03030303, 1, 4));
+  ASSERT_CU(d.cuMemsetD2D32Async_ptsz(first + 12, 16, 0x04040404, 1, 3, nullptr));
+  ASSERT_CU(d.cuMemcpyPeerAsync_ptsz(second, context, first, context, 64, nullptr));
+  ASSERT_CU(d.cuStreamSynchronize_ptsz(nullptr));
+  std::vector<unsigned char> expected(64);
+  for (std::size_t i = 0; i < 64; ++i) expected[i] = i >= 60 ? 0 : static_cast<unsigned char>(i % 16 / 4 + 1);
+  std::vector<unsigned char> back(64);
+  ASSERT_CU(d.cuMemcpyDtoH_v2(back.data(), second, 64));
+  EXPECT_EQ(back, expected);
+  ASSERT_CU(d.cuMemsetD8_v2(second, 0, 64));
+  ASSERT_CU(d.cuMemcpyPeer_ptds(second, context, first, context, 64));
+  ASSERT_CU(d.cuMemcpyDtoH_v2(back.data(), second, 64));
+  EXPECT_EQ(back, expected);
+  EXPECT_EQ(d.cuMemsetD2D8_v2_ptds(first, 4, 5, 8, 2), CUDA_ERROR_INVALID_VALUE);
+}
+
 }  // namespace
 }  // namespace fastgpu::testing
 

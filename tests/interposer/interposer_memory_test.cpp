@@ -34,6 +34,37 @@ TEST_F(Interposer, PeerCopiesMoveDataBetweenDevices) {
   EXPECT_EQ(cu.cuDeviceCanAccessPeer(&canAccess, 0, 2), CUDA_ERROR_INVALID_DEVICE);
 }
 
+// A program built with --default-stream per-thread reaches peer copies and 2-D memsets through
+// their _ptds / _ptsz forms; each works as the legacy form does, on the per-thread stream.
+TEST_F(Interposer, PerThreadFormsOfPeerCopiesAnd2DMemsetsWork) {
+  constexpr std::size_t kPitch = 256, kWidth = 64, kHeight = 4;
+  CUdeviceptr first = 0, second = 0;
+  ASSERT_CU(cu.cuMemAlloc_v2(&first, kPitch * kHeight));
+  ASSERT_CU(cu.cuMemAlloc_v2(&second, kPitch * kHeight));
+  ASSERT_CU(cu.cuMemsetD8_v2(first, 0, kPitch * kHeight));
+  ASSERT_CU(cu.cuMemsetD2D8_v2_ptds(first, kPitch, 0x11, kWidth, kHeight));
+  ASSERT_CU(cu.cuMemsetD2D16Async_ptsz(first + kWidth, kPitch, 0x2222, kWidth / 2, kHeight, nullptr));
+  ASSERT_CU(cu.cuMemsetD2D32Async_ptsz(first + 2 * kWidth, kPitch, 0x33333333, kWidth / 4, kHeight, nullptr));
+  ASSERT_CU(cu.cuMemsetD2D32_v2_ptds(first + 3 * kWidth, kPitch, 0x44444444, kWidth / 4, kHeight - 1));
+  ASSERT_CU(cu.cuMemcpyPeerAsync_ptsz(second, context, first, context, kPitch * kHeight, nullptr));
+  ASSERT_CU(cu.cuStreamSynchronize_ptsz(nullptr));
+  std::vector<std::uint8_t> expected(kPitch * kHeight, 0);
+  for (std::size_t row = 0; row < kHeight; ++row) {
+    for (std::size_t column = 0; column < kPitch; ++column) {
+      std::size_t quarter = column / kWidth;
+      bool unset = quarter == 3 && row == kHeight - 1;
+      expected[row * kPitch + column] = unset ? 0 : static_cast<std::uint8_t>(0x11 * (quarter + 1));
+    }
+  }
+  EXPECT_EQ(readDevice(second, kPitch * kHeight), expected);
+  ASSERT_CU(cu.cuMemsetD8_v2(second, 0, kPitch * kHeight));
+  ASSERT_CU(cu.cuMemcpyPeer_ptds(second, context, first, context, kPitch * kHeight));
+  EXPECT_EQ(readDevice(second, kPitch * kHeight), expected);
+  // Their checks are the legacy forms': a row longer than the pitch, a copy past its source.
+  EXPECT_EQ(cu.cuMemsetD2D8_v2_ptds(first, 4, 0x55, 8, 2), CUDA_ERROR_INVALID_VALUE);
+  EXPECT_EQ(cu.cuMemcpyPeer_ptds(second, context, first + 1, context, kPitch * kHeight), CUDA_ERROR_INVALID_VALUE);
+}
+
 TEST_F(Interposer, RegisteredHostMemoryIsKnownAndCopiesThroughIt) {
   const std::size_t bytes = 4 * kMiB;
   auto* host = static_cast<std::uint8_t*>(std::aligned_alloc(4096, bytes));

@@ -4,7 +4,9 @@ and whether the interposer remotes it, read from the built libraries (a defined,
 is an implementation; the generated stubs are not exported).
 
   driver_coverage.py --driver-api driver_api.inc --cudasim LIB --interposer LIB --out FILE
-  driver_coverage.py ... --check FILE   exit 1, naming each function, when FILE is stale
+  driver_coverage.py ... --check FILE   exit 1, naming each function, when FILE is stale, or when a
+                                        library implements a function's legacy-stream form but not
+                                        its per-thread form (or the reverse)
 
 The check compares only functions this toolkit declares, so a different toolkit version does not
 make it fail; an implementation the file does not list, or lists wrongly, does. Standard library
@@ -66,6 +68,22 @@ def stale_rows(path, functions, sim, remote):
     return problems
 
 
+def split_stream_forms(functions, library, label):
+    """A program built with --default-stream per-thread asks cuGetProcAddress for the _ptsz / _ptds
+    form of every stream-ordered function it calls; one form without the other fails such programs
+    (or the others) on that function alone."""
+    problems = []
+    for name in functions:
+        for suffix in ("_ptsz", "_ptds"):
+            if not name.endswith(suffix):
+                continue
+            legacy = name[: -len(suffix)]
+            if legacy in functions and (legacy in library) != (name in library):
+                present, absent = (legacy, name) if legacy in library else (name, legacy)
+                problems.append(f"{label} implements {present} but not {absent}")
+    return problems
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--driver-api", required=True)
@@ -82,6 +100,7 @@ def main():
             out.write(render(functions, sim, remote))
         return 0
     problems = stale_rows(args.check, functions, sim, remote)
+    problems += split_stream_forms(functions, sim, "cudasim") + split_stream_forms(functions, remote, "the client")
     for problem in problems:
         print(f"{args.check}: {problem}")
     if problems:

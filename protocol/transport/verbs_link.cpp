@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cerrno>
@@ -17,6 +18,7 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <random>
 
@@ -38,6 +40,7 @@ struct VerbsLibrary {
   const char* (*getDeviceName)(ibv_device*) = nullptr;
   ibv_context* (*openDevice)(ibv_device*) = nullptr;
   int (*closeDevice)(ibv_context*) = nullptr;
+  int (*queryDevice)(ibv_context*, ibv_device_attr*) = nullptr;
   int (*queryPort)(ibv_context*, std::uint8_t, _compat_ibv_port_attr*) = nullptr;
   int (*queryGid)(ibv_context*, std::uint8_t, int, ibv_gid*) = nullptr;
   ibv_pd* (*allocPd)(ibv_context*) = nullptr;
@@ -76,6 +79,7 @@ const VerbsLibrary& verbs() {
     bind(loaded, loaded.getDeviceName, "ibv_get_device_name");
     bind(loaded, loaded.openDevice, "ibv_open_device");
     bind(loaded, loaded.closeDevice, "ibv_close_device");
+    bind(loaded, loaded.queryDevice, "ibv_query_device");
     bind(loaded, loaded.queryPort, "ibv_query_port");
     bind(loaded, loaded.queryGid, "ibv_query_gid");
     bind(loaded, loaded.allocPd, "ibv_alloc_pd");
@@ -123,6 +127,7 @@ struct DeviceChoice {
   ibv_context* context = nullptr;
   std::uint8_t port = 1;
   ibv_port_attr portAttr{};
+  int readsInFlight = 1;  // RDMA READs a QP may have outstanding (the device's limit, at most 16)
   int gidIndex = 0;
   ibv_gid gid{};
 };
@@ -168,7 +173,10 @@ Result<DeviceChoice> openDevice() {
       v.closeDevice(context);
       continue;
     }
-    choice = DeviceChoice{context, port, attr, chooseGidIndex(name, port, attr), {}};
+    choice = DeviceChoice{context, port, attr, 1, chooseGidIndex(name, port, attr), {}};
+    if (ibv_device_attr device{}; v.queryDevice(context, &device) == 0) {
+      choice.readsInFlight = std::clamp(std::min(device.max_qp_rd_atom, device.max_qp_init_rd_atom), 1, 16);
+    }
     if (v.queryGid(context, port, choice.gidIndex, &choice.gid) != 0) {
       tried += fmt::format(" {} (no GID {})", name, choice.gidIndex);
       v.closeDevice(context);
@@ -247,10 +255,35 @@ class VerbsLink final : public RdmaLink {
   Status write(std::uint64_t localOffset, std::uint64_t remoteOffset, std::uint32_t bytes,
                std::optional<std::uint32_t> immediate) override;
   Result<std::uint32_t> nextImmediate() override;
+  Result<RdmaRegion> registerMemory(std::span<std::uint8_t> memory, bool peerMayAccess) override;
+  void deregister(const RdmaRegion& region) override;
+  Status read(const RdmaRegion& into, std::uint64_t offset, RdmaPeerAddress from, std::uint32_t bytes) override;
+  Status writeTo(const RdmaRegion& from, std::uint64_t offset, RdmaPeerAddress to, std::uint32_t bytes) override;
   void shutdown() override;
 
  private:
+  // A signalled READ or WRITE between `region` (at `offset`) and the peer's `remote`, waited for.
+  Status oneSided(const RdmaRegion& region, std::uint64_t offset, RdmaPeerAddress remote, std::uint32_t bytes,
+                  ibv_wr_opcode opcode);
+  // Waits until send request `id` completed: a 30 µs spin, then sleeps on the send completion
+  // channel. Only the thread holding oneSidedMutex_ calls it.
+  Status awaitSend(std::uint64_t id);
+  // A completion queue's sleeping side: its channel, whether it is armed, events not yet
+  // acknowledged.
+  struct CompletionWait {
+    ibv_comp_channel* channel = nullptr;
+    ibv_cq* cq = nullptr;
+    bool armed = false;
+    unsigned unacked = 0;
+  };
+  // After a poll of `wait.cq` found nothing: spins until kSpin after `started`, then arms the
+  // queue (the caller polls once more), then sleeps until its channel has an event or
+  // shutdown() wakes it.
+  Status waitMore(CompletionWait& wait, std::chrono::steady_clock::time_point started);
   Status postReceives(int count);
+  // Posts `request` (its wr_id and flags set here: signalled when asked, and every kSignalEvery-th
+  // anyway) once the send queue has room; its id. sendMutex_ held.
+  Result<std::uint64_t> post(ibv_send_wr& request, bool signalled);
   // Reaps send completions until fewer than kSendDepth - kSignalEvery requests are in flight.
   Status reapSends(bool untilRoom);
 
@@ -261,6 +294,7 @@ class VerbsLink final : public RdmaLink {
   ibv_pd* pd_ = nullptr;
   ibv_mr* mr_ = nullptr;
   ibv_comp_channel* channel_ = nullptr;
+  ibv_comp_channel* sendChannel_ = nullptr;
   ibv_cq* sendCq_ = nullptr;
   ibv_cq* recvCq_ = nullptr;
   ibv_qp* qp_ = nullptr;
@@ -272,15 +306,24 @@ class VerbsLink final : public RdmaLink {
   std::mutex sendMutex_;  // write() from two threads
   std::uint64_t posted_ = 0, completed_ = 0;
   std::deque<std::uint32_t> immediates_;  // taken from the CQ, not yet returned (receiving thread)
-  unsigned unacked_ = 0;                  // CQ events to acknowledge
+  CompletionWait recvWait_;               // the receiving thread's
+
+  std::mutex oneSidedMutex_;  // one READ or WRITE to registered memory at a time
+  CompletionWait sendWait_;   // held by oneSidedMutex_
+  std::mutex registrationsMutex_;
+  std::map<std::uint64_t, ibv_mr*> registrations_;
+  std::uint64_t lastRegistration_ = 0;
 };
 
 VerbsLink::~VerbsLink() {
   if (qp_ != nullptr) v_.destroyQp(qp_);
-  if (unacked_ > 0) v_.ackCqEvents(recvCq_, unacked_);
+  if (recvWait_.unacked > 0) v_.ackCqEvents(recvCq_, recvWait_.unacked);
+  if (sendWait_.unacked > 0) v_.ackCqEvents(sendCq_, sendWait_.unacked);
+  for (auto& [id, mr] : registrations_) v_.deregMr(mr);
   if (sendCq_ != nullptr) v_.destroyCq(sendCq_);
   if (recvCq_ != nullptr) v_.destroyCq(recvCq_);
   if (channel_ != nullptr) v_.destroyCompChannel(channel_);
+  if (sendChannel_ != nullptr) v_.destroyCompChannel(sendChannel_);
   if (mr_ != nullptr) v_.deregMr(mr_);
   if (pd_ != nullptr) v_.deallocPd(pd_);
   if (memory_ != MAP_FAILED) ::munmap(memory_, bytes_);
@@ -299,10 +342,13 @@ Status VerbsLink::prepare(std::size_t bytes) {
   mr_ = v_.regMr(pd_, memory_, bytes, IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
   if (mr_ == nullptr) return verbsFailure("ibv_reg_mr", errno);
   channel_ = v_.createCompChannel(device_.context);
-  if (channel_ == nullptr) return verbsFailure("ibv_create_comp_channel", errno);
-  sendCq_ = v_.createCq(device_.context, kSendDepth, nullptr, nullptr, 0);
+  sendChannel_ = v_.createCompChannel(device_.context);
+  if (channel_ == nullptr || sendChannel_ == nullptr) return verbsFailure("ibv_create_comp_channel", errno);
+  sendCq_ = v_.createCq(device_.context, kSendDepth, nullptr, sendChannel_, 0);
   recvCq_ = v_.createCq(device_.context, kRecvDepth, nullptr, channel_, 0);
   if (sendCq_ == nullptr || recvCq_ == nullptr) return verbsFailure("ibv_create_cq", errno);
+  recvWait_ = CompletionWait{channel_, recvCq_};
+  sendWait_ = CompletionWait{sendChannel_, sendCq_};
   ibv_qp_init_attr init{};
   init.send_cq = sendCq_;
   init.recv_cq = recvCq_;
@@ -318,7 +364,9 @@ Status VerbsLink::prepare(std::size_t bytes) {
   attr.qp_state = IBV_QPS_INIT;
   attr.pkey_index = 0;
   attr.port_num = device_.port;
-  attr.qp_access_flags = IBV_ACCESS_REMOTE_WRITE;
+  // The peer writes ring data and, for bulk copies, reads and writes memory this side registered
+  // for it (registerMemory: each registration grants its own access).
+  attr.qp_access_flags = IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ;
   if (int error = v_.modifyQp(qp_, &attr, IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT | IBV_QP_ACCESS_FLAGS)) {
     return verbsFailure("ibv_modify_qp (INIT)", error);
   }
@@ -352,7 +400,7 @@ Status VerbsLink::connect(const Endpoint& remote) {
   attr.path_mtu = static_cast<ibv_mtu>(std::min<int>(remote.mtu, device_.portAttr.active_mtu));
   attr.dest_qp_num = remote.qpNumber;
   attr.rq_psn = remote.psn;
-  attr.max_dest_rd_atomic = 1;
+  attr.max_dest_rd_atomic = static_cast<std::uint8_t>(device_.readsInFlight);
   attr.min_rnr_timer = 12;
   attr.ah_attr.dlid = remote.lid;
   attr.ah_attr.port_num = device_.port;
@@ -371,11 +419,35 @@ Status VerbsLink::connect(const Endpoint& remote) {
   attr.retry_cnt = 7;
   attr.rnr_retry = 7;  // a receiver out of posted receives is waited for, not failed
   attr.sq_psn = psn_;
-  attr.max_rd_atomic = 1;
+  attr.max_rd_atomic = static_cast<std::uint8_t>(device_.readsInFlight);
   if (int error = v_.modifyQp(qp_, &attr,
                               IBV_QP_STATE | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY | IBV_QP_SQ_PSN |
                                   IBV_QP_MAX_QP_RD_ATOMIC)) {
     return verbsFailure("ibv_modify_qp (RTS)", error);
+  }
+  return Status::ok();
+}
+
+Status VerbsLink::waitMore(CompletionWait& wait, std::chrono::steady_clock::time_point started) {
+  if (std::chrono::steady_clock::now() - started < kSpin) return Status::ok();
+  if (!wait.armed) {
+    // Armed, then the caller polls once more: a completion that came in between is not slept
+    // through.
+    if (int error = ibv_req_notify_cq(wait.cq, 0)) return verbsFailure("ibv_req_notify_cq", error);
+    wait.armed = true;
+    return Status::ok();
+  }
+  pollfd wanted[2] = {{wait.channel->fd, POLLIN, 0}, {wake_, POLLIN, 0}};
+  if (::poll(wanted, 2, -1) < 0 && errno != EINTR) return systemFailure("poll (RDMA completions)");
+  if ((wanted[0].revents & POLLIN) != 0) {
+    ibv_cq* signalled = nullptr;
+    void* context = nullptr;
+    // Events are acknowledged in batches (each acknowledgement takes a lock in the library).
+    if (v_.getCqEvent(wait.channel, &signalled, &context) == 0 && ++wait.unacked >= 64) {
+      v_.ackCqEvents(wait.cq, wait.unacked);
+      wait.unacked = 0;
+    }
+    wait.armed = false;  // an event disarms the queue
   }
   return Status::ok();
 }
@@ -415,34 +487,39 @@ Status VerbsLink::write(std::uint64_t localOffset, std::uint64_t remoteOffset, s
   if (localOffset > bytes_ || bytes > bytes_ - localOffset || remoteOffset > bytes_ || bytes > bytes_ - remoteOffset) {
     return Status(ErrorKind::kFailed, CUDA_ERROR_INVALID_VALUE, "an RDMA write outside the region");
   }
-  std::lock_guard hold(sendMutex_);
-  if (down_.load()) return linkDown("shut down");
-  if (Status room = reapSends(true); !room) return room;
   ibv_sge piece{};
   piece.addr = reinterpret_cast<std::uint64_t>(memory_) + localOffset;
   piece.length = bytes;
   piece.lkey = mr_->lkey;
   ibv_send_wr request{};
-  ibv_send_wr* bad = nullptr;
-  request.wr_id = posted_;
   request.sg_list = bytes > 0 ? &piece : nullptr;
   request.num_sge = bytes > 0 ? 1 : 0;
   request.opcode = immediate ? IBV_WR_RDMA_WRITE_WITH_IMM : IBV_WR_RDMA_WRITE;
   if (immediate) request.imm_data = htonl(*immediate);
-  request.send_flags = (posted_ + 1) % kSignalEvery == 0 ? IBV_SEND_SIGNALED : 0;
   request.wr.rdma.remote_addr = remote_.address + remoteOffset;
   request.wr.rdma.rkey = remote_.rkey;
+  std::lock_guard hold(sendMutex_);
+  if (auto posted = post(request, false); !posted) return posted.status();
+  return reapSends(false);
+}
+
+Result<std::uint64_t> VerbsLink::post(ibv_send_wr& request, bool signalled) {
+  if (down_.load()) return linkDown("shut down");
+  if (Status room = reapSends(true); !room) return room;
+  std::uint64_t id = posted_;
+  request.wr_id = id;
+  request.send_flags = signalled || (id + 1) % kSignalEvery == 0 ? IBV_SEND_SIGNALED : 0;
+  ibv_send_wr* bad = nullptr;
   if (int error = ibv_post_send(qp_, &request, &bad)) {
     down_.store(true);
     return linkDown(fmt::format("ibv_post_send: {}", std::strerror(error)));
   }
   ++posted_;
-  return reapSends(false);
+  return id;
 }
 
 Result<std::uint32_t> VerbsLink::nextImmediate() {
   auto started = std::chrono::steady_clock::now();
-  bool armed = false;
   for (;;) {
     if (!immediates_.empty()) {
       std::uint32_t immediate = immediates_.front();
@@ -465,24 +542,82 @@ Result<std::uint32_t> VerbsLink::nextImmediate() {
       if (Status reposted = postReceives(count); !reposted) return reposted;
       continue;
     }
-    if (std::chrono::steady_clock::now() - started < kSpin) continue;
-    if (!armed) {
-      // Armed, then polled once more: a completion that came in between is not slept through.
-      if (int error = ibv_req_notify_cq(recvCq_, 0)) return verbsFailure("ibv_req_notify_cq", error);
-      armed = true;
-      continue;
+    if (Status waited = waitMore(recvWait_, started); !waited) return waited;
+  }
+}
+
+Result<RdmaRegion> VerbsLink::registerMemory(std::span<std::uint8_t> memory, bool peerMayAccess) {
+  int access = IBV_ACCESS_LOCAL_WRITE | (peerMayAccess ? IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_WRITE : 0);
+  ibv_mr* mr = v_.regMr(pd_, memory.data(), memory.size(), access);
+  if (mr == nullptr) return verbsFailure("ibv_reg_mr", errno);
+  std::lock_guard hold(registrationsMutex_);
+  RdmaRegion region{++lastRegistration_, memory.data(), memory.size(), peerMayAccess ? mr->rkey : 0};
+  registrations_[region.id] = mr;
+  return region;
+}
+
+void VerbsLink::deregister(const RdmaRegion& region) {
+  ibv_mr* mr = nullptr;
+  {
+    std::lock_guard hold(registrationsMutex_);
+    auto found = registrations_.find(region.id);
+    if (found == registrations_.end()) return;
+    mr = found->second;
+    registrations_.erase(found);
+  }
+  v_.deregMr(mr);
+}
+
+Status VerbsLink::read(const RdmaRegion& into, std::uint64_t offset, RdmaPeerAddress from, std::uint32_t bytes) {
+  return oneSided(into, offset, from, bytes, IBV_WR_RDMA_READ);
+}
+
+Status VerbsLink::writeTo(const RdmaRegion& from, std::uint64_t offset, RdmaPeerAddress to, std::uint32_t bytes) {
+  return oneSided(from, offset, to, bytes, IBV_WR_RDMA_WRITE);
+}
+
+Status VerbsLink::oneSided(const RdmaRegion& region, std::uint64_t offset, RdmaPeerAddress remote,
+                           std::uint32_t bytes, ibv_wr_opcode opcode) {
+  std::uint32_t localKey = 0;
+  {
+    std::lock_guard hold(registrationsMutex_);
+    auto found = registrations_.find(region.id);
+    if (found == registrations_.end() || offset > found->second->length || bytes > found->second->length - offset) {
+      return Status(ErrorKind::kFailed, CUDA_ERROR_INVALID_VALUE, "a local range outside its registration");
     }
-    pollfd wanted[2] = {{channel_->fd, POLLIN, 0}, {wake_, POLLIN, 0}};
-    if (::poll(wanted, 2, -1) < 0 && errno != EINTR) return systemFailure("poll (RDMA completions)");
-    if ((wanted[0].revents & POLLIN) != 0) {
-      ibv_cq* cq = nullptr;
-      void* context = nullptr;
-      if (v_.getCqEvent(channel_, &cq, &context) == 0 && ++unacked_ >= 64) {
-        v_.ackCqEvents(recvCq_, unacked_);
-        unacked_ = 0;
-      }
-      armed = false;
+    localKey = found->second->lkey;
+  }
+  ibv_sge piece{};
+  piece.addr = reinterpret_cast<std::uint64_t>(region.data) + offset;
+  piece.length = bytes;
+  piece.lkey = localKey;
+  ibv_send_wr request{};
+  request.sg_list = &piece;
+  request.num_sge = 1;
+  request.opcode = opcode;
+  request.wr.rdma.remote_addr = remote.address;
+  request.wr.rdma.rkey = remote.key;
+  std::lock_guard one(oneSidedMutex_);
+  auto id = [&] {
+    std::lock_guard hold(sendMutex_);
+    return post(request, true);
+  }();
+  return id ? awaitSend(*id) : id.status();
+}
+
+Status VerbsLink::awaitSend(std::uint64_t id) {
+  auto started = std::chrono::steady_clock::now();
+  for (;;) {
+    {
+      std::lock_guard hold(sendMutex_);
+      if (completed_ > id) return Status::ok();
+      if (Status reaped = reapSends(false); !reaped) return reaped;
+      if (completed_ > id) return Status::ok();
     }
+    if (down_.load()) return linkDown("shut down");
+    // A writer thread may reap the completion awaited here; its event still comes, and
+    // completed_ says so.
+    if (Status waited = waitMore(sendWait_, started); !waited) return waited;
   }
 }
 

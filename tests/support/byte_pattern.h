@@ -5,11 +5,18 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace fastgpu::testing {
 
 inline std::uint8_t patternByte(std::size_t i, std::uint8_t seed = 0) {
   return static_cast<std::uint8_t>(seed + ((static_cast<std::uint64_t>(i) * 0x9E3779B97F4A7C15ULL) >> 56));
+}
+
+inline std::vector<std::uint8_t> patternBytes(std::size_t bytes, std::uint8_t seed = 0) {
+  std::vector<std::uint8_t> data(bytes);
+  for (std::size_t i = 0; i < bytes; ++i) data[i] = patternByte(i, seed);
+  return data;
 }
 
 }  // namespace fastgpu::testing

@@ -4,11 +4,13 @@
 // memory are posted and their bytes delivered with a later reply (delivery_table.h), so no host
 // buffer is written before the program can know the copy is done. Page-locked memory in the heap
 // shared with the server (same host) is copied by the server itself, and pageable memory passes
-// through that heap's staging area: no bytes travel (shared_copies.h).
+// through that heap's staging area: no bytes travel (shared_copies.h). On an rdma:// session the
+// server reads and writes pinned memory by RDMA (rdma_copies.h).
 #include <cstring>
 
 #include "cudaabi/checked_math.h"
 #include "cudaabi/copy_shape.h"
+#include "interposer/rdma_copies.h"
 #include "interposer/remote.h"
 #include "interposer/shared_copies.h"
 #include "protocol/call_kinds.h"
@@ -110,6 +112,9 @@ CUresult toDevice(Runtime& rt, Client& client, std::uint64_t dst, const std::uin
   bool inside = bytes > 0 && withinAllocation(*allocation, dst, bytes);
   auto place = inside ? pinned(rt, src, bytes) : std::nullopt;
   if (place && place->sharedOffset) return copyShared(rt, client, dst, *place->sharedOffset, bytes, false, stream);
+  if (place) {
+    if (auto done = copyByRdma(rt, client, dst, const_cast<std::uint8_t*>(src), bytes, false, stream)) return *done;
+  }
   if (inside && (!stream.async || !place)) {
     auto staged = copyThroughStaging(rt, client, dst, const_cast<std::uint8_t*>(src), bytes, false, stream);
     if (staged) return *staged;
@@ -164,6 +169,9 @@ CUresult toHost(Runtime& rt, Client& client, std::uint8_t* dst, std::uint64_t sr
   bool inside = bytes > 0 && withinAllocation(*allocation, src, bytes);
   auto place = inside ? pinned(rt, dst, bytes) : std::nullopt;
   if (place && place->sharedOffset) return copyShared(rt, client, src, *place->sharedOffset, bytes, true, stream);
+  if (place) {
+    if (auto done = copyByRdma(rt, client, src, dst, bytes, true, stream)) return *done;
+  }
   if (inside && (!stream.async || !place)) {
     if (auto staged = copyThroughStaging(rt, client, src, dst, bytes, true, stream)) return *staged;
   }

@@ -10,6 +10,7 @@
 #include "cudaabi/pointer_attributes.h"
 #include "cudaabi/check.h"
 #include "cudaabi/checked_math.h"
+#include "interposer/rdma_copies.h"
 #include "interposer/registered_pages.h"
 #include "interposer/remote.h"
 #include "interposer/shared_pinned.h"
@@ -170,6 +171,7 @@ FASTGPU_REMOTE_EXPORT CUresult cuMemFreeHost(void* pointer) {
     } else {
       awaitContextWork(rt, client);  // the memory is this process's alone; only the wait is owed
     }
+    forgetRdmaRegistration(client, pointer, range->bytes);
     munmap(pointer, range->bytes);
     return freed;
   });
@@ -207,6 +209,7 @@ FASTGPU_REMOTE_EXPORT CUresult cuMemHostUnregister(void* pointer) {
       if (CUresult back = movePagesBack(rt, client, *range->moved); back != CUDA_SUCCESS) return back;
     }
     rt.removeHostRange(reinterpret_cast<std::uint64_t>(pointer));
+    forgetRdmaRegistration(client, pointer, range->bytes);
     return CUDA_SUCCESS;
   });
 }

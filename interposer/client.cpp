@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -15,6 +16,10 @@
 
 namespace fastgpu::interposer {
 namespace {
+
+// Pinned ranges kept registered with the RDMA link (the least recently copied go first). Their
+// bytes are not bounded: the program pinned them already, and registering pins nothing more.
+constexpr std::size_t kRdmaRegistrations = 1024;
 
 std::string environment(const char* name, const char* fallback = "") {
   const char* value = std::getenv(name);
@@ -163,7 +168,14 @@ Status Client::moveOntoRdma(const std::string& server, const TransportChoice& tr
     return Status(CUDA_ERROR_NO_DEVICE, fmt::format("server {}: cannot move onto RDMA: {}", server, moved.status().message()));
   }
   connection_ = std::move(*moved);
+  rdmaRegistrations_ = std::make_unique<protocol::RdmaRegistrationCache>(
+      *connection_->rdmaLink(), true, kRdmaRegistrations, std::numeric_limits<std::uint64_t>::max());
   return Status::ok();
+}
+
+void Client::holdUntilNextReply(protocol::RdmaRegistrationCache::Lease lease) {
+  std::lock_guard lock(mutex_);
+  heldLeases_.push_back(std::move(lease));
 }
 
 Status Client::moveToSharedMemory(const std::string& server, const TransportChoice& transport) {
@@ -329,6 +341,7 @@ Result<std::unique_ptr<ReplyMessage>> Client::exchangeLocked(std::span<const std
     connection_->shutdown();
     return broken_;
   }
+  heldLeases_.clear();  // the server did every call before this reply
   auto reply = std::make_unique<ReplyMessage>(*this, std::move(payload));
   protocol::MessageCursor cursor(reply->payload());
   if (Status status = cursor.next(reply->reader); !status) {

@@ -28,6 +28,7 @@
 #include "interposer/remote_device.h"
 #include "interposer/transport_choice.h"
 #include "protocol/message.h"
+#include "protocol/transport/rdma_registrations.h"
 #include "protocol/schema/fastgpu.capnp.h"
 #include "protocol/transport/shared_heap.h"
 #include "protocol/transport/transport.h"
@@ -132,6 +133,12 @@ class Client {
     std::optional<Busy> busy;
   };
   StagingSlot& staging() { return staging_; }
+  // On an rdma:// session, the registrations of pinned memory the server reads and writes by
+  // RDMA (rdma_copies.h); else null.
+  protocol::RdmaRegistrationCache* rdmaRegistrations() { return rdmaRegistrations_.get(); }
+  // Keeps `lease` (the registration an asynchronous RDMA copy just posted names) alive until the
+  // next reply: the server has done every earlier call by then.
+  void holdUntilNextReply(protocol::RdmaRegistrationCache::Lease lease);
   // Sends what is batched now.
   Status flush();
   // The first error of asynchronous calls not yet reported, cleared.
@@ -173,6 +180,9 @@ class Client {
   void runFlusher();
 
   std::unique_ptr<protocol::Connection> connection_;
+  // Registrations with connection_'s RDMA link: declared after it, so gone before it.
+  std::unique_ptr<protocol::RdmaRegistrationCache> rdmaRegistrations_;
+  std::vector<protocol::RdmaRegistrationCache::Lease> heldLeases_;  // under mutex_
   std::vector<std::uint8_t> welcomeBytes_;
   std::optional<capnp::FlatArrayMessageReader> welcomeReader_;
   wire::Welcome::Reader welcome_;  // read while connecting only

@@ -51,6 +51,8 @@ inline bool expectsReply(wire::Call::Reader call) {
       return !call.getMemset().getAsync();
     case wire::Call::COPY_SHARED:
       return !call.getCopyShared().getAsync();
+    case wire::Call::COPY_RDMA:
+      return !call.getCopyRdma().getAsync();
     default:
       return true;
   }

@@ -54,6 +54,29 @@ Status Session::copyShared(wire::SharedCopy::Reader copy, scheduler::ComputeGate
   return driverResult(result, "cuMemcpyHtoD (shared pinned memory)");
 }
 
+Status Session::copyRdma(wire::RdmaCopy::Reader copy, scheduler::ComputeGate* gate,
+                         scheduler::ComputeGate::TenantId tenant) {
+  protocol::RdmaLink* link = connection_->rdmaLink();
+  if (link == nullptr) return Status(CUDA_ERROR_INVALID_VALUE, "this session is not on RDMA");
+  auto stream = this->stream(copy.getStream(), copy.getPerThread());
+  if (!stream) return stream.status();
+  std::uint64_t bytes = copy.getBytes();
+  if (copy.getAddress() == 0 || copy.getAddress() > UINT64_MAX - bytes) {
+    return Status(CUDA_ERROR_INVALID_VALUE, "an RDMA copy's host range wraps");
+  }
+  if (Status status = state_->checkDeviceRange(copy.getDevice(), bytes); !status) return status;
+  if (Status status = refuseIfCapturing(*stream, "a copy of client memory"); !status) return status;
+  if (!rdmaCopies_) {
+    auto made = RdmaHostCopies::create(driver_, *link);
+    if (!made) return made.status();
+    rdmaCopies_ = std::move(*made);
+  }
+  RdmaHostCopies::Metering metering{gate, tenant, gpuTime()};
+  protocol::RdmaPeerAddress client{copy.getAddress(), copy.getKey()};
+  return copy.getToHost() ? rdmaCopies_->toHost(*stream, copy.getDevice(), client, bytes, metering)
+                          : rdmaCopies_->toDevice(*stream, copy.getDevice(), client, bytes, metering);
+}
+
 Status Session::executeMemoryCall(wire::Call::Reader call, std::span<const std::uint8_t> bulk, Answer& answer) {
   SessionState& state = *state_;
   // Every piece of GPU work below passes the vGPU's compute gate (GatedWork), unless it is captured.
@@ -134,6 +157,8 @@ Status Session::executeMemoryCall(wire::Call::Reader call, std::span<const std::
     }
     case wire::Call::COPY_SHARED:
       return copyShared(call.getCopyShared(), gate, tenant);
+    case wire::Call::COPY_RDMA:
+      return copyRdma(call.getCopyRdma(), gate, tenant);
     case wire::Call::STAGE_TO_HOST: {
       auto copy = call.getStageToHost();
       Status staged = stageToHost(copy, gate, tenant);

@@ -85,6 +85,7 @@ Status Session::run() {
   forgetCaptureGraphs();
   deliveries_.clear();
   sharedHost_.reset();
+  rdmaCopies_.reset();
   state_.reset();
   log_->info("session={} resources freed", id_);
   return status;
@@ -338,6 +339,12 @@ void Session::countWork(wire::Call::Reader call, const Status& result, const Ans
       if (call.getCopy2D().getSrc() == 0) toDevice = call.getCopy2D().getData().size();
       if (call.getCopy2D().getToHost()) fromDevice = answer.data.size();
       break;
+    case wire::Call::COPY_SHARED:
+      (call.getCopyShared().getToHost() ? fromDevice : toDevice) = call.getCopyShared().getBytes();
+      break;
+    case wire::Call::COPY_RDMA:
+      (call.getCopyRdma().getToHost() ? fromDevice : toDevice) = call.getCopyRdma().getBytes();
+      break;
     default:
       return;
   }
@@ -391,6 +398,7 @@ Status Session::route(wire::Call::Reader call, std::span<const std::uint8_t> bul
     case wire::Call::HOST_ALLOC_SHARED:
     case wire::Call::HOST_FREE_SHARED:
     case wire::Call::COPY_SHARED:
+    case wire::Call::COPY_RDMA:
     case wire::Call::COPY2_D:
     case wire::Call::MEMSET:
       return executeMemoryCall(call, bulk, answer);

@@ -28,6 +28,7 @@
 #include "server/launch_attributes.h"
 #include "server/module_cache.h"
 #include "server/pending_deliveries.h"
+#include "server/rdma_host_copies.h"
 #include "server/shared_host_memory.h"
 #include "server/shared_memory_offer.h"
 #include "server/session_state.h"
@@ -116,6 +117,9 @@ class Session {
   // A copy between the device and the client's pinned memory in the shared heap.
   Status copyShared(wire::SharedCopy::Reader copy, scheduler::ComputeGate* gate,
                     scheduler::ComputeGate::TenantId tenant);
+  // A copy between the device and the client's registered pinned memory over RDMA
+  // (rdma_host_copies.h); refused when the session is not on RDMA.
+  Status copyRdma(wire::RdmaCopy::Reader copy, scheduler::ComputeGate* gate, scheduler::ComputeGate::TenantId tenant);
   Status executeMemoryCall(wire::Call::Reader call, std::span<const std::uint8_t> bulk, Answer& answer);
   Status executeStreamCall(wire::Call::Reader call, Answer& answer);
   Status executeCodeCall(wire::Call::Reader call, Answer& answer);
@@ -224,6 +228,7 @@ class Session {
   PendingDeliveries deliveries_;       // asynchronous copies to the client's pinned memory
   std::vector<std::uint8_t> deliveryBulk_;  // the bytes of the deliveries in the reply being written
   std::optional<SharedHostMemory> sharedHost_;  // a same-host client's pinned memory, when it has a heap
+  std::unique_ptr<RdmaHostCopies> rdmaCopies_;   // made on an RDMA session's first copyRdma
   const scheduler::SessionLimits limits_;
   std::mutex sendMutex_;  // one sender at a time; guards lastSent_
   std::chrono::steady_clock::time_point lastSent_ = std::chrono::steady_clock::now();

@@ -229,6 +229,13 @@ struct Delivery { delivery @0 :UInt64; bytes @1 :UInt64; }
 # server reads or writes itself: no bytes travel. `offset` is the host side's place in the heap.
 struct SharedCopy { device @0 :UInt64; offset @1 :UInt64; bytes @2 :UInt64; toHost @3 :Bool; stream @4 :UInt64; perThread @5 :Bool; async @6 :Bool; }
 
+# A copy between device memory and the client's pinned memory over RDMA: the server READs the
+# client's bytes (to the device) or WRITEs them (to the host) through the client's registration
+# `key` at `address` (in the client's process); no bytes travel in frames. A key or range the
+# client did not register breaks its own connection. Done when the call is dispatched: posted
+# when async, the bytes are in the client's memory before any later reply.
+struct RdmaCopy { device @0 :UInt64; address @1 :UInt64; key @2 :UInt32; bytes @3 :UInt64; toHost @4 :Bool; stream @5 :UInt64; perThread @6 :Bool; async @7 :Bool; }
+
 # Graphs built node by node. Nodes are session ids of their graph; a node's client-side work (a
 # host function, a copy from or to the client's memory) is the client's: the server's node keeps
 # its place (an empty host function, a copy through a staging buffer).
@@ -433,6 +440,7 @@ struct Call {
     copyShared @115 :SharedCopy;          # -> none; posted when async
     graphChildGraph @116 :UInt64;         # a child graph node -> values [its graph's id, the id of
                                           # the graph holding the node]: borrowed, for queries only
+    copyRdma @117 :RdmaCopy;              # -> none; posted when async (sessions on RDMA only)
   }
 }
 

@@ -44,6 +44,7 @@ class RdmaConnection final : public FramedConnection {
   void shutdown() override;
   std::string peer() const override { return peer_; }
   bool loopback() const override { return onThisHost_; }
+  RdmaLink* rdmaLink() override { return link_.get(); }
 
  private:
   // Carries a ring's moves to the peer: the outbound ring's bytes and position, or how far this

@@ -30,6 +30,8 @@
 
 namespace fastgpu::protocol {
 
+class RdmaLink;
+
 class Connection {
  public:
   virtual ~Connection() = default;
@@ -91,6 +93,9 @@ class Connection {
   // on this connection together with something else (shm_rendezvous.h); never read from it. -1
   // when the transport has none.
   virtual int pollDescriptor() const { return -1; }
+  // The RDMA link under an rdma:// connection, for bulk copies by one-sided READ and WRITE
+  // (rdma_link.h); it lives as long as the connection. Null on every other transport.
+  virtual RdmaLink* rdmaLink() { return nullptr; }
 };
 
 class Listener {

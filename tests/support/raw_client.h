@@ -47,6 +47,14 @@ class RawClient {
     EXPECT_TRUE(cursor.next(welcomeReader_));
   }
 
+  // A client of a session served over `connection` in this process (the login already done):
+  // it takes the Welcome.
+  explicit RawClient(std::unique_ptr<protocol::Connection> connection) : connection_(std::move(connection)) {
+    EXPECT_TRUE(connection_->receive(welcomeBytes_));
+    protocol::MessageCursor cursor(welcomeBytes_);
+    EXPECT_TRUE(cursor.next(welcomeReader_));
+  }
+
   wire::Welcome::Reader welcome() { return welcomeReader_->getRoot<wire::Welcome>(); }
 
   // A reply, with the buffer it was read from.

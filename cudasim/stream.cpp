@@ -39,12 +39,15 @@ Stream::~Stream() {
 
 std::shared_ptr<Completion> Stream::enqueue(Operation operation) {
   auto completion = std::make_shared<Completion>();
+  bool wake = false;
   {
     std::lock_guard lock(mutex_);
     queue_.push_back(Queued{std::move(operation), completion, Clock::now()});
     tail_ = completion;
+    wake = workerWaiting_;
   }
-  queued_.notify_one();
+  // A busy worker finds the operation when it next looks: no wake-up (a futex call) per enqueue.
+  if (wake) queued_.notify_one();
   return completion;
 }
 
@@ -58,45 +61,56 @@ bool Stream::idle() const { return progress_.isDone(*tail()); }
 void Stream::synchronize() { progress_.wait(*tail()); }
 
 void Stream::runWorker() {
+  std::deque<Queued> batch;
   for (;;) {
-    Queued next;
     {
+      // Everything queued at once, in order: the enqueuing thread and this one meet on the mutex
+      // once per batch, not once per operation.
       std::unique_lock lock(mutex_);
+      workerWaiting_ = true;
       queued_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      workerWaiting_ = false;
       if (queue_.empty()) return;  // stopping, and everything queued has run
-      next = std::move(queue_.front());
-      queue_.pop_front();
+      batch.swap(queue_);
     }
-    auto& [operation, completion, enqueued] = next;
-    Clock::time_point start = std::max(enqueued, lastDone_);
-    for (const auto& dependency : operation.waitFor) {
-      progress_.wait(*dependency);
-      start = std::max(start, progress_.whenDone(*dependency));
+    for (Queued& next : batch) {
+      run(next);
+      next = Queued{};  // what the operation holds goes as soon as it ran, as before batching
     }
-    Clock::time_point done = start;  // a marker takes no time
-    if (operation.work) {
-      CUresult result = CUDA_SUCCESS;
-      try {
-        if (operation.kind == Operation::Kind::kDeviceWork) {
-          std::lock_guard device(device_.executionMutex());
-          SimulatedWorkStart starting(std::max(start, device_.lastWorkEnd()));
-          result = operation.work();
-          done = Clock::now();
-          device_.setLastWorkEnd(done);
-        } else {
-          result = operation.work();
-          done = Clock::now();
-        }
-      } catch (const std::exception& e) {
-        cudaabi::driverLogger().error("work on stream {:#x} failed: {}", handle(), e.what());
-        result = CUDA_ERROR_LAUNCH_FAILED;
+    batch.clear();
+  }
+}
+
+void Stream::run(Queued& next) {
+  auto& [operation, completion, enqueued] = next;
+  Clock::time_point start = std::max(enqueued, lastDone_);
+  for (const auto& dependency : operation.waitFor) {
+    progress_.wait(*dependency);
+    start = std::max(start, progress_.whenDone(*dependency));
+  }
+  Clock::time_point done = start;  // a marker takes no time
+  if (operation.work) {
+    CUresult result = CUDA_SUCCESS;
+    try {
+      if (operation.kind == Operation::Kind::kDeviceWork) {
+        std::lock_guard device(device_.executionMutex());
+        SimulatedWorkStart starting(std::max(start, device_.lastWorkEnd()));
+        result = operation.work();
+        done = Clock::now();
+        device_.setLastWorkEnd(done);
+      } else {
+        result = operation.work();
         done = Clock::now();
       }
-      if (result != CUDA_SUCCESS) errors_->recordAsyncError(result);
+    } catch (const std::exception& e) {
+      cudaabi::driverLogger().error("work on stream {:#x} failed: {}", handle(), e.what());
+      result = CUDA_ERROR_LAUNCH_FAILED;
+      done = Clock::now();
     }
-    lastDone_ = done;
-    progress_.complete(*completion, done);
+    if (result != CUDA_SUCCESS) errors_->recordAsyncError(result);
   }
+  lastDone_ = done;
+  progress_.complete(*completion, done);
 }
 
 }  // namespace fastgpu::sim

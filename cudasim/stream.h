@@ -90,9 +90,12 @@ class Stream : public HandleObject {
     Clock::time_point enqueued;
   };
   std::deque<Queued> queue_;
+  // Runs one operation taken from the queue, after what it waits for, and completes it.
+  void run(Queued& next);
   Clock::time_point lastDone_;  // the simulated end of the latest operation; worker only
   std::shared_ptr<Completion> tail_;
   bool stopping_ = false;
+  bool workerWaiting_ = false;  // the worker sleeps on queued_: an enqueue wakes it
   std::thread worker_;
 };
 

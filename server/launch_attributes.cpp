@@ -66,18 +66,21 @@ Result<std::size_t> convertLaunchAttributes(capnp::List<wire::LaunchAttribute>::
 
 Result<CUlaunchConfig> launchConfig(wire::Launch::Reader launch, std::span<CUlaunchAttribute> storage,
                                     const EventLookup& event) {
-  if (launch.getGrid().size() != 3 || launch.getBlock().size() != 3) {
+  // Each list read once: every get() follows and checks the pointer again (a launch's hot path).
+  auto grid = launch.getGrid();
+  auto block = launch.getBlock();
+  if (grid.size() != 3 || block.size() != 3) {
     return Status(CUDA_ERROR_INVALID_VALUE, "launch dimensions must have three values");
   }
   auto attributeCount = convertLaunchAttributes(launch.getAttributes(), storage, event);
   if (!attributeCount) return attributeCount.status();
   CUlaunchConfig config{};
-  config.gridDimX = launch.getGrid()[0];
-  config.gridDimY = launch.getGrid()[1];
-  config.gridDimZ = launch.getGrid()[2];
-  config.blockDimX = launch.getBlock()[0];
-  config.blockDimY = launch.getBlock()[1];
-  config.blockDimZ = launch.getBlock()[2];
+  config.gridDimX = grid[0];
+  config.gridDimY = grid[1];
+  config.gridDimZ = grid[2];
+  config.blockDimX = block[0];
+  config.blockDimY = block[1];
+  config.blockDimZ = block[2];
   config.sharedMemBytes = launch.getSharedBytes();
   config.attrs = storage.data();
   config.numAttrs = static_cast<unsigned>(*attributeCount);

@@ -13,16 +13,6 @@ using namespace fastgpu::sim;
 namespace {
 
 template <typename Body>
-CUresult withGraph(const char* name, CUgraph handle, Body&& body) {
-  return driverEntry(name, [&](Driver& driver) -> CUresult {
-    std::lock_guard lock(driver.captures().mutex());
-    auto graph = driver.handles().find<Graph>(HandleKind::kGraph, handle);
-    if (!graph) return CUDA_ERROR_INVALID_VALUE;
-    return body(driver, graph);
-  });
-}
-
-template <typename Body>
 CUresult withNode(const char* name, CUgraphNode handle, Body&& body) {
   return driverEntry(name, [&](Driver& driver) -> CUresult {
     std::lock_guard lock(driver.captures().mutex());
@@ -217,6 +207,7 @@ FASTGPU_SIM_EXPORT CUresult cuGraphClone(CUgraph* out, CUgraph original) {
     auto copy = graph->clone(&mapping);
     registerGraph(driver.handles(), copy);
     for (const auto& [from, to] : mapping) copy->clonedFrom[from->handle()] = to;
+    driver.userObjects().copyOwner(graph->handle(), copy->handle());
     *out = toHandle<CUgraph>(copy->handle());
     return CUDA_SUCCESS;
   });

@@ -42,6 +42,7 @@ CUresult instantiate(const char* name, CUgraphExec* out, CUgraph graphHandle, un
     auto exec = std::make_shared<GraphExec>(std::move(copy), std::move(byOriginal), std::move(*order), flags,
                                             (*context)->handle());
     driver.handles().add(HandleKind::kGraphExec, exec);
+    driver.userObjects().copyOwner(graph->handle(), exec->handle());
     *out = toHandle<CUgraphExec>(exec->handle());
     report.result = CUDA_GRAPH_INSTANTIATE_SUCCESS;
     return CUDA_SUCCESS;
@@ -187,6 +188,7 @@ CUresult update(const char* name, CUgraphExec execHandle, CUgraph graphHandle, C
       return CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE;
     }
     takeParams(exec->graph(), *graph);
+    driver.userObjects().copyOwner(graph->handle(), exec->handle());  // the new graph's references replace its own
     info.result = CU_GRAPH_EXEC_UPDATE_SUCCESS;
     return CUDA_SUCCESS;
   });
@@ -243,6 +245,13 @@ FASTGPU_SIM_EXPORT CUresult cuGraphExecDestroy(CUgraphExec handle) {
     auto exec = driver.handles().find<GraphExec>(HandleKind::kGraphExec, handle);
     if (!exec) return CUDA_ERROR_INVALID_VALUE;
     driver.handles().remove(exec->handle());  // queued launches own their operations
+    // Its user-object references go once its launches are done (their destructors may free what
+    // the launches use).
+    if (driver.userObjects().holdsReferences(exec->handle())) {
+      driver.userObjects().dropOwnerAfter(exec->handle(), [&progress = driver.progress(), last = exec->lastLaunch()] {
+        if (last) progress.wait(*last);
+      });
+    }
     return CUDA_SUCCESS;
   });
 }

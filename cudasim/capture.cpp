@@ -5,6 +5,7 @@
 
 #include "cudaabi/stream_capture.h"
 #include "cudasim/context.h"
+#include "cudasim/driver.h"
 #include "cudasim/event.h"
 
 namespace fastgpu::sim {
@@ -24,7 +25,10 @@ void unregisterGraph(HandleTable& handles, const Graph& graph) {
     if (const auto* child = std::get_if<ChildGraphNode>(&node->params())) unregisterGraph(handles, *child->graph);
     if (node->handle() != 0) handles.remove(node->handle());
   }
-  if (graph.handle() != 0) handles.remove(graph.handle());
+  if (graph.handle() == 0) return;
+  handles.remove(graph.handle());
+  // The user-object references it owned go with it (destroyed, or a capture that failed).
+  if (Driver* driver = Driver::instance()) driver->userObjects().dropOwner(graph.handle());
 }
 
 Captures::Capturing* Captures::capturing(const Stream& stream) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cudaabi/export_tables.h"
+#include "cudaabi/user_objects.h"
 #include "cudasim/capture.h"
 #include "cudasim/context.h"
 #include "cudasim/device.h"
@@ -39,6 +40,7 @@ class Driver : public cudaabi::DriverServices {
   HandleTable& handles() { return handles_; }
   Captures& captures() { return captures_; }
   Progress& progress() { return progress_; }
+  cudaabi::UserObjects& userObjects() { return userObjects_; }
   TwinRegistry& twins() { return twins_; }
   HostMemory& hostMemory() { return hostMemory_; }
   VirtualMemory& virtualMemory() { return virtualMemory_; }
@@ -101,6 +103,7 @@ class Driver : public cudaabi::DriverServices {
   HandleTable handles_;
   Captures captures_{handles_};
   Progress progress_;
+  cudaabi::UserObjects userObjects_;
   TwinRegistry twins_;
   HostMemory hostMemory_;
   VirtualMemory virtualMemory_;

@@ -7,6 +7,17 @@
 
 namespace fastgpu::sim {
 
+// `body(driver, graph)` for the live graph `handle` names, under the capture lock.
+template <typename Body>
+CUresult withGraph(const char* name, CUgraph handle, Body&& body) {
+  return driverEntry(name, [&](Driver& driver) -> CUresult {
+    std::lock_guard lock(driver.captures().mutex());
+    auto graph = driver.handles().find<Graph>(HandleKind::kGraph, handle);
+    if (!graph) return CUDA_ERROR_INVALID_VALUE;
+    return body(driver, graph);
+  });
+}
+
 // The nodes a list of handles names (all of them live nodes, or an error).
 inline Result<std::vector<GraphNode*>> nodesOf(Driver& driver, const CUgraphNode* handles, std::size_t count) {
   if (count > 0 && handles == nullptr) return Status(CUDA_ERROR_INVALID_VALUE, "no node list");

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "interposer/remote.h"
+#include "interposer/shared_pinned.h"
 
 using namespace fastgpu;
 using namespace fastgpu::interposer;
@@ -31,6 +32,7 @@ CUresult instantiate(const char* name, CUgraphExec* exec, CUgraph graph, unsigne
     std::uint64_t id = (*reply)->get().getHandle();
     rt.addGraphObject(id, *record);
     rt.setExecFlags(id, flags);
+    rt.userObjects().copyOwner(idOf(graph), id);
     *exec = handleOf<CUgraphExec>(id);
     return CUDA_SUCCESS;
   });
@@ -139,18 +141,24 @@ CUresult update(const char* name, CUgraphExec exec, CUgraph graph, CUgraphExecUp
     if (CUresult status = askValue(client, call, &result); status != CUDA_SUCCESS) return status;
     info.result = static_cast<CUgraphExecUpdateResult>(result);
     rt.addGraphObject(idOf(exec), *rt.graphRecord(idOf(graph)));  // the new graph's copies and functions
+    rt.userObjects().copyOwner(idOf(graph), idOf(exec));          // and its user-object references
     return CUDA_SUCCESS;
   });
 }
 
+// Destroys graph or executable `id`; its user-object references go with it (Runtime::
+// removeGraphObject). An executable's go once its launches are done (their destructors may free
+// what the launches use): `executable` with references first waits for the context's work (the
+// driver defers the release instead).
 template <typename SetId>
-CUresult destroy(const char* name, std::uint64_t id, SetId&& set) {
+CUresult destroy(const char* name, std::uint64_t id, bool executable, SetId&& set) {
   return remoteEntry(name, [&](Runtime& rt, Client& client) -> CUresult {
     // The node that holds a borrowed child graph owns it.
     if (CUresult refused = refuseBorrowedGraph(rt, id, "cuGraphDestroy of a child graph's handle");
         refused != CUDA_SUCCESS) {
       return refused;
     }
+    if (executable && rt.hasGraphObject(id) && rt.userObjects().holdsReferences(id)) awaitContextWork(rt, client);
     if (!rt.removeGraphObject(id)) return CUDA_ERROR_INVALID_VALUE;
     CallMessage call(rt.currentContextId());
     set(call.call(), id);
@@ -191,10 +199,12 @@ FASTGPU_REMOTE_EXPORT CUresult cuGraphUpload_ptsz(CUgraphExec exec, CUstream s) 
 }
 
 FASTGPU_REMOTE_EXPORT CUresult cuGraphExecDestroy(CUgraphExec exec) {
-  return destroy(__func__, idOf(exec), [](wire::Call::Builder call, std::uint64_t id) { call.setGraphExecDestroy(id); });
+  return destroy(__func__, idOf(exec), true,
+                 [](wire::Call::Builder call, std::uint64_t id) { call.setGraphExecDestroy(id); });
 }
 FASTGPU_REMOTE_EXPORT CUresult cuGraphDestroy(CUgraph graph) {
-  return destroy(__func__, idOf(graph), [](wire::Call::Builder call, std::uint64_t id) { call.setGraphDestroy(id); });
+  return destroy(__func__, idOf(graph), false,
+                 [](wire::Call::Builder call, std::uint64_t id) { call.setGraphDestroy(id); });
 }
 
 FASTGPU_REMOTE_EXPORT CUresult cuGraphExecUpdate_v2(CUgraphExec exec, CUgraph graph, CUgraphExecUpdateResultInfo* info) {

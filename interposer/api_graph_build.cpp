@@ -279,6 +279,7 @@ FASTGPU_REMOTE_EXPORT CUresult cuGraphClone(CUgraph* clone, CUgraph original) {
       copy.kernels.clear();
       copy.copies.clear();
     });
+    rt.userObjects().copyOwner(idOf(original), id);
     *clone = handleOf<CUgraph>(id);
     return CUDA_SUCCESS;
   });

@@ -70,6 +70,13 @@ void CaptureMirror::learnedGraph(const Key& key, std::uint64_t graph) {
   if (Member* found = member(key)) found->capture->graphId = graph;
 }
 
+bool CaptureMirror::isCaptureGraph(std::uint64_t graph) {
+  if (graph == 0 || !anyActive()) return false;
+  std::lock_guard lock(mutex_);
+  return std::any_of(streams_.begin(), streams_.end(),
+                     [&](const auto& entry) { return entry.second.capture->graphId == graph; });
+}
+
 std::optional<CaptureMirror::State> CaptureMirror::state(const Key& key) {
   if (!anyActive()) return std::nullopt;
   std::lock_guard lock(mutex_);

@@ -115,6 +115,8 @@ class CaptureMirror {
   // The server named the graph of `key`'s capture (cuStreamGetCaptureInfo).
   void learnedGraph(const Key& key, std::uint64_t graph);
   std::optional<State> state(const Key& key);
+  // Whether `graph` is the graph of a capture in progress (as cuStreamGetCaptureInfo named it).
+  bool isCaptureGraph(std::uint64_t graph);
   // The capture of `key` ended (however it ended): every stream and event of it forgets it.
   // Returns what its graph keeps here.
   CapturedGraph end(const Key& key);

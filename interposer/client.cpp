@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <limits>
 
@@ -175,7 +176,11 @@ Status Client::moveOntoRdma(const std::string& server, const TransportChoice& tr
 
 void Client::holdUntilNextReply(protocol::RdmaRegistrationCache::Lease lease) {
   std::lock_guard lock(mutex_);
-  heldLeases_.push_back(std::move(lease));
+  // Each registration once: a program that posts copies of the same buffers without waiting for
+  // anything holds as many leases as it has buffers, not as it posted copies.
+  if (std::find(heldLeases_.begin(), heldLeases_.end(), lease) == heldLeases_.end()) {
+    heldLeases_.push_back(std::move(lease));
+  }
 }
 
 Status Client::moveToSharedMemory(const std::string& server, const TransportChoice& transport) {

@@ -323,6 +323,7 @@ bool Runtime::removeGraphObject(std::uint64_t id) {
     record = std::move(it->second);
     graphObjects_.erase(it);
     execFlags_.erase(id);
+    userObjects_.dropOwner(id);  // the user-object references it owned go with it
     // Child graphs borrowed from its nodes, and from theirs, go with it.
     std::vector<std::uint64_t> gone{id};
     while (!gone.empty()) {

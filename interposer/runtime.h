@@ -18,6 +18,7 @@
 
 #include "cudaabi/export_tables.h"
 #include "cudaabi/kernel_image.h"
+#include "cudaabi/user_objects.h"
 #include "interposer/call_message.h"
 #include "interposer/capture_mirror.h"
 #include "interposer/client.h"
@@ -116,6 +117,9 @@ class Runtime : public cudaabi::DriverServices {
 
   // ---- stream capture (what the client knows of its streams' captures) and graphs ----
   CaptureMirror& captures() { return captures_; }
+  // User objects (cudaabi/user_objects.h) live in this process: their destructors are its
+  // functions. Graphs and executables own references by their server ids.
+  cudaabi::UserObjects& userObjects() { return userObjects_; }
   // The graphs and executables this process holds (server ids), so that a stale or forged one is
   // refused at once, with what the client keeps of them (capture_mirror.h); an executable shares
   // its graph's record. The graph memory of a record stays device memory here until no graph or
@@ -184,6 +188,7 @@ class Runtime : public cudaabi::DriverServices {
   std::map<std::uint64_t, std::uint64_t> reserved_;     // page ranges start -> end
   std::map<std::uint64_t, HostRange> hostRanges_;
   CaptureMirror captures_;
+  cudaabi::UserObjects userObjects_;
   std::map<std::uint64_t, std::shared_ptr<const CapturedGraph>> graphObjects_;
   std::map<std::uint64_t, std::uint64_t> borrowedGraphs_;  // id -> the graph holding its node
   std::set<std::uint64_t> graphMemory_;

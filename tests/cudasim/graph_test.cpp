@@ -2,7 +2,9 @@
 // replays run every node in dependency order (copies to the host and host nodes included),
 // fork/join across streams, the operations that invalidate a capture, explicitly built graphs
 // with their queries, parameter updates of nodes and of executables, and whole-graph update.
+#include <chrono>
 #include <cstdio>
+#include <future>
 #include <fstream>
 #include <sstream>
 
@@ -80,6 +82,35 @@ TEST_F(SimGraph, CapturedWorkRunsOnlyWhenTheGraphIsLaunchedAndEveryReplayRunsAll
   EXPECT_CU(d.cuGraphExecDestroy(exec));
   EXPECT_CU(d.cuGraphDestroy(graph));
   EXPECT_EQ(d.cuGraphDestroy(graph), CUDA_ERROR_INVALID_VALUE);
+}
+
+// An executable's user-object references outlive its destruction until its launches are done:
+// a destructor may free what the replay still uses. The replay below waits in a host node for a
+// gate the test opens only after destroying the executable.
+TEST_F(SimGraph, AnExecutablesUserObjectReferencesGoOnlyOnceItsLaunchesAreDone) {
+  std::promise<void> gate, destroyed;
+  auto waitAtGate = [](void* promised) { static_cast<std::promise<void>*>(promised)->get_future().wait(); };
+  CUuserObject object = nullptr;
+  ASSERT_CU(d.cuUserObjectCreate(
+      &object, &destroyed, [](void* promised) { static_cast<std::promise<void>*>(promised)->set_value(); }, 1,
+      CU_USER_OBJECT_NO_DESTRUCTOR_SYNC));
+  auto destroyedFuture = destroyed.get_future();
+  ASSERT_CU(d.cuStreamBeginCapture_v2(stream, CU_STREAM_CAPTURE_MODE_GLOBAL));
+  ASSERT_CU(d.cuLaunchHostFunc(stream, waitAtGate, &gate));
+  CUgraph graph = nullptr;
+  ASSERT_CU(d.cuStreamEndCapture(stream, &graph));
+  ASSERT_CU(d.cuGraphRetainUserObject(graph, object, 1, CU_GRAPH_USER_OBJECT_MOVE));
+  CUgraphExec exec = nullptr;
+  ASSERT_CU(d.cuGraphInstantiateWithFlags(&exec, graph, 0));
+  ASSERT_CU(d.cuGraphDestroy(graph));
+  ASSERT_CU(d.cuGraphLaunch(exec, stream));
+  ASSERT_CU(d.cuGraphExecDestroy(exec));
+  // The replay cannot have finished: the gate is closed.
+  EXPECT_EQ(destroyedFuture.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
+  gate.set_value();
+  EXPECT_EQ(destroyedFuture.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  ASSERT_CU(d.cuStreamSynchronize(stream));
+  EXPECT_EQ(d.cuUserObjectRelease(object, 1), CUDA_ERROR_INVALID_VALUE) << "the object is gone";
 }
 
 TEST_F(SimGraph, ForkedStreamsJoinThroughEventsAndTheGraphHasTheirDependencies) {

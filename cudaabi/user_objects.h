@@ -12,7 +12,7 @@
 // CUDA_ERROR_INVALID_VALUE (the driver leaves that undefined). Thread-safe.
 #pragma once
 
-#include <cuda.h>
+#include "cudaabi/cuda_api.h"
 
 #include <cstdint>
 #include <functional>

@@ -14,6 +14,7 @@
 // the destructor after the queue drains.
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <thread>
@@ -22,6 +23,7 @@
 #include "cudasim/completion.h"
 #include "cudasim/handle_table.h"
 #include "cudaabi/cuda_api.h"
+#include "cudaabi/stream_attributes.h"
 
 namespace fastgpu::sim {
 
@@ -58,7 +60,18 @@ class Stream : public HandleObject {
   std::uint64_t id() const { return id_; }
   Context& context() const { return context_; }
   unsigned flags() const { return flags_; }
-  int priority() const { return priority_; }
+  int priority() const { return priority_.load(std::memory_order_relaxed); }
+  // CU_STREAM_ATTRIBUTE_PRIORITY (already clamped to the device's range).
+  void setPriority(int priority) { priority_.store(priority, std::memory_order_relaxed); }
+  // The other attributes it carries (cuStreamSetAttribute); they change no timing here.
+  cudaabi::StreamAttributes attributes() const {
+    std::lock_guard lock(mutex_);
+    return attributes_;
+  }
+  void setAttributes(const cudaabi::StreamAttributes& attributes) {
+    std::lock_guard lock(mutex_);
+    attributes_ = attributes;
+  }
   // Created with CU_STREAM_NON_BLOCKING: does not synchronize with the legacy stream.
   bool nonBlocking() const { return (flags_ & CU_STREAM_NON_BLOCKING) != 0; }
 
@@ -76,7 +89,7 @@ class Stream : public HandleObject {
   const Kind kind_;
   const std::uint64_t id_ = nextId();
   const unsigned flags_;
-  const int priority_;
+  std::atomic<int> priority_;
   Context& context_;
   Device& device_;
   Progress& progress_;
@@ -95,7 +108,7 @@ class Stream : public HandleObject {
   Clock::time_point lastDone_;  // the simulated end of the latest operation; worker only
   std::shared_ptr<Completion> tail_;
   bool stopping_ = false;
-  bool workerWaiting_ = false;  // the worker sleeps on queued_: an enqueue wakes it
+  cudaabi::StreamAttributes attributes_;  // under mutex_
   std::thread worker_;
 };
 

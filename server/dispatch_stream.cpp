@@ -2,6 +2,7 @@
 #include <cstring>
 #include <vector>
 
+#include "cudaabi/stream_attributes.h"
 #include "server/session.h"
 
 namespace fastgpu::server {
@@ -19,6 +20,38 @@ Result<CUevent> Session::event(std::uint64_t id) {
   auto found = state_->find(HandleKind::kEvent, id);
   if (!found) return found.status();
   return static_cast<CUevent>(*found);
+}
+
+Status Session::streamAttribute(wire::Call::Reader call, Answer& answer) {
+  bool setting = call.which() == wire::Call::STREAM_SET_ATTRIBUTE;
+  auto request = setting ? call.getStreamSetAttribute() : call.getStreamGetAttribute();
+  auto found = stream(request.getStream(), request.getPerThread());
+  if (!found) return found.status();
+  auto id = static_cast<CUstreamAttrID>(request.getAttribute().getId());
+  if (!cudaabi::isStreamAttribute(id)) return Status(CUDA_ERROR_INVALID_VALUE, "not an attribute a stream carries");
+  CUstreamAttrValue value{};
+  if (!setting) {
+    CUresult result = driver_.cuStreamGetAttribute(*found, id, &value);
+    answer.kind = Answer::Kind::kData;
+    const auto* bytes = reinterpret_cast<const std::uint8_t*>(&value);
+    answer.data.assign(bytes, bytes + sizeof(value));
+    return driverResult(result, "cuStreamGetAttribute");
+  }
+  auto bytes = request.getAttribute().getValue();
+  if (bytes.size() > sizeof(value)) return Status(CUDA_ERROR_INVALID_VALUE, "a stream attribute's value is too large");
+  std::memcpy(&value, bytes.begin(), bytes.size());
+  if (CUresult invalid = cudaabi::checkStreamAttribute(id, value); invalid != CUDA_SUCCESS) {
+    return Status(invalid, "an invalid stream attribute value");
+  }
+  // An access policy window is about the session's own memory.
+  const CUaccessPolicyWindow& window = value.accessPolicyWindow;
+  if (id == CU_STREAM_ATTRIBUTE_ACCESS_POLICY_WINDOW && window.num_bytes > 0) {
+    if (Status status = state_->checkDeviceRange(reinterpret_cast<std::uintptr_t>(window.base_ptr), window.num_bytes);
+        !status) {
+      return status;
+    }
+  }
+  return driverResult(driver_.cuStreamSetAttribute(*found, id, &value), "cuStreamSetAttribute");
 }
 
 Status Session::executeStreamCall(wire::Call::Reader call, Answer& answer) {
@@ -60,6 +93,19 @@ Status Session::executeStreamCall(wire::Call::Reader call, Answer& answer) {
     }
     case wire::Call::STREAM_MEM_OPS:
       return streamMemOps(call.getStreamMemOps());
+    case wire::Call::STREAM_SET_ATTRIBUTE:
+    case wire::Call::STREAM_GET_ATTRIBUTE:
+      return streamAttribute(call, answer);
+    case wire::Call::STREAM_COPY_ATTRIBUTES: {
+      auto pair = call.getStreamCopyAttributes();
+      auto destination = stream(pair.getDestination(), pair.getPerThread());
+      if (!destination) return destination.status();
+      auto source = stream(pair.getSource(), pair.getPerThread());
+      if (!source) return source.status();
+      return driverResult(driver_.cuStreamCopyAttributes(*destination, *source), "cuStreamCopyAttributes");
+    }
+    case wire::Call::RESET_PERSISTING_L2_CACHE:
+      return driverResult(driver_.cuCtxResetPersistingL2Cache(), "cuCtxResetPersistingL2Cache");
     case wire::Call::STREAM_GET_ID: {
       auto found = stream(call.getStreamGetId().getStream(), call.getStreamGetId().getPerThread());
       if (!found) return found.status();

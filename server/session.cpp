@@ -415,6 +415,10 @@ Status Session::route(wire::Call::Reader call, std::span<const std::uint8_t> bul
     case wire::Call::EVENT_ELAPSED:
     case wire::Call::STREAM_MEM_OPS:
     case wire::Call::STREAM_GET_ID:
+    case wire::Call::STREAM_SET_ATTRIBUTE:
+    case wire::Call::STREAM_GET_ATTRIBUTE:
+    case wire::Call::STREAM_COPY_ATTRIBUTES:
+    case wire::Call::RESET_PERSISTING_L2_CACHE:
       return executeStreamCall(call, answer);
     case wire::Call::MEM_ADDRESS_RESERVE:
     case wire::Call::MEM_ADDRESS_FREE:

@@ -131,6 +131,9 @@ class Session {
   Status executeIpcCall(wire::Call::Reader call, Answer& answer);
   Status executeLinkCall(wire::Call::Reader call, Answer& answer);  // dispatch_link.cpp
   Status streamMemOps(wire::StreamMemOps::Reader request);
+  // cuStreamSetAttribute / cuStreamGetAttribute: checked values (cudaabi/stream_attributes.h); an
+  // access policy window must lie in the session's memory.
+  Status streamAttribute(wire::Call::Reader call, Answer& answer);
 
   // Helpers shared by the groups.
   Result<CUstream> stream(std::uint64_t id, bool perThread);

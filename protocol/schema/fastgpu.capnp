@@ -126,6 +126,9 @@ struct Memset {
 struct DeviceFlags { device @0 :Int32; flags @1 :UInt32; }
 struct LimitValue { limit @0 :UInt32; value @1 :UInt64; }
 struct StreamRef { stream @0 :UInt64; perThread @1 :Bool; }
+# cuStreamSetAttribute / GetAttribute: one stream attribute (for a get, only its id is read).
+struct StreamAttribute { stream @0 :UInt64; perThread @1 :Bool; attribute @2 :LaunchAttribute; }
+struct StreamPair { destination @0 :UInt64; source @1 :UInt64; perThread @2 :Bool; }
 struct StreamCreate { flags @0 :UInt32; priority @1 :Int32; }
 struct StreamWait { stream @0 :UInt64; event @1 :UInt64; flags @2 :UInt32; perThread @3 :Bool; }
 struct EventRecord { event @0 :UInt64; stream @1 :UInt64; perThread @2 :Bool; }
@@ -441,6 +444,10 @@ struct Call {
     graphChildGraph @116 :UInt64;         # a child graph node -> values [its graph's id, the id of
                                           # the graph holding the node]: borrowed, for queries only
     copyRdma @117 :RdmaCopy;              # -> none; posted when async (sessions on RDMA only)
+    streamSetAttribute @118 :StreamAttribute;  # -> none
+    streamGetAttribute @119 :StreamAttribute;  # attribute.id -> data [the 64-byte value]
+    streamCopyAttributes @120 :StreamPair;     # -> none
+    resetPersistingL2Cache @121 :Void;         # cuCtxResetPersistingL2Cache -> none
   }
 }
 

@@ -319,3 +319,28 @@ TEST_F(SimTest, EveryStreamHasAnIdOfItsOwn) {
 
 }  // namespace
 }  // namespace fastgpu::testing
+
+namespace fastgpu::testing {
+namespace {
+
+// The per-thread forms name the calling thread's default stream by NULL: what is set there is read
+// back there, and not from the legacy stream.
+TEST_F(SimDefaultStreams, StreamAttributesOfThePerThreadDefaultStreamAreItsOwn) {
+  CUstreamAttrValue value{};
+  value.syncPolicy = CU_SYNC_POLICY_YIELD;
+  ASSERT_CU(d.cuStreamSetAttribute_ptsz(nullptr, CU_STREAM_ATTRIBUTE_SYNCHRONIZATION_POLICY, &value));
+  CUstreamAttrValue back{};
+  ASSERT_CU(d.cuStreamGetAttribute_ptsz(nullptr, CU_STREAM_ATTRIBUTE_SYNCHRONIZATION_POLICY, &back));
+  EXPECT_EQ(back.syncPolicy, CU_SYNC_POLICY_YIELD);
+  ASSERT_CU(d.cuStreamGetAttribute(nullptr, CU_STREAM_ATTRIBUTE_SYNCHRONIZATION_POLICY, &back));
+  EXPECT_EQ(back.syncPolicy, CU_SYNC_POLICY_AUTO) << "the legacy stream keeps its own";
+  CUstream created = nullptr;
+  ASSERT_CU(d.cuStreamCreate(&created, CU_STREAM_NON_BLOCKING));
+  ASSERT_CU(d.cuStreamCopyAttributes_ptsz(created, nullptr));
+  ASSERT_CU(d.cuStreamGetAttribute(created, CU_STREAM_ATTRIBUTE_SYNCHRONIZATION_POLICY, &back));
+  EXPECT_EQ(back.syncPolicy, CU_SYNC_POLICY_YIELD);
+  ASSERT_CU(d.cuStreamDestroy_v2(created));
+}
+
+}  // namespace
+}  // namespace fastgpu::testing

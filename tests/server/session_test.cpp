@@ -34,6 +34,52 @@ TEST_F(ServerTest, ForgedAndStaleHandlesAreRejectedAndTheSessionGoesOn) {
   EXPECT_GT(client.freeMemory(), 0u) << "the session still serves";
 }
 
+// A stream attribute's value is a client's: checked before the driver sees it. An L2 access policy
+// window must lie in the session's own allocations (on a GPU it steers the cache for whatever lies
+// there); a value too long for the attribute, or an id a stream does not carry, is refused.
+TEST_F(ServerTest, StreamAttributesAreCheckedAndAWindowMustBeTheSessionsOwnMemory) {
+  RawClient client(url);
+  client.retainPrimary();
+  std::uint64_t stream = 0;
+  ASSERT_EQ(client.call([](wire::Call::Builder c) { c.initStreamCreate(); }, &stream).first, CUDA_SUCCESS);
+  std::uint64_t mine = client.allocate(kMiB);
+  auto setWindow = [&](std::uint64_t base, std::size_t bytes, std::size_t valueBytes = sizeof(CUstreamAttrValue)) {
+    CUstreamAttrValue value{};
+    value.accessPolicyWindow.base_ptr = reinterpret_cast<void*>(base);
+    value.accessPolicyWindow.num_bytes = bytes;
+    value.accessPolicyWindow.hitRatio = 1.0f;
+    value.accessPolicyWindow.hitProp = CU_ACCESS_PROPERTY_PERSISTING;
+    std::vector<std::uint8_t> bytesSent(valueBytes, 0);
+    std::memcpy(bytesSent.data(), &value, std::min(valueBytes, sizeof(value)));
+    return client
+        .call([&](wire::Call::Builder c) {
+          auto set = c.initStreamSetAttribute();
+          set.setStream(stream);
+          auto attribute = set.initAttribute();
+          attribute.setId(CU_STREAM_ATTRIBUTE_ACCESS_POLICY_WINDOW);
+          attribute.setValue(kj::arrayPtr(bytesSent.data(), bytesSent.size()));
+        })
+        .first;
+  };
+  EXPECT_EQ(setWindow(mine, kMiB), CUDA_SUCCESS);
+  EXPECT_EQ(setWindow(mine + 64 * kMiB, kMiB), CUDA_ERROR_INVALID_VALUE) << "memory the session does not hold";
+  EXPECT_EQ(setWindow(mine + 4096, kMiB), CUDA_ERROR_INVALID_VALUE) << "past the session's allocation";
+  EXPECT_EQ(setWindow(mine, kMiB, sizeof(CUstreamAttrValue) + 8), CUDA_ERROR_INVALID_VALUE) << "an oversized value";
+  auto cooperative = client.call([&](wire::Call::Builder c) {
+    auto get = c.initStreamGetAttribute();
+    get.setStream(stream);
+    get.initAttribute().setId(CU_LAUNCH_ATTRIBUTE_COOPERATIVE);
+  });
+  EXPECT_EQ(cooperative.first, CUDA_ERROR_INVALID_VALUE);
+  auto forged = client.call([&](wire::Call::Builder c) {
+    auto copy = c.initStreamCopyAttributes();
+    copy.setDestination(0x7777777777);
+    copy.setSource(stream);
+  });
+  EXPECT_EQ(forged.first, CUDA_ERROR_INVALID_HANDLE);
+  EXPECT_GT(client.freeMemory(), 0u) << "the session still serves";
+}
+
 TEST_F(ServerTest, CopiesOutsideTheSessionsAllocationsAreRejected) {
   RawClient client(url);
   client.retainPrimary();

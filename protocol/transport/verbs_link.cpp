@@ -1,9 +1,9 @@
 // See verbs_link.h. The verbs calls that are inline in <infiniband/verbs.h> (post, poll, notify)
-// go through the device context's own operations; the rest come from libibverbs.so.1 by dlsym.
+// go through the device context's own operations; the rest come from libibverbs.so.1 by dlsym
+// (verbs_device.h).
 #include "protocol/transport/verbs_link.h"
 
 #include <arpa/inet.h>
-#include <dlfcn.h>
 #include <infiniband/verbs.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -14,10 +14,8 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <deque>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <random>
@@ -25,169 +23,19 @@
 #include <fmt/format.h>
 
 #include "protocol/transport/system_failure.h"
+#include "protocol/transport/verbs_device.h"
 
 namespace fastgpu::protocol {
 namespace {
 
-// ---- libibverbs, loaded once ----
-
-struct VerbsLibrary {
-  void* handle = nullptr;
-  std::string missing;  // why it is unusable; "" when loaded
-  int (*forkInit)() = nullptr;
-  ibv_device** (*getDeviceList)(int*) = nullptr;
-  void (*freeDeviceList)(ibv_device**) = nullptr;
-  const char* (*getDeviceName)(ibv_device*) = nullptr;
-  ibv_context* (*openDevice)(ibv_device*) = nullptr;
-  int (*closeDevice)(ibv_context*) = nullptr;
-  int (*queryDevice)(ibv_context*, ibv_device_attr*) = nullptr;
-  int (*queryPort)(ibv_context*, std::uint8_t, _compat_ibv_port_attr*) = nullptr;
-  int (*queryGid)(ibv_context*, std::uint8_t, int, ibv_gid*) = nullptr;
-  ibv_pd* (*allocPd)(ibv_context*) = nullptr;
-  int (*deallocPd)(ibv_pd*) = nullptr;
-  ibv_mr* (*regMr)(ibv_pd*, void*, std::size_t, int) = nullptr;
-  int (*deregMr)(ibv_mr*) = nullptr;
-  ibv_comp_channel* (*createCompChannel)(ibv_context*) = nullptr;
-  int (*destroyCompChannel)(ibv_comp_channel*) = nullptr;
-  ibv_cq* (*createCq)(ibv_context*, int, void*, ibv_comp_channel*, int) = nullptr;
-  int (*destroyCq)(ibv_cq*) = nullptr;
-  ibv_qp* (*createQp)(ibv_pd*, ibv_qp_init_attr*) = nullptr;
-  int (*destroyQp)(ibv_qp*) = nullptr;
-  int (*modifyQp)(ibv_qp*, ibv_qp_attr*, int) = nullptr;
-  int (*getCqEvent)(ibv_comp_channel*, ibv_cq**, void**) = nullptr;
-  void (*ackCqEvents)(ibv_cq*, unsigned) = nullptr;
-  const char* (*wcStatusText)(ibv_wc_status) = nullptr;
-};
-
-template <typename F>
-void bind(VerbsLibrary& library, F& function, const char* name) {
-  function = reinterpret_cast<F>(::dlsym(library.handle, name));
-  if (function == nullptr && library.missing.empty()) library.missing = fmt::format("libibverbs.so.1 lacks {}", name);
-}
-
-const VerbsLibrary& verbs() {
-  static const VerbsLibrary library = [] {
-    VerbsLibrary loaded;
-    loaded.handle = ::dlopen("libibverbs.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (loaded.handle == nullptr) {
-      loaded.missing = fmt::format("libibverbs.so.1 does not load ({})", ::dlerror());
-      return loaded;
-    }
-    bind(loaded, loaded.forkInit, "ibv_fork_init");
-    bind(loaded, loaded.getDeviceList, "ibv_get_device_list");
-    bind(loaded, loaded.freeDeviceList, "ibv_free_device_list");
-    bind(loaded, loaded.getDeviceName, "ibv_get_device_name");
-    bind(loaded, loaded.openDevice, "ibv_open_device");
-    bind(loaded, loaded.closeDevice, "ibv_close_device");
-    bind(loaded, loaded.queryDevice, "ibv_query_device");
-    bind(loaded, loaded.queryPort, "ibv_query_port");
-    bind(loaded, loaded.queryGid, "ibv_query_gid");
-    bind(loaded, loaded.allocPd, "ibv_alloc_pd");
-    bind(loaded, loaded.deallocPd, "ibv_dealloc_pd");
-    bind(loaded, loaded.regMr, "ibv_reg_mr");
-    bind(loaded, loaded.deregMr, "ibv_dereg_mr");
-    bind(loaded, loaded.createCompChannel, "ibv_create_comp_channel");
-    bind(loaded, loaded.destroyCompChannel, "ibv_destroy_comp_channel");
-    bind(loaded, loaded.createCq, "ibv_create_cq");
-    bind(loaded, loaded.destroyCq, "ibv_destroy_cq");
-    bind(loaded, loaded.createQp, "ibv_create_qp");
-    bind(loaded, loaded.destroyQp, "ibv_destroy_qp");
-    bind(loaded, loaded.modifyQp, "ibv_modify_qp");
-    bind(loaded, loaded.getCqEvent, "ibv_get_cq_event");
-    bind(loaded, loaded.ackCqEvents, "ibv_ack_cq_events");
-    bind(loaded, loaded.wcStatusText, "ibv_wc_status_str");
-    // Registered pages are not inherited by a forked child (which never touches its parent's
-    // connection): the parent's stay where the device writes them.
-    if (loaded.missing.empty()) (void)loaded.forkInit();
-    return loaded;
-  }();
-  return library;
-}
-
-Status verbsFailure(std::string_view call, int error) {
-  return Status(ErrorKind::kFailed, CUDA_ERROR_OPERATING_SYSTEM, fmt::format("{}: {}", call, std::strerror(error)));
-}
+using verbs_device::DeviceChoice;
+using verbs_device::openDevice;
+using verbs_device::verbs;
+using verbs_device::verbsFailure;
+using verbs_device::VerbsLibrary;
 
 Status linkDown(std::string_view why) {
   return Status(ErrorKind::kDisconnected, CUDA_ERROR_UNKNOWN, fmt::format("the RDMA link is down: {}", why));
-}
-
-std::optional<int> environmentNumber(const char* name) {
-  const char* text = std::getenv(name);
-  if (text == nullptr || *text == '\0') return std::nullopt;
-  char* end = nullptr;
-  long value = std::strtol(text, &end, 10);
-  if (*end != '\0' || value < 0 || value > 255) return std::nullopt;
-  return static_cast<int>(value);
-}
-
-// ---- the device ----
-
-struct DeviceChoice {
-  ibv_context* context = nullptr;
-  std::uint8_t port = 1;
-  ibv_port_attr portAttr{};
-  int readsInFlight = 1;  // RDMA READs a QP may have outstanding (the device's limit, at most 16)
-  int gidIndex = 0;
-  ibv_gid gid{};
-};
-
-// The GID index to use: FASTGPU_RDMA_GID_INDEX, else on Ethernet (RoCE) the first index whose
-// sysfs type says RoCE v2 (routable), else 0.
-int chooseGidIndex(const char* device, std::uint8_t port, const ibv_port_attr& attr) {
-  if (auto chosen = environmentNumber("FASTGPU_RDMA_GID_INDEX")) return *chosen;
-  if (attr.link_layer != IBV_LINK_LAYER_ETHERNET) return 0;
-  for (int index = 0; index < attr.gid_tbl_len && index < 256; ++index) {
-    std::ifstream type(fmt::format("/sys/class/infiniband/{}/ports/{}/gid_attrs/types/{}", device, port, index));
-    std::string text;
-    if (std::getline(type, text) && text.find("v2") != std::string::npos) return index;
-  }
-  return 0;
-}
-
-Result<DeviceChoice> openDevice() {
-  const VerbsLibrary& v = verbs();
-  if (!v.missing.empty()) return Status(ErrorKind::kUnimplemented, CUDA_ERROR_NOT_SUPPORTED, v.missing);
-  int count = 0;
-  ibv_device** devices = v.getDeviceList(&count);
-  if (devices == nullptr || count == 0) {
-    if (devices != nullptr) v.freeDeviceList(devices);
-    return Status(ErrorKind::kUnimplemented, CUDA_ERROR_NOT_SUPPORTED, "no RDMA device (ibv_get_device_list lists none)");
-  }
-  const char* wanted = std::getenv("FASTGPU_RDMA_DEVICE");
-  auto port = static_cast<std::uint8_t>(environmentNumber("FASTGPU_RDMA_PORT").value_or(1));
-  DeviceChoice choice;
-  std::string tried;
-  for (int i = 0; i < count && choice.context == nullptr; ++i) {
-    const char* name = v.getDeviceName(devices[i]);
-    if (wanted != nullptr && *wanted != '\0' && std::strcmp(wanted, name) != 0) continue;
-    ibv_context* context = v.openDevice(devices[i]);
-    if (context == nullptr) {
-      tried += fmt::format(" {} (does not open)", name);
-      continue;
-    }
-    ibv_port_attr attr{};
-    if (v.queryPort(context, port, reinterpret_cast<_compat_ibv_port_attr*>(&attr)) != 0 ||
-        attr.state != IBV_PORT_ACTIVE) {
-      tried += fmt::format(" {} (port {} not active)", name, port);
-      v.closeDevice(context);
-      continue;
-    }
-    choice = DeviceChoice{context, port, attr, 1, chooseGidIndex(name, port, attr), {}};
-    if (ibv_device_attr device{}; v.queryDevice(context, &device) == 0) {
-      choice.readsInFlight = std::clamp(std::min(device.max_qp_rd_atom, device.max_qp_init_rd_atom), 1, 16);
-    }
-    if (v.queryGid(context, port, choice.gidIndex, &choice.gid) != 0) {
-      tried += fmt::format(" {} (no GID {})", name, choice.gidIndex);
-      v.closeDevice(context);
-      choice.context = nullptr;
-    }
-  }
-  v.freeDeviceList(devices);
-  if (choice.context == nullptr) {
-    return Status(ErrorKind::kFailed, CUDA_ERROR_NOT_SUPPORTED, fmt::format("no usable RDMA device:{}", tried));
-  }
-  return choice;
 }
 
 // ---- what the peers exchange ----

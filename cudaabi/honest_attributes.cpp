@@ -7,8 +7,6 @@ bool announcesUnimplementedFeature(CUdevice_attribute attribute) {
     // Compressible memory (cuMemCreate's compression flag), RDMA to virtual memory.
     case CU_DEVICE_ATTRIBUTE_GENERIC_COMPRESSION_SUPPORTED:
     case CU_DEVICE_ATTRIBUTE_GPU_DIRECT_RDMA_WITH_CUDA_VMM_SUPPORTED:
-    // Shareable pool handles (cuMemPoolExportToShareableHandle).
-    case CU_DEVICE_ATTRIBUTE_MEMPOOL_SUPPORTED_HANDLE_TYPES:
     // Shareable handles other than POSIX descriptors: cuMemExportToShareableHandle.
     case CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_WIN32_HANDLE_SUPPORTED:
     case CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_WIN32_KMT_HANDLE_SUPPORTED:
@@ -38,6 +36,9 @@ int remoteSessionAttribute(CUdevice_attribute attribute, int value, bool sharedH
     // A same-host client's cuMemHostAlloc memory is shared with the server, and mapped.
     case CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY:
       return sharedHostMemory ? value : 0;
+    // Pools are shared as POSIX descriptors only (server/dispatch_ipc.cpp).
+    case CU_DEVICE_ATTRIBUTE_MEMPOOL_SUPPORTED_HANDLE_TYPES:
+      return value & CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR;
     case CU_DEVICE_ATTRIBUTE_CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM:
     case CU_DEVICE_ATTRIBUTE_HOST_NATIVE_ATOMIC_SUPPORTED:
       return 0;

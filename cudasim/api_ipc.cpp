@@ -36,16 +36,10 @@ FASTGPU_SIM_EXPORT CUresult cuIpcGetMemHandle(CUipcMemHandle* handle, CUdevicept
     if (!context) return fail(context);
     Device* device = driver.deviceOfAddress(pointer);
     if (device == nullptr) return CUDA_ERROR_INVALID_VALUE;
-    auto exported = device->memory().exportAllocation(pointer);
-    if (!exported) return fail(exported);
-    IpcMemHandleContents contents;
-    contents.pid = static_cast<std::uint32_t>(getpid());
-    contents.fd = exported->fd;
-    contents.serial = exported->serial;
-    contents.bytes = device->memory().find(pointer)->size;
-    contents.length = exported->length;
+    auto contents = shareAllocation(*device, pointer);
+    if (!contents) return fail(contents);
     std::memset(handle->reserved, 0, sizeof(handle->reserved));
-    std::memcpy(handle->reserved, &contents, sizeof(contents));
+    std::memcpy(handle->reserved, &*contents, sizeof(*contents));
     return CUDA_SUCCESS;
   });
 }
@@ -61,6 +55,7 @@ FASTGPU_SIM_EXPORT CUresult cuIpcCloseMemHandle(CUdeviceptr pointer) {
   return driverEntry(__func__, [&](Driver& driver) {
     auto context = driver.requireCurrentContext();
     if (!context) return fail(context);
+    if (driver.pools().isImportedPointer(pointer)) return CUDA_ERROR_INVALID_VALUE;  // freed, not closed
     (*context)->synchronize();  // work that may still use it
     return fail(driver.ipcImports().close(pointer));
   });

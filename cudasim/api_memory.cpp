@@ -84,6 +84,10 @@ FASTGPU_SIM_EXPORT CUresult cuMemFree_v2(CUdeviceptr pointer) {
       allocation->setLive(false);
       return CUDA_SUCCESS;
     }
+    if (driver.pools().forgetImportedPointer(pointer)) {  // another process's pool allocation, imported
+      if (auto context = driver.requireCurrentContext()) (*context)->synchronize();
+      return fail(driver.ipcImports().close(pointer));
+    }
     if (auto pool = driver.pools().ownerOf(pointer)) {  // a stream-ordered allocation, freed at once
       if (auto context = driver.requireCurrentContext()) (*context)->synchronize();
       driver.pools().freed(pointer);

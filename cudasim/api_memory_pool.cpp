@@ -7,15 +7,15 @@ using namespace fastgpu::sim;
 
 namespace {
 
-// The device of a pool's properties: pinned device memory with no shareable handle (shareable
-// handles are not implemented).
+// The device of a pool's properties: pinned device memory, shareable as POSIX descriptors or not
+// at all (pool_sharing.h).
 Result<Device*> poolDevice(Driver& driver, const CUmemPoolProps* props) {
   if (props == nullptr || props->allocType != CU_MEM_ALLOCATION_TYPE_PINNED ||
       props->location.type != CU_MEM_LOCATION_TYPE_DEVICE) {
     return Status(CUDA_ERROR_INVALID_VALUE, "pool properties: pinned device memory only");
   }
-  if (props->handleTypes != CU_MEM_HANDLE_TYPE_NONE) {
-    return Status(CUDA_ERROR_NOT_SUPPORTED, "shareable pool handles are not implemented");
+  if (props->handleTypes != CU_MEM_HANDLE_TYPE_NONE && props->handleTypes != CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR) {
+    return Status(CUDA_ERROR_NOT_SUPPORTED, "pools are shared as POSIX descriptors only");
   }
   Device* device = driver.device(props->location.id);
   if (device == nullptr) return Status(CUDA_ERROR_INVALID_DEVICE, "no such device");
@@ -79,6 +79,14 @@ CUresult freeAsync(const char* name, CUdeviceptr pointer, CUstream stream, Defau
       return CUDA_SUCCESS;
     }
     if (Status status = driver.captures().refuseIfCapturing(**resolved); !status) return fail(status);
+    if (driver.pools().forgetImportedPointer(pointer)) {  // another process's: unmapped in stream order
+      Operation unmap{Operation::Kind::kHostWork, [imports = &driver.ipcImports(), pointer] {
+                        (void)imports->close(pointer);  // it was mapped: closing cannot fail
+                        return CUDA_SUCCESS;
+                      }, {}};
+      (*resolved)->context().enqueue(**resolved, std::move(unmap));
+      return CUDA_SUCCESS;
+    }
     auto pool = driver.pools().ownerOf(pointer);
     if (!pool) return CUDA_ERROR_INVALID_VALUE;
     driver.pools().freed(pointer);  // freed for the program now; the block comes back in stream order
@@ -130,7 +138,7 @@ FASTGPU_SIM_EXPORT CUresult cuMemPoolCreate(CUmemoryPool* pool, const CUmemPoolP
     if (pool == nullptr) return CUDA_ERROR_INVALID_VALUE;
     auto device = poolDevice(driver, props);
     if (!device) return fail(device);
-    *pool = driver.pools().create(**device);
+    *pool = driver.pools().create(**device, props->handleTypes == CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR);
     return CUDA_SUCCESS;
   });
 }

@@ -43,6 +43,18 @@ Result<int> openExported(const IpcMemHandleContents& handle) {
 
 }  // namespace
 
+Result<IpcMemHandleContents> shareAllocation(Device& device, std::uint64_t base) {
+  auto exported = device.memory().exportAllocation(base);
+  if (!exported) return exported.status();
+  IpcMemHandleContents contents;
+  contents.pid = static_cast<std::uint32_t>(getpid());
+  contents.fd = exported->fd;
+  contents.serial = exported->serial;
+  contents.bytes = device.memory().find(base)->size;
+  contents.length = exported->length;
+  return contents;
+}
+
 Result<std::uint64_t> IpcImports::open(const IpcMemHandleContents& handle, Device& device, std::uint64_t owner) {
   if (handle.magic != IpcMemHandleContents::kMagic) return Status(CUDA_ERROR_INVALID_VALUE, "not an IPC memory handle");
   if (handle.pid == static_cast<std::uint32_t>(getpid())) {

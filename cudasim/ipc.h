@@ -38,6 +38,10 @@ struct IpcMemHandleContents {
 };
 static_assert(sizeof(IpcMemHandleContents) <= sizeof(CUipcMemHandle));
 
+// Makes the allocation starting at `base` of `device` shareable (DeviceMemory::exportAllocation)
+// and says how another process opens it; CUDA_ERROR_INVALID_VALUE for anything else.
+Result<IpcMemHandleContents> shareAllocation(Device& device, std::uint64_t base);
+
 class IpcImports {
  public:
   // Opens `handle` into `device` for context `owner`: the address, the same one again for a handle

@@ -1,6 +1,9 @@
 #include "cudasim/memory_pool.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <vector>
 
@@ -13,7 +16,16 @@ constexpr std::uint64_t kBlockAlignment = 512;
 
 std::uint64_t blockBytes(std::uint64_t bytes) { return (bytes + kBlockAlignment - 1) / kBlockAlignment * kBlockAlignment; }
 
+std::atomic<std::uint64_t> poolSerials{0};
+
 }  // namespace
+
+MemoryPool::MemoryPool(Device& device, bool exportable, std::optional<PoolIdentity> importedFrom)
+    : device_(device), exportable_(exportable), importedFrom_(importedFrom), serial_(++poolSerials) {}
+
+PoolIdentity MemoryPool::identity() const {
+  return importedFrom_ ? *importedFrom_ : PoolIdentity{static_cast<std::uint32_t>(getpid()), serial_};
+}
 
 MemoryPool::~MemoryPool() {
   std::lock_guard lock(mutex_);
@@ -24,6 +36,7 @@ MemoryPool::~MemoryPool() {
 
 Result<std::uint64_t> MemoryPool::allocate(std::uint64_t bytes, std::uint64_t owner) {
   if (bytes == 0) return Status(CUDA_ERROR_INVALID_VALUE, "zero bytes");
+  if (imported()) return Status(CUDA_ERROR_INVALID_VALUE, "an imported pool allocates nothing");
   std::uint64_t want = blockBytes(bytes);
   std::lock_guard lock(mutex_);
   // Reuse a free block of the size, or one at most twice it.
@@ -165,8 +178,15 @@ void MemoryPools::setCurrentPool(Device& device, CUmemoryPool pool) {
   current_[&device] = pool;
 }
 
-CUmemoryPool MemoryPools::create(Device& device) {
-  auto pool = std::make_shared<MemoryPool>(device);
+CUmemoryPool MemoryPools::create(Device& device, bool exportable) {
+  auto pool = std::make_shared<MemoryPool>(device, exportable);
+  std::lock_guard lock(mutex_);
+  pools_[handleOf(*pool)] = pool;
+  return handleOf(*pool);
+}
+
+CUmemoryPool MemoryPools::import(Device& device, const PoolIdentity& from) {
+  auto pool = std::make_shared<MemoryPool>(device, false, from);
   std::lock_guard lock(mutex_);
   pools_[handleOf(*pool)] = pool;
   return handleOf(*pool);
@@ -215,6 +235,21 @@ void MemoryPools::releaseAboveThresholds() {
 void MemoryPools::freed(std::uint64_t base) {
   std::lock_guard lock(mutex_);
   owners_.erase(base);
+}
+
+void MemoryPools::importedPointer(std::uint64_t base, std::shared_ptr<MemoryPool> pool) {
+  std::lock_guard lock(mutex_);
+  imported_[base] = std::move(pool);
+}
+
+bool MemoryPools::isImportedPointer(std::uint64_t base) const {
+  std::lock_guard lock(mutex_);
+  return imported_.count(base) != 0;
+}
+
+bool MemoryPools::forgetImportedPointer(std::uint64_t base) {
+  std::lock_guard lock(mutex_);
+  return imported_.erase(base) != 0;
 }
 
 }  // namespace fastgpu::sim

@@ -3,6 +3,8 @@
 // threshold goes back to the device at the next synchronization (as the driver documents), and
 // cuMemPoolTrimTo gives back what is unused. A free returns its block when the stream reaches it, so a block is never
 // handed out again before the work before its free is done.
+// A pool made with POSIX descriptors as its handle type may be shared with other processes
+// (pool_sharing.h); a pool imported there allocates nothing.
 // Thread-safe.
 #pragma once
 
@@ -10,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 #include "cudaabi/cuda_api.h"
@@ -19,15 +22,29 @@ namespace fastgpu::sim {
 
 class Device;
 
+// A pool as processes name it: the process that made it and its serial there.
+struct PoolIdentity {
+  std::uint32_t pid = 0;
+  std::uint64_t serial = 0;
+  bool operator==(const PoolIdentity&) const = default;
+};
+
 class MemoryPool {
  public:
-  explicit MemoryPool(Device& device) : device_(device) {}
+  // `exportable`: made with POSIX descriptors as its handle type. `importedFrom`: another
+  // process's pool, imported here.
+  explicit MemoryPool(Device& device, bool exportable = false, std::optional<PoolIdentity> importedFrom = {});
   ~MemoryPool();
   MemoryPool(const MemoryPool&) = delete;
   MemoryPool& operator=(const MemoryPool&) = delete;
 
   Device& device() const { return device_; }
-  // A block of at least `bytes`, reused if one is free, else taken from the device.
+  bool exportable() const { return exportable_; }
+  bool imported() const { return importedFrom_.has_value(); }
+  // The pool's name for every process: its own, or the one it was imported from.
+  PoolIdentity identity() const;
+  // A block of at least `bytes`, reused if one is free, else taken from the device; an imported
+  // pool refuses (CUDA_ERROR_INVALID_VALUE).
   Result<std::uint64_t> allocate(std::uint64_t bytes, std::uint64_t owner);
   // Whether `base` is a live allocation of this pool.
   bool owns(std::uint64_t base) const;
@@ -47,6 +64,9 @@ class MemoryPool {
   void trimLocked(std::uint64_t keep);
 
   Device& device_;
+  const bool exportable_;
+  const std::optional<PoolIdentity> importedFrom_;
+  const std::uint64_t serial_;
   mutable std::mutex mutex_;
   std::unordered_map<std::uint64_t, std::uint64_t> live_;  // base -> block bytes
   std::multimap<std::uint64_t, std::uint64_t> unused_;     // block bytes -> base
@@ -62,13 +82,20 @@ class MemoryPools {
   CUmemoryPool defaultPool(Device& device);
   CUmemoryPool currentPool(Device& device);
   void setCurrentPool(Device& device, CUmemoryPool pool);
-  CUmemoryPool create(Device& device);
+  CUmemoryPool create(Device& device, bool exportable = false);
+  // A pool of `device` standing for another process's pool `from` (pool_sharing.h).
+  CUmemoryPool import(Device& device, const PoolIdentity& from);
   // Not a default pool; its live allocations keep it until they are freed.
   Status destroy(CUmemoryPool pool);
   std::shared_ptr<MemoryPool> find(CUmemoryPool pool) const;
   void allocated(std::uint64_t base, std::shared_ptr<MemoryPool> pool);
   std::shared_ptr<MemoryPool> ownerOf(std::uint64_t base) const;
   void freed(std::uint64_t base);
+  // Another process's allocation taken in at `base` through imported pool `pool`, until freed here.
+  void importedPointer(std::uint64_t base, std::shared_ptr<MemoryPool> pool);
+  bool isImportedPointer(std::uint64_t base) const;
+  // Forgets the imported allocation at `base`; false when it is not one.
+  bool forgetImportedPointer(std::uint64_t base);
   // At every context, stream or event synchronization (as the driver does).
   void releaseAboveThresholds();
 
@@ -81,6 +108,7 @@ class MemoryPools {
   std::map<Device*, CUmemoryPool> current_;
   std::map<CUmemoryPool, std::shared_ptr<MemoryPool>> pools_;
   std::unordered_map<std::uint64_t, std::shared_ptr<MemoryPool>> owners_;  // allocation base -> pool
+  std::unordered_map<std::uint64_t, std::shared_ptr<MemoryPool>> imported_;  // imported allocation -> pool
 };
 
 }  // namespace fastgpu::sim

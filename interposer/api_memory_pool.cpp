@@ -104,9 +104,13 @@ FASTGPU_REMOTE_EXPORT CUresult cuMemPoolCreate(CUmemoryPool* pool, const CUmemPo
         props->location.type != CU_MEM_LOCATION_TYPE_DEVICE) {
       return CUDA_ERROR_INVALID_VALUE;
     }
-    if (props->handleTypes != CU_MEM_HANDLE_TYPE_NONE) return CUDA_ERROR_NOT_SUPPORTED;
+    if (props->handleTypes != CU_MEM_HANDLE_TYPE_NONE && props->handleTypes != CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR) {
+      return cudaabi::reportNotSupported("pools shared by handles but POSIX descriptors");
+    }
     CallMessage call(rt.currentContextId());
-    call->initMemPoolCreate().setDevice(props->location.id);
+    auto create = call->initMemPoolCreate();
+    create.setDevice(props->location.id);
+    create.setHandleTypes(static_cast<std::uint32_t>(props->handleTypes));
     auto reply = ask(client, call);
     if (!reply) return resultOf(client, reply, false);
     *pool = handleOf<CUmemoryPool>((*reply)->get().getHandle());

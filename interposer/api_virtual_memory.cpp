@@ -8,11 +8,8 @@
 // the program passes it to another process as it would the driver's, and importing it there
 // reads the handle back and asks the server, which shares the memory between sessions of the
 // same vGPU only.
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
-#include "interposer/remote.h"
+#include "interposer/shared_handles.h"
 #include "interposer/virtual_memory_mirror.h"
 
 using namespace fastgpu;
@@ -201,12 +198,6 @@ FASTGPU_REMOTE_EXPORT CUresult cuMemGetAllocationPropertiesFromHandle(CUmemAlloc
   });
 }
 
-namespace {
-
-constexpr std::size_t kSharedHandleBytes = 64;
-
-}  // namespace
-
 FASTGPU_REMOTE_EXPORT CUresult cuMemExportToShareableHandle(void* shareable, CUmemGenericAllocationHandle handle,
                                                             CUmemAllocationHandleType type, unsigned long long flags) {
   return remoteEntry(__func__, [&](Runtime& rt, Client& client) -> CUresult {
@@ -216,19 +207,9 @@ FASTGPU_REMOTE_EXPORT CUresult cuMemExportToShareableHandle(void* shareable, CUm
     if (!physical || physical->handleTypes != CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR) return CUDA_ERROR_INVALID_VALUE;
     CallMessage call(rt.currentContextId());
     call->setMemExport(handle);
-    auto reply = ask(client, call);
-    if (!reply) return resultOf(client, reply, false);
-    auto data = (*reply)->get().getData();
-    if (data.size() != kSharedHandleBytes) return CUDA_ERROR_UNKNOWN;
-    // The program's descriptor: a sealed memory file holding the handle.
-    int fd = memfd_create("fastgpu-shareable-handle", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (fd < 0) return CUDA_ERROR_OUT_OF_MEMORY;
-    if (pwrite(fd, data.begin(), data.size(), 0) != static_cast<ssize_t>(data.size()) ||
-        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
-      close(fd);
-      return CUDA_ERROR_OPERATING_SYSTEM;
-    }
-    *static_cast<int*>(shareable) = fd;
+    auto fd = askSharedDescriptor(client, call);
+    if (!fd) return fd.code();
+    *static_cast<int*>(shareable) = *fd;
     return CUDA_SUCCESS;
   });
 }
@@ -238,13 +219,10 @@ FASTGPU_REMOTE_EXPORT CUresult cuMemImportFromShareableHandle(CUmemGenericAlloca
   return remoteEntry(__func__, [&](Runtime& rt, Client& client) -> CUresult {
     if (handle == nullptr) return CUDA_ERROR_INVALID_VALUE;
     if (type != CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR) return cudaabi::reportNotSupported("shareable handles but POSIX descriptors");
-    int fd = static_cast<int>(reinterpret_cast<std::intptr_t>(shareable));
-    std::uint8_t bytes[kSharedHandleBytes] = {};
-    if (fd < 0 || pread(fd, bytes, sizeof(bytes), 0) != static_cast<ssize_t>(sizeof(bytes))) {
-      return CUDA_ERROR_INVALID_VALUE;  // not a descriptor FastGPU made
-    }
+    auto shared = handleInDescriptor(descriptorOf(shareable));
+    if (!shared) return CUDA_ERROR_INVALID_VALUE;  // not a descriptor FastGPU made
     CallMessage call(rt.currentContextId());
-    call->setMemImport(kj::arrayPtr(bytes, sizeof(bytes)));
+    call->setMemImport(kj::arrayPtr(shared->data(), shared->size()));
     auto reply = ask(client, call);
     if (!reply) return resultOf(client, reply, false);
     auto values = valuesOf(**reply);

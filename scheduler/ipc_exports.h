@@ -21,8 +21,9 @@ namespace fastgpu::scheduler {
 
 using IpcToken = std::array<std::uint8_t, 16>;
 using DriverIpcHandle = std::array<std::uint8_t, 64>;
-// kPhysical: a physical allocation of virtual memory management, shared as a POSIX descriptor.
-enum class IpcKind : std::uint32_t { kMemory = 1, kEvent = 2, kPhysical = 3 };
+// kPhysical: a physical allocation of virtual memory management, shared as a POSIX descriptor;
+// kPool: a memory pool, shared as a POSIX descriptor; kPoolPointer: an allocation of a shared pool.
+enum class IpcKind : std::uint32_t { kMemory = 1, kEvent = 2, kPhysical = 3, kPool = 4, kPoolPointer = 5 };
 
 class IpcExports {
  public:

@@ -9,7 +9,9 @@
 // where it is (its process, descriptor number, and the file's identity); an importing worker of
 // the same vGPU takes its own copy of that descriptor (reopening it through /proc, or with
 // pidfd_getfd where it cannot be reopened), checks it is the same file, and imports it. Imported
-// memory is charged to its exporter only.
+// memory is charged to its exporter only. Memory pools made shareable travel the same way, and
+// their allocations' exports (cuMemPoolExportPointer) are published like IPC handles
+// (session_pool_sharing.cpp).
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -28,6 +30,8 @@ namespace {
 constexpr std::uint32_t kMemoryHandleMagic = 0x50494746;  // "FGIP"
 constexpr std::uint32_t kEventHandleMagic = 0x45494746;   // "FGIE"
 constexpr std::uint32_t kPhysicalHandleMagic = 0x58504746;  // "FGPX"
+constexpr std::uint32_t kPoolHandleMagic = 0x4c504746;      // "FGPL"
+constexpr std::uint32_t kPoolPointerMagic = 0x50504746;     // "FGPP"
 
 // Where an exported physical allocation's descriptor is, as the board publishes it.
 struct PhysicalExport {
@@ -63,6 +67,34 @@ int copyDescriptor(const PhysicalExport& at) {
     fd = -1;
   }
   return fd;
+}
+
+// How the board names descriptor `fd` of this worker (of device `gpu`, `bytes` of memory).
+Result<scheduler::DriverIpcHandle> describeDescriptor(int fd, int gpu, std::uint64_t bytes) {
+  struct stat info {};
+  if (fstat(fd, &info) != 0) return Status(CUDA_ERROR_OPERATING_SYSTEM, "the exported descriptor cannot be read");
+  PhysicalExport where{getpid(), fd, gpu, 0, info.st_dev, info.st_ino, bytes};
+  scheduler::DriverIpcHandle handle{};
+  std::memcpy(handle.data(), &where, sizeof(where));
+  return handle;
+}
+
+// The exporter's descriptor that the board names by `handle`, as this worker's own, with the
+// device's ordinal in `state`'s view.
+Result<std::pair<int, int>> takeDescriptor(const SessionState& state, const scheduler::DriverIpcHandle& handle) {
+  PhysicalExport where;
+  std::memcpy(&where, handle.data(), sizeof(where));
+  int ordinal = -1;
+  for (int i = 0; i < static_cast<int>(state.lease().devices().size()); ++i) {
+    if (state.lease().physicalDevice(i) == where.gpu) ordinal = i;
+  }
+  if (ordinal < 0) return Status(CUDA_ERROR_INVALID_DEVICE, "the shared object's device is not in this session's view");
+  int fd = copyDescriptor(where);
+  if (fd < 0) {
+    return Status(CUDA_ERROR_NOT_SUPPORTED,
+                  "the exporter's descriptor cannot be taken (it is gone, or this host forbids pidfd_getfd)");
+  }
+  return std::pair{fd, ordinal};
 }
 
 void answerClientHandle(std::uint32_t magic, const scheduler::IpcToken& token, Answer& answer) {
@@ -147,14 +179,11 @@ Status Session::executeIpcCall(wire::Call::Reader call, Answer& answer) {
       if (!shape) return shape.status();
       auto fd = state.exportDescriptor(id);
       if (!fd) return fd.status();
-      struct stat info {};
-      if (fstat(*fd, &info) != 0) return Status(CUDA_ERROR_OPERATING_SYSTEM, "the exported descriptor cannot be read");
-      PhysicalExport where{getpid(), *fd, shape->second, 0, info.st_dev, info.st_ino, shape->first};
-      scheduler::DriverIpcHandle handle{};
-      std::memcpy(handle.data(), &where, sizeof(where));
-      auto token = exports->publish(id_, place, scheduler::IpcKind::kPhysical, handle, shape->first);
+      auto handle = describeDescriptor(*fd, shape->second, shape->first);
+      if (!handle) return handle.status();
+      auto token = exports->publish(id_, place, scheduler::IpcKind::kPhysical, *handle, shape->first);
       if (!token) return token.status();
-      state.published(id, handle);
+      state.published(id, *handle);
       answerClientHandle(kPhysicalHandleMagic, *token, answer);
       return Status::ok();
     }
@@ -163,22 +192,63 @@ Status Session::executeIpcCall(wire::Call::Reader call, Answer& answer) {
       if (!token) return token.status();
       auto found = exports->find(*token, place, scheduler::IpcKind::kPhysical);
       if (!found) return found.status();
+      auto taken = takeDescriptor(state, found->handle);
+      if (!taken) return taken.status();
       PhysicalExport where;
       std::memcpy(&where, found->handle.data(), sizeof(where));
-      int ordinal = -1;  // the device in this session's terms
-      for (int i = 0; i < static_cast<int>(state.lease().devices().size()); ++i) {
-        if (state.lease().physicalDevice(i) == where.gpu) ordinal = i;
-      }
-      if (ordinal < 0) return Status(CUDA_ERROR_INVALID_DEVICE, "the shared allocation's device is not in this session's view");
-      int fd = copyDescriptor(where);
-      if (fd < 0) {
-        return Status(CUDA_ERROR_NOT_SUPPORTED,
-                      "the exporter's descriptor cannot be taken (it is gone, or this host forbids pidfd_getfd)");
-      }
-      auto id = state.importPhysical(fd, where.bytes, where.gpu);
-      close(fd);  // the driver holds the memory now
+      auto id = state.importPhysical(taken->first, where.bytes, where.gpu);
+      close(taken->first);  // the driver holds the memory now
       if (!id) return id.status();
-      answer.setValues({static_cast<std::int64_t>(*id), ordinal, static_cast<std::int64_t>(where.bytes)});
+      answer.setValues({static_cast<std::int64_t>(*id), taken->second, static_cast<std::int64_t>(where.bytes)});
+      return Status::ok();
+    }
+    case wire::Call::MEM_POOL_EXPORT: {
+      std::uint64_t id = call.getMemPoolExport();
+      auto exported = state.exportPool(id);
+      if (!exported) return exported.status();
+      auto handle = describeDescriptor(exported->first, exported->second, 0);
+      if (!handle) return handle.status();
+      auto token = exports->publish(id_, place, scheduler::IpcKind::kPool, *handle, 0);
+      if (!token) return token.status();
+      state.poolPublished(id, *handle);
+      answerClientHandle(kPoolHandleMagic, *token, answer);
+      return Status::ok();
+    }
+    case wire::Call::MEM_POOL_IMPORT: {
+      auto token = tokenOf(call.getMemPoolImport(), kPoolHandleMagic);
+      if (!token) return token.status();
+      auto found = exports->find(*token, place, scheduler::IpcKind::kPool);
+      if (!found) return found.status();
+      if (found->session == id_) return Status(CUDA_ERROR_INVALID_VALUE, "a pool is imported by other processes");
+      auto taken = takeDescriptor(state, found->handle);
+      if (!taken) return taken.status();
+      PhysicalExport where;
+      std::memcpy(&where, found->handle.data(), sizeof(where));
+      auto id = state.importPool(taken->first, where.gpu);
+      close(taken->first);  // the driver holds the pool now
+      if (!id) return id.status();
+      answer.setHandle(*id);
+      return Status::ok();
+    }
+    case wire::Call::MEM_POOL_EXPORT_POINTER: {
+      std::uint64_t base = call.getMemPoolExportPointer();
+      auto data = state.exportPoolPointer(base);
+      if (!data) return data.status();
+      auto token = exports->publish(id_, place, scheduler::IpcKind::kPoolPointer, *data, state.allocationBytes(base));
+      if (!token) return token.status();
+      state.pointerPublished(base, *data);
+      answerClientHandle(kPoolPointerMagic, *token, answer);
+      return Status::ok();
+    }
+    case wire::Call::MEM_POOL_IMPORT_POINTER: {
+      auto request = call.getMemPoolImportPointer();
+      auto token = tokenOf(request.getData(), kPoolPointerMagic);
+      if (!token) return token.status();
+      auto found = exports->find(*token, place, scheduler::IpcKind::kPoolPointer);
+      if (!found) return found.status();
+      auto base = state.importPoolPointer(request.getPool(), found->handle, found->bytes);
+      if (!base) return base.status();
+      answer.setValues({static_cast<std::int64_t>(*base), static_cast<std::int64_t>(found->bytes)});
       return Status::ok();
     }
     case wire::Call::IPC_GET_EVENT_HANDLE: {

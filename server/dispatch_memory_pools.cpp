@@ -29,7 +29,8 @@ Status Session::executePoolCall(wire::Call::Reader call, Answer& answer) {
     case wire::Call::MEM_POOL_CURRENT: return handleOr(state.currentPool(call.getMemPoolCurrent()));
     case wire::Call::MEM_POOL_SET_CURRENT:
       return state.setCurrentPool(call.getMemPoolSetCurrent().getDevice(), call.getMemPoolSetCurrent().getPool());
-    case wire::Call::MEM_POOL_CREATE: return handleOr(state.createPool(call.getMemPoolCreate().getDevice()));
+    case wire::Call::MEM_POOL_CREATE:
+      return handleOr(state.createPool(call.getMemPoolCreate().getDevice(), call.getMemPoolCreate().getHandleTypes()));
     case wire::Call::MEM_POOL_DESTROY: return state.destroyPool(call.getMemPoolDestroy());
     case wire::Call::MEM_POOL_TRIM: return state.trimPool(call.getMemPoolTrim().getPool(), call.getMemPoolTrim().getValue());
     case wire::Call::MEM_POOL_SET_ATTRIBUTE: {

@@ -480,6 +480,10 @@ Status Session::route(wire::Call::Reader call, std::span<const std::uint8_t> bul
     case wire::Call::IPC_OPEN_EVENT_HANDLE:
     case wire::Call::MEM_EXPORT:
     case wire::Call::MEM_IMPORT:
+    case wire::Call::MEM_POOL_EXPORT:
+    case wire::Call::MEM_POOL_IMPORT:
+    case wire::Call::MEM_POOL_EXPORT_POINTER:
+    case wire::Call::MEM_POOL_IMPORT_POINTER:
       return executeIpcCall(call, answer);
     case wire::Call::CODE_UPLOAD:
       return uploadCode(call.getCodeUpload(), bulk);

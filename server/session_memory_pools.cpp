@@ -36,6 +36,7 @@ Result<CUmemoryPool> SessionState::poolHandle(std::uint64_t id) const {
 Status SessionState::settlePoolCharge(std::uint64_t id) {
   auto pool = poolHandle(id);
   if (!pool) return pool.status();
+  if (isImportedPool(id)) return Status::ok();  // its exporter's quota holds what it holds
   std::uint64_t reserved = 0;
   if (driver_.cuMemPoolGetAttribute(*pool, CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT, &reserved) != CUDA_SUCCESS) {
     return Status::ok();  // nothing known better than the charge already made
@@ -87,26 +88,32 @@ Status SessionState::setCurrentPool(int device, std::uint64_t id) {
   if (!physical) return physical.status();
   auto pool = poolHandle(id);
   if (!pool) return pool.status();
+  if (isImportedPool(id)) return refused("an imported pool allocates nothing");
   CUresult result = driver_.cuDeviceSetMemPool(*physical, *pool);
   return result == CUDA_SUCCESS ? Status::ok() : Status(result, "cuDeviceSetMemPool failed");
 }
 
-Result<std::uint64_t> SessionState::createPool(int device) {
+Result<std::uint64_t> SessionState::createPool(int device, std::uint32_t handleTypes) {
   auto physical = physicalDeviceOf(device);
   if (!physical) return physical.status();
-  if (poolCharges_.size() >= kMaxPools) {
+  if (handleTypes != CU_MEM_HANDLE_TYPE_NONE && handleTypes != CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR) {
+    return Status(CUDA_ERROR_NOT_SUPPORTED, "pools are shared as POSIX descriptors only");
+  }
+  if (poolCharges_.size() + sharedPools_.size() >= kMaxPools) {
     return Status(CUDA_ERROR_OUT_OF_MEMORY, fmt::format("the session holds {} memory pools, its limit", kMaxPools));
   }
   CUmemPoolProps props{};
   props.allocType = CU_MEM_ALLOCATION_TYPE_PINNED;
   props.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
   props.location.id = *physical;
+  props.handleTypes = static_cast<CUmemAllocationHandleType>(handleTypes);
   CUmemoryPool pool = nullptr;
   if (CUresult result = driver_.cuMemPoolCreate(&pool, &props); result != CUDA_SUCCESS) {
     return Status(result, "cuMemPoolCreate failed");
   }
   std::uint64_t id = add(HandleKind::kPool, pool);
   poolCharges_[id] = 0;
+  if (handleTypes != CU_MEM_HANDLE_TYPE_NONE) sharedPools_[id] = SharedPool{false, *physical};
   return id;
 }
 
@@ -122,8 +129,11 @@ Status SessionState::destroyPool(std::uint64_t id) {
   if (CUresult result = driver_.cuMemPoolDestroy(*pool); result != CUDA_SUCCESS) {
     return Status(result, "cuMemPoolDestroy failed");
   }
-  lease_->release(poolCharges_[id]);
-  poolCharges_.erase(id);
+  if (auto charged = poolCharges_.find(id); charged != poolCharges_.end()) {
+    lease_->release(charged->second);
+    poolCharges_.erase(charged);
+  }
+  forgetSharedPool(id);
   remove(id);
   return Status::ok();
 }
@@ -200,6 +210,7 @@ Result<std::uint64_t> SessionState::allocateAsync(std::uint64_t bytes, std::uint
   }
   auto pool = poolHandle(id);
   if (!pool) return pool.status();
+  if (isImportedPool(id)) return refused("an imported pool allocates nothing");
   if (Status settled = settlePoolCharge(id); !settled) return settled;
   // The growth the allocation may need: what the pool holds beyond what it hands out already
   // serves first. Charged before the driver sees the call, so the quota holds at every moment.
@@ -236,6 +247,7 @@ Status SessionState::freeAsync(std::uint64_t base, CUstream stream) {
   if (CUresult result = driver_.cuMemFreeAsync(base, stream); result != CUDA_SUCCESS) {
     return Status(result, "cuMemFreeAsync failed");
   }
+  forgetPointerExport(base);
   ranges_.erase(it);
   return settlePoolCharge(id);
 }

@@ -34,6 +34,8 @@ SessionState::~SessionState() {
     forgetExport(physical);
   }
   for (const auto& [id, charged] : poolCharges_) lease_->release(charged);
+  while (!sharedPools_.empty()) forgetSharedPool(sharedPools_.begin()->first);
+  while (!pointerExports_.empty()) forgetPointerExport(pointerExports_.begin()->first);
 }
 
 std::uint64_t SessionState::add(HandleKind kind, void* real, std::uint64_t owner) {
@@ -242,6 +244,7 @@ Status SessionState::free(std::uint64_t base) {
     std::uint64_t pool = it->second.pool;
     CUresult result = driver_.cuMemFree_v2(base);
     if (result != CUDA_SUCCESS) return Status(result, "cuMemFree failed");
+    forgetPointerExport(base);
     ranges_.erase(it);
     return settlePoolCharge(pool);
   }

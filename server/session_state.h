@@ -172,7 +172,8 @@ class SessionState {
   Result<std::uint64_t> defaultPool(int device);  // -> a kPool id
   Result<std::uint64_t> currentPool(int device);
   Status setCurrentPool(int device, std::uint64_t pool);
-  Result<std::uint64_t> createPool(int device);
+  // `handleTypes`: NONE or POSIX_FILE_DESCRIPTOR (a pool other sessions of the vGPU may import).
+  Result<std::uint64_t> createPool(int device, std::uint32_t handleTypes = 0);
   Status destroyPool(std::uint64_t pool);
   Status trimPool(std::uint64_t pool, std::uint64_t keep);
   Status setPoolAttribute(std::uint64_t pool, CUmemPool_attribute attribute, std::uint64_t value);
@@ -184,6 +185,25 @@ class SessionState {
   Status freeAsync(std::uint64_t base, CUstream stream);
   // Charges every pool's holdings as they are now (after a synchronization gave memory back).
   void settlePoolCharges();
+
+  // ---- pools shared between sessions of one vGPU (session_pool_sharing.cpp) ----
+  // The driver's POSIX descriptor of shareable pool `id` (made once, kept until the pool goes) and
+  // its device (the driver's ordinal); poolPublished() records what the board names it by.
+  Result<std::pair<int, int>> exportPool(std::uint64_t id);
+  void poolPublished(std::uint64_t id, const scheduler::DriverIpcHandle& handle);
+  // Another session's pool imported from the driver's descriptor: a kPool id of this session that
+  // allocates nothing and is charged nothing.
+  Result<std::uint64_t> importPool(int fd, int gpu);
+  bool isImportedPool(std::uint64_t id) const;
+  // The driver's export of `base`, an allocation of a shareable pool of this session;
+  // pointerPublished() records what the board names it by (withdrawn when it is freed).
+  Result<scheduler::DriverIpcHandle> exportPoolPointer(std::uint64_t base);
+  void pointerPublished(std::uint64_t base, const scheduler::DriverIpcHandle& handle);
+  // Another session's pool allocation (`bytes`, the driver's export `data`) taken in through
+  // imported pool `pool`: a range of this session, charged nothing, until freed here (cuMemFree,
+  // cuMemFreeAsync).
+  Result<std::uint64_t> importPoolPointer(std::uint64_t pool, const scheduler::DriverIpcHandle& data,
+                                          std::uint64_t bytes);
 
   // ---- interprocess sharing (dispatch_ipc.cpp) ----
   // Whether `base` starts an allocation of this session (cuMemAlloc), which it may share.
@@ -291,7 +311,19 @@ class SessionState {
   std::map<std::uint64_t, Physical> physical_;           // kMemory id -> allocation
   std::size_t mappingCount_ = 0;
   std::map<int, std::uint64_t> defaultPools_;     // physical device -> kPool id
-  std::map<std::uint64_t, std::uint64_t> poolCharges_;  // kPool id -> bytes charged
+  std::map<std::uint64_t, std::uint64_t> poolCharges_;  // kPool id -> bytes charged (not imported pools)
+  struct SharedPool {
+    bool imported = false;  // another session's: allocates nothing, charged nothing
+    int gpu = -1;           // the driver's ordinal of its device
+    int exportFd = -1;      // the driver's descriptor, once exported; kept until the pool goes
+    scheduler::DriverIpcHandle published{};
+  };
+  std::map<std::uint64_t, SharedPool> sharedPools_;  // kPool id -> a shareable or imported pool
+  std::map<std::uint64_t, scheduler::DriverIpcHandle> pointerExports_;  // allocation base -> as published
+  // Closes a pool's exported descriptor and withdraws it and the pool from sharing.
+  void forgetSharedPool(std::uint64_t id);
+  // Withdraws the export of the pool allocation at `base` (it is freed).
+  void forgetPointerExport(std::uint64_t base);
   std::map<std::uint64_t, std::uint64_t> graphNodes_;   // kGraph or kGraphExec id -> nodes
   std::uint64_t capturingNodes_ = 0;                    // in captures under way
   std::uint64_t totalGraphNodes_ = 0;                   // graphNodes_ summed, plus capturingNodes_

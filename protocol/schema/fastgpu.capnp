@@ -172,7 +172,12 @@ struct VmGranularity { device @0 :Int32; option @1 :UInt32; }
 # Stream-ordered allocation. A pool id of 0 names the current pool of the stream's device.
 struct PoolAlloc { bytes @0 :UInt64; pool @1 :UInt64; stream @2 :UInt64; perThread @3 :Bool; }
 struct PoolFree { address @0 :UInt64; stream @1 :UInt64; perThread @2 :Bool; }
-struct PoolOfDevice { device @0 :Int32; pool @1 :UInt64; }
+struct PoolOfDevice {
+  device @0 :Int32;
+  pool @1 :UInt64;
+  handleTypes @2 :UInt32;  # memPoolCreate: NONE or POSIX_FILE_DESCRIPTOR (shareable)
+}
+struct PoolPointer { pool @0 :UInt64; data @1 :Data; }  # an imported pool, a client's 64-byte export
 struct PoolValue { pool @0 :UInt64; attribute @1 :UInt32; value @2 :UInt64; }
 struct PoolAccess { pool @0 :UInt64; devices @1 :List(Int32); flags @2 :List(UInt32); }
 
@@ -375,7 +380,7 @@ struct Call {
     memPoolDefault @54 :Int32;            # device -> handle
     memPoolCurrent @55 :Int32;            # device -> handle
     memPoolSetCurrent @56 :PoolOfDevice;
-    memPoolCreate @57 :PoolOfDevice;      # pool unused -> handle
+    memPoolCreate @57 :PoolOfDevice;      # pool unused, handleTypes -> handle
     memPoolDestroy @58 :UInt64;
     memPoolTrim @59 :PoolValue;           # value: bytes to keep
     memPoolSetAttribute @60 :PoolValue;
@@ -448,6 +453,10 @@ struct Call {
     streamGetAttribute @119 :StreamAttribute;  # attribute.id -> data [the 64-byte value]
     streamCopyAttributes @120 :StreamPair;     # -> none
     resetPersistingL2Cache @121 :Void;         # cuCtxResetPersistingL2Cache -> none
+    memPoolExport @122 :UInt64;                # a shareable pool -> data (the client's 64-byte handle)
+    memPoolImport @123 :Data;                  # a client's handle -> handle (a pool that allocates nothing)
+    memPoolExportPointer @124 :UInt64;         # an allocation of a shareable pool -> data (64 bytes)
+    memPoolImportPointer @125 :PoolPointer;    # -> values [address, bytes]
   }
 }
 

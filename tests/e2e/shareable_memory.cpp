@@ -18,16 +18,17 @@
 #include <string>
 
 #include "call_report.h"
+#include "two_processes.h"
 
+using fastgpu::e2e::asHandle;
 using fastgpu::e2e::failures;
+using fastgpu::e2e::receiveDescriptor;
+using fastgpu::e2e::sendDescriptor;
+using fastgpu::e2e::setUpPrimaryContext;
+using fastgpu::e2e::startChild;
 using fastgpu::e2e::report;
 
 namespace {
-
-bool setUp(CUcontext& context) {
-  return cuInit(0) == CUDA_SUCCESS && cuDevicePrimaryCtxRetain(&context, 0) == CUDA_SUCCESS &&
-         cuCtxSetCurrent(context) == CUDA_SUCCESS;
-}
 
 CUmemAllocationProp shareableOnDevice0() {
   CUmemAllocationProp prop{};
@@ -37,8 +38,6 @@ CUmemAllocationProp shareableOnDevice0() {
   prop.requestedHandleTypes = CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR;
   return prop;
 }
-
-void* asHandle(int fd) { return reinterpret_cast<void*>(static_cast<std::intptr_t>(fd)); }
 
 // Maps `handle` at a new reservation of `bytes`, read-write on device 0.
 CUdeviceptr mapped(CUmemGenericAllocationHandle handle, std::size_t bytes, const char* who) {
@@ -55,45 +54,9 @@ CUdeviceptr mapped(CUmemGenericAllocationHandle handle, std::size_t bytes, const
   return base;
 }
 
-// A message of one byte with room for one descriptor.
-struct OneDescriptor {
-  char byte = 'm';
-  iovec data{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  OneDescriptor() {
-    message.msg_iov = &data;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof(control);
-  }
-};
-
-bool sendDescriptor(int socket, int fd) {
-  OneDescriptor one;
-  msghdr& message = one.message;
-  cmsghdr* header = CMSG_FIRSTHDR(&message);
-  header->cmsg_level = SOL_SOCKET;
-  header->cmsg_type = SCM_RIGHTS;
-  header->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(header), &fd, sizeof(int));
-  return sendmsg(socket, &message, 0) == 1;
-}
-
-int receiveDescriptor(int socket) {
-  OneDescriptor one;
-  msghdr& message = one.message;
-  if (recvmsg(socket, &message, 0) != 1) return -1;
-  cmsghdr* header = CMSG_FIRSTHDR(&message);
-  if (header == nullptr || header->cmsg_type != SCM_RIGHTS) return -1;
-  int fd = -1;
-  std::memcpy(&fd, CMSG_DATA(header), sizeof(int));
-  return fd;
-}
-
 int child(int socket) {
   CUcontext context;
-  if (!setUp(context)) return 1;
+  if (!setUpPrimaryContext(context)) return 1;
   int fd = receiveDescriptor(socket);
   std::printf("child: received a descriptor: %d\n", fd >= 0);
   CUmemGenericAllocationHandle handle = 0;
@@ -123,7 +86,7 @@ int child(int socket) {
 int main(int argc, char** argv) {
   if (argc == 3 && std::string(argv[1]) == "child") return child(std::stoi(argv[2]));
   CUcontext context;
-  if (!setUp(context)) {
+  if (!setUpPrimaryContext(context)) {
     std::printf("shareable_memory: setup failed\n");
     return 1;
   }
@@ -166,22 +129,14 @@ int main(int argc, char** argv) {
   report("cuMemcpyDtoH(through its own import)", cuMemcpyDtoH(&seen, again + 4096 + 4, sizeof(seen)));
   std::printf("its own import reads %u\n", seen);
 
-  int sockets[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM, 0, sockets) != 0) return 1;
-  std::fflush(stdout);
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(sockets[0]);
-    std::string socket = std::to_string(sockets[1]);
-    execl("/proc/self/exe", argv[0], "child", socket.c_str(), static_cast<char*>(nullptr));
-    std::_Exit(127);
-  }
-  close(sockets[1]);
-  std::printf("sent the descriptor: %d\n", sendDescriptor(sockets[0], fd));
+  int channel = -1;
+  pid_t pid = startChild(argv[0], &channel);
+  if (pid < 0) return 1;
+  std::printf("sent the descriptor: %d\n", sendDescriptor(channel, fd));
   close(fd);  // the child holds its own
   int status = 0;
   waitpid(pid, &status, 0);
-  close(sockets[0]);
+  close(channel);
   std::printf("the child exited with %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
   unsigned written[2] = {};
   report("cuMemcpyDtoH", cuMemcpyDtoH(written, base + 8192, sizeof(written)));

@@ -258,9 +258,8 @@ FASTGPU_SIM_EXPORT CUresult cuCtxSetLimit(CUlimit limit, size_t value) {
 
 FASTGPU_SIM_EXPORT CUresult cuCtxGetStreamPriorityRange(int* leastPriority, int* greatestPriority) {
   return withCurrentContext(__func__, [&](Driver&, Context&) {
-    // As on an H100: 0 is the lowest priority, -5 the highest.
-    if (leastPriority != nullptr) *leastPriority = 0;
-    if (greatestPriority != nullptr) *greatestPriority = -5;
+    if (leastPriority != nullptr) *leastPriority = kLeastStreamPriority;
+    if (greatestPriority != nullptr) *greatestPriority = kGreatestStreamPriority;
     return CUDA_SUCCESS;
   });
 }

@@ -10,20 +10,6 @@
 using namespace fastgpu;
 using namespace fastgpu::sim;
 
-namespace {
-
-template <typename Body>
-CUresult withNode(const char* name, CUgraphNode handle, Body&& body) {
-  return driverEntry(name, [&](Driver& driver) -> CUresult {
-    std::lock_guard lock(driver.captures().mutex());
-    auto node = driver.handles().find<GraphNode>(HandleKind::kGraphNode, handle);
-    if (!node) return CUDA_ERROR_INVALID_VALUE;
-    return body(driver, *node);
-  });
-}
-
-}  // namespace
-
 namespace fastgpu::sim {
 
 // ---- node parameters: from the API's structures, checked, and back ----
@@ -97,8 +83,7 @@ CUresult setNode(const char* name, CUgraphNode handle, CUgraphNodeType type, Mak
     Result<NodeParams> params = make(driver);
     if (!params) return fail(params);
     if (auto* child = std::get_if<ChildGraphNode>(&node.params())) unregisterGraph(driver.handles(), *child->graph);
-    node.params() = std::move(*params);
-    if (auto* kernel = std::get_if<KernelNode>(&node.params())) refreshArgumentPointers(*kernel);
+    replaceParams(node, std::move(*params));
     return CUDA_SUCCESS;
   });
 }

@@ -148,8 +148,7 @@ CUresult setExecNode(const char* name, CUgraphExec exec, CUgraphNode node, CUgra
     if (found.type() != type) return CUDA_ERROR_INVALID_VALUE;
     Result<NodeParams> params = make(driver);
     if (!params) return fail(params);
-    found.params() = std::move(*params);
-    if (auto* kernel = std::get_if<KernelNode>(&found.params())) refreshArgumentPointers(*kernel);
+    replaceParams(found, std::move(*params));
     return CUDA_SUCCESS;
   });
 }

@@ -14,8 +14,9 @@ struct Geometry {
   unsigned sharedBytes;
 };
 
+// `attributes`: a captured launch's node carries them (cuLaunchKernelEx's node attributes).
 CUresult launch(const char* name, CUfunction handle, const Geometry& geometry, CUstream streamHandle, void** params,
-                void** extra, DefaultStream nullMeans) {
+                void** extra, DefaultStream nullMeans, const cudaabi::KernelNodeAttributes& attributes = {}) {
   return driverEntry(name, [&](Driver& driver) -> CUresult {
     auto prepared = prepareKernelLaunch(driver, handle, geometry.grid, geometry.block, geometry.sharedBytes, params,
                                         extra);
@@ -23,7 +24,7 @@ CUresult launch(const char* name, CUfunction handle, const Geometry& geometry, C
     auto stream = resolveStream(driver, streamHandle, nullMeans);
     if (!stream) return fail(stream);
     prepared->ordinal = (*stream)->context().device().ordinal();
-    auto route = driver.captures().route(**stream, CU_GRAPH_NODE_TYPE_KERNEL, [&] { return KernelNode{*prepared, {}}; });
+    auto route = driver.captures().route(**stream, CU_GRAPH_NODE_TYPE_KERNEL, [&] { return KernelNode{*prepared, {}, attributes}; });
     if (!route) return fail(route);
     if (*route == Captures::Route::kCaptured) return CUDA_SUCCESS;
     (*stream)->context().enqueue(**stream, kernelOperation(*prepared));
@@ -58,6 +59,7 @@ CUresult launchEx(const char* name, const CUlaunchConfig* config, CUfunction fun
                   DefaultStream nullMeans) {
   if (config == nullptr || (config->numAttrs > 0 && config->attrs == nullptr)) return CUDA_ERROR_INVALID_VALUE;
   std::vector<CUevent> toRecord;
+  cudaabi::KernelNodeAttributes nodeAttributes;
   for (unsigned i = 0; i < config->numAttrs; ++i) {
     // Scheduling hints (cooperative, cluster shape, priority, ...) do not change what a twin
     // computes; unknown ids are refused, events must be events.
@@ -69,10 +71,11 @@ CUresult launchEx(const char* name, const CUlaunchConfig* config, CUfunction fun
       if (!isEvent(eventOf(config->attrs[i]))) return CUDA_ERROR_INVALID_HANDLE;
       toRecord.push_back(eventOf(config->attrs[i]));
     }
+    if (cudaabi::isKernelNodeAttribute(config->attrs[i].id)) nodeAttributes.set(config->attrs[i].id, config->attrs[i].value);
   }
   Geometry geometry = geometryOf(config->gridDimX, config->gridDimY, config->gridDimZ, config->blockDimX,
                                  config->blockDimY, config->blockDimZ, config->sharedMemBytes);
-  CUresult launched = launch(name, function, geometry, config->hStream, params, extra, nullMeans);
+  CUresult launched = launch(name, function, geometry, config->hStream, params, extra, nullMeans, nodeAttributes);
   for (CUevent event : toRecord) {
     if (launched != CUDA_SUCCESS) break;
     launched = nullMeans == DefaultStream::kPerThread ? cuEventRecord_ptsz(event, config->hStream)

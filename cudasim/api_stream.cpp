@@ -41,7 +41,7 @@ CUresult createStream(CUstream* handle, unsigned flags, int priority) {
       return CUDA_ERROR_INVALID_VALUE;
     }
     // Priorities outside [-5, 0] are clamped, as CUDA does.
-    auto stream = (*context)->createStream(flags, std::clamp(priority, -5, 0));
+    auto stream = (*context)->createStream(flags, clampPriority(priority));
     driver.handles().add(HandleKind::kStream, stream);
     driver.own(**context, stream->handle());
     *handle = toHandle<CUstream>(stream->handle());

@@ -11,10 +11,6 @@ using namespace fastgpu::sim;
 
 namespace {
 
-// As cuCtxGetStreamPriorityRange: 0 the lowest, -5 the highest.
-constexpr int kLeastPriority = 0;
-constexpr int kGreatestPriority = -5;
-
 CUresult set(const char* name, CUstream handle, CUstreamAttrID attribute, const CUstreamAttrValue* value,
              DefaultStream nullMeans) {
   return withStream(name, handle, nullMeans, [&](Driver&, Stream& stream) {
@@ -23,7 +19,7 @@ CUresult set(const char* name, CUstream handle, CUstreamAttrID attribute, const 
     if (attribute == CU_STREAM_ATTRIBUTE_PRIORITY) {
       // A default stream keeps its priority (the client library cannot follow a change to it).
       if (stream.kind() != Stream::Kind::kCreated) return CUDA_ERROR_INVALID_VALUE;
-      stream.setPriority(std::clamp(value->priority, kGreatestPriority, kLeastPriority));
+      stream.setPriority(clampPriority(value->priority));
       return CUDA_SUCCESS;
     }
     cudaabi::StreamAttributes attributes = stream.attributes();

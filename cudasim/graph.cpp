@@ -143,6 +143,14 @@ void refreshArgumentPointers(KernelNode& node) {
   }
 }
 
+void replaceParams(GraphNode& node, NodeParams params) {
+  auto* before = std::get_if<KernelNode>(&node.params());
+  auto* after = std::get_if<KernelNode>(&params);
+  if (before != nullptr && after != nullptr) after->attributes = before->attributes;
+  node.params() = std::move(params);
+  if (auto* kernel = std::get_if<KernelNode>(&node.params())) refreshArgumentPointers(*kernel);
+}
+
 bool sameMemoryNodes(const Graph& a, const Graph& b) {
   for (std::size_t i = 0; i < a.nodes().size(); ++i) {
     const NodeParams& x = a.nodes()[i]->params();

@@ -20,6 +20,7 @@
 #include <variant>
 #include <vector>
 
+#include "cudaabi/kernel_node_attributes.h"
 #include "cudasim/graph_memory.h"
 #include "cudasim/handle_table.h"
 #include "cudasim/stream_work.h"
@@ -31,6 +32,7 @@ class Graph;
 struct KernelNode {
   KernelLaunch launch;
   std::vector<void*> argumentPointers;  // into launch.parameters, for the "get params" calls
+  cudaabi::KernelNodeAttributes attributes;  // scheduling hints: kept, and change nothing a twin does
 };
 struct CopyNode {
   CUDA_MEMCPY3D params{};
@@ -146,6 +148,9 @@ class GraphExec : public HandleObject {
 
 // The pointers "get params" hands out for a kernel node's arguments.
 void refreshArgumentPointers(KernelNode& node);
+// Gives `node` new parameters of its type; a kernel node keeps its attributes (which its
+// parameters do not carry).
+void replaceParams(GraphNode& node, NodeParams params);
 
 // Whether two graphs of the same topology allocate and free the same graph memory (an executable
 // cannot be updated to other memory nodes).

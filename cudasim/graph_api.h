@@ -18,6 +18,17 @@ CUresult withGraph(const char* name, CUgraph handle, Body&& body) {
   });
 }
 
+// `body(driver, node)` for the live graph node `handle` names, under the capture lock.
+template <typename Body>
+CUresult withNode(const char* name, CUgraphNode handle, Body&& body) {
+  return driverEntry(name, [&](Driver& driver) -> CUresult {
+    std::lock_guard lock(driver.captures().mutex());
+    auto node = driver.handles().find<GraphNode>(HandleKind::kGraphNode, handle);
+    if (!node) return CUDA_ERROR_INVALID_VALUE;
+    return body(driver, *node);
+  });
+}
+
 // The nodes a list of handles names (all of them live nodes, or an error).
 inline Result<std::vector<GraphNode*>> nodesOf(Driver& driver, const CUgraphNode* handles, std::size_t count) {
   if (count > 0 && handles == nullptr) return Status(CUDA_ERROR_INVALID_VALUE, "no node list");

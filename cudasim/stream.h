@@ -14,6 +14,8 @@
 // the destructor after the queue drains.
 #pragma once
 
+#include <algorithm>
+
 #include <atomic>
 #include <deque>
 #include <functional>
@@ -26,6 +28,12 @@
 #include "cudaabi/stream_attributes.h"
 
 namespace fastgpu::sim {
+
+// Stream priorities, as on an H100 (cuCtxGetStreamPriorityRange): 0 the lowest, -5 the highest.
+// A priority outside the range is clamped to it, as CUDA does (streams and kernel nodes alike).
+inline constexpr int kLeastStreamPriority = 0;
+inline constexpr int kGreatestStreamPriority = -5;
+inline int clampPriority(int priority) { return std::clamp(priority, kGreatestStreamPriority, kLeastStreamPriority); }
 
 class Context;
 class Device;

@@ -22,12 +22,7 @@ CUresult getAttribute(Runtime& rt, Client& client, CUstream stream, bool perThre
   request.setStream(idOf(stream));
   request.setPerThread(perThread);
   request.initAttribute().setId(static_cast<std::uint32_t>(attribute));
-  auto reply = ask(client, call);
-  if (!reply) return resultOf(client, reply, false);
-  auto data = (*reply)->get().getData();
-  *value = CUstreamAttrValue{};
-  std::memcpy(value, data.begin(), std::min<std::size_t>(data.size(), sizeof(*value)));
-  return CUDA_SUCCESS;
+  return askData(client, call, value);
 }
 
 CUresult set(const char* name, CUstream stream, CUstreamAttrID attribute, const CUstreamAttrValue* value,

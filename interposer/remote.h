@@ -1,6 +1,8 @@
 // Helpers shared by the interposer's entry points (api_*.cpp).
 #pragma once
 
+#include <algorithm>
+#include <cstring>
 #include <exception>
 #include <new>
 
@@ -59,6 +61,18 @@ CUresult askValue(Client& client, CallMessage& call, T* answer) {
   if (!reply) return resultOf(client, reply, false);
   auto values = valuesOf(**reply);
   *answer = values.empty() ? T{} : static_cast<T>(values[0]);
+  return CUDA_SUCCESS;
+}
+
+// A query answered with data: *answer gets its bytes (zero-filled past them, the excess dropped)
+// when the call succeeds, and is left alone when it fails. For plain structures.
+template <typename T>
+CUresult askData(Client& client, CallMessage& call, T* answer) {
+  auto reply = ask(client, call);
+  if (!reply) return resultOf(client, reply, false);
+  auto data = (*reply)->get().getData();
+  *answer = T{};
+  std::memcpy(answer, data.begin(), std::min<std::size_t>(data.size(), sizeof(T)));
   return CUDA_SUCCESS;
 }
 

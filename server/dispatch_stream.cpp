@@ -43,15 +43,15 @@ Status Session::streamAttribute(wire::Call::Reader call, Answer& answer) {
   if (CUresult invalid = cudaabi::checkStreamAttribute(id, value); invalid != CUDA_SUCCESS) {
     return Status(invalid, "an invalid stream attribute value");
   }
-  // An access policy window is about the session's own memory.
-  const CUaccessPolicyWindow& window = value.accessPolicyWindow;
-  if (id == CU_STREAM_ATTRIBUTE_ACCESS_POLICY_WINDOW && window.num_bytes > 0) {
-    if (Status status = state_->checkDeviceRange(reinterpret_cast<std::uintptr_t>(window.base_ptr), window.num_bytes);
-        !status) {
-      return status;
-    }
+  if (id == CU_STREAM_ATTRIBUTE_ACCESS_POLICY_WINDOW) {
+    if (Status status = checkAccessPolicyWindow(value.accessPolicyWindow); !status) return status;
   }
   return driverResult(driver_.cuStreamSetAttribute(*found, id, &value), "cuStreamSetAttribute");
+}
+
+Status Session::checkAccessPolicyWindow(const CUaccessPolicyWindow& window) const {
+  if (window.num_bytes == 0) return Status::ok();
+  return state_->checkDeviceRange(reinterpret_cast<std::uintptr_t>(window.base_ptr), window.num_bytes);
 }
 
 Status Session::executeStreamCall(wire::Call::Reader call, Answer& answer) {

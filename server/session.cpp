@@ -453,6 +453,10 @@ Status Session::route(wire::Call::Reader call, std::span<const std::uint8_t> bul
     case wire::Call::CAPTURE_FROM_HOST:
     case wire::Call::CAPTURE_HOST_NODE:
       return executeCaptureCall(call, answer);
+    case wire::Call::GRAPH_KERNEL_SET_ATTRIBUTE:
+    case wire::Call::GRAPH_KERNEL_GET_ATTRIBUTE:
+    case wire::Call::GRAPH_KERNEL_COPY_ATTRIBUTES:
+      return kernelNodeAttribute(call, answer);
     case wire::Call::GRAPH_INSTANTIATE:
     case wire::Call::GRAPH_LAUNCH:
     case wire::Call::GRAPH_EXEC_DESTROY:

@@ -134,6 +134,10 @@ class Session {
   // cuStreamSetAttribute / cuStreamGetAttribute: checked values (cudaabi/stream_attributes.h); an
   // access policy window must lie in the session's memory.
   Status streamAttribute(wire::Call::Reader call, Answer& answer);
+  // A kernel node's attributes set, read or copied (dispatch_kernel_node_attributes.cpp).
+  Status kernelNodeAttribute(wire::Call::Reader call, Answer& answer);
+  // An access policy window is about the session's own memory.
+  Status checkAccessPolicyWindow(const CUaccessPolicyWindow& window) const;
 
   // Helpers shared by the groups.
   Result<CUstream> stream(std::uint64_t id, bool perThread);

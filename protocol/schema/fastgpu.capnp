@@ -313,6 +313,8 @@ struct CachedCode {
   library @1 :Bool;           # load it as a library (cuLibraryLoadData), else as a module
 }
 struct GraphKernelSet { exec @0 :UInt64; node @1 :UInt64; launch @2 :Launch; }  # exec 0: the graph's node
+struct KernelNodeAttribute { node @0 :UInt64; attribute @1 :LaunchAttribute; }
+struct NodePair { destination @0 :UInt64; source @1 :UInt64; }
 
 struct Call {
   context @0 :UInt64;         # the calling thread's current context id, 0 for none
@@ -457,6 +459,9 @@ struct Call {
     memPoolImport @123 :Data;                  # a client's handle -> handle (a pool that allocates nothing)
     memPoolExportPointer @124 :UInt64;         # an allocation of a shareable pool -> data (64 bytes)
     memPoolImportPointer @125 :PoolPointer;    # -> values [address, bytes]
+    graphKernelSetAttribute @126 :KernelNodeAttribute;  # -> none
+    graphKernelGetAttribute @127 :KernelNodeAttribute;  # attribute.id -> data [the 64-byte value]
+    graphKernelCopyAttributes @128 :NodePair;           # -> none
   }
 }
 

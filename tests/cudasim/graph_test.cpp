@@ -283,6 +283,84 @@ TEST_F(SimGraph, AnExplicitGraphRunsInDependencyOrderAndItsNodesCanBeReadAndChan
   d.cuGraphDestroy(graph);
 }
 
+// A kernel node's attributes: checked, kept through a change of parameters and a clone, copied,
+// and taken from cuLaunchKernelEx when the launch is captured.
+TEST_F(SimGraph, KernelNodeAttributesAreCheckedKeptAndCapturedFromTheLaunch) {
+  CUgraph graph = nullptr;
+  ASSERT_CU(d.cuGraphCreate(&graph, 0));
+  int value = 5;
+  void* params[] = {&log, &length, &value};
+  CUDA_KERNEL_NODE_PARAMS kernel{};
+  kernel.func = appendValue;
+  kernel.gridDimX = kernel.gridDimY = kernel.gridDimZ = 1;
+  kernel.blockDimX = kernel.blockDimY = kernel.blockDimZ = 1;
+  kernel.kernelParams = params;
+  CUgraphNode node = nullptr, other = nullptr, empty = nullptr;
+  ASSERT_CU(d.cuGraphAddKernelNode_v2(&node, graph, nullptr, 0, &kernel));
+  ASSERT_CU(d.cuGraphAddKernelNode_v2(&other, graph, nullptr, 0, &kernel));
+  ASSERT_CU(d.cuGraphAddEmptyNode(&empty, graph, nullptr, 0));
+  CUkernelNodeAttrValue read{};
+  ASSERT_CU(d.cuGraphKernelNodeGetAttribute(node, CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN_MAP, &read));
+  EXPECT_EQ(read.memSyncDomainMap.remote, 1) << "the default map";
+
+  CUkernelNodeAttrValue set{};
+  set.priority = -9;
+  ASSERT_CU(d.cuGraphKernelNodeSetAttribute(node, CU_LAUNCH_ATTRIBUTE_PRIORITY, &set));
+  set = {};
+  set.clusterDim = {2, 1, 1};
+  ASSERT_CU(d.cuGraphKernelNodeSetAttribute(node, CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION, &set));
+  set.clusterDim = {17, 1, 1};
+  EXPECT_EQ(d.cuGraphKernelNodeSetAttribute(node, CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION, &set), CUDA_ERROR_INVALID_VALUE);
+  set = {};
+  EXPECT_EQ(d.cuGraphKernelNodeSetAttribute(node, CU_LAUNCH_ATTRIBUTE_SYNCHRONIZATION_POLICY, &set),
+            CUDA_ERROR_INVALID_VALUE)
+      << "a stream's attribute";
+  EXPECT_EQ(d.cuGraphKernelNodeSetAttribute(node, CU_LAUNCH_ATTRIBUTE_DEVICE_UPDATABLE_KERNEL_NODE, &set),
+            CUDA_ERROR_NOT_SUPPORTED);
+  EXPECT_EQ(d.cuGraphKernelNodeSetAttribute(empty, CU_LAUNCH_ATTRIBUTE_PRIORITY, &set), CUDA_ERROR_INVALID_VALUE);
+  EXPECT_EQ(d.cuGraphKernelNodeGetAttribute(node, CU_LAUNCH_ATTRIBUTE_PRIORITY, nullptr), CUDA_ERROR_INVALID_VALUE);
+
+  value = 6;
+  ASSERT_CU(d.cuGraphKernelNodeSetParams_v2(node, &kernel));
+  ASSERT_CU(d.cuGraphKernelNodeGetAttribute(node, CU_LAUNCH_ATTRIBUTE_PRIORITY, &read));
+  EXPECT_EQ(read.priority, -5) << "clamped, and kept when the parameters change";
+  CUgraph clone = nullptr;
+  CUgraphNode cloned = nullptr;
+  ASSERT_CU(d.cuGraphClone(&clone, graph));
+  ASSERT_CU(d.cuGraphNodeFindInClone(&cloned, node, clone));
+  ASSERT_CU(d.cuGraphKernelNodeGetAttribute(cloned, CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION, &read));
+  EXPECT_EQ(read.clusterDim.x, 2u);
+  ASSERT_CU(d.cuGraphKernelNodeCopyAttributes(other, node));
+  ASSERT_CU(d.cuGraphKernelNodeGetAttribute(other, CU_LAUNCH_ATTRIBUTE_PRIORITY, &read));
+  EXPECT_EQ(read.priority, -5);
+  EXPECT_EQ(d.cuGraphKernelNodeCopyAttributes(empty, node), CUDA_ERROR_INVALID_VALUE);
+
+  // Captured from cuLaunchKernelEx: the node carries the launch's node attributes.
+  ASSERT_CU(d.cuStreamBeginCapture_v2(stream, CU_STREAM_CAPTURE_MODE_GLOBAL));
+  CUlaunchAttribute attributes[2]{};
+  attributes[0].id = CU_LAUNCH_ATTRIBUTE_PRIORITY;
+  attributes[0].value.priority = -2;
+  attributes[1].id = CU_LAUNCH_ATTRIBUTE_COOPERATIVE;
+  attributes[1].value.cooperative = 1;
+  CUlaunchConfig config{};
+  config.gridDimX = config.gridDimY = config.gridDimZ = 1;
+  config.blockDimX = config.blockDimY = config.blockDimZ = 1;
+  config.hStream = stream;
+  config.attrs = attributes;
+  config.numAttrs = 2;
+  ASSERT_CU(d.cuLaunchKernelEx(&config, appendValue, params, nullptr));
+  CUgraph captured = nullptr;
+  ASSERT_CU(d.cuStreamEndCapture(stream, &captured));
+  CUgraphNode launched = nullptr;
+  size_t count = 1;
+  ASSERT_CU(d.cuGraphGetNodes(captured, &launched, &count));
+  ASSERT_CU(d.cuGraphKernelNodeGetAttribute(launched, CU_LAUNCH_ATTRIBUTE_PRIORITY, &read));
+  EXPECT_EQ(read.priority, -2);
+  ASSERT_CU(d.cuGraphKernelNodeGetAttribute(launched, CU_LAUNCH_ATTRIBUTE_COOPERATIVE, &read));
+  EXPECT_EQ(read.cooperative, 1);
+  for (CUgraph g : {graph, clone, captured}) ASSERT_CU(d.cuGraphDestroy(g));
+}
+
 TEST_F(SimGraph, AnExecutableTakesTheParametersOfATopologicallyEqualGraphAndRefusesAnotherShape) {
   auto capture = [&](int first, int second, bool extra) {
     CUgraph graph = nullptr;

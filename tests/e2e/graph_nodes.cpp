@@ -125,6 +125,37 @@ void launchAndShow(CUgraphExec exec, const char* when) {
 
 }  // namespace
 
+// A kernel node's attributes (cudaGraphKernelNodeSetAttribute, as programs pin an L2 window on a
+// graph's kernel): set, refused where they do not apply, read back.
+void setKernelAttributes(CUgraphNode kernel, CUgraphNode copy) {
+  CUkernelNodeAttrValue value{};
+  value.priority = -3;
+  report("cuGraphKernelNodeSetAttribute(priority)", cuGraphKernelNodeSetAttribute(kernel, CU_LAUNCH_ATTRIBUTE_PRIORITY, &value));
+  value = {};
+  value.accessPolicyWindow.base_ptr = reinterpret_cast<void*>(logBuffer);
+  value.accessPolicyWindow.num_bytes = 64 * sizeof(int);
+  value.accessPolicyWindow.hitRatio = 0.5f;
+  value.accessPolicyWindow.hitProp = CU_ACCESS_PROPERTY_PERSISTING;
+  value.accessPolicyWindow.missProp = CU_ACCESS_PROPERTY_STREAMING;
+  report("cuGraphKernelNodeSetAttribute(access policy window)",
+         cuGraphKernelNodeSetAttribute(kernel, CU_LAUNCH_ATTRIBUTE_ACCESS_POLICY_WINDOW, &value));
+  value.accessPolicyWindow.hitRatio = 2.0f;
+  report("cuGraphKernelNodeSetAttribute(hit ratio 2)",
+         cuGraphKernelNodeSetAttribute(kernel, CU_LAUNCH_ATTRIBUTE_ACCESS_POLICY_WINDOW, &value), CUDA_ERROR_INVALID_VALUE);
+  value = {};
+  report("cuGraphKernelNodeSetAttribute(a stream's attribute)",
+         cuGraphKernelNodeSetAttribute(kernel, CU_LAUNCH_ATTRIBUTE_SYNCHRONIZATION_POLICY, &value), CUDA_ERROR_INVALID_VALUE);
+  report("cuGraphKernelNodeSetAttribute(a copy node)",
+         cuGraphKernelNodeSetAttribute(copy, CU_LAUNCH_ATTRIBUTE_PRIORITY, &value), CUDA_ERROR_INVALID_VALUE);
+  CUkernelNodeAttrValue read{};
+  report("cuGraphKernelNodeGetAttribute(access policy window)",
+         cuGraphKernelNodeGetAttribute(kernel, CU_LAUNCH_ATTRIBUTE_ACCESS_POLICY_WINDOW, &read));
+  std::printf("the kernel node's window: %zu bytes at the log, hit ratio %.2f\n", read.accessPolicyWindow.num_bytes,
+              static_cast<double>(read.accessPolicyWindow.hitRatio));
+  report("cuGraphKernelNodeCopyAttributes(to a copy node)", cuGraphKernelNodeCopyAttributes(copy, kernel),
+         CUDA_ERROR_INVALID_VALUE);
+}
+
 int main(int argc, char** argv) {
   CUcontext context;
   CUmodule module;
@@ -182,9 +213,16 @@ int main(int argc, char** argv) {
   report("cuGraphAddHostNode", cuGraphAddHostNode(&onHost, graph, &copyOut, 1, &host));
   report("cuGraphAddEventRecordNode", cuGraphAddEventRecordNode(&record, graph, &append, 1, done));
   printShape(graph);
+  setKernelAttributes(append, pick);
 
   CUgraph clone = nullptr;
   report("cuGraphClone", cuGraphClone(&clone, graph));
+  CUgraphNode appendInClone = nullptr;
+  report("cuGraphNodeFindInClone", cuGraphNodeFindInClone(&appendInClone, append, clone));
+  CUkernelNodeAttrValue cloned{};
+  report("cuGraphKernelNodeGetAttribute(the clone's, priority)",
+         cuGraphKernelNodeGetAttribute(appendInClone, CU_LAUNCH_ATTRIBUTE_PRIORITY, &cloned));
+  std::printf("the clone's kernel node has priority %d\n", cloned.priority);
   CUgraphExec exec = nullptr, cloneExec = nullptr;
   report("cuGraphInstantiateWithFlags", cuGraphInstantiateWithFlags(&exec, graph, 0));
   report("cuGraphInstantiateWithFlags(clone)", cuGraphInstantiateWithFlags(&cloneExec, clone, 0));

@@ -1,6 +1,8 @@
 // Graphs built and changed node by node on the server: node parameters are checked and answered
 // in the session's terms, copy nodes stay inside the session's memory and its staging buffers,
 // host nodes end their graph, and memory allocation nodes are charged.
+#include <cstring>
+
 #include "graph_test_support.h"
 
 namespace fastgpu::server {
@@ -323,6 +325,65 @@ TEST_F(ServerTest, MemoryAllocationNodesCountAgainstTheQuota) {
 // The graph a child graph node holds, borrowed (cuGraphChildGraphNodeGetGraph): one id however
 // often it is asked, readable like any graph, never changed, cloned or instantiated, and gone
 // with its node or with the graph holding the node (the driver frees it then).
+// A kernel node's attributes: ids and values checked, an access policy window only over the
+// session's memory, forged nodes refused, a device-updatable node not offered.
+TEST_F(ServerGraphTest, KernelNodeAttributesAreCheckedAndAWindowMustBeTheSessionsOwnMemory) {
+  auto [client, graphs, code, log, length, stream] = *session;
+  std::uint64_t graph = 0;
+  ASSERT_EQ(client.call([](wire::Call::Builder c) { c.setGraphCreate(0); }, &graph).first, CUDA_SUCCESS);
+  auto [added, values] = client.call([&](wire::Call::Builder c) {
+    auto a = c.initGraphAddNode();
+    a.setGraph(graph);
+    auto k = a.initKernel();
+    k.setFunction(code.kernels.at("appendValue"));
+    auto grid = k.initGrid(3), block = k.initBlock(3);
+    for (unsigned i = 0; i < 3; ++i) grid.set(i, 1), block.set(i, 1);
+    auto params = appendParams(log, length, 3);
+    k.setParams(kj::arrayPtr(params.data(), params.size()));
+  });
+  ASSERT_EQ(added, CUDA_SUCCESS);
+  const auto node = static_cast<std::uint64_t>(values.at(0));
+  auto set = [&](std::uint64_t target, CUlaunchAttributeID id, const CUkernelNodeAttrValue& value) {
+    return client
+        .call([&](wire::Call::Builder c) {
+          auto request = c.initGraphKernelSetAttribute();
+          request.setNode(target);
+          auto attribute = request.initAttribute();
+          attribute.setId(id);
+          attribute.setValue(kj::arrayPtr(reinterpret_cast<const capnp::byte*>(&value), sizeof(value)));
+        })
+        .first;
+  };
+  CUkernelNodeAttrValue window{};
+  window.accessPolicyWindow.base_ptr = reinterpret_cast<void*>(log);
+  window.accessPolicyWindow.num_bytes = 64;
+  window.accessPolicyWindow.hitRatio = 1.0f;
+  EXPECT_EQ(set(node, CU_LAUNCH_ATTRIBUTE_ACCESS_POLICY_WINDOW, window), CUDA_SUCCESS);
+  window.accessPolicyWindow.base_ptr = reinterpret_cast<void*>(0x7f0000000000ULL);
+  EXPECT_EQ(set(node, CU_LAUNCH_ATTRIBUTE_ACCESS_POLICY_WINDOW, window), CUDA_ERROR_INVALID_VALUE)
+      << "a window over memory that is not the session's";
+  CUkernelNodeAttrValue none{};
+  EXPECT_EQ(set(node, CU_LAUNCH_ATTRIBUTE_DEVICE_UPDATABLE_KERNEL_NODE, none), CUDA_ERROR_NOT_SUPPORTED);
+  EXPECT_EQ(set(node, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_EVENT, none), CUDA_ERROR_INVALID_VALUE) << "a launch's only";
+  EXPECT_EQ(set(0x1234, CU_LAUNCH_ATTRIBUTE_PRIORITY, none), CUDA_ERROR_INVALID_VALUE) << "a forged node";
+  auto [read, bytes] = client.callForData([&](wire::Call::Builder c) {
+    auto request = c.initGraphKernelGetAttribute();
+    request.setNode(node);
+    request.initAttribute().setId(CU_LAUNCH_ATTRIBUTE_ACCESS_POLICY_WINDOW);
+  });
+  ASSERT_EQ(read, CUDA_SUCCESS);
+  ASSERT_EQ(bytes.size(), sizeof(CUkernelNodeAttrValue));
+  CUkernelNodeAttrValue kept{};
+  std::memcpy(&kept, bytes.data(), sizeof(kept));
+  EXPECT_EQ(kept.accessPolicyWindow.base_ptr, reinterpret_cast<void*>(log)) << "the refused window changed nothing";
+  EXPECT_EQ(client.call([&](wire::Call::Builder c) {
+                  auto pair = c.initGraphKernelCopyAttributes();
+                  pair.setDestination(0x1234);
+                  pair.setSource(node);
+                }).first,
+            CUDA_ERROR_INVALID_VALUE);
+}
+
 TEST_F(ServerGraphTest, AChildGraphBorrowedFromItsNodeIsOnlyReadAndGoesWithItsHolder) {
   auto [client, graphs, code, log, length, stream] = *session;
   auto create = [&] {

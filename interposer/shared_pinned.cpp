@@ -23,9 +23,11 @@ CUresult freeSharedRange(Runtime& rt, Client& client, std::uint64_t offset) {
   return askResult(client, call);
 }
 
-void awaitContextWork(Runtime& rt, Client& client) {
-  CallMessage call(rt.currentContextId());
-  call->setContextSynchronize(0);
+void awaitContextWork(Runtime& rt, Client& client) { awaitContextWork(client, rt.currentContextId()); }
+
+void awaitContextWork(Client& client, std::uint64_t context) {
+  CallMessage call(context);
+  call->setAwaitContextWork();
   (void)askResult(client, call);
 }
 
@@ -46,9 +48,7 @@ namespace {
 // calls: this wait is not one of them.
 void awaitStagingFree(Client& client, const Client::StagingSlot::Busy& busy) {
   if (synchronizeStream(client, busy.context, busy.stream, busy.perThread, false) == CUDA_SUCCESS) return;
-  CallMessage context(busy.context);
-  context->setContextSynchronize(0);
-  (void)askResult(client, context, false);
+  awaitContextWork(client, busy.context);
 }
 
 }  // namespace

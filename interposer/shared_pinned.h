@@ -29,9 +29,11 @@ struct SharedRange {
 std::optional<SharedRange> askSharedRange(Runtime& rt, Client& client, std::uint64_t bytes);
 // Gives a range back to the server, which first waits for the device's work.
 CUresult freeSharedRange(Runtime& rt, Client& client, std::uint64_t offset);
-// Waits for the current context's work, as the driver does before host memory stops being
-// page-locked; its errors stay deferred for the next synchronizing call.
+// Waits for the current context's work (or context `context`'s), as the driver does before host
+// memory stops being page-locked: not a synchronization of the program's, so another thread's
+// capture goes on; its errors stay deferred for the next synchronizing call.
 void awaitContextWork(Runtime& rt, Client& client);
+void awaitContextWork(Client& client, std::uint64_t context);
 
 // Page-locked memory from the shared heap: mapped here, registered by the server. Nullopt when
 // there is no heap or the server cannot give more (the caller makes it locally).

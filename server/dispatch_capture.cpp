@@ -48,6 +48,20 @@ bool Session::capturing(CUstream stream) {
   return driver_.cuStreamIsCapturing(stream, &status) == CUDA_SUCCESS && status != CU_STREAM_CAPTURE_STATUS_NONE;
 }
 
+Status Session::awaitContextWork() {
+  if (state_->current() == 0) return Status(CUDA_ERROR_INVALID_CONTEXT, "no current context");
+  if (activeCaptures_ == 0) return driverResult(driver_.cuCtxSynchronize(), "cuCtxSynchronize");
+  std::vector<CUstream> streams = state_->streamsOf(state_->current());
+  streams.push_back(CU_STREAM_LEGACY);
+  streams.push_back(CU_STREAM_PER_THREAD);
+  for (CUstream stream : streams) {
+    // Work a capture began behind cannot be waited for without ending the capture; the driver's
+    // own waits would, but a client of the driver cannot.
+    if (!capturing(stream)) (void)driver_.cuStreamSynchronize(stream);
+  }
+  return Status::ok();
+}
+
 bool Session::isCaptureGraph(std::uint64_t graph) const {
   return std::any_of(captureGraphs_.begin(), captureGraphs_.end(),
                      [&](const auto& entry) { return entry.second.id == graph; });

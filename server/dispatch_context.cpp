@@ -58,6 +58,8 @@ Status Session::executeContextCall(wire::Call::Reader call, Answer& answer) {
       if (state.current() == 0) return Status(CUDA_ERROR_INVALID_CONTEXT, "no current context");
       return driverResult(driver_.cuCtxSynchronize(), "cuCtxSynchronize");
     }
+    case wire::Call::AWAIT_CONTEXT_WORK:
+      return awaitContextWork();
     case wire::Call::GET_LIMIT: {
       std::size_t value = 0;
       CUresult result = driver_.cuCtxGetLimit(&value, static_cast<CUlimit>(call.getGetLimit()));

@@ -152,7 +152,7 @@ Status Session::executeMemoryCall(wire::Call::Reader call, std::span<const std::
       auto shared = sharedHostMemory();
       if (!shared) return shared.status();
       // As cuMemFreeHost does: the device's work ends first (its errors are not the free's).
-      (void)driver_.cuCtxSynchronize();
+      (void)awaitContextWork();
       return (*shared)->free(call.getHostFreeShared());
     }
     case wire::Call::COPY_SHARED:

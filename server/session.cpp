@@ -362,6 +362,7 @@ Status Session::execute(wire::Call::Reader call, std::span<const std::uint8_t> b
   Status result = route(call, bulk, answer);
   switch (call.which()) {
     case wire::Call::CONTEXT_SYNCHRONIZE:
+    case wire::Call::AWAIT_CONTEXT_WORK:
     case wire::Call::STREAM_SYNCHRONIZE:
     case wire::Call::EVENT_SYNCHRONIZE:
       state_->settlePoolCharges();  // pools give memory back at synchronizations
@@ -382,6 +383,7 @@ Status Session::route(wire::Call::Reader call, std::span<const std::uint8_t> bul
     case wire::Call::CONTEXT_CREATE:
     case wire::Call::CONTEXT_DESTROY:
     case wire::Call::CONTEXT_SYNCHRONIZE:
+    case wire::Call::AWAIT_CONTEXT_WORK:
     case wire::Call::GET_LIMIT:
     case wire::Call::SET_LIMIT:
     case wire::Call::STREAM_PRIORITY_RANGE:

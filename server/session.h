@@ -158,6 +158,10 @@ class Session {
   // The session ends: the graphs of captures still under way leave the handle table unfreed.
   void forgetCaptureGraphs();
   bool capturing(CUstream stream);
+  // Waits for the current context's work as the driver's own waits do (cuMemFreeHost,
+  // cuMemHostUnregister): all of it when nothing captures, else every stream that is not capturing
+  // (cuCtxSynchronize would invalidate the captures of the client's other threads).
+  Status awaitContextWork();
   // The driver's id of the capture `stream` is in; 0 when it is not capturing.
   std::uint64_t captureId(CUstream stream);
   Result<scheduler::ComputeGate*> gateFor(CUstream stream);

@@ -45,6 +45,14 @@ std::uint64_t SessionState::add(HandleKind kind, void* real, std::uint64_t owner
   return id;
 }
 
+std::vector<CUstream> SessionState::streamsOf(std::uint64_t context) const {
+  std::vector<CUstream> streams;
+  for (const auto& [id, entry] : handles_) {
+    if (kindOf(id) == HandleKind::kStream && entry.owner == context) streams.push_back(static_cast<CUstream>(entry.real));
+  }
+  return streams;
+}
+
 Status SessionState::roomFor(HandleKind kind) const {
   auto count = [&](HandleKind of) {
     auto it = counts_.find(of);

@@ -96,6 +96,8 @@ class SessionState {
   Result<void*> findReadableGraph(std::uint64_t id) const;
   // Forgets `id` and, recursively, every handle it owns.
   void remove(std::uint64_t id);
+  // The streams the session created in context `context` (a linear search: for rare waits only).
+  std::vector<CUstream> streamsOf(std::uint64_t context) const;
   // The id of the handle of `kind` behind `real` (a linear search: for rare queries only).
   std::optional<std::uint64_t> idOf(HandleKind kind, const void* real) const;
   // Whether the session may create one more object of `kind` (streams, events, contexts,

@@ -462,6 +462,8 @@ struct Call {
     graphKernelSetAttribute @126 :KernelNodeAttribute;  # -> none
     graphKernelGetAttribute @127 :KernelNodeAttribute;  # attribute.id -> data [the 64-byte value]
     graphKernelCopyAttributes @128 :NodePair;           # -> none
+    awaitContextWork @129 :Void;  # the current context's work done, as the driver's own waits (cuMemFreeHost)
+                                  # await it: no capture of another thread invalidated -> none
   }
 }
 

@@ -139,9 +139,18 @@ tokens = ["t"]
   return used / wall;
 }
 
-TEST_F(ServerTest, ACapHoldsWithShortKernels) { EXPECT_NEAR(cappedShare(*this, 200, 10), 0.25, 0.05); }
+// A cap is a ceiling: the share may not pass it (by more than the window's granularity). How close
+// below it a client gets depends on how fast this machine turns its batches round (a round trip
+// between batches; on a loaded 2-core machine 15-24% of a 25% cap was measured with the gate
+// unchanged), so the floor only proves the gate lets a capped client run at all.
+void expectCapHolds(double share) {
+  EXPECT_LE(share, 0.25 + 0.05) << "the cap did not hold";
+  EXPECT_GE(share, 0.10) << "the capped client was starved";
+}
 
-TEST_F(ServerTest, ACapHoldsWithLongKernels) { EXPECT_NEAR(cappedShare(*this, 10000, 1), 0.25, 0.05); }
+TEST_F(ServerTest, ACapHoldsWithShortKernels) { expectCapHolds(cappedShare(*this, 200, 10)); }
+
+TEST_F(ServerTest, ACapHoldsWithLongKernels) { expectCapHolds(cappedShare(*this, 10000, 1)); }
 
 TEST_F(ServerTest, HighPriorityWorkWaitsAtMostForTheLowPriorityKernelOnTheGpu) {
   start(R"(

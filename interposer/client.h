@@ -129,6 +129,7 @@ class Client {
       std::uint64_t context = 0;
       std::uint64_t stream = 0;
       bool perThread = false;
+      std::uint32_t thread = 0;  // whose per-thread default stream (threadSerial)
     };
     std::optional<Busy> busy;
   };

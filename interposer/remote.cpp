@@ -56,8 +56,9 @@ CUresult sendInStreamOrder(Client& client, CallMessage& call, std::span<const st
 }
 
 CUresult synchronizeStream(Client& client, std::uint64_t context, std::uint64_t stream, bool perThread,
-                           bool synchronizing) {
+                           bool synchronizing, std::uint32_t thread) {
   CallMessage call(context);
+  if (thread != 0) call->setThread(thread);
   auto sync = call->initStreamSynchronize();
   sync.setStream(stream);
   sync.setPerThread(perThread);

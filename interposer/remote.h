@@ -49,8 +49,9 @@ CUresult askResult(Client& client, CallMessage& call, bool synchronizing = false
 // cuStreamSynchronize of stream `stream` (per-thread default stream when `perThread` and the id
 // is null) in context `context`. `synchronizing` as for askResult: whether the wait reports the
 // deferred errors of earlier asynchronous calls (a wait the program did not ask for does not).
+// `thread`: the client thread whose per-thread default stream it is, when not the caller's.
 CUresult synchronizeStream(Client& client, std::uint64_t context, std::uint64_t stream, bool perThread,
-                           bool synchronizing);
+                           bool synchronizing, std::uint32_t thread = 0);
 // The values of an answered call (empty on failure).
 std::vector<std::int64_t> valuesOf(const ReplyMessage& reply);
 // A query answered with one value: *answer gets it (0 if the reply has none) when the call

@@ -47,7 +47,7 @@ namespace {
 // stream destroyed since, its context's work. Errors stay for the program's own synchronizing
 // calls: this wait is not one of them.
 void awaitStagingFree(Client& client, const Client::StagingSlot::Busy& busy) {
-  if (synchronizeStream(client, busy.context, busy.stream, busy.perThread, false) == CUDA_SUCCESS) return;
+  if (synchronizeStream(client, busy.context, busy.stream, busy.perThread, false, busy.thread) == CUDA_SUCCESS) return;
   awaitContextWork(client, busy.context);
 }
 

@@ -50,7 +50,7 @@ struct StagingLease {
 
   // The copy returns with work of `stream` still to read the area.
   void leaveBusy(std::uint64_t context, std::uint64_t stream, bool perThread) {
-    slot->busy = Client::StagingSlot::Busy{context, stream, perThread};
+    slot->busy = Client::StagingSlot::Busy{context, stream, perThread, threadSerial()};
   }
 };
 // Nullopt when the session has no heap or the server gave no chunk (the copy goes through the

@@ -8,12 +8,30 @@
 namespace fastgpu::server {
 
 Result<CUstream> Session::stream(std::uint64_t id, bool perThread) {
-  if (id == 0) return perThread ? CU_STREAM_PER_THREAD : static_cast<CUstream>(nullptr);
+  if (id == 0) return perThread ? perThreadStream() : static_cast<CUstream>(nullptr);
   if (id == reinterpret_cast<std::uintptr_t>(CU_STREAM_LEGACY)) return CU_STREAM_LEGACY;
-  if (id == reinterpret_cast<std::uintptr_t>(CU_STREAM_PER_THREAD)) return CU_STREAM_PER_THREAD;
+  if (id == reinterpret_cast<std::uintptr_t>(CU_STREAM_PER_THREAD)) return perThreadStream();
   auto found = state_->find(HandleKind::kStream, id);
   if (!found) return found.status();
   return static_cast<CUstream>(*found);
+}
+
+CUstream Session::perThreadStream() {
+  std::uint64_t context = state_->current();
+  if (callThread_ == 0 || context == 0) return CU_STREAM_PER_THREAD;  // the driver answers for itself
+  auto key = std::pair{context, callThread_};
+  if (auto known = perThreadStreams_.find(key); known != perThreadStreams_.end()) {
+    if (auto found = state_->find(HandleKind::kStream, known->second)) return static_cast<CUstream>(*found);
+    perThreadStreams_.erase(known);  // its context was destroyed, and the stream with it
+  }
+  if (perThreadStreams_.size() >= kMaxPerThreadStreams || !state_->roomFor(HandleKind::kStream)) {
+    return CU_STREAM_PER_THREAD;
+  }
+  // A per-thread default stream is a blocking stream: it synchronizes with the legacy stream.
+  CUstream created = nullptr;
+  if (driver_.cuStreamCreate(&created, CU_STREAM_DEFAULT) != CUDA_SUCCESS) return CU_STREAM_PER_THREAD;
+  perThreadStreams_[key] = state_->add(HandleKind::kStream, created, context);
+  return created;
 }
 
 Result<CUevent> Session::event(std::uint64_t id) {

@@ -359,6 +359,7 @@ void Session::countWork(wire::Call::Reader call, const Status& result, const Ans
 }
 
 Status Session::execute(wire::Call::Reader call, std::span<const std::uint8_t> bulk, Answer& answer) {
+  callThread_ = call.getThread();
   Status result = route(call, bulk, answer);
   switch (call.which()) {
     case wire::Call::CONTEXT_SYNCHRONIZE:

@@ -140,7 +140,14 @@ class Session {
   Status checkAccessPolicyWindow(const CUaccessPolicyWindow& window) const;
 
   // Helpers shared by the groups.
+  // The stream a client names: 0 the legacy default stream, or with `perThread` the calling
+  // client thread's per-thread default stream (perThreadStream).
   Result<CUstream> stream(std::uint64_t id, bool perThread);
+  // The calling client thread's per-thread default stream in the current context: a blocking
+  // stream of its own, made on its first use (all of a process's calls run on one thread here, so
+  // the driver's per-thread stream would be every client thread's). Past kMaxPerThreadStreams, or
+  // the session's stream limit, the driver's, shared.
+  CUstream perThreadStream();
   Result<CUfunction> function(std::uint64_t id);
   Result<CUevent> event(std::uint64_t id);
   // Stream capture (dispatch_graph.cpp). Work on a capturing stream does not run: it passes no
@@ -221,6 +228,10 @@ class Session {
   std::unique_ptr<SessionState> state_;  // reset when the session ends: frees everything
   Status deferred_;  // the first error of asynchronous calls since the last reply
   int activeCaptures_ = 0;
+  std::uint32_t callThread_ = 0;  // the client thread of the call being served
+  static constexpr std::size_t kMaxPerThreadStreams = 256;
+  // (context id, client thread) -> the session's id of that thread's per-thread default stream
+  std::map<std::pair<std::uint64_t, std::uint32_t>, std::uint64_t> perThreadStreams_;
   struct CaptureGraph {
     std::uint64_t id;  // the graph's session id
     bool owned;        // made by the capture (else cuStreamBeginCaptureToGraph's, the client's)

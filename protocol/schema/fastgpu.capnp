@@ -318,6 +318,8 @@ struct NodePair { destination @0 :UInt64; source @1 :UInt64; }
 
 struct Call {
   context @0 :UInt64;         # the calling thread's current context id, 0 for none
+  thread @130 :UInt32;        # the calling thread, a serial of the client's (0: unknown): each has its
+                              # own per-thread default stream
   union {
     # contexts
     primaryRetain @1 :Int32;              # device -> handle

@@ -304,3 +304,42 @@ TEST_F(ServerTest, ForgedAndWrongKindGraphIdsAreRefused) {
 
 }  // namespace
 }  // namespace fastgpu::server
+
+namespace fastgpu::server {
+namespace {
+
+// Each client thread's per-thread default stream is a stream of its own on the server (all of a
+// process's calls run on one worker thread): two threads capture theirs at once. Past the bound
+// of such streams, threads share the driver's.
+TEST_F(ServerTest, EachClientThreadHasItsOwnPerThreadDefaultStreamUpToABound) {
+  RawClient client(url);
+  client.retainPrimary();
+  auto begin = [&](std::uint32_t thread) {
+    return client
+        .call([&](wire::Call::Builder c) {
+          c.setThread(thread);
+          auto b = c.initStreamBeginCapture();
+          b.setPerThread(true);
+          b.setMode(CU_STREAM_CAPTURE_MODE_RELAXED);
+        })
+        .first;
+  };
+  auto query = [&](std::uint32_t thread) {
+    return client
+        .call([&](wire::Call::Builder c) {
+          c.setThread(thread);
+          c.initStreamQuery().setPerThread(true);
+        })
+        .first;
+  };
+  EXPECT_EQ(begin(1), CUDA_SUCCESS);
+  EXPECT_EQ(begin(2), CUDA_SUCCESS) << "another thread's stream";
+  EXPECT_EQ(begin(1), CUDA_ERROR_ILLEGAL_STATE) << "the same thread's stream, capturing already";
+  // Threads 3 .. 256 take the rest of the bound; later threads share the driver's stream.
+  for (std::uint32_t thread = 3; thread <= 256; ++thread) ASSERT_EQ(query(thread), CUDA_SUCCESS);
+  EXPECT_EQ(begin(1000), CUDA_SUCCESS);
+  EXPECT_EQ(begin(1001), CUDA_ERROR_ILLEGAL_STATE) << "past the bound, one stream for the threads left";
+}
+
+}  // namespace
+}  // namespace fastgpu::server

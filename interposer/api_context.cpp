@@ -240,8 +240,7 @@ FASTGPU_REMOTE_EXPORT CUresult cuCtxSetLimit(CUlimit limit, size_t value) {
     auto set = call->initSetLimit();
     set.setLimit(limit);
     set.setValue(value);
-    post(client, call);
-    return CUDA_SUCCESS;
+    return askResult(client, call);  // a limit past the quota is refused at the call
   });
 }
 

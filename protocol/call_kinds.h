@@ -24,7 +24,6 @@ inline constexpr std::uint64_t kMaxInlineImageBytes = 32ULL << 20;
 inline bool expectsReply(wire::Call::Reader call) {
   switch (call.which()) {
     case wire::Call::PRIMARY_SET_FLAGS:
-    case wire::Call::SET_LIMIT:
     case wire::Call::MEM_FREE:
     case wire::Call::STREAM_DESTROY:
     case wire::Call::STREAM_WAIT_EVENT:

@@ -61,15 +61,13 @@ Status Session::executeContextCall(wire::Call::Reader call, Answer& answer) {
     case wire::Call::AWAIT_CONTEXT_WORK:
       return awaitContextWork();
     case wire::Call::GET_LIMIT: {
-      std::size_t value = 0;
-      CUresult result = driver_.cuCtxGetLimit(&value, static_cast<CUlimit>(call.getGetLimit()));
-      answer.setValues({static_cast<std::int64_t>(value)});
-      return driverResult(result, "cuCtxGetLimit");
+      auto value = state.limit(static_cast<CUlimit>(call.getGetLimit()));
+      if (!value) return value.status();
+      answer.setValues({static_cast<std::int64_t>(*value)});
+      return Status::ok();
     }
     case wire::Call::SET_LIMIT:
-      return driverResult(driver_.cuCtxSetLimit(static_cast<CUlimit>(call.getSetLimit().getLimit()),
-                                                call.getSetLimit().getValue()),
-                          "cuCtxSetLimit");
+      return state.setLimit(static_cast<CUlimit>(call.getSetLimit().getLimit()), call.getSetLimit().getValue());
     case wire::Call::PEER_QUERY: {
       auto query = call.getPeerQuery();
       int device = state.lease().physicalDevice(query.getDevice());

@@ -123,7 +123,10 @@ Status Session::executeStreamCall(wire::Call::Reader call, Answer& answer) {
       return driverResult(driver_.cuStreamCopyAttributes(*destination, *source), "cuStreamCopyAttributes");
     }
     case wire::Call::RESET_PERSISTING_L2_CACHE:
-      return driverResult(driver_.cuCtxResetPersistingL2Cache(), "cuCtxResetPersistingL2Cache");
+      // The device's persisting lines are every tenant's; a session's set-aside is virtual
+      // (SessionState::setLimit), so it has no lines of its own to reset.
+      if (state.current() == 0) return Status(CUDA_ERROR_INVALID_CONTEXT, "no current context");
+      return Status::ok();
     case wire::Call::STREAM_GET_ID: {
       auto found = stream(call.getStreamGetId().getStream(), call.getStreamGetId().getPerThread());
       if (!found) return found.status();

@@ -198,7 +198,9 @@ std::optional<std::uint64_t> SessionState::primaryOf(int device) const {
 }
 
 void SessionState::forgetContext(std::uint64_t id) {
-  remove(id);
+  remove(id);  // its limits' charges go with it
+  std::erase_if(limitCharges_, [&](const auto& entry) { return entry.first.first == id; });
+  persistingL2_.erase(id);
   for (auto it = ranges_.begin(); it != ranges_.end();) {
     if (it->second.context != id) {
       ++it;

@@ -145,6 +145,15 @@ class SessionState {
   Status checkPitchedRange(std::uint64_t address, std::uint64_t pitch, std::uint64_t rowBytes,
                            std::uint64_t height) const;
 
+  // ---- context limits (session_limits.cpp) ----
+  // cuCtxSetLimit in the current context. The device memory a limit makes the driver set aside
+  // (the device malloc heap, the printf FIFO, every resident thread's stack) is charged to the
+  // quota beyond what the context had before the session set it, owned by the context; the
+  // persisting L2 set-aside is the device's, shared by every tenant, so a session's value is kept
+  // for it alone (read back, never applied).
+  Status setLimit(CUlimit limit, std::uint64_t value);
+  Result<std::uint64_t> limit(CUlimit limit);
+
   // ---- virtual memory management (session_virtual_memory.cpp) ----
   // Reservations take no quota; a physical allocation is charged until it is released and no
   // longer mapped; mapped ranges become ranges of the session (checkDeviceRange) until unmapped.
@@ -309,6 +318,12 @@ class SessionState {
   std::map<std::uint64_t, SessionContext> contexts_;
   std::map<std::uint64_t, Range> ranges_;  // base -> range
   std::map<std::uint64_t, std::uint64_t> charges_;  // owner handle -> bytes charged
+  struct LimitCharge {
+    std::uint64_t baseline = 0;  // the driver's value before the session first set it
+    std::uint64_t charged = 0;   // bytes of it charged to the quota (within charges_[context])
+  };
+  std::map<std::pair<std::uint64_t, int>, LimitCharge> limitCharges_;  // (context, CUlimit) ->
+  std::map<std::uint64_t, std::uint64_t> persistingL2_;  // context -> its virtual set-aside
   std::map<std::uint64_t, std::uint64_t> reservations_;  // base -> size
   std::map<std::uint64_t, Physical> physical_;           // kMemory id -> allocation
   std::size_t mappingCount_ = 0;

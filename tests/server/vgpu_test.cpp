@@ -53,6 +53,54 @@ TEST_F(VgpuServerTest, AQuotaIsSharedBySessionsAndReportedAsTheDevicesMemory) {
   EXPECT_NE(second.allocate(512 * kMiB), 0u);
 }
 
+// Limits that make the driver set device memory aside (the malloc heap, the printf FIFO, every
+// resident thread's stack) count against the quota beyond a new context's, and go with the context;
+// the persisting L2 set-aside, the whole device's, is kept for the session alone.
+TEST_F(VgpuServerTest, ContextLimitsThatSetMemoryAsideCountAgainstTheQuota) {
+  RawClient client(url, "team-a", "secret-a");
+  client.retainPrimary();
+  auto set = [&](CUlimit limit, std::uint64_t value) {
+    return client
+        .call([&](wire::Call::Builder c) {
+          auto s = c.initSetLimit();
+          s.setLimit(limit);
+          s.setValue(value);
+        })
+        .first;
+  };
+  auto get = [&](CUlimit limit) {
+    auto [result, values] = client.call([&](wire::Call::Builder c) { c.setGetLimit(limit); });
+    EXPECT_EQ(result, CUDA_SUCCESS);
+    return values.empty() ? 0 : static_cast<std::uint64_t>(values[0]);
+  };
+  const std::uint64_t heap = get(CU_LIMIT_MALLOC_HEAP_SIZE);
+  EXPECT_EQ(set(CU_LIMIT_MALLOC_HEAP_SIZE, 2ULL << 30), CUDA_ERROR_OUT_OF_MEMORY) << "a heap past the quota";
+  EXPECT_EQ(get(CU_LIMIT_MALLOC_HEAP_SIZE), heap) << "refused, unchanged";
+  EXPECT_EQ(client.memoryInfo().first, 1ULL << 30);
+  ASSERT_EQ(set(CU_LIMIT_MALLOC_HEAP_SIZE, heap + 64 * kMiB), CUDA_SUCCESS);
+  EXPECT_EQ(client.memoryInfo().first, (1ULL << 30) - 64 * kMiB);
+  ASSERT_EQ(set(CU_LIMIT_MALLOC_HEAP_SIZE, heap + 16 * kMiB), CUDA_SUCCESS);
+  EXPECT_EQ(client.memoryInfo().first, (1ULL << 30) - 16 * kMiB) << "a smaller heap gives back the difference";
+  EXPECT_EQ(set(CU_LIMIT_STACK_SIZE, 1 << 20), CUDA_ERROR_OUT_OF_MEMORY) << "1 MiB for every resident thread";
+  EXPECT_EQ(set(CU_LIMIT_PERSISTING_L2_CACHE_SIZE, 4 * kMiB), CUDA_SUCCESS);
+  EXPECT_EQ(get(CU_LIMIT_PERSISTING_L2_CACHE_SIZE), 4 * kMiB);
+  // A context's limits go with it.
+  std::uint64_t context = 0;
+  ASSERT_EQ(client.call([](wire::Call::Builder c) { c.initContextCreate().setDevice(0); }, &context).first, CUDA_SUCCESS);
+  ASSERT_EQ(client.call([&](wire::Call::Builder c) { c.setContext(context); c.setGetLimit(CU_LIMIT_STACK_SIZE); }).first,
+            CUDA_SUCCESS);
+  auto inContext = client.call([&](wire::Call::Builder c) {
+    c.setContext(context);
+    auto s = c.initSetLimit();
+    s.setLimit(CU_LIMIT_PRINTF_FIFO_SIZE);
+    s.setValue(get(CU_LIMIT_PRINTF_FIFO_SIZE) + 32 * kMiB);
+  });
+  ASSERT_EQ(inContext.first, CUDA_SUCCESS);
+  EXPECT_EQ(client.memoryInfo().first, (1ULL << 30) - 48 * kMiB);
+  ASSERT_EQ(client.call([&](wire::Call::Builder c) { c.setContextDestroy(context); }).first, CUDA_SUCCESS);
+  EXPECT_EQ(client.memoryInfo().first, (1ULL << 30) - 16 * kMiB) << "the destroyed context's FIFO is given back";
+}
+
 TEST_F(VgpuServerTest, TheVgpusDeviceIsItsPlacedGpu) {
   RawClient client(url, "team-a", "secret-a");
   ASSERT_EQ(client.welcome().getDevices().size(), 1u);

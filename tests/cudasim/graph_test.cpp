@@ -44,6 +44,16 @@ class SimGraph : public SimTest {
   static void recordOnHost(void* value) { hostLog.push_back(*static_cast<int*>(value)); }
   static inline std::vector<int> hostLog;
 
+  // A kernel node's parameters: appendValue(params...) as one thread.
+  CUDA_KERNEL_NODE_PARAMS appendNode(void** params) const {
+    CUDA_KERNEL_NODE_PARAMS kernel{};
+    kernel.func = appendValue;
+    kernel.gridDimX = kernel.gridDimY = kernel.gridDimZ = 1;
+    kernel.blockDimX = kernel.blockDimY = kernel.blockDimZ = 1;
+    kernel.kernelParams = params;
+    return kernel;
+  }
+
   CUmodule module = nullptr;
   CUfunction appendValue = nullptr;
   CUstream stream = nullptr, side = nullptr;
@@ -229,11 +239,7 @@ TEST_F(SimGraph, AnExplicitGraphRunsInDependencyOrderAndItsNodesCanBeReadAndChan
   ASSERT_CU(d.cuGraphAddMemsetNode(&memset, graph, nullptr, 0, &reset, context));
   int value = 5;
   void* params[] = {&log, &length, &value};
-  CUDA_KERNEL_NODE_PARAMS kernel{};
-  kernel.func = appendValue;
-  kernel.gridDimX = kernel.gridDimY = kernel.gridDimZ = 1;
-  kernel.blockDimX = kernel.blockDimY = kernel.blockDimZ = 1;
-  kernel.kernelParams = params;
+  CUDA_KERNEL_NODE_PARAMS kernel = appendNode(params);
   ASSERT_CU(d.cuGraphAddKernelNode_v2(&first, graph, &memset, 1, &kernel));
   value = 6;  // the node copied its arguments when it was added
   ASSERT_CU(d.cuGraphAddKernelNode_v2(&second, graph, &first, 1, &kernel));
@@ -290,11 +296,7 @@ TEST_F(SimGraph, KernelNodeAttributesAreCheckedKeptAndCapturedFromTheLaunch) {
   ASSERT_CU(d.cuGraphCreate(&graph, 0));
   int value = 5;
   void* params[] = {&log, &length, &value};
-  CUDA_KERNEL_NODE_PARAMS kernel{};
-  kernel.func = appendValue;
-  kernel.gridDimX = kernel.gridDimY = kernel.gridDimZ = 1;
-  kernel.blockDimX = kernel.blockDimY = kernel.blockDimZ = 1;
-  kernel.kernelParams = params;
+  CUDA_KERNEL_NODE_PARAMS kernel = appendNode(params);
   CUgraphNode node = nullptr, other = nullptr, empty = nullptr;
   ASSERT_CU(d.cuGraphAddKernelNode_v2(&node, graph, nullptr, 0, &kernel));
   ASSERT_CU(d.cuGraphAddKernelNode_v2(&other, graph, nullptr, 0, &kernel));

@@ -186,14 +186,7 @@ TEST_F(ServerGraphTest, AddedNodesAreCheckedAndHostNodesMustEndTheirGraph) {
     });
     return std::pair{result, values.empty() ? 0 : static_cast<std::uint64_t>(values[0])};
   };
-  auto kernel = [&](wire::GraphNodeAdd::Builder a) {
-    auto k = a.initKernel();
-    k.setFunction(code.kernels.at("appendValue"));
-    auto grid = k.initGrid(3), block = k.initBlock(3);
-    for (unsigned i = 0; i < 3; ++i) grid.set(i, 1), block.set(i, 1);
-    auto params = appendParams(log, length, 3);
-    k.setParams(kj::arrayPtr(params.data(), params.size()));
-  };
+  auto kernel = [&](wire::GraphNodeAdd::Builder a) { describeAppendNode(a, code.kernels.at("appendValue"), log, length, 3); };
   auto [added, first] = add(graph, {}, kernel);
   ASSERT_EQ(added, CUDA_SUCCESS);
   auto [otherAdded, foreign] = add(other, {}, [](auto a) { a.setEmpty(); });
@@ -334,12 +327,7 @@ TEST_F(ServerGraphTest, KernelNodeAttributesAreCheckedAndAWindowMustBeTheSession
   auto [added, values] = client.call([&](wire::Call::Builder c) {
     auto a = c.initGraphAddNode();
     a.setGraph(graph);
-    auto k = a.initKernel();
-    k.setFunction(code.kernels.at("appendValue"));
-    auto grid = k.initGrid(3), block = k.initBlock(3);
-    for (unsigned i = 0; i < 3; ++i) grid.set(i, 1), block.set(i, 1);
-    auto params = appendParams(log, length, 3);
-    k.setParams(kj::arrayPtr(params.data(), params.size()));
+    describeAppendNode(a, code.kernels.at("appendValue"), log, length, 3);
   });
   ASSERT_EQ(added, CUDA_SUCCESS);
   const auto node = static_cast<std::uint64_t>(values.at(0));

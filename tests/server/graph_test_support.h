@@ -16,6 +16,17 @@ inline std::vector<std::uint8_t> appendParams(std::uint64_t log, std::uint64_t l
   return params;
 }
 
+// Describes a node that launches appendValue(log, length, value) as one thread.
+inline void describeAppendNode(wire::GraphNodeAdd::Builder add, std::uint64_t function, std::uint64_t log,
+                               std::uint64_t length, int value) {
+  auto kernel = add.initKernel();
+  kernel.setFunction(function);
+  auto grid = kernel.initGrid(3), block = kernel.initBlock(3);
+  for (unsigned i = 0; i < 3; ++i) grid.set(i, 1), block.set(i, 1);
+  auto params = appendParams(log, length, value);
+  kernel.setParams(kj::arrayPtr(params.data(), params.size()));
+}
+
 struct Graphs {
   RawClient& client;
 

@@ -1,8 +1,9 @@
 // Graphs through the server: what a graph is used for (instantiate, launch, update, destroy). A
 // replay of a graph with host effects (capture_mirror.h) first fills the staging buffers of its
-// copies from this process's memory, and when its copies to this process's memory or host
-// functions exist, waits for the server's replay and then delivers them here. Building graphs node
-// by node: api_graph_build.cpp.
+// copies from this process's memory; when it has host functions, the launch runs them as the
+// replay reaches them (host_point_launches.h) until the replay is done; copies to this process's
+// memory are delivered at the host points they precede or once the replay is done, for which the
+// launch waits, as a copy to the host does. Building graphs node by node: api_graph_build.cpp.
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -14,6 +15,19 @@ using namespace fastgpu;
 using namespace fastgpu::interposer;
 
 namespace {
+
+// An executable's record: its graph's, with the copies before and after each host point, as pairs
+// after the first value of the server's reply.
+std::shared_ptr<const CapturedGraph> withPointCopies(std::shared_ptr<const CapturedGraph> record,
+                                                            const std::vector<std::int64_t>& values) {
+  if (values.size() < 3 || !record) return record;
+  auto amended = std::make_shared<CapturedGraph>(*record);
+  amended->pointCopies.clear();
+  for (std::size_t i = 1; i + 1 < values.size(); i += 2) {
+    amended->pointCopies.emplace(static_cast<std::uint32_t>(values[i]), static_cast<std::uint64_t>(values[i + 1]));
+  }
+  return amended;
+}
 
 CUresult instantiate(const char* name, CUgraphExec* exec, CUgraph graph, unsigned long long flags) {
   return remoteEntry(name, [&](Runtime& rt, Client& client) -> CUresult {
@@ -29,8 +43,10 @@ CUresult instantiate(const char* name, CUgraphExec* exec, CUgraph graph, unsigne
     request.setFlags(flags);
     auto reply = ask(client, call);
     if (!reply) return resultOf(client, reply, false);
-    std::uint64_t id = (*reply)->get().getHandle();
-    rt.addGraphObject(id, *record);
+    auto values = valuesOf(**reply);
+    if (values.empty() || values.size() % 2 != 1) return CUDA_ERROR_UNKNOWN;
+    auto id = static_cast<std::uint64_t>(values[0]);
+    rt.addGraphObject(id, withPointCopies(*record, values));
     rt.setExecFlags(id, flags);
     rt.userObjects().copyOwner(idOf(graph), id);
     *exec = handleOf<CUgraphExec>(id);
@@ -54,53 +70,103 @@ CUresult withLog(const char* name, CUgraphExec* exec, CUgraph graph, CUgraphNode
   return result;
 }
 
-// After a replay: the captured copies' bytes land in this process's memory, then the captured host
-// functions run, in capture order (the first read waits for the replay).
-CUresult deliver(Runtime& rt, Client& client, const HostEffects& effects, CUstream stream, bool perThread) {
-  for (const HostEffect& effect : effects) {
-    if (effect.kind == HostEffect::Kind::kCopyFromHost) continue;  // before the replay
-    if (effect.kind == HostEffect::Kind::kHostFunction) {
-      effect.function(effect.data);
-      continue;
-    }
-    CallMessage call(rt.currentContextId());
-    auto read = call->initReadStaged();
-    read.setStaging(effect.staging);
-    read.setStream(idOf(stream));
-    read.setPerThread(perThread);
-    auto reply = ask(client, call);
-    if (!reply) return resultOf(client, reply, true);
-    auto data = (*reply)->bulk();
-    if (data.size() != effect.bytes) return CUDA_ERROR_UNKNOWN;
-    scatterHostBytes(effect, data.data());
-  }
-  return client.takeDeferredError();
+// Names a copy's staging buffer and the stream whose work it waits for (or not) in a StagedRead
+// or StagedWrite.
+template <typename Staged>
+void nameStaged(Staged staged, const HostEffect& effect, CUstream stream, bool perThread, bool wait) {
+  staged.setStaging(effect.staging);
+  staged.setStream(idOf(stream));
+  staged.setPerThread(perThread);
+  staged.setWait(wait);
 }
 
-// Before a replay: the bytes of its copies from this process's memory, read now, go to their
-// staging buffers once the stream's earlier work is done (the server waits for it).
+// A copy's staged bytes land in this process's memory; `wait`: once the stream's work is done,
+// else at once (a copy that precedes a host point the replay reached).
+CUresult readStaged(Runtime& rt, Client& client, const HostEffect& effect, CUstream stream, bool perThread, bool wait) {
+  CallMessage call(rt.currentContextId());
+  nameStaged(call->initReadStaged(), effect, stream, perThread, wait);
+  auto reply = ask(client, call);
+  if (!reply) return resultOf(client, reply, true);
+  auto data = (*reply)->bulk();
+  if (data.size() != effect.bytes) return CUDA_ERROR_UNKNOWN;
+  scatterHostBytes(effect, data.data());
+  return CUDA_SUCCESS;
+}
+
+// A copy's bytes, read now from this process's memory, go to its staging buffer: `wait`, once the
+// stream's earlier work is done (the server waits for it), else at once (a copy that follows a
+// host point the replay holds).
+void writeStaged(Runtime& rt, Client& client, const HostEffect& effect, CUstream stream, bool perThread, bool wait) {
+  CallMessage call(rt.currentContextId());
+  auto write = call->initWriteStaged();
+  nameStaged(write, effect, stream, perThread, wait);
+  write.setBytes(effect.bytes);
+  if (!effect.strides) {
+    post(client, call, std::span(static_cast<const std::uint8_t*>(effect.source), effect.bytes));
+    return;
+  }
+  std::vector<std::uint8_t> packed(effect.bytes);
+  gatherHostBytes(effect, packed.data());
+  post(client, call, packed);
+}
+
+// Before a replay: its copies from this process's memory.
 void fillStaging(Runtime& rt, Client& client, const HostEffects& effects, CUstream stream, bool perThread) {
   for (const HostEffect& effect : effects) {
-    if (effect.kind != HostEffect::Kind::kCopyFromHost) continue;
-    CallMessage call(rt.currentContextId());
-    auto write = call->initWriteStaged();
-    write.setStaging(effect.staging);
-    write.setStream(idOf(stream));
-    write.setPerThread(perThread);
-    write.setBytes(effect.bytes);
-    if (!effect.strides) {
-      post(client, call, std::span(static_cast<const std::uint8_t*>(effect.source), effect.bytes));
-      continue;
-    }
-    std::vector<std::uint8_t> packed(effect.bytes);
-    gatherHostBytes(effect, packed.data());
-    post(client, call, packed);
+    if (effect.kind == HostEffect::Kind::kCopyFromHost) writeStaged(rt, client, effect, stream, perThread, true);
   }
 }
 
-bool deliversHere(const HostEffects& effects) {
-  return std::any_of(effects.begin(), effects.end(),
-                     [](const HostEffect& effect) { return effect.kind != HostEffect::Kind::kCopyFromHost; });
+bool hasKind(const HostEffects& effects, HostEffect::Kind kind) {
+  return std::any_of(effects.begin(), effects.end(), [&](const HostEffect& effect) { return effect.kind == kind; });
+}
+
+// A replay reached host point `point` (instance `instance`): the copies before it land here, its
+// function runs, the copies from here after it take what it left, and the replay goes on.
+CUresult runHostPoint(Runtime& rt, Client& client, std::uint32_t point, std::uint64_t instance, CUstream stream,
+                      bool perThread) {
+  HostPointLaunches::PointWork work = rt.hostPointLaunches().reached(point);
+  CUresult result = CUDA_SUCCESS;
+  for (const HostEffect& copy : work.copies) {
+    if (result == CUDA_SUCCESS) result = readStaged(rt, client, copy, stream, perThread, false);
+  }
+  if (work.function) work.function->function(work.function->data);
+  for (const HostEffect& refill : work.refills) writeStaged(rt, client, refill, stream, perThread, false);
+  CallMessage call(rt.currentContextId());
+  call->setHostPointRelease(instance);
+  post(client, call);
+  return result;
+}
+
+// Waits for launch `launch` to end, running the host points replays reach meanwhile; then the
+// copies to this process not yet delivered land.
+CUresult awaitHostLaunch(Runtime& rt, Client& client, std::uint32_t launch, CUstream stream, bool perThread) {
+  CUresult result = CUDA_SUCCESS;
+  while (true) {
+    CallMessage call(rt.currentContextId());
+    auto wait = call->initHostPointWait();
+    wait.setLaunch(launch);
+    wait.setStream(idOf(stream));
+    wait.setPerThread(perThread);
+    auto reply = ask(client, call);
+    if (!reply) {
+      rt.hostPointLaunches().end(launch);
+      return resultOf(client, reply, true);
+    }
+    auto values = valuesOf(**reply);
+    if (values.size() == 1 && values[0] == 1) break;
+    if (values.size() != 3 || values[0] != 0) {
+      rt.hostPointLaunches().end(launch);
+      return CUDA_ERROR_UNKNOWN;
+    }
+    CUresult ran = runHostPoint(rt, client, static_cast<std::uint32_t>(values[1]), static_cast<std::uint64_t>(values[2]),
+                                stream, perThread);
+    if (result == CUDA_SUCCESS) result = ran;
+  }
+  for (const HostEffect& copy : rt.hostPointLaunches().end(launch)) {
+    if (result == CUDA_SUCCESS) result = readStaged(rt, client, copy, stream, perThread, true);
+  }
+  return result != CUDA_SUCCESS ? result : client.takeDeferredError();
 }
 
 CUresult launch(const char* name, CUgraphExec exec, CUstream stream, bool perThread, bool upload) {
@@ -112,16 +178,24 @@ CUresult launch(const char* name, CUgraphExec exec, CUstream stream, bool perThr
     // Checked here, as the driver checks it at the call (a posted launch would report it later).
     if (!upload && *record && !rt.launchGraphMemory(idOf(exec), **record)) return CUDA_ERROR_INVALID_VALUE;
     if (!upload && *record) fillStaging(rt, client, (*record)->effects, stream, perThread);
+    const bool hostPoints = !upload && *record && hasKind((*record)->effects, HostEffect::Kind::kHostFunction);
+    std::uint32_t hostLaunch = hostPoints ? rt.hostPointLaunches().begin(*record) : 0;
     CallMessage call(rt.currentContextId());
     auto request = call->initGraphLaunch();
     request.setExec(idOf(exec));
     request.setStream(idOf(stream));
     request.setPerThread(perThread);
     request.setUpload(upload);
+    request.setHostLaunch(hostLaunch);
     post(client, call);
-    // A graph whose replays reach this process's memory waits for them, as a copy to the host does.
-    if (upload || !*record || !deliversHere((*record)->effects)) return CUDA_SUCCESS;
-    return deliver(rt, client, (*record)->effects, stream, perThread);
+    if (hostPoints) return awaitHostLaunch(rt, client, hostLaunch, stream, perThread);
+    // A graph whose replays copy to this process's memory waits for them, as a copy to the host does.
+    if (upload || !*record || !hasKind((*record)->effects, HostEffect::Kind::kCopyToHost)) return CUDA_SUCCESS;
+    for (const HostEffect& effect : (*record)->effects) {
+      if (effect.kind != HostEffect::Kind::kCopyToHost) continue;
+      if (CUresult result = readStaged(rt, client, effect, stream, perThread, true); result != CUDA_SUCCESS) return result;
+    }
+    return client.takeDeferredError();
   });
 }
 
@@ -137,10 +211,13 @@ CUresult update(const char* name, CUgraphExec exec, CUgraph graph, CUgraphExecUp
     auto request = call->initGraphExecUpdate();
     request.setExec(idOf(exec));
     request.setGraph(idOf(graph));
-    std::int64_t result = CU_GRAPH_EXEC_UPDATE_ERROR;
-    if (CUresult status = askValue(client, call, &result); status != CUDA_SUCCESS) return status;
-    info.result = static_cast<CUgraphExecUpdateResult>(result);
-    rt.addGraphObject(idOf(exec), *rt.graphRecord(idOf(graph)));  // the new graph's copies and functions
+    auto reply = ask(client, call);
+    if (!reply) return resultOf(client, reply, false);
+    auto values = valuesOf(**reply);
+    if (values.empty() || values.size() % 2 != 1) return CUDA_ERROR_UNKNOWN;
+    info.result = static_cast<CUgraphExecUpdateResult>(values[0]);
+    // The new graph's copies and functions.
+    rt.addGraphObject(idOf(exec), withPointCopies(*rt.graphRecord(idOf(graph)), values));
     rt.userObjects().copyOwner(idOf(graph), idOf(exec));          // and its user-object references
     return CUDA_SUCCESS;
   });

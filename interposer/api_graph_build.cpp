@@ -1,10 +1,10 @@
 // Graphs built node by node through the server (DESIGN.md decision 12; queries: api_graph_query.cpp).
 // Nodes are the server's ids; each add is a round trip, so its errors are
 // the driver's, at the call. What a node does in this process is kept in the graph's record
-// (capture_mirror.h): a host node's function runs here after a replay; a copy node from or to this
-// process's memory copies through a staging buffer of the server (packed: strided rows here are
-// gathered or scattered), filled before a replay or read after it. A host node must therefore have nothing after it but host nodes and copies to this
-// process (the server refuses to instantiate other graphs, CUDA_ERROR_NOT_SUPPORTED).
+// (capture_mirror.h): a host node's function runs here when a replay reaches it (a host point,
+// host_point_launches.h); a copy node from or to this process's memory copies through a staging
+// buffer of the server (packed: strided rows here are gathered or scattered), filled before a
+// replay or read when it is done (or at a host point it precedes).
 #include <algorithm>
 
 #include "cudaabi/checked_math.h"
@@ -116,10 +116,11 @@ CUresult describeMemset(wire::GraphNodeAdd::Builder add, CUdeviceptr dst, std::s
   return CUDA_SUCCESS;
 }
 
-CUresult describeHost(wire::GraphNodeAdd::Builder add, LocalPart& local, CUhostFn fn, void* data) {
+CUresult describeHost(Runtime& rt, wire::GraphNodeAdd::Builder add, LocalPart& local, CUhostFn fn, void* data) {
   if (fn == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  add.setHost();
   local.effect = HostEffect{.kind = HostEffect::Kind::kHostFunction, .function = fn, .data = data};
+  local.effect->point = rt.hostPointLaunches().nextPoint();
+  add.setHost(local.effect->point);
   return CUDA_SUCCESS;
 }
 
@@ -169,7 +170,7 @@ CUresult addAnyNode(const char* name, CUgraphNode* out, CUgraph graph, const CUg
                        return describeMemset(add, p.memset.dst, p.memset.pitch, p.memset.value, p.memset.elementSize,
                                              p.memset.width, p.memset.height);
                      case CU_GRAPH_NODE_TYPE_HOST:
-                       return describeHost(add, local, p.host.fn, p.host.userData);
+                       return describeHost(rt, add, local, p.host.fn, p.host.userData);
                      case CU_GRAPH_NODE_TYPE_GRAPH:
                        if (p.graph.ownership != CU_GRAPH_CHILD_GRAPH_OWNERSHIP_CLONE) {
                          return cudaabi::reportNotSupported("child graph nodes that take their graph (ownership move)");
@@ -349,8 +350,8 @@ FASTGPU_REMOTE_EXPORT CUresult cuGraphAddMemsetNode(CUgraphNode* out, CUgraph gr
 }
 FASTGPU_REMOTE_EXPORT CUresult cuGraphAddHostNode(CUgraphNode* out, CUgraph graph, const CUgraphNode* deps,
                                                   size_t count, const CUDA_HOST_NODE_PARAMS* p) {
-  return addNode(__func__, out, graph, deps, count, nullptr, [&](Runtime&, auto add, LocalPart& local) -> CUresult {
-    return p == nullptr ? CUDA_ERROR_INVALID_VALUE : describeHost(add, local, p->fn, p->userData);
+  return addNode(__func__, out, graph, deps, count, nullptr, [&](Runtime& rt, auto add, LocalPart& local) -> CUresult {
+    return p == nullptr ? CUDA_ERROR_INVALID_VALUE : describeHost(rt, add, local, p->fn, p->userData);
   });
 }
 FASTGPU_REMOTE_EXPORT CUresult cuGraphAddChildGraphNode(CUgraphNode* out, CUgraph graph, const CUgraphNode* deps,

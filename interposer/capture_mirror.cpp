@@ -121,12 +121,6 @@ CUresult CaptureMirror::addEffect(const Key& key, HostEffect effect) {
   if (found == nullptr) return CUDA_ERROR_ILLEGAL_STATE;
   Capture& capture = *found->capture;
   if (capture.invalidated) return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
-  bool function = effect.kind == HostEffect::Kind::kHostFunction;
-  if ((function && !(capture.origin == key)) || (!function && capture.hostFunctionTaken)) {
-    capture.invalidated = true;
-    return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
-  }
-  capture.hostFunctionTaken = capture.hostFunctionTaken || function;
   capture.graph.effects.push_back(effect);
   return CUDA_SUCCESS;
 }
@@ -136,7 +130,7 @@ CUresult CaptureMirror::work(const Key& key, std::uint64_t context, bool captura
   std::lock_guard lock(mutex_);
   if (Member* found = member(key)) {
     if (found->capture->invalidated) return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
-    if (capturable && !found->capture->hostFunctionTaken) return CUDA_SUCCESS;
+    if (capturable) return CUDA_SUCCESS;
     found->capture->invalidated = true;
     return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
   }

@@ -9,7 +9,7 @@
 //   using the legacy stream beside a capturing blocking stream, waiting for an event of another
 //   capture or for one recorded outside any (without CU_EVENT_WAIT_EXTERNAL), a "potentially
 //   unsafe" call from a thread the capture modes prohibit, and work the server cannot capture
-//   (copies of client memory, host functions) fail and invalidate the capture. An invalidated
+//   fail and invalidate the capture. An invalidated
 //   capture's calls are refused here; ending it ends the server's capture, drops its graph and
 //   returns CUDA_ERROR_STREAM_CAPTURE_INVALIDATED.
 //
@@ -30,10 +30,10 @@
 namespace fastgpu::interposer {
 
 // What a replay of a graph does in this process (decision 12: effects that land in the client are
-// delivered in stream order when the graph's work completes). Before the replay, the bytes of
-// copies from this process's memory go to the server's staging buffers; once the server's replay
-// is done, copies to this process's memory read theirs, and host functions run, in the order they
-// were captured or added.
+// delivered in stream order). Before the replay, the bytes of copies from this process's memory go
+// to the server's staging buffers; host functions run when the replay reaches them (host points),
+// after the copies to this process's memory that precede them; the other copies to this
+// process's memory read theirs once the replay is done.
 // Where a copy's bytes lie in this process's memory when they are not back to back: slices of
 // `height` rows of `width` bytes, rows `pitch` apart, slices `slicePitch` apart (as many slices as
 // the copy's bytes fill). The staging buffer holds them packed.
@@ -53,6 +53,7 @@ struct HostEffect {
   void* data = nullptr;
   const void* source = nullptr;  // kCopyFromHost
   std::uint64_t node = 0;        // the graph node it belongs to, when added as a node
+  std::uint32_t point = 0;       // kHostFunction: its host point (host_point_launches.h)
   std::optional<HostStrides> strides;  // copies: nullopt when the bytes are back to back
 };
 using HostEffects = std::vector<HostEffect>;
@@ -84,6 +85,9 @@ struct CapturedGraph {
   std::map<std::uint64_t, CUDA_MEMCPY3D> copies;                                   // node -> parameters
   std::vector<std::uint64_t> allocations;
   std::vector<std::uint64_t> leftLive;  // allocations the graph does not free itself
+  // An executable's: host point -> staging buffers of the copies to this process that precede it
+  // and of the copies from this process that follow it.
+  std::multimap<std::uint32_t, std::uint64_t> pointCopies;
 };
 
 class CaptureMirror {
@@ -123,9 +127,7 @@ class CaptureMirror {
   // Graph memory allocated in `key`'s capture (cuMemAllocAsync captured), and freed in it.
   void addAllocation(const Key& key, std::uint64_t address);
   void freedInCapture(const Key& key, std::uint64_t address);
-  // A host effect captured on `key`'s active capture. Host functions run after the whole replay,
-  // so one must be the last work of the capture: on its origin stream, with nothing after it but
-  // more host functions (else UNSUPPORTED, invalidating).
+  // A host effect captured on `key`'s active capture.
   CUresult addEffect(const Key& key, HostEffect effect);
   // Whether ending from this thread is allowed (a non-relaxed capture ends on its own thread).
   bool endsOnThisThread(const Key& key);
@@ -156,7 +158,6 @@ class CaptureMirror {
     Key origin;
     bool invalidated = false;
     CapturedGraph graph;
-    bool hostFunctionTaken = false;  // only host functions may follow
     std::uint64_t graphId = 0;       // State::graph
     bool intoGraph = false;
   };

@@ -9,12 +9,16 @@ namespace fastgpu::interposer {
 void post(Client& client, CallMessage& call, std::span<const std::uint8_t> bulk) {
   FASTGPU_CHECK(!protocol::expectsReply(call.call().asReader()), "posting call {} that gets a reply",
                 static_cast<int>(call.call().which()));
+  // Not while another thread's replay may be held at a host point (host_point_launches.h).
+  auto turn = runtime().hostPointLaunches().callTurn();
   client.post(call.builder(), bulk);
 }
 
 Result<std::unique_ptr<ReplyMessage>> ask(Client& client, CallMessage& call, std::span<const std::uint8_t> bulk) {
   FASTGPU_CHECK(protocol::expectsReply(call.call().asReader()), "asking call {} that gets no reply",
                 static_cast<int>(call.call().which()));
+  // Not while another thread's replay may be held at a host point (host_point_launches.h).
+  auto turn = runtime().hostPointLaunches().callTurn();
   auto reply = client.call(call.builder(), bulk);
   if (!reply) return reply.status();
   auto result = static_cast<CUresult>((*reply)->get().getResult());

@@ -21,6 +21,7 @@
 #include "cudaabi/user_objects.h"
 #include "interposer/call_message.h"
 #include "interposer/capture_mirror.h"
+#include "interposer/host_point_launches.h"
 #include "interposer/client.h"
 
 namespace fastgpu::interposer {
@@ -117,6 +118,8 @@ class Runtime : public cudaabi::DriverServices {
 
   // ---- stream capture (what the client knows of its streams' captures) and graphs ----
   CaptureMirror& captures() { return captures_; }
+  // Graph launches whose replays reach host points of this process (host_point_launches.h).
+  HostPointLaunches& hostPointLaunches() { return hostPointLaunches_; }
   // User objects (cudaabi/user_objects.h) live in this process: their destructors are its
   // functions. Graphs and executables own references by their server ids.
   cudaabi::UserObjects& userObjects() { return userObjects_; }
@@ -188,6 +191,7 @@ class Runtime : public cudaabi::DriverServices {
   std::map<std::uint64_t, std::uint64_t> reserved_;     // page ranges start -> end
   std::map<std::uint64_t, HostRange> hostRanges_;
   CaptureMirror captures_;
+  HostPointLaunches hostPointLaunches_;
   cudaabi::UserObjects userObjects_;
   std::map<std::uint64_t, std::shared_ptr<const CapturedGraph>> graphObjects_;
   std::map<std::uint64_t, std::uint64_t> borrowedGraphs_;  // id -> the graph holding its node

@@ -37,6 +37,7 @@ inline bool expectsReply(wire::Call::Reader call) {
     case wire::Call::GRAPH_EXEC_DESTROY:
     case wire::Call::GRAPH_DESTROY:
     case wire::Call::CAPTURE_HOST_NODE:
+    case wire::Call::HOST_POINT_RELEASE:
     case wire::Call::WRITE_STAGED:
     case wire::Call::CODE_UPLOAD:
     case wire::Call::STAGE_TO_HOST:

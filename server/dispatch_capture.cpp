@@ -290,11 +290,14 @@ Status Session::executeCaptureCall(wire::Call::Reader call, Answer& answer) {
                                {copy.getDst(), copy.getBytes(), copy.getPitch(), copy.getWidth()}, false, answer);
     }
     case wire::Call::CAPTURE_HOST_NODE: {
-      auto where = stream(call.getCaptureHostNode().getStream(), call.getCaptureHostNode().getPerThread());
+      auto point = call.getCaptureHostNode();
+      auto where = stream(point.getStream(), point.getPerThread());
       if (!where) return where.status();
       if (!capturing(*where)) return Status(CUDA_ERROR_ILLEGAL_STATE, "the stream is not capturing");
       if (Status room = state_->chargeCapturedNode(); !room) return room;
-      return driverResult(driver_.cuLaunchHostFunc(*where, clientHostFunctionPlace, nullptr), "cuLaunchHostFunc (captured)");
+      return driverResult(
+          driver_.cuLaunchHostFunc(*where, HostPoints::pointFunction(), hostPoints_.pointData(point.getPoint())),
+          "cuLaunchHostFunc (captured)");
     }
     default:
       return Status(CUDA_ERROR_NOT_SUPPORTED, "not a capture call");

@@ -2,8 +2,9 @@
 // Every node id, address and shape a client sends is checked here before the driver sees it:
 // nodes must be of the graph named, device sides of copies and memsets inside the session's
 // memory, shapes in checked arithmetic. Work in the client's memory keeps its place in the
-// server's graph: a host function as an empty one (clientHostFunctionPlace), a copy from or to the
-// client as a copy from or to a staging buffer the client fills before, or reads after, a replay.
+// server's graph: a host function as a host point (host_points.h), a copy from or to the client as
+// a copy from or to a staging buffer the client fills before, or reads after, a replay (or at a
+// host point it precedes).
 #include <cstring>
 
 #include "cudaabi/checked_math.h"
@@ -159,7 +160,7 @@ Result<std::pair<CUgraphNode, std::uint64_t>> Session::addNode(wire::GraphNodeAd
     case wire::GraphNodeAdd::EMPTY:
       return done(driver_.cuGraphAddEmptyNode(&node, graph, deps, count), "cuGraphAddEmptyNode");
     case wire::GraphNodeAdd::HOST: {
-      CUDA_HOST_NODE_PARAMS p{clientHostFunctionPlace, nullptr};
+      CUDA_HOST_NODE_PARAMS p{HostPoints::pointFunction(), hostPoints_.pointData(add.getHost())};
       return done(driver_.cuGraphAddHostNode(&node, graph, deps, count, &p), "cuGraphAddHostNode");
     }
     case wire::GraphNodeAdd::EVENT_RECORD:
@@ -315,42 +316,6 @@ Status Session::kernelNodeParams(std::uint64_t graph, CUgraphNode node, std::vec
     std::int64_t word = 0;
     std::memcpy(&word, bytes.data() + at, std::min<std::size_t>(8, bytes.size() - at));
     values.push_back(word);
-  }
-  return Status::ok();
-}
-
-Status Session::checkClientWorkLast(CUgraph graph) {
-  // The client runs host functions after a replay: one must have nothing after it but host
-  // functions or copies to the client (delivered in order before or after it).
-  std::size_t count = 0;
-  if (CUresult result = driver_.cuGraphGetNodes(graph, nullptr, &count); result != CUDA_SUCCESS) {
-    return driverResult(result, "cuGraphGetNodes");
-  }
-  std::vector<CUgraphNode> nodes(count);
-  driver_.cuGraphGetNodes(graph, nodes.data(), &count);
-  auto clientWork = [&](CUgraphNode node) {
-    CUgraphNodeType type = CU_GRAPH_NODE_TYPE_EMPTY;
-    driver_.cuGraphNodeGetType(node, &type);
-    if (type == CU_GRAPH_NODE_TYPE_HOST) return true;
-    if (type != CU_GRAPH_NODE_TYPE_MEMCPY) return false;
-    CUDA_MEMCPY3D copy{};
-    if (driver_.cuGraphMemcpyNodeGetParams(node, &copy) != CUDA_SUCCESS) return false;
-    auto dst = copy.dstMemoryType == CU_MEMORYTYPE_HOST ? reinterpret_cast<std::uintptr_t>(copy.dstHost) : copy.dstDevice;
-    return state_->isStagingBuffer(dst);
-  };
-  for (CUgraphNode node : nodes) {
-    CUgraphNodeType type = CU_GRAPH_NODE_TYPE_EMPTY;
-    if (driver_.cuGraphNodeGetType(node, &type) != CUDA_SUCCESS || type != CU_GRAPH_NODE_TYPE_HOST) continue;
-    std::size_t after = 0;
-    driver_.cuGraphNodeGetDependentNodes(node, nullptr, &after);
-    std::vector<CUgraphNode> dependents(after);
-    driver_.cuGraphNodeGetDependentNodes(node, dependents.data(), &after);
-    for (CUgraphNode next : dependents) {
-      if (!clientWork(next)) {
-        return Status(CUDA_ERROR_NOT_SUPPORTED,
-                      "a host node is followed by device work: FastGPU runs host nodes in the client after the replay");
-      }
-    }
   }
   return Status::ok();
 }

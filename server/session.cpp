@@ -81,7 +81,9 @@ Status Session::run() {
     log_->warn("session={} ended: {}", id_, escapeForLog(status.message()));
   }
   connection_->shutdown();
-  // Free every resource of the session now; the process ends next.
+  // Free every resource of the session now; the process ends next. Replays held at host points
+  // go on first (the driver's objects are destroyed after their work).
+  hostPoints_.abandon();
   forgetCaptureGraphs();
   deliveries_.clear();
   sharedHost_.reset();
@@ -221,7 +223,10 @@ void Session::runHeartbeat() {
     std::lock_guard sending(sendMutex_);
     if (std::chrono::steady_clock::now() - lastSent_ < interval) continue;
     lastSent_ = std::chrono::steady_clock::now();
-    if (!connection_->send(std::span<const std::span<const std::uint8_t>>{})) return;
+    if (!connection_->send(std::span<const std::span<const std::uint8_t>>{})) {
+      peerGone_ = true;
+      return;
+    }
   }
 }
 
@@ -479,6 +484,8 @@ Status Session::route(wire::Call::Reader call, std::span<const std::uint8_t> bul
     case wire::Call::GRAPH_NODE_ENABLED:
     case wire::Call::GRAPH_NODE_PARAMS:
     case wire::Call::WRITE_STAGED:
+    case wire::Call::HOST_POINT_WAIT:
+    case wire::Call::HOST_POINT_RELEASE:
       return executeGraphCall(call, bulk, answer);
     case wire::Call::IPC_GET_MEM_HANDLE:
     case wire::Call::IPC_OPEN_MEM_HANDLE:

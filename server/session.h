@@ -25,6 +25,7 @@
 #include "protocol/transport/shm_segment.h"
 #include "protocol/transport/transport.h"
 #include "server/device_output_relay.h"
+#include "server/host_points.h"
 #include "server/launch_attributes.h"
 #include "server/module_cache.h"
 #include "server/pending_deliveries.h"
@@ -53,10 +54,6 @@ struct Answer {
   void setHandle(std::uint64_t value) { kind = Kind::kHandle, handle = value; }
   void setValues(std::vector<std::int64_t> list) { kind = Kind::kValues, values = std::move(list); }
 };
-
-// The place of a client's host function in a server graph (a captured cuLaunchHostFunc, a host
-// node): the client runs the function itself once a replay is done; this one does nothing.
-void clientHostFunctionPlace(void*);
 
 class Session {
  public:
@@ -206,9 +203,15 @@ class Session {
   // A copy node's parameters read or set (in executable `exec`, null: in its graph `graph`).
   Status copyNodeParams(std::uint64_t graph, CUgraphNode node, CUgraphExec exec, wire::GraphNodeParams::Reader request,
                         Answer& answer);
-  // Refuses a graph whose host nodes have device work after them (the client runs host functions
-  // once a replay is done).
-  Status checkClientWorkLast(CUgraph graph);
+  // For an executable of `graph` (host_point_copies.cpp): the staging buffers of each host point's
+  // copies to the client that precede it (done when the replay reaches it) and of its copies from
+  // the client that follow it (filled again once the client's function ran), as values
+  // [point, staging buffer] appended to `values`.
+  Status hostPointCopies(CUgraph graph, std::vector<std::int64_t>& values);
+  // A graph launch; with `hostLaunch`, marked done in stream order (host_points.h).
+  Status launchGraph(wire::GraphLaunch::Reader launch);
+  // Waits for a launch with host points: its end, or a point reached (host_points.h).
+  Status waitForHostPoint(wire::HostPointWait::Reader request, Answer& answer);
   // A kernel node's function (the session's id), geometry and parameter bytes, as values.
   Status kernelNodeParams(std::uint64_t graph, CUgraphNode node, std::vector<std::int64_t>& values);
   // Loads `image`; one the client sent (not read from the cache) is kept in the module cache.
@@ -226,6 +229,7 @@ class Session {
   const std::uint64_t id_;
   std::shared_ptr<spdlog::logger> log_;
   std::unique_ptr<SessionState> state_;  // reset when the session ends: frees everything
+  HostPoints hostPoints_;  // after state_: abandoned (its replays let go) before the driver's objects go
   Status deferred_;  // the first error of asynchronous calls since the last reply
   int activeCaptures_ = 0;
   std::uint32_t callThread_ = 0;  // the client thread of the call being served
@@ -258,6 +262,7 @@ class Session {
   std::mutex heartbeatMutex_;      // guards stopping_
   std::condition_variable heartbeatWake_;
   bool stopping_ = false;
+  std::atomic<bool> peerGone_{false};  // a heartbeat could not be sent
 };
 
 }  // namespace fastgpu::server

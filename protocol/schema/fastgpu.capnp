@@ -208,7 +208,9 @@ struct CaptureDependencies {
   stream @0 :UInt64; perThread @1 :Bool; nodes @2 :List(UInt64); edgeData @3 :List(UInt64); flags @4 :UInt32;
 }
 struct GraphInstantiate { graph @0 :UInt64; flags @1 :UInt64; }
-struct GraphLaunch { exec @0 :UInt64; stream @1 :UInt64; perThread @2 :Bool; upload @3 :Bool; }
+# `hostLaunch`: a serial of the client's, not 0 when the graph holds host points (HostPointWait):
+# the server marks the launch done in stream order once the replay is over.
+struct GraphLaunch { exec @0 :UInt64; stream @1 :UInt64; perThread @2 :Bool; upload @3 :Bool; hostLaunch @4 :UInt32; }
 struct GraphUpdate { exec @0 :UInt64; graph @1 :UInt64; }
 # A device-to-host copy captured into a staging buffer of the server, read back after replays.
 # A device-to-host copy captured into a staging buffer of the server, read after replays. With
@@ -216,14 +218,23 @@ struct GraphUpdate { exec @0 :UInt64; graph @1 :UInt64; }
 # the staging buffer); without, `bytes` back to back.
 struct CaptureToHost { src @0 :UInt64; bytes @1 :UInt64; stream @2 :UInt64; perThread @3 :Bool;
                        pitch @4 :UInt64; width @5 :UInt64; }
-struct StagedRead { staging @0 :UInt64; stream @1 :UInt64; perThread @2 :Bool; }
+# `wait` false: read at once (a copy that precedes a host point the replay has reached).
+struct StagedRead { staging @0 :UInt64; stream @1 :UInt64; perThread @2 :Bool; wait @3 :Bool = true; }
+# A host point: the place in a server graph of host work the client runs (a host function), a
+# host node whose function holds the replay there until the client releases it. `point` is the
+# client's number for it, reported back when a replay reaches it.
+struct CaptureHostPoint { stream @0 :UInt64; perThread @1 :Bool; point @2 :UInt32; }
+# Waits until launch `launch` (GraphLaunch.hostLaunch) is done or any replay of the session reaches
+# a host point -> values [0, point, instance] (reached: run it, then release the instance) or [1]
+# (done).
+struct HostPointWait { launch @0 :UInt32; stream @1 :UInt64; perThread @2 :Bool; }
 # A host-to-device copy captured from a staging buffer of the server, written before replays.
 # (`pitch`, `width`: as CaptureToHost's.)
 struct CaptureFromHost { dst @0 :UInt64; bytes @1 :UInt64; stream @2 :UInt64; perThread @3 :Bool;
                          pitch @4 :UInt64; width @5 :UInt64; }
 # Host bytes for a staging buffer (the bulk bytes that follow), written once the stream's earlier
-# work is done.
-struct StagedWrite { staging @0 :UInt64; stream @1 :UInt64; perThread @2 :Bool; bytes @3 :UInt64; }
+# work is done; `wait` false: at once (a copy that follows a host point the replay holds).
+struct StagedWrite { staging @0 :UInt64; stream @1 :UInt64; perThread @2 :Bool; bytes @3 :UInt64; wait @4 :Bool = true; }
 
 # An asynchronous device-to-host copy into the client's pinned memory: the server copies into a
 # buffer of its own in stream order, and the bytes travel with the first reply after the copy
@@ -274,7 +285,7 @@ struct GraphNodeAdd {
     copy @3 :GraphCopy;         # -> values [node, staging] (staging 0 between device addresses)
     memset @4 :GraphMemset;
     empty @5 :Void;
-    host @6 :Void;              # the place of a host function the client runs after replays
+    host @6 :UInt32;            # a host point (CaptureHostPoint): the client's host function
     eventRecord @7 :UInt64;
     eventWait @8 :UInt64;
     childGraph @9 :UInt64;
@@ -397,14 +408,15 @@ struct Call {
     streamGetId @67 :StreamRef;           # -> values [the driver's stream id]
     streamBeginCapture @68 :CaptureBegin; # -> values [the driver's capture id]
     streamEndCapture @69 :StreamRef;      # -> handle (the captured graph)
-    graphInstantiate @70 :GraphInstantiate;  # -> handle (the executable)
+    graphInstantiate @70 :GraphInstantiate;  # -> values [the executable, then pairs (host point, the staging
+                                             # buffer of a copy to the client before it or from the client after it)]
     graphLaunch @71 :GraphLaunch;         # posted
     graphExecDestroy @72 :UInt64;         # posted
     graphDestroy @73 :UInt64;             # posted
     graphNodeCount @74 :UInt64;           # graph -> values [nodes]
-    graphExecUpdate @75 :GraphUpdate;     # -> values [CUgraphExecUpdateResult]
+    graphExecUpdate @75 :GraphUpdate;     # -> values [CUgraphExecUpdateResult, then pairs as graphInstantiate's]
     captureToHost @76 :CaptureToHost;     # -> handle (the staging buffer)
-    captureHostNode @77 :StreamRef;       # posted: the place of a host function the client runs
+    captureHostNode @77 :CaptureHostPoint;  # posted: a host point (a host function the client runs)
     readStaged @78 :StagedRead;           # waits for the stream -> the staging buffer's bytes (bulk)
     captureFromHost @79 :CaptureFromHost; # -> handle (the staging buffer)
     writeStaged @80 :StagedWrite;         # posted, bulk bytes follow
@@ -466,6 +478,8 @@ struct Call {
     graphKernelCopyAttributes @128 :NodePair;           # -> none
     awaitContextWork @129 :Void;  # the current context's work done, as the driver's own waits (cuMemFreeHost)
                                   # await it: no capture of another thread invalidated -> none
+    hostPointWait @131 :HostPointWait;   # -> values (see HostPointWait)
+    hostPointRelease @132 :UInt64;       # posted: a reached host point's instance goes on
   }
 }
 

@@ -116,21 +116,37 @@ TEST_F(ServerGraphTest, ACapturedCopyToTheHostStagesItsBytesOnTheServerForEveryR
   client.launch(code.kernels.at("appendValue"), appendParams(log, length, 5), stream);
   EXPECT_EQ(captureToHost(4096, &staging), CUDA_ERROR_INVALID_VALUE) << "beyond the allocation";
   ASSERT_EQ(captureToHost(sizeof(int), &staging), CUDA_SUCCESS);
-  client.call([&](wire::Call::Builder c) { c.initCaptureHostNode().setStream(stream); });
+  client.call([&](wire::Call::Builder c) {
+    auto point = c.initCaptureHostNode();
+    point.setStream(stream);
+    point.setPoint(5);
+  });
   auto [ended, graph] = graphs.end(stream);
   ASSERT_EQ(ended, CUDA_SUCCESS);
-  auto [instantiated, exec] = graphs.instantiate(graph);
+  auto [instantiated, values] = client.call([&](wire::Call::Builder c) { c.initGraphInstantiate().setGraph(graph); });
   ASSERT_EQ(instantiated, CUDA_SUCCESS);
-  auto readStaged = [&](std::uint64_t id, std::vector<std::uint8_t>& back) {
+  ASSERT_EQ(values.size(), 3u);
+  std::uint64_t exec = values[0];
+  EXPECT_EQ(values[1], 5) << "the host point";
+  EXPECT_EQ(static_cast<std::uint64_t>(values[2]), staging) << "the copy to the host that precedes it";
+  auto readStaged = [&](std::uint64_t id, std::vector<std::uint8_t>& back, bool wait = true) {
     return client
         .call(
             [&](wire::Call::Builder c) {
               auto read = c.initReadStaged();
               read.setStaging(id);
               read.setStream(stream);
+              read.setWait(wait);
             },
             nullptr, {}, &back)
         .first;
+  };
+  auto awaitPoint = [&](std::uint32_t launch) {
+    return client.call([&](wire::Call::Builder c) {
+      auto w = c.initHostPointWait();
+      w.setLaunch(launch);
+      w.setStream(stream);
+    });
   };
   // The executable holds the buffer: destroying the graph leaves it.
   client.call([&](wire::Call::Builder c) { c.setGraphDestroy(graph); });
@@ -139,13 +155,21 @@ TEST_F(ServerGraphTest, ACapturedCopyToTheHostStagesItsBytesOnTheServerForEveryR
       auto l = c.initGraphLaunch();
       l.setExec(exec);
       l.setStream(stream);
+      l.setHostLaunch(replay);
     });
+    // The replay holds at the host point; the copy before it is done, so it reads without waiting.
+    auto [reached, point] = awaitPoint(replay);
+    ASSERT_EQ(reached, CUDA_SUCCESS);
+    ASSERT_EQ(point.size(), 3u);
+    EXPECT_EQ(point[1], 5);
     std::vector<std::uint8_t> back;
-    ASSERT_EQ(readStaged(staging, back), CUDA_SUCCESS);
+    ASSERT_EQ(readStaged(staging, back, false), CUDA_SUCCESS);
     ASSERT_EQ(back.size(), sizeof(int));
     int copied = 0;
     std::memcpy(&copied, back.data(), sizeof(int));
     EXPECT_EQ(copied, replay);
+    client.call([&](wire::Call::Builder c) { c.setHostPointRelease(point[2]); });
+    EXPECT_EQ(awaitPoint(replay).second, std::vector<std::int64_t>{1}) << "the launch is done";
   }
   std::vector<std::uint8_t> back;
   EXPECT_EQ(readStaged(exec, back), CUDA_ERROR_INVALID_HANDLE) << "an executable is not a staging buffer";

@@ -168,9 +168,10 @@ TEST_F(ServerGraphTest, CopyNodeChangesKeepTheirSidesAndStayInsideTheSessionsMem
   EXPECT_EQ(find(device, stream).first, CUDA_ERROR_INVALID_HANDLE) << "a stream where a graph belongs";
 }
 
-// Graphs built node by node: every id, address and shape is checked before the driver sees it,
-// and a host node (whose function the client runs after a replay) may not have device work after it.
-TEST_F(ServerGraphTest, AddedNodesAreCheckedAndHostNodesMustEndTheirGraph) {
+// Graphs built node by node: every id, address and shape is checked before the driver sees it;
+// a host node (a host point: its function runs in the client) holds its replay where it stands
+// until the client releases it, so device work after it runs after the client's function.
+TEST_F(ServerGraphTest, AddedNodesAreCheckedAndAHostNodeHoldsItsReplayUntilReleased) {
   auto [client, graphs, code, log, length, stream] = *session;
   std::uint64_t graph = 0, other = 0;
   ASSERT_EQ(client.call([](wire::Call::Builder c) { c.setGraphCreate(0); }, &graph).first, CUDA_SUCCESS);
@@ -229,21 +230,102 @@ TEST_F(ServerGraphTest, AddedNodesAreCheckedAndHostNodesMustEndTheirGraph) {
                   }).first,
             CUDA_ERROR_INVALID_VALUE);
 
-  auto [hostAdded, host] = add(graph, {first}, [](auto a) { a.setHost(); });
+  auto [hostAdded, host] = add(graph, {first}, [](auto a) { a.setHost(42); });
   ASSERT_EQ(hostAdded, CUDA_SUCCESS);
   auto [afterAdded, after] = add(graph, {host}, kernel);
   ASSERT_EQ(afterAdded, CUDA_SUCCESS);
-  EXPECT_EQ(graphs.instantiate(graph).first, CUDA_ERROR_NOT_SUPPORTED) << "device work after a host node";
+  auto [pointed, pointExec] = graphs.instantiate(graph);
+  ASSERT_EQ(pointed, CUDA_SUCCESS) << "device work after a host node";
+  auto launch = [&](std::uint32_t serial, std::uint64_t exec) {
+    return client.call([&](wire::Call::Builder c) {
+      auto l = c.initGraphLaunch();
+      l.setExec(exec);
+      l.setStream(stream);
+      l.setHostLaunch(serial);
+    });
+  };
+  auto wait = [&](std::uint32_t serial) {
+    return client.call([&](wire::Call::Builder c) {
+      auto w = c.initHostPointWait();
+      w.setLaunch(serial);
+      w.setStream(stream);
+    });
+  };
+  EXPECT_EQ(wait(7).first, CUDA_ERROR_INVALID_VALUE) << "no such launch";
+  launch(7, pointExec);
+  auto [reached, point] = wait(7);
+  ASSERT_EQ(reached, CUDA_SUCCESS);
+  ASSERT_EQ(point.size(), 3u);
+  EXPECT_EQ(point[0], 0) << "a point reached, not the launch done";
+  EXPECT_EQ(point[1], 42) << "the client's number for it";
+  // (Device memory is not read here: a copy on the legacy stream would wait for the replay.)
+  launch(7, pointExec);  // a serial in use: refused, as a deferred error
+  client.call([&](wire::Call::Builder c) { c.setHostPointRelease(point[2] + 1000); });  // forged: refused
+  EXPECT_EQ(client.call([&](wire::Call::Builder c) { c.initStreamQuery().setStream(stream); }).first,
+            CUDA_ERROR_NOT_READY)
+      << "the replay still waits for the client, so the stream is busy";
+  EXPECT_EQ(client.deferred, CUDA_ERROR_INVALID_VALUE) << "the second launch and the forged release were refused";
+  client.call([&](wire::Call::Builder c) { c.setHostPointRelease(point[2]); });
+  auto [ended, done] = wait(7);
+  ASSERT_EQ(ended, CUDA_SUCCESS);
+  EXPECT_EQ(done, std::vector<std::int64_t>{1}) << "the launch is done";
+  EXPECT_EQ(graphs.readInt(length), 2) << "the kernel after the host node ran once released";
+  EXPECT_EQ(wait(7).first, CUDA_ERROR_INVALID_VALUE) << "a done launch is forgotten once waited for";
+  client.deferred = CUDA_SUCCESS;
   std::uint64_t owner = 0;
   ASSERT_EQ(client.call([&](wire::Call::Builder c) { c.setGraphDestroyNode(after); }, &owner).first, CUDA_SUCCESS);
   EXPECT_EQ(owner, graph);
   auto [instantiated, exec] = graphs.instantiate(graph);
   ASSERT_EQ(instantiated, CUDA_SUCCESS);
-  ASSERT_EQ(graphs.launchAndWait(exec, stream), CUDA_SUCCESS);
+  launch(8, exec);
+  auto [reachedAgain, again] = wait(8);
+  ASSERT_EQ(again.size(), 3u);
+  client.call([&](wire::Call::Builder c) { c.setHostPointRelease(again[2]); });
+  EXPECT_EQ(wait(8).second, std::vector<std::int64_t>{1});
   EXPECT_EQ(client.deferred, CUDA_SUCCESS);
-  EXPECT_EQ(graphs.readInt(length), 1) << "the kernel node ran once";
+  EXPECT_EQ(graphs.readInt(length), 3) << "the kernel node ran once more";
   EXPECT_EQ(client.call([&](wire::Call::Builder c) { c.setGraphDestroyNode(after); }).first, CUDA_ERROR_INVALID_VALUE)
       << "already destroyed";
+}
+
+// A client that goes while a replay of its graph is held at a host point: the session ends (its
+// held replay let go first) and its memory is freed, as for any client that dies.
+TEST_F(ServerTest, AClientGoneWhileItsReplayIsHeldAtAHostPointGetsItsMemoryFreed) {
+  RawClient observer(url);
+  observer.retainPrimary();
+  const std::uint64_t freeBefore = observer.freeMemory();
+  {
+    RawClient dying(url);
+    dying.retainPrimary();
+    ASSERT_NE(dying.allocate(64 * kMiB), 0u);
+    Graphs graphs{dying};
+    std::uint64_t stream = graphs.stream();
+    std::uint64_t graph = 0;
+    ASSERT_EQ(dying.call([](wire::Call::Builder c) { c.setGraphCreate(0); }, &graph).first, CUDA_SUCCESS);
+    ASSERT_EQ(dying.call([&](wire::Call::Builder c) {
+                    auto a = c.initGraphAddNode();
+                    a.setGraph(graph);
+                    a.setHost(1);
+                  }).first,
+              CUDA_SUCCESS);
+    auto [instantiated, exec] = graphs.instantiate(graph);
+    ASSERT_EQ(instantiated, CUDA_SUCCESS);
+    dying.call([&](wire::Call::Builder c) {
+      auto l = c.initGraphLaunch();
+      l.setExec(exec);
+      l.setStream(stream);
+      l.setHostLaunch(1);
+    });
+    auto [reached, point] = dying.call([&](wire::Call::Builder c) {
+      auto w = c.initHostPointWait();
+      w.setLaunch(1);
+      w.setStream(stream);
+    });
+    ASSERT_EQ(reached, CUDA_SUCCESS);
+    ASSERT_EQ(point.size(), 3u) << "the replay is held at the point";
+  }  // the connection closes here, the point never released
+  EXPECT_TRUE(eventually([&] { return observer.freeMemory() == freeBefore; }))
+      << "the gone client's 64 MiB were not freed within 5 seconds";
 }
 
 // A copy node from the client's memory copies from a staging buffer that the client fills before

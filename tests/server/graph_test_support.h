@@ -51,9 +51,8 @@ struct Graphs {
     return {result, graph};
   }
   std::pair<CUresult, std::uint64_t> instantiate(std::uint64_t graph) {
-    std::uint64_t exec = 0;
-    CUresult result = client.call([&](wire::Call::Builder c) { c.initGraphInstantiate().setGraph(graph); }, &exec).first;
-    return {result, exec};
+    auto [result, values] = client.call([&](wire::Call::Builder c) { c.initGraphInstantiate().setGraph(graph); });
+    return {result, values.empty() ? 0 : static_cast<std::uint64_t>(values[0])};
   }
   CUresult launchAndWait(std::uint64_t exec, std::uint64_t stream) {
     client.call([&](wire::Call::Builder c) {

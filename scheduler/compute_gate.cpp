@@ -87,6 +87,17 @@ void ComputeGate::cancel(Admission admission) {
   finish(admission.ticket, std::nullopt);
 }
 
+void ComputeGate::holdAtHost(TenantId tenant, bool held) {
+  std::lock_guard lock(board_.mutex_);
+  if (pieces_ != nullptr) {
+    if (pieces_->heldAtHost == held) return;
+    pieces_->heldAtHost = held;
+    if (!held) pieces_->resumedNanos = nanosOf(Clock::now());
+  }
+  board_.policy_.holdAtHost(tenant, held);
+  board_.changed_.notify();
+}
+
 double ComputeGate::finish(const GatePolicy::Ticket& ticket, std::optional<GatePolicy::Completion> completion) {
   std::lock_guard lock(board_.mutex_);
   double used = board_.policy_.finish(ticket, completion, completion ? completion->done : Clock::now());

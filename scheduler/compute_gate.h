@@ -57,6 +57,9 @@ class ComputeGate {
   // `account` when given.
   void submitted(Admission admission, CUstream stream, GpuTimeAccount* account = nullptr);
   void cancel(Admission admission);
+  // This process's session has a replay held at a host point (`held`: from now; else no longer),
+  // of `tenant` (gate_policy.h, "Held at the host").
+  void holdAtHost(TenantId tenant, bool held);
 
   GateBoard& board() const { return board_; }
 

@@ -22,6 +22,7 @@ void GateBoard::removeTenant(TenantId tenant) {
 void GateBoard::abandon(TenantId tenant, GatePieces& pieces) {
   std::lock_guard lock(mutex_);
   policy_.abandon(tenant, pieces.waiting, pieces.onGpu, pieces.pendingSeconds, Clock::now());
+  if (pieces.heldAtHost) policy_.holdAtHost(tenant, false);
   pieces = GatePieces{};
   changed_.notify();
 }
@@ -33,8 +34,8 @@ double GateBoard::gpuSeconds(TenantId tenant) const {
 
 std::optional<double> GateBoard::runningSeconds(const GatePieces& pieces) const {
   std::lock_guard lock(mutex_);
-  if (pieces.onGpu == 0 || pieces.oldestOnGpuNanos == 0) return std::nullopt;
-  Clock::time_point since{std::chrono::nanoseconds(pieces.oldestOnGpuNanos)};
+  if (pieces.onGpu == 0 || pieces.oldestOnGpuNanos == 0 || pieces.heldAtHost) return std::nullopt;
+  Clock::time_point since{std::chrono::nanoseconds(std::max(pieces.oldestOnGpuNanos, pieces.resumedNanos))};
   if (auto completed = policy_.lastCompletion(); completed && *completed > since) since = *completed;
   return std::chrono::duration<double>(Clock::now() - since).count();
 }

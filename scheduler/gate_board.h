@@ -21,6 +21,8 @@ struct GatePieces {
   int onGpu = 0;
   double pendingSeconds = 0;         // the estimates of its admitted pieces
   std::int64_t oldestOnGpuNanos = 0;  // steady clock: when its oldest piece on the GPU was admitted
+  bool heldAtHost = false;             // a replay of the session is held at a host point
+  std::int64_t resumedNanos = 0;       // steady clock: when the last hold ended
 };
 
 class GateBoard {
@@ -40,8 +42,9 @@ class GateBoard {
   // GPU time charged to a tenant so far.
   double gpuSeconds(TenantId tenant) const;
   // How long the oldest piece of a session (`pieces`) has been running, as far as the host can
-  // tell: since its admission or the latest completion on the GPU after it, whichever is later
-  // (before that it was queued behind other work). nullopt when it has nothing on the GPU.
+  // tell: since its admission, the latest completion on the GPU after it or the end of the
+  // session's last hold at a host point, whichever is latest (before that it was queued behind
+  // other work, or waited for its client). nullopt when it has nothing on the GPU or is held.
   std::optional<double> runningSeconds(const GatePieces& pieces) const;
 
  private:

@@ -94,7 +94,7 @@ double GatePolicy::anticipationSeconds(const Tenant& tenant) const {
 }
 
 bool GatePolicy::wantsGpu(const Tenant& tenant, TimePoint now) const {
-  if (tenant.waiting > 0 || tenant.onGpu > 0) return true;
+  if (tenant.waiting > 0 || (tenant.onGpu > 0 && tenant.heldAtHost == 0)) return true;
   return tenant.everActive && seconds(now - tenant.idleSince) < anticipationSeconds(tenant);
 }
 
@@ -129,8 +129,17 @@ void GatePolicy::arrive(TenantId id, TimePoint now) {
 bool GatePolicy::mayAdmit(TenantId id, TimePoint now) {
   Tenant& self = at(id);
   if (outOfBudget(self, now)) return false;
-  // Bound the work on the GPU, so that the gate stays in control (with a margin for rounding).
-  if (onGpuCount_ > 0 && onGpuEstimate_ + self.estimate > kQueueBudgetSeconds * (1 + 1e-9)) return false;
+  // Bound the work on the GPU, so that the gate stays in control (with a margin for rounding);
+  // the pieces of tenants held at the host do not count.
+  int onGpu = onGpuCount_;
+  double onGpuEstimate = onGpuEstimate_;
+  for (int i = 0; i < tenantEnd_; ++i) {
+    const Tenant& held = tenants_[static_cast<std::size_t>(i)];
+    if (!held.inUse || held.heldAtHost == 0) continue;
+    onGpu -= held.onGpu;
+    onGpuEstimate -= held.pendingSeconds;
+  }
+  if (onGpu > 0 && onGpuEstimate + self.estimate > kQueueBudgetSeconds * (1 + 1e-9)) return false;
   for (int i = 0; i < tenantEnd_; ++i) {
     Tenant& other = tenants_[static_cast<std::size_t>(i)];
     TenantId otherId = i;
@@ -184,6 +193,11 @@ void GatePolicy::maybeIdle(Tenant& tenant, TimePoint now) {
   if (tenant.waiting != 0 || tenant.onGpu != 0) return;
   tenant.idleSince = now;
   tenant.busySeconds = 0.75 * tenant.busySeconds + 0.25 * std::max(0.0, seconds(now - tenant.busySince));
+}
+
+void GatePolicy::holdAtHost(TenantId id, bool held) {
+  Tenant& tenant = at(id);
+  tenant.heldAtHost = held ? tenant.heldAtHost + 1 : std::max(0, tenant.heldAtHost - 1);
 }
 
 void GatePolicy::abandon(TenantId id, int waiting, int onGpu, double pendingSeconds, TimePoint now) {

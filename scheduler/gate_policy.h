@@ -22,6 +22,10 @@
 //   longer than that goes alone), so a newly arriving piece waits at most for that.
 // - Idle credit: a tenant idle for longer than kIdleForgetSeconds comes back level with the
 //   least-served busy tenant: nobody saves up GPU time by being idle.
+// - Held at the host: while a session of a tenant has a graph replay held at a host point (its
+//   client runs a host function, server/host_points.h), the tenant's pieces on the GPU neither
+//   fill the queue nor make it want the GPU: a replay waiting for a client does not use the GPU,
+//   and must not keep other tenants off it however long the client takes.
 //
 // Charging: a piece is charged the smaller of its GPU-timed span (start to end event on its
 // stream) and the host-observed time since the previous completion or its own admission. The
@@ -101,6 +105,9 @@ class GatePolicy {
   // uncharged: the driver ended their work with the process.
   void abandon(TenantId tenant, int waiting, int onGpu, double pendingSeconds, TimePoint now);
 
+  // A session of `tenant` has a replay held at a host point (`held`), or no longer.
+  void holdAtHost(TenantId tenant, bool held);
+
   // When a waiting piece of `tenant`, refused now, should be looked at again if nothing else
   // happens (a cap's bucket refills, an anticipation window ends); nullopt: only on a change.
   std::optional<TimePoint> recheckAt(TenantId tenant, TimePoint now);
@@ -126,6 +133,7 @@ class GatePolicy {
     int waiting = 0;
     int onGpu = 0;  // admitted and not finished
     double pendingSeconds = 0;  // the estimates of its pieces on the GPU, not charged yet
+    int heldAtHost = 0;         // its sessions with a replay held at a host point
     bool everActive = false;
     TimePoint idleSince;  // when waiting and onGpu last became 0
     // Recent gaps between going idle and coming back, and recent busy spells (from coming back

@@ -18,6 +18,7 @@ struct HostPoints::Shared {
   std::uint64_t nextInstance = 1;
   std::set<std::uint32_t> pending;          // launched, marker not yet run
   std::set<std::uint32_t> done;             // marker ran, not yet waited for
+  std::function<void(bool)> heldChanged;
 
   // Runs on a driver thread: holds the replay until released.
   void reach(std::uint32_t point) {
@@ -25,10 +26,12 @@ struct HostPoints::Shared {
     if (abandoned) return;
     std::uint64_t instance = nextInstance++;
     reached.push_back(Event{false, point, instance});
+    if (held.empty() && heldChanged) heldChanged(true);
     held[instance] = false;
     changed.notify_all();
     changed.wait(lock, [&] { return abandoned || held[instance]; });
     held.erase(instance);
+    if (held.empty() && heldChanged) heldChanged(false);
   }
   void finish(std::uint32_t launch) {
     std::lock_guard lock(mutex);
@@ -148,6 +151,16 @@ Status HostPoints::release(std::uint64_t instance) {
   it->second = true;
   shared_->changed.notify_all();
   return Status::ok();
+}
+
+void HostPoints::onHeld(std::function<void(bool held)> held) {
+  std::lock_guard lock(shared_->mutex);
+  shared_->heldChanged = std::move(held);
+}
+
+bool HostPoints::anyHeld() const {
+  std::lock_guard lock(shared_->mutex);
+  return !shared_->held.empty();
 }
 
 void HostPoints::abandon() {

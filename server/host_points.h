@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -67,6 +68,12 @@ class HostPoints {
   Status release(std::uint64_t instance);
   // Every held point goes on, and every later one passes at once (the session is ending).
   void abandon();
+  // Whether a replay is held at a point now.
+  bool anyHeld() const;
+  // `held` is called with true when a replay of the session comes to be held at a point (none
+  // was), with false when none is held any more; on a driver thread, under the points' lock.
+  // Set before any graph is launched.
+  void onHeld(std::function<void(bool held)> held);
 
   struct Shared;  // with the driver's threads (host_points.cpp)
 

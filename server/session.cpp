@@ -1,5 +1,7 @@
 #include "server/session.h"
 
+#include <poll.h>
+
 #include <capnp/message.h>
 
 #include <chrono>
@@ -37,6 +39,11 @@ Session::Session(std::unique_ptr<protocol::Connection> connection, const cudaabi
       deliveries_(driver),
       limits_(limits) {
   state_ = std::make_unique<SessionState>(driver_, std::move(lease), limits);
+  // A replay held at a host point waits for the client, not the GPU: the gate lets other tenants
+  // go meanwhile (gate_policy.h, "Held at the host"). The gate outlives the session.
+  if (scheduler::ComputeGate* gate = state_->lease().gate()) {
+    hostPoints_.onHeld([gate, tenant = state_->lease().tenant()](bool held) { gate->holdAtHost(tenant, held); });
+  }
 }
 
 Session::~Session() = default;
@@ -220,14 +227,28 @@ void Session::runHeartbeat() {
   std::unique_lock lock(heartbeatMutex_);
   while (!heartbeatWake_.wait_for(lock, interval / 4, [&] { return stopping_; })) {
     if (!busy_) continue;  // an idle server owes the client nothing: it is not waiting
+    // A replay held at a host point waits for a client that may be gone while this session's
+    // thread waits for the replay: a gone client lets it go, so the session can end.
+    if (hostPoints_.anyHeld() && peerClosed()) {
+      peerGone_ = true;
+      hostPoints_.abandon();
+    }
     std::lock_guard sending(sendMutex_);
     if (std::chrono::steady_clock::now() - lastSent_ < interval) continue;
     lastSent_ = std::chrono::steady_clock::now();
     if (!connection_->send(std::span<const std::span<const std::uint8_t>>{})) {
       peerGone_ = true;
+      hostPoints_.abandon();
       return;
     }
   }
+}
+
+bool Session::peerClosed() const {
+  int fd = connection_->pollDescriptor();
+  if (fd < 0) return false;  // a transport without one: a failed heartbeat tells
+  pollfd hangup{fd, POLLRDHUP, 0};
+  return ::poll(&hangup, 1, 0) > 0 && (hangup.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
 Status Session::serveBatch(std::span<const std::uint8_t> payload, std::vector<std::uint8_t>& replies,

@@ -94,6 +94,8 @@ class Session {
   // While a batch takes long, sends the client empty frames (heartbeats) so that it can tell a
   // busy server from a dead one.
   void runHeartbeat();
+  // Whether the client has closed its end (a transport that cannot tell says no).
+  bool peerClosed() const;
   // Runs the calls of one frame; a call that gets a reply leaves it in `replies` and its bulk
   // bytes in `replyBulk`.
   Status serveBatch(std::span<const std::uint8_t> payload, std::vector<std::uint8_t>& replies,

@@ -150,6 +150,30 @@ TEST_F(ComputeGateShell, APieceWaitsUntilTheWorkOnTheGpuCompletes) {
   FakeEvents::instance().completeAll(1.0f);
 }
 
+// A session whose replay is held at a host point lets other tenants' pieces go, and its own
+// piece does not count as running (max_kernel_ms) while held, nor the time it was held after.
+TEST_F(ComputeGateShell, APieceHeldAtTheHostLetsOthersGoAndIsNotRunning) {
+  {
+    GatedWork held(&gate, a, stream);
+    held.submitted();
+  }
+  std::this_thread::sleep_for(60ms);  // makes the piece old, orders nothing
+  ASSERT_TRUE(board.runningSeconds(pieces));
+  EXPECT_GE(*board.runningSeconds(pieces), 0.05);
+  gate.holdAtHost(a, true);
+  EXPECT_FALSE(board.runningSeconds(pieces)) << "a held replay runs no kernel";
+  GatePieces other;
+  ComputeGate second{driver, board, &other};
+  {
+    GatedWork work(&second, b, stream);  // would wait for a's piece if it counted
+    work.submitted();
+  }
+  gate.holdAtHost(a, false);
+  ASSERT_TRUE(board.runningSeconds(pieces));
+  EXPECT_LT(*board.runningSeconds(pieces), 0.05) << "running again since the hold ended";
+  FakeEvents::instance().completeAll(1.0f);
+}
+
 TEST_F(ComputeGateShell, APieceIsChargedItsGpuTimeNotTheHostsDelay) {
   GatedWork work(&gate, a, stream);
   work.submitted();

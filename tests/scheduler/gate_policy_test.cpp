@@ -202,6 +202,29 @@ TEST_F(TwoEqualTenants, WorkCountsAsOnTheGpuFromItsAdmission) {
   EXPECT_TRUE(policy.mayAdmit(b, now + 10ms));
 }
 
+// A replay held at a host point waits for its client, not the GPU: while a's session holds one,
+// a's piece on the GPU keeps b neither out of the queue nor behind a's turn, however long the
+// client takes; once it goes on, a's piece counts again.
+TEST_F(TwoEqualTenants, APieceHeldAtTheHostKeepsNoOtherTenantOffTheGpu) {
+  policy.arrive(a, now);
+  ASSERT_TRUE(policy.mayAdmit(a, now));
+  auto ticket = policy.admit(a, now);
+  policy.arrive(b, now);
+  EXPECT_FALSE(policy.mayAdmit(b, now + 1s)) << "a's unknown piece fills the queue";
+  policy.holdAtHost(a, true);
+  EXPECT_TRUE(policy.mayAdmit(b, now + 1s)) << "a's piece is held at the host";
+  policy.holdAtHost(a, false);
+  EXPECT_FALSE(policy.mayAdmit(b, now + 1s)) << "a's piece runs again";
+  policy.holdAtHost(a, true);
+  policy.holdAtHost(a, true);  // two sessions of a hold
+  policy.holdAtHost(a, false);
+  EXPECT_TRUE(policy.mayAdmit(b, now + 1s)) << "one of a's sessions still holds";
+  policy.holdAtHost(a, false);
+  policy.holdAtHost(a, false);  // one release too many is harmless
+  EXPECT_FALSE(policy.mayAdmit(b, now + 1s));
+  policy.finish(ticket, std::nullopt, now + 1s);
+}
+
 TEST(GatePolicy, TheQueueHoldsAboutTheBudgetOfKnownWork) {
   GatePolicy policy;
   auto now = GatePolicy::TimePoint{} + 1h;

@@ -2,6 +2,7 @@
 // in the session's terms, copy nodes stay inside the session's memory and its staging buffers,
 // host nodes end their graph, and memory allocation nodes are charged.
 #include <cstring>
+#include <future>
 
 #include "graph_test_support.h"
 
@@ -288,8 +289,32 @@ TEST_F(ServerGraphTest, AddedNodesAreCheckedAndAHostNodeHoldsItsReplayUntilRelea
       << "already destroyed";
 }
 
-// A client that goes while a replay of its graph is held at a host point: the session ends (its
-// held replay let go first) and its memory is freed, as for any client that dies.
+// A replay held at a host point waits for its client, not the GPU: another vGPU's work on the
+// same GPU goes meanwhile, however long the client takes (a piece on the GPU would keep it out).
+TEST_F(ServerTest, AReplayHeldAtAHostPointKeepsNoOtherVgpuOffTheGpu) {
+  startTwoVgpus();
+  RawClient holder(url, "a", "ta");
+  holder.retainPrimary();
+  Graphs graphs{holder};
+  std::uint64_t stream = graphs.stream();
+  std::vector<std::int64_t> point = graphs.launchHeldAtAHostPoint(stream);
+  ASSERT_EQ(point.size(), 3u) << "the replay is held at the point";
+
+  RawClient other(url, "b", "tb");
+  other.retainPrimary();
+  std::uint64_t base = other.allocate(4096);
+  ASSERT_NE(base, 0u);
+  auto read = std::async(std::launch::async, [&] { return other.read(base, 4096).first; });
+  EXPECT_EQ(read.wait_for(std::chrono::seconds(10)), std::future_status::ready)
+      << "the other vGPU's copy waited for the held replay";
+  holder.call([&](wire::Call::Builder c) { c.setHostPointRelease(point[2]); });
+  EXPECT_EQ(graphs.waitForHostPoint(stream, 1).second, std::vector<std::int64_t>{1});
+  EXPECT_EQ(read.get(), CUDA_SUCCESS);
+}
+
+// A client that goes while a replay of its graph is held at a host point, and its session's
+// thread waits for that replay: the session ends (its held replay let go once the server sees
+// the client gone) and its memory is freed, as for any client that dies.
 TEST_F(ServerTest, AClientGoneWhileItsReplayIsHeldAtAHostPointGetsItsMemoryFreed) {
   RawClient observer(url);
   observer.retainPrimary();
@@ -300,29 +325,14 @@ TEST_F(ServerTest, AClientGoneWhileItsReplayIsHeldAtAHostPointGetsItsMemoryFreed
     ASSERT_NE(dying.allocate(64 * kMiB), 0u);
     Graphs graphs{dying};
     std::uint64_t stream = graphs.stream();
-    std::uint64_t graph = 0;
-    ASSERT_EQ(dying.call([](wire::Call::Builder c) { c.setGraphCreate(0); }, &graph).first, CUDA_SUCCESS);
-    ASSERT_EQ(dying.call([&](wire::Call::Builder c) {
-                    auto a = c.initGraphAddNode();
-                    a.setGraph(graph);
-                    a.setHost(1);
-                  }).first,
-              CUDA_SUCCESS);
-    auto [instantiated, exec] = graphs.instantiate(graph);
-    ASSERT_EQ(instantiated, CUDA_SUCCESS);
-    dying.call([&](wire::Call::Builder c) {
-      auto l = c.initGraphLaunch();
-      l.setExec(exec);
-      l.setStream(stream);
-      l.setHostLaunch(1);
-    });
-    auto [reached, point] = dying.call([&](wire::Call::Builder c) {
-      auto w = c.initHostPointWait();
-      w.setLaunch(1);
-      w.setStream(stream);
-    });
-    ASSERT_EQ(reached, CUDA_SUCCESS);
-    ASSERT_EQ(point.size(), 3u) << "the replay is held at the point";
+    ASSERT_EQ(graphs.launchHeldAtAHostPoint(stream).size(), 3u) << "the replay is held at the point";
+    // A synchronize that waits for the held replay, sent without waiting for its reply: the
+    // session's thread is held too when the client goes.
+    capnp::MallocMessageBuilder message;
+    message.initRoot<wire::Call>().initStreamSynchronize().setStream(stream);
+    std::vector<std::uint8_t> frame;
+    protocol::appendMessage(message, frame);
+    ASSERT_TRUE(dying.connection().send(frame));
   }  // the connection closes here, the point never released
   EXPECT_TRUE(eventually([&] { return observer.freeMemory() == freeBefore; }))
       << "the gone client's 64 MiB were not freed within 5 seconds";

@@ -62,6 +62,36 @@ struct Graphs {
     });
     return client.call([&](wire::Call::Builder c) { c.initStreamSynchronize().setStream(stream); }).first;
   }
+  // Waits for host launch `launch` on `stream`: values [0, point, instance] (a point reached) or
+  // [1] (done).
+  std::pair<CUresult, std::vector<std::int64_t>> waitForHostPoint(std::uint64_t stream, std::uint32_t launch) {
+    return client.call([&](wire::Call::Builder c) {
+      auto w = c.initHostPointWait();
+      w.setLaunch(launch);
+      w.setStream(stream);
+    });
+  }
+  // A graph of one host node (host point 1), launched on `stream` as host launch 1 and waited for
+  // until the replay is held at the point: [0, 1, instance], or empty when something failed.
+  std::vector<std::int64_t> launchHeldAtAHostPoint(std::uint64_t stream) {
+    std::uint64_t graph = 0;
+    if (client.call([](wire::Call::Builder c) { c.setGraphCreate(0); }, &graph).first != CUDA_SUCCESS) return {};
+    auto added = client.call([&](wire::Call::Builder c) {
+      auto a = c.initGraphAddNode();
+      a.setGraph(graph);
+      a.setHost(1);
+    });
+    auto [instantiated, exec] = instantiate(graph);
+    if (added.first != CUDA_SUCCESS || instantiated != CUDA_SUCCESS) return {};
+    client.call([&](wire::Call::Builder c) {
+      auto l = c.initGraphLaunch();
+      l.setExec(exec);
+      l.setStream(stream);
+      l.setHostLaunch(1);
+    });
+    auto [reached, point] = waitForHostPoint(stream, 1);
+    return reached == CUDA_SUCCESS && point.size() == 3 ? point : std::vector<std::int64_t>{};
+  }
   int readInt(std::uint64_t address) {
     auto [result, bytes] = client.read(address, sizeof(int));
     int value = -1;

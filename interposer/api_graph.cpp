@@ -130,7 +130,11 @@ CUresult runHostPoint(Runtime& rt, Client& client, std::uint32_t point, std::uin
   for (const HostEffect& copy : work.copies) {
     if (result == CUDA_SUCCESS) result = readStaged(rt, client, copy, stream, perThread, false);
   }
-  if (work.function) work.function->function(work.function->data);
+  if (work.function && work.function->work) {
+    (*work.function->work)();
+  } else if (work.function) {
+    work.function->function(work.function->data);
+  }
   for (const HostEffect& refill : work.refills) writeStaged(rt, client, refill, stream, perThread, false);
   CallMessage call(rt.currentContextId());
   call->setHostPointRelease(instance);

@@ -217,9 +217,15 @@ CUresult deviceToDevice(Runtime& rt, Client& client, std::uint64_t dst, std::uin
 }
 
 // A copy with both sides in this process's memory: in stream order means after the stream's
-// earlier work, so `copy` runs once the stream is drained. It cannot be captured.
+// earlier work, so `copy` runs once the stream is drained; captured, it is host work of the graph
+// (a host point), run here when a replay reaches it.
 template <typename Copy>
-CUresult onHostInStreamOrder(Runtime& rt, Client& client, StreamArg stream, Copy&& copy) {
+CUresult onHostInStreamOrder(Runtime& rt, Client& client, StreamArg stream, Copy copy) {
+  if (stream.async && activeCapture(rt, stream)) {
+    HostEffect effect{.kind = HostEffect::Kind::kHostFunction};
+    effect.work = std::make_shared<const std::function<void()>>(std::move(copy));
+    return captureHostPoint(rt, client, handleOf<CUstream>(stream.id), stream.perThread, std::move(effect));
+  }
   if (CUresult refused = captureRules(rt, stream, false); refused != CUDA_SUCCESS) return refused;
   CUresult result = synchronizeStream(client, rt.currentContextId(), stream.id, stream.perThread, true);
   if (result != CUDA_SUCCESS) return result;
@@ -236,7 +242,7 @@ CUresult unified(Runtime& rt, Client& client, std::uint64_t dst, std::uint64_t s
   if (dstDevice) return toDevice(rt, client, dst, reinterpret_cast<const std::uint8_t*>(src), bytes, stream);
   if (srcDevice) return toHost(rt, client, reinterpret_cast<std::uint8_t*>(dst), src, bytes, stream);
   if (bytes > 0 && (dst == 0 || src == 0)) return CUDA_ERROR_INVALID_VALUE;
-  return onHostInStreamOrder(rt, client, stream, [&] {
+  return onHostInStreamOrder(rt, client, stream, [dst, src, bytes] {
     std::memmove(reinterpret_cast<void*>(dst), reinterpret_cast<const void*>(src), bytes);
   });
 }
@@ -378,11 +384,12 @@ CUresult copy3D(const char* name, const CUDA_MEMCPY3D* p, StreamArg stream) {
     if (!src || !dst) return CUDA_ERROR_INVALID_VALUE;
     if (p->WidthInBytes == 0 || p->Height == 0 || p->Depth == 0) return CUDA_SUCCESS;
     if (!src->device && !dst->device) {
-      return onHostInStreamOrder(rt, client, stream, [&] {
-        for (std::uint64_t z = 0; z < p->Depth; ++z) {
-          for (std::uint64_t row = 0; row < p->Height; ++row) {
-            std::memmove(reinterpret_cast<void*>(dst->first + z * dst->slice + row * dst->pitch),
-                         reinterpret_cast<const void*>(src->first + z * src->slice + row * src->pitch), p->WidthInBytes);
+      return onHostInStreamOrder(rt, client, stream, [from = *src, to = *dst, shape = *p] {
+        for (std::uint64_t z = 0; z < shape.Depth; ++z) {
+          for (std::uint64_t row = 0; row < shape.Height; ++row) {
+            std::memmove(reinterpret_cast<void*>(to.first + z * to.slice + row * to.pitch),
+                         reinterpret_cast<const void*>(from.first + z * from.slice + row * from.pitch),
+                         shape.WidthInBytes);
           }
         }
       });

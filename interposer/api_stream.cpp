@@ -86,6 +86,27 @@ CUresult record(CUevent event, CUstream stream, bool perThread) {
   });
 }
 
+}  // namespace
+
+CUresult fastgpu::interposer::captureHostPoint(Runtime& rt, Client& client, CUstream stream, bool perThread,
+                                               HostEffect effect) {
+  auto key = CaptureMirror::keyOf(stream, perThread);
+  auto state = rt.captures().state(key);
+  if (!state) return CUDA_ERROR_NOT_FOUND;  // not capturing
+  if (state->invalidated) return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+  effect.point = rt.hostPointLaunches().nextPoint();
+  if (CUresult refused = rt.captures().addEffect(key, effect); refused != CUDA_SUCCESS) return refused;
+  CallMessage call(rt.currentContextId());
+  auto ref = call->initCaptureHostNode();
+  ref.setStream(idOf(stream));
+  ref.setPerThread(perThread);
+  ref.setPoint(effect.point);
+  post(client, call);
+  return CUDA_SUCCESS;
+}
+
+namespace {
+
 // Host functions run in this process. TODO(perf): the stream is drained first (one round trip)
 // and the function runs on the calling thread; a callback channel from the server would let the
 // call return at once. Captured, one is a host point (host_point_launches.h).
@@ -93,20 +114,8 @@ CUresult hostFunction(CUstream stream, CUhostFn function, void* data, bool perTh
   if (function == nullptr) return CUDA_ERROR_INVALID_VALUE;
   // Captured: the function runs here when a replay reaches its place in the server's graph.
   CUresult captured = remoteEntry("cuLaunchHostFunc", [&](Runtime& rt, Client& client) -> CUresult {
-    auto key = CaptureMirror::keyOf(stream, perThread);
-    auto state = rt.captures().state(key);
-    if (!state) return CUDA_ERROR_NOT_FOUND;  // not capturing
-    if (state->invalidated) return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
     HostEffect effect{.kind = HostEffect::Kind::kHostFunction, .function = function, .data = data};
-    effect.point = rt.hostPointLaunches().nextPoint();
-    if (CUresult refused = rt.captures().addEffect(key, effect); refused != CUDA_SUCCESS) return refused;
-    CallMessage call(rt.currentContextId());
-    auto ref = call->initCaptureHostNode();
-    ref.setStream(idOf(stream));
-    ref.setPerThread(perThread);
-    ref.setPoint(effect.point);
-    post(client, call);
-    return CUDA_SUCCESS;
+    return captureHostPoint(rt, client, stream, perThread, std::move(effect));
   });
   if (captured != CUDA_ERROR_NOT_FOUND) return captured;
   CUresult result = synchronize(stream, perThread);

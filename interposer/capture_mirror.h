@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <compare>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -54,6 +55,9 @@ struct HostEffect {
   const void* source = nullptr;  // kCopyFromHost
   std::uint64_t node = 0;        // the graph node it belongs to, when added as a node
   std::uint32_t point = 0;       // kHostFunction: its host point (host_point_launches.h)
+  // kHostFunction: work of FastGPU's own run instead of `function` (a captured copy between two
+  // places in this process's memory).
+  std::shared_ptr<const std::function<void()>> work;
   std::optional<HostStrides> strides;  // copies: nullopt when the bytes are back to back
 };
 using HostEffects = std::vector<HostEffect>;

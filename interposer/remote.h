@@ -82,6 +82,9 @@ CUresult askData(Client& client, CallMessage& call, T* answer) {
 // server can capture the work (copies of client memory and host functions it cannot). Returns
 // CUDA_SUCCESS when the work may go.
 CUresult captureCheck(Runtime& rt, CUstream stream, bool perThread, bool async, bool capturable);
+// Host work of a capture on `stream`: `effect` (a host function) becomes a host point of the
+// capture's graph (host_point_launches.h). CUDA_ERROR_NOT_FOUND when the stream is not capturing.
+CUresult captureHostPoint(Runtime& rt, Client& client, CUstream stream, bool perThread, HostEffect effect);
 
 // For a call that changes, clones or instantiates graph `graph`: CUDA_ERROR_NOT_SUPPORTED (`what`
 // logged once) when it is a child graph borrowed for queries (cuGraphChildGraphNodeGetGraph), else

@@ -1,11 +1,13 @@
 // Host work in the middle of a graph, in stream order: a captured host function and a host node
-// added by hand, each with device work and copies before and after it. A host function reads
+// added by hand, each with device work and copies before and after it, and a captured copy from
+// host memory to host memory. A host function reads
 // what a copy to the host before it delivered and writes what a copy from the host after it
 // sends; device work after it runs once it returned. Two replays of each, and two threads
 // launching graphs with host work at once while a third synchronizes. A run through FastGPU must
 // print the same as natively.
 #include <cuda.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <thread>
 #include <utility>
@@ -25,6 +27,7 @@ struct Buffers {
   int* sendB = nullptr;   // pinned: what the host work sends to the device after it
   int* seenB = nullptr;   // pinned: b, copied back after the host work
   int* seenC = nullptr;   // pinned: a parallel branch's result
+  int* copyB = nullptr;   // pinned: seenB copied host to host at the end of the capture
   int replay = 0;
   int hostCalls = 0;
   int sawFirst = 0, sawLast = 0;  // what the host work saw of a (printed after the replay: a host
@@ -44,25 +47,27 @@ bool allocate(Buffers& buffers) {
   bool ok = cuMemAlloc(&buffers.a, kWords * sizeof(int)) == CUDA_SUCCESS &&
             cuMemAlloc(&buffers.b, kWords * sizeof(int)) == CUDA_SUCCESS &&
             cuMemAlloc(&buffers.c, kWords * sizeof(int)) == CUDA_SUCCESS;
-  for (int** host : {&buffers.seenA, &buffers.sendB, &buffers.seenB, &buffers.seenC}) {
+  for (int** host : {&buffers.seenA, &buffers.sendB, &buffers.seenB, &buffers.seenC, &buffers.copyB}) {
     ok = ok && cuMemAllocHost(reinterpret_cast<void**>(host), kWords * sizeof(int)) == CUDA_SUCCESS;
+    if (ok) std::fill_n(*host, kWords, 0);
   }
   return ok;
 }
 
 void release(Buffers& buffers) {
   for (CUdeviceptr device : {buffers.a, buffers.b, buffers.c}) cuMemFree(device);
-  for (int* host : {buffers.seenA, buffers.sendB, buffers.seenB, buffers.seenC}) cuMemFreeHost(host);
+  for (int* host : {buffers.seenA, buffers.sendB, buffers.seenB, buffers.seenC, buffers.copyB}) cuMemFreeHost(host);
 }
 
 void print(const char* what, const Buffers& buffers) {
-  std::printf("  %s: the host work saw a[0]=%d a[%d]=%d; b[0]=%d b[%d]=%d c[0]=%d host calls=%d\n", what,
-              buffers.sawFirst, kWords - 1, buffers.sawLast, buffers.seenB[0], kWords - 1, buffers.seenB[kWords - 1],
-              buffers.seenC[0], buffers.hostCalls);
+  std::printf("  %s: the host work saw a[0]=%d a[%d]=%d; b[0]=%d b[%d]=%d c[0]=%d host calls=%d; copied b[0]=%d\n",
+              what, buffers.sawFirst, kWords - 1, buffers.sawLast, buffers.seenB[0], kWords - 1,
+              buffers.seenB[kWords - 1], buffers.seenC[0], buffers.hostCalls, buffers.copyB[0]);
 }
 
 // memset a -> copy a to the host -> host work -> copy the host's values to b -> memset a again ->
-// copy b to the host; a side stream sets c and copies it to the host meanwhile.
+// copy b to the host -> copy that host to host; a side stream sets c and copies it to the host
+// meanwhile.
 CUgraph capture(CUstream stream, CUstream side, CUevent fork, CUevent join, Buffers& buffers, unsigned value) {
   CUgraph graph = nullptr;
   report("cuStreamBeginCapture(global)", cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_GLOBAL));
@@ -79,6 +84,9 @@ CUgraph capture(CUstream stream, CUstream side, CUevent fork, CUevent join, Buff
          cuMemcpyHtoDAsync(buffers.b, buffers.sendB, kWords * sizeof(int), stream));
   report("  capture cuMemsetD32Async(a) after it", cuMemsetD32Async(buffers.a, 0, kWords, stream));
   report("  capture cuMemcpyDtoHAsync(b)", cuMemcpyDtoHAsync(buffers.seenB, buffers.b, kWords * sizeof(int), stream));
+  report("  capture cuMemcpyAsync(host to host)",
+         cuMemcpyAsync(reinterpret_cast<CUdeviceptr>(buffers.copyB), reinterpret_cast<CUdeviceptr>(buffers.seenB),
+                       kWords * sizeof(int), stream));
   report("  cuStreamWaitEvent(join)", cuStreamWaitEvent(stream, join, 0));
   report("cuStreamEndCapture", cuStreamEndCapture(stream, &graph));
   return graph;

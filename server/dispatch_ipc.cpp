@@ -80,8 +80,13 @@ Result<scheduler::DriverIpcHandle> describeDescriptor(int fd, int gpu, std::uint
 }
 
 // The exporter's descriptor that the board names by `handle`, as this worker's own, with the
-// device's ordinal in `state`'s view.
-Result<std::pair<int, int>> takeDescriptor(const SessionState& state, const scheduler::DriverIpcHandle& handle) {
+// device's ordinal in `state`'s view and what the board says of the export.
+struct TakenDescriptor {
+  int fd = -1;
+  int ordinal = -1;
+  PhysicalExport where;
+};
+Result<TakenDescriptor> takeDescriptor(const SessionState& state, const scheduler::DriverIpcHandle& handle) {
   PhysicalExport where;
   std::memcpy(&where, handle.data(), sizeof(where));
   int ordinal = -1;
@@ -94,7 +99,7 @@ Result<std::pair<int, int>> takeDescriptor(const SessionState& state, const sche
     return Status(CUDA_ERROR_NOT_SUPPORTED,
                   "the exporter's descriptor cannot be taken (it is gone, or this host forbids pidfd_getfd)");
   }
-  return std::pair{fd, ordinal};
+  return TakenDescriptor{fd, ordinal, where};
 }
 
 void answerClientHandle(std::uint32_t magic, const scheduler::IpcToken& token, Answer& answer) {
@@ -194,12 +199,10 @@ Status Session::executeIpcCall(wire::Call::Reader call, Answer& answer) {
       if (!found) return found.status();
       auto taken = takeDescriptor(state, found->handle);
       if (!taken) return taken.status();
-      PhysicalExport where;
-      std::memcpy(&where, found->handle.data(), sizeof(where));
-      auto id = state.importPhysical(taken->first, where.bytes, where.gpu);
-      close(taken->first);  // the driver holds the memory now
+      auto id = state.importPhysical(taken->fd, taken->where.bytes, taken->where.gpu);
+      close(taken->fd);  // the driver holds the memory now
       if (!id) return id.status();
-      answer.setValues({static_cast<std::int64_t>(*id), taken->second, static_cast<std::int64_t>(where.bytes)});
+      answer.setValues({static_cast<std::int64_t>(*id), taken->ordinal, static_cast<std::int64_t>(taken->where.bytes)});
       return Status::ok();
     }
     case wire::Call::MEM_POOL_EXPORT: {
@@ -222,10 +225,8 @@ Status Session::executeIpcCall(wire::Call::Reader call, Answer& answer) {
       if (found->session == id_) return Status(CUDA_ERROR_INVALID_VALUE, "a pool is imported by other processes");
       auto taken = takeDescriptor(state, found->handle);
       if (!taken) return taken.status();
-      PhysicalExport where;
-      std::memcpy(&where, found->handle.data(), sizeof(where));
-      auto id = state.importPool(taken->first, where.gpu);
-      close(taken->first);  // the driver holds the pool now
+      auto id = state.importPool(taken->fd, taken->where.gpu);
+      close(taken->fd);  // the driver holds the pool now
       if (!id) return id.status();
       answer.setHandle(*id);
       return Status::ok();

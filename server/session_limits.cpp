@@ -11,29 +11,28 @@
 namespace fastgpu::server {
 namespace {
 
-// The threads resident on the current context's device at once: each has a stack of the limit.
-std::uint64_t residentThreads(const cudaabi::DriverTable& driver) {
-  CUdevice device = 0;
-  int sms = 0, threads = 0;
-  if (driver.cuCtxGetDevice(&device) != CUDA_SUCCESS ||
-      driver.cuDeviceGetAttribute(&sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, device) != CUDA_SUCCESS ||
-      driver.cuDeviceGetAttribute(&threads, CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR, device) != CUDA_SUCCESS) {
-    return 0;
-  }
-  return static_cast<std::uint64_t>(sms) * static_cast<std::uint64_t>(threads);
+// An attribute of `device`, 0 when it cannot be read.
+std::uint64_t attribute(const cudaabi::DriverTable& driver, CUdevice device, CUdevice_attribute which) {
+  int value = 0;
+  return driver.cuDeviceGetAttribute(&value, which, device) == CUDA_SUCCESS && value > 0 ? static_cast<std::uint64_t>(value)
+                                                                                        : 0;
+}
+
+// The threads resident on `device` at once: each has a stack of the limit.
+std::uint64_t residentThreads(const cudaabi::DriverTable& driver, CUdevice device) {
+  return attribute(driver, device, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT) *
+         attribute(driver, device, CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR);
 }
 
 }  // namespace
 
 Status SessionState::setLimit(CUlimit limit, std::uint64_t value) {
   if (current_ == 0) return Status(CUDA_ERROR_INVALID_CONTEXT, "no current context");
+  CUdevice device = 0;
+  if (CUresult result = driver_.cuCtxGetDevice(&device); result != CUDA_SUCCESS) return Status(result, "cuCtxGetDevice failed");
   if (limit == CU_LIMIT_PERSISTING_L2_CACHE_SIZE) {
-    CUdevice device = 0;
-    int most = 0;
-    driver_.cuCtxGetDevice(&device);
-    driver_.cuDeviceGetAttribute(&most, CU_DEVICE_ATTRIBUTE_MAX_PERSISTING_L2_CACHE_SIZE, device);
-    if (value > static_cast<std::uint64_t>(most)) value = static_cast<std::uint64_t>(most);  // the driver clamps too
-    persistingL2_[current_] = value;
+    // The driver clamps too.
+    persistingL2_[current_] = std::min(value, attribute(driver_, device, CU_DEVICE_ATTRIBUTE_MAX_PERSISTING_L2_CACHE_SIZE));
     return Status::ok();
   }
   if (lease_->quota() == nullptr) {  // nothing to charge to
@@ -44,7 +43,7 @@ Status SessionState::setLimit(CUlimit limit, std::uint64_t value) {
   switch (limit) {
     case CU_LIMIT_MALLOC_HEAP_SIZE:
     case CU_LIMIT_PRINTF_FIFO_SIZE: perUnit = 1; break;
-    case CU_LIMIT_STACK_SIZE: perUnit = residentThreads(driver_); break;
+    case CU_LIMIT_STACK_SIZE: perUnit = residentThreads(driver_, device); break;
     default: break;
   }
   auto key = std::pair{current_, static_cast<int>(limit)};
@@ -70,10 +69,7 @@ Status SessionState::setLimit(CUlimit limit, std::uint64_t value) {
   CUresult result = driver_.cuCtxSetLimit(limit, value);
   std::uint64_t keep = result == CUDA_SUCCESS ? wanted : charged;  // a refused change charges nothing new
   std::uint64_t held = std::max(wanted, charged);
-  if (held > keep) {
-    lease_->release(held - keep);
-    if (auto owned = charges_.find(current_); owned != charges_.end()) owned->second -= std::min(owned->second, held - keep);
-  }
+  if (held > keep) uncharge(current_, held - keep);
   if (perUnit > 0) known->second.charged = keep;
   return result == CUDA_SUCCESS ? Status::ok() : Status(result, "cuCtxSetLimit failed");
 }

@@ -300,6 +300,14 @@ Status SessionState::charge(std::uint64_t owner, std::uint64_t bytes) {
   return Status::ok();
 }
 
+void SessionState::uncharge(std::uint64_t owner, std::uint64_t bytes) {
+  auto it = charges_.find(owner);
+  if (it == charges_.end()) return;
+  std::uint64_t given = std::min(bytes, it->second);
+  lease_->release(given);
+  it->second -= given;
+}
+
 void SessionState::releaseCharge(std::uint64_t owner) {
   auto it = charges_.find(owner);
   if (it == charges_.end()) return;

@@ -135,6 +135,8 @@ class SessionState {
   // Charges the quota for memory the driver allocates itself (module globals), owned by handle
   // `owner` and returned when it goes; fails over quota.
   Status charge(std::uint64_t owner, std::uint64_t bytes);
+  // Gives back `bytes` of what `owner` was charged (no more than it was).
+  void uncharge(std::uint64_t owner, std::uint64_t bytes);
   // Also allowed ranges that are not allocations of ours to free: the globals of module or
   // library `owner`, valid until that handle (or the current context) goes.
   void addGlobalRange(std::uint64_t base, std::uint64_t bytes, std::uint64_t owner);

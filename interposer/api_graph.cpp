@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 
+#include "cudaabi/log.h"
 #include "interposer/remote.h"
 #include "interposer/shared_pinned.h"
 
@@ -134,6 +136,9 @@ CUresult runHostPoint(Runtime& rt, Client& client, std::uint32_t point, std::uin
     (*work.function->work)();
   } else if (work.function) {
     work.function->function(work.function->data);
+  } else {
+    static std::once_flag logged;  // a server's point this process does not know: let it go
+    std::call_once(logged, [&] { cudaabi::driverLogger().warn("a replay reached host point {}, unknown here", point); });
   }
   for (const HostEffect& refill : work.refills) writeStaged(rt, client, refill, stream, perThread, false);
   CallMessage call(rt.currentContextId());

@@ -25,6 +25,7 @@ struct LocalPart {
   CUdeviceptr* allocationOut = nullptr;
   CUdeviceptr freed = 0;  // a memory free node
   std::optional<CUDA_MEMCPY3D> copy;  // a copy node, as the program described it
+  HostEffects childWork;               // a child graph node: its graph's host work
 };
 
 // A kernel node's description, from the launch sent for it (its parameters packed by the layout).
@@ -89,6 +90,7 @@ CUresult addNode(const char* name, CUgraphNode* out, CUgraph graph, const CUgrap
         record.leftLive.push_back(extra);
       }
       if (local.freed != 0) std::erase(record.leftLive, local.freed);
+      record.effects.insert(record.effects.end(), local.childWork.begin(), local.childWork.end());
       if (kernel) record.kernels[node] = kernel;
       if (local.copy) record.copies[node] = *local.copy;
     });
@@ -175,7 +177,7 @@ CUresult addAnyNode(const char* name, CUgraphNode* out, CUgraph graph, const CUg
                        if (p.graph.ownership != CU_GRAPH_CHILD_GRAPH_OWNERSHIP_CLONE) {
                          return cudaabi::reportNotSupported("child graph nodes that take their graph (ownership move)");
                        }
-                       return describeChildNode(rt, add, p.graph.graph);
+                       return describeChildNode(rt, add, p.graph.graph, &local.childWork);
                      case CU_GRAPH_NODE_TYPE_EMPTY:
                        add.setEmpty();
                        return CUDA_SUCCESS;
@@ -357,7 +359,9 @@ FASTGPU_REMOTE_EXPORT CUresult cuGraphAddHostNode(CUgraphNode* out, CUgraph grap
 FASTGPU_REMOTE_EXPORT CUresult cuGraphAddChildGraphNode(CUgraphNode* out, CUgraph graph, const CUgraphNode* deps,
                                                         size_t count, CUgraph child) {
   return addNode(__func__, out, graph, deps, count, nullptr,
-                 [&](Runtime& rt, auto add, LocalPart&) { return describeChildNode(rt, add, child); });
+                 [&](Runtime& rt, auto add, LocalPart& local) {
+                   return describeChildNode(rt, add, child, &local.childWork);
+                 });
 }
 FASTGPU_REMOTE_EXPORT CUresult cuGraphAddEmptyNode(CUgraphNode* out, CUgraph graph, const CUgraphNode* deps,
                                                    size_t count) {

@@ -1,6 +1,8 @@
 // Graph nodes described for the server (graph_node_description.h).
 #include "interposer/graph_node_description.h"
 
+#include <algorithm>
+
 #include "cudaabi/checked_math.h"
 #include "cudaabi/copy_shape.h"
 #include "cudaabi/log.h"
@@ -90,7 +92,7 @@ CUresult describeCopyNode(Runtime& rt, wire::GraphNodeAdd::Builder add, const CU
   return CUDA_SUCCESS;
 }
 
-CUresult describeChildNode(Runtime& rt, wire::GraphNodeAdd::Builder node, CUgraph child) {
+CUresult describeChildNode(Runtime& rt, wire::GraphNodeAdd::Builder node, CUgraph child, HostEffects* hostWork) {
   if (CUresult refused = refuseBorrowedGraph(rt, idOf(child), "a child graph's handle as another node's child");
       refused != CUDA_SUCCESS) {
     return refused;
@@ -98,7 +100,16 @@ CUresult describeChildNode(Runtime& rt, wire::GraphNodeAdd::Builder node, CUgrap
   auto record = rt.graphRecord(idOf(child));
   if (!record) return CUDA_ERROR_INVALID_VALUE;
   if (*record && !(*record)->effects.empty()) {
-    return cudaabi::reportNotSupported("child graphs with host nodes or copies of host memory");
+    bool onlyHostWork = std::all_of((*record)->effects.begin(), (*record)->effects.end(), [](const HostEffect& effect) {
+      return effect.kind == HostEffect::Kind::kHostFunction;
+    });
+    if (!onlyHostWork) return cudaabi::reportNotSupported("child graphs with copies of host memory");
+    if (hostWork == nullptr) return cudaabi::reportNotSupported("a child graph holding host work replaced in an executable");
+    // Its host points are the holding graph's too (the server's copy of the child keeps them).
+    for (HostEffect effect : (*record)->effects) {
+      effect.node = 0;
+      hostWork->push_back(std::move(effect));
+    }
   }
   node.setChildGraph(idOf(child));
   return CUDA_SUCCESS;

@@ -22,8 +22,11 @@ namespace fastgpu::interposer {
 CUresult describeCopyNode(Runtime& rt, wire::GraphNodeAdd::Builder node, const CUDA_MEMCPY3D* p,
                           std::optional<HostEffect>& effect);
 
-// Names graph `child` as a child graph node's in `node`. A graph whose work lands in this process
-// (host nodes, copies of its memory) cannot be a child: CUDA_ERROR_NOT_SUPPORTED, logged.
-CUresult describeChildNode(Runtime& rt, wire::GraphNodeAdd::Builder node, CUgraph child);
+// Names graph `child` as a child graph node's in `node`. A graph with copies of this process's
+// memory cannot be a child: CUDA_ERROR_NOT_SUPPORTED, logged. Its host work (host functions, host
+// points) goes to `hostWork` for the holding graph's record; without `hostWork` (an executable's
+// child replaced) a child with host work is refused the same way.
+CUresult describeChildNode(Runtime& rt, wire::GraphNodeAdd::Builder node, CUgraph child,
+                           HostEffects* hostWork = nullptr);
 
 }  // namespace fastgpu::interposer

@@ -2,6 +2,7 @@
 // (host_points.h): a copy to the client that precedes a point is done when the replay reaches it,
 // so the client reads it then, before its function runs; a copy from the client that follows a
 // point reads what the function left, so the client fills it again before the replay goes on.
+#include <functional>
 #include <set>
 
 #include "server/session.h"
@@ -39,17 +40,44 @@ Status Session::hostPointCopies(CUgraph graph, std::vector<std::int64_t>& values
     auto buffer = state_->stagingStartingAt(address);
     return buffer ? buffer->first : 0;
   };
+  std::uint64_t steps = 0;
+  // The host points of `graph`'s nodes and of the child graphs in them, at any depth.
+  std::function<void(CUgraph, std::vector<std::uint32_t>&)> pointsIn = [&](CUgraph in, std::vector<std::uint32_t>& found) {
+    std::size_t many = 0;
+    driver_.cuGraphGetNodes(in, nullptr, &many);
+    std::vector<CUgraphNode> inner(many);
+    driver_.cuGraphGetNodes(in, inner.data(), &many);
+    steps += many;
+    for (CUgraphNode node : inner) {
+      CUDA_HOST_NODE_PARAMS host{};
+      CUgraph child = nullptr;
+      if (typeOf(node) == CU_GRAPH_NODE_TYPE_HOST && driver_.cuGraphHostNodeGetParams(node, &host) == CUDA_SUCCESS) {
+        if (auto point = hostPoints_.pointOf(host.fn, host.userData)) found.push_back(*point);
+      } else if (typeOf(node) == CU_GRAPH_NODE_TYPE_GRAPH && steps <= kMaxSteps &&
+                 driver_.cuGraphChildGraphNodeGetGraph(node, &child) == CUDA_SUCCESS) {
+        pointsIn(child, found);
+      }
+    }
+  };
+  // Each point stands where its node does, or the child graph node that holds it.
   std::vector<std::pair<CUgraphNode, std::uint32_t>> points;
   bool clientCopies = false;
   for (CUgraphNode node : nodes) {
+    std::vector<std::uint32_t> found;
     CUDA_HOST_NODE_PARAMS host{};
+    CUgraph child = nullptr;
     if (typeOf(node) == CU_GRAPH_NODE_TYPE_HOST && driver_.cuGraphHostNodeGetParams(node, &host) == CUDA_SUCCESS) {
-      if (auto point = hostPoints_.pointOf(host.fn, host.userData)) points.emplace_back(node, *point);
+      if (auto point = hostPoints_.pointOf(host.fn, host.userData)) found.push_back(*point);
+    } else if (typeOf(node) == CU_GRAPH_NODE_TYPE_GRAPH && driver_.cuGraphChildGraphNodeGetGraph(node, &child) == CUDA_SUCCESS) {
+      pointsIn(child, found);
     }
+    for (std::uint32_t point : found) points.emplace_back(node, point);
     clientCopies = clientCopies || staging(node, true) != 0 || staging(node, false) != 0;
   }
+  if (steps > kMaxSteps) {
+    return Status(CUDA_ERROR_NOT_SUPPORTED, "the graph is too large to order its copies of client memory around its host nodes");
+  }
   if (points.empty() || !clientCopies) return Status::ok();
-  std::uint64_t steps = 0;
   // Walks from `start` against the edges (toward what precedes it) or along them.
   auto walk = [&](CUgraphNode start, bool back, std::uint32_t point) -> Status {
     std::set<CUgraphNode> seen;

@@ -105,6 +105,41 @@ CUDA_MEMCPY3D toHostCopy(CUdeviceptr device, int* host) {
   return copy;
 }
 
+// A memset node of `words` of `value` at `device`, after `after` (when not null).
+CUgraphNode addMemset(CUgraph graph, CUgraphNode after, CUdeviceptr device, unsigned value, CUcontext context,
+                      const char* what) {
+  CUDA_MEMSET_NODE_PARAMS set{};
+  set.dst = device;
+  set.value = value;
+  set.elementSize = 4;
+  set.width = kWords;
+  set.height = 1;
+  CUgraphNode node = nullptr;
+  report(what, cuGraphAddMemsetNode(&node, graph, after != nullptr ? &after : nullptr, after != nullptr ? 1 : 0, &set,
+                                    context));
+  return node;
+}
+
+// A copy node of `device` to `host`, after `after`.
+CUgraphNode addToHost(CUgraph graph, CUgraphNode after, CUdeviceptr device, int* host, CUcontext context,
+                      const char* what) {
+  CUDA_MEMCPY3D copy = toHostCopy(device, host);
+  CUgraphNode node = nullptr;
+  report(what, cuGraphAddMemcpyNode(&node, graph, &after, 1, &copy, context));
+  return node;
+}
+
+// After `after` (the host work): what the host work left is copied to b, and b back to the host.
+void addSendAndReceive(CUgraph graph, CUgraphNode after, Buffers& buffers, CUcontext context) {
+  CUDA_MEMCPY3D send = toHostCopy(buffers.b, buffers.sendB);  // turned round: from the host to b
+  std::swap(send.srcMemoryType, send.dstMemoryType);
+  send.srcHost = buffers.sendB;
+  send.dstDevice = buffers.b;
+  CUgraphNode toB = nullptr;
+  report("cuGraphAddMemcpyNode(to b after the host work)", cuGraphAddMemcpyNode(&toB, graph, &after, 1, &send, context));
+  addToHost(graph, toB, buffers.b, buffers.seenB, context, "cuGraphAddMemcpyNode(b to the host)");
+}
+
 // The same shape, node by node: memset a -> copy a to the host -> host node -> copy to b ->
 // copy b to the host; memset c -> copy c to the host beside it.
 CUgraph build(Buffers& buffers, unsigned value) {
@@ -112,31 +147,33 @@ CUgraph build(Buffers& buffers, unsigned value) {
   report("cuGraphCreate", cuGraphCreate(&graph, 0));
   CUcontext context = nullptr;
   cuCtxGetCurrent(&context);
-  CUDA_MEMSET_NODE_PARAMS set{};
-  set.dst = buffers.a;
-  set.value = value;
-  set.elementSize = 4;
-  set.width = kWords;
-  set.height = 1;
-  CUgraphNode setA = nullptr, toHost = nullptr, host = nullptr, toB = nullptr, back = nullptr, setC = nullptr,
-              cBack = nullptr;
-  report("cuGraphAddMemsetNode(a)", cuGraphAddMemsetNode(&setA, graph, nullptr, 0, &set, context));
-  CUDA_MEMCPY3D copy = toHostCopy(buffers.a, buffers.seenA);
-  report("cuGraphAddMemcpyNode(a to the host)", cuGraphAddMemcpyNode(&toHost, graph, &setA, 1, &copy, context));
+  CUgraphNode setA = addMemset(graph, nullptr, buffers.a, value, context, "cuGraphAddMemsetNode(a)");
+  CUgraphNode toHost = addToHost(graph, setA, buffers.a, buffers.seenA, context, "cuGraphAddMemcpyNode(a to the host)");
+  CUgraphNode host = nullptr;
   CUDA_HOST_NODE_PARAMS onHostParams{onHost, &buffers};
   report("cuGraphAddHostNode", cuGraphAddHostNode(&host, graph, &toHost, 1, &onHostParams));
-  CUDA_MEMCPY3D send = toHostCopy(buffers.b, buffers.sendB);  // turned round: from the host to b
-  std::swap(send.srcMemoryType, send.dstMemoryType);
-  send.srcHost = buffers.sendB;
-  send.dstDevice = buffers.b;
-  report("cuGraphAddMemcpyNode(to b after the host node)", cuGraphAddMemcpyNode(&toB, graph, &host, 1, &send, context));
-  CUDA_MEMCPY3D receive = toHostCopy(buffers.b, buffers.seenB);
-  report("cuGraphAddMemcpyNode(b to the host)", cuGraphAddMemcpyNode(&back, graph, &toB, 1, &receive, context));
-  set.dst = buffers.c;
-  set.value = value + 100;
-  report("cuGraphAddMemsetNode(c)", cuGraphAddMemsetNode(&setC, graph, nullptr, 0, &set, context));
-  receive = toHostCopy(buffers.c, buffers.seenC);
-  report("cuGraphAddMemcpyNode(c to the host)", cuGraphAddMemcpyNode(&cBack, graph, &setC, 1, &receive, context));
+  addSendAndReceive(graph, host, buffers, context);
+  CUgraphNode setC = addMemset(graph, nullptr, buffers.c, value + 100, context, "cuGraphAddMemsetNode(c)");
+  addToHost(graph, setC, buffers.c, buffers.seenC, context, "cuGraphAddMemcpyNode(c to the host)");
+  return graph;
+}
+
+// A child graph of one host node between a copy of a to the host and a copy to b: the host
+// work reaches the child's graph through its holding graph.
+CUgraph withChild(Buffers& buffers, unsigned value) {
+  CUcontext context = nullptr;
+  cuCtxGetCurrent(&context);
+  CUgraph child = nullptr, graph = nullptr;
+  report("cuGraphCreate(child)", cuGraphCreate(&child, 0));
+  CUgraphNode host = nullptr, inChild = nullptr;
+  CUDA_HOST_NODE_PARAMS onHostParams{onHost, &buffers};
+  report("cuGraphAddHostNode(in the child)", cuGraphAddHostNode(&host, child, nullptr, 0, &onHostParams));
+  report("cuGraphCreate", cuGraphCreate(&graph, 0));
+  CUgraphNode setA = addMemset(graph, nullptr, buffers.a, value, context, "cuGraphAddMemsetNode(a)");
+  CUgraphNode toHost = addToHost(graph, setA, buffers.a, buffers.seenA, context, "cuGraphAddMemcpyNode(a to the host)");
+  report("cuGraphAddChildGraphNode", cuGraphAddChildGraphNode(&inChild, graph, &toHost, 1, child));
+  report("cuGraphDestroy(child)", cuGraphDestroy(child));
+  addSendAndReceive(graph, inChild, buffers, context);
   return graph;
 }
 
@@ -221,6 +258,11 @@ int main() {
   replay(capture(stream, side, fork, join, captured, 7), stream, captured, "captured");
   std::printf("a host node added between copies:\n");
   replay(build(built, 3), stream, built, "built");
+  Buffers held;
+  if (!allocate(held)) return 1;
+  std::printf("a host node in a child graph:\n");
+  replay(withChild(held, 5), stream, held, "child");
+  release(held);
   std::printf("two threads replaying while a third synchronizes:\n");
   concurrently(context);
   release(captured);

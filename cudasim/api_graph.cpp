@@ -1,8 +1,8 @@
 // Building and reading graphs (cudasim/graph.h): creation, the node kinds cudasim simulates
 // (kernel, memcpy, memset, host, event record and wait, empty, child graph), parameters, edges,
-// queries, cloning, and cuGraphDebugDotPrint. Node kinds cudasim does not simulate (memory
-// allocation, batch memory operations, external semaphores, conditional) are refused with
-// CUDA_ERROR_NOT_SUPPORTED.
+// queries, cloning, and cuGraphDebugDotPrint; memory allocation and free nodes (graph_memory.h).
+// Node kinds cudasim does not add by hand (batch memory operations, which only a capture makes
+// here; external semaphores; conditional) are refused with CUDA_ERROR_NOT_SUPPORTED.
 #include <fstream>
 
 #include "cudasim/graph_api.h"

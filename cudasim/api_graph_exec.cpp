@@ -100,6 +100,8 @@ CUresult enqueueGraph(Driver& driver, GraphExec& exec, Stream& stream) {
       context.enqueue(stream, memsetOperation(memset->params));
     } else if (const auto* host = std::get_if<HostNode>(&node.params())) {
       context.enqueue(stream, hostOperation(host->function, host->userData));
+    } else if (const auto* memOps = std::get_if<MemOpNode>(&node.params())) {
+      context.enqueue(stream, Operation{Operation::Kind::kHostWork, memOps->run, {}});
     } else if (node.type() == CU_GRAPH_NODE_TYPE_EVENT_RECORD) {
       events[i]->setRecord(context.enqueue(stream, Operation{Operation::Kind::kHostWork, {}, {}}));
     } else if (const auto* alloc = std::get_if<MemAllocNode>(&node.params())) {

@@ -1,6 +1,7 @@
 // Stream memory operations: 32- and 64-bit writes and waits on memory, in stream order, alone or in
 // a batch (cuStreamWriteValue*, cuStreamWaitValue*, cuStreamBatchMemOp). A write is device work; a
-// wait holds its stream, as on a GPU, until the memory satisfies it.
+// wait holds its stream, as on a GPU, until the memory satisfies it. On a capturing stream they
+// become a batch memory-operation node, run in each replay.
 #include <atomic>
 #include <cstring>
 #include <thread>
@@ -79,16 +80,17 @@ CUresult submit(const char* name, CUstream handle, DefaultStream nullMeans, std:
   return driverEntry(name, [&](Driver& driver) {
     auto stream = resolveStream(driver, handle, nullMeans);
     if (!stream) return fail(stream);
-    // Batch memory-operation nodes are not simulated yet: a capture refuses them.
-    if (Status status = driver.captures().refuseIfCapturing(**stream); !status) return fail(status);
     for (const MemOp& op : ops) {
       if (Status status = check(driver, op); !status) return fail(status);
     }
-    Operation work{Operation::Kind::kHostWork, [ops = std::move(ops)] {
-                     for (const MemOp& op : ops) run(op);
-                     return CUDA_SUCCESS;
-                   }, {}};
-    (*stream)->context().enqueue(**stream, std::move(work));
+    std::function<CUresult()> batch = [ops = std::move(ops)] {
+      for (const MemOp& op : ops) run(op);
+      return CUDA_SUCCESS;
+    };
+    auto route = driver.captures().route(**stream, CU_GRAPH_NODE_TYPE_BATCH_MEM_OP, [&] { return MemOpNode{batch}; });
+    if (!route) return fail(route);
+    if (*route == Captures::Route::kCaptured) return CUDA_SUCCESS;
+    (*stream)->context().enqueue(**stream, Operation{Operation::Kind::kHostWork, std::move(batch), {}});
     return CUDA_SUCCESS;
   });
 }

@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <functional>
 #include <variant>
 #include <vector>
 
@@ -59,9 +60,12 @@ struct MemAllocNode {
 struct MemFreeNode {
   CUdeviceptr address = 0;
 };
+struct MemOpNode {  // stream memory operations captured (cuStreamWriteValue*, WaitValue*, BatchMemOp)
+  std::function<CUresult()> run;  // the batch, its operations checked when captured
+};
 
 using NodeParams = std::variant<KernelNode, CopyNode, MemsetNode, HostNode, EventNode, ChildGraphNode, EmptyNode,
-                                MemAllocNode, MemFreeNode>;
+                                MemAllocNode, MemFreeNode, MemOpNode>;
 
 class GraphNode : public HandleObject {
  public:

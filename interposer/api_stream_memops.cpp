@@ -35,8 +35,8 @@ CUresult post(const char* name, CUstream stream, bool perThread, const std::vect
     for (const Op& op : ops) {
       if (!valid(op)) return CUDA_ERROR_INVALID_VALUE;
     }
-    // Not captured (as in cudasim): a capture refuses them.
-    if (CUresult refused = captureCheck(rt, stream, perThread, true, false); refused != CUDA_SUCCESS) return refused;
+    // Captured by the server's driver, as by cudasim (a batch memory-operation node).
+    if (CUresult refused = captureCheck(rt, stream, perThread, true, true); refused != CUDA_SUCCESS) return refused;
     CallMessage call(rt.currentContextId());
     auto message = call->initStreamMemOps();
     message.setStream(idOf(stream));

@@ -191,6 +191,9 @@ Status Session::streamMemOps(wire::StreamMemOps::Reader request) {
   constexpr unsigned kMaxOps = 256;
   auto where = stream(request.getStream(), request.getPerThread());
   if (!where) return where.status();
+  if (capturing(*where)) {
+    if (Status room = state_->chargeCapturedNode(); !room) return room;
+  }
   auto ops = request.getOps();
   if (ops.size() == 0 || ops.size() > kMaxOps) {
     return Status(CUDA_ERROR_INVALID_VALUE, "a batch of memory operations holds 1 to 256");

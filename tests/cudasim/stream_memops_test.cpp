@@ -38,6 +38,40 @@ TEST_F(SimMemOps, AWaitHoldsItsStreamUntilAnotherStreamsWriteSatisfiesIt) {
   EXPECT_EQ(written, 0x1122334455667788ULL);
 }
 
+// On a capturing stream, memory operations become one batch node each: nothing runs at the
+// capture, and every replay runs them in stream order.
+TEST_F(SimMemOps, CapturedOperationsBecomeBatchNodesThatRunInEachReplay) {
+  ASSERT_CU(d.cuStreamBeginCapture_v2(waiter, CU_STREAM_CAPTURE_MODE_GLOBAL));
+  ASSERT_CU(d.cuStreamWriteValue32_v2(waiter, flags, 5, 0));
+  ASSERT_CU(d.cuStreamWaitValue32_v2(waiter, flags, 5, CU_STREAM_WAIT_VALUE_EQ));
+  ASSERT_CU(d.cuStreamWriteValue64_v2(waiter, flags + 8, 0x99, 0));
+  CUgraph graph = nullptr;
+  ASSERT_CU(d.cuStreamEndCapture(waiter, &graph));
+  std::uint32_t first = 1;
+  ASSERT_CU(d.cuMemcpyDtoH_v2(&first, flags, 4));
+  EXPECT_EQ(first, 0u) << "nothing ran at the capture";
+  std::size_t count = 0;
+  ASSERT_CU(d.cuGraphGetNodes(graph, nullptr, &count));
+  ASSERT_EQ(count, 3u);
+  CUgraphNode nodes[3] = {};
+  ASSERT_CU(d.cuGraphGetNodes(graph, nodes, &count));
+  CUgraphNodeType type = CU_GRAPH_NODE_TYPE_EMPTY;
+  ASSERT_CU(d.cuGraphNodeGetType(nodes[1], &type));
+  EXPECT_EQ(type, CU_GRAPH_NODE_TYPE_BATCH_MEM_OP);
+  CUgraphExec exec = nullptr;
+  ASSERT_CU(d.cuGraphInstantiateWithFlags(&exec, graph, 0));
+  for (int replay = 0; replay < 2; ++replay) {
+    ASSERT_CU(d.cuMemsetD32_v2(flags, 0, 4));
+    ASSERT_CU(d.cuGraphLaunch(exec, waiter));
+    ASSERT_CU(d.cuStreamSynchronize(waiter));
+    std::uint64_t written = 0;
+    ASSERT_CU(d.cuMemcpyDtoH_v2(&written, flags + 8, 8));
+    EXPECT_EQ(written, 0x99u) << "replay " << replay;
+  }
+  ASSERT_CU(d.cuGraphExecDestroy(exec));
+  ASSERT_CU(d.cuGraphDestroy(graph));
+}
+
 TEST_F(SimMemOps, ABatchRunsInOrderAndEachConditionIsTheDocumentedOne) {
   // Only the host and then the writer stream write the flag, so the order is fixed.
   ASSERT_CU(d.cuMemsetD32_v2(flags, 0x0f, 1));

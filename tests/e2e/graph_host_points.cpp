@@ -1,6 +1,6 @@
 // Host work in the middle of a graph, in stream order: a captured host function and a host node
-// added by hand, each with device work and copies before and after it, and a captured copy from
-// host memory to host memory. A host function reads
+// added by hand, each with device work and copies before and after it, a captured copy from host
+// memory to host memory, a host node in a child graph, and captured stream memory operations. A host function reads
 // what a copy to the host before it delivered and writes what a copy from the host after it
 // sends; device work after it runs once it returned. Two replays of each, and two threads
 // launching graphs with host work at once while a third synchronizes. A run through FastGPU must
@@ -103,6 +103,20 @@ CUDA_MEMCPY3D toHostCopy(CUdeviceptr device, int* host) {
   copy.Height = 1;
   copy.Depth = 1;
   return copy;
+}
+
+// Stream memory operations captured between device work and host work: a write of `value` to
+// a's first word, a wait for it, a copy of a to the host, the host work.
+CUgraph captureMemoryOperations(CUstream stream, Buffers& buffers, unsigned value) {
+  CUgraph graph = nullptr;
+  report("cuStreamBeginCapture(global)", cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_GLOBAL));
+  report("  capture cuMemsetD32Async(a, 0)", cuMemsetD32Async(buffers.a, 0, kWords, stream));
+  report("  capture cuStreamWriteValue32(a)", cuStreamWriteValue32(stream, buffers.a, value, 0));
+  report("  capture cuStreamWaitValue32(a, EQ)", cuStreamWaitValue32(stream, buffers.a, value, CU_STREAM_WAIT_VALUE_EQ));
+  report("  capture cuMemcpyDtoHAsync(a)", cuMemcpyDtoHAsync(buffers.seenA, buffers.a, kWords * sizeof(int), stream));
+  report("  capture cuLaunchHostFunc", cuLaunchHostFunc(stream, onHost, &buffers));
+  report("cuStreamEndCapture", cuStreamEndCapture(stream, &graph));
+  return graph;
 }
 
 // A memset node of `words` of `value` at `device`, after `after` (when not null).
@@ -260,6 +274,11 @@ int main() {
   replay(build(built, 3), stream, built, "built");
   Buffers held;
   if (!allocate(held)) return 1;
+  Buffers operated;
+  if (!allocate(operated)) return 1;
+  std::printf("stream memory operations captured:\n");
+  replay(captureMemoryOperations(stream, operated, 9), stream, operated, "memory operations");
+  release(operated);
   std::printf("a host node in a child graph:\n");
   replay(withChild(held, 5), stream, held, "child");
   release(held);

@@ -2,7 +2,8 @@
 // CopyAttributes): the launch attributes the driver documents as valid for graph nodes. Which ids
 // a node takes and which values are valid, for cudasim (which keeps them: they are scheduling
 // hints that change nothing a twin computes) and for the server (which checks a client's values
-// before its driver sees them). A node made by capturing cuLaunchKernelEx carries the launch's.
+// before its driver sees them). A node made by capturing a launch carries its stream's attributes
+// (priority, access policy window, memory sync domain and map) and, over them, cuLaunchKernelEx's.
 #pragma once
 
 #include <map>
@@ -24,6 +25,10 @@ class KernelNodeAttributes {
   void set(CUlaunchAttributeID attribute, const CUlaunchAttributeValue& value) { values_[attribute] = value; }
   // What was set, or the attribute's default: zeros, and the default domain map {0, 1}.
   CUlaunchAttributeValue get(CUlaunchAttributeID attribute) const;
+  // Every attribute `other` set replaces this one's.
+  void overrideWith(const KernelNodeAttributes& other) {
+    for (const auto& [attribute, value] : other.values_) values_[attribute] = value;
+  }
 
  private:
   std::map<CUlaunchAttributeID, CUlaunchAttributeValue> values_;

@@ -14,7 +14,36 @@ struct Geometry {
   unsigned sharedBytes;
 };
 
-// `attributes`: a captured launch's node carries them (cuLaunchKernelEx's node attributes).
+// The node attributes a kernel launched on `stream` inherits when captured: the stream's
+// priority and those of its attributes a kernel node carries, where they are not the defaults.
+cudaabi::KernelNodeAttributes inheritedFrom(const Stream& stream) {
+  cudaabi::KernelNodeAttributes inherited;
+  cudaabi::StreamAttributes attributes = stream.attributes();
+  CUlaunchAttributeValue value{};
+  if (stream.priority() != 0) {
+    value.priority = stream.priority();
+    inherited.set(CU_LAUNCH_ATTRIBUTE_PRIORITY, value);
+  }
+  if (attributes.window.num_bytes != 0) {
+    value = {};
+    value.accessPolicyWindow = attributes.window;
+    inherited.set(CU_LAUNCH_ATTRIBUTE_ACCESS_POLICY_WINDOW, value);
+  }
+  if (attributes.domain != CU_LAUNCH_MEM_SYNC_DOMAIN_DEFAULT) {
+    value = {};
+    value.memSyncDomain = attributes.domain;
+    inherited.set(CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN, value);
+  }
+  if (attributes.domainMap.default_ != 0 || attributes.domainMap.remote != 1) {
+    value = {};
+    value.memSyncDomainMap = attributes.domainMap;
+    inherited.set(CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN_MAP, value);
+  }
+  return inherited;
+}
+
+// `attributes`: a captured launch's node carries them (cuLaunchKernelEx's node attributes), over
+// what it inherits from its stream.
 CUresult launch(const char* name, CUfunction handle, const Geometry& geometry, CUstream streamHandle, void** params,
                 void** extra, DefaultStream nullMeans, const cudaabi::KernelNodeAttributes& attributes = {}) {
   return driverEntry(name, [&](Driver& driver) -> CUresult {
@@ -24,7 +53,11 @@ CUresult launch(const char* name, CUfunction handle, const Geometry& geometry, C
     auto stream = resolveStream(driver, streamHandle, nullMeans);
     if (!stream) return fail(stream);
     prepared->ordinal = (*stream)->context().device().ordinal();
-    auto route = driver.captures().route(**stream, CU_GRAPH_NODE_TYPE_KERNEL, [&] { return KernelNode{*prepared, {}, attributes}; });
+    auto route = driver.captures().route(**stream, CU_GRAPH_NODE_TYPE_KERNEL, [&] {
+      cudaabi::KernelNodeAttributes carried = inheritedFrom(**stream);
+      carried.overrideWith(attributes);
+      return KernelNode{*prepared, {}, carried};
+    });
     if (!route) return fail(route);
     if (*route == Captures::Route::kCaptured) return CUDA_SUCCESS;
     (*stream)->context().enqueue(**stream, kernelOperation(*prepared));

@@ -360,7 +360,38 @@ TEST_F(SimGraph, KernelNodeAttributesAreCheckedKeptAndCapturedFromTheLaunch) {
   EXPECT_EQ(read.priority, -2);
   ASSERT_CU(d.cuGraphKernelNodeGetAttribute(launched, CU_LAUNCH_ATTRIBUTE_COOPERATIVE, &read));
   EXPECT_EQ(read.cooperative, 1);
-  for (CUgraph g : {graph, clone, captured}) ASSERT_CU(d.cuGraphDestroy(g));
+
+  // A plain launch's node inherits its stream's priority and attributes; cuLaunchKernelEx's own
+  // attributes win over them.
+  CUstream prioritized = nullptr;
+  ASSERT_CU(d.cuStreamCreateWithPriority(&prioritized, CU_STREAM_NON_BLOCKING, -3));
+  CUstreamAttrValue window{};
+  window.accessPolicyWindow.base_ptr = reinterpret_cast<void*>(log);
+  window.accessPolicyWindow.num_bytes = 256;
+  window.accessPolicyWindow.hitRatio = 0.5f;
+  window.accessPolicyWindow.hitProp = CU_ACCESS_PROPERTY_PERSISTING;
+  window.accessPolicyWindow.missProp = CU_ACCESS_PROPERTY_STREAMING;
+  ASSERT_CU(d.cuStreamSetAttribute(prioritized, CU_LAUNCH_ATTRIBUTE_ACCESS_POLICY_WINDOW, &window));
+  ASSERT_CU(d.cuStreamBeginCapture_v2(prioritized, CU_STREAM_CAPTURE_MODE_GLOBAL));
+  append(appendValue, log, length, 7, prioritized);
+  config.hStream = prioritized;
+  config.numAttrs = 1;  // the priority -2
+  ASSERT_CU(d.cuLaunchKernelEx(&config, appendValue, params, nullptr));
+  CUgraph inherited = nullptr;
+  ASSERT_CU(d.cuStreamEndCapture(prioritized, &inherited));
+  CUgraphNode nodes[2] = {};
+  count = 2;
+  ASSERT_CU(d.cuGraphGetNodes(inherited, nodes, &count));
+  ASSERT_CU(d.cuGraphKernelNodeGetAttribute(nodes[0], CU_LAUNCH_ATTRIBUTE_PRIORITY, &read));
+  EXPECT_EQ(read.priority, -3) << "the stream's";
+  ASSERT_CU(d.cuGraphKernelNodeGetAttribute(nodes[0], CU_LAUNCH_ATTRIBUTE_ACCESS_POLICY_WINDOW, &read));
+  EXPECT_EQ(read.accessPolicyWindow.num_bytes, 256u);
+  ASSERT_CU(d.cuGraphKernelNodeGetAttribute(nodes[1], CU_LAUNCH_ATTRIBUTE_PRIORITY, &read));
+  EXPECT_EQ(read.priority, -2) << "the launch's own";
+  ASSERT_CU(d.cuGraphKernelNodeGetAttribute(nodes[1], CU_LAUNCH_ATTRIBUTE_ACCESS_POLICY_WINDOW, &read));
+  EXPECT_EQ(read.accessPolicyWindow.num_bytes, 256u) << "still the stream's";
+  ASSERT_CU(d.cuStreamDestroy_v2(prioritized));
+  for (CUgraph g : {graph, clone, captured, inherited}) ASSERT_CU(d.cuGraphDestroy(g));
 }
 
 TEST_F(SimGraph, AnExecutableTakesTheParametersOfATopologicallyEqualGraphAndRefusesAnotherShape) {

@@ -176,7 +176,7 @@ Status Session::waitForHostPoint(wire::HostPointWait::Reader request, Answer& an
       }
       return Status::ok();
     }
-    if (peerGone_) return Status(ErrorKind::kDisconnected, CUDA_ERROR_UNKNOWN, "the client is gone");
+    if (peerGone_ || peerClosed()) return Status(ErrorKind::kDisconnected, CUDA_ERROR_UNKNOWN, "the client is gone");
     CUresult state = driver_.cuStreamQuery(*where);
     if (state != CUDA_SUCCESS && state != CUDA_ERROR_NOT_READY) {
       hostPoints_.forgetLaunch(request.getLaunch());

@@ -81,11 +81,11 @@ struct Graphs {
       a.setGraph(graph);
       a.setHost(1);
     });
-    auto [instantiated, exec] = instantiate(graph);
-    if (added.first != CUDA_SUCCESS || instantiated != CUDA_SUCCESS) return {};
+    std::pair<CUresult, std::uint64_t> made = instantiate(graph);
+    if (added.first != CUDA_SUCCESS || made.first != CUDA_SUCCESS) return {};
     client.call([&](wire::Call::Builder c) {
       auto l = c.initGraphLaunch();
-      l.setExec(exec);
+      l.setExec(made.second);
       l.setStream(stream);
       l.setHostLaunch(1);
     });

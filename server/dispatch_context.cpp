@@ -9,6 +9,17 @@
 
 namespace fastgpu::server {
 
+namespace {
+
+// A limit the client names, as the driver's enum only when it is one (a value outside the enum
+// may not even be held in it).
+Result<CUlimit> limitOf(std::uint32_t raw) {
+  if (raw >= static_cast<std::uint32_t>(CU_LIMIT_MAX)) return Status(CUDA_ERROR_UNSUPPORTED_LIMIT, "no such limit");
+  return static_cast<CUlimit>(raw);
+}
+
+}  // namespace
+
 Status Session::executeContextCall(wire::Call::Reader call, Answer& answer) {
   SessionState& state = *state_;
   switch (call.which()) {
@@ -61,13 +72,18 @@ Status Session::executeContextCall(wire::Call::Reader call, Answer& answer) {
     case wire::Call::AWAIT_CONTEXT_WORK:
       return awaitContextWork();
     case wire::Call::GET_LIMIT: {
-      auto value = state.limit(static_cast<CUlimit>(call.getGetLimit()));
+      auto which = limitOf(call.getGetLimit());
+      if (!which) return which.status();
+      auto value = state.limit(*which);
       if (!value) return value.status();
       answer.setValues({static_cast<std::int64_t>(*value)});
       return Status::ok();
     }
-    case wire::Call::SET_LIMIT:
-      return state.setLimit(static_cast<CUlimit>(call.getSetLimit().getLimit()), call.getSetLimit().getValue());
+    case wire::Call::SET_LIMIT: {
+      auto which = limitOf(call.getSetLimit().getLimit());
+      if (!which) return which.status();
+      return state.setLimit(*which, call.getSetLimit().getValue());
+    }
     case wire::Call::PEER_QUERY: {
       auto query = call.getPeerQuery();
       int device = state.lease().physicalDevice(query.getDevice());

@@ -73,6 +73,16 @@ TEST_F(VgpuServerTest, ContextLimitsThatSetMemoryAsideCountAgainstTheQuota) {
     EXPECT_EQ(result, CUDA_SUCCESS);
     return values.empty() ? 0 : static_cast<std::uint64_t>(values[0]);
   };
+  // A limit outside the driver's enum (found by the dispatch fuzzer: it was cast into the enum).
+  EXPECT_EQ(client
+                .call([&](wire::Call::Builder c) {
+                  auto s = c.initSetLimit();
+                  s.setLimit(256);
+                  s.setValue(1);
+                })
+                .first,
+            CUDA_ERROR_UNSUPPORTED_LIMIT);
+  EXPECT_EQ(client.call([&](wire::Call::Builder c) { c.setGetLimit(256); }).first, CUDA_ERROR_UNSUPPORTED_LIMIT);
   const std::uint64_t heap = get(CU_LIMIT_MALLOC_HEAP_SIZE);
   EXPECT_EQ(set(CU_LIMIT_MALLOC_HEAP_SIZE, 2ULL << 30), CUDA_ERROR_OUT_OF_MEMORY) << "a heap past the quota";
   EXPECT_EQ(get(CU_LIMIT_MALLOC_HEAP_SIZE), heap) << "refused, unchanged";

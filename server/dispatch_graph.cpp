@@ -91,15 +91,13 @@ Status Session::executeGraphCall(wire::Call::Reader call, std::span<const std::u
       if (bulk.size() != buffer->second) return Status(CUDA_ERROR_INVALID_VALUE, "staged bytes do not fill the buffer");
       auto where = stream(write.getStream(), write.getPerThread());
       if (!where) return where.status();
-      // Not waiting: the copy follows a host point the replay holds, so it has not run.
-      if (!write.getWait()) {
-        std::memcpy(buffer->first, bulk.data(), bulk.size());
-        return Status::ok();
-      }
-      if (Status status = refuseIfCapturing(*where, "filling a staging buffer"); !status) return status;
-      // The stream's earlier replays may still read the buffer.
-      if (CUresult result = driver_.cuStreamSynchronize(*where); result != CUDA_SUCCESS) {
-        return driverResult(result, "cuStreamSynchronize");
+      // The stream's earlier replays may still read the buffer; not waiting: the copy follows a
+      // host point the replay holds, so it has not run.
+      if (write.getWait()) {
+        if (Status status = refuseIfCapturing(*where, "filling a staging buffer"); !status) return status;
+        if (CUresult result = driver_.cuStreamSynchronize(*where); result != CUDA_SUCCESS) {
+          return driverResult(result, "cuStreamSynchronize");
+        }
       }
       std::memcpy(buffer->first, bulk.data(), bulk.size());
       return Status::ok();
@@ -111,13 +109,11 @@ Status Session::executeGraphCall(wire::Call::Reader call, std::span<const std::u
       auto where = stream(read.getStream(), read.getPerThread());
       if (!where) return where.status();
       // Not waiting: the copy precedes a host point the replay holds, so it is done.
-      if (!read.getWait()) {
-        answer.bulk = std::span<const std::uint8_t>(static_cast<const std::uint8_t*>(buffer->first), buffer->second);
-        return Status::ok();
-      }
-      if (Status status = refuseIfCapturing(*where, "waiting for a replay"); !status) return status;
-      if (CUresult result = driver_.cuStreamSynchronize(*where); result != CUDA_SUCCESS) {
-        return driverResult(result, "cuStreamSynchronize");
+      if (read.getWait()) {
+        if (Status status = refuseIfCapturing(*where, "waiting for a replay"); !status) return status;
+        if (CUresult result = driver_.cuStreamSynchronize(*where); result != CUDA_SUCCESS) {
+          return driverResult(result, "cuStreamSynchronize");
+        }
       }
       answer.bulk = std::span<const std::uint8_t>(static_cast<const std::uint8_t*>(buffer->first), buffer->second);
       return Status::ok();
